@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages settle needs to build, test and run (when root), or prints the exact
+# apt-get line to run (otherwise). Quiet when everything is there.
+set -eu
+pkgs="gcc make pkg-config libc6-dev libpq-dev libcsv-dev libxlsxwriter-dev libgsl-dev libssl-dev
+      postgresql postgresql-client util-linux unzip python3 python3-openpyxl time"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "settle: installing missing Debian packages:$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+	echo "settle: missing Debian packages; run as root:" >&2
+	echo "  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi

@@ -1,0 +1,87 @@
+# settle — one flat Makefile (SPEC §7). `make` builds ./settle; `make test` runs every test tier;
+# `make asan` runs the same tests with AddressSanitizer + UndefinedBehaviorSanitizer;
+# `make demo` runs the nightly job on the bundled sample feeds; `make bench` runs the benchmarks.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+CC      ?= cc
+
+# Objects of one build flavour live under $(B); `make asan` re-enters with B=build/asan.
+B        ?= build
+SAN      ?=
+OPT      ?= -O2 -g
+PKGS      = libpq xlsxwriter gsl libcrypto
+WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wvla -Wpointer-arith -Wundef -Wcast-align -Wwrite-strings
+# Recursive (=) on purpose: pkg-config runs when a recipe needs it, after `deps` installed it.
+ALL_CFLAGS   = -std=c17 $(OPT) $(SAN) $(WARNINGS) -D_GNU_SOURCE -Iinclude \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+ALL_LDFLAGS  = $(SAN) $(LDFLAGS)
+LDLIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
+
+SRC        = $(sort $(wildcard src/*.c))
+SQL        = $(sort $(wildcard sql/*.sql))
+LIB_OBJ    = $(patsubst src/%.c,$(B)/%.o,$(filter-out src/main.c,$(SRC))) $(B)/schema_sql.o
+UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+SETTLE_OUT = $(if $(filter build,$(B)),settle,$(B)/settle)
+
+.PHONY: all test test-run asan demo bench install uninstall clean deps
+all: $(SETTLE_OUT)
+
+$(SETTLE_OUT): $(B)/main.o $(LIB_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%.o: src/%.c $(wildcard include/*.h) | $(B)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The schema is compiled in (SPEC §7): sql/NNN_*.sql become C string constants.
+$(B)/schema_sql.c: $(SQL) tests/lib/embed-sql.sh | $(B)
+	sh tests/lib/embed-sql.sh $(SQL) > $@.tmp && mv $@.tmp $@
+$(B)/schema_sql.o: $(B)/schema_sql.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJ) | $(B)
+	@mkdir -p $(B)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(B):
+	mkdir -p $(B)
+
+bench/gen: bench/gen.c
+	$(CC) -std=c17 -O2 $(WARNINGS) -D_GNU_SOURCE -o $@ $<
+
+# Installs missing Debian packages when root, else prints the apt-get line and fails.
+deps:
+	@sh .ci/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(SETTLE_OUT) $(UNIT_BIN)
+	@SETTLE_BIN=$(abspath $(SETTLE_OUT)) UNIT_DIR=$(abspath $(B)/tests) bash tests/run.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/lib/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench/gen
+	@bash bench/run.sh
+
+install: $(SETTLE_OUT)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(SETTLE_OUT) $(DESTDIR)$(BINDIR)/settle
+	if [ -f docs/settle.1 ]; then install -m 0644 docs/settle.1 $(DESTDIR)$(MANDIR)/man1/settle.1; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/settle $(DESTDIR)$(MANDIR)/man1/settle.1
+
+clean:
+	rm -rf build settle bench/gen

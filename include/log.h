@@ -1,0 +1,25 @@
+/* log.h — what settle says, on stderr, in PostgreSQL's message style.
+ *
+ * Every line starts with "settle: <command>: " so that cron mail reads like a log:
+ *   settle: ingest: billing_event_2026-10.csv:42: amount: "12,50" is not a decimal number
+ * Progress lines (log_progress) appear only when stderr is a terminal, never in cron mail.
+ */
+#ifndef SETTLE_LOG_H
+#define SETTLE_LOG_H
+
+/* The command name used as the prefix ("ingest", "nightly", ...). Not copied: pass a literal. */
+void log_set_command(const char *command);
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A transient status line, overwritten by the next one; silent unless stderr is a terminal. */
+void log_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Ends a progress line (prints the newline) if one is showing. */
+void log_progress_done(void);
+
+/* 1 when stderr is a terminal (progress display on). */
+int log_is_tty(void);
+
+#endif

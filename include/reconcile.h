@@ -1,0 +1,33 @@
+/* reconcile.h — SPEC §4: match, allocate, check, for one period at one as-of instant.
+ *
+ * A run is a row of settle.run; reconcile_period computes one period into the result tables
+ * (003_results.sql) under that run_id. The caller owns the transaction: it begins, creates the
+ * run, reconciles its periods, and commits, so a run's results appear whole or not at all.
+ * Money arithmetic happens in C through money.h only; SQL groups, joins and sorts.
+ */
+#ifndef SETTLE_RECONCILE_H
+#define SETTLE_RECONCILE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+#include "err.h"
+
+struct reconcile_summary {
+	int64_t groups;
+	int64_t allocated;
+	int64_t exceptions;
+	int64_t payouts;
+};
+
+/* Inserts a settle.run row (command, as_of, config, version, schema version) and returns its id. */
+int run_create(struct db *db, const char *command, int64_t as_of_us, const struct config *cfg,
+	       int64_t *run_id, struct err *e);
+
+/* Computes `period` (year*12+month-1, timeutil.h) as of as_of_us into run run_id. Ends with the
+ * balance assertions of the reconcile issue; a failed one is an error and commits nothing. */
+int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period,
+		     int64_t as_of_us, struct reconcile_summary *out, struct err *e);
+
+#endif

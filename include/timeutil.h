@@ -1,0 +1,41 @@
+/* timeutil.h — instants, days and periods in UTC, without the C library's time zone.
+ *
+ * An instant is int64_t microseconds since 1970-01-01T00:00:00Z (unit last: *_us). A day is
+ * int32_t days since 1970-01-01. A period is a UTC calendar month, "YYYY-MM", held as
+ * year*12 + (month-1). Everything here is pure arithmetic on the proleptic Gregorian calendar, so
+ * nothing depends on TZ or locale (SPEC §6 determinism).
+ */
+#ifndef SETTLE_TIMEUTIL_H
+#define SETTLE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIME_US_PER_DAY INT64_C(86400000000)
+
+/* ISO 8601 as SPEC §3 accepts it: "2026-10-03", "2026-10-03T12:00:00Z", "2026-10-03 12:00:00",
+ * with optional fractional seconds (up to 6 digits) and an optional offset Z, +hh:mm, -hh:mm,
+ * +hhmm or +hh. Without an offset it is UTC. Calendar-checked (no 2026-02-30, no hour 24).
+ * Years 0001..9999. Returns 0 and stores the instant, or -1 (and *out untouched). */
+int time_parse(const char *text, size_t len, int64_t *out_us);
+
+/* Formats an instant as "2026-10-03T12:00:00Z", or with fractional seconds
+ * "2026-10-03T12:00:00.123456Z" when they are not zero. buf needs 32 bytes. Returns the length. */
+size_t time_format(int64_t us, char buf[32]);
+/* Formats for PostgreSQL input ("2026-10-03 12:00:00.123456+00"), buf 40 bytes. Returns length. */
+size_t time_format_pg(int64_t us, char buf[40]);
+
+/* Days since the epoch for an instant (floor), and back to the instant at 00:00 UTC. */
+int32_t time_day_of(int64_t us);
+int64_t time_day_start_us(int32_t day);
+/* "2026-10-03" into buf (11 bytes). Returns 10. */
+size_t time_format_day(int32_t day, char buf[11]);
+
+/* Periods: "YYYY-MM" <-> year*12 + month-1. period_parse returns -1 on anything else. */
+int period_parse(const char *text, size_t len, int32_t *out_period);
+void period_format(int32_t period, char buf[8]);
+int32_t period_of_us(int64_t us);
+int64_t period_start_us(int32_t period); /* first instant of the month */
+int64_t period_end_us(int32_t period);   /* first instant of the next month */
+
+#endif

@@ -1,0 +1,309 @@
+/* db.c — the PostgreSQL connection of a command (see db.h). */
+#include "db.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgembed.h"
+#include "schema.h"
+
+/* Advisory lock keys (arbitrary constants, fixed forever: changing one would let an old and a new
+ * settle run at once). */
+#define DB_LOCK_RUN INT64_C(7271652401)
+#define DB_LOCK_MIGRATE INT64_C(7271652402)
+
+struct db {
+	PGconn *conn;            /* owned */
+	struct pgembed *embed;   /* owned; NULL when not the embedded default */
+	char where[512];
+};
+
+/* The libpq environment that, when set, means "the user configured a database" (SPEC §7). */
+static const char *const db_libpq_env[] = { "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE",
+					    "PGUSER", "PGSERVICE", "PGSERVICEFILE", NULL };
+
+static int db_env_configured(void)
+{
+	for (size_t i = 0; db_libpq_env[i]; i++) {
+		const char *v = getenv(db_libpq_env[i]);
+		if (v && *v)
+			return 1;
+	}
+	return 0;
+}
+
+/* Session settings that make results independent of the server's configuration (SPEC §6). */
+static const char db_session_sql[] =
+	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601';"
+	"SET client_encoding = 'UTF8'; SET search_path = settle, pg_catalog;"
+	"SET client_min_messages = warning; SET application_name = 'settle'";
+
+int db_open(const char *conninfo, struct db **out, struct err *e)
+{
+	struct db *db = calloc(1, sizeof *db);
+	if (!db)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	char embedded_conninfo[1024];
+	const char *ci = conninfo;
+	if (!ci || !*ci) {
+		const char *env = getenv("SETTLE_DB");
+		if (env && *env) {
+			ci = env;
+			snprintf(db->where, sizeof db->where, "SETTLE_DB");
+		} else if (db_env_configured()) {
+			ci = "";
+			snprintf(db->where, sizeof db->where, "the libpq environment");
+		} else {
+			const char *home = getenv("SETTLE_HOME");
+			if (!home || !*home)
+				home = "./var";
+			if (pgembed_acquire(home, &db->embed, embedded_conninfo, sizeof embedded_conninfo, e) < 0)
+				goto fail;
+			ci = embedded_conninfo;
+			snprintf(db->where, sizeof db->where, "embedded cluster %s/pg", home);
+		}
+	} else {
+		snprintf(db->where, sizeof db->where, "--db");
+	}
+	db->conn = PQconnectdb(ci);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		err_set(e, EXIT_FAILED, "could not connect to the database (%s): %s", db->where,
+			PQerrorMessage(db->conn));
+		goto fail;
+	}
+	if (db_exec(db, db_session_sql, e) < 0)
+		goto fail;
+	*out = db;
+	return 0;
+fail:
+	db_close(db);
+	return -1;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	if (db->conn)
+		PQfinish(db->conn);
+	pgembed_release(db->embed);
+	free(db);
+}
+
+PGconn *db_conn(struct db *db)
+{
+	return db->conn;
+}
+
+const char *db_where(const struct db *db)
+{
+	return db->where;
+}
+
+static int db_result_error(struct db *db, PGresult *res, struct err *e)
+{
+	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
+	if (!msg || !*msg)
+		msg = PQerrorMessage(db->conn);
+	return err_set(e, EXIT_FAILED, "database: %s", msg);
+}
+
+int db_exec(struct db *db, const char *sql, struct err *e)
+{
+	PGresult *res = PQexec(db->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = db_result_error(db, res, e);
+	PQclear(res);
+	return rc;
+}
+
+PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params,
+		   ExecStatusType expected, struct err *e)
+{
+	PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != expected) {
+		db_result_error(db, res, e);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int db_begin(struct db *db, struct err *e)
+{
+	return db_exec(db, "BEGIN", e);
+}
+
+int db_commit(struct db *db, struct err *e)
+{
+	/* A COMMIT of an aborted transaction "succeeds" as ROLLBACK: check what the server did. */
+	PGresult *res = PQexec(db->conn, "COMMIT");
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = db_result_error(db, res, e);
+	else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		rc = err_set(e, EXIT_FAILED, "database: the transaction was rolled back instead of committed");
+	PQclear(res);
+	return rc;
+}
+
+void db_rollback(struct db *db)
+{
+	if (!db || !db->conn)
+		return;
+	PGTransactionStatusType ts = PQtransactionStatus(db->conn);
+	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
+int db_lock_run(struct db *db, struct err *e)
+{
+	char key[32];
+	snprintf(key, sizeof key, "%lld", (long long)DB_LOCK_RUN);
+	const char *params[] = { key };
+	PGresult *res = db_query(db, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!got)
+		return err_set(e, EXIT_LOCKED,
+			       "another settle run holds the lock on this database; try again when it has finished");
+	return 0;
+}
+
+int db_copy_begin(struct db *db, const char *copy_sql, struct err *e)
+{
+	PGresult *res = PQexec(db->conn, copy_sql);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		rc = db_result_error(db, res, e);
+	PQclear(res);
+	return rc;
+}
+
+int db_copy_put(struct db *db, const char *buf, size_t len, struct err *e)
+{
+	while (len > 0) {
+		/* PQputCopyData takes an int length: feed very large buffers in slices. */
+		int n = len > (1u << 30) ? (1 << 30) : (int)len;
+		if (PQputCopyData(db->conn, buf, n) != 1)
+			return err_set(e, EXIT_FAILED, "database: could not send COPY data: %s",
+				       PQerrorMessage(db->conn));
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Drains the results after PQputCopyEnd; the COPY's own result tells whether the server took it. */
+static int db_copy_finish(struct db *db, struct err *e)
+{
+	int rc = 0;
+	PGresult *res;
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = db_result_error(db, res, e);
+		PQclear(res);
+	}
+	return rc;
+}
+
+int db_copy_end(struct db *db, struct err *e)
+{
+	if (PQputCopyEnd(db->conn, NULL) != 1)
+		return err_set(e, EXIT_FAILED, "database: could not end COPY: %s", PQerrorMessage(db->conn));
+	return db_copy_finish(db, e);
+}
+
+void db_copy_abort(struct db *db, const char *why)
+{
+	if (PQputCopyEnd(db->conn, why ? why : "aborted by settle") == 1)
+		db_copy_finish(db, NULL);
+}
+
+int db_schema_version(struct db *db, struct err *e)
+{
+	PGresult *res = db_query(db,
+				 "SELECT coalesce(max(version), 0) FROM settle.schema_migration", 0, NULL,
+				 PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int v = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+/* One migration in its own transaction, skipped if already recorded. Concurrent settle commands
+ * serialise on the migration lock, so the second sees the first's row and skips. */
+static int db_apply_migration(struct db *db, const struct schema_migration *m, struct err *e)
+{
+	char lock[32], version[16];
+	snprintf(lock, sizeof lock, "%lld", (long long)DB_LOCK_MIGRATE);
+	snprintf(version, sizeof version, "%d", m->version);
+	const char *lock_params[] = { lock };
+	const char *v_params[] = { version, m->name };
+	PGresult *res = NULL;
+	if (db_begin(db, e) < 0)
+		return -1;
+	res = db_query(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lock_params, PGRES_TUPLES_OK, e);
+	if (!res)
+		goto rollback;
+	PQclear(res);
+	res = db_query(db, "SELECT 1 FROM settle.schema_migration WHERE version = $1::int", 1, v_params,
+		       PGRES_TUPLES_OK, e);
+	if (!res)
+		goto rollback;
+	int done = PQntuples(res) > 0;
+	PQclear(res);
+	if (done) {
+		db_rollback(db);
+		return 0;
+	}
+	if (db_exec(db, m->sql, e) < 0) {
+		err_prefix(e, "migration %s", m->name);
+		goto rollback;
+	}
+	res = db_query(db, "INSERT INTO settle.schema_migration (version, name, applied_at) VALUES ($1::int, $2, now())",
+		       2, v_params, PGRES_COMMAND_OK, e);
+	if (!res)
+		goto rollback;
+	PQclear(res);
+	return db_commit(db, e);
+rollback:
+	db_rollback(db);
+	return -1;
+}
+
+int db_migrate(struct db *db, struct err *e)
+{
+	/* The bookkeeping table itself is created idempotently; IF NOT EXISTS can still race between
+	 * two sessions, so it too runs under the migration lock. */
+	char lock[32];
+	snprintf(lock, sizeof lock, "%lld", (long long)DB_LOCK_MIGRATE);
+	const char *params[] = { lock };
+	if (db_begin(db, e) < 0)
+		return -1;
+	PGresult *res = db_query(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		goto rollback;
+	PQclear(res);
+	if (db_exec(db,
+		    "CREATE SCHEMA IF NOT EXISTS settle;"
+		    "CREATE TABLE IF NOT EXISTS settle.schema_migration ("
+		    " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)",
+		    e) < 0)
+		goto rollback;
+	if (db_commit(db, e) < 0)
+		return -1;
+	for (size_t i = 0; i < schema_migrations_n; i++)
+		if (db_apply_migration(db, &schema_migrations[i], e) < 0)
+			return -1;
+	return 0;
+rollback:
+	db_rollback(db);
+	return -1;
+}

@@ -1,0 +1,22 @@
+/* ingest.c — placeholder until the module lands. */
+#include "log.h"
+#include "settle.h"
+
+int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	log_error("not implemented yet");
+	return EXIT_FAILED;
+}
+
+int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	log_error("not implemented yet");
+	return EXIT_FAILED;
+}
+

@@ -1,0 +1,82 @@
+/* log.c — messages on stderr, "settle: <command>: ..." (see log.h). */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static const char *log_command = NULL; /* a literal, set once by main */
+static int log_tty = -1;               /* cached isatty(2), -1 = not asked yet */
+static int log_progress_showing = 0;   /* a progress line without its newline is on screen */
+
+void log_set_command(const char *command)
+{
+	log_command = command;
+}
+
+int log_is_tty(void)
+{
+	if (log_tty < 0)
+		log_tty = isatty(STDERR_FILENO) ? 1 : 0;
+	return log_tty;
+}
+
+static void log_line(const char *level, const char *fmt, va_list ap)
+{
+	if (log_progress_showing)
+		log_progress_done();
+	fputs("settle: ", stderr);
+	if (log_command)
+		fprintf(stderr, "%s: ", log_command);
+	if (level)
+		fprintf(stderr, "%s: ", level);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_warning(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("warning", fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_progress(const char *fmt, ...)
+{
+	if (!log_is_tty())
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("\r\033[K", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+	log_progress_showing = 1;
+}
+
+void log_progress_done(void)
+{
+	if (!log_progress_showing)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	log_progress_showing = 0;
+}

@@ -1,0 +1,31 @@
+/* report.c — placeholder until the module lands. */
+#include "log.h"
+#include "settle.h"
+
+int cmd_report(struct settle_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	log_error("not implemented yet");
+	return EXIT_FAILED;
+}
+
+int cmd_rerun(struct settle_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	log_error("not implemented yet");
+	return EXIT_FAILED;
+}
+
+int cmd_verify(struct settle_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	log_error("not implemented yet");
+	return EXIT_FAILED;
+}
+
