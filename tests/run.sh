@@ -46,14 +46,14 @@ filter=${TEST_FILTER:-.}
 
 for t in "$UNIT_DIR"/test_*; do
 	[ -x "$t" ] || continue
-	echo "$t" | grep -Eq "$filter" || continue
+	echo "unit/$(basename "$t")" | grep -Eq "$filter" || continue
 	run_one "unit/$(basename "$t")" "$t"
 done
 
 ints=()
 for t in "$here"/integration/test_*.sh; do
 	[ -f "$t" ] || continue
-	echo "$t" | grep -Eq "$filter" || continue
+	echo "integration/$(basename "$t")" | grep -Eq "$filter" || continue
 	ints+=("$t")
 done
 if [ ${#ints[@]} -gt 0 ]; then
@@ -76,4 +76,5 @@ else
 	rm -rf "$log_dir"
 fi
 echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+# A run that executed nothing is a failure, not a success: CI must never go green on no tests.
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
