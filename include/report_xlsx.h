@@ -1,5 +1,10 @@
 /* report_xlsx.h — the accountants' workbook settle-YYYY-MM.xlsx (SPEC §8), rendered from the same
- * listings (report.h) as the CSV files, with libxlsxwriter in constant-memory mode.
+ * listings (report.h) as the CSV files, with libxlsxwriter in constant-memory mode. What the
+ * workbook holds (sheets, formats, formulas, charts, limits) is docs/workbook.md.
+ *
+ * Every report_listings[] entry with a sheet_name becomes a sheet, in table order; the one named
+ * "Summary" is rendered inside the Summary sheet (first tab), which also carries the control
+ * totals, counts, charts and run facts. Memory stays constant whatever the row count.
  */
 #ifndef SETTLE_REPORT_XLSX_H
 #define SETTLE_REPORT_XLSX_H
@@ -24,8 +29,14 @@ struct report_xlsx_input {
 	size_t facts_n;
 };
 
-/* Writes the workbook to path (the caller renames it into place). Byte-identical for the same
- * database content, run inputs and settle version. */
+/* Writes the workbook to path (the caller renames it into place), streaming each listing of run_id
+ * and period with report_cursor_* on db (inside the caller's transaction). Byte-identical for the
+ * same database content, run inputs and settle version, whatever TZ (the process must run with
+ * LC_NUMERIC "C", as main.c sets it: libxlsxwriter prints numbers with the C library). Temporary
+ * files go to path's directory and are unlinked at once. Fails (-1, e filled, path removed) when
+ * the file cannot be written, a listing would need more than 32 worksheets of 1,048,576 rows, or a
+ * Summary figure does not tie out with the sheet it sums. Test hook: SETTLE_XLSX_MAX_ROWS=N
+ * (8..1048576) lowers the rows per worksheet to exercise the continuation sheets. */
 int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const char *path, struct err *e);
 
 #endif

@@ -358,11 +358,14 @@ void money_alloc(int64_t total_micros, const int64_t *weights, size_t n, int64_t
  * Floating point, the one door (statistics only)
  */
 
-/* Units and micros are converted separately: units < 2^53 are exact in a double, and the fraction
- * is one correctly rounded division, so the result is as close as a double gets without a wider
- * type. */
+/* Below 2^53 micros both operands are exact doubles, so one IEEE division gives the correctly
+ * rounded value. Above it (about 9e9 units) the micros themselves are not exact in a double:
+ * units and fraction are converted separately, which keeps the units exact up to 2^53 units. */
 double money_to_double_for_stats(int64_t micros)
 {
+	const int64_t exact_max = INT64_C(1) << 53;
+	if (micros > -exact_max && micros < exact_max)
+		return (double)micros / (double)MONEY_MICROS_PER_UNIT;
 	int64_t units = micros / MONEY_MICROS_PER_UNIT;
 	int64_t frac_micros = micros % MONEY_MICROS_PER_UNIT;
 	return (double)units + (double)frac_micros / (double)MONEY_MICROS_PER_UNIT;

@@ -1,0 +1,671 @@
+#!/usr/bin/python3
+"""xlsx_check.py — reads a settle workbook back and checks it (tests/integration/test_xlsx*.sh).
+
+    xlsx_check.py check BOOK.xlsx --dir REPORTDIR --as-of 2090-11-20T00:00:00Z [--name test_x.sh]
+                  [--currencies JPY,KWD,USD] [--text '=HYPERLINK(...)'] [--parts Allocations=4]
+                  [--rows-max N] [--empty]
+        --rows-max N  the workbook was written with SETTLE_XLSX_MAX_ROWS=N: check the continuation
+                      worksheets of every listing
+        --empty       a period without data: header-only sheets, no totals, no payout charts
+    xlsx_check.py dump BOOK.xlsx            every sheet, cell, formula and number format
+
+`check` prints the test protocol of tests/run.sh, one line per case ("PASS: <name>: xlsx <case>"
+or "FAIL: <name>: xlsx <case>" followed by indented details) and exits 1 when a case failed. It
+needs python3-openpyxl (Debian) and reads the zip parts itself for what openpyxl does not expose
+(chart XML, core properties, zip entry times). REPORTDIR is the report set the workbook belongs
+to: every sheet that has a CSV twin must show the same rows as the CSV (docs/workbook.md).
+"""
+import argparse
+import csv
+import datetime
+import math
+import re
+import sys
+import zipfile
+from decimal import Decimal
+
+try:
+    import openpyxl
+except ImportError:  # the test prints one FAIL line naming the missing package
+    openpyxl = None
+
+# Listing sheets in workbook order (SPEC §8) and their CSV twins.
+SHEETS = ["Payouts", "Allocations", "Exceptions", "Disbursements", "Aging", "Metering", "Tax", "Rejected"]
+CSV_OF = {"Payouts": "payouts.csv", "Allocations": "allocations.csv", "Exceptions": "exceptions.csv",
+          "Disbursements": "disbursements.csv", "Aging": "aging.csv", "Metering": "metering.csv",
+          "Rejected": "rejected.csv"}
+# Sheets whose money columns end in totals (report_listings[].sheet_totals).
+TOTALS = ["Payouts", "Allocations", "Disbursements", "Aging", "Tax"]
+# SPEC §2 minor units; anything else shows up to 6 decimals.
+MINOR = {"USD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "INR": 2, "CAD": 2, "CHF": 2, "JPY": 0, "KWD": 3, "BHD": 3}
+GUARD = ("=", "+", "-", "@", "\t", "\r")
+
+
+def money_format(cur):
+    if cur not in MINOR:
+        return "#,##0.00####"
+    m = MINOR[cur]
+    return "#,##0" + ("." + "0" * m if m else "")
+
+
+def close(cell, dec):
+    """A cell double against an exact decimal: the nearest double, give or take one ulp."""
+    if not isinstance(cell, (int, float)) or isinstance(cell, bool):
+        return False
+    f = float(dec)
+    return cell == f or abs(cell - f) <= math.ulp(f)
+
+
+class Book:
+    def __init__(self, path):
+        self.path = path
+        self.wb = openpyxl.load_workbook(path)                 # formulas as text
+        self.cached = openpyxl.load_workbook(path, data_only=True)  # cached formula values
+        self.zip = zipfile.ZipFile(path)
+
+    def parts(self, base):
+        """The worksheets of one listing: "Base", "Base (2)", ..."""
+        names = [n for n in self.wb.sheetnames if n == base or re.fullmatch(re.escape(base) + r" \(\d+\)", n)]
+        return sorted(names, key=lambda n: 1 if n == base else int(n.rsplit("(", 1)[1][:-1]))
+
+    @staticmethod
+    def header(ws):
+        return [c.value for c in ws[1] if c.value is not None]
+
+    @staticmethod
+    def data_rows(ws):
+        """Row numbers of the data: from 2 to the row before the first empty one."""
+        r = 2
+        while r <= ws.max_row and any(c.value is not None for c in ws[r]):
+            r += 1
+        return list(range(2, r))
+
+    def totals_rows(self, ws):
+        rows = self.data_rows(ws)
+        r = (rows[-1] if rows else 1) + 2
+        out = []
+        while r <= ws.max_row and any(c.value is not None for c in ws[r]):
+            out.append(r)
+            r += 1
+        return out
+
+
+class Checker:
+    def __init__(self, name):
+        self.name = name
+        self.failed = 0
+
+    def case(self, what, problems):
+        if problems:
+            self.failed += 1
+            print("FAIL: %s: xlsx %s" % (self.name, what))
+            for p in problems[:20]:
+                print("  " + p)
+            if len(problems) > 20:
+                print("  ... %d more" % (len(problems) - 20))
+        else:
+            print("PASS: %s: xlsx %s" % (self.name, what))
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+def check_sheets(book, args):
+    p = []
+    names = book.wb.sheetnames
+    if not names or names[0] != "Summary":
+        p.append("first sheet is %r, not Summary" % (names[:1],))
+    order = ["Summary"]
+    for s in SHEETS:
+        order += book.parts(s)
+    if names != order:
+        p.append("sheets %r, expected %r" % (names, order))
+    for spec in args.parts or []:
+        base, n = spec.split("=")
+        got = book.parts(base)
+        if len(got) != int(n):
+            p.append("%s has %d worksheets %r, expected %s" % (base, len(got), got, n))
+    if args.rows_max:
+        p += check_parts(book, args.rows_max)
+    if args.empty:
+        for base in SHEETS[:-1]:  # rejected offer rows count for every period (SPEC §8)
+            for n in book.parts(base):
+                if book.data_rows(book.wb[n]) or book.totals_rows(book.wb[n]):
+                    p.append("%s: rows in an empty period" % n)
+    return p
+
+
+def check_parts(book, rows_max):
+    """With rows_max rows per worksheet (header included): full worksheets of rows_max - 1 data
+    rows, then the rest, then the totals where they fit (else on one more worksheet)."""
+    p = []
+    per = rows_max - 1
+    continued = 0
+    for base in SHEETS:
+        parts = book.parts(base)
+        if base in CSV_OF:
+            n = len(read_csv("%s/%s" % (args_dir, CSV_OF[base]))[1])
+        else:
+            n = sum(len(book.data_rows(book.wb[x])) for x in parts)
+        want = max(1, -(-n // per))
+        if base in TOTALS and n > 0:
+            keys = len({k[0] for k in exact_sums(book, base)})
+            if n - (want - 1) * per + 2 + keys > rows_max:
+                want += 1
+        if len(parts) != want:
+            p.append("%s: %d rows on %d worksheets %r, expected %d worksheets" % (base, n, len(parts), parts, want))
+        counts = [len(book.data_rows(book.wb[x])) for x in parts]
+        last_data = max([i for i, c in enumerate(counts) if c] or [0])
+        for i, x in enumerate(parts):
+            if (i < last_data and counts[i] != per) or (i > last_data and counts[i] != 0):
+                p.append("%s: %d data rows" % (x, counts[i]))
+            if i < len(parts) - 1 and book.totals_rows(book.wb[x]):
+                p.append("%s: totals on a worksheet that is not the last" % x)
+        continued += len(parts) > 1
+    if continued == 0:
+        p.append("no listing was continued on a second worksheet")
+    return p
+
+
+def check_layout(book, args):
+    """Frozen header, autofilter over header + data, a width on every column."""
+    p = []
+    for base in SHEETS:
+        for name in book.parts(base):
+            ws = book.wb[name]
+            head = book.header(ws)
+            rows = book.data_rows(ws)
+            if ws.freeze_panes != "A2":
+                p.append("%s: frozen panes %r, expected A2" % (name, ws.freeze_panes))
+            last = openpyxl.utils.get_column_letter(len(head))
+            want = "A1:%s%d" % (last, rows[-1] if rows else 1)
+            if ws.auto_filter.ref != want:
+                p.append("%s: autofilter %r, expected %r" % (name, ws.auto_filter.ref, want))
+            for i, h in enumerate(head):
+                letter = openpyxl.utils.get_column_letter(i + 1)
+                dim = ws.column_dimensions.get(letter)
+                width = dim.width if dim is not None else None
+                if not width or width < len(h):
+                    p.append("%s: column %s (%s) width %r narrower than its header" % (name, letter, h, width))
+                widest = max((len(str(ws.cell(r, i + 1).value)) for r in rows
+                              if isinstance(ws.cell(r, i + 1).value, str)), default=0)
+                if width and widest and width < min(widest, 60):
+                    p.append("%s: column %s width %.1f < %d characters of text" % (name, letter, width, widest))
+    return p
+
+
+def check_money_formats(book, args):
+    """Every amount has its row's currency format; the listed currencies occur."""
+    p = []
+    seen = set()
+    for base in SHEETS:
+        for name in book.parts(base):
+            ws = book.wb[name]
+            head = book.header(ws)
+            if "currency" not in head:
+                continue
+            ci = head.index("currency") + 1
+            for r in book.data_rows(ws):
+                cur = ws.cell(r, ci).value
+                for c in range(1, len(head) + 1):
+                    cell = ws.cell(r, c)
+                    if cell.data_type != "n" or cell.value is None or not cell.number_format.startswith("#,##0"):
+                        continue
+                    if head[c - 1] in ("quantity", "lines", "days", "charge_groups"):
+                        continue
+                    seen.add(cur)
+                    if cell.number_format != money_format(cur):
+                        p.append("%s!%s: %s amount with format %r, expected %r"
+                                 % (name, cell.coordinate, cur, cell.number_format, money_format(cur)))
+    for cur in (args.currencies or "").split(","):
+        if cur and cur not in seen:
+            p.append("no %s amount found in any sheet" % cur)
+    return p
+
+
+def unguard(text):
+    if len(text) >= 2 and text[0] == "'" and text[1] in GUARD:
+        return text[1:]
+    return text
+
+
+def cell_equals(cell, text):
+    """A sheet cell against its CSV field: same text, same number, same date."""
+    v = cell.value
+    if text == "":
+        return v is None or v == ""
+    if isinstance(v, str):
+        return cell.data_type == "s" and v == unguard(text)
+    if isinstance(v, datetime.datetime):
+        return v.date().isoformat() == text
+    if isinstance(v, (int, float)):
+        try:
+            return close(v, Decimal(text))
+        except ArithmeticError:
+            return False
+    return False
+
+
+def check_csv_twins(book, args):
+    """The sheet shows the CSV's rows, in order: text as text (no formula guard), amounts as the
+    nearest double, dates as dates; continuation worksheets continue the rows."""
+    p = []
+    for base, csv_name in CSV_OF.items():
+        head, rows = read_csv("%s/%s" % (args.dir, csv_name))
+        got = []
+        for name in book.parts(base):
+            ws = book.wb[name]
+            if book.header(ws) != head:
+                p.append("%s: header %r differs from %s %r" % (name, book.header(ws), csv_name, head))
+                break
+            got += [(name, r) for r in book.data_rows(ws)]
+        if len(got) != len(rows):
+            p.append("%s: %d rows on the sheet, %d in %s" % (base, len(got), len(rows), csv_name))
+            continue
+        for (name, r), row in zip(got, rows):
+            ws = book.wb[name]
+            for c, text in enumerate(row):
+                cell = ws.cell(r, c + 1)
+                if not cell_equals(cell, text):
+                    p.append("%s!%s: %r (%s) but %s has %r" % (name, cell.coordinate, cell.value,
+                                                              cell.data_type, csv_name, text))
+    return p
+
+
+def exact_sums(book, base):
+    """Σ per currency and money column of a listing, exactly, from the cells' CSV twin."""
+    sums = {}
+    csv_name = CSV_OF.get(base)
+    if csv_name is None:
+        # Tax has no CSV: the cells themselves (the nearest doubles) are summed as decimals.
+        for name in book.parts(base):
+            ws = book.wb[name]
+            head = book.header(ws)
+            ci = head.index("currency")
+            for r in book.data_rows(ws):
+                cur = ws.cell(r, ci + 1).value
+                for c, h in enumerate(head):
+                    v = ws.cell(r, c + 1).value
+                    if isinstance(v, (int, float)) and ws.cell(r, c + 1).number_format.startswith("#,##0"):
+                        sums[(cur, h)] = sums.get((cur, h), Decimal(0)) + Decimal(repr(v))
+        return sums
+    head, rows = read_csv("%s/%s" % (args_dir, csv_name))
+    ci = head.index("currency") if "currency" in head else None
+    for row in rows:
+        cur = row[ci] if ci is not None and row[ci] != "" else None
+        for c, h in enumerate(head):
+            if re.fullmatch(r"-?\d+(\.\d+)?", row[c] or "") and h not in ("line", "lines", "days", "quantity"):
+                sums[(cur, h)] = sums.get((cur, h), Decimal(0)) + Decimal(row[c])
+    return sums
+
+
+def check_totals(book, args):
+    """Totals rows: live SUM/SUMIFS over this listing's worksheets, cached value = the exact sum."""
+    p = []
+    for base in TOTALS:
+        parts = book.parts(base)
+        if not parts:
+            continue
+        last = parts[-1]
+        ws = book.wb[last]
+        wc = book.cached[last]
+        head = book.header(ws)
+        if not any(book.data_rows(book.wb[n]) for n in parts):
+            continue
+        rows = book.totals_rows(ws)
+        if not rows:
+            p.append("%s: no totals rows" % last)
+            continue
+        sums = exact_sums(book, base)
+        ci = head.index("currency") + 1
+        currencies = sorted({k[0] for k in sums if k[0] is not None})
+        if [ws.cell(r, ci).value for r in rows] != currencies + ([None] if any(k[0] is None for k in sums) else []):
+            p.append("%s: totals for %r, expected %r" % (last, [ws.cell(r, ci).value for r in rows], currencies))
+        for r in rows:
+            cur = ws.cell(r, ci).value
+            label = [c.value for c in ws[r] if isinstance(c.value, str) and c.value.startswith("Total")]
+            if not label:
+                p.append("%s row %d: no \"Total\" label" % (last, r))
+            for c, h in enumerate(head):
+                cell = ws.cell(r, c + 1)
+                if not (isinstance(cell.value, str) and cell.value.startswith("=")):
+                    continue
+                f = cell.value
+                if not re.match(r"=(SUM|SUMIFS)\(", f):
+                    p.append("%s!%s: total %r is not SUM/SUMIFS" % (last, cell.coordinate, f))
+                for part in parts:
+                    if book.data_rows(book.wb[part]) and ("'%s'!" % part) not in f:
+                        p.append("%s!%s: total %r does not cover worksheet %s" % (last, cell.coordinate, f, part))
+                want = sums.get((cur, h), Decimal(0))
+                got = wc.cell(r, c + 1).value
+                if not close(got, want):
+                    p.append("%s!%s: cached total %r, exact sum %s" % (last, cell.coordinate, got, want))
+                if cell.number_format != money_format(cur):
+                    p.append("%s!%s: total format %r" % (last, cell.coordinate, cell.number_format))
+    return p
+
+
+def check_no_text_formulas(book, args):
+    """No cell of a listing's data rows is a formula; the injected text is a plain string cell."""
+    p = []
+    found = False
+    for name in book.wb.sheetnames:
+        ws = book.wb[name]
+        data = set(book.data_rows(ws)) if name != "Summary" else set()
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    if cell.row in data:
+                        p.append("%s!%s: a data cell is a formula: %r" % (name, cell.coordinate, cell.value))
+                    if "HYPERLINK" in str(cell.value).upper():
+                        p.append("%s!%s: formula %r" % (name, cell.coordinate, cell.value))
+                elif args.text and cell.value == args.text and cell.data_type == "s":
+                    found = True
+    if args.text and not found:
+        p.append("no string cell holds %r" % args.text)
+    for info in book.zip.infolist():
+        if info.filename.startswith("xl/worksheets/sheet"):
+            xml = book.zip.read(info).decode("utf-8")
+            for f in re.findall(r"<f>(.*?)</f>", xml):
+                if "HYPERLINK" in f.upper():
+                    p.append("%s: <f>%s</f>" % (info.filename, f))
+    return p
+
+
+def summary_block(ws, first_header):
+    """(header row number, [header...], [row numbers]) of the Summary table whose first header
+    cell is first_header."""
+    for r in range(1, ws.max_row + 1):
+        if ws.cell(r, 1).value == first_header:
+            head = []
+            c = 1
+            while ws.cell(r, c).value is not None:
+                head.append(ws.cell(r, c).value)
+                c += 1
+            rows = []
+            q = r + 1
+            while q <= ws.max_row and any(ws.cell(q, k).value is not None for k in range(1, len(head) + 1)):
+                if any(ws.cell(q, k).value is not None for k in range(2, len(head) + 1)):
+                    rows.append(q)  # not a note such as "nothing in this period"
+                q += 1
+            return r, head, rows
+    return None, [], []
+
+
+def check_summary(book, args):
+    """Every check cell is OK; the totals by currency equal the exact sums of the sheets' CSVs."""
+    p = []
+    ws = book.wb["Summary"]
+    wc = book.cached["Summary"]
+    checks = 0
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith("=IF(") and '"OK"' in cell.value:
+                checks += 1
+                if wc[cell.coordinate].value != "OK":
+                    p.append("Summary!%s: %r is %r" % (cell.coordinate, cell.value, wc[cell.coordinate].value))
+    if checks == 0 and not args.empty:
+        p.append("no check cells on the Summary")
+    links = {"allocations_net": ("Allocations", "net"), "payouts_net": ("Payouts", "net"),
+             "net_payable": ("Payouts", "net_payable"), "rounding": ("Payouts", "rounding"),
+             "payout_amount": ("Disbursements", "amount")}
+    _, head, rows = summary_block(ws, "currency")
+    if not rows and not args.empty:
+        p.append("no \"Totals by currency\" table")
+    sums = {base: exact_sums(book, base) for base in set(v[0] for v in links.values())}
+    for r in rows:
+        cur = ws.cell(r, 1).value
+        for k, (base, col) in links.items():
+            if k not in head:
+                p.append("Summary: no column %s" % k)
+                continue
+            c = head.index(k) + 1
+            f = ws.cell(r, c).value
+            if not (isinstance(f, str) and f.startswith("=") and ("'%s'!" % base) in f or f == "=0"):
+                p.append("Summary!%s: %s %r is not a formula over %s" % (ws.cell(r, c).coordinate, k, f, base))
+            want = sums[base].get((cur, col), Decimal(0))
+            if not close(wc.cell(r, c).value, want):
+                p.append("Summary!%s: %s %s cached %r, exact %s" % (ws.cell(r, c).coordinate, k, cur,
+                                                                   wc.cell(r, c).value, want))
+    return p
+
+
+def check_charts(book, args):
+    """A bar chart (payouts by party) and a column chart (aging), drawn from the Summary."""
+    p = []
+    charts = [n for n in book.zip.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
+    dirs = []
+    for n in charts:
+        xml = book.zip.read(n).decode("utf-8")
+        m = re.search(r'<c:barDir val="(\w+)"/>', xml)
+        dirs.append(m.group(1) if m else None)
+        for ref in re.findall(r"<c:f>(.*?)</c:f>", xml):
+            if not ref.startswith("Summary!"):
+                p.append("%s: series from %s, not the Summary" % (n, ref))
+    if "bar" not in dirs and not args.empty:
+        p.append("no bar chart (payouts by party) among %r" % charts)
+    if "col" not in dirs:
+        p.append("no column chart (aging buckets) among %r" % charts)
+    if not book.wb["Summary"]._charts:
+        p.append("the Summary has no charts")
+    return p
+
+
+def check_properties(book, args):
+    """created = modified = the as-of, and every zip entry stamped 1980-01-01 (no wall clock)."""
+    p = []
+    core = book.zip.read("docProps/core.xml").decode("utf-8")
+    for tag in ("created", "modified"):
+        m = re.search(r"<dcterms:%s[^>]*>(.*?)</dcterms:%s>" % (tag, tag), core)
+        if not m or m.group(1) != args.as_of:
+            p.append("%s is %r, expected %r" % (tag, m.group(1) if m else None, args.as_of))
+    for info in book.zip.infolist():
+        if info.date_time != (1980, 1, 1, 0, 0, 0):
+            p.append("%s stamped %r" % (info.filename, info.date_time))
+    return p
+
+
+class Formula:
+    """A small evaluator for the formulas settle writes (SUM, SUMIFS, COUNTIFS, ROUND, ABS, IF,
+    + - and =, cell and range references), so that tests recompute every formula from the cells
+    as a spreadsheet would, without one. Criteria are "=text" with ~ escaping * ? ~; "=" alone
+    matches blank cells."""
+    TOKEN = re.compile(r"\s*(?:(?P<range>(?:'(?:[^']|'')+'!)?\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?)"
+                       r"|(?P<num>\d+(?:\.\d+)?(?:E[-+]?\d+)?)|(?P<str>\"(?:[^\"]|\"\")*\")"
+                       r"|(?P<fn>[A-Z]+)\(|(?P<op>[-+=(),]))")
+
+    def __init__(self, book):
+        self.book = book
+        self.memo = {}
+
+    def value(self, sheet, coord):
+        key = (sheet, coord)
+        if key in self.memo:
+            return self.memo[key]
+        v = self.book.wb[sheet][coord].value
+        if isinstance(v, str) and v.startswith("=") and self.book.wb[sheet][coord].data_type == "f":
+            self.memo[key] = None  # a cycle reads as blank
+            v = self.eval(sheet, v[1:])
+        self.memo[key] = v
+        return v
+
+    def eval(self, sheet, text):
+        self.toks = []
+        pos = 0
+        while pos < len(text):
+            m = self.TOKEN.match(text, pos)
+            if not m:
+                raise ValueError("cannot parse %r at %d" % (text, pos))
+            kind = m.lastgroup
+            self.toks.append((kind, m.group(kind)))
+            pos = m.end()
+        self.i = 0
+        self.sheet = sheet
+        v = self.cmp()
+        if self.i != len(self.toks):
+            raise ValueError("trailing tokens in %r" % text)
+        return v
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else (None, None)
+
+    def take(self, want=None):
+        t = self.toks[self.i]
+        if want and t[1] != want:
+            raise ValueError("expected %r, got %r" % (want, t))
+        self.i += 1
+        return t
+
+    def cmp(self):
+        a = self.add()
+        if self.peek() == ("op", "="):
+            self.take()
+            return a == self.add()
+        return a
+
+    def add(self):
+        v = self.term()
+        while self.peek() in (("op", "+"), ("op", "-")):
+            op = self.take()[1]
+            w = self.term()
+            v = (v or 0) + (w or 0) if op == "+" else (v or 0) - (w or 0)
+        return v
+
+    def cells(self, ref):
+        sheet, rng = (ref.rsplit("!", 1) if "!" in ref else (self.sheet, ref))
+        if sheet.startswith("'"):
+            sheet = sheet[1:-1].replace("''", "'")
+        rng = rng.replace("$", "")
+        a, b = (rng.split(":") + [rng])[:2]
+        (c1, r1), (c2, r2) = (openpyxl.utils.cell.coordinate_from_string(x) for x in (a, b))
+        out = []
+        for r in range(r1, r2 + 1):
+            for c in range(openpyxl.utils.column_index_from_string(c1), openpyxl.utils.column_index_from_string(c2) + 1):
+                out.append(self.value(sheet, "%s%d" % (openpyxl.utils.get_column_letter(c), r)))
+        return out
+
+    @staticmethod
+    def match(v, crit):
+        if not crit.startswith("="):
+            raise ValueError("criterion %r without =" % crit)
+        want = re.sub(r"~([*?~])", r"\1", crit[1:])
+        if want == "":
+            return v is None or v == ""
+        return v is not None and str(v) == want
+
+    def term(self):
+        kind, tok = self.take()
+        if kind == "num":
+            return float(tok)
+        if kind == "str":
+            return tok[1:-1].replace('""', '"')
+        if kind == "range":
+            vals = self.cells(tok)
+            return vals if ":" in tok else vals[0]
+        if kind == "op" and tok == "-":
+            return -(self.term() or 0)
+        if kind == "op" and tok == "(":
+            v = self.cmp()
+            self.take(")")
+            return v
+        if kind == "fn":
+            args = []
+            if self.peek() != ("op", ")"):
+                args.append(self.cmp())
+                while self.peek() == ("op", ","):
+                    self.take()
+                    args.append(self.cmp())
+            self.take(")")
+            return self.call(tok, args)
+        raise ValueError("unexpected %r" % tok)
+
+    def call(self, fn, a):
+        num = lambda x: x if isinstance(x, (int, float)) and not isinstance(x, bool) else 0
+        flat = lambda xs: [y for x in xs for y in (x if isinstance(x, list) else [x])]
+        if fn == "SUM":
+            return sum(num(x) for x in flat(a))
+        if fn in ("SUMIFS", "COUNTIFS"):
+            vals, pairs = (a[0], a[1:]) if fn == "SUMIFS" else (None, a)
+            n = len(pairs[0])
+            hit = [all(self.match(pairs[k][i], pairs[k + 1]) for k in range(0, len(pairs), 2)) for i in range(n)]
+            return sum(num(vals[i]) for i in range(n) if hit[i]) if vals is not None else sum(hit)
+        if fn == "ROUND":
+            return round(num(a[0]), int(a[1]))
+        if fn == "ABS":
+            return abs(num(a[0]))
+        if fn == "IF":
+            return a[1] if a[0] else a[2]
+        raise ValueError("function %s" % fn)
+
+
+def check_recompute(book, args):
+    """Every formula, recomputed from the cells, gives its cached value."""
+    p = []
+    ev = Formula(book)
+    n = 0
+    for name in book.wb.sheetnames:
+        for row in book.wb[name].iter_rows():
+            for cell in row:
+                if cell.data_type != "f":
+                    continue
+                n += 1
+                got = ev.value(name, cell.coordinate)
+                cached = book.cached[name][cell.coordinate].value
+                if isinstance(got, str) or isinstance(cached, str):
+                    ok = got == cached
+                else:
+                    ok = isinstance(cached, (int, float)) and abs((got or 0) - cached) <= 1e-9 * max(1, abs(cached))
+                if not ok:
+                    p.append("%s!%s: %s recomputes to %r, cached %r" % (name, cell.coordinate, cell.value, got, cached))
+    if n == 0 and not args.empty:
+        p.append("no formulas at all")
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["check", "dump"])
+    ap.add_argument("book")
+    ap.add_argument("--dir")
+    ap.add_argument("--as-of")
+    ap.add_argument("--name", default="xlsx_check.py")
+    ap.add_argument("--currencies")
+    ap.add_argument("--text")
+    ap.add_argument("--parts", action="append")
+    ap.add_argument("--rows-max", type=int)
+    ap.add_argument("--empty", action="store_true")
+    args = ap.parse_args()
+    if openpyxl is None:
+        print("FAIL: %s: xlsx reader: python3-openpyxl is not installed (apt-get install python3-openpyxl)" % args.name)
+        return 1
+    book = Book(args.book)
+    if args.cmd == "dump":
+        for ws in book.wb.worksheets:
+            print("== %s freeze=%s filter=%s" % (ws.title, ws.freeze_panes, ws.auto_filter.ref))
+            for row in ws.iter_rows():
+                for c in row:
+                    if c.value is not None:
+                        print("%s!%s %s %r %s" % (ws.title, c.coordinate, c.data_type, c.value, c.number_format))
+        return 0
+    global args_dir
+    args_dir = args.dir
+    ck = Checker(args.name)
+    for what, fn in (("sheets", check_sheets), ("layout", check_layout), ("money formats", check_money_formats),
+                     ("csv twins", check_csv_twins), ("totals", check_totals),
+                     ("text stays text", check_no_text_formulas), ("summary ties out", check_summary),
+                     ("formulas recompute", check_recompute),
+                     ("charts", check_charts), ("properties", check_properties)):
+        try:
+            problems = fn(book, args)
+        except Exception as ex:  # a reader crash is a failed case, with its reason
+            problems = ["%s: %s" % (type(ex).__name__, ex)]
+        ck.case(what, problems)
+    return 1 if ck.failed else 0
+
+
+args_dir = None
+if __name__ == "__main__":
+    sys.exit(main())
