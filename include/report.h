@@ -4,6 +4,11 @@
  * (report_csv.c) and the workbook writer (report_xlsx.c) iterate the same listings with the same
  * cursor, so the CSV and the sheet cannot show different numbers. Rows stream from the server
  * (single-row mode); nothing holds a whole listing in memory.
+ *
+ * Every listing's SQL ends in an ORDER BY that is a total order over the rows it can return, with
+ * text compared by byte value (COLLATE "C"), so two runs over the same data list the same rows in
+ * the same order whatever the server's collation (SPEC §6). Columns and sort orders of every
+ * listing are documented in docs/reports.md.
  */
 #ifndef SETTLE_REPORT_H
 #define SETTLE_REPORT_H
@@ -13,6 +18,7 @@
 
 #include "db.h"
 #include "err.h"
+#include "money.h"
 
 enum report_col_type {
 	REPORT_TEXT,   /* text from the data: CSV-escaped, formula-guarded (SPEC §8), a string cell */
@@ -38,8 +44,24 @@ struct report_listing {
 	int sheet_totals;          /* the sheet ends with SUM() formulas under its money columns */
 };
 
+/* The listings in workbook sheet order (SPEC §8): report_listings[REPORT_PAYOUTS] is the payout
+ * statement. Summary and Tax are sheet-only (csv_name NULL); every other listing is both a CSV
+ * file and a sheet. */
+enum report_listing_id {
+	REPORT_SUMMARY = 0,   /* control totals per currency that tie out (sheet "Summary") */
+	REPORT_PAYOUTS,       /* payouts.csv */
+	REPORT_ALLOCATIONS,   /* allocations.csv */
+	REPORT_EXCEPTIONS,    /* exceptions.csv */
+	REPORT_DISBURSEMENTS, /* disbursements.csv */
+	REPORT_AGING,         /* aging.csv */
+	REPORT_METERING,      /* metering.csv */
+	REPORT_TAX,           /* per charge group: T, X, other seller tax, infra, balance adjustment */
+	REPORT_REJECTED,      /* rejected.csv */
+	REPORT_LISTINGS_N
+};
+
 extern const struct report_listing report_listings[];
-extern const size_t report_listings_n;
+extern const size_t report_listings_n; /* == REPORT_LISTINGS_N */
 
 struct report_cursor;
 
@@ -49,6 +71,19 @@ int report_cursor_open(struct db *db, const struct report_listing *l, int64_t ru
 		       const char *period, struct report_cursor **out, struct err *e);
 /* 1 and values[ncols] (NULL = SQL NULL; valid until the next call), 0 at the end, -1 on error. */
 int report_cursor_next(struct report_cursor *c, const char *const **values, struct err *e);
+/* Frees c. Closing before the end cancels the query on the server (the open transaction is then
+ * aborted: only error paths do that) and drains the connection for the next statement. */
 void report_cursor_close(struct report_cursor *c);
+
+/* The minor units amounts of `currency` are shown with (SPEC §2 formatting): the currency's own,
+ * or 0 (the shortest exact form) for NULL or a code settle does not know. */
+int report_minor_units(const char *currency);
+/* Parses a REPORT_MONEY value (bigint micros as decimal text, as the server sends it). -1 with e
+ * filled when it is not an integer in the int64 range (a sum that overflowed). */
+int report_parse_micros(const char *text, int64_t *out_micros, struct err *e);
+/* Formats a REPORT_MONEY value of a row for display: money_format with report_minor_units.
+ * Returns the length, or -1 with e filled (see report_parse_micros). */
+int report_format_money(const char *micros_text, const char *currency, char buf[MONEY_FORMAT_MAX],
+			struct err *e);
 
 #endif

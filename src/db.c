@@ -37,7 +37,10 @@ static int db_env_configured(void)
 static const char db_session_sql[] =
 	"SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601';"
 	"SET client_encoding = 'UTF8'; SET search_path = settle, pg_catalog;"
-	"SET client_min_messages = warning; SET application_name = 'settle'";
+	"SET client_min_messages = warning; SET application_name = 'settle';"
+	/* A settle killed mid-query must not hold the run lock until the query ends: the server
+	 * checks every second whether the client is still there and aborts the query if not. */
+	"SET client_connection_check_interval = '1s'";
 
 int db_open(const char *conninfo, struct db **out, struct err *e)
 {

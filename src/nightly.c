@@ -1,13 +1,299 @@
-/* nightly.c — placeholder until the module lands. */
-#include "log.h"
-#include "settle.h"
+/* nightly.c — `settle nightly`: ingest the inbox, then reconcile and report what changed
+ * (SPEC §6, §7).
+ *
+ * One as-of instant for the whole run: the database clock when the run starts. Every file is
+ * ingested with that instant as its ingest time, so the run sees exactly the files it ingested and
+ * those before. Then, in one transaction, every period touched by files not yet reported
+ * (settle.periods_touched, sql/004_report_state.sql) plus the as-of's own month is reconciled and
+ * its set staged; after the commit the sets are swapped into place and only then the watermark
+ * settle.nightly_state moves. Killed anywhere, the next nightly reports whatever was missed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
-int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
+#include "ingest.h"
+#include "log.h"
+#include "report_set.h"
+#include "settle.h"
+#include "timeutil.h"
+
+#define NIGHTLY_PATH_MAX 4096
+
+struct nightly_stats {
+	size_t files;          /* files in the inbox */
+	size_t ingested;       /* newly ingested */
+	size_t skipped;        /* already ingested: nothing done */
+	size_t files_rejected; /* structurally broken, rejected whole */
+	int64_t rows;
+	int64_t rejected;
+};
+
+struct nightly_names {
+	char **v;
+	size_t n, cap;
+};
+
+static void nightly_names_free(struct nightly_names *ns)
 {
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	log_error("not implemented yet");
-	return EXIT_FAILED;
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+	memset(ns, 0, sizeof *ns);
 }
 
+static int nightly_names_add(struct nightly_names *ns, const char *name, struct err *e)
+{
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 32;
+		char **v = realloc(ns->v, cap * sizeof *v);
+		if (!v)
+			return err_set(e, EXIT_FAILED, "out of memory");
+		ns->v = v;
+		ns->cap = cap;
+	}
+	if (!(ns->v[ns->n] = strdup(name)))
+		return err_set(e, EXIT_FAILED, "out of memory");
+	ns->n++;
+	return 0;
+}
+
+static int nightly_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* SPEC §6: the inbox's regular files in byte order of their names. Names starting with '.' are
+ * skipped, so an uploader can write ".x.csv" and rename it when complete. */
+static int nightly_list_inbox(const char *inbox, struct nightly_names *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	DIR *d = opendir(inbox);
+	if (!d)
+		return err_set(e, errno == ENOENT || errno == ENOTDIR ? EXIT_USAGE : EXIT_FAILED,
+			       "could not open inbox \"%s\": %s", inbox, strerror(errno));
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[NIGHTLY_PATH_MAX];
+		struct stat st;
+		if (snprintf(path, sizeof path, "%s/%s", inbox, de->d_name) >= (int)sizeof path)
+			rc = err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", inbox, de->d_name);
+		else if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			rc = nightly_names_add(out, de->d_name, e);
+	}
+	closedir(d);
+	if (rc < 0) {
+		nightly_names_free(out);
+		return -1;
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof out->v[0], nightly_name_cmp);
+	return 0;
+}
+
+static int nightly_ingest(struct db *db, const char *inbox, const struct nightly_names *names,
+			  int64_t as_of_us, struct nightly_stats *s, struct err *e)
+{
+	for (size_t i = 0; i < names->n; i++) {
+		char path[NIGHTLY_PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s", inbox, names->v[i]);
+		log_progress("[%zu/%zu] ingesting %s", i + 1, names->n, names->v[i]);
+		struct ingest_options opt = { NULL, NULL, as_of_us };
+		struct ingest_result r;
+		memset(&r, 0, sizeof r);
+		if (ingest_file(db, path, &opt, &r, e) < 0)
+			return err_prefix(e, "%s", names->v[i]);
+		if (r.already_ingested) { /* ingest_file has said so */
+			s->skipped++;
+			continue;
+		}
+		s->ingested++;
+		s->rows += r.rows_loaded;
+		s->rejected += r.rows_rejected;
+		if (r.file_rejected) {
+			s->files_rejected++;
+			log_info("%s: rejected whole (%s)", names->v[i], r.kind);
+		} else {
+			log_info("%s: %s, %lld rows loaded, %lld rejected", names->v[i], r.kind,
+				 (long long)r.rows_loaded, (long long)r.rows_rejected);
+		}
+		report_failpoint("ingested-one");
+	}
+	log_progress_done();
+	return 0;
+}
+
+/* The watermark, the newest file of this run, and the periods to report (sorted, distinct). */
+static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_of_us, int64_t *through,
+			   int32_t **periods, size_t *n, struct err *e)
+{
+	char as_of_pg[40], window[16];
+	time_format_pg(as_of_us, as_of_pg);
+	snprintf(window, sizeof window, "%d", cfg->deposit_window_days);
+	const char *params[] = { as_of_pg, window };
+	PGresult *res = db_query(db,
+		"WITH w AS (SELECT reported_through_file_id AS after FROM settle.nightly_state),"
+		" t AS (SELECT coalesce(max(file_id), 0) AS through FROM settle.ingest_file"
+		"       WHERE ingested_at <= $1::timestamptz)"
+		" SELECT t.through, p.p FROM w CROSS JOIN t"
+		" LEFT JOIN LATERAL settle.periods_touched(w.after, t.through, $2::integer) p(p) ON true",
+		2, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rows = PQntuples(res);
+	int32_t *v = malloc(((size_t)rows + 1) * sizeof *v);
+	if (!v) {
+		PQclear(res);
+		return err_set(e, EXIT_FAILED, "out of memory");
+	}
+	size_t k = 0;
+	*through = rows > 0 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	for (int i = 0; i < rows; i++) {
+		const char *p = PQgetvalue(res, i, 1);
+		if (PQgetisnull(res, i, 1))
+			continue;
+		/* Years outside 0001..9999 cannot be a period; the row would have been rejected. */
+		if (period_parse(p, strlen(p), &v[k]) == 0)
+			k++;
+	}
+	PQclear(res);
+	v[k++] = period_of_us(as_of_us); /* SPEC §7: the current period is always reported */
+	for (size_t i = 1; i < k; i++) /* insertion sort: a handful of months */
+		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			int32_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (u == 0 || v[u - 1] != v[i])
+			v[u++] = v[i];
+	*periods = v;
+	*n = u;
+	return 0;
+}
+
+static int nightly_advance(struct db *db, int64_t through, struct err *e)
+{
+	char t[24];
+	snprintf(t, sizeof t, "%lld", (long long)through);
+	const char *params[] = { t };
+	PGresult *res = db_query(db,
+		"UPDATE settle.nightly_state SET reported_through_file_id = greatest(reported_through_file_id, $1::bigint)",
+		1, params, PGRES_COMMAND_OK, e);
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+/* Reconciles and reports the periods in one run, publishes them, then moves the watermark. */
+static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
+			  const int32_t *periods, size_t n, int64_t through, struct report_job_result *res,
+			  struct err *e)
+{
+	struct report_stage *stages = calloc(n, sizeof *stages);
+	if (!stages)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	struct report_job job = { "nightly", cfg, as_of_us, periods, n, out };
+	int rc = report_job_run(db, &job, stages, res, e);
+	if (rc == 0) {
+		report_failpoint("committed");
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			rc = report_stage_publish(&stages[i], e);
+			if (i == 0)
+				report_failpoint("published-one");
+		}
+		for (size_t i = 0; i < n; i++)
+			report_stage_discard(&stages[i]);
+	}
+	free(stages);
+	if (rc == 0)
+		rc = nightly_advance(db, through, e);
+	return rc;
+}
+
+static void nightly_summary(const struct nightly_stats *s, const struct report_job_result *r,
+			    const int32_t *periods, size_t n)
+{
+	char list[512] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < n && used + 9 < sizeof list; i++) {
+		char p[8];
+		period_format(periods[i], p);
+		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", p);
+	}
+	log_info("%zu files (%zu ingested, %zu already ingested, %zu rejected whole), %lld rows loaded,"
+		 " %lld rejected, %lld exceptions, periods written: %s",
+		 s->files, s->ingested, s->skipped, s->files_rejected, (long long)s->rows, (long long)s->rejected,
+		 (long long)r->total.exceptions, list);
+}
+
+/* SPEC §7: settle nightly [--inbox DIR] [--out DIR] */
+int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
+{
+	static const char usage[] = "nightly [--inbox DIR] [--out DIR]";
+	static const struct option opts[] = {
+		{ "inbox", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *inbox = "inbox", *out = "reports";
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': inbox = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': printf("usage: settle %s\n", usage); return EXIT_DONE;
+		default:
+			log_error("unknown or incomplete option \"%s\"", argv[optind - 1]);
+			fprintf(stderr, "usage: settle %s\n", usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !*inbox || !*out) {
+		log_error("%s", optind < argc ? "nightly takes no arguments" : "--inbox and --out must not be empty");
+		fprintf(stderr, "usage: settle %s\n", usage);
+		return EXIT_USAGE;
+	}
+	struct err e = { 0 };
+	struct nightly_stats s = { 0 };
+	struct nightly_names names = { 0 };
+	struct report_job_result res = { 0 };
+	int32_t *periods = NULL;
+	size_t periods_n = 0;
+	int64_t as_of_us = 0, through = 0;
+	struct db *db;
+	int rc = -1;
+	if (nightly_list_inbox(inbox, &names, &e) < 0)
+		goto done;
+	s.files = names.n;
+	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0 || report_db_now_us(db, &as_of_us, &e) < 0)
+		goto done;
+	char t[32];
+	time_format(as_of_us, t);
+	log_progress("as of %s: %zu files in %s", t, names.n, inbox);
+	if (nightly_ingest(db, inbox, &names, as_of_us, &s, &e) < 0 ||
+	    nightly_periods(db, &ctx->config, as_of_us, &through, &periods, &periods_n, &e) < 0 ||
+	    nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, &res, &e) < 0)
+		goto done;
+	nightly_summary(&s, &res, periods, periods_n);
+	rc = 0;
+done:
+	nightly_names_free(&names);
+	free(periods);
+	if (rc < 0) {
+		log_progress_done();
+		log_error("%s", e.msg);
+		return e.exit_code ? e.exit_code : EXIT_FAILED;
+	}
+	/* SPEC §7: done, but input rows of this run were quarantined. */
+	return s.rejected > 0 || s.files_rejected > 0 ? EXIT_QUARANTINED : EXIT_DONE;
+}

@@ -1,0 +1,331 @@
+/* report_listing.c — the listings of a report set and the streaming cursor over them (report.h).
+ *
+ * Each listing reads one run's results (sql/003_results.sql) for one period: $1 = run_id,
+ * $2 = period "YYYY-MM". Text is sorted with COLLATE "C" (byte order, SPEC §4) and every ORDER BY
+ * ends in a key of the table, so the order is total. Money stays bigint micros here and is
+ * formatted in C (report_format_money); SQL only sums for the control totals, never rounds.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "currency.h"
+
+#define M(name, cur) { name, REPORT_MONEY, cur }
+#define T(name) { name, REPORT_TEXT, -1 }
+#define I(name) { name, REPORT_INT, -1 }
+#define D(name) { name, REPORT_DATE, -1 }
+
+/* Sheet-only: per currency, the totals that must tie out (docs/reports.md "Summary"):
+ * allocated_total (B + F + T of the allocated groups) = allocations_net = payouts_net, and
+ * net_payable - payouts_net = rounding. Sums are numeric in SQL, so they cannot wrap. */
+static const char sql_summary[] =
+	"WITH g AS ("
+	"  SELECT currency, count(*) AS groups,"
+	"         count(*) FILTER (WHERE match_status = 'MATCHED') AS matched,"
+	"         count(*) FILTER (WHERE allocated) AS allocated,"
+	"         sum(revenue_micros) AS b, sum(cogs_micros) AS c, sum(listing_fee_micros) AS f,"
+	"         sum(seller_tax_micros) AS t, sum(aws_tax_micros) AS x,"
+	"         coalesce(sum(revenue_micros::numeric + listing_fee_micros + seller_tax_micros)"
+	"                  FILTER (WHERE allocated), 0) AS bft"
+	"  FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
+	" a AS (SELECT currency, sum(net_micros) AS net FROM settle.allocation"
+	"       WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
+	" p AS (SELECT currency, sum(net_micros) AS net, sum(net_payable_micros) AS payable,"
+	"              sum(rounding_micros) AS rounding FROM settle.payout_statement"
+	"       WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
+	" d AS (SELECT currency, count(*) AS n, sum(amount_micros) AS amount FROM settle.disbursement"
+	"       WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
+	" x AS (SELECT currency, count(*) AS n FROM settle.exception"
+	"       WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
+	" k AS (SELECT currency FROM g UNION SELECT currency FROM a UNION SELECT currency FROM p"
+	"       UNION SELECT currency FROM d UNION SELECT currency FROM x)"
+	" SELECT k.currency, coalesce(g.groups, 0), coalesce(g.matched, 0), coalesce(g.allocated, 0),"
+	"        coalesce(g.b, 0), coalesce(g.c, 0), coalesce(g.f, 0), coalesce(g.t, 0), coalesce(g.x, 0),"
+	"        coalesce(g.bft, 0), coalesce(a.net, 0), coalesce(p.net, 0), coalesce(p.payable, 0),"
+	"        coalesce(p.rounding, 0), coalesce(d.n, 0), coalesce(d.amount, 0), coalesce(x.n, 0)"
+	" FROM k"
+	" LEFT JOIN g ON g.currency IS NOT DISTINCT FROM k.currency"
+	" LEFT JOIN a ON a.currency IS NOT DISTINCT FROM k.currency"
+	" LEFT JOIN p ON p.currency IS NOT DISTINCT FROM k.currency"
+	" LEFT JOIN d ON d.currency IS NOT DISTINCT FROM k.currency"
+	" LEFT JOIN x ON x.currency IS NOT DISTINCT FROM k.currency"
+	" ORDER BY k.currency COLLATE \"C\" NULLS LAST";
+
+/* SPEC §8 payouts.csv, sorted by account, role, currency (the table's key). */
+static const char sql_payouts[] =
+	"SELECT period, party_role, party_account_id, currency, revenue_micros, listing_fee_micros,"
+	"       seller_tax_micros, net_micros, net_payable_micros, rounding_micros"
+	" FROM settle.payout_statement WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY party_account_id COLLATE \"C\", party_role COLLATE \"C\", currency COLLATE \"C\"";
+
+/* SPEC §8 allocations.csv: by recipient, reference, currency, party order (ISV first). */
+static const char sql_allocations[] =
+	"SELECT period, recipient_account_id, transaction_reference_id, agreement_id, offer_id, match_rule,"
+	"       currency, party_role, party_account_id, revenue_micros, listing_fee_micros,"
+	"       seller_tax_micros, net_micros"
+	" FROM settle.allocation WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY recipient_account_id COLLATE \"C\", transaction_reference_id COLLATE \"C\","
+	"          currency COLLATE \"C\", party_index";
+
+/* SPEC §8 exceptions.csv: by code, reference; seq orders several exceptions of one reference. */
+static const char sql_exceptions[] =
+	"SELECT period, code, reference, recipient_account_id, agreement_id, offer_id, currency,"
+	"       expected_micros, actual_micros, difference_micros, detail"
+	" FROM settle.exception WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY code COLLATE \"C\", reference COLLATE \"C\", seq";
+
+/* disbursements.csv: one row per payout of the period, in payout date order; difference is
+ * amount + lines_total (zero when the payout pays exactly its lines, SPEC §4.5). */
+static const char sql_disbursements[] =
+	"SELECT period, payout_id, payout_date, recipient_account_id, currency, amount_micros,"
+	"       lines_micros, amount_micros::numeric + lines_micros, lines_n, status, bank_trace_id,"
+	"       deposit_id, deposit_match"
+	" FROM settle.disbursement WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY payout_date, recipient_account_id COLLATE \"C\", payout_id COLLATE \"C\"";
+
+/* aging.csv (SPEC §4.8): the period's charge groups not fully disbursed at as-of. */
+static const char sql_aging[] =
+	"SELECT period, recipient_account_id, transaction_reference_id, currency, invoice_date, days,"
+	"       bucket, disbursement_status, remainder_micros"
+	" FROM settle.aging WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY recipient_account_id COLLATE \"C\", transaction_reference_id COLLATE \"C\","
+	"          currency COLLATE \"C\"";
+
+/* metering.csv (SPEC §4.6): per USAGE offer, usage month and dimension. */
+static const char sql_metering[] =
+	"SELECT period, offer_id, usage_month, dimension, currency, quantity, unit_price_micros,"
+	"       expected_micros, billed_micros, status"
+	" FROM settle.metering_result WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY offer_id COLLATE \"C\", usage_month COLLATE \"C\", dimension COLLATE \"C\"";
+
+/* Sheet-only: the tax and other non-allocated amounts of each charge group (SPEC §4.1). */
+static const char sql_tax[] =
+	"SELECT recipient_account_id, transaction_reference_id, currency, seller_tax_micros,"
+	"       aws_tax_micros, other_seller_tax_micros, infra_micros, balance_adjustment_micros"
+	" FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text"
+	"   AND (seller_tax_micros <> 0 OR aws_tax_micros <> 0 OR other_seller_tax_micros <> 0"
+	"        OR infra_micros <> 0 OR balance_adjustment_micros <> 0)"
+	" ORDER BY recipient_account_id COLLATE \"C\", transaction_reference_id COLLATE \"C\","
+	"          currency COLLATE \"C\"";
+
+/* SPEC §8 rejected.csv: the quarantined rows of every file ingested at or before the run's as-of
+ * that contributed a row to the period, and of every file that loaded no row at all. A row
+ * "belongs" to the period by invoice_date (billing events), usage hour (metering) or value date
+ * (deposits); offer and price files are reference data without a period and count for every
+ * period (a rejected offer row may be the very offer a group of this period misses). The sort
+ * has no key to end in (rejected_row has none): it orders by every column, so rows that tie are
+ * identical and the output is still unique. */
+static const char sql_rejected[] =
+	"WITH r AS ("
+	"  SELECT as_of, ($2::text || '-01')::date AS d0,"
+	"         (($2::text || '-01')::date + interval '1 month')::date AS d1"
+	"  FROM settle.run WHERE run_id = $1::bigint),"
+	" f AS (SELECT i.file_id, i.file_name, i.kind, i.rows_loaded FROM settle.ingest_file i, r"
+	"       WHERE i.ingested_at <= r.as_of"
+	"         AND EXISTS (SELECT 1 FROM settle.rejected_row x WHERE x.file_id = i.file_id)),"
+	" contrib AS ("
+	"  SELECT b.file_id FROM settle.billing_event b, r"
+	"   WHERE b.file_id IN (SELECT file_id FROM f WHERE kind = 'billing_event')"
+	"     AND b.invoice_date >= r.d0::timestamp AT TIME ZONE 'UTC'"
+	"     AND b.invoice_date < r.d1::timestamp AT TIME ZONE 'UTC'"
+	"  UNION SELECT m.file_id FROM settle.metering m, r"
+	"   WHERE m.file_id IN (SELECT file_id FROM f WHERE kind = 'metering')"
+	"     AND m.usage_hour >= r.d0::timestamp AT TIME ZONE 'UTC'"
+	"     AND m.usage_hour < r.d1::timestamp AT TIME ZONE 'UTC'"
+	"  UNION SELECT d.file_id FROM settle.bank_deposit d, r"
+	"   WHERE d.file_id IN (SELECT file_id FROM f WHERE kind = 'bank_deposit')"
+	"     AND d.value_date >= r.d0 AND d.value_date < r.d1)"
+	" SELECT f.file_name, x.line, x.column_name, x.code, x.detail"
+	" FROM f JOIN settle.rejected_row x ON x.file_id = f.file_id"
+	" WHERE f.rows_loaded = 0 OR f.kind IN ('offer', 'offer_dimension')"
+	"    OR f.file_id IN (SELECT file_id FROM contrib)"
+	" ORDER BY f.file_name COLLATE \"C\", f.file_id, x.line, x.column_name COLLATE \"C\" NULLS FIRST,"
+	"          x.code COLLATE \"C\", x.detail COLLATE \"C\"";
+
+const struct report_listing report_listings[] = {
+	[REPORT_SUMMARY] = {
+		NULL, "Summary", sql_summary, 17,
+		{ T("currency"), I("charge_groups"), I("matched_groups"), I("allocated_groups"),
+		  M("revenue", 0), M("cost_of_goods", 0), M("listing_fee", 0), M("seller_tax", 0),
+		  M("marketplace_tax", 0), M("allocated_total", 0), M("allocations_net", 0),
+		  M("payouts_net", 0), M("net_payable", 0), M("rounding", 0), I("payouts"),
+		  M("payout_amount", 0), I("exceptions") },
+		0,
+	},
+	[REPORT_PAYOUTS] = {
+		"payouts.csv", "Payouts", sql_payouts, 10,
+		{ T("period"), T("party_role"), T("party_account_id"), T("currency"), M("revenue", 3),
+		  M("listing_fee", 3), M("seller_tax", 3), M("net", 3), M("net_payable", 3),
+		  M("rounding", 3) },
+		1,
+	},
+	[REPORT_ALLOCATIONS] = {
+		"allocations.csv", "Allocations", sql_allocations, 13,
+		{ T("period"), T("recipient_account_id"), T("transaction_reference_id"), T("agreement_id"),
+		  T("offer_id"), T("match_rule"), T("currency"), T("party_role"), T("party_account_id"),
+		  M("revenue", 6), M("listing_fee", 6), M("seller_tax", 6), M("net", 6) },
+		1,
+	},
+	[REPORT_EXCEPTIONS] = {
+		"exceptions.csv", "Exceptions", sql_exceptions, 11,
+		{ T("period"), T("code"), T("reference"), T("recipient_account_id"), T("agreement_id"),
+		  T("offer_id"), T("currency"), M("expected", 6), M("actual", 6), M("difference", 6),
+		  T("detail") },
+		0,
+	},
+	[REPORT_DISBURSEMENTS] = {
+		"disbursements.csv", "Disbursements", sql_disbursements, 13,
+		{ T("period"), T("payout_id"), D("payout_date"), T("recipient_account_id"), T("currency"),
+		  M("amount", 4), M("lines_total", 4), M("difference", 4), I("lines"), T("status"),
+		  T("bank_trace_id"), T("deposit_id"), T("deposit_match") },
+		1,
+	},
+	[REPORT_AGING] = {
+		"aging.csv", "Aging", sql_aging, 9,
+		{ T("period"), T("recipient_account_id"), T("transaction_reference_id"), T("currency"),
+		  D("invoice_date"), I("days"), T("bucket"), T("disbursement_status"), M("remainder", 3) },
+		1,
+	},
+	[REPORT_METERING] = {
+		"metering.csv", "Metering", sql_metering, 10,
+		{ T("period"), T("offer_id"), T("usage_month"), T("dimension"), T("currency"),
+		  I("quantity"), M("unit_price", 4), M("expected", 4), M("billed", 4), T("status") },
+		0,
+	},
+	[REPORT_TAX] = {
+		NULL, "Tax", sql_tax, 8,
+		{ T("recipient_account_id"), T("transaction_reference_id"), T("currency"),
+		  M("seller_tax", 2), M("marketplace_tax", 2), M("other_seller_tax", 2), M("infra", 2),
+		  M("balance_adjustment", 2) },
+		1,
+	},
+	[REPORT_REJECTED] = {
+		"rejected.csv", "Rejected", sql_rejected, 5,
+		{ T("file"), I("line"), T("column"), T("code"), T("detail") },
+		0,
+	},
+};
+const size_t report_listings_n = sizeof report_listings / sizeof report_listings[0];
+_Static_assert(sizeof report_listings / sizeof report_listings[0] == REPORT_LISTINGS_N,
+	       "one listing per report_listing_id");
+
+struct report_cursor {
+	struct db *db;
+	const struct report_listing *l;
+	PGresult *row;      /* the current single-row result, owned */
+	int done;           /* the final result has been read: the connection is idle again */
+	const char *values[REPORT_COLS_MAX];
+};
+
+int report_cursor_open(struct db *db, const struct report_listing *l, int64_t run_id,
+		       const char *period, struct report_cursor **out, struct err *e)
+{
+	ASSERT(l->ncols > 0 && l->ncols <= REPORT_COLS_MAX);
+	char run[24];
+	snprintf(run, sizeof run, "%lld", (long long)run_id);
+	const char *params[2] = { run, period };
+	PGconn *conn = db_conn(db);
+	struct report_cursor *c = calloc(1, sizeof *c);
+	if (!c)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	c->db = db;
+	c->l = l;
+	if (!PQsendQueryParams(conn, l->sql, 2, NULL, params, NULL, NULL, 0)) {
+		err_set(e, EXIT_FAILED, "database: %s", PQerrorMessage(conn));
+		free(c);
+		return -1;
+	}
+	/* Single-row mode: the listing streams, so a million allocations never sit in memory. */
+	if (!PQsetSingleRowMode(conn)) {
+		c->done = 0;
+		report_cursor_close(c);
+		return err_set(e, EXIT_FAILED, "database: could not enter single-row mode");
+	}
+	*out = c;
+	return 0;
+}
+
+/* Reads results until libpq says the query is over (NULL), so the connection is ready again. */
+static void report_cursor_drain(struct report_cursor *c)
+{
+	PGresult *res;
+	while ((res = PQgetResult(db_conn(c->db))) != NULL)
+		PQclear(res);
+	c->done = 1;
+}
+
+int report_cursor_next(struct report_cursor *c, const char *const **values, struct err *e)
+{
+	PQclear(c->row);
+	c->row = NULL;
+	if (c->done)
+		return 0;
+	PGresult *res = PQgetResult(db_conn(c->db));
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_SINGLE_TUPLE) {
+		/* The table of columns and the SQL are written together: a mismatch is a bug. */
+		ASSERT((size_t)PQnfields(res) == c->l->ncols);
+		for (size_t i = 0; i < c->l->ncols; i++)
+			c->values[i] = PQgetisnull(res, 0, (int)i) ? NULL : PQgetvalue(res, 0, (int)i);
+		c->row = res;
+		*values = c->values;
+		return 1;
+	}
+	int rc = 0;
+	if (st != PGRES_TUPLES_OK)
+		rc = err_set(e, EXIT_FAILED, "database: %s: %s",
+			     c->l->csv_name ? c->l->csv_name : c->l->sheet_name,
+			     res ? PQresultErrorMessage(res) : PQerrorMessage(db_conn(c->db)));
+	PQclear(res);
+	report_cursor_drain(c);
+	return rc;
+}
+
+void report_cursor_close(struct report_cursor *c)
+{
+	if (!c)
+		return;
+	PQclear(c->row);
+	if (!c->done) {
+		/* Stopping early (an error elsewhere): cancel rather than stream the rest. */
+		PGcancel *cancel = PQgetCancel(db_conn(c->db));
+		if (cancel) {
+			char buf[256];
+			PQcancel(cancel, buf, sizeof buf);
+			PQfreeCancel(cancel);
+		}
+		report_cursor_drain(c);
+	}
+	free(c);
+}
+
+int report_minor_units(const char *currency)
+{
+	if (!currency)
+		return 0;
+	int mu = currency_minor_units(currency, strlen(currency));
+	return mu < 0 ? 0 : mu;
+}
+
+int report_parse_micros(const char *text, int64_t *out_micros, struct err *e)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	if (errno || end == text || *end)
+		return err_set(e, EXIT_FAILED, "amount \"%s\" is out of range for a report", text);
+	*out_micros = (int64_t)v;
+	return 0;
+}
+
+int report_format_money(const char *micros_text, const char *currency, char buf[MONEY_FORMAT_MAX],
+			struct err *e)
+{
+	int64_t micros;
+	if (report_parse_micros(micros_text, &micros, e) < 0)
+		return -1;
+	return (int)money_format(micros, report_minor_units(currency), buf);
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# test_report_demo.sh — the demo month (fixtures/demo/inbox: a realistic small month of every feed
+# kind, with deliberate anomalies) reported at a fixed as-of: every CSV of 2026-09 and 2026-10
+# equals fixtures/golden/demo/<period>/, byte for byte. The goldens were checked by hand against
+# SPEC §4 (splits, fees, payouts, deposits, usage); SETTLE_UPDATE_GOLDEN=1 rewrites them from this
+# run, for a reviewed change of the rules or of the fixtures.
+set -u
+T=$(basename "$0")
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
+work=$(mktemp -d /tmp/settle-test-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# shellcheck source=../lib/pg.sh
+. "$TOP/tests/lib/pg.sh"
+pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
+DB=$(pg_test_createdb report_demo) || { echo "FAIL: $T: could not create a database"; exit 1; }
+
+ok() { echo "PASS: $T: $1"; }
+ko() { echo "FAIL: $T: $1"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
+settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
+sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DB" -c "$1"; }
+# run.csv without the lines that change with every release or migration
+run_csv_stable() { grep -Ev '^(settle_version|schema_version),' "$1"; }
+# golden GOLDEN_DIR SET_DIR: every golden file equals the set's (run.csv through run_csv_stable)
+golden() {
+	local g=$1 d=$2 f b rc=0
+	if [ "${SETTLE_UPDATE_GOLDEN:-}" = 1 ]; then
+		mkdir -p "$g"
+		for f in "$d"/*.csv; do
+			b=$(basename "$f")
+			if [ "$b" = run.csv ]; then run_csv_stable "$f" >"$g/$b"; else cp "$f" "$g/$b"; fi
+		done
+		return 0
+	fi
+	[ -d "$g" ] || { echo "  no golden directory $g"; return 1; }
+	for f in "$g"/*; do
+		b=$(basename "$f")
+		if [ "$b" = run.csv ]; then
+			run_csv_stable "$d/$b" | diff -u "$f" - || rc=1
+		else
+			diff -u "$f" "$d/$b" || rc=1
+		fi
+	done
+	for f in "$d"/*.csv; do [ -f "$g/$(basename "$f")" ] || { echo "  no golden file for $(basename "$f")"; rc=1; }; done
+	return $rc
+}
+
+settle ingest "$TOP"/fixtures/demo/inbox/*.csv >"$work/ingest.log" 2>&1
+rc=$?
+check "ingest the demo month" test $rc = 0 -o $rc = 4
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants"
+
+for p in 2026-09 2026-10; do
+	settle report --period $p --as-of 2026-11-02T03:00:00Z --out "$work/reports" 2>"$work/report-$p.log"
+	rc=$?
+	check "$p: report exits 0" test $rc = 0
+	[ $rc = 0 ] || cat "$work/report-$p.log"
+	check "$p: every CSV equals its golden file" golden "$TOP/fixtures/golden/demo/$p" "$work/reports/$p"
+	check "$p: sha256sum -c MANIFEST passes" sh -c "cd '$work/reports/$p' && sha256sum --quiet -c MANIFEST"
+done
+check "the September charges show in September only" \
+	sh -c "grep -q 'tr-i-09' '$work/reports/2026-09/allocations.csv' && ! grep -q 'tr-i-09' '$work/reports/2026-10/allocations.csv'"
