@@ -25,6 +25,9 @@ enum report_col_type {
 	REPORT_MONEY,  /* bigint micros as decimal text; formatted with the row's currency */
 	REPORT_INT,    /* integer count */
 	REPORT_DATE,   /* YYYY-MM-DD */
+	REPORT_DECIMAL, /* numeric statistic (days, medians, scores; never money) as the server prints
+			 * it: written as-is to CSV (no guard: it is a number), a number cell with
+			 * format "0.0" in the workbook (report_parse_decimal) */
 };
 
 #define REPORT_COLS_MAX 24
@@ -46,7 +49,7 @@ struct report_listing {
 
 /* The listings in workbook sheet order (SPEC §8): report_listings[REPORT_PAYOUTS] is the payout
  * statement. Summary and Tax are sheet-only (csv_name NULL); every other listing is both a CSV
- * file and a sheet. */
+ * file and a sheet. The insight listings (docs/insights.md) follow the sheets SPEC §8 names. */
 enum report_listing_id {
 	REPORT_SUMMARY = 0,   /* control totals per currency that tie out (sheet "Summary") */
 	REPORT_PAYOUTS,       /* payouts.csv */
@@ -57,11 +60,24 @@ enum report_listing_id {
 	REPORT_METERING,      /* metering.csv */
 	REPORT_TAX,           /* per charge group: T, X, other seller tax, infra, balance adjustment */
 	REPORT_REJECTED,      /* rejected.csv */
+	REPORT_INSIGHTS,      /* insights.csv: one row per usage series (settle.insight_usage) */
+	REPORT_PAYMENT_TIMING, /* payment_timing.csv: days from invoice to payout/collection */
 	REPORT_LISTINGS_N
 };
 
 extern const struct report_listing report_listings[];
 extern const size_t report_listings_n; /* == REPORT_LISTINGS_N */
+
+/* Workbook-only data of the insights (docs/workbook.md "Insights"), read with the same cursor:
+ * csv_name is NULL and sheet_name names the sheet that shows them; they get no listing sheet. */
+enum report_insight_data_id {
+	REPORT_INSIGHT_SUMMARY = 0,     /* settle.insight_summary: at most one row (Summary sheet) */
+	REPORT_INSIGHT_PAYOUT_DAYS,     /* bin_label, samples: the invoice_to_payout histogram, 8 rows */
+	REPORT_INSIGHT_COLLECTION_DAYS, /* the same for invoice_to_collection */
+	REPORT_INSIGHT_USAGE,           /* hour, quantity, band, anomaly, series: the usage chart */
+	REPORT_INSIGHT_DATA_N
+};
+extern const struct report_listing report_insight_data[];
 
 struct report_cursor;
 
@@ -85,5 +101,10 @@ int report_parse_micros(const char *text, int64_t *out_micros, struct err *e);
  * Returns the length, or -1 with e filled (see report_parse_micros). */
 int report_format_money(const char *micros_text, const char *currency, char buf[MONEY_FORMAT_MAX],
 			struct err *e);
+/* Parses a REPORT_DECIMAL value (-?[0-9]+(.[0-9]+)?, as the server prints numeric) into the
+ * nearest double, for a workbook cell only: the digits become an exact integer m and the value
+ * is m / 10^k, one correctly rounded division (no locale, no strtod). -1 with e filled when the
+ * text is not such a decimal or has more than 15 significant digits (no statistic has). */
+int report_parse_decimal(const char *text, double *out, struct err *e);
 
 #endif

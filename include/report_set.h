@@ -21,6 +21,7 @@
 #include "config.h"
 #include "db.h"
 #include "err.h"
+#include "insights.h"
 #include "reconcile.h"
 #include "report_xlsx.h"
 
@@ -45,6 +46,8 @@ struct report_stage {
 	char root[REPORT_PATH_MAX]; /* the output directory (OUT) */
 	char period[8];             /* "2026-10": the set's final name in root */
 	char tmp[64];               /* ".2026-10.tmp-XXXXXX" in root; "" when nothing is staged */
+	struct insights_summary insights; /* the period's insights (report_job_run fills it), for
+					   * the commands' summary lines (insights_summary_line) */
 };
 
 struct report_set_input {
@@ -78,11 +81,12 @@ struct report_job {
 
 struct report_job_result {
 	int64_t run_id;
-	struct reconcile_summary total; /* summed over the periods */
+	struct reconcile_summary total; /* summed over the periods; exceptions include the
+					 * USAGE_ANOMALY rows of the insights (all of exceptions.csv) */
 };
 
-/* In one transaction: run_create, then per period reconcile_period and report_stage_write, then
- * commit. stages[periods_n] are filled and left staged for the caller to publish (after the
+/* In one transaction: run_create, then per period reconcile_period, insights_compute (docs/
+ * insights.md; stages[i].insights) and report_stage_write, then commit. stages[periods_n] are filled and left staged for the caller to publish (after the
  * commit, so a set in place always has its run committed) or to compare and discard (verify).
  * On failure the transaction is rolled back and every stage discarded. The caller holds the run
  * lock (db_lock_run). */

@@ -4,7 +4,9 @@
  *
  * Every report_listings[] entry with a sheet_name becomes a sheet, in table order; the one named
  * "Summary" is rendered inside the Summary sheet (first tab), which also carries the control
- * totals, counts, charts and run facts. Memory stays constant whatever the row count.
+ * totals, counts, the insight figures, charts and run facts. A last sheet, "Insight charts", holds
+ * the data blocks and charts of report_insight_data[] (issue 6). Memory stays constant whatever the
+ * row count.
  */
 #ifndef SETTLE_REPORT_XLSX_H
 #define SETTLE_REPORT_XLSX_H
@@ -35,7 +37,7 @@ struct report_xlsx_input {
  * LC_NUMERIC "C", as main.c sets it: libxlsxwriter prints numbers with the C library). Temporary
  * files go to path's directory and are unlinked at once. Fails (-1, e filled, path removed) when
  * the file cannot be written, a listing would need more than 32 worksheets of 1,048,576 rows, or a
- * Summary figure does not tie out with the sheet it sums. Test hook: SETTLE_XLSX_MAX_ROWS=N
+ * Summary figure does not tie out with the sheet it sums (insight counts included). Test hook: SETTLE_XLSX_MAX_ROWS=N
  * (8..1048576) lowers the rows per worksheet to exercise the continuation sheets. */
 int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const char *path, struct err *e);
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "ingest.h"
+#include "insights.h"
 #include "log.h"
 #include "report_set.h"
 #include "settle.h"
@@ -192,10 +193,11 @@ static int nightly_advance(struct db *db, int64_t through, struct err *e)
 	return res ? 0 : -1;
 }
 
-/* Reconciles and reports the periods in one run, publishes them, then moves the watermark. */
+/* Reconciles and reports the periods in one run, publishes them, then moves the watermark.
+ * ins[n] receives each period's insights. */
 static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
 			  const int32_t *periods, size_t n, int64_t through, struct report_job_result *res,
-			  struct err *e)
+			  struct insights_summary *ins, struct err *e)
 {
 	struct report_stage *stages = calloc(n, sizeof *stages);
 	if (!stages)
@@ -209,8 +211,10 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 			if (i == 0)
 				report_failpoint("published-one");
 		}
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			ins[i] = stages[i].insights;
 			report_stage_discard(&stages[i]);
+		}
 	}
 	free(stages);
 	if (rc == 0)
@@ -218,15 +222,20 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 	return rc;
 }
 
+/* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
+ * payout 34"), then the one summary line, which stays the last line (cron mail, tail -n 1). */
 static void nightly_summary(const struct nightly_stats *s, const struct report_job_result *r,
-			    const int32_t *periods, size_t n)
+			    const int32_t *periods, const struct insights_summary *ins, size_t n)
 {
 	char list[512] = "";
 	size_t used = 0;
-	for (size_t i = 0; i < n && used + 9 < sizeof list; i++) {
-		char p[8];
+	for (size_t i = 0; i < n; i++) {
+		char p[8], line[256];
 		period_format(periods[i], p);
-		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", p);
+		insights_summary_line(&ins[i], line, sizeof line);
+		log_info("%s: %s", p, line);
+		if (used + 9 < sizeof list)
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", p);
 	}
 	log_info("%zu files (%zu ingested, %zu already ingested, %zu rejected whole), %lld rows loaded,"
 		 " %lld rejected, %lld exceptions, periods written: %s",
@@ -267,6 +276,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	struct nightly_stats s = { 0 };
 	struct nightly_names names = { 0 };
 	struct report_job_result res = { 0 };
+	struct insights_summary *ins = NULL;
 	int32_t *periods = NULL;
 	size_t periods_n = 0;
 	int64_t as_of_us = 0, through = 0;
@@ -281,14 +291,20 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	time_format(as_of_us, t);
 	log_progress("as of %s: %zu files in %s", t, names.n, inbox);
 	if (nightly_ingest(db, inbox, &names, as_of_us, &s, &e) < 0 ||
-	    nightly_periods(db, &ctx->config, as_of_us, &through, &periods, &periods_n, &e) < 0 ||
-	    nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, &res, &e) < 0)
+	    nightly_periods(db, &ctx->config, as_of_us, &through, &periods, &periods_n, &e) < 0)
 		goto done;
-	nightly_summary(&s, &res, periods, periods_n);
+	if (!(ins = calloc(periods_n, sizeof *ins))) {
+		err_set(&e, EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	if (nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, &res, ins, &e) < 0)
+		goto done;
+	nightly_summary(&s, &res, periods, ins, periods_n);
 	rc = 0;
 done:
 	nightly_names_free(&names);
 	free(periods);
+	free(ins);
 	if (rc < 0) {
 		log_progress_done();
 		log_error("%s", e.msg);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "insights.h"
 #include "log.h"
 #include "report_set.h"
 #include "settle.h"
@@ -60,13 +61,15 @@ static int report_run_one(struct settle_ctx *ctx, const char *command, const str
 	return 0;
 }
 
-static void report_done(const char *out_root, int32_t period, int64_t as_of_us, const struct report_job_result *r)
+static void report_done(const char *out_root, int32_t period, int64_t as_of_us, const struct report_job_result *r,
+			const struct report_stage *st)
 {
-	char p[8], t[32];
+	char p[8], t[32], ins[256];
 	period_format(period, p);
 	time_format(as_of_us, t);
-	log_info("wrote %s/%s as of %s: %lld charge groups, %lld allocated, %lld exceptions", out_root, p,
-		 t, (long long)r->total.groups, (long long)r->total.allocated, (long long)r->total.exceptions);
+	insights_summary_line(&st->insights, ins, sizeof ins);
+	log_info("wrote %s/%s as of %s: %lld charge groups, %lld allocated, %lld exceptions; %s", out_root, p,
+		 t, (long long)r->total.groups, (long long)r->total.allocated, (long long)r->total.exceptions, ins);
 }
 
 /* SPEC §7: settle report --period P [--as-of TS] [--out DIR] */
@@ -110,7 +113,7 @@ int cmd_report(struct settle_ctx *ctx, int argc, char **argv)
 	if (report_run_one(ctx, "report", &ctx->config, period, &as_of_us, as_of_s != NULL, out, &st, &res, 0,
 			   &e) < 0)
 		return report_fail(&e);
-	report_done(out, period, as_of_us, &res);
+	report_done(out, period, as_of_us, &res, &st);
 	return EXIT_DONE;
 }
 
@@ -196,7 +199,7 @@ int cmd_rerun(struct settle_ctx *ctx, int argc, char **argv)
 	struct report_job_result res;
 	int rc = report_run_one(ctx, "rerun", &rf.cfg, rf.period, &rf.as_of_us, 1, out, &st, &res, 0, &e);
 	if (rc == 0)
-		report_done(out, rf.period, rf.as_of_us, &res);
+		report_done(out, rf.period, rf.as_of_us, &res, &st);
 	report_runfile_release(&rf);
 	return rc < 0 ? report_fail(&e) : EXIT_DONE;
 }

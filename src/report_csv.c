@@ -111,6 +111,8 @@ static int report_csv_row(FILE *f, const struct report_listing *l, const char *c
 				return err_prefix(e, "%s: %s", l->csv_name, col->name);
 			fputs(buf, f);
 		} else {
+			/* Counts, dates and statistics (REPORT_DECIMAL) as the server prints them: numbers,
+			 * never guarded, so a mean of -2.5 days stays -2.5. */
 			report_csv_put(f, v[i], col->type == REPORT_TEXT);
 		}
 	}

@@ -17,6 +17,7 @@
 #define T(name) { name, REPORT_TEXT, -1 }
 #define I(name) { name, REPORT_INT, -1 }
 #define D(name) { name, REPORT_DATE, -1 }
+#define N(name) { name, REPORT_DECIMAL, -1 }
 
 /* Sheet-only: per currency, the totals that must tie out (docs/reports.md "Summary"):
  * allocated_total (B + F + T of the allocated groups) = allocations_net = payouts_net, and
@@ -145,6 +146,24 @@ static const char sql_rejected[] =
 	" ORDER BY f.file_name COLLATE \"C\", f.file_id, x.line, x.column_name COLLATE \"C\" NULLS FIRST,"
 	"          x.code COLLATE \"C\", x.detail COLLATE \"C\"";
 
+/* insights.csv (docs/insights.md): one row per usage series with Success usage in the period,
+ * sorted by the table's key (customer, product_code, dimension). Statistics are numeric text,
+ * printed by the server exactly as insights.c stored them. */
+static const char sql_insights[] =
+	"SELECT period, customer_aws_account_id, product_code, dimension, agreement_id, offer_id, status,"
+	"       history_points, history_days, history_median, history_mad, band_low, band_high,"
+	"       period_points, observed_min, observed_max, anomalies, max_score, note"
+	" FROM settle.insight_usage WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY customer_aws_account_id COLLATE \"C\", product_code COLLATE \"C\", dimension COLLATE \"C\"";
+
+/* payment_timing.csv (docs/insights.md): days from invoice to payout / collection per measure,
+ * recipient and currency, sorted by the table's key. */
+static const char sql_payment_timing[] =
+	"SELECT period, measure, recipient_account_id, currency, samples, mean_days, median_days, p90_days,"
+	"       min_days, max_days"
+	" FROM settle.insight_timing WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY measure COLLATE \"C\", recipient_account_id COLLATE \"C\", currency COLLATE \"C\"";
+
 const struct report_listing report_listings[] = {
 	[REPORT_SUMMARY] = {
 		NULL, "Summary", sql_summary, 17,
@@ -207,10 +226,72 @@ const struct report_listing report_listings[] = {
 		{ T("file"), I("line"), T("column"), T("code"), T("detail") },
 		0,
 	},
+	[REPORT_INSIGHTS] = {
+		"insights.csv", "Insights", sql_insights, 19,
+		{ T("period"), T("customer_aws_account_id"), T("product_code"), T("dimension"), T("agreement_id"),
+		  T("offer_id"), T("status"), I("history_points"), I("history_days"), N("history_median"),
+		  N("history_mad"), I("band_low"), I("band_high"), I("period_points"), I("observed_min"),
+		  I("observed_max"), I("anomalies"), N("max_score"), T("note") },
+		0,
+	},
+	[REPORT_PAYMENT_TIMING] = {
+		"payment_timing.csv", "Payment timing", sql_payment_timing, 10,
+		{ T("period"), T("measure"), T("recipient_account_id"), T("currency"), I("samples"),
+		  N("mean_days"), N("median_days"), N("p90_days"), I("min_days"), I("max_days") },
+		0,
+	},
 };
 const size_t report_listings_n = sizeof report_listings / sizeof report_listings[0];
 _Static_assert(sizeof report_listings / sizeof report_listings[0] == REPORT_LISTINGS_N,
 	       "one listing per report_listing_id");
+
+/* The workbook's insight figures (report.h, docs/workbook.md). The histograms always have their 8
+ * bins (insights.c writes empty ones), so the charts keep their shape; bin_order is the key. The
+ * usage chart's hours are written by the server in UTC whatever the session's time zone. */
+static const char sql_insight_summary[] =
+	"SELECT usage_series, usage_scored, usage_not_enough_history, usage_anomalous_series,"
+	"       usage_anomalies, payout_samples, payout_median_days, collection_samples,"
+	"       collection_median_days"
+	" FROM settle.insight_summary WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY period COLLATE \"C\"";
+static const char sql_insight_payout_days[] =
+	"SELECT bin_label, samples FROM settle.insight_histogram"
+	" WHERE run_id = $1::bigint AND period = $2::text AND measure = 'invoice_to_payout'"
+	" ORDER BY bin_order, bin_label COLLATE \"C\"";
+static const char sql_insight_collection_days[] =
+	"SELECT bin_label, samples FROM settle.insight_histogram"
+	" WHERE run_id = $1::bigint AND period = $2::text AND measure = 'invoice_to_collection'"
+	" ORDER BY bin_order, bin_label COLLATE \"C\"";
+static const char sql_insight_usage[] =
+	"SELECT to_char(usage_hour AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24\":00Z\"'), quantity, band_low,"
+	"       band_high, CASE WHEN anomaly THEN quantity END, score,"
+	"       customer_aws_account_id || ':' || product_code || ':' || dimension"
+	" FROM settle.insight_usage_point WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY usage_hour, customer_aws_account_id COLLATE \"C\"";
+
+const struct report_listing report_insight_data[] = {
+	[REPORT_INSIGHT_SUMMARY] = {
+		NULL, "Summary", sql_insight_summary, 9,
+		{ I("usage_series"), I("usage_scored"), I("usage_not_enough_history"),
+		  I("usage_anomalous_series"), I("usage_anomalies"), I("payout_samples"),
+		  N("payout_median_days"), I("collection_samples"), N("collection_median_days") },
+		0,
+	},
+	[REPORT_INSIGHT_PAYOUT_DAYS] = {
+		NULL, "Insight charts", sql_insight_payout_days, 2, { T("days"), I("payouts") }, 0,
+	},
+	[REPORT_INSIGHT_COLLECTION_DAYS] = {
+		NULL, "Insight charts", sql_insight_collection_days, 2, { T("days"), I("collections") }, 0,
+	},
+	[REPORT_INSIGHT_USAGE] = {
+		NULL, "Insight charts", sql_insight_usage, 7,
+		{ T("hour"), I("quantity"), I("band_low"), I("band_high"), I("anomaly"), N("score"),
+		  T("series") },
+		0,
+	},
+};
+_Static_assert(sizeof report_insight_data / sizeof report_insight_data[0] == REPORT_INSIGHT_DATA_N,
+	       "one listing per report_insight_data_id");
 
 struct report_cursor {
 	struct db *db;
@@ -319,6 +400,55 @@ int report_parse_micros(const char *text, int64_t *out_micros, struct err *e)
 		return err_set(e, EXIT_FAILED, "amount \"%s\" is out of range for a report", text);
 	*out_micros = (int64_t)v;
 	return 0;
+}
+
+/* Exact powers of ten as doubles: 10^22 is the largest a double holds exactly. */
+static const double report_pow10[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+#define REPORT_DECIMAL_DIGITS_MAX 15 /* significant digits: below 2^53, so the integer is exact */
+
+int report_parse_decimal(const char *text, double *out, struct err *e)
+{
+	const char *p = text;
+	int neg = *p == '-';
+	p += neg;
+	const char *int_start = p;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	const char *int_end = p, *frac_start = p, *frac_end = p;
+	if (*p == '.') {
+		frac_start = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		frac_end = p;
+		if (frac_end == frac_start)
+			goto bad;
+	}
+	if (*p != '\0' || int_end == int_start)
+		goto bad;
+	while (frac_end > frac_start && frac_end[-1] == '0') /* 34.50 is 34.5 */
+		frac_end--;
+	while (int_start < int_end - 1 && *int_start == '0')
+		int_start++;
+	size_t k = (size_t)(frac_end - frac_start);
+	if (k >= sizeof report_pow10 / sizeof report_pow10[0])
+		goto bad;
+	uint64_t m = 0;
+	size_t significant = 0;
+	const char *digits[2][2] = { { int_start, int_end }, { frac_start, frac_end } };
+	for (size_t r = 0; r < 2; r++)
+		for (const char *q = digits[r][0]; q < digits[r][1]; q++) {
+			m = m * 10 + (uint64_t)(*q - '0');
+			if (m != 0 && ++significant > REPORT_DECIMAL_DIGITS_MAX)
+				goto bad; /* leading zeros are not significant */
+		}
+	/* m and 10^k are exact doubles; IEEE division rounds their quotient correctly. */
+	double v = (double)m / report_pow10[k];
+	*out = neg && m != 0 ? -v : v;
+	return 0;
+bad:
+	return err_set(e, EXIT_FAILED, "\"%.40s\" is not a decimal a report cell can hold", text);
 }
 
 int report_format_money(const char *micros_text, const char *currency, char buf[MONEY_FORMAT_MAX],

@@ -501,15 +501,24 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 			err_prefix(e, "%s", p);
 			goto fail;
 		}
+		/* Issue 6: the insights of the period, in the same transaction and under the same run,
+		 * so the set's insight files and USAGE_ANOMALY exceptions come from the same as-of. */
+		struct insights_summary ins;
+		log_progress("%s: computing insights", p);
+		if (insights_compute(db, job->cfg, res->run_id, job->periods[staged], job->as_of_us, &ins, e) < 0) {
+			err_prefix(e, "%s", p);
+			goto fail;
+		}
 		res->total.groups += sum.groups;
 		res->total.allocated += sum.allocated;
-		res->total.exceptions += sum.exceptions;
+		res->total.exceptions += sum.exceptions + ins.usage_anomalies;
 		res->total.payouts += sum.payouts;
 		struct report_set_input in = { res->run_id, job->periods[staged], job->as_of_us, job->cfg };
 		if (report_stage_write(db, &in, job->out_root, &stages[staged], e) < 0) {
 			err_prefix(e, "%s", p);
 			goto fail;
 		}
+		stages[staged].insights = ins; /* report_stage_write cleared the stage */
 	}
 	report_failpoint("stage-written");
 	if (db_commit(db, e) < 0)

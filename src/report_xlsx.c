@@ -8,6 +8,9 @@
  * one starts), and while streaming we keep what the Summary needs: exact int64 sums per currency
  * and money column, counts, the exception codes, the aging buckets, and the largest payouts per
  * currency. Nothing holds a whole listing in memory; everything kept has a fixed limit (XLSX_*).
+ * After the listings comes the "Insight charts" sheet (issue 6): its charts reference ranges, so
+ * their data (the payment timing histograms, the usage of the most anomalous series) is written
+ * there as blocks of cells, top to bottom as constant-memory mode requires.
  *
  * Money. A REPORT_MONEY value is bigint micros as decimal text. The cell holds
  * money_to_double_for_stats(micros) — the one door from exact money to floating point — with the
@@ -75,7 +78,7 @@ static const char *const xlsx_measures[] = { "revenue", "listing_fee", "seller_t
 #define XLSX_MEASURES_N (sizeof xlsx_measures / sizeof xlsx_measures[0])
 
 struct xlsx_formats {
-	lxw_format *title, *header, *bold, *note, *date, *count;
+	lxw_format *title, *header, *bold, *note, *date, *count, *decimal;
 	lxw_format *money[XLSX_MINOR_UNKNOWN + 1];      /* by minor units; [7] unknown currency */
 	lxw_format *money_bold[XLSX_MINOR_UNKNOWN + 1]; /* the same, for totals */
 };
@@ -145,11 +148,12 @@ struct xlsx_parties {
 
 /* Where the Summary finds its inputs: sheet indexes and column indexes, -1 when absent. */
 struct xlsx_roles {
-	int alloc, payouts, exceptions, aging;
+	int alloc, payouts, exceptions, aging, insights;
 	int alloc_measure[XLSX_MEASURES_N], pay_measure[XLSX_MEASURES_N];
 	int pay_party, pay_net, pay_rounding, pay_payable;
 	int exc_code;
 	int aging_bucket, aging_amount;
+	int ins_status;
 };
 
 struct xlsx_writer {
@@ -166,8 +170,10 @@ struct xlsx_writer {
 	struct xlsx_tally codes;  /* exception code -> count */
 	struct xlsx_tally aging;  /* (bucket, currency) -> count, Σ amount */
 	struct xlsx_parties parties;
-	/* Summary cursor and widths */
+	int64_t ins_anomalous;    /* Insights rows with status ANOMALY */
+	/* Summary cursor and widths; the next free row of the insight charts sheet */
 	uint32_t srow;
+	uint32_t crow;
 	unsigned swidth[XLSX_SUMMARY_COLS];
 };
 
@@ -248,6 +254,13 @@ static size_t xlsx_money_chars(int64_t micros, int minor)
 	size_t int_digits = (dot ? (size_t)(dot - buf) : len) - (buf[0] == '-');
 	size_t frac = minor == XLSX_MINOR_UNKNOWN ? (dot ? len - (size_t)(dot - buf) - 1 : 0) : (size_t)minor;
 	return (buf[0] == '-') + int_digits + (int_digits - 1) / 3 + (frac ? frac + 1 : 0);
+}
+
+/* Display width of a REPORT_DECIMAL in the "0.0" format: sign, integer digits, one decimal. */
+static size_t xlsx_decimal_chars(const char *text)
+{
+	size_t int_chars = strcspn(text, ".");
+	return int_chars + 2;
 }
 
 /* Excel column letters (A .. XFD). */
@@ -407,7 +420,8 @@ static int xlsx_formats_init(struct xlsx_writer *w, struct err *e)
 		format_set_italic(x->note);
 	x->date = xlsx_format(w->wb, "yyyy-mm-dd", 0);
 	x->count = xlsx_format(w->wb, "#,##0", 0);
-	int ok = x->title && x->header && x->bold && x->note && x->date && x->count;
+	x->decimal = xlsx_format(w->wb, "0.0", 0); /* statistics: days, medians, scores (tenths) */
+	int ok = x->title && x->header && x->bold && x->note && x->date && x->count && x->decimal;
 	for (int m = 0; m <= XLSX_MINOR_UNKNOWN; m++) {
 		char nf[32] = "#,##0";
 		if (m == XLSX_MINOR_UNKNOWN)
@@ -639,6 +653,12 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, serial, w->fmt.date);
 		xlsx_widen(&s->width[c], 10);
 		break;
+	case REPORT_DECIMAL: /* a statistic, never money: the nearest double of the exact decimal */
+		if (report_parse_decimal(text, &serial, e) < 0)
+			return err_prefix(e, "column \"%s\"", col->name);
+		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, serial, w->fmt.decimal);
+		xlsx_widen(&s->width[c], xlsx_decimal_chars(text));
+		break;
 	}
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a cell");
 bad:
@@ -769,6 +789,11 @@ static int xlsx_track(struct xlsx_writer *w, size_t si, const char *const *v, st
 	int64_t n = 0;
 	if ((int)si == r->exceptions && r->exc_code >= 0)
 		return xlsx_tally_add(&w->codes, v[r->exc_code], NULL, 0, e);
+	if ((int)si == r->insights && r->ins_status >= 0) {
+		if (v[r->ins_status] && strcmp(v[r->ins_status], "ANOMALY") == 0)
+			w->ins_anomalous++;
+		return 0;
+	}
 	if ((int)si == r->aging && r->aging_bucket >= 0) {
 		const char *cur = NULL;
 		if (r->aging_amount >= 0 && v[r->aging_amount]) {
@@ -949,6 +974,7 @@ static void xlsx_roles_find(struct xlsx_writer *w)
 	r->payouts = xlsx_sheet_by_name(w, "Payouts");
 	r->exceptions = xlsx_sheet_by_name(w, "Exceptions");
 	r->aging = xlsx_sheet_by_name(w, "Aging");
+	r->insights = xlsx_sheet_by_name(w, "Insights");
 	for (size_t m = 0; m < XLSX_MEASURES_N; m++) {
 		if (r->alloc >= 0)
 			r->alloc_measure[m] = xlsx_col_by_name(w->sheets[r->alloc].l, xlsx_measures[m], REPORT_MONEY);
@@ -966,6 +992,8 @@ static void xlsx_roles_find(struct xlsx_writer *w)
 	}
 	if (r->exceptions >= 0)
 		r->exc_code = xlsx_col_by_name(w->sheets[r->exceptions].l, "code", REPORT_TEXT);
+	if (r->insights >= 0)
+		r->ins_status = xlsx_col_by_name(w->sheets[r->insights].l, "status", REPORT_TEXT);
 	if (r->aging >= 0) {
 		const struct report_listing *l = w->sheets[r->aging].l;
 		r->aging_bucket = xlsx_col_by_name(l, "bucket", REPORT_TEXT);
@@ -1248,8 +1276,13 @@ static int sum_listing_row(struct xlsx_writer *w, uint32_t row, const char *cons
 	for (size_t c = 0; c < l->ncols; c++) {
 		const struct report_column *col = &l->cols[c];
 		int64_t n = 0;
-		if (v[c] == NULL)
+		if (v[c] == NULL) {
+			/* The row of what concerns no currency (USAGE_ANOMALY, USAGE_WITHOUT_OFFER, ...):
+			 * labelled, while its formulas still match the blank cells of the sheets. */
+			if ((int)c == xlsx_count_col(l) && sum_text(w, row, (unsigned)c, "\xE2\x80\x94", NULL, 1, e) < 0)
+				return -1;
 			continue;
+		}
 		if (col->type == REPORT_TEXT) {
 			if (sum_text(w, row, (unsigned)c, v[c], NULL, 1, e) < 0)
 				return -1;
@@ -1393,6 +1426,103 @@ static int64_t xlsx_tally_get(const struct xlsx_tally *t, const char *label, con
 		if (strcmp(t->e[i].label, label) == 0 && (cur == NULL || strcmp(t->e[i].cur, cur) == 0))
 			v += count ? t->e[i].n : t->e[i].sum_micros; /* one entry when cur is given */
 	return v;
+}
+
+/* Issue 6: the period's insights (settle.insight_summary, docs/insights.md). The two figures
+ * another sheet lists are live COUNTIFS over it — anomalous series over the Insights statuses,
+ * usage anomalies over the Exceptions codes — and, like the linked totals, must equal what was
+ * streamed into that sheet. Medians are decimals ("—" without samples). */
+static const char *const xlsx_insight_labels[] = {
+	"usage series", "scored", "not enough history", "anomalous series", "usage anomalies",
+	"payouts timed", "median days to payout", "collections timed", "median days to collection",
+};
+
+static int sum_insight_count(struct xlsx_writer *w, uint32_t row, int si, int col, const char *value,
+			     int64_t listed, int64_t streamed, const char *label, struct err *e)
+{
+	if (si < 0 || col < 0)
+		return sum_number(w, row, 1, (double)listed, w->fmt.count, e);
+	const struct xlsx_sheet *s = &w->sheets[si];
+	if (listed != streamed)
+		return err_set(e, EXIT_FAILED, "%s is %" PRId64 " in the insights but %" PRId64 " on sheet \"%s\"",
+			       label, listed, streamed, s->l->sheet_name);
+	struct xlsx_fb f = { .n = 0 };
+	struct xlsx_crit crit = { col, value };
+	fb_put(&f, "=");
+	if (fb_aggregate(&f, s, -1, &crit, 1) < 0)
+		f.full = 1;
+	return sum_formula(w, row, 1, &f, w->fmt.count, (double)listed, 8, e);
+}
+
+static int sum_insights_row(struct xlsx_writer *w, const char *const *v, struct err *e)
+{
+	const struct xlsx_roles *r = &w->roles;
+	const struct report_listing *l = &report_insight_data[REPORT_INSIGHT_SUMMARY];
+	ASSERT(l->ncols == sizeof xlsx_insight_labels / sizeof xlsx_insight_labels[0]);
+	for (size_t c = 0; c < l->ncols; c++) {
+		uint32_t row = w->srow++;
+		int64_t n = 0;
+		double d;
+		if (sum_text(w, row, 0, xlsx_insight_labels[c], NULL, 1, e) < 0)
+			return -1;
+		if (v[c] == NULL) { /* a median without samples */
+			if (sum_text(w, row, 1, "\xE2\x80\x94", NULL, 1, e) < 0)
+				return -1;
+			continue;
+		}
+		if (l->cols[c].type == REPORT_DECIMAL) {
+			if (report_parse_decimal(v[c], &d, e) < 0 ||
+			    sum_number(w, row, 1, d, w->fmt.decimal, e) < 0)
+				return -1;
+			xlsx_widen(&w->swidth[1], xlsx_decimal_chars(v[c]));
+			continue;
+		}
+		if (xlsx_parse_int64(v[c], &n) < 0)
+			return err_set(e, EXIT_FAILED, "insights: \"%s\" is not a count", v[c]);
+		int rc;
+		if (strcmp(l->cols[c].name, "usage_anomalous_series") == 0)
+			rc = sum_insight_count(w, row, r->insights, r->ins_status, "ANOMALY", n, w->ins_anomalous,
+					       xlsx_insight_labels[c], e);
+		else if (strcmp(l->cols[c].name, "usage_anomalies") == 0)
+			rc = sum_insight_count(w, row, r->exceptions, r->exc_code, "USAGE_ANOMALY", n,
+					       xlsx_tally_get(&w->codes, "USAGE_ANOMALY", NULL, 1),
+					       xlsx_insight_labels[c], e);
+		else
+			rc = sum_number(w, row, 1, (double)n, w->fmt.count, e);
+		if (rc < 0)
+			return -1;
+		xlsx_widen(&w->swidth[1], strlen(v[c]));
+	}
+	return 0;
+}
+
+static int sum_insights(struct xlsx_writer *w, struct err *e)
+{
+	static const char *const head[] = { "Insight", "Value" };
+	struct report_cursor *cur = NULL;
+	const char *const *v;
+	int rc, rows = 0;
+	if (sum_title(w, "Insights: usage anomalies and payment timing (sheets Insights, Payment timing, "
+			 "Insight charts)", e) < 0 ||
+	    sum_header(w, head, 2, e) < 0)
+		return -1;
+	if (report_cursor_open(w->db, &report_insight_data[REPORT_INSIGHT_SUMMARY], w->in->run_id, w->in->period,
+			       &cur, e) < 0)
+		return -1;
+	while ((rc = report_cursor_next(cur, &v, e)) == 1) {
+		rows++;
+		ASSERT(rows == 1); /* (run_id, period) is the table's key */
+		if (sum_insights_row(w, v, e) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	report_cursor_close(cur);
+	if (rc < 0)
+		return -1;
+	if (rows == 0 && sum_text(w, w->srow++, 0, "no insights were computed for this run", w->fmt.note, 0, e) < 0)
+		return -1;
+	return 0;
 }
 
 /* SPEC §4.8: charge groups not fully disbursed, by bucket: counts and outstanding amounts per
@@ -1579,7 +1709,8 @@ static int sum_write(struct xlsx_writer *w, struct err *e)
 		return -1;
 	w->srow = 3;
 	if (sum_listing(w, e) < 0 || sum_control(w, e) < 0 || sum_counts(w, e) < 0 ||
-	    sum_codes(w, e) < 0 || sum_aging(w, e) < 0 || sum_parties(w, e) < 0 || sum_facts(w, e) < 0)
+	    sum_codes(w, e) < 0 || sum_insights(w, e) < 0 || sum_aging(w, e) < 0 || sum_parties(w, e) < 0 ||
+	    sum_facts(w, e) < 0)
 		return err_prefix(e, "sheet \"Summary\"");
 	for (unsigned c = 0; c < XLSX_SUMMARY_COLS; c++) {
 		if (w->swidth[c] == 0)
@@ -1590,6 +1721,273 @@ static int sum_write(struct xlsx_writer *w, struct err *e)
 			return xlsx_fail(e, le, "the column widths of the Summary");
 	}
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Insight charts (issue 6): a sheet of its own after the listings, with the data blocks its charts
+ * draw from (charts reference cell ranges; constant-memory mode keeps no values in the chart).
+ */
+
+#define XLSX_CHARTS_SHEET "Insight charts"
+#define XLSX_BINS_MAX 16            /* histogram bins (insights.c writes 8) */
+#define XLSX_CHART_TITLE_CHARS 120  /* characters of a series id shown in a chart title */
+
+struct xlsx_bins {
+	char label[XLSX_BINS_MAX][XLSX_KEY_MAX];
+	int64_t samples[XLSX_BINS_MAX];
+	size_t n;
+};
+
+/* Reads one histogram (bin_label, samples in bin order) of the period. */
+static int xlsx_bins_read(struct xlsx_writer *w, enum report_insight_data_id id, struct xlsx_bins *b,
+			  struct err *e)
+{
+	struct report_cursor *cur = NULL;
+	const char *const *v;
+	int rc;
+	memset(b, 0, sizeof *b);
+	if (report_cursor_open(w->db, &report_insight_data[id], w->in->run_id, w->in->period, &cur, e) < 0)
+		return -1;
+	while ((rc = report_cursor_next(cur, &v, e)) == 1) {
+		if (b->n == XLSX_BINS_MAX || !v[0] || strlen(v[0]) >= XLSX_KEY_MAX || !v[1] ||
+		    xlsx_parse_int64(v[1], &b->samples[b->n]) < 0) {
+			rc = err_set(e, EXIT_FAILED, "unexpected histogram bin \"%.32s\"", v[0] ? v[0] : "");
+			break;
+		}
+		snprintf(b->label[b->n++], XLSX_KEY_MAX, "%s", v[0]);
+	}
+	report_cursor_close(cur);
+	return rc < 0 ? -1 : 0;
+}
+
+static lxw_chart *xlsx_chart_new(struct xlsx_writer *w, uint8_t type, const char *title, struct err *e)
+{
+	lxw_chart *ch = workbook_add_chart(w->wb, type);
+	if (ch == NULL) {
+		err_set(e, EXIT_FAILED, "could not add a chart");
+		return NULL;
+	}
+	/* Titles are settle's own text (a data id inside is cleaned first): never "=...", which
+	 * libxlsxwriter would read as a cell reference. */
+	ASSERT(title[0] != '=');
+	chart_title_set_name(ch, title);
+	return ch;
+}
+
+/* One series of rows first..last (0-based) of column col, categories in column 0. */
+static lxw_chart_series *xlsx_chart_series(lxw_chart *ch, const char *name, uint32_t first, uint32_t last,
+					   unsigned col, struct err *e)
+{
+	lxw_chart_series *se = chart_add_series(ch, NULL, NULL);
+	if (se == NULL) {
+		err_set(e, EXIT_FAILED, "could not add a chart series");
+		return NULL;
+	}
+	chart_series_set_categories(se, XLSX_CHARTS_SHEET, first, 0, last, 0);
+	chart_series_set_values(se, XLSX_CHARTS_SHEET, first, (lxw_col_t)col, last, (lxw_col_t)col);
+	if (name)
+		chart_series_set_name(se, name);
+	return se;
+}
+
+static int xlsx_charts_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f,
+			    struct err *e)
+{
+	lxw_error le = xlsx_write_text(ws, row, col, text, f);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a cell");
+}
+
+static int xlsx_charts_number(lxw_worksheet *ws, uint32_t row, unsigned col, double v, lxw_format *f,
+			      struct err *e)
+{
+	lxw_error le = worksheet_write_number(ws, row, (lxw_col_t)col, v, f);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a cell");
+}
+
+/* Days from invoice to payout and to collection: one block (Days, Payouts, Collections), a column
+ * chart of each measure beside it. */
+static int xlsx_charts_days(struct xlsx_writer *w, lxw_worksheet *ws, struct err *e)
+{
+	static const char *const head[] = { "Days", "Payouts", "Collections" };
+	static const char *const titles[] = { "Days from invoice to payout", "Days from invoice to collection" };
+	static const char *const axes[] = { "payouts", "collections" };
+	struct xlsx_bins bins[2];
+	if (xlsx_bins_read(w, REPORT_INSIGHT_PAYOUT_DAYS, &bins[0], e) < 0 ||
+	    xlsx_bins_read(w, REPORT_INSIGHT_COLLECTION_DAYS, &bins[1], e) < 0)
+		return -1;
+	uint32_t row = w->crow;
+	if (bins[0].n == 0) {
+		w->crow += 2;
+		return xlsx_charts_text(ws, row, 0, "no payment timing was computed for this run", w->fmt.note, e);
+	}
+	/* Both measures have the same fixed bins (insights.c): one label column serves both. */
+	if (bins[1].n != bins[0].n)
+		return err_set(e, EXIT_FAILED, "the payout and collection histograms have different bins");
+	for (size_t i = 0; i < bins[0].n; i++)
+		if (strcmp(bins[0].label[i], bins[1].label[i]) != 0)
+			return err_set(e, EXIT_FAILED, "the payout and collection histograms have different bins");
+	for (unsigned c = 0; c < 3; c++)
+		if (xlsx_charts_text(ws, row, c, head[c], w->fmt.header, e) < 0)
+			return -1;
+	uint32_t first = row + 1;
+	for (size_t i = 0; i < bins[0].n; i++) {
+		uint32_t r = first + (uint32_t)i;
+		if (xlsx_charts_text(ws, r, 0, bins[0].label[i], NULL, e) < 0 ||
+		    xlsx_charts_number(ws, r, 1, (double)bins[0].samples[i], w->fmt.count, e) < 0 ||
+		    xlsx_charts_number(ws, r, 2, (double)bins[1].samples[i], w->fmt.count, e) < 0)
+			return -1;
+	}
+	uint32_t last = first + (uint32_t)bins[0].n - 1;
+	for (unsigned k = 0; k < 2; k++) {
+		lxw_chart *ch = xlsx_chart_new(w, LXW_CHART_COLUMN, titles[k], e);
+		if (ch == NULL || xlsx_chart_series(ch, NULL, first, last, 1 + k, e) == NULL)
+			return -1;
+		chart_legend_set_position(ch, LXW_CHART_LEGEND_NONE);
+		chart_axis_set_name(ch->x_axis, "days");
+		chart_axis_set_name(ch->y_axis, axes[k]);
+		chart_axis_set_num_format(ch->y_axis, "0");
+		lxw_error le = worksheet_insert_chart(ws, row, (lxw_col_t)(4 + 8 * k), ch);
+		if (le != LXW_NO_ERROR)
+			return xlsx_fail(e, le, "a chart");
+	}
+	w->crow = last + 2 > row + XLSX_CHART_ROWS ? last + 2 : row + XLSX_CHART_ROWS + 1;
+	return 0;
+}
+
+/* A data id for a chart title: control characters become spaces, long ids end in "…". */
+static void xlsx_title_id(const char *id, char *out, size_t size)
+{
+	size_t n = 0, chars = 0;
+	ASSERT(size > 4 * XLSX_CHART_TITLE_CHARS + 4);
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		if ((*p & 0xC0) != 0x80 && ++chars > XLSX_CHART_TITLE_CHARS) {
+			memcpy(out + n, "\xE2\x80\xA6", 3);
+			n += 3;
+			break;
+		}
+		out[n++] = *p < 0x20 || *p == 0x7F ? ' ' : (char)*p;
+	}
+	out[n] = '\0';
+}
+
+/* The hours of the period's most anomalous series (settle.insight_usage_point): one block (Hour,
+ * Quantity, Band low, Band high, Anomaly, Score) and a line chart of the quantity inside its band,
+ * the anomalous hours as markers. Nothing when no series is anomalous. */
+static int xlsx_charts_usage(struct xlsx_writer *w, lxw_worksheet *ws, struct err *e)
+{
+	static const char *const head[] = { "Hour (UTC)", "Quantity", "Band low", "Band high", "Anomaly", "Score" };
+	static const char *const names[] = { "quantity", "band low", "band high", "anomaly" };
+	const struct report_listing *l = &report_insight_data[REPORT_INSIGHT_USAGE];
+	struct report_cursor *cur = NULL;
+	const char *const *v;
+	char id[4 * XLSX_CHART_TITLE_CHARS + 8], title[sizeof id + 48];
+	uint32_t row = w->crow, first = row + 2, r = first;
+	int rc;
+	if (report_cursor_open(w->db, l, w->in->run_id, w->in->period, &cur, e) < 0)
+		return -1;
+	rc = report_cursor_next(cur, &v, e);
+	if (rc == 1) {
+		/* The series and the header go above the hours: the first row names the series. */
+		if (xlsx_charts_text(ws, row, 0, "Series", w->fmt.bold, e) < 0 ||
+		    xlsx_charts_text(ws, row, 1, v[6] ? v[6] : "", NULL, e) < 0)
+			rc = -1;
+		xlsx_title_id(v[6] ? v[6] : "", id, sizeof id);
+		for (unsigned c = 0; c < 6 && rc == 1; c++)
+			if (xlsx_charts_text(ws, row + 1, c, head[c], w->fmt.header, e) < 0)
+				rc = -1;
+	}
+	for (; rc == 1; rc = report_cursor_next(cur, &v, e), r++) {
+		if (xlsx_charts_text(ws, r, 0, v[0] ? v[0] : "", NULL, e) < 0) {
+			rc = -1;
+			break;
+		}
+		for (unsigned c = 1; c < 6; c++) {
+			int64_t n;
+			double d;
+			if (v[c] == NULL) /* no anomaly: a gap in the marker series */
+				continue;
+			if (l->cols[c].type == REPORT_DECIMAL ? report_parse_decimal(v[c], &d, e) < 0
+							      : xlsx_parse_int64(v[c], &n) < 0) {
+				rc = err_set(e, EXIT_FAILED, "unexpected usage point value \"%.32s\"", v[c]);
+				break;
+			}
+			if (l->cols[c].type != REPORT_DECIMAL)
+				d = (double)n;
+			if (xlsx_charts_number(ws, r, c, d, l->cols[c].type == REPORT_DECIMAL ? w->fmt.decimal : w->fmt.count,
+					       e) < 0) {
+				rc = -1;
+				break;
+			}
+		}
+		if (rc < 0)
+			break;
+	}
+	report_cursor_close(cur);
+	if (rc < 0)
+		return -1;
+	if (r == first) {
+		w->crow += 2;
+		return xlsx_charts_text(ws, row, 0, "no usage series is anomalous in this period: no usage chart",
+					w->fmt.note, e);
+	}
+	snprintf(title, sizeof title, "Usage of %s with its expected band", id);
+	lxw_chart *ch = xlsx_chart_new(w, LXW_CHART_LINE, title, e);
+	if (ch == NULL)
+		return -1;
+	lxw_chart_line band = { .color = LXW_COLOR_GRAY, .dash_type = LXW_CHART_LINE_DASH_DASH, .width = 1.25 };
+	lxw_chart_line none = { .none = LXW_TRUE };
+	for (unsigned k = 0; k < 4; k++) {
+		lxw_chart_series *se = xlsx_chart_series(ch, names[k], first, r - 1, 1 + k, e);
+		if (se == NULL)
+			return -1;
+		chart_series_set_marker_type(se, k == 3 ? LXW_CHART_MARKER_CIRCLE : LXW_CHART_MARKER_NONE);
+		if (k == 1 || k == 2)
+			chart_series_set_line(se, &band);
+		if (k == 3) {
+			chart_series_set_line(se, &none);
+			chart_series_set_marker_size(se, 7);
+		}
+	}
+	chart_legend_set_position(ch, LXW_CHART_LEGEND_BOTTOM);
+	chart_axis_set_name(ch->y_axis, "quantity per hour");
+	chart_axis_set_num_format(ch->y_axis, "#,##0");
+	chart_axis_set_interval_unit(ch->x_axis, 24); /* one label per day of hours */
+	chart_axis_set_interval_tick(ch->x_axis, 24);
+	lxw_chart_options opt = { .x_scale = 2.0, .y_scale = 1.5 };
+	lxw_error le = worksheet_insert_chart_opt(ws, row, 7, ch, &opt);
+	if (le != LXW_NO_ERROR)
+		return xlsx_fail(e, le, "a chart");
+	w->crow = r + 1;
+	return 0;
+}
+
+static int xlsx_charts_write(struct xlsx_writer *w, struct err *e)
+{
+	static const double widths[] = { 19, 12, 12, 12, 12, 8 };
+	char title[96];
+	lxw_worksheet *ws = workbook_add_worksheet(w->wb, XLSX_CHARTS_SHEET);
+	if (ws == NULL)
+		return err_set(e, EXIT_FAILED, "could not add sheet \"%s\"", XLSX_CHARTS_SHEET);
+	worksheet_set_landscape(ws);
+	worksheet_fit_to_pages(ws, 1, 0);
+	snprintf(title, sizeof title, "settle: insights of period %s", w->in->period);
+	if (xlsx_charts_text(ws, 0, 0, title, w->fmt.title, e) < 0 ||
+	    xlsx_charts_text(ws, 1, 0, "The charts draw from the blocks below them; sheets Insights and Payment "
+				       "timing list every figure (docs/insights.md).", w->fmt.note, e) < 0)
+		goto fail;
+	w->crow = 3;
+	if (xlsx_charts_days(w, ws, e) < 0 || xlsx_charts_usage(w, ws, e) < 0)
+		goto fail;
+	for (unsigned c = 0; c < sizeof widths / sizeof widths[0]; c++) {
+		lxw_error le = worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c, widths[c], NULL);
+		if (le != LXW_NO_ERROR) {
+			xlsx_fail(e, le, "the column widths");
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	return err_prefix(e, "sheet \"%s\"", XLSX_CHARTS_SHEET);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1634,6 +2032,8 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 	for (size_t i = 0; i < w->sheets_n; i++)
 		if (xlsx_sheet_write(w, i, e) < 0)
 			return -1;
+	if (xlsx_charts_write(w, e) < 0)
+		return -1;
 	return sum_write(w, e);
 }
 

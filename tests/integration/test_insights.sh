@@ -4,8 +4,9 @@
 # timing matches the hand-computed numbers of fixtures/insights/README.md, and two computations
 # (another run, another time zone and locale, a repeat into the same run) give identical rows.
 #
-# Until a command calls insights_compute (the report side wires it), the computation runs through
-# the driver $UNIT_DIR/test_insights_db (tests/unit/test_insights_db.c). The schema comes from
+# The computation runs alone, through the driver $UNIT_DIR/test_insights_db
+# (tests/unit/test_insights_db.c), so the tables are tested apart from reconcile; the commands
+# that call insights_compute (report, nightly) are test_insights_report.sh's. The schema comes from
 # `settle init`; feeds are loaded with psql COPY into the input tables (with their
 # settle.ingest_file rows), so this test does not depend on `settle ingest`.
 set -u

@@ -4,9 +4,9 @@
 # Runs the real binary ($SETTLE_BIN) on feeds written below (USD, JPY and KWD, a reference that
 # looks like a formula, a quarantined row, an unmatched group) against a throwaway database of the
 # test PostgreSQL (tests/lib/pg.sh), then reads the workbook with tests/lib/xlsx_check.py
-# (python3-openpyxl) and unzip: sheets, formats, totals, formulas recomputed from the cells, charts,
-# properties, CSV twins; byte-identical reruns whatever TZ and locale; continuation sheets with the
-# SETTLE_XLSX_MAX_ROWS test hook. Prints "PASS: test_xlsx.sh: <case>" / "FAIL: test_xlsx.sh: <case>".
+# (python3-openpyxl) and unzip: sheets, formats, totals, formulas recomputed from the cells, charts
+# (the insight charts too: one payout of 17 days), properties, CSV twins; byte-identical reruns
+# whatever TZ and locale; continuation sheets with the SETTLE_XLSX_MAX_ROWS test hook. Prints "PASS: test_xlsx.sh: <case>" / "FAIL: test_xlsx.sh: <case>".
 #
 # The period is 2090-10 and the as-of 2090-11-20: far enough ahead that the rows ingested now are
 # always "at or before as-of", and the charge groups fall in two aging buckets.
@@ -127,8 +127,10 @@ else
 	finish
 fi
 
+# Insights: p1 pays tr-1 17 days after its invoice (2090-10-05 -> 2090-10-22); nothing is collected.
 "$py" "$check" check "$r1/$book" --dir "$r1" --as-of "$as_of" --name "$name" \
-	--currencies JPY,KWD,USD --text "$inject" || true # its cases print their own PASS/FAIL lines
+	--currencies JPY,KWD,USD --text "$inject" --hist-payout 0,0,0,1,0,0,0,0 \
+	--hist-collection 0,0,0,0,0,0,0,0 --median-payout 17 || true # its cases print their own PASS/FAIL lines
 
 # The same facts straight from the XML, without openpyxl.
 styles=$(unzip -p "$r1/$book" xl/styles.xml)
@@ -137,7 +139,7 @@ for f in '#,##0' '#,##0.00' '#,##0.000'; do
 	grep -q "formatCode=\"$f\"" <<<"$styles" || probs+=("no number format $f in xl/styles.xml")
 done
 sheets=$(unzip -p "$r1/$book" xl/workbook.xml | grep -o '<sheet name="[^"]*"' | sed 's/<sheet name="//; s/"$//' | tr '\n' ',')
-[ "$sheets" = "Summary,Payouts,Allocations,Exceptions,Disbursements,Aging,Metering,Tax,Rejected," ] ||
+[ "$sheets" = "Summary,Payouts,Allocations,Exceptions,Disbursements,Aging,Metering,Tax,Rejected,Insights,Payment timing,Insight charts," ] ||
 	probs+=("sheets in xl/workbook.xml: $sheets")
 if unzip -p "$r1/$book" 'xl/worksheets/sheet*.xml' | grep -o '<f>[^<]*</f>' | grep -qi hyperlink; then
 	probs+=("a <f> formula holds HYPERLINK")
@@ -146,13 +148,17 @@ unzip -p "$r1/$book" 'xl/worksheets/sheet*.xml' | grep -q '<t>=HYPERLINK(&quot;h
 	unzip -p "$r1/$book" 'xl/worksheets/sheet*.xml' | grep -q '<t>=HYPERLINK("http://evil.example","x")</t>' ||
 	probs+=("the formula-looking reference is not an inline string")
 grep -q "'=HYPERLINK" "$r1/allocations.csv" || probs+=("allocations.csv does not guard the reference with '")
-[ "$(unzip -l "$r1/$book" | grep -c 'xl/charts/chart[0-9]*\.xml')" -ge 2 ] || probs+=("fewer than 2 charts")
+[ "$(unzip -l "$r1/$book" | grep -c 'xl/charts/chart[0-9]*\.xml')" -ge 4 ] ||
+	probs+=("fewer than 4 charts (aging, payouts by party, days to payout and to collection)")
+for t in 'Days from invoice to payout' 'Days from invoice to collection'; do
+	unzip -p "$r1/$book" 'xl/charts/chart*.xml' | grep -q "<a:t>$t</a:t>" || probs+=("no chart titled \"$t\"")
+done
 grep -q "<dcterms:created xsi:type=\"dcterms:W3CDTF\">$as_of</dcterms:created>" <(unzip -p "$r1/$book" docProps/core.xml) ||
 	probs+=("docProps/core.xml created is not $as_of")
 if [ ${#probs[@]} = 0 ]; then pass "xml parts (unzip)"; else fail "xml parts (unzip)" "${probs[@]}"; fi
 
 # The set holds the workbook under its MANIFEST and no leftovers of libxlsxwriter's temp files.
-extra=$(cd "$r1" && ls -A | grep -v -x -e MANIFEST -e run.csv -e '[a-z]*\.csv' -e "$book")
+extra=$(cd "$r1" && ls -A | grep -v -x -e MANIFEST -e run.csv -e '[a-z_]*\.csv' -e "$book")
 if [ -z "$extra" ] && (cd "$r1" && sha256sum -c --quiet MANIFEST >/dev/null 2>&1) && grep -q "  $book\$" "$r1/MANIFEST"; then
 	pass "workbook listed in MANIFEST, no stray files"
 else

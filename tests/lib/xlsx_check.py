@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""xlsx_check.py — reads a settle workbook back and checks it (tests/integration/test_xlsx*.sh).
+"""xlsx_check.py — reads a settle workbook back and checks it (tests/integration/test_xlsx.sh,
+test_insights_report.sh).
 
     xlsx_check.py check BOOK.xlsx --dir REPORTDIR --as-of 2090-11-20T00:00:00Z [--name test_x.sh]
                   [--currencies JPY,KWD,USD] [--text '=HYPERLINK(...)'] [--parts Allocations=4]
-                  [--rows-max N] [--empty]
+                  [--rows-max N] [--empty] [--hist-payout 0,3,2,2,0,2,0,1] [--hist-collection ...]
+                  [--median-payout 15.5] [--median-collection 24]
         --rows-max N  the workbook was written with SETTLE_XLSX_MAX_ROWS=N: check the continuation
                       worksheets of every listing
         --empty       a period without data: header-only sheets, no totals, no payout charts
@@ -13,7 +15,9 @@
 or "FAIL: <name>: xlsx <case>" followed by indented details) and exits 1 when a case failed. It
 needs python3-openpyxl (Debian) and reads the zip parts itself for what openpyxl does not expose
 (chart XML, core properties, zip entry times). REPORTDIR is the report set the workbook belongs
-to: every sheet that has a CSV twin must show the same rows as the CSV (docs/workbook.md).
+to: every sheet that has a CSV twin must show the same rows as the CSV (docs/workbook.md); the
+insight charts and the Summary's insight figures are checked against insights.csv,
+payment_timing.csv and exceptions.csv of that set.
 """
 import argparse
 import csv
@@ -29,11 +33,20 @@ try:
 except ImportError:  # the test prints one FAIL line naming the missing package
     openpyxl = None
 
-# Listing sheets in workbook order (SPEC §8) and their CSV twins.
-SHEETS = ["Payouts", "Allocations", "Exceptions", "Disbursements", "Aging", "Metering", "Tax", "Rejected"]
+# Listing sheets in workbook order (SPEC §8, then the insights of issue 6) and their CSV twins.
+SHEETS = ["Payouts", "Allocations", "Exceptions", "Disbursements", "Aging", "Metering", "Tax", "Rejected",
+          "Insights", "Payment timing"]
 CSV_OF = {"Payouts": "payouts.csv", "Allocations": "allocations.csv", "Exceptions": "exceptions.csv",
           "Disbursements": "disbursements.csv", "Aging": "aging.csv", "Metering": "metering.csv",
-          "Rejected": "rejected.csv"}
+          "Rejected": "rejected.csv", "Insights": "insights.csv", "Payment timing": "payment_timing.csv"}
+# Sheets after the listings that are not listings.
+CHARTS_SHEET = "Insight charts"
+# REPORT_DECIMAL columns: number cells with format "0.0".
+DECIMALS = {"Insights": ["history_median", "history_mad", "max_score"],
+            "Payment timing": ["mean_days", "median_days", "p90_days"]}
+# The fixed bins of the payment timing histograms (docs/insights.md).
+BINS = ["<0", "0-7", "8-14", "15-30", "31-45", "46-60", "61-90", ">90"]
+DASH = "\u2014"
 # Sheets whose money columns end in totals (report_listings[].sheet_totals).
 TOTALS = ["Payouts", "Allocations", "Disbursements", "Aging", "Tax"]
 # SPEC §2 minor units; anything else shows up to 6 decimals.
@@ -121,6 +134,7 @@ def check_sheets(book, args):
     order = ["Summary"]
     for s in SHEETS:
         order += book.parts(s)
+    order.append(CHARTS_SHEET)
     if names != order:
         p.append("sheets %r, expected %r" % (names, order))
     for spec in args.parts or []:
@@ -131,7 +145,7 @@ def check_sheets(book, args):
     if args.rows_max:
         p += check_parts(book, args.rows_max)
     if args.empty:
-        for base in SHEETS[:-1]:  # rejected offer rows count for every period (SPEC §8)
+        for base in [s for s in SHEETS if s != "Rejected"]:  # rejected offer rows count for every period (SPEC §8)
             for n in book.parts(base):
                 if book.data_rows(book.wb[n]) or book.totals_rows(book.wb[n]):
                     p.append("%s: rows in an empty period" % n)
@@ -416,6 +430,16 @@ def check_summary(book, args):
     if not rows and not args.empty:
         p.append("no \"Totals by currency\" table")
     sums = {base: exact_sums(book, base) for base in set(v[0] for v in links.values())}
+    # Exceptions without a currency (USAGE_ANOMALY, ...) are counted on a last row labelled "—".
+    eh, erows = read_csv("%s/exceptions.csv" % args.dir)
+    no_cur = sum(1 for r in erows if r[eh.index("currency")] == "")
+    dash = [r for r in rows if ws.cell(r, 1).value == DASH]
+    if no_cur and "exceptions" in head:
+        c = head.index("exceptions") + 1
+        if len(dash) != 1 or dash[0] != rows[-1] or wc.cell(dash[0], c).value != no_cur:
+            p.append("Summary: %d exceptions without currency, rows %r labelled %r" % (no_cur, dash, DASH))
+    elif dash:
+        p.append("Summary: a row labelled %r without exceptions lacking a currency" % DASH)
     for r in rows:
         cur = ws.cell(r, 1).value
         for k, (base, col) in links.items():
@@ -433,24 +457,182 @@ def check_summary(book, args):
     return p
 
 
-def check_charts(book, args):
-    """A bar chart (payouts by party) and a column chart (aging), drawn from the Summary."""
-    p = []
-    charts = [n for n in book.zip.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
-    dirs = []
-    for n in charts:
+def chart_parts(book):
+    """{chart part name: (bar direction or "line" or None, title text, [series refs])}"""
+    out = {}
+    for n in sorted(x for x in book.zip.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", x)):
         xml = book.zip.read(n).decode("utf-8")
         m = re.search(r'<c:barDir val="(\w+)"/>', xml)
-        dirs.append(m.group(1) if m else None)
-        for ref in re.findall(r"<c:f>(.*?)</c:f>", xml):
-            if not ref.startswith("Summary!"):
-                p.append("%s: series from %s, not the Summary" % (n, ref))
-    if "bar" not in dirs and not args.empty:
-        p.append("no bar chart (payouts by party) among %r" % charts)
-    if "col" not in dirs:
-        p.append("no column chart (aging buckets) among %r" % charts)
+        kind = m.group(1) if m else ("line" if "<c:lineChart>" in xml else None)
+        t = re.search(r"<c:title>.*?<a:t>(.*?)</a:t>", xml, re.S)
+        title = t.group(1) if t else None
+        if title:
+            title = title.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+        out[n] = (kind, title, re.findall(r"<c:f>(.*?)</c:f>", xml))
+    return out
+
+
+def check_charts(book, args):
+    """A bar chart (payouts by party, when there are payouts) and a column chart (aging), drawn
+    from the Summary; the insight charts from their own sheet."""
+    p = []
+    charts = chart_parts(book)
+    summary_dirs = []
+    insight_ref = "'%s'!" % CHARTS_SHEET
+    for n, (kind, title, refs) in charts.items():
+        on_summary = all(r.startswith("Summary!") for r in refs)
+        on_insights = all(r.startswith(insight_ref) for r in refs)
+        if on_summary:
+            summary_dirs.append(kind)
+        elif not on_insights:
+            p.append("%s (%s): series from %r, neither the Summary nor %s" % (n, title, refs, CHARTS_SHEET))
+    payouts = any(book.data_rows(book.wb[x]) for x in book.parts("Payouts"))
+    if payouts and "bar" not in summary_dirs:
+        p.append("no bar chart (payouts by party) among %r" % sorted(charts))
+    if not payouts and "bar" in summary_dirs:
+        p.append("a payout chart without payouts")
+    if "col" not in summary_dirs:
+        p.append("no column chart (aging buckets) among %r" % sorted(charts))
     if not book.wb["Summary"]._charts:
         p.append("the Summary has no charts")
+    return p
+
+
+def block_at(ws, first_header, col=1):
+    """(row of the header cell first_header in column col, its data rows until a blank cell)."""
+    for r in range(1, ws.max_row + 1):
+        if ws.cell(r, col).value == first_header:
+            rows = []
+            q = r + 1
+            while q <= ws.max_row and ws.cell(q, col).value is not None:
+                rows.append(q)
+                q += 1
+            return r, rows
+    return None, []
+
+
+def check_insights(book, args):
+    """Issue 6: decimals on the insight sheets, the Insight charts sheet (histograms and the usage
+    of the most anomalous series, with their charts) and the Summary's insight figures, all
+    against the set's insights.csv, payment_timing.csv and exceptions.csv."""
+    p = []
+    for base, cols in DECIMALS.items():
+        for name in book.parts(base):
+            ws = book.wb[name]
+            head = book.header(ws)
+            for h in cols:
+                c = head.index(h) + 1
+                for r in book.data_rows(ws):
+                    cell = ws.cell(r, c)
+                    if cell.value is not None and (cell.data_type != "n" or cell.number_format != "0.0"):
+                        p.append("%s!%s: %s %r (%s) with format %r, expected a number in 0.0"
+                                 % (name, cell.coordinate, h, cell.value, cell.data_type, cell.number_format))
+    ih, irows = read_csv("%s/insights.csv" % args.dir)
+    th, trows = read_csv("%s/payment_timing.csv" % args.dir)
+    eh, erows = read_csv("%s/exceptions.csv" % args.dir)
+    ins = [dict(zip(ih, r)) for r in irows]
+    tim = [dict(zip(th, r)) for r in trows]
+    samples = {m: sum(int(t["samples"]) for t in tim if t["measure"] == m)
+               for m in ("invoice_to_payout", "invoice_to_collection")}
+    usage_anomalies = sum(1 for r in erows if r[eh.index("code")] == "USAGE_ANOMALY")
+
+    if CHARTS_SHEET not in book.wb.sheetnames:
+        return p + ["no sheet %s" % CHARTS_SHEET]
+    ws = book.wb[CHARTS_SHEET]
+    charts = chart_parts(book)
+    r0, rows = block_at(ws, "Days")
+    if r0 is None:
+        p.append("%s: no histogram block (header Days)" % CHARTS_SHEET)
+    else:
+        if [ws.cell(r0, c).value for c in (1, 2, 3)] != ["Days", "Payouts", "Collections"]:
+            p.append("%s: histogram header %r" % (CHARTS_SHEET, [ws.cell(r0, c).value for c in (1, 2, 3)]))
+        if [ws.cell(r, 1).value for r in rows] != BINS:
+            p.append("%s: bins %r, expected %r" % (CHARTS_SHEET, [ws.cell(r, 1).value for r in rows], BINS))
+        for k, (col, measure, word) in enumerate(((2, "invoice_to_payout", "payout"),
+                                                   (3, "invoice_to_collection", "collection"))):
+            vals = [ws.cell(r, col).value for r in rows]
+            want = getattr(args, "hist_" + word)
+            if want is not None and vals != [int(x) for x in want.split(",")]:
+                p.append("%s: %s histogram %r, expected %s" % (CHARTS_SHEET, word, vals, want))
+            if sum(v or 0 for v in vals) != samples[measure]:
+                p.append("%s: %s histogram adds up to %r, payment_timing.csv has %d samples"
+                         % (CHARTS_SHEET, word, sum(v or 0 for v in vals), samples[measure]))
+            title = "Days from invoice to %s" % word
+            letter = "ABC"[col - 1]
+            want_ref = "'%s'!$%s$%d:$%s$%d" % (CHARTS_SHEET, letter, rows[0], letter, rows[-1]) if rows else None
+            hit = [n for n, (kind, t, refs) in charts.items() if t == title]
+            if len(hit) != 1:
+                p.append("%d charts titled %r" % (len(hit), title))
+            elif charts[hit[0]][0] != "col" or want_ref not in charts[hit[0]][2]:
+                p.append("chart %r: %r, expected a column chart of %s" % (title, charts[hit[0]], want_ref))
+    # The usage chart: the ANOMALY series with the highest max_score (the first on a tie).
+    top = None
+    for s in ins:
+        if s["status"] == "ANOMALY" and (top is None or Decimal(s["max_score"]) > Decimal(top["max_score"])):
+            top = s
+    line = [(n, t, refs) for n, (kind, t, refs) in charts.items() if kind == "line"]
+    r0, rows = block_at(ws, "Hour (UTC)")
+    if top is None:
+        if line or r0 is not None:
+            p.append("a usage chart without an anomalous series: %r" % line)
+    else:
+        label = "%s:%s:%s" % (top["customer_aws_account_id"], top["product_code"], top["dimension"])
+        title = "Usage of %s with its expected band" % label
+        if r0 is None or ws.cell(r0 - 1, 1).value != "Series" or ws.cell(r0 - 1, 2).value != label:
+            p.append("%s: no usage block for series %r" % (CHARTS_SHEET, label))
+        else:
+            if [ws.cell(r0, c).value for c in range(1, 7)] != ["Hour (UTC)", "Quantity", "Band low", "Band high",
+                                                                "Anomaly", "Score"]:
+                p.append("%s: usage header %r" % (CHARTS_SHEET, [ws.cell(r0, c).value for c in range(1, 7)]))
+            if len(rows) != int(top["period_points"]):
+                p.append("%s: %d hours, insights.csv has %s points" % (CHARTS_SHEET, len(rows), top["period_points"]))
+            marks = [ws.cell(r, 5).value for r in rows if ws.cell(r, 5).value is not None]
+            if len(marks) != int(top["anomalies"]):
+                p.append("%s: %d anomalous hours, insights.csv has %s" % (CHARTS_SHEET, len(marks), top["anomalies"]))
+            qs = [ws.cell(r, 2).value for r in rows]
+            if rows and (min(qs) != int(top["observed_min"]) or max(qs) != int(top["observed_max"])):
+                p.append("%s: quantities %r..%r, insights.csv %s..%s" % (CHARTS_SHEET, min(qs), max(qs),
+                                                                           top["observed_min"], top["observed_max"]))
+            bands = {(ws.cell(r, 3).value, ws.cell(r, 4).value) for r in rows}
+            if bands != {(int(top["band_low"]), int(top["band_high"]))}:
+                p.append("%s: bands %r, insights.csv %s..%s" % (CHARTS_SHEET, bands, top["band_low"], top["band_high"]))
+            hours = [ws.cell(r, 1).value for r in rows]
+            if hours != sorted(hours) or not all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:00Z", h or "") for h in hours):
+                p.append("%s: hours not in order or not UTC hours: %r" % (CHARTS_SHEET, hours[:3]))
+        if len(line) != 1 or line[0][1] != title:
+            p.append("line charts %r, expected one titled %r" % ([(n, t) for n, t, _ in line], title))
+        elif rows:
+            for letter in "BCDE":
+                ref = "'%s'!$%s$%d:$%s$%d" % (CHARTS_SHEET, letter, rows[0], letter, rows[-1])
+                if ref not in line[0][2]:
+                    p.append("usage chart: no series %s" % ref)
+    # The Summary's insight figures.
+    ws, wc = book.wb["Summary"], book.cached["Summary"]
+    r0, rows = block_at(ws, "Insight")
+    got = {ws.cell(r, 1).value: (ws.cell(r, 2), wc.cell(r, 2).value) for r in rows}
+    want = {"usage series": len(ins), "scored": sum(1 for s in ins if s["status"] != "NOT_ENOUGH_HISTORY"),
+            "not enough history": sum(1 for s in ins if s["status"] == "NOT_ENOUGH_HISTORY"),
+            "anomalous series": sum(1 for s in ins if s["status"] == "ANOMALY"),
+            "usage anomalies": usage_anomalies, "payouts timed": samples["invoice_to_payout"],
+            "collections timed": samples["invoice_to_collection"]}
+    for k, v in want.items():
+        if k not in got or got[k][1] != v:
+            p.append("Summary: insight %r is %r, expected %r" % (k, got.get(k, (None, None))[1], v))
+    for k, sheet in (("anomalous series", "Insights"), ("usage anomalies", "Exceptions")):
+        f = got.get(k, (None, None))[0]
+        if f is not None and not (f.data_type == "f" and (("'%s'!" % sheet) in f.value or f.value == "=0")):
+            p.append("Summary: insight %r is %r, not a COUNTIFS over %s" % (k, f.value, sheet))
+    for k, n, arg in (("median days to payout", samples["invoice_to_payout"], args.median_payout),
+                      ("median days to collection", samples["invoice_to_collection"], args.median_collection)):
+        cell, v = got.get(k, (None, None))
+        if cell is None:
+            p.append("Summary: no insight %r" % k)
+        elif n == 0 and v != DASH:
+            p.append("Summary: %s is %r without samples, expected %r" % (k, v, DASH))
+        elif n > 0 and (cell.data_type != "n" or cell.number_format != "0.0"):
+            p.append("Summary: %s %r (%s, %r) is not a number in 0.0" % (k, v, cell.data_type, cell.number_format))
+        elif arg is not None and not close(v, Decimal(arg)):
+            p.append("Summary: %s is %r, expected %s" % (k, v, arg))
     return p
 
 
@@ -637,6 +819,10 @@ def main():
     ap.add_argument("--parts", action="append")
     ap.add_argument("--rows-max", type=int)
     ap.add_argument("--empty", action="store_true")
+    ap.add_argument("--hist-payout", help="expected payout histogram, 8 comma-separated counts")
+    ap.add_argument("--hist-collection", help="expected collection histogram")
+    ap.add_argument("--median-payout", help="expected median days to payout on the Summary")
+    ap.add_argument("--median-collection", help="expected median days to collection on the Summary")
     args = ap.parse_args()
     if openpyxl is None:
         print("FAIL: %s: xlsx reader: python3-openpyxl is not installed (apt-get install python3-openpyxl)" % args.name)
@@ -657,7 +843,7 @@ def main():
                      ("csv twins", check_csv_twins), ("totals", check_totals),
                      ("text stays text", check_no_text_formulas), ("summary ties out", check_summary),
                      ("formulas recompute", check_recompute),
-                     ("charts", check_charts), ("properties", check_properties)):
+                     ("charts", check_charts), ("insights", check_insights), ("properties", check_properties)):
         try:
             problems = fn(book, args)
         except Exception as ex:  # a reader crash is a failed case, with its reason

@@ -1,8 +1,8 @@
 /* test_insights_db.c — a driver for tests/integration/test_insights.sh, not a unit test.
  *
- * No command exposes insights_compute until the report side calls it, so the integration test
- * runs it through this binary (built with the unit tests; tests/run.sh also runs it without
- * arguments, when it does nothing and prints nothing):
+ * The commands compute insights together with reconcile (report_job_run); to test the tables
+ * alone, the integration test runs insights_compute through this binary (built with the unit
+ * tests; tests/run.sh also runs it without arguments, when it does nothing and prints nothing):
  *
  *   test_insights_db CONNINFO PERIOD AS_OF [RUN_ID]
  *

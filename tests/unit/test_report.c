@@ -1,5 +1,6 @@
 /* test_report.c — the report model without a database: CSV cells (quoting, formula guard),
  * money in its currency's form, the listings table against SPEC §8, periods and run.csv parsing. */
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -124,13 +125,59 @@ TEST(listings_have_the_spec_columns)
 	REQUIRE((l = by_csv("rejected.csv")) != NULL);
 	CHECK_STR(header(l), "file,line,column,code,detail");
 	CHECK(by_csv("disbursements.csv") && by_csv("aging.csv") && by_csv("metering.csv"));
+	/* Issue 6 (docs/insights.md): the columns of settle.insight_usage and settle.insight_timing. */
+	REQUIRE((l = by_csv("insights.csv")) != NULL);
+	CHECK_STR(header(l), "period,customer_aws_account_id,product_code,dimension,agreement_id,offer_id,status,"
+			     "history_points,history_days,history_median,history_mad,band_low,band_high,period_points,"
+			     "observed_min,observed_max,anomalies,max_score,note");
+	REQUIRE((l = by_csv("payment_timing.csv")) != NULL);
+	CHECK_STR(header(l), "period,measure,recipient_account_id,currency,samples,mean_days,median_days,p90_days,"
+			     "min_days,max_days");
+}
+
+TEST(insight_data_are_well_formed)
+{
+	for (size_t i = 0; i < REPORT_INSIGHT_DATA_N; i++) {
+		const struct report_listing *l = &report_insight_data[i];
+		CHECK(l->csv_name == NULL && l->sheet_name != NULL);
+		CHECK(l->ncols > 0 && l->ncols <= REPORT_COLS_MAX);
+		CHECK(strstr(l->sql, "$1::bigint") && strstr(l->sql, "$2::text") && strstr(l->sql, " ORDER BY "));
+		for (size_t c = 0; c < l->ncols; c++)
+			CHECK(l->cols[c].type != REPORT_MONEY); /* insights never carry money */
+	}
+}
+
+TEST(decimals_parse_to_the_nearest_double)
+{
+	static const struct {
+		const char *text;
+		double want;
+	} ok[] = {
+		{ "0", 0.0 },          { "34.0", 34.0 },        { "108.5", 108.5 },   { "-2.5", -2.5 },
+		{ "0.1", 0.1 },        { "24.7", 24.7 },        { "35.2", 35.2 },     { "-0.0", 0.0 },
+		{ "007.50", 7.5 },     { "123456789012345", 123456789012345.0 },   { "0.000000000000000000001", 1e-21 },
+		{ "530.0", 530.0 },    { "99999999999.9", 99999999999.9 },
+	};
+	static const char *const bad[] = { "", "-", ".5", "5.", "1e3", "+1", " 1", "1 ", "1,5", "0x10", "NaN",
+					   "1234567890123456", "0.00000000000000000000001", "--1", "1.2.3" };
+	struct err e = { 0 };
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		double d = -1;
+		CHECK(report_parse_decimal(ok[i].text, &d, &e) == 0);
+		CHECK(d == ok[i].want); /* the compiler's decimal literal is the nearest double too */
+		CHECK(!signbit(d) || ok[i].want < 0);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		double d;
+		CHECK(report_parse_decimal(bad[i], &d, &e) < 0);
+	}
 }
 
 TEST(listings_are_well_formed)
 {
 	CHECK_I64(report_listings_n, REPORT_LISTINGS_N);
 	static const char *const sheets[] = { "Summary", "Payouts", "Allocations", "Exceptions", "Disbursements",
-					      "Aging", "Metering", "Tax", "Rejected" };
+					      "Aging", "Metering", "Tax", "Rejected", "Insights", "Payment timing" };
 	REQUIRE(report_listings_n == sizeof sheets / sizeof sheets[0]);
 	for (size_t i = 0; i < report_listings_n; i++) {
 		const struct report_listing *l = &report_listings[i];
@@ -250,6 +297,8 @@ int main(void)
 	RUN(money_out_of_range_is_an_error);
 	RUN(listings_have_the_spec_columns);
 	RUN(listings_are_well_formed);
+	RUN(insight_data_are_well_formed);
+	RUN(decimals_parse_to_the_nearest_double);
 	RUN(period_is_exactly_yyyy_mm);
 	RUN(runfile_round_trip);
 	RUN(runfile_rejections);
