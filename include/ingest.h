@@ -24,7 +24,9 @@ struct ingest_result {
 	char kind[24];
 	int64_t rows_loaded;
 	int64_t rows_rejected;
-	int already_ingested;     /* byte-identical file seen before: nothing done */
+	int64_t rows_unchanged;   /* metering/deposit repeats with the same content: skipped */
+	int already_ingested;     /* byte-identical file loaded (or, without --kind/--recipient,
+				   * rejected whole) before: nothing done */
 	int file_rejected;        /* structurally broken: recorded, nothing loaded */
 };
 

@@ -12,14 +12,20 @@ CREATE SCHEMA IF NOT EXISTS settle;
 CREATE TABLE settle.ingest_file (
     file_id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     file_name            text        NOT NULL,  -- base name as given on the command line
-    sha256               text        NOT NULL UNIQUE, -- lower-case hex; byte-identical re-ingest is a no-op
-    kind                 text        NOT NULL CHECK (kind IN ('billing_event','offer','offer_dimension','metering','bank_deposit')),
+    sha256               text        NOT NULL,  -- lower-case hex; byte-identical re-ingest is a no-op
+    file_bytes           bigint,                -- size (NULL: unknown); a file of a size never seen is new
+    -- 'unknown': a file rejected whole before its kind could be told (empty, unreadable header)
+    kind                 text        NOT NULL CHECK (kind IN ('billing_event','offer','offer_dimension','metering','bank_deposit','unknown')),
     recipient_account_id text,                  -- --recipient, for billing-event files without the column
-    rows_loaded          bigint      NOT NULL,
-    rows_rejected        bigint      NOT NULL,
+    rows_loaded          bigint      NOT NULL,  -- rows stored
+    rows_rejected        bigint      NOT NULL,  -- = its rows in settle.rejected_row
+    rows_unchanged       bigint      NOT NULL DEFAULT 0, -- metering/deposit repeats with the same content
     file_rejected        boolean     NOT NULL DEFAULT false, -- structurally broken: nothing loaded
     ingested_at          timestamptz NOT NULL   -- the ingest instant compared with a run's as-of
 );
+-- A byte-identical file loads once. A file rejected whole may be tried again (say with --kind or
+-- --recipient): every attempt is recorded, only one load per content can exist.
+CREATE UNIQUE INDEX ingest_file_sha256_loaded ON settle.ingest_file (sha256) WHERE NOT file_rejected;
 
 -- SPEC §5: quarantined rows. line is the physical line (1 = header); column_name NULL for
 -- whole-row or whole-file problems.

@@ -1,22 +1,781 @@
-/* ingest.c — placeholder until the module lands. */
+/* ingest.c — `settle ingest` and ingest_file(): feed files into PostgreSQL (SPEC §3, §5, §6).
+ *
+ * One file, one pass, one transaction:
+ *   a byte-identical file ingested before is a no-op: when the ledger holds a file of the same
+ *   size, the SHA-256 is computed first and looked up; otherwise the file is new for sure and its
+ *   SHA-256 is computed while it is read for loading (no second pass over a large file);
+ *   BEGIN; a file_id from the ledger's sequence;
+ *   csv_in -> feed_row_validate -> good rows as binary COPY into the table (or, for the
+ *   first-write-wins kinds, into a temporary staging table), bad rows as binary COPY tuples into a
+ *   spool file (tmpfile) -- two bounded buffers, nothing that grows with the file;
+ *   the ledger row (settle.ingest_file, now that the SHA-256 is known);
+ *   staging -> table with a set-based first-write-wins (metering, bank_deposit);
+ *   spool -> settle.rejected_row; the ledger's counts; COMMIT.
+ * A structurally broken file (SPEC §5) aborts that transaction and is recorded whole, in a
+ * transaction of its own, as file_rejected with one rejected_row saying why. A kill -9 at any
+ * moment leaves either the whole file or nothing.
+ */
+#include "ingest.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "csv_in.h"
+#include "digest.h"
+#include "feed.h"
+#include "ingest_copy.h"
 #include "log.h"
 #include "settle.h"
+#include "timeutil.h"
+
+#define INGEST_PRINT_MAX 20          /* rejected rows printed per file; all are stored */
+#define INGEST_PROGRESS_EVERY 65536  /* rows between progress lines (terminal only) */
+#define INGEST_SQL_MAX 4096
+#define INGEST_SPOOL_CAP ((size_t)64 * 1024)
+#define INGEST_SOCKET_BUFFER (4 * 1024 * 1024) /* bytes of COPY data queued for the server */
+
+struct ingest_state {
+	struct db *db;
+	const char *path;
+	const char *name;                /* base name, as recorded and printed */
+	const struct ingest_options *opt;
+	struct ingest_result *res;
+	char sha[DIGEST_HEX_LEN + 1];    /* "" until known */
+	int64_t bytes;                   /* the file's size */
+	struct digest *digest;           /* computing sha while csv_in reads, or NULL */
+	char at[40];                     /* opt->ingested_at_us for PostgreSQL, "" = now() */
+	FILE *f;
+	struct csv_in *in;
+	struct feed_header hdr;
+	int64_t file_id;
+	struct copy_out rows;            /* -> the COPY of good rows */
+	struct copy_out rejects;         /* -> spool */
+	FILE *spool;                     /* rejected rows as COPY tuples, NULL until the first */
+	int64_t staged;                  /* good rows sent */
+	int64_t rejected;                /* rows rejected (spooled + duplicate conflicts) */
+	int64_t loaded, unchanged;
+	/* a whole-file rejection */
+	int64_t bad_line;
+	struct feed_reject bad;
+};
+
+/* SQL text built from the constant feed tables (never from data): a cut statement is a bug. */
+static void ingest_sql(char *sql, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void ingest_sql(char *sql, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(sql, cap, fmt, ap);
+	va_end(ap);
+	ASSERT(n > 0 && (size_t)n < cap);
+}
+
+static const char *ingest_base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+static int64_t result_i64(const PGresult *res, int row, int col)
+{
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The ledger
+ */
+
+/* SPEC §5: a byte-identical file ingested before is a no-op that says so. "Before" is a load,
+ * or -- when this command line names neither --kind nor --recipient, the two things that could
+ * change the outcome -- a whole-file rejection (so that nightly does not record a broken file
+ * again every night, while `settle ingest --kind ...` can still retry it). Returns 1 (found,
+ * result filled), 0, or -1. */
+static int ingest_find_previous(struct ingest_state *st, struct err *e)
+{
+	const char *params[] = { st->sha, st->opt->kind || st->opt->recipient ? "f" : "t" };
+	PGresult *r = db_query(st->db,
+			       "SELECT file_id, kind, file_name,"
+			       " to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), file_rejected"
+			       " FROM settle.ingest_file WHERE sha256 = $1 AND (NOT file_rejected OR $2::boolean)"
+			       " ORDER BY file_rejected, file_id DESC LIMIT 1",
+			       2, params, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) > 0;
+	if (found) {
+		st->res->already_ingested = 1;
+		st->res->file_id = result_i64(r, 0, 0);
+		snprintf(st->res->kind, sizeof st->res->kind, "%s", PQgetvalue(r, 0, 1));
+		if (strcmp(PQgetvalue(r, 0, 4), "t") == 0)
+			log_warning("%s: already rejected whole on %s as file %s (\"%s\"); nothing to do (fix the file, "
+				    "or retry with --kind or --recipient)",
+				    st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+		else
+			log_info("%s: already ingested on %s as file %s (\"%s\", %s); nothing to do", st->name,
+				 PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return found;
+}
+
+/* The ledger row. file_id > 0: that id (taken from the sequence before the rows were sent),
+ * else a new one into st->file_id. */
+static int ingest_ledger_insert(struct ingest_state *st, const char *kind, int file_rejected, struct err *e)
+{
+	const char *recipient = st->opt->recipient && strcmp(kind, "billing_event") == 0 ? st->opt->recipient : NULL;
+	char id[24], bytes[24];
+	snprintf(id, sizeof id, "%" PRId64, st->file_id);
+	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
+	const char *params[] = { st->name, st->sha, kind, recipient, file_rejected ? "t" : "f",
+				 st->at[0] ? st->at : NULL, bytes, st->file_id > 0 ? id : NULL };
+	ASSERT(strlen(st->sha) == DIGEST_HEX_LEN);
+	PGresult *r = db_query(st->db,
+			       "INSERT INTO settle.ingest_file (file_id, file_name, sha256, kind, recipient_account_id,"
+			       " rows_loaded, rows_rejected, rows_unchanged, file_rejected, ingested_at, file_bytes)"
+			       " OVERRIDING SYSTEM VALUE"
+			       " VALUES (coalesce($8::bigint, nextval(pg_get_serial_sequence('settle.ingest_file', 'file_id'))),"
+			       " $1, $2, $3, $4, 0, 0, 0, $5::boolean, coalesce($6::timestamptz, now()), $7::bigint)"
+			       " RETURNING file_id",
+			       8, params, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	st->file_id = result_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+/* A file_id for the rows about to be sent; the ledger row follows once the SHA-256 is known. */
+static int ingest_next_file_id(struct ingest_state *st, struct err *e)
+{
+	PGresult *r = db_query(st->db, "SELECT nextval(pg_get_serial_sequence('settle.ingest_file', 'file_id'))", 0,
+			       NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	st->file_id = result_i64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+/* The SHA-256: from the single read when csv_in saw every byte, else by reading the file (a file
+ * rejected before its end). */
+static int ingest_sha(struct ingest_state *st, struct err *e)
+{
+	if (st->sha[0])
+		return 0;
+	if (st->digest && csv_in_read_all(st->in)) {
+		digest_final(st->digest, st->sha);
+		st->digest = NULL;
+		return 0;
+	}
+	return digest_file(st->path, st->sha, e);
+}
+
+/* Whether the ledger holds a file of this size (or of an unknown size, a row not written by
+ * ingest): only then can this one be byte-identical to it. */
+static int ingest_size_seen(struct ingest_state *st, struct err *e)
+{
+	char bytes[24];
+	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
+	const char *params[] = { bytes };
+	PGresult *r = db_query(st->db, "SELECT EXISTS (SELECT 1 FROM settle.ingest_file"
+			       " WHERE file_bytes = $1::bigint OR file_bytes IS NULL)",
+			       1, params, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int seen = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return seen;
+}
+
+static int ingest_ledger_counts(struct ingest_state *st, struct err *e)
+{
+	char id[24], loaded[24], rejected[24], unchanged[24];
+	snprintf(id, sizeof id, "%" PRId64, st->file_id);
+	snprintf(loaded, sizeof loaded, "%" PRId64, st->loaded);
+	snprintf(rejected, sizeof rejected, "%" PRId64, st->rejected);
+	snprintf(unchanged, sizeof unchanged, "%" PRId64, st->unchanged);
+	const char *params[] = { id, loaded, rejected, unchanged };
+	PGresult *r = db_query(st->db,
+			       "UPDATE settle.ingest_file SET rows_loaded = $2, rows_rejected = $3,"
+			       " rows_unchanged = $4 WHERE file_id = $1",
+			       4, params, PGRES_COMMAND_OK, e);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Whole-file rejection
+ */
+
+static int ingest_bad(struct ingest_state *st, int64_t line, const char *code, const char *column,
+		      const char *detail)
+{
+	st->bad_line = line;
+	st->bad.code = code;
+	st->bad.column = column;
+	snprintf(st->bad.detail, sizeof st->bad.detail, "%s", detail);
+	return 1;
+}
+
+static int ingest_bad_csv(struct ingest_state *st)
+{
+	return ingest_bad(st, csv_in_invalid_line(st->in), FEED_BAD_CSV, NULL, csv_in_invalid_detail(st->in));
+}
+
+/* SPEC §5: recorded (file_rejected, one rejected_row saying why), nothing else loads. Runs in a
+ * transaction of its own: the load's transaction, if any, has been rolled back. */
+static int ingest_reject_file(struct ingest_state *st, struct err *e)
+{
+	const char *kind = st->hdr.kind ? st->hdr.kind->name : st->opt->kind ? st->opt->kind : "unknown";
+	char id[24], line[24];
+	if (ingest_sha(st, e) < 0 || db_begin(st->db, e) < 0)
+		return -1;
+	st->file_id = 0;
+	if (ingest_ledger_insert(st, kind, 1, e) < 0)
+		goto rollback;
+	snprintf(id, sizeof id, "%" PRId64, st->file_id);
+	snprintf(line, sizeof line, "%" PRId64, st->bad_line);
+	const char *params[] = { id, line, st->bad.column, st->bad.code, st->bad.detail };
+	PGresult *r = db_query(st->db,
+			       "INSERT INTO settle.rejected_row (file_id, line, column_name, code, detail)"
+			       " VALUES ($1, $2, $3, $4, $5)",
+			       5, params, PGRES_COMMAND_OK, e);
+	if (!r)
+		goto rollback;
+	PQclear(r);
+	r = db_query(st->db, "UPDATE settle.ingest_file SET rows_rejected = 1 WHERE file_id = $1", 1, params,
+		     PGRES_COMMAND_OK, e);
+	if (!r)
+		goto rollback;
+	PQclear(r);
+	if (db_commit(st->db, e) < 0)
+		return -1;
+	log_error("%s:%" PRId64 ": %s%s%s", st->name, st->bad_line, st->bad.column ? st->bad.column : "",
+		  st->bad.column ? ": " : "", st->bad.detail);
+	log_error("%s: file rejected (%s), nothing loaded; recorded as file %" PRId64, st->name, st->bad.code,
+		  st->file_id);
+	snprintf(st->res->kind, sizeof st->res->kind, "%s", kind);
+	st->res->file_id = st->file_id;
+	st->res->file_rejected = 1;
+	st->res->rows_rejected = 1;
+	return 0;
+rollback:
+	db_rollback(st->db);
+	return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Header
+ */
+
+/* Reads and binds the header. 0 bound, 1 the file is rejected whole (st->bad), -1 error. */
+static int ingest_header(struct ingest_state *st, struct err *e)
+{
+	struct csv_in_record rec;
+	switch (csv_in_next(st->in, &rec, e)) {
+	case CSV_IN_FAILED:
+		return err_prefix(e, "%s", st->name);
+	case CSV_IN_EOF:
+		return ingest_bad(st, 1, FEED_BAD_CSV, NULL, "the file is empty: no header");
+	case CSV_IN_INVALID:
+		return ingest_bad_csv(st);
+	case CSV_IN_RECORD:
+		break;
+	}
+	const struct feed_kind *kind = NULL;
+	if (st->opt->kind && !(kind = feed_kind_by_name(st->opt->kind)))
+		return err_set(e, EXIT_USAGE, "unknown kind \"%s\" (known: %s)", st->opt->kind, feed_kind_names());
+	if (feed_header_bind(&st->hdr, kind, &rec, st->opt->recipient, &st->bad) < 0) {
+		st->bad_line = rec.line;
+		return 1;
+	}
+	kind = st->hdr.kind;
+	snprintf(st->res->kind, sizeof st->res->kind, "%s", kind->name);
+	if (st->hdr.unknown_n)
+		log_warning("%s: ignoring %zu unknown column%s of a %s file: %s", st->name, st->hdr.unknown_n,
+			    st->hdr.unknown_n == 1 ? "" : "s", kind->name, st->hdr.unknown_list);
+	if (st->opt->recipient && kind->id != FEED_BILLING_EVENT)
+		log_warning("%s: --recipient applies to billing_event files only; ignored for this %s file", st->name,
+			    kind->name);
+	csv_in_set_fields_max(st->in, st->hdr.nfields + 1);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Rows
+ */
+
+static int ingest_sink_db(void *arg, const char *buf, size_t len, struct err *e)
+{
+	return db_copy_put(arg, buf, len, e);
+}
+
+static int ingest_sink_file(void *arg, const char *buf, size_t len, struct err *e)
+{
+	if (fwrite(buf, 1, len, arg) != len)
+		return err_set(e, EXIT_FAILED, "could not write the rejected-rows spool file: %s", strerror(errno));
+	return 0;
+}
+
+/* "COPY <table> (file_id, line, <columns the file can fill>) FROM STDIN (FORMAT binary)". */
+static void ingest_copy_sql(const struct feed_header *h, const char *table, char *sql, size_t cap)
+{
+	char cols[INGEST_SQL_MAX / 2];
+	feed_copy_columns(h, cols, sizeof cols);
+	ingest_sql(sql, cap, "COPY %s (%s) FROM STDIN (FORMAT binary)", table, cols);
+}
+
+static int ingest_spool_reject(struct ingest_state *st, int64_t line, const struct feed_reject *rej,
+			       struct err *e)
+{
+	if (!st->spool) {
+		st->spool = tmpfile();
+		if (!st->spool)
+			return err_set(e, EXIT_FAILED, "could not create a spool file for rejected rows: %s",
+				       strerror(errno));
+		if (copy_out_init(&st->rejects, INGEST_SPOOL_CAP, ingest_sink_file, st->spool) < 0)
+			return err_set(e, EXIT_FAILED, "out of memory");
+	}
+	struct copy_out *c = &st->rejects;
+	copy_out_tuple(c, 5);
+	copy_out_int8(c, st->file_id);
+	copy_out_int8(c, line);
+	if (rej->column)
+		copy_out_text(c, rej->column, strlen(rej->column));
+	else
+		copy_out_null(c);
+	copy_out_text(c, rej->code, strlen(rej->code));
+	copy_out_text(c, rej->detail, strlen(rej->detail));
+	st->rejected++;
+	if (c->failed)
+		return copy_out_flush(c, e);
+	return 0;
+}
+
+/* The file's records after the header. 0 at the end, 1 the file is rejected whole, -1 error. */
+static int ingest_rows(struct ingest_state *st, struct err *e)
+{
+	struct csv_in_record rec;
+	struct feed_value vals[FEED_COLUMNS_MAX];
+	struct feed_reject rej;
+	int64_t seen = 0;
+	for (;;) {
+		enum csv_in_status s = csv_in_next(st->in, &rec, e);
+		if (s == CSV_IN_EOF)
+			return 0;
+		if (s == CSV_IN_FAILED)
+			return err_prefix(e, "%s", st->name);
+		if (s == CSV_IN_INVALID)
+			return ingest_bad_csv(st);
+		/* SPEC §5 "truncated last record": the file stops mid-record, without a line end. */
+		if (!rec.terminated && rec.nfields != st->hdr.nfields) {
+			char msg[FEED_DETAIL_MAX];
+			snprintf(msg, sizeof msg,
+				 "the file ends in the middle of a record: its last line has %zu of %zu fields and "
+				 "no line end (truncated file?)",
+				 rec.nfields, st->hdr.nfields);
+			return ingest_bad(st, rec.line, FEED_BAD_CSV, NULL, msg);
+		}
+		if (feed_row_validate(&st->hdr, &rec, vals, &rej) == 0) {
+			feed_row_encode(&st->hdr, st->file_id, rec.line, vals, &st->rows);
+			st->staged++;
+			if (st->rows.failed)
+				return copy_out_flush(&st->rows, e);
+		} else if (ingest_spool_reject(st, rec.line, &rej, e) < 0) {
+			return -1;
+		}
+		if (++seen % INGEST_PROGRESS_EVERY == 0)
+			log_progress("%s: %" PRId64 " rows", st->name, seen);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * After the COPY: first write wins, rejected rows
+ */
+
+/* SPEC §3.4 (and, by the same rule, §3.5): a key seen again with the same content changes
+ * nothing; with other content the new row is rejected. Set-based, two statements:
+ *  1. the winners: per key the first staged row by line (DISTINCT ON), for keys not stored yet
+ *     (anti-join), inserted in key order -- sorted inserts keep the unique index's pages local,
+ *     4x faster on 5M random keys than inserting in file order or ON CONFLICT DO NOTHING;
+ *  2. only when some staged rows did not win: each of them against the row that did (stored
+ *     earlier, or staged on an earlier line), same content = unchanged, else rejected.
+ * The run lock keeps other ingests out, so no key can appear between the two. */
+static int ingest_first_write_wins(struct ingest_state *st, struct err *e)
+{
+	const struct feed_kind *k = st->hdr.kind;
+	char sql[INGEST_SQL_MAX], id[24];
+	snprintf(id, sizeof id, "%" PRId64, st->file_id);
+	const char *params[] = { id };
+	ingest_sql(sql, sizeof sql,
+		   "INSERT INTO %s SELECT DISTINCT ON (s.%s) s.* FROM pg_temp.ingest_stage s"
+		   " WHERE NOT EXISTS (SELECT 1 FROM %s m WHERE m.%s = s.%s)"
+		   " ORDER BY s.%s, s.line",
+		   k->table, k->key, k->table, k->key, k->key, k->key);
+	PGresult *r = db_query(st->db, sql, 0, NULL, PGRES_COMMAND_OK, e);
+	if (!r)
+		return -1;
+	st->loaded = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if (st->loaded == st->staged)
+		return 0;
+	char s_cols[INGEST_SQL_MAX / 2] = "", m_cols[INGEST_SQL_MAX / 2] = "";
+	size_t sn = 0, mn = 0;
+	for (size_t c = 0; c < k->ncols; c++) {
+		if (strcmp(k->cols[c].db_name, k->key) == 0)
+			continue;
+		ingest_sql(s_cols + sn, sizeof s_cols - sn, "%ss.%s", sn ? ", " : "", k->cols[c].db_name);
+		sn += strlen(s_cols + sn);
+		ingest_sql(m_cols + mn, sizeof m_cols - mn, "%sm.%s", mn ? ", " : "", k->cols[c].db_name);
+		mn += strlen(m_cols + mn);
+	}
+	ingest_sql(sql, sizeof sql,
+		 "INSERT INTO settle.rejected_row (file_id, line, column_name, code, detail)"
+		 " SELECT $1::bigint, s.line, '%s', '%s',"
+		 "  format('\"%%s\" was first recorded with other content at %%s:%%s; the first write wins',"
+		 "         s.%s, f.file_name, m.line)"
+		 " FROM pg_temp.ingest_stage s JOIN %s m USING (%s)"
+		 " JOIN settle.ingest_file f ON f.file_id = m.file_id"
+		 " WHERE NOT (m.file_id = $1::bigint AND m.line = s.line)"
+		 "   AND ROW(%s) IS DISTINCT FROM ROW(%s)",
+		 k->key, FEED_DUPLICATE_KEY_CONFLICT, k->key, k->table, k->key, s_cols, m_cols);
+	r = db_query(st->db, sql, 1, params, PGRES_COMMAND_OK, e);
+	if (!r)
+		return -1;
+	int64_t conflicts = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	st->rejected += conflicts;
+	st->unchanged = st->staged - st->loaded - conflicts;
+	ASSERT(st->unchanged >= 0);
+	return 0;
+}
+
+/* The spool (COPY tuples already) -> settle.rejected_row, streamed in chunks. */
+static int ingest_copy_rejects(struct ingest_state *st, struct err *e)
+{
+	if (!st->spool)
+		return 0;
+	if (copy_out_flush(&st->rejects, e) < 0)
+		return -1;
+	if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0)
+		return err_set(e, EXIT_FAILED, "could not read back the rejected-rows spool file: %s", strerror(errno));
+	if (db_copy_begin(st->db,
+			  "COPY settle.rejected_row (file_id, line, column_name, code, detail) FROM STDIN (FORMAT binary)",
+			  e) < 0)
+		return -1;
+	struct copy_out out;
+	if (copy_out_init(&out, COPY_OUT_CAP, ingest_sink_db, st->db) < 0) {
+		db_copy_abort(st->db, "out of memory");
+		return err_set(e, EXIT_FAILED, "out of memory");
+	}
+	copy_out_header(&out);
+	char chunk[64 * 1024];
+	size_t n;
+	while (!out.failed && (n = fread(chunk, 1, sizeof chunk, st->spool)) > 0)
+		copy_out_raw(&out, chunk, n);
+	int rc = 0;
+	if (!out.failed && ferror(st->spool))
+		rc = err_set(e, EXIT_FAILED, "could not read back the rejected-rows spool file: %s", strerror(errno));
+	if (rc == 0) {
+		copy_out_trailer(&out);
+		rc = copy_out_flush(&out, e);
+	}
+	copy_out_release(&out);
+	if (rc < 0) {
+		db_copy_abort(st->db, "settle could not send the rejected rows");
+		return -1;
+	}
+	return db_copy_end(st->db, e);
+}
+
+/* The first INGEST_PRINT_MAX rejections of the file in line order, for the log. */
+static PGresult *ingest_fetch_rejections(struct ingest_state *st, struct err *e)
+{
+	char id[24], lim[16];
+	snprintf(id, sizeof id, "%" PRId64, st->file_id);
+	snprintf(lim, sizeof lim, "%d", INGEST_PRINT_MAX);
+	const char *params[] = { id, lim };
+	return db_query(st->db,
+			"SELECT line, column_name, detail FROM settle.rejected_row WHERE file_id = $1"
+			" ORDER BY line, column_name LIMIT $2",
+			2, params, PGRES_TUPLES_OK, e);
+}
+
+static void ingest_print_rejections(struct ingest_state *st, const PGresult *r)
+{
+	int n = PQntuples(r);
+	for (int i = 0; i < n; i++) {
+		int has_col = !PQgetisnull(r, i, 1);
+		log_error("%s:%s: %s%s%s", st->name, PQgetvalue(r, i, 0), has_col ? PQgetvalue(r, i, 1) : "",
+			  has_col ? ": " : "", PQgetvalue(r, i, 2));
+	}
+	if (st->rejected > n)
+		log_error("%s: and %" PRId64 " more rejected rows (all are in settle.rejected_row; see settle status)",
+			  st->name, st->rejected - n);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * One file
+ */
+
+/* Inside the load transaction, after the rows' COPY: first write wins, the quarantined rows, the
+ * ledger's counts, and the first rejections to print once committed (*shown, NULL if none). */
+static int ingest_after_copy(struct ingest_state *st, PGresult **shown, struct err *e)
+{
+	if (ingest_sha(st, e) < 0 || ingest_ledger_insert(st, st->hdr.kind->name, 0, e) < 0)
+		return -1;
+	st->loaded = st->staged;
+	if (st->hdr.kind->key && ingest_first_write_wins(st, e) < 0)
+		return -1;
+	if (ingest_copy_rejects(st, e) < 0 || ingest_ledger_counts(st, e) < 0)
+		return -1;
+	if (st->rejected && !(*shown = ingest_fetch_rejections(st, e)))
+		return -1;
+	return 0;
+}
+
+/* The server turns the COPY stream into rows while settle parses the next chunk. On a Unix socket
+ * the kernel queues about 200 KiB by default, 2-3 ms of the server's work: when settle is not
+ * scheduled at once on a busy machine the server runs dry. A deeper queue (capped by
+ * net.core.wmem_max) keeps it busy; measured 15-30 % off a 1M-row ingest under load
+ * (bench/README.md). TCP tunes its own buffers, so only AF_UNIX is touched. Best effort. */
+static void ingest_deepen_socket(struct db *db)
+{
+	int fd = PQsocket(db_conn(db));
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof addr;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0 || addr.ss_family != AF_UNIX)
+		return;
+	int bytes = INGEST_SOCKET_BUFFER;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
+/* The load transaction. 0 committed, 1 the file is rejected whole (rolled back), -1 error
+ * (rolled back). */
+static int ingest_load(struct ingest_state *st, struct err *e)
+{
+	const struct feed_kind *k = st->hdr.kind;
+	char sql[INGEST_SQL_MAX];
+	PGresult *shown = NULL;
+	int rc;
+	if (db_begin(st->db, e) < 0)
+		return -1;
+	if (ingest_next_file_id(st, e) < 0)
+		goto rollback;
+	if (k->key) {
+		ingest_sql(sql, sizeof sql, "CREATE TEMP TABLE ingest_stage (LIKE %s) ON COMMIT DROP", k->table);
+		if (db_exec(st->db, sql, e) < 0)
+			goto rollback;
+	}
+	ingest_copy_sql(&st->hdr, k->key ? "pg_temp.ingest_stage" : k->table, sql, sizeof sql);
+	if (db_copy_begin(st->db, sql, e) < 0)
+		goto rollback;
+	ingest_deepen_socket(st->db);
+	if (copy_out_init(&st->rows, COPY_OUT_CAP, ingest_sink_db, st->db) < 0) {
+		err_set(e, EXIT_FAILED, "out of memory");
+		goto abort_copy;
+	}
+	copy_out_header(&st->rows);
+	rc = ingest_rows(st, e);
+	log_progress_done();
+	if (rc != 0) {
+		db_copy_abort(st->db, rc > 0 ? "settle rejected the file" : "settle failed");
+		db_rollback(st->db);
+		return rc;
+	}
+	copy_out_trailer(&st->rows);
+	if (copy_out_flush(&st->rows, e) < 0)
+		goto abort_copy;
+	if (db_copy_end(st->db, e) < 0 || ingest_after_copy(st, &shown, e) < 0)
+		goto rollback;
+	if (db_commit(st->db, e) < 0) {
+		PQclear(shown);
+		return -1;
+	}
+	if (shown)
+		ingest_print_rejections(st, shown);
+	PQclear(shown);
+	st->res->file_id = st->file_id;
+	st->res->rows_loaded = st->loaded;
+	st->res->rows_rejected = st->rejected;
+	st->res->rows_unchanged = st->unchanged;
+	return 0;
+abort_copy:
+	db_copy_abort(st->db, "settle failed");
+rollback:
+	db_rollback(st->db);
+	return -1;
+}
+
+int ingest_file(struct db *db, const char *path, const struct ingest_options *opt, struct ingest_result *result,
+		struct err *e)
+{
+	struct ingest_state st = { .db = db, .path = path, .name = ingest_base_name(path), .opt = opt, .res = result };
+	struct stat sb;
+	int rc;
+	memset(result, 0, sizeof *result);
+	if (opt->ingested_at_us)
+		time_format_pg(opt->ingested_at_us, st.at);
+	st.f = fopen(path, "rb");
+	if (!st.f || fstat(fileno(st.f), &sb) != 0) {
+		rc = err_set(e, EXIT_FAILED, "could not open \"%s\": %s", path, strerror(errno));
+		goto done;
+	}
+	st.bytes = (int64_t)sb.st_size;
+	st.in = csv_in_new(st.f);
+	if (!st.in) {
+		rc = err_set(e, EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	rc = ingest_size_seen(&st, e);
+	if (rc > 0) { /* maybe seen before: hash first, and look it up */
+		rc = digest_file(path, st.sha, e) < 0 ? -1 : ingest_find_previous(&st, e);
+		if (rc != 0) {
+			rc = rc > 0 ? 0 : -1; /* 1: a no-op, said so */
+			goto done;
+		}
+	} else if (rc == 0) { /* new for sure: hash while loading */
+		if (!(st.digest = digest_new())) {
+			rc = err_set(e, EXIT_FAILED, "out of memory");
+			goto done;
+		}
+		csv_in_set_digest(st.in, st.digest);
+	} else {
+		goto done;
+	}
+	rc = ingest_header(&st, e);
+	if (rc == 0)
+		rc = ingest_load(&st, e);
+	if (rc == 1)
+		rc = ingest_reject_file(&st, e);
+done:
+	digest_free(st.digest);
+	copy_out_release(&st.rows);
+	copy_out_release(&st.rejects);
+	if (st.spool)
+		fclose(st.spool);
+	csv_in_free(st.in);
+	if (st.f)
+		fclose(st.f);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * settle ingest
+ */
+
+static void ingest_usage(void)
+{
+	log_error("usage: settle ingest [--kind K] [--recipient ID] FILE...  (kinds: %s)", feed_kind_names());
+}
+
+/* Every FILE must be a readable regular file before anything is loaded. */
+static int ingest_check_files(int n, char **files)
+{
+	for (int i = 0; i < n; i++) {
+		struct stat sb;
+		FILE *f;
+		if (stat(files[i], &sb) != 0 || !(f = fopen(files[i], "rb"))) {
+			log_error("could not open \"%s\": %s", files[i], strerror(errno));
+			return -1;
+		}
+		fclose(f);
+		if (!S_ISREG(sb.st_mode)) {
+			log_error("\"%s\" is not a regular file", files[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void ingest_summary(const char *path, const struct ingest_result *r)
+{
+	if (r->already_ingested || r->file_rejected)
+		return; /* said already */
+	char unchanged[48] = "";
+	if (r->rows_unchanged)
+		snprintf(unchanged, sizeof unchanged, ", %" PRId64 " unchanged", r->rows_unchanged);
+	log_info("%s: %s, file %" PRId64 ": %" PRId64 " rows loaded%s, %" PRId64 " rejected", ingest_base_name(path),
+		 r->kind, r->file_id, r->rows_loaded, unchanged, r->rows_rejected);
+}
 
 int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	log_error("not implemented yet");
-	return EXIT_FAILED;
-}
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' },
+		{ "recipient", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ingest_options o = { 0 };
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			o.kind = optarg;
+			break;
+		case 'r':
+			o.recipient = optarg;
+			break;
+		case 'h':
+			ingest_usage();
+			return EXIT_DONE;
+		case ':':
+			log_error("option \"%s\" needs a value", argv[optind - 1]);
+			ingest_usage();
+			return EXIT_USAGE;
+		default:
+			log_error("unknown option \"%s\"", argv[optind - 1]);
+			ingest_usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		log_error("no files to ingest");
+		ingest_usage();
+		return EXIT_USAGE;
+	}
+	if (o.kind && !feed_kind_by_name(o.kind)) {
+		log_error("unknown kind \"%s\" (known: %s)", o.kind, feed_kind_names());
+		return EXIT_USAGE;
+	}
+	if (o.recipient && !*o.recipient) {
+		log_error("--recipient needs an account id");
+		return EXIT_USAGE;
+	}
+	if (ingest_check_files(argc - optind, argv + optind) < 0)
+		return EXIT_FAILED;
 
-int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
-{
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	log_error("not implemented yet");
-	return EXIT_FAILED;
+	struct err e = { 0 };
+	struct db *db;
+	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0) {
+		log_error("%s", e.msg);
+		return e.exit_code ? e.exit_code : EXIT_FAILED;
+	}
+	int quarantined = 0;
+	for (int i = optind; i < argc; i++) {
+		struct ingest_result r;
+		if (ingest_file(db, argv[i], &o, &r, &e) < 0) {
+			log_error("%s", e.msg);
+			if (i > optind)
+				log_error("the files before \"%s\" are ingested; ingesting again skips them", argv[i]);
+			return e.exit_code ? e.exit_code : EXIT_FAILED;
+		}
+		ingest_summary(argv[i], &r);
+		if (r.rows_rejected > 0 || r.file_rejected)
+			quarantined = 1;
+	}
+	/* SPEC §7: 4 = done, but input rows were quarantined. */
+	return quarantined ? EXIT_QUARANTINED : EXIT_DONE;
 }
-

@@ -1,0 +1,828 @@
+/* feed.c — the feed kinds of SPEC §3 as tables, and row validation (see feed.h).
+ *
+ * Each kind is one table of columns: header name, target column, type, flags. The same table
+ * binds headers, validates rows, and (in ingest.c) names the COPY columns, so a column cannot be
+ * validated one way and stored another.
+ */
+#include "feed.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "currency.h"
+#include "money.h"
+#include "timeutil.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * The kinds
+ */
+
+/* SPEC §3.1 */
+static const char *const be_actions[] = { "INVOICED", "FORGIVEN", "DISBURSED", "COLLECTED", NULL };
+static const char *const be_types[] = {
+	"SELLER_REV_SHARE", "SELLER_REV_SHARE_REFUND", "SELLER_REV_SHARE_CREDIT",
+	"AWS_REV_SHARE", "AWS_REV_SHARE_REFUND", "AWS_REV_SHARE_CREDIT",
+	"SELLER_TAX_SHARE", "SELLER_TAX_SHARE_REFUND", "SELLER_TAX_SHARE_CREDIT",
+	"AWS_TAX_SHARE", "AWS_TAX_SHARE_REFUND", "AWS_TAX_SHARE_CREDIT",
+	"OTHER_SELLER_TAX_SHARE", "OTHER_SELLER_TAX_SHARE_REFUND", "OTHER_SELLER_TAX_SHARE_CREDIT",
+	"BALANCE_ADJUSTMENT", "DISBURSEMENT", "DISBURSEMENT_FAILURE", "AWS_INFRA_SHARE", NULL,
+};
+/* SPEC §3.2 */
+static const char *const offer_pricing[] = { "CONTRACT", "USAGE", NULL };
+static const char *const offer_splits[] = { "DIRECT", "MARKUP", "SHARE", NULL };
+/* SPEC §3.4 */
+static const char *const metering_statuses[] = { "Success", "CustomerNotSubscribed", "DuplicateRecord",
+						 "Unprocessed", NULL };
+
+#define PCT_100_E4 INT64_C(1000000)     /* 100 % as percent × 10^4 */
+#define PCT_MARKUP_MAX_E4 INT64_C(10000000) /* 1000 %: a markup beyond is a typo, not a price */
+#define FEED_QUANTITY_MAX INT64_C(2147483647)
+
+#define T(n) { n, n, FEED_TEXT, 0, NULL, NULL, 0 }
+#define TR(n) { n, n, FEED_TEXT, FEED_REQUIRED, NULL, NULL, 0 }
+#define TS(n) { n, n, FEED_TIMESTAMP, 0, NULL, NULL, 0 }
+
+static const struct feed_column billing_event_cols[] = {
+	{ "recipient_account_id", "recipient_account_id", FEED_TEXT, FEED_RECIPIENT, NULL, NULL, 0 },
+	TR("billing_event_id"),
+	{ "action", "action", FEED_ENUM, FEED_REQUIRED, be_actions, NULL, 0 },
+	{ "transaction_type", "transaction_type", FEED_ENUM, FEED_REQUIRED, be_types, NULL, 0 },
+	{ "amount", "amount_micros", FEED_MONEY, FEED_REQUIRED, NULL, NULL, 0 },
+	{ "currency", "currency", FEED_CURRENCY, FEED_REQUIRED, NULL, NULL, 0 },
+	{ "invoice_date", "invoice_date", FEED_TIMESTAMP, FEED_REQUIRED, NULL, NULL, 0 },
+	T("transaction_reference_id"), /* required for INVOICED/FORGIVEN: feed_check_billing_event */
+	TS("valid_from"),
+	TS("insert_date"),
+	TS("update_date"),
+	TS("delete_date"),
+	T("from_account_id"),
+	T("to_account_id"),
+	T("end_user_account_id"),
+	T("product_id"),
+	T("agreement_id"),
+	T("offer_id"),
+	T("parent_billing_event_id"),
+	T("disbursement_billing_event_id"),
+	T("balance_impacting"),
+	TS("payment_due_date"),
+	TS("usage_period_start_date"),
+	TS("usage_period_end_date"),
+	T("invoice_id"),
+	T("line_item_id"),
+	T("invoice_variant"),
+	T("buyer_invoice_id"),
+	T("charge_variant"),
+	T("charge_side"),
+	T("billing_address_id"),
+	T("bank_trace_id"),
+	T("disbursement_reference_number"),
+	T("broker_id"),
+	TS("action_date"),
+};
+
+static const struct feed_column offer_cols[] = {
+	TR("offer_id"),
+	T("agreement_id"),
+	T("product_id"),
+	T("product_code"),
+	T("buyer_account_id"),
+	TR("isv_account_id"),
+	T("reseller_account_id"),
+	T("resale_authorization_id"),
+	{ "currency", "currency", FEED_CURRENCY, FEED_REQUIRED, NULL, NULL, 0 },
+	{ "pricing_model", "pricing_model", FEED_ENUM, 0, offer_pricing, "CONTRACT", 0 },
+	{ "split_basis", "split_basis", FEED_ENUM, FEED_REQUIRED, offer_splits, NULL, 0 },
+	{ "markup_pct", "markup_rate_micros", FEED_PCT, 0, NULL, NULL, PCT_MARKUP_MAX_E4 },
+	{ "isv_share_pct", "isv_share_rate_micros", FEED_PCT, 0, NULL, NULL, PCT_100_E4 },
+	{ "listing_fee_pct", "listing_fee_rate_micros", FEED_PCT, 0, NULL, NULL, PCT_100_E4 },
+	{ "valid_from", "valid_from", FEED_DATE, 0, NULL, NULL, 0 },
+	{ "valid_until", "valid_until", FEED_DATE, 0, NULL, NULL, 0 },
+};
+
+static const struct feed_column offer_dimension_cols[] = {
+	TR("offer_id"),
+	TR("dimension"),
+	{ "unit_price", "unit_price_micros", FEED_PRICE, FEED_REQUIRED, NULL, NULL, 0 },
+};
+
+static const struct feed_column metering_cols[] = {
+	TR("metering_record_id"),
+	{ "timestamp", "usage_hour", FEED_TIMESTAMP, FEED_REQUIRED, NULL, NULL, 0 },
+	TR("customer_aws_account_id"),
+	TR("product_code"),
+	TR("dimension"),
+	{ "quantity", "quantity", FEED_QUANTITY, FEED_REQUIRED, NULL, NULL, 0 },
+	{ "status", "status", FEED_ENUM, 0, metering_statuses, "Success", 0 },
+	T("license_arn"),
+	T("agreement_id"),
+	TS("submitted_at"),
+};
+
+static const struct feed_column bank_deposit_cols[] = {
+	TR("account_id"),
+	TR("deposit_id"),
+	{ "value_date", "value_date", FEED_DATE, FEED_REQUIRED, NULL, NULL, 0 },
+	{ "amount", "amount_micros", FEED_MONEY, FEED_REQUIRED, NULL, NULL, 0 },
+	{ "currency", "currency", FEED_CURRENCY, FEED_REQUIRED, NULL, NULL, 0 },
+	T("bank_trace_id"),
+	T("reference"),
+};
+
+#define COLS(a) a, sizeof a / sizeof a[0]
+
+const struct feed_kind feed_kinds[FEED_KINDS_N] = {
+	{ FEED_BILLING_EVENT, "billing_event", "settle.billing_event", COLS(billing_event_cols), NULL },
+	{ FEED_OFFER, "offer", "settle.offer", COLS(offer_cols), NULL },
+	{ FEED_OFFER_DIMENSION, "offer_dimension", "settle.offer_dimension", COLS(offer_dimension_cols), NULL },
+	{ FEED_METERING, "metering", "settle.metering", COLS(metering_cols), "metering_record_id" },
+	{ FEED_BANK_DEPOSIT, "bank_deposit", "settle.bank_deposit", COLS(bank_deposit_cols), "deposit_id" },
+};
+
+_Static_assert(sizeof billing_event_cols / sizeof billing_event_cols[0] <= FEED_COLUMNS_MAX,
+	       "FEED_COLUMNS_MAX too small");
+
+const struct feed_kind *feed_kind_by_name(const char *name)
+{
+	for (size_t i = 0; i < FEED_KINDS_N; i++)
+		if (strcmp(feed_kinds[i].name, name) == 0)
+			return &feed_kinds[i];
+	return NULL;
+}
+
+const char *feed_kind_names(void)
+{
+	return "billing_event, offer, offer_dimension, metering, bank_deposit";
+}
+
+enum feed_sql feed_column_sql(const struct feed_column *c)
+{
+	switch (c->type) {
+	case FEED_TEXT:
+	case FEED_ENUM:
+	case FEED_CURRENCY:
+		return FEED_SQL_TEXT;
+	case FEED_MONEY:
+	case FEED_PRICE:
+	case FEED_PCT:
+	case FEED_QUANTITY:
+		return FEED_SQL_INT8;
+	case FEED_TIMESTAMP:
+		return FEED_SQL_TIMESTAMPTZ;
+	case FEED_DATE:
+		return FEED_SQL_DATE;
+	}
+	ASSERT(0);
+	return FEED_SQL_TEXT;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Bytes: UTF-8, quoting for messages
+ */
+
+enum bytes_problem { BYTES_OK = 0, BYTES_NUL, BYTES_BAD_UTF8 };
+
+/* One pass over a field for both byte-level checks: a NUL byte (nul_counts) and UTF-8 validity
+ * (no overlongs, no surrogates, at most U+10FFFF). *at is the offset of the first problem. */
+static enum bytes_problem bytes_check(const char *s, size_t len, int nul_counts, size_t *at)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < len) {
+		/* ASCII without NUL, 8 bytes at a time: most feed text is exactly that. */
+		if (len - i >= 8) {
+			uint64_t v;
+			memcpy(&v, p + i, 8);
+			uint64_t zero = (v - UINT64_C(0x0101010101010101)) & ~v & UINT64_C(0x8080808080808080);
+			if (((v & UINT64_C(0x8080808080808080)) | zero) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned char c = p[i];
+		if (c < 0x80) {
+			if (c == 0 && nul_counts) {
+				*at = i;
+				return BYTES_NUL;
+			}
+			i++;
+			continue;
+		}
+		size_t n;
+		uint32_t cp, min;
+		if (c >= 0xC2 && c <= 0xDF) {
+			n = 1, cp = c & 0x1Fu, min = 0x80;
+		} else if ((c & 0xF0) == 0xE0) {
+			n = 2, cp = c & 0x0Fu, min = 0x800;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			n = 3, cp = c & 0x07u, min = 0x10000;
+		} else {
+			*at = i;
+			return BYTES_BAD_UTF8;
+		}
+		int bad = len - i <= n;
+		for (size_t k = 1; !bad && k <= n; k++) {
+			if ((p[i + k] & 0xC0) != 0x80)
+				bad = 1;
+			cp = cp << 6 | (p[i + k] & 0x3Fu);
+		}
+		if (bad || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+			*at = i;
+			return BYTES_BAD_UTF8;
+		}
+		i += n + 1;
+	}
+	return BYTES_OK;
+}
+
+long feed_utf8_invalid_at(const char *s, size_t len)
+{
+	size_t at;
+	return bytes_check(s, len, 0, &at) == BYTES_OK ? -1 : (long)at;
+}
+
+char *feed_quote(const char *value, size_t len, char *out, size_t cap)
+{
+	ASSERT(cap >= FEED_QUOTE_MAX * 4 + 8);
+	size_t take = len, o = 0;
+	int cut = 0;
+	if (take > FEED_QUOTE_MAX) {
+		take = FEED_QUOTE_MAX;
+		/* never split a UTF-8 sequence */
+		while (take > 0 && ((unsigned char)value[take] & 0xC0) == 0x80)
+			take--;
+		cut = 1;
+	}
+	out[o++] = '"';
+	for (size_t i = 0; i < take; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if (c < 0x20 || c == 0x7F)
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o++] = '"';
+	if (cut) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int feed_reject_set(struct feed_reject *rej, const char *code, const char *column, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int feed_reject_set(struct feed_reject *rej, const char *code, const char *column, const char *fmt, ...)
+{
+	rej->code = code;
+	rej->column = column;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rej->detail, sizeof rej->detail, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Header
+ */
+
+static int field_is(const struct csv_in_field *f, const char *name)
+{
+	size_t n = strlen(name);
+	return f->len == n && memcmp(f->ptr, name, n) == 0;
+}
+
+static int header_has(const struct csv_in_record *h, const char *name)
+{
+	for (size_t i = 0; i < h->nstored; i++)
+		if (field_is(&h->fields[i], name))
+			return 1;
+	return 0;
+}
+
+const struct feed_kind *feed_kind_detect(const struct csv_in_record *header)
+{
+	if (header_has(header, "billing_event_id"))
+		return &feed_kinds[FEED_BILLING_EVENT];
+	if (header_has(header, "metering_record_id"))
+		return &feed_kinds[FEED_METERING];
+	if (header_has(header, "deposit_id"))
+		return &feed_kinds[FEED_BANK_DEPOSIT];
+	if (header_has(header, "offer_id")) {
+		if (header_has(header, "unit_price") || header_has(header, "dimension"))
+			return &feed_kinds[FEED_OFFER_DIMENSION];
+		return &feed_kinds[FEED_OFFER];
+	}
+	return NULL;
+}
+
+static int kind_column(const struct feed_kind *k, const struct csv_in_field *f)
+{
+	for (size_t c = 0; c < k->ncols; c++)
+		if (field_is(f, k->cols[c].name))
+			return (int)c;
+	return -1;
+}
+
+static void header_note_unknown(struct feed_header *h, const struct csv_in_field *f)
+{
+	char q[FEED_QUOTE_MAX * 4 + 8];
+	size_t used = strlen(h->unknown_list);
+	h->unknown_n++;
+	if (used >= sizeof h->unknown_list - 4)
+		return; /* already cut short with "..." */
+	feed_quote(f->ptr, f->len, q, sizeof q);
+	size_t room = sizeof h->unknown_list - used;
+	int n = snprintf(h->unknown_list + used, room, "%s%s", used ? ", " : "", q);
+	if (n < 0 || (size_t)n >= room - 4)
+		snprintf(h->unknown_list + (sizeof h->unknown_list - 4), 4, "...");
+}
+
+/* The header itself must be clean text: the kind and every column are decided from it. */
+static int header_field_check(const struct csv_in_field *f, size_t i, struct feed_reject *rej)
+{
+	if (f->too_long)
+		return feed_reject_set(rej, FEED_FIELD_TOO_LONG, NULL,
+				       "header column %zu is longer than %zu bytes", i + 1, CSV_IN_FIELD_MAX);
+	size_t at;
+	switch (bytes_check(f->ptr, f->len, 1, &at)) {
+	case BYTES_OK:
+		return 0;
+	case BYTES_NUL:
+		return feed_reject_set(rej, FEED_NUL_BYTE, NULL, "header column %zu contains a NUL byte", i + 1);
+	case BYTES_BAD_UTF8:
+		break;
+	}
+	return feed_reject_set(rej, FEED_BAD_UTF8, NULL, "the header is not valid UTF-8 (column %zu, byte %zu)",
+			       i + 1, at + 1);
+}
+
+static int header_missing(struct feed_header *h, struct feed_reject *rej)
+{
+	const struct feed_kind *k = h->kind;
+	char list[FEED_DETAIL_MAX / 2] = "";
+	size_t used = 0, missing = 0;
+	const char *first = NULL;
+	int recipient_missing = 0;
+	for (size_t c = 0; c < k->ncols; c++) {
+		const struct feed_column *col = &k->cols[c];
+		int needed = (col->flags & FEED_REQUIRED) || ((col->flags & FEED_RECIPIENT) && !h->recipient);
+		if (!needed || h->present[c] >= 0)
+			continue;
+		if (!first)
+			first = col->name;
+		if (col->flags & FEED_RECIPIENT)
+			recipient_missing = 1;
+		missing++;
+		int n = snprintf(list + used, sizeof list - used, "%s\"%s\"", used ? ", " : "", col->name);
+		if (n > 0 && (size_t)n < sizeof list - used)
+			used += (size_t)n;
+	}
+	if (!missing)
+		return 0;
+	return feed_reject_set(rej, FEED_MISSING_COLUMN, first, "the %s header lacks the required column%s %s%s",
+			       k->name, missing > 1 ? "s" : "", list,
+			       recipient_missing ? " (or name the file's recipient with --recipient)" : "");
+}
+
+int feed_header_bind(struct feed_header *h, const struct feed_kind *kind, const struct csv_in_record *header,
+		     const char *recipient, struct feed_reject *rej)
+{
+	memset(h, 0, sizeof *h);
+	h->recipient = recipient && *recipient ? recipient : NULL;
+	if (header->nfields > header->nstored || header->nfields > CSV_IN_FIELDS_MAX)
+		return feed_reject_set(rej, FEED_BAD_CSV, NULL, "the header has more than %zu columns",
+				       CSV_IN_FIELDS_MAX);
+	for (size_t i = 0; i < header->nfields; i++)
+		if (header_field_check(&header->fields[i], i, rej) < 0)
+			return -1;
+	if (!kind)
+		kind = feed_kind_detect(header);
+	if (!kind)
+		return feed_reject_set(rej, FEED_MISSING_COLUMN, NULL,
+				       "cannot tell the kind of the file from its header: it has none of the "
+				       "columns billing_event_id, metering_record_id, deposit_id, offer_id "
+				       "(name the kind with --kind)");
+	h->kind = kind;
+	ASSERT(kind->ncols <= FEED_COLUMNS_MAX);
+	h->nfields = header->nfields;
+	for (size_t c = 0; c < FEED_COLUMNS_MAX; c++)
+		h->present[c] = -1;
+	for (size_t i = 0; i < header->nfields; i++) {
+		const struct csv_in_field *f = &header->fields[i];
+		int c = kind_column(kind, f);
+		h->map[i] = c;
+		if (c < 0) {
+			header_note_unknown(h, f);
+			continue;
+		}
+		if (h->present[c] >= 0)
+			return feed_reject_set(rej, FEED_BAD_CSV, kind->cols[c].name,
+					       "column \"%s\" appears twice in the header (columns %d and %zu)",
+					       kind->cols[c].name, h->present[c] + 1, i + 1);
+		h->present[c] = (int)i;
+	}
+	if (header_missing(h, rej) < 0)
+		return -1;
+	for (size_t c = 0; c < kind->ncols; c++) {
+		const struct feed_column *col = &kind->cols[c];
+		h->sent[c] = h->present[c] >= 0 || col->default_value || ((col->flags & FEED_RECIPIENT) && h->recipient);
+		h->sent_n += (size_t)h->sent[c];
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Fields
+ */
+
+#define QUOTE_CAP (FEED_QUOTE_MAX * 4 + 8)
+
+static int field_enum(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
+		      struct feed_reject *rej)
+{
+	for (size_t i = 0; col->values[i]; i++)
+		if (field_is(f, col->values[i])) {
+			v->ptr = col->values[i];
+			return 0;
+		}
+	char q[QUOTE_CAP], allowed[FEED_DETAIL_MAX / 2 + 64];
+	size_t used = 0;
+	for (size_t i = 0; col->values[i]; i++) {
+		int n = snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? ", " : "", col->values[i]);
+		if (n > 0 && (size_t)n < sizeof allowed - used)
+			used += (size_t)n;
+	}
+	return feed_reject_set(rej, FEED_BAD_ENUM, col->name, "%s is not one of %s",
+			       feed_quote(f->ptr, f->len, q, sizeof q), allowed);
+}
+
+static int field_money(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
+		       struct feed_reject *rej)
+{
+	char q[QUOTE_CAP];
+	enum money_status st = money_parse(f->ptr, f->len, &v->i64);
+	if (st == MONEY_OK) {
+		if (col->type == FEED_PRICE && v->i64 < 0)
+			return feed_reject_set(rej, FEED_AMOUNT_RANGE, col->name, "%s must not be negative",
+					       feed_quote(f->ptr, f->len, q, sizeof q));
+		return 0;
+	}
+	const char *code = st == MONEY_BAD_AMOUNT  ? FEED_BAD_AMOUNT
+			   : st == MONEY_PRECISION ? FEED_AMOUNT_PRECISION
+						   : FEED_AMOUNT_RANGE;
+	return feed_reject_set(rej, code, col->name, "%s %s", feed_quote(f->ptr, f->len, q, sizeof q),
+			       money_status_text(st));
+}
+
+static int field_pct(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
+		     struct feed_reject *rej)
+{
+	char q[QUOTE_CAP];
+	enum money_status st = money_parse_pct(f->ptr, f->len, col->pct_max_e4, &v->i64);
+	if (st == MONEY_OK)
+		return 0;
+	feed_quote(f->ptr, f->len, q, sizeof q);
+	int64_t max_pct = col->pct_max_e4 / 10000;
+	if (st == MONEY_BAD_AMOUNT && f->len > 1 && f->ptr[0] == '-'
+	    && money_parse(f->ptr, f->len, &(int64_t){ 0 }) != MONEY_BAD_AMOUNT)
+		return feed_reject_set(rej, FEED_BAD_PERCENT, col->name,
+				       "%s is negative (a percentage here is between 0 and %" PRId64 ")", q, max_pct);
+	if (st == MONEY_BAD_AMOUNT)
+		return feed_reject_set(rej, FEED_BAD_PERCENT, col->name,
+				       "%s is not a decimal number (a percentage like 8 or 3.5, without %%)", q);
+	if (st == MONEY_PRECISION)
+		return feed_reject_set(rej, FEED_BAD_PERCENT, col->name, "%s has more than 4 decimal places", q);
+	return feed_reject_set(rej, FEED_BAD_PERCENT, col->name, "%s is out of range (0 to %" PRId64 ")", q,
+			       max_pct);
+}
+
+static int field_time(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
+		      struct feed_reject *rej)
+{
+	char q[QUOTE_CAP];
+	int64_t us;
+	if (time_parse(f->ptr, f->len, &us) != 0)
+		return feed_reject_set(rej, FEED_BAD_DATE, col->name,
+				       "%s is not a valid ISO 8601 date or timestamp (like 2026-10-03 or "
+				       "2026-10-03T12:00:00Z)",
+				       feed_quote(f->ptr, f->len, q, sizeof q));
+	/* SPEC §4.2 compares UTC calendar days: a date column keeps the UTC day of the instant. */
+	v->i64 = col->type == FEED_DATE ? (int64_t)time_day_of(us) : us;
+	return 0;
+}
+
+static int field_quantity(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
+			  struct feed_reject *rej)
+{
+	char q[QUOTE_CAP];
+	int64_t n = 0;
+	int over = 0;
+	for (size_t i = 0; i < f->len; i++) {
+		char c = f->ptr[i];
+		if (c < '0' || c > '9')
+			return feed_reject_set(rej, FEED_BAD_AMOUNT, col->name,
+					       "%s is not a whole number (0 to %" PRId64 ")",
+					       feed_quote(f->ptr, f->len, q, sizeof q), FEED_QUANTITY_MAX);
+		if (!over) {
+			n = n * 10 + (c - '0');
+			over = n > FEED_QUANTITY_MAX;
+		}
+	}
+	if (over)
+		return feed_reject_set(rej, FEED_AMOUNT_RANGE, col->name, "%s is out of range (0 to %" PRId64 ")",
+				       feed_quote(f->ptr, f->len, q, sizeof q), FEED_QUANTITY_MAX);
+	v->i64 = n;
+	return 0;
+}
+
+/* The types worth remembering: their parse costs more than a compare, and values repeat. */
+static int cacheable(enum feed_type t)
+{
+	return t == FEED_ENUM || t == FEED_CURRENCY || t == FEED_TIMESTAMP || t == FEED_DATE;
+}
+
+/* Parses one non-empty, clean field by its type. */
+static int field_parse(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
+		       struct feed_reject *rej)
+{
+	char q[QUOTE_CAP];
+	v->present = 1;
+	v->ptr = f->ptr;
+	v->len = f->len;
+	switch (col->type) {
+	case FEED_TEXT:
+		return 0;
+	case FEED_ENUM:
+		return field_enum(col, f, v, rej);
+	case FEED_CURRENCY:
+		if (currency_minor_units(f->ptr, f->len) >= 0)
+			return 0;
+		return feed_reject_set(rej, FEED_BAD_CURRENCY, col->name, "%s is not a currency settle knows (%s)",
+				       feed_quote(f->ptr, f->len, q, sizeof q), currency_known_list());
+	case FEED_MONEY:
+	case FEED_PRICE:
+		return field_money(col, f, v, rej);
+	case FEED_PCT:
+		return field_pct(col, f, v, rej);
+	case FEED_TIMESTAMP:
+	case FEED_DATE:
+		return field_time(col, f, v, rej);
+	case FEED_QUANTITY:
+		return field_quantity(col, f, v, rej);
+	}
+	ASSERT(0);
+	return -1;
+}
+
+/* field_parse through the column's cache: the same bytes as the last valid value of the column
+ * give the same value (parsing is a pure function of the bytes). f is not empty. */
+static int field_typed(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
+		       struct feed_cache *cache, struct feed_reject *rej)
+{
+	if (!cacheable(col->type) || f->len > FEED_CACHE_BYTES)
+		return field_parse(col, f, v, rej);
+	if (cache->len == f->len && memcmp(cache->bytes, f->ptr, f->len) == 0) {
+		*v = cache->value;
+		if (col->type != FEED_ENUM) /* an enum points at its static name; the rest into the row */
+			v->ptr = f->ptr;
+		return 0;
+	}
+	if (field_parse(col, f, v, rej) < 0)
+		return -1;
+	cache->len = f->len;
+	memcpy(cache->bytes, f->ptr, f->len);
+	cache->value = *v;
+	return 0;
+}
+
+/* Order of checks: bytes first (length, NUL, UTF-8: nothing else can be said about such a value,
+ * nor quoted), then emptiness, then the type. */
+static int field_validate(const struct feed_header *h, const struct feed_column *col,
+			  const struct csv_in_field *f, int plain_ascii, struct feed_value *v,
+			  struct feed_cache *cache, struct feed_reject *rej)
+{
+	size_t at;
+	if (f->too_long)
+		return feed_reject_set(rej, FEED_FIELD_TOO_LONG, col->name, "is longer than %zu bytes",
+				       CSV_IN_FIELD_MAX);
+	switch (plain_ascii ? BYTES_OK : bytes_check(f->ptr, f->len, 1, &at)) {
+	case BYTES_OK:
+		break;
+	case BYTES_NUL:
+		return feed_reject_set(rej, FEED_NUL_BYTE, col->name, "contains a NUL byte (byte %zu)", at + 1);
+	case BYTES_BAD_UTF8:
+		return feed_reject_set(rej, FEED_BAD_UTF8, col->name, "is not valid UTF-8 (byte %zu)", at + 1);
+	}
+	if (f->len == 0) {
+		/* SPEC §3: an empty field is NULL. */
+		if (col->default_value)
+			*v = (struct feed_value){ 1, col->default_value, strlen(col->default_value), 0 };
+		else if ((col->flags & FEED_RECIPIENT) && h->recipient)
+			*v = (struct feed_value){ 1, h->recipient, strlen(h->recipient), 0 };
+		else if (col->flags & FEED_RECIPIENT)
+			return feed_reject_set(rej, FEED_MISSING_REQUIRED, col->name,
+					       "required field is empty (or name the file's recipient with "
+					       "--recipient)");
+		else if (col->flags & FEED_REQUIRED)
+			return feed_reject_set(rej, FEED_MISSING_REQUIRED, col->name, "required field is empty");
+		else
+			*v = (struct feed_value){ 0, NULL, 0, 0 };
+		return 0;
+	}
+	return field_typed(col, f, v, cache, rej);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Rules across fields
+ */
+
+static int col_index(const struct feed_kind *k, const char *name)
+{
+	for (size_t c = 0; c < k->ncols; c++)
+		if (strcmp(k->cols[c].name, name) == 0)
+			return (int)c;
+	ASSERT(0);
+	return -1;
+}
+
+/* Column positions the rules below use, looked up once (the tables are constant). */
+static struct {
+	int ready;
+	int be_action, be_reference;
+	int of_basis, of_reseller, of_markup, of_share, of_from, of_until;
+} ix;
+
+static void ix_init(void)
+{
+	if (ix.ready)
+		return;
+	const struct feed_kind *be = &feed_kinds[FEED_BILLING_EVENT], *of = &feed_kinds[FEED_OFFER];
+	ix.be_action = col_index(be, "action");
+	ix.be_reference = col_index(be, "transaction_reference_id");
+	ix.of_basis = col_index(of, "split_basis");
+	ix.of_reseller = col_index(of, "reseller_account_id");
+	ix.of_markup = col_index(of, "markup_pct");
+	ix.of_share = col_index(of, "isv_share_pct");
+	ix.of_from = col_index(of, "valid_from");
+	ix.of_until = col_index(of, "valid_until");
+	ix.ready = 1;
+}
+
+static int value_is(const struct feed_value *v, const char *s)
+{
+	return v->present && v->len == strlen(s) && memcmp(v->ptr, s, v->len) == 0;
+}
+
+/* SPEC §3.1: INVOICED and FORGIVEN rows need their charge's transaction_reference_id. */
+static int check_billing_event(const struct feed_value *vals, struct feed_reject *rej)
+{
+	const struct feed_value *action = &vals[ix.be_action];
+	if ((value_is(action, "INVOICED") || value_is(action, "FORGIVEN")) && !vals[ix.be_reference].present)
+		return feed_reject_set(rej, FEED_MISSING_REQUIRED, "transaction_reference_id",
+				       "required field is empty (action %.*s needs the charge's reference)",
+				       (int)action->len, action->ptr);
+	return 0;
+}
+
+/* SPEC §3.2 split rules, with what each basis needs and what would contradict it:
+ *   DIRECT: no reseller, no markup_pct, no isv_share_pct;
+ *   MARKUP: reseller and markup_pct, no isv_share_pct;
+ *   SHARE:  reseller and isv_share_pct, no markup_pct.
+ * A field that contradicts the basis is CONFLICTING_FIELDS: settle does not guess which is wrong. */
+static int check_offer(const struct feed_value *vals, struct feed_reject *rej)
+{
+	const struct feed_value *basis = &vals[ix.of_basis];
+	int reseller = vals[ix.of_reseller].present;
+	int markup = vals[ix.of_markup].present;
+	int share = vals[ix.of_share].present;
+	const char *b = basis->ptr;
+	if (value_is(basis, "DIRECT")) {
+		if (reseller)
+			return feed_reject_set(rej, FEED_CONFLICTING_FIELDS, "reseller_account_id",
+					       "must be empty for split_basis DIRECT");
+		if (markup)
+			return feed_reject_set(rej, FEED_CONFLICTING_FIELDS, "markup_pct",
+					       "must be empty for split_basis DIRECT");
+		if (share)
+			return feed_reject_set(rej, FEED_CONFLICTING_FIELDS, "isv_share_pct",
+					       "must be empty for split_basis DIRECT");
+	} else {
+		int is_markup = value_is(basis, "MARKUP");
+		if (!reseller)
+			return feed_reject_set(rej, FEED_MISSING_REQUIRED, "reseller_account_id",
+					       "required field is empty (split_basis %s has a reseller)", b);
+		if (is_markup && !markup)
+			return feed_reject_set(rej, FEED_MISSING_REQUIRED, "markup_pct",
+					       "required field is empty (split_basis MARKUP)");
+		if (is_markup && share)
+			return feed_reject_set(rej, FEED_CONFLICTING_FIELDS, "isv_share_pct",
+					       "must be empty for split_basis MARKUP");
+		if (!is_markup && !share)
+			return feed_reject_set(rej, FEED_MISSING_REQUIRED, "isv_share_pct",
+					       "required field is empty (split_basis SHARE)");
+		if (!is_markup && markup)
+			return feed_reject_set(rej, FEED_CONFLICTING_FIELDS, "markup_pct",
+					       "must be empty for split_basis SHARE");
+	}
+	const struct feed_value *from = &vals[ix.of_from];
+	const struct feed_value *until = &vals[ix.of_until];
+	if (from->present && until->present && until->i64 < from->i64) {
+		char q1[QUOTE_CAP], q2[QUOTE_CAP];
+		return feed_reject_set(rej, FEED_BAD_DATE, "valid_until", "%s is before valid_from %s",
+				       feed_quote(until->ptr, until->len, q1, sizeof q1),
+				       feed_quote(from->ptr, from->len, q2, sizeof q2));
+	}
+	return 0;
+}
+
+int feed_row_validate(struct feed_header *h, const struct csv_in_record *rec, struct feed_value *vals,
+		      struct feed_reject *rej)
+{
+	const struct feed_kind *k = h->kind;
+	if (rec->nfields != h->nfields)
+		return feed_reject_set(rej, FEED_FIELD_COUNT, NULL, "the record has %zu field%s, the header has %zu",
+				       rec->nfields, rec->nfields == 1 ? "" : "s", h->nfields);
+	ASSERT(rec->nstored == rec->nfields);
+	/* Columns the file does not have: their default, --recipient, or NULL. */
+	for (size_t c = 0; c < k->ncols; c++) {
+		if (h->present[c] >= 0)
+			continue;
+		const struct feed_column *col = &k->cols[c];
+		if (col->default_value)
+			vals[c] = (struct feed_value){ 1, col->default_value, strlen(col->default_value), 0 };
+		else if ((col->flags & FEED_RECIPIENT) && h->recipient)
+			vals[c] = (struct feed_value){ 1, h->recipient, strlen(h->recipient), 0 };
+		else
+			vals[c] = (struct feed_value){ 0, NULL, 0, 0 };
+	}
+	for (size_t i = 0; i < h->nfields; i++) {
+		int c = h->map[i];
+		if (c >= 0
+		    && field_validate(h, &k->cols[c], &rec->fields[i], rec->plain_ascii, &vals[c], &h->cache[c], rej) < 0)
+			return -1;
+	}
+	ix_init();
+	switch (k->id) {
+	case FEED_BILLING_EVENT:
+		return check_billing_event(vals, rej);
+	case FEED_OFFER:
+		return check_offer(vals, rej);
+	default:
+		return 0;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * COPY
+ */
+
+void feed_copy_columns(const struct feed_header *h, char *buf, size_t cap)
+{
+	const struct feed_kind *k = h->kind;
+	int n = snprintf(buf, cap, "file_id, line");
+	ASSERT(n > 0 && (size_t)n < cap);
+	size_t used = (size_t)n;
+	for (size_t c = 0; c < k->ncols; c++) {
+		if (!h->sent[c])
+			continue;
+		n = snprintf(buf + used, cap - used, ", %s", k->cols[c].db_name);
+		ASSERT(n > 0 && (size_t)n < cap - used);
+		used += (size_t)n;
+	}
+}
+
+void feed_row_encode(const struct feed_header *h, int64_t file_id, int64_t line, const struct feed_value *vals,
+		     struct copy_out *out)
+{
+	const struct feed_kind *k = h->kind;
+	copy_out_tuple(out, 2 + (int)h->sent_n);
+	copy_out_int8(out, file_id);
+	copy_out_int8(out, line);
+	for (size_t i = 0; i < k->ncols; i++) {
+		const struct feed_value *v = &vals[i];
+		if (!h->sent[i])
+			continue;
+		if (!v->present) {
+			copy_out_null(out);
+			continue;
+		}
+		switch (feed_column_sql(&k->cols[i])) {
+		case FEED_SQL_TEXT:
+			copy_out_text(out, v->ptr, v->len);
+			break;
+		case FEED_SQL_INT8:
+			copy_out_int8(out, v->i64);
+			break;
+		case FEED_SQL_TIMESTAMPTZ:
+			copy_out_timestamptz(out, v->i64);
+			break;
+		case FEED_SQL_DATE:
+			copy_out_date(out, v->i64);
+			break;
+		}
+	}
+}

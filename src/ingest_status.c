@@ -1,0 +1,138 @@
+/* ingest_status.c — `settle status`: what is in the database (SPEC §7).
+ *
+ * Sections, each one query: ingested files (with their counts and ingest instant), the first
+ * rejected rows of each file, runs, and per period the open exceptions of its latest run. The
+ * run and exception sections read the result tables of 003_results.sql; they are the hook for
+ * the reconcile and report modules to say more.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "settle.h"
+
+#define STATUS_REJECTED_PER_FILE 5
+#define STATUS_RUNS_MAX 20
+
+static int status_files(struct db *db, struct err *e)
+{
+	PGresult *r = db_query(db,
+			       "SELECT file_id, to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+			       " kind, rows_loaded, rows_unchanged, rows_rejected, file_rejected, file_name"
+			       " FROM settle.ingest_file ORDER BY file_id",
+			       0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	printf("files: %d\n", n);
+	if (n > 0)
+		printf("  %6s  %-20s  %-15s  %10s  %9s  %8s  %s\n", "file", "ingested_at", "kind", "loaded", "unchanged",
+		       "rejected", "name");
+	for (int i = 0; i < n; i++)
+		printf("  %6s  %-20s  %-15s  %10s  %9s  %8s  %s%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		       PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+		       PQgetvalue(r, i, 7), strcmp(PQgetvalue(r, i, 6), "t") == 0 ? "  (file rejected)" : "");
+	PQclear(r);
+	return 0;
+}
+
+static int status_rejected(struct db *db, struct err *e)
+{
+	char lim[16];
+	snprintf(lim, sizeof lim, "%d", STATUS_REJECTED_PER_FILE);
+	const char *params[] = { lim };
+	PGresult *r = db_query(db,
+			       "SELECT f.file_id, f.file_name, f.rows_rejected, x.line, x.column_name, x.code, x.detail"
+			       " FROM settle.ingest_file f CROSS JOIN LATERAL ("
+			       "   SELECT line, column_name, code, detail FROM settle.rejected_row j"
+			       "   WHERE j.file_id = f.file_id ORDER BY line, column_name LIMIT $1::int) x"
+			       " WHERE f.rows_rejected > 0 ORDER BY f.file_id, x.line, x.column_name",
+			       1, params, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0)
+		printf("\nrejected rows (the first %d of each file; all are in settle.rejected_row):\n",
+		       STATUS_REJECTED_PER_FILE);
+	const char *file = NULL;
+	for (int i = 0; i < n; i++) {
+		if (!file || strcmp(file, PQgetvalue(r, i, 0)) != 0) {
+			file = PQgetvalue(r, i, 0);
+			printf("  file %s, %s: %s rejected\n", file, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+		}
+		int has_col = !PQgetisnull(r, i, 4);
+		printf("    %s:%s: %s%s%s [%s]\n", PQgetvalue(r, i, 1), PQgetvalue(r, i, 3),
+		       has_col ? PQgetvalue(r, i, 4) : "", has_col ? ": " : "", PQgetvalue(r, i, 6),
+		       PQgetvalue(r, i, 5));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Hook: runs as settle.run records them (reconcile/report/nightly fill it). */
+static int status_runs(struct db *db, struct err *e)
+{
+	char lim[16];
+	snprintf(lim, sizeof lim, "%d", STATUS_RUNS_MAX);
+	const char *params[] = { lim };
+	PGresult *r = db_query(db,
+			       "SELECT r.run_id, r.command,"
+			       " to_char(r.as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+			       " coalesce(string_agg(p.period, ' ' ORDER BY p.period), '')"
+			       " FROM settle.run r LEFT JOIN settle.run_period p USING (run_id)"
+			       " GROUP BY r.run_id ORDER BY r.run_id DESC LIMIT $1::int",
+			       1, params, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	printf("\nruns: %s\n", n ? "" : "none yet");
+	if (n > 0)
+		printf("  %6s  %-10s  %-20s  %s\n", "run", "command", "as_of", "periods");
+	for (int i = 0; i < n; i++)
+		printf("  %6s  %-10s  %-20s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+		       PQgetvalue(r, i, 3));
+	PQclear(r);
+	return 0;
+}
+
+/* Hook: per period, the exceptions of its latest run are the open ones. */
+static int status_periods(struct db *db, struct err *e)
+{
+	PGresult *r = db_query(db,
+			       "SELECT p.period, p.run_id,"
+			       " (SELECT count(*) FROM settle.exception x WHERE x.run_id = p.run_id AND x.period = p.period)"
+			       " FROM (SELECT DISTINCT ON (period) period, run_id FROM settle.run_period"
+			       "       ORDER BY period, run_id DESC) p ORDER BY p.period",
+			       0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0) {
+		printf("\nperiods:\n  %-7s  %6s  %s\n", "period", "run", "open exceptions");
+		for (int i = 0; i < n; i++)
+			printf("  %-7s  %6s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+	}
+	PQclear(r);
+	return 0;
+}
+
+int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		log_error("status takes no arguments");
+		return EXIT_USAGE;
+	}
+	struct err e = { 0 };
+	struct db *db;
+	if (settle_db(ctx, &db, &e) < 0 || status_files(db, &e) < 0 || status_rejected(db, &e) < 0
+	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0) {
+		log_error("%s", e.msg);
+		return e.exit_code ? e.exit_code : EXIT_FAILED;
+	}
+	if (fflush(stdout) != 0) {
+		log_error("could not write the status");
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+}

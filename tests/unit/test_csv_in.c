@@ -1,0 +1,264 @@
+/* test_csv_in.c — csv_in: records, physical line numbers, BOM, CRLF, quotes, invalid files, and
+ * the quote-free fast path against libcsv on generated input. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "csv_in.h"
+
+/* Renders every record of data as "L<line>-<end>[<t>]:f1|f2|..." lines ("t" = no line end), a
+ * too-long field as <LONG>, and ends with "EOF", "INVALID@<line>" or "FAILED". */
+static char *render(const char *data, size_t len, int libcsv_only, size_t fields_max)
+{
+	size_t cap = len * 2 + 4096, used = 0;
+	char *out = malloc(cap);
+	FILE *f = fmemopen((void *)data, len ? len : 1, "rb");
+	if (len == 0) {
+		fclose(f);
+		f = fopen("/dev/null", "rb");
+	}
+	struct csv_in *r = csv_in_new(f);
+	csv_in_set_libcsv_only(r, libcsv_only);
+	if (fields_max)
+		csv_in_set_fields_max(r, fields_max);
+	struct csv_in_record rec;
+	struct err e;
+	enum csv_in_status st;
+	while ((st = csv_in_next(r, &rec, &e)) == CSV_IN_RECORD) {
+		if (cap - used < 64 + rec.nstored * 8 + len)
+			break;
+		used += (size_t)snprintf(out + used, cap - used, "L%lld-%lld%s:", (long long)rec.line,
+					 (long long)rec.line_end, rec.terminated ? "" : "t");
+		for (size_t i = 0; i < rec.nstored; i++) {
+			if (i)
+				out[used++] = '|';
+			if (rec.fields[i].too_long) {
+				memcpy(out + used, "<LONG>", 6);
+				used += 6;
+			} else {
+				memcpy(out + used, rec.fields[i].ptr, rec.fields[i].len);
+				used += rec.fields[i].len;
+			}
+		}
+		if (rec.nfields > rec.nstored)
+			used += (size_t)snprintf(out + used, cap - used, "+%zu", rec.nfields - rec.nstored);
+		out[used++] = '\n';
+	}
+	if (st == CSV_IN_INVALID)
+		snprintf(out + used, cap - used, "INVALID@%lld", (long long)csv_in_invalid_line(r));
+	else
+		snprintf(out + used, cap - used, "%s", st == CSV_IN_EOF ? "EOF" : "FAILED");
+	csv_in_free(r);
+	fclose(f);
+	return out;
+}
+
+/* Both paths must give exactly `want`. */
+static int same(const char *data, const char *want)
+{
+	size_t len = strlen(data);
+	char *fast = render(data, len, 0, 0), *slow = render(data, len, 1, 0);
+	int ok = strcmp(fast, want) == 0 && strcmp(slow, want) == 0;
+	if (!ok)
+		printf("  input:   \"%s\"\n  want:    \"%s\"\n  fast:    \"%s\"\n  libcsv:  \"%s\"\n", data, want, fast,
+		       slow);
+	free(fast);
+	free(slow);
+	return ok;
+}
+
+static const struct {
+	const char *name, *data, *want;
+} cases[] = {
+	{ "lf", "a,b\n1,2\n", "L1-1:a|b\nL2-2:1|2\nEOF" },
+	{ "crlf", "a,b\r\n1,2\r\n", "L1-1:a|b\nL2-2:1|2\nEOF" },
+	{ "bom", "\xEF\xBB\xBF" "a,b\n1,2\n", "L1-1:a|b\nL2-2:1|2\nEOF" },
+	{ "bom_only_at_byte_0", "a,b\n\xEF\xBB\xBFx,2\n", "L1-1:a|b\nL2-2:\xEF\xBB\xBFx|2\nEOF" },
+	{ "spaces_kept", "a,b\n 1 , 2\t\n", "L1-1:a|b\nL2-2: 1 | 2\t\nEOF" },
+	{ "empty_fields", "a,b,c\n,,\n", "L1-1:a|b|c\nL2-2:||\nEOF" },
+	{ "quoted_comma_and_quote", "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n", "L1-1:a|b\nL2-2:x,y|say \"hi\"\nEOF" },
+	{ "quoted_empty", "a,b\n\"\",x\n", "L1-1:a|b\nL2-2:|x\nEOF" },
+	{ "multiline_shifts_lines", "a,b\n\"one\ntwo\nthree\",x\nc,d\n",
+	  "L1-1:a|b\nL2-4:one\ntwo\nthree|x\nL5-5:c|d\nEOF" },
+	{ "multiline_crlf_kept_inside", "a,b\r\n\"1\r\n2\",x\r\nc,d\r\n", "L1-1:a|b\nL2-3:1\r\n2|x\nL4-4:c|d\nEOF" },
+	{ "blank_lines_count", "a,b\n\n1,2\n\r\n\n3,4\n", "L1-1:a|b\nL3-3:1|2\nL6-6:3|4\nEOF" },
+	{ "last_record_without_lf", "a,b\n1,2", "L1-1:a|b\nL2-2t:1|2\nEOF" },
+	{ "last_quoted_without_lf", "a,b\n1,\"2\"", "L1-1:a|b\nL2-2t:1|2\nEOF" },
+	{ "trailing_comma", "a,b\n1,\n", "L1-1:a|b\nL2-2:1|\nEOF" },
+	{ "unbalanced_quote_at_eof", "a,b\n1,2\n\"3,4\n5,6\n", "L1-1:a|b\nL2-2:1|2\nINVALID@3" },
+	{ "quote_inside_unquoted", "a,b\n1,2\n3,x\"y\n", "L1-1:a|b\nL2-2:1|2\nINVALID@3" },
+	{ "text_after_closing_quote", "a,b\n\"1\"x,2\n", "L1-1:a|b\nINVALID@2" },
+	{ "space_after_closing_quote", "a,b\n\"1\" ,2\n", "L1-1:a|b\nINVALID@2" },
+	{ "empty_file", "", "EOF" },
+	{ "bom_only", "\xEF\xBB\xBF", "EOF" },
+	{ "only_blank_lines", "\n\r\n\n", "EOF" },
+};
+
+TEST(cases_both_paths)
+{
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (!same(cases[i].data, cases[i].want))
+			printf("  case %s failed\n", cases[i].name), check_failed_++;
+	}
+}
+
+TEST(nul_bytes)
+{
+	static const char data[] = "a,b\nx\0y,2\n";
+	char *fast = render(data, sizeof data - 1, 0, 0), *slow = render(data, sizeof data - 1, 1, 0);
+	CHECK(memcmp(fast, "L1-1:a|b\nL2-2:x\0y|2\nEOF", 24) == 0);
+	CHECK(memcmp(slow, "L1-1:a|b\nL2-2:x\0y|2\nEOF", 24) == 0);
+	free(fast);
+	free(slow);
+}
+
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+TEST(field_too_long)
+{
+	char *ok = repeat('x', CSV_IN_FIELD_MAX), *big = repeat('y', CSV_IN_FIELD_MAX + 1);
+	size_t cap = 3 * CSV_IN_FIELD_MAX + 100;
+	char *data = malloc(cap), *want = malloc(cap);
+	snprintf(data, cap, "a,b\n%s,1\n%s,2\n\"%s\",3\n", ok, big, big);
+	snprintf(want, cap, "L1-1:a|b\nL2-2:%s|1\nL3-3:<LONG>|2\nL4-4:<LONG>|3\nEOF", ok);
+	CHECK(same(data, want));
+	free(ok), free(big), free(data), free(want);
+}
+
+/* A "field" past 1 MiB is an unbalanced quote eating the file: invalid, at the record's start. */
+TEST(field_over_buffer_cap_is_invalid)
+{
+	char *huge = repeat('z', CSV_IN_BUFFER_MAX + 10);
+	size_t cap = CSV_IN_BUFFER_MAX + 100;
+	char *data = malloc(cap);
+	snprintf(data, cap, "a,b\n1,2\n\"%s\n", huge);
+	CHECK(same(data, "L1-1:a|b\nL2-2:1|2\nINVALID@3"));
+	free(huge), free(data);
+}
+
+/* Lines longer than the read chunk go through libcsv in slices; both quoted and not. */
+TEST(lines_longer_than_chunk)
+{
+	size_t n = CSV_IN_CHUNK + 1000, cap = 4 * n + 100;
+	char *x = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (char)('a' + i % 26);
+	x[n] = '\0';
+	char *data = malloc(cap), *want = malloc(cap);
+	/* fields_max 0: default; long fields are too_long anyway, so split x into short fields */
+	for (size_t i = 999; i < n; i += 1000)
+		x[i] = ',';
+	snprintf(data, cap, "h\n%s\n\"q\",%s\nlast\n", x, x);
+	char *fast = render(data, strlen(data), 0, 0), *slow = render(data, strlen(data), 1, 0);
+	CHECK(strcmp(fast, slow) == 0);
+	CHECK(strstr(fast, "L3-3:q|abc") != NULL);
+	CHECK(strstr(fast, "L4-4:last\nEOF") != NULL);
+	free(fast), free(slow), free(x), free(data), free(want);
+}
+
+TEST(fields_max_counts_the_rest)
+{
+	static const char data[] = "a,b\n1,2,3,4\n";
+	char *out = render(data, sizeof data - 1, 0, 2);
+	CHECK_STR(out, "L1-1:a|b\nL2-2:1|2+2\nEOF");
+	free(out);
+	out = render(data, sizeof data - 1, 1, 2);
+	CHECK_STR(out, "L1-1:a|b\nL2-2:1|2+2\nEOF");
+	free(out);
+}
+
+/* xorshift: deterministic input for the property test. */
+static uint64_t rng_state = 88172645463325252u;
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Random valid-ish CSV from an alphabet heavy in the special bytes (quotes made valid by
+ * construction on some fields, raw on others): whatever the bytes, the fast path and libcsv must
+ * agree record by record, invalid files included. */
+TEST(fast_path_matches_libcsv)
+{
+	static const char alphabet[] = "ab ,\r\n\t1.\xC3\xA9";
+	char *buf = malloc(1 << 16);
+	int mismatches = 0;
+	for (int round = 0; round < 3000; round++) {
+		size_t len = 0, target = (size_t)(rng() % 400);
+		while (len < target) {
+			uint64_t r = rng();
+			if (r % 7 == 0) { /* a properly quoted field */
+				buf[len++] = '"';
+				for (int k = (int)(r >> 8) % 6; k > 0; k--) {
+					char c = alphabet[rng() % (sizeof alphabet - 1)];
+					buf[len++] = c;
+					if (rng() % 9 == 0) {
+						buf[len++] = '"';
+						buf[len++] = '"';
+					}
+				}
+				buf[len++] = '"';
+				buf[len++] = rng() % 2 ? ',' : '\n';
+			} else if (r % 53 == 0) {
+				buf[len++] = '"'; /* a stray quote: usually makes the file invalid */
+			} else {
+				buf[len++] = alphabet[(r >> 16) % (sizeof alphabet - 1)];
+			}
+		}
+		char *fast = render(buf, len, 0, 0), *slow = render(buf, len, 1, 0);
+		if (strcmp(fast, slow) != 0 && mismatches++ < 3)
+			printf("  mismatch on round %d:\n  fast:   \"%s\"\n  libcsv: \"%s\"\n", round, fast, slow);
+		free(fast);
+		free(slow);
+	}
+	CHECK(mismatches == 0);
+	free(buf);
+}
+
+/* Memory does not depend on the file: a 200k-line input reuses the same buffers. */
+TEST(many_records_stream)
+{
+	size_t rows = 200000, cap = rows * 16 + 16;
+	char *data = malloc(cap);
+	size_t used = (size_t)snprintf(data, cap, "id,v\n");
+	for (size_t i = 0; i < rows; i++)
+		used += (size_t)snprintf(data + used, cap - used, i % 10 ? "%zu,x\n" : "%zu,\"y\"\n", i);
+	FILE *f = fmemopen(data, used, "rb");
+	struct csv_in *r = csv_in_new(f);
+	struct csv_in_record rec;
+	struct err e;
+	size_t n = 0;
+	int64_t last_line = 0;
+	while (csv_in_next(r, &rec, &e) == CSV_IN_RECORD) {
+		n++;
+		last_line = rec.line;
+	}
+	CHECK_I64(n, rows + 1);
+	CHECK_I64(last_line, (int64_t)rows + 1);
+	csv_in_free(r);
+	fclose(f);
+	free(data);
+}
+
+int main(void)
+{
+	RUN(cases_both_paths);
+	RUN(nul_bytes);
+	RUN(field_too_long);
+	RUN(field_over_buffer_cap_is_invalid);
+	RUN(lines_longer_than_chunk);
+	RUN(fields_max_counts_the_rest);
+	RUN(fast_path_matches_libcsv);
+	RUN(many_records_stream);
+	return CHECK_EXIT;
+}
