@@ -40,7 +40,7 @@
 #define FEED_CONFLICTING_FIELDS "CONFLICTING_FIELDS"
 #define FEED_DUPLICATE_KEY_CONFLICT "DUPLICATE_KEY_CONFLICT"
 
-#define FEED_DETAIL_MAX 512
+#define FEED_DETAIL_MAX 1024
 #define FEED_COLUMNS_MAX 40   /* columns of the widest kind (billing_event) */
 #define FEED_QUOTE_MAX 64     /* bytes of a bad value quoted in a message */
 
