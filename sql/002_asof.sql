@@ -23,7 +23,7 @@
 -- no predicate can be pushed below the version resolution.
 CREATE FUNCTION settle.billing_event_asof(as_of timestamptz)
 RETURNS SETOF settle.billing_event
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT c.*
     FROM (
         SELECT DISTINCT ON (v.billing_event_id) v.*
@@ -64,7 +64,7 @@ $$;
 -- time under the run lock; line orders rows of one file).
 CREATE FUNCTION settle.offer_asof(as_of timestamptz)
 RETURNS SETOF settle.offer
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT DISTINCT ON (o.offer_id) o.*
     FROM settle.offer o JOIN settle.ingest_file f ON f.file_id = o.file_id
     WHERE f.ingested_at <= as_of
@@ -74,7 +74,7 @@ $$;
 -- SPEC §3.3: the latest ingested price per (offer_id, dimension).
 CREATE FUNCTION settle.offer_dimension_asof(as_of timestamptz)
 RETURNS SETOF settle.offer_dimension
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT DISTINCT ON (d.offer_id, d.dimension) d.*
     FROM settle.offer_dimension d JOIN settle.ingest_file f ON f.file_id = d.file_id
     WHERE f.ingested_at <= as_of
@@ -85,7 +85,7 @@ $$;
 -- metering_record_id), so every stored row is current once its file is ingested.
 CREATE FUNCTION settle.metering_asof(as_of timestamptz)
 RETURNS SETOF settle.metering
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT m.* FROM settle.metering m JOIN settle.ingest_file f ON f.file_id = m.file_id
     WHERE f.ingested_at <= as_of
 $$;
@@ -93,7 +93,7 @@ $$;
 -- SPEC §3.5: deposits follow the same first-write-wins rule by deposit_id (docs/ingest.md).
 CREATE FUNCTION settle.bank_deposit_asof(as_of timestamptz)
 RETURNS SETOF settle.bank_deposit
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT d.* FROM settle.bank_deposit d JOIN settle.ingest_file f ON f.file_id = d.file_id
     WHERE f.ingested_at <= as_of
 $$;

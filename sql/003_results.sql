@@ -18,9 +18,16 @@ CREATE TABLE settle.run_period (
     PRIMARY KEY (run_id, period)
 );
 
--- SPEC §4.1/4.2: one row per charge group of the period.
+-- The large per-run tables (charge_group, allocation, aging: one row per charge group or party)
+-- carry no foreign key and no primary key: per-row foreign-key triggers and a unique index over
+-- five text columns cost more than computing the period. reconcile writes the run row and its
+-- results in one transaction, and its balance assertions check on the stored rows that every
+-- group appears once (docs/reconcile.md). Reports find a run's rows by (run_id, period).
+
+-- SPEC §4.1/4.2: one row per charge group of the period; natural key
+-- (run_id, period, recipient_account_id, transaction_reference_id, currency).
 CREATE TABLE settle.charge_group (
-    run_id                      bigint NOT NULL REFERENCES settle.run,
+    run_id                      bigint NOT NULL,
     period                      text   NOT NULL,
     recipient_account_id        text   NOT NULL,
     transaction_reference_id    text   NOT NULL,
@@ -38,19 +45,28 @@ CREATE TABLE settle.charge_group (
     other_seller_tax_micros     bigint NOT NULL,  -- OTHER_SELLER_TAX_SHARE family
     infra_micros                bigint NOT NULL,  -- AWS_INFRA_SHARE
     balance_adjustment_micros   bigint NOT NULL,  -- BALANCE_ADJUSTMENT
+    rows_n                      bigint NOT NULL,  -- its INVOICED/FORGIVEN billing events
     match_status                text   NOT NULL,  -- MATCHED | NO_OFFER | AMBIGUOUS_OFFER | CURRENCY_MISMATCH
-    match_rule                  text,             -- M1 | M2 | M3 when matched
-    matched_offer_id            text,
-    seller_of_record            boolean,          -- recipient is the matched offer's seller of record
+    match_rule                  text,             -- M1 | M2 | M3: the rule that decided (also for AMBIGUOUS/CURRENCY_MISMATCH)
+    matched_offer_id            text,             -- the offer found (MATCHED, CURRENCY_MISMATCH)
+    seller_of_record            boolean,          -- MATCHED: recipient is the offer's seller of record; else NULL
     allocated                   boolean NOT NULL,
+    -- what became of the group; exactly one (balance assertion 5 of reconcile):
+    --   ALLOCATED            matched, the recipient is the seller of record, B, F or T not zero
+    --   UNMATCHED            NO_OFFER / AMBIGUOUS_OFFER / CURRENCY_MISMATCH, with that exception
+    --   NOT_SELLER_OF_RECORD matched, another recipient's feed (e.g. the ISV's side of a CPPO sale)
+    --   NOTHING_TO_ALLOCATE  B = F = T = 0 (tax-only, balance adjustment, a charge and its reversal)
+    disposition                 text   NOT NULL,
+    offer_expired               boolean NOT NULL, -- matched by M1/M2 outside the offer's validity
     disbursement_status         text   NOT NULL,  -- DISBURSED | PARTIAL | OVER | NOT_DISBURSED | FAILED
-    remainder_micros            bigint NOT NULL,  -- SPEC 4.5 remainder of its reference
-    PRIMARY KEY (run_id, period, recipient_account_id, transaction_reference_id, currency)
+    remainder_micros            bigint NOT NULL   -- SPEC 4.5 remainder of its reference
 );
+CREATE INDEX charge_group_run ON settle.charge_group (run_id, period);
 
--- SPEC §4.3: one row per allocated group and party. party_index 0 is the ISV.
+-- SPEC §4.3: one row per allocated group and party. party_index 0 is the ISV. Natural key
+-- (run_id, period, recipient_account_id, transaction_reference_id, currency, party_index).
 CREATE TABLE settle.allocation (
-    run_id                   bigint NOT NULL REFERENCES settle.run,
+    run_id                   bigint NOT NULL,
     period                   text   NOT NULL,
     recipient_account_id     text   NOT NULL,
     transaction_reference_id text   NOT NULL,
@@ -64,9 +80,9 @@ CREATE TABLE settle.allocation (
     revenue_micros           bigint NOT NULL,
     listing_fee_micros       bigint NOT NULL,
     seller_tax_micros        bigint NOT NULL,
-    net_micros               bigint NOT NULL,
-    PRIMARY KEY (run_id, period, recipient_account_id, transaction_reference_id, currency, party_index)
+    net_micros               bigint NOT NULL
 );
+CREATE INDEX allocation_run ON settle.allocation (run_id, period);
 
 -- SPEC §4.4: per period, party, role and currency.
 CREATE TABLE settle.payout_statement (
@@ -114,15 +130,19 @@ CREATE TABLE settle.disbursement (
     lines_micros         bigint NOT NULL,  -- Σ line amounts (negative of what the payout should be)
     lines_n              bigint NOT NULL,
     status               text   NOT NULL,  -- SETTLED | MISMATCH | FAILED
+    failure_id           text,             -- the DISBURSEMENT_FAILURE billing_event_id when FAILED
     bank_trace_id        text,
     deposit_id           text,             -- the matched deposit, or NULL
     deposit_match        text,             -- TRACE_ID | AMOUNT_DATE | NULL
+    deposit_status       text   NOT NULL,  -- MATCHED | AMOUNT_MISMATCH | MISSING | PENDING | NOT_EXPECTED (failed)
+    deposit_amount_micros bigint,          -- the matched deposit's amount
+    deposit_value_date   date,             -- the matched deposit's value date
     PRIMARY KEY (run_id, period, recipient_account_id, payout_id)
 );
 
--- SPEC §4.8: charge groups not fully disbursed at as-of.
+-- SPEC §4.8: charge groups not fully disbursed at as-of. Natural key as charge_group's.
 CREATE TABLE settle.aging (
-    run_id                   bigint NOT NULL REFERENCES settle.run,
+    run_id                   bigint NOT NULL,
     period                   text   NOT NULL,
     recipient_account_id     text   NOT NULL,
     transaction_reference_id text   NOT NULL,
@@ -131,9 +151,9 @@ CREATE TABLE settle.aging (
     days                     integer NOT NULL,
     bucket                   text   NOT NULL,  -- 0-30 | 31-60 | 61-90 | 91-120 | over 120
     disbursement_status      text   NOT NULL,
-    remainder_micros         bigint NOT NULL,
-    PRIMARY KEY (run_id, period, recipient_account_id, transaction_reference_id, currency)
+    remainder_micros         bigint NOT NULL
 );
+CREATE INDEX aging_run ON settle.aging (run_id, period);
 
 -- SPEC §4.6: per USAGE offer, usage month and dimension.
 CREATE TABLE settle.metering_result (
@@ -143,7 +163,8 @@ CREATE TABLE settle.metering_result (
     usage_month       text   NOT NULL,
     dimension         text   NOT NULL,
     currency          text   NOT NULL,
-    quantity          bigint NOT NULL,
+    quantity          bigint NOT NULL,  -- Σ quantity of the month's Success records
+    records           bigint NOT NULL,  -- how many records
     unit_price_micros bigint,           -- NULL: UNKNOWN_DIMENSION
     expected_micros   bigint,           -- round(Σ quantity × unit_price) to minor units
     billed_micros     bigint,           -- per offer and month (repeated on each dimension row)

@@ -1,13 +1,912 @@
-/* reconcile.c — placeholder until the module lands. */
+/* reconcile.c — `settle reconcile`, run_create and reconcile_period (SPEC §4; see reconcile.h and
+ * reconcile_int.h for the phases). This file holds the frame: the command, the run row, the
+ * temporary tables every phase reads, the offers, the flush of collected rows and the balance
+ * assertions. The rules themselves live in match.c, alloc.c, disburse.c, usage.c and the phase
+ * files reconcile_groups.c, reconcile_payouts.c, reconcile_usage.c.
+ */
+#include "reconcile.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "currency.h"
 #include "log.h"
+#include "reconcile_int.h"
 #include "settle.h"
+#include "timeutil.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Small shared helpers
+ */
+
+const char *rc_nullif(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+int rc_minor_units(const char *currency, int *out, struct err *e)
+{
+	int mu = currency ? currency_minor_units(currency, strlen(currency)) : -1;
+	if (mu < 0)
+		return err_set(e, EXIT_FAILED, "unknown currency \"%s\" in stored data", currency ? currency : "");
+	*out = mu;
+	return 0;
+}
+
+int rc_tolerance(const struct rc *rc, const char *currency, int64_t *out, struct err *e)
+{
+	int64_t tol = config_tolerance_micros(rc->cfg, currency);
+	if (tol < 0)
+		return err_set(e, EXIT_FAILED, "unknown currency \"%s\" in stored data", currency);
+	*out = tol;
+	return 0;
+}
+
+int rc_exception_add(struct rc *rc, const struct rc_exception *x, struct err *e)
+{
+	struct rio_out *o = &rc->out_exc;
+	rio_text(o, x->code);
+	rio_text(o, x->reference);
+	rio_text(o, rc_nullif(x->recipient_account_id));
+	rio_text(o, rc_nullif(x->agreement_id));
+	rio_text(o, rc_nullif(x->offer_id));
+	rio_text(o, rc_nullif(x->currency));
+	if (x->has_expected)
+		rio_int(o, x->expected_micros);
+	else
+		rio_null(o);
+	if (x->has_actual)
+		rio_int(o, x->actual_micros);
+	else
+		rio_null(o);
+	int64_t diff;
+	if (x->has_expected && x->has_actual) {
+		if (money_sub(x->actual_micros, x->expected_micros, &diff) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "%s %s: the difference overflows", x->code, x->reference);
+		rio_int(o, diff);
+	} else {
+		rio_null(o);
+	}
+	rio_text(o, x->detail);
+	rio_end_row(o);
+	rc->summary.exceptions++;
+	return 0;
+}
+
+int rc_statement_add(struct rc *rc, const char *account, enum alloc_role role, const char *currency,
+		     const struct alloc_part *part, struct err *e)
+{
+	char key[512];
+	int n = snprintf(key, sizeof key, "%s\x1f%d\x1f%s", account, (int)role, currency);
+	if (n < 0 || (size_t)n >= sizeof key)
+		return err_set(e, EXIT_FAILED, "party account \"%.64s...\" is too long", account);
+	size_t id;
+	int added;
+	if (rio_map_put(&rc->statement_map, key, &id, &added, e) < 0)
+		return -1;
+	if (added) {
+		if (rc->statements_n == rc->statements_cap) {
+			size_t cap = rc->statements_cap ? rc->statements_cap * 2 : 64;
+			struct rc_statement *s = realloc(rc->statements, cap * sizeof *s);
+			if (!s)
+				return err_set(e, EXIT_FAILED, "out of memory");
+			rc->statements = s;
+			rc->statements_cap = cap;
+		}
+		ASSERT(id == rc->statements_n);
+		struct rc_statement *s = &rc->statements[rc->statements_n++];
+		memset(s, 0, sizeof *s);
+		s->account = account;
+		s->role = role;
+		s->currency = currency;
+	}
+	struct rc_statement *s = &rc->statements[id];
+	if (money_add(s->revenue_micros, part->revenue_micros, &s->revenue_micros) != MONEY_OK ||
+	    money_add(s->listing_fee_micros, part->listing_fee_micros, &s->listing_fee_micros) != MONEY_OK ||
+	    money_add(s->seller_tax_micros, part->seller_tax_micros, &s->seller_tax_micros) != MONEY_OK ||
+	    money_add(s->net_micros, part->net_micros, &s->net_micros) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the payout statement of %s in %s overflows", account, currency);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * run_create
+ */
+
+struct config_text {
+	char buf[4096];
+	size_t len;
+};
+
+static void config_line(const char *key, const char *value, void *arg)
+{
+	struct config_text *t = arg;
+	int n = snprintf(t->buf + t->len, sizeof t->buf - t->len, "%s=%s\n", key, value);
+	if (n > 0)
+		t->len += (size_t)n < sizeof t->buf - t->len ? (size_t)n : sizeof t->buf - t->len - 1;
+}
+
+int run_create(struct db *db, const char *command, int64_t as_of_us, const struct config *cfg, int64_t *run_id,
+	       struct err *e)
+{
+	struct config_text t = { .len = 0 };
+	t.buf[0] = '\0';
+	config_each(cfg, config_line, &t);
+	int version = db_schema_version(db, e);
+	if (version < 0)
+		return -1;
+	char as_of[40], ver[16];
+	time_format_pg(as_of_us, as_of);
+	snprintf(ver, sizeof ver, "%d", version);
+	const char *params[] = { command, as_of, SETTLE_VERSION, ver, t.buf };
+	PGresult *res = db_query(db,
+				 "INSERT INTO settle.run (command, as_of, started_at, settle_version, schema_version, config)"
+				 " VALUES ($1, $2::timestamptz, clock_timestamp(), $3, $4::int, $5) RETURNING run_id",
+				 5, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rc = rio_i64(PQgetvalue(res, 0, 0), run_id);
+	PQclear(res);
+	if (rc < 0)
+		return err_set(e, EXIT_FAILED, "database: run_id is not an integer");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The temporary tables of a period computation
+ */
+
+/* The current versions of the billing events at as-of, narrowed to the columns SPEC §4 reads,
+ * computed once per as-of and transaction (nightly reconciles several periods at one as-of: the
+ * table is reused). Days are UTC days since 1970-01-01 (sessions run with TimeZone=UTC). */
+static const char rc_be_sql[] =
+	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
+	" SELECT recipient_account_id AS recipient, billing_event_id AS beid,"
+	"        coalesce(transaction_reference_id, '') AS tref, currency, action, transaction_type AS ttype,"
+	"        charge_side AS side, amount_micros AS amount,"
+	"        (invoice_date::date - DATE '1970-01-01') AS day,"
+	"        (usage_period_start_date::date - DATE '1970-01-01') AS usage_day,"
+	"        agreement_id AS agreement, offer_id AS offer, product_id AS product,"
+	"        from_account_id AS from_acct, disbursement_billing_event_id AS disb_id,"
+	"        parent_billing_event_id AS parent_id, bank_trace_id AS trace"
+	" FROM settle.billing_event_asof($1::timestamptz)"
+	" WHERE action IN ('INVOICED', 'FORGIVEN', 'DISBURSED') OR transaction_type = 'DISBURSEMENT_FAILURE'";
+
+/* The planner needs statistics of the input tables: right after a large ingest (before
+ * autovacuum gets to it) a table has none, every filter is guessed at 0.5 % of the rows, and a
+ * 5M-row metering month is planned as 64 rows (a nested loop over a materialised copy: a minute
+ * instead of seconds). Tables never analysed, or changed by more than a fifth since, are analysed
+ * here; ANALYZE samples a bounded number of rows, so this costs well under a second. The names
+ * come from this fixed list, never from the database. */
+static const struct {
+	const char *name;
+	const char *analyze_sql;
+} rc_inputs[] = {
+	{ "ingest_file", "ANALYZE settle.ingest_file" },
+	{ "billing_event", "ANALYZE settle.billing_event" },
+	{ "offer", "ANALYZE settle.offer" },
+	{ "offer_dimension", "ANALYZE settle.offer_dimension" },
+	{ "metering", "ANALYZE settle.metering" },
+	{ "bank_deposit", "ANALYZE settle.bank_deposit" },
+};
+
+static int rc_analyze_inputs(struct rc *rc, struct err *e)
+{
+	PGresult *res = db_query(
+		rc->db,
+		"SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+		" WHERE n.nspname = 'settle' AND c.relkind = 'r'"
+		"   AND c.relname IN ('ingest_file', 'billing_event', 'offer', 'offer_dimension', 'metering', 'bank_deposit')"
+		"   AND (s.relid IS NULL OR (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL)"
+		"        OR s.n_mod_since_analyze > greatest(1000, c.reltuples * 0.2))",
+		0, NULL, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rc_code = 0;
+	for (int i = 0; i < PQntuples(res) && rc_code == 0; i++)
+		for (size_t k = 0; k < sizeof rc_inputs / sizeof rc_inputs[0]; k++)
+			if (strcmp(PQgetvalue(res, i, 0), rc_inputs[k].name) == 0 &&
+			    db_exec(rc->db, rc_inputs[k].analyze_sql, e) < 0)
+				rc_code = -1;
+	PQclear(res);
+	return rc_code;
+}
+
+static int rc_setup(struct rc *rc, struct err *e)
+{
+	if (PQtransactionStatus(db_conn(rc->db)) != PQTRANS_INTRANS)
+		return err_set(e, EXIT_FAILED, "reconcile_period must run inside the caller's transaction");
+	/* JIT compilation costs seconds on these one-off queries and buys nothing; sorts and hashes of
+	 * a month's events fit in memory with a larger work_mem; the metering month is a few hundred
+	 * thousand groups of millions of rows, which the default parallel costs judge not worth
+	 * splitting (it is, twice as fast on two cores, once the as-of functions are PARALLEL SAFE).
+	 * All only for this transaction. */
+	if (db_exec(rc->db,
+		    "SET LOCAL jit = off; SET LOCAL work_mem = '256MB';"
+		    "SET LOCAL parallel_setup_cost = 100; SET LOCAL parallel_tuple_cost = 0.001",
+		    e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Whether rc_be already holds this as-of's events (same transaction, an earlier period). */
+static int rc_be_reusable(struct rc *rc, const char *as_of, int *reuse, struct err *e)
+{
+	PGresult *res = db_query(rc->db, "SELECT to_regclass('pg_temp.rc_state') IS NOT NULL", 0, NULL,
+				 PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	*reuse = 0;
+	if (!exists)
+		return 0;
+	const char *params[] = { as_of };
+	res = db_query(rc->db, "SELECT count(*) FROM pg_temp.rc_state WHERE as_of = $1::timestamptz", 1, params,
+		       PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	*reuse = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+	PQclear(res);
+	return 0;
+}
+
+static int rc_tables(struct rc *rc, struct err *e)
+{
+	char as_of[40], p0[16], p1[16];
+	time_format_pg(rc->as_of_us, as_of);
+	snprintf(p0, sizeof p0, "%" PRId32, rc->period_first_day);
+	snprintf(p1, sizeof p1, "%" PRId32, rc->period_end_day);
+	int reuse;
+	if (rc_be_reusable(rc, as_of, &reuse, e) < 0)
+		return -1;
+	if (!reuse) {
+		const char *params[] = { as_of };
+		if (db_exec(rc->db,
+			    "DROP TABLE IF EXISTS pg_temp.rc_be; DROP TABLE IF EXISTS pg_temp.rc_state;"
+			    "CREATE TEMP TABLE rc_state (as_of timestamptz NOT NULL) ON COMMIT DROP",
+			    e) < 0)
+			return -1;
+		PGresult *res = db_query(rc->db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
+		if (!res)
+			return -1;
+		PQclear(res);
+		res = db_query(rc->db, "INSERT INTO pg_temp.rc_state VALUES ($1::timestamptz)", 1, params,
+			       PGRES_COMMAND_OK, e);
+		if (!res)
+			return -1;
+		PQclear(res);
+		if (db_exec(rc->db, "ANALYZE pg_temp.rc_be", e) < 0)
+			return -1;
+	}
+	/* The period's bounds, for COPY queries (which take no parameters): one row, joined. */
+	if (db_exec(rc->db,
+		    "DROP TABLE IF EXISTS pg_temp.rc_param; DROP TABLE IF EXISTS pg_temp.rc_exc;"
+		    "CREATE TEMP TABLE rc_param (as_of timestamptz NOT NULL, p0 integer NOT NULL, p1 integer NOT NULL)"
+		    " ON COMMIT DROP;"
+		    "CREATE TEMP TABLE rc_exc (code text NOT NULL, reference text NOT NULL, recipient text,"
+		    " agreement text, offer text, currency text, expected bigint, actual bigint, difference bigint,"
+		    " detail text NOT NULL) ON COMMIT DROP",
+		    e) < 0)
+		return -1;
+	const char *params[] = { as_of, p0, p1 };
+	PGresult *res = db_query(rc->db, "INSERT INTO pg_temp.rc_param VALUES ($1::timestamptz, $2::int, $3::int)", 3,
+				 params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Offers (SPEC §3.2) current at as-of, sorted by offer_id so that "the smallest index" is "the
+ * smallest offer_id" wherever a choice must be deterministic.
+ */
+
+enum {
+	OF_ID, OF_AGREEMENT, OF_PRODUCT, OF_PRODUCT_CODE, OF_BUYER, OF_ISV, OF_RESELLER, OF_CURRENCY, OF_PRICING,
+	OF_BASIS, OF_MARKUP, OF_SHARE, OF_FEE, OF_FROM, OF_UNTIL, OF_N
+};
+
+static int offer_rate(PGresult *res, int row, int col, int *has, int64_t *out, struct err *e)
+{
+	*has = !PQgetisnull(res, row, col);
+	*out = 0;
+	if (*has && rio_i64(PQgetvalue(res, row, col), out) < 0)
+		return err_set(e, EXIT_FAILED, "database: a stored rate is not an integer");
+	return 0;
+}
+
+static int offer_day(PGresult *res, int row, int col, int *has, int32_t *out, struct err *e)
+{
+	*has = !PQgetisnull(res, row, col);
+	*out = 0;
+	if (*has && rio_i32(PQgetvalue(res, row, col), out) < 0)
+		return err_set(e, EXIT_FAILED, "database: a stored date is out of range");
+	return 0;
+}
+
+int rc_offers_load(struct rc *rc, struct err *e)
+{
+	char as_of[40];
+	time_format_pg(rc->as_of_us, as_of);
+	const char *params[] = { as_of };
+	rc->offers_res = db_query(
+		rc->db,
+		"SELECT offer_id, coalesce(agreement_id, ''), coalesce(product_id, ''), coalesce(product_code, ''),"
+		"       coalesce(buyer_account_id, ''), isv_account_id, coalesce(reseller_account_id, ''), currency,"
+		"       pricing_model, split_basis, markup_rate_micros, isv_share_rate_micros, listing_fee_rate_micros,"
+		"       valid_from - DATE '1970-01-01', valid_until - DATE '1970-01-01'"
+		" FROM settle.offer_asof($1::timestamptz) ORDER BY offer_id COLLATE \"C\"",
+		1, params, PGRES_TUPLES_OK, e);
+	if (!rc->offers_res)
+		return -1;
+	PGresult *res = rc->offers_res;
+	ASSERT(PQnfields(res) == OF_N);
+	size_t n = (size_t)PQntuples(res);
+	rc->offers = calloc(n ? n : 1, sizeof *rc->offers);
+	rc->billed = calloc(n ? n : 1, sizeof *rc->billed);
+	if (!rc->offers || !rc->billed)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	rc->offers_n = n;
+	for (int i = 0; i < (int)n; i++) {
+		struct match_offer *o = &rc->offers[i];
+		o->offer_id = PQgetvalue(res, i, OF_ID);
+		o->agreement_id = PQgetvalue(res, i, OF_AGREEMENT);
+		o->product_id = PQgetvalue(res, i, OF_PRODUCT);
+		o->product_code = PQgetvalue(res, i, OF_PRODUCT_CODE);
+		o->buyer_account_id = PQgetvalue(res, i, OF_BUYER);
+		o->isv_account_id = PQgetvalue(res, i, OF_ISV);
+		o->reseller_account_id = PQgetvalue(res, i, OF_RESELLER);
+		o->currency = PQgetvalue(res, i, OF_CURRENCY);
+		o->usage = strcmp(PQgetvalue(res, i, OF_PRICING), "USAGE") == 0;
+		const char *basis = PQgetvalue(res, i, OF_BASIS);
+		o->basis = strcmp(basis, "MARKUP") == 0 ? MATCH_BASIS_MARKUP
+			 : strcmp(basis, "SHARE") == 0	? MATCH_BASIS_SHARE
+							: MATCH_BASIS_DIRECT;
+		if (offer_rate(res, i, OF_MARKUP, &o->has_markup_rate, &o->markup_rate_micros, e) < 0 ||
+		    offer_rate(res, i, OF_SHARE, &o->has_isv_share_rate, &o->isv_share_rate_micros, e) < 0 ||
+		    offer_rate(res, i, OF_FEE, &o->has_listing_fee_rate, &o->listing_fee_rate_micros, e) < 0 ||
+		    offer_day(res, i, OF_FROM, &o->has_valid_from, &o->valid_from_day, e) < 0 ||
+		    offer_day(res, i, OF_UNTIL, &o->has_valid_until, &o->valid_until_day, e) < 0)
+			return -1;
+	}
+	if (match_index_build(rc->offers, n, &rc->index, e) < 0)
+		return -1;
+	rc->dims_res = db_query(rc->db,
+				"SELECT offer_id, dimension, unit_price_micros FROM settle.offer_dimension_asof($1::timestamptz)"
+				" ORDER BY offer_id COLLATE \"C\", dimension COLLATE \"C\"",
+				1, params, PGRES_TUPLES_OK, e);
+	return rc->dims_res ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Payout statements (SPEC §4.4)
+ */
+
+static int statement_cmp(const void *a, const void *b)
+{
+	const struct rc_statement *x = a, *y = b;
+	int c = strcmp(x->account, y->account);
+	if (!c)
+		c = strcmp(alloc_role_name(x->role), alloc_role_name(y->role));
+	return c ? c : strcmp(x->currency, y->currency);
+}
+
+int rc_statements_run(struct rc *rc, struct err *e)
+{
+	if (rc->statements_n > 0)
+		qsort(rc->statements, rc->statements_n, sizeof *rc->statements, statement_cmp);
+	for (size_t i = 0; i < rc->statements_n; i++) {
+		const struct rc_statement *s = &rc->statements[i];
+		int mu;
+		int64_t payable, rounding;
+		if (rc_minor_units(s->currency, &mu, e) < 0)
+			return -1;
+		if (alloc_payable(s->net_micros, mu, rc->cfg->rounding, &payable, &rounding) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the net payable of %s in %s overflows", s->account, s->currency);
+		struct rio_out *o = &rc->out_stmt;
+		rio_int(o, rc->run_id);
+		rio_text(o, rc->period_text);
+		rio_text(o, s->account);
+		rio_text(o, alloc_role_name(s->role));
+		rio_text(o, s->currency);
+		rio_int(o, s->revenue_micros);
+		rio_int(o, s->listing_fee_micros);
+		rio_int(o, s->seller_tax_micros);
+		rio_int(o, s->net_micros);
+		rio_int(o, payable);
+		rio_int(o, rounding);
+		rio_end_row(o);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Flush: every collected row to its table
+ */
+
+static int rc_flush(struct rc *rc, struct err *e)
+{
+	static const struct {
+		size_t offset;
+		const char *copy_sql;
+	} outs[] = {
+		{ offsetof(struct rc, out_group),
+		  "COPY settle.charge_group (run_id, period, recipient_account_id, transaction_reference_id, currency,"
+		  " agreement_id, offer_id, product_id, buyer_account_id, group_date, revenue_micros, cogs_micros,"
+		  " listing_fee_micros, seller_tax_micros, aws_tax_micros, other_seller_tax_micros, infra_micros,"
+		  " balance_adjustment_micros, rows_n, match_status, match_rule, matched_offer_id, seller_of_record, allocated,"
+		  " disposition, offer_expired, disbursement_status, remainder_micros) FROM STDIN" },
+		{ offsetof(struct rc, out_alloc),
+		  "COPY settle.allocation (run_id, period, recipient_account_id, transaction_reference_id, currency,"
+		  " party_index, agreement_id, offer_id, match_rule, party_role, party_account_id, revenue_micros,"
+		  " listing_fee_micros, seller_tax_micros, net_micros) FROM STDIN" },
+		{ offsetof(struct rc, out_stmt),
+		  "COPY settle.payout_statement (run_id, period, party_account_id, party_role, currency, revenue_micros,"
+		  " listing_fee_micros, seller_tax_micros, net_micros, net_payable_micros, rounding_micros) FROM STDIN" },
+		{ offsetof(struct rc, out_disb),
+		  "COPY settle.disbursement (run_id, period, recipient_account_id, payout_id, payout_date, currency,"
+		  " amount_micros, lines_micros, lines_n, status, failure_id, bank_trace_id, deposit_id, deposit_match,"
+		  " deposit_status, deposit_amount_micros, deposit_value_date) FROM STDIN" },
+		{ offsetof(struct rc, out_aging),
+		  "COPY settle.aging (run_id, period, recipient_account_id, transaction_reference_id, currency,"
+		  " invoice_date, days, bucket, disbursement_status, remainder_micros) FROM STDIN" },
+		{ offsetof(struct rc, out_meter),
+		  "COPY settle.metering_result (run_id, period, offer_id, usage_month, dimension, currency, quantity,"
+		  " records, unit_price_micros, expected_micros, billed_micros, status) FROM STDIN" },
+		{ offsetof(struct rc, out_exc),
+		  "COPY pg_temp.rc_exc (code, reference, recipient, agreement, offer, currency, expected, actual,"
+		  " difference, detail) FROM STDIN" },
+	};
+	for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+		if (rio_out_send((struct rio_out *)((char *)rc + outs[i].offset), rc->db, outs[i].copy_sql, e) < 0)
+			return -1;
+	/* SPEC §4.7 + determinism: seq numbers the exceptions of one (code, reference) in a total order
+	 * of their content, whatever order the phases found them in. */
+	char run[24];
+	snprintf(run, sizeof run, "%" PRId64, rc->run_id);
+	const char *params[] = { run, rc->period_text };
+	PGresult *res = db_query(
+		rc->db,
+		"INSERT INTO settle.exception (run_id, period, code, reference, seq, recipient_account_id, agreement_id,"
+		" offer_id, currency, expected_micros, actual_micros, difference_micros, detail)"
+		" SELECT $1::bigint, $2, code, reference,"
+		"        row_number() OVER (PARTITION BY code, reference ORDER BY recipient COLLATE \"C\","
+		"                           currency COLLATE \"C\", agreement COLLATE \"C\", offer COLLATE \"C\","
+		"                           expected, actual, detail COLLATE \"C\"),"
+		"        recipient, agreement, offer, currency, expected, actual, difference, detail"
+		" FROM pg_temp.rc_exc",
+		2, params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Failpoints: SETTLE_FAILPOINT=<name> damages the rows just stored, before the balance
+ * assertions, the way a bug would, so that tests/integration/test_reconcile.sh can show that each
+ * assertion catches it (and that the run then commits nothing). Never set in production.
+ */
+
+#define RC_ROWS "run_id = $1::bigint AND period = $2"
+#define RC_FIRST_REF "(SELECT min(transaction_reference_id COLLATE \"C\") FROM settle.charge_group WHERE " RC_ROWS ")"
+#define RC_LAST_REF "(SELECT max(transaction_reference_id COLLATE \"C\") FROM settle.charge_group WHERE " RC_ROWS ")"
+#define RC_FIRST_PART "(SELECT min(transaction_reference_id COLLATE \"C\") FROM settle.allocation WHERE " RC_ROWS ")"
+#define RC_LAST_PART "(SELECT max(transaction_reference_id COLLATE \"C\") FROM settle.allocation WHERE " RC_ROWS ")"
+
+static const struct {
+	const char *name;
+	const char *sql;
+} rc_failpoints[] = {
+	/* a micro of revenue counted in the wrong group: totals unchanged (assertion 1) */
+	{ "reconcile-move-revenue",
+	  "UPDATE settle.charge_group SET revenue_micros = revenue_micros"
+	  " + CASE WHEN transaction_reference_id = " RC_FIRST_REF " THEN 1 ELSE -1 END"
+	  " WHERE " RC_ROWS " AND transaction_reference_id IN (" RC_FIRST_REF ", " RC_LAST_REF ")" },
+	/* a group lost (assertion 1) */
+	{ "reconcile-drop-group",
+	  "DELETE FROM settle.charge_group WHERE " RC_ROWS " AND transaction_reference_id = " RC_LAST_REF },
+	/* a micro of listing fee moved between the parts of two groups (assertion 2) */
+	{ "reconcile-move-part",
+	  "UPDATE settle.allocation SET listing_fee_micros = listing_fee_micros"
+	  " + CASE WHEN transaction_reference_id = " RC_FIRST_PART " THEN 1 ELSE -1 END,"
+	  " net_micros = net_micros + CASE WHEN transaction_reference_id = " RC_FIRST_PART " THEN 1 ELSE -1 END"
+	  " WHERE " RC_ROWS " AND party_index = 0"
+	  "   AND transaction_reference_id IN (" RC_FIRST_PART ", " RC_LAST_PART ")" },
+	/* a part whose net is not its revenue + fee + tax (assertion 3) */
+	{ "reconcile-bad-net", "UPDATE settle.allocation SET net_micros = net_micros + 1 WHERE " RC_ROWS },
+	/* a payout statement that is not the sum of its allocations (assertion 4) */
+	{ "reconcile-bad-statement",
+	  "UPDATE settle.payout_statement SET net_micros = net_micros + 1, rounding_micros = rounding_micros - 1"
+	  " WHERE " RC_ROWS },
+	/* an unmatched group without its exception (assertion 5) */
+	{ "reconcile-bad-disposition",
+	  "UPDATE settle.charge_group SET match_status = 'AMBIGUOUS_OFFER'"
+	  " WHERE " RC_ROWS " AND disposition = 'UNMATCHED' AND match_status = 'NO_OFFER'" },
+};
+
+static int rc_failpoint(struct rc *rc, struct err *e)
+{
+	const char *fp = getenv("SETTLE_FAILPOINT");
+	if (!fp || !*fp)
+		return 0;
+	for (size_t i = 0; i < sizeof rc_failpoints / sizeof rc_failpoints[0]; i++) {
+		if (strcmp(fp, rc_failpoints[i].name) != 0)
+			continue;
+		char run[24];
+		snprintf(run, sizeof run, "%" PRId64, rc->run_id);
+		const char *params[] = { run, rc->period_text };
+		PGresult *res = db_query(rc->db, rc_failpoints[i].sql, 2, params, PGRES_COMMAND_OK, e);
+		if (!res)
+			return -1;
+		PQclear(res);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Balance assertions, on the stored rows, like a ledger (reconcile issue): a failure is an error
+ * and the caller's transaction commits nothing. Sums are numeric in SQL (exact, cannot overflow).
+ */
+
+/* The balance assertions compare, exactly, what reconcile stored with what the events say.
+ *
+ * Per group and component, the check is a hash total (an auditor's control total): Σ w × amount ×
+ * h(group key) over the period's events must equal Σ_component w × component × h(group key) over
+ * the stored groups, h a 20-bit hash of (recipient, reference, currency) and w the component's
+ * weight (B 1, C 2, F 3, T 4, X 5, other tax 6, infra 7, balance adjustment 8). A row counted in
+ * the wrong group or component, a group lost or stored twice changes the hash total (but for a
+ * 2^-20 coincidence); the plain totals per component and the row counts are compared as well. A
+ * join per group would cost seconds more on a million events. Per row the arithmetic stays in 64
+ * bits: an amount is split as hi × 2^32 + lo (lo in [0, 2^32), |hi| < 2^31), so every
+ * h × Σ w × part is below 2^63; PostgreSQL sums bigints exactly (128 bits, returning numeric), and
+ * Σ h × w × amount = Σ h × w × lo + 2^32 × Σ h × w × hi. Each table is read once. */
+#define RC_KEY_HASH(r, t, c) "((hashtext(" r ") # hashtext(" t ") # hashtext(" c ")) & 1048575)::bigint"
+#define RC_LO(col) "(" col " & 4294967295)"
+#define RC_HI(col) "(" col " >> 32)"
+/* Σ over the components of weight × part, for the 8 components of a group and the 3 of a part. */
+#define RC_W8(P)                                                                                   \
+	"1 * " P("revenue_micros") " + 2 * " P("cogs_micros") " + 3 * " P("listing_fee_micros")         \
+	" + 4 * " P("seller_tax_micros") " + 5 * " P("aws_tax_micros") " + 6 * " P("other_seller_tax_micros") \
+	" + 7 * " P("infra_micros") " + 8 * " P("balance_adjustment_micros")
+#define RC_W3(P) "1 * " P("revenue_micros") " + 3 * " P("listing_fee_micros") " + 4 * " P("seller_tax_micros")
+/* The hash total Σ h × (weighted lo) + 2^32 × Σ h × (weighted hi), exact. */
+#define RC_HT(W, filter)                                                                          \
+	"coalesce(sum(h * (" W(RC_LO) "))" filter " + sum(h * (" W(RC_HI) "))" filter " * 4294967296, 0)"
+
+static const char rc_assert_sql[] =
+	"WITH p AS MATERIALIZED (SELECT p0, p1 FROM pg_temp.rc_param),"
+	" src AS (SELECT " RC_KEY_HASH("b.recipient", "b.tref", "b.currency") " AS h,"
+	"         CASE WHEN fw.w = 1 AND b.side = 'BUYING' THEN 2 ELSE coalesce(fw.w, 0) END AS w, b.amount"
+	"       FROM pg_temp.rc_be b"
+	/* SPEC §4.1 families, written out a second time, independently of match.c: the weight of
+	 * each type (SELLER_REV_SHARE* with charge_side BUYING is C, weight 2) */
+	"       LEFT JOIN (VALUES ('SELLER_REV_SHARE', 1), ('SELLER_REV_SHARE_REFUND', 1),"
+	"         ('SELLER_REV_SHARE_CREDIT', 1), ('AWS_REV_SHARE', 3), ('AWS_REV_SHARE_REFUND', 3),"
+	"         ('AWS_REV_SHARE_CREDIT', 3), ('SELLER_TAX_SHARE', 4), ('SELLER_TAX_SHARE_REFUND', 4),"
+	"         ('SELLER_TAX_SHARE_CREDIT', 4), ('AWS_TAX_SHARE', 5), ('AWS_TAX_SHARE_REFUND', 5),"
+	"         ('AWS_TAX_SHARE_CREDIT', 5), ('OTHER_SELLER_TAX_SHARE', 6), ('OTHER_SELLER_TAX_SHARE_REFUND', 6),"
+	"         ('OTHER_SELLER_TAX_SHARE_CREDIT', 6), ('AWS_INFRA_SHARE', 7), ('BALANCE_ADJUSTMENT', 8))"
+	"         fw (ttype, w) ON fw.ttype = b.ttype"
+	"       WHERE b.action IN ('INVOICED', 'FORGIVEN')"
+	"         AND b.day >= (SELECT p0 FROM p) AND b.day < (SELECT p1 FROM p)),"
+	" st AS (SELECT count(*) AS n, coalesce(sum(h), 0) AS hn, count(*) FILTER (WHERE w = 0) AS odd,"
+	"          coalesce(sum(h * w * " RC_LO("amount") ") + sum(h * w * " RC_HI("amount") ") * 4294967296, 0) AS ht,"
+	"          coalesce(sum(amount) FILTER (WHERE w = 1), 0) AS t_b, coalesce(sum(amount) FILTER (WHERE w = 2), 0) AS t_c,"
+	"          coalesce(sum(amount) FILTER (WHERE w = 3), 0) AS t_f, coalesce(sum(amount) FILTER (WHERE w = 4), 0) AS t_t,"
+	"          coalesce(sum(amount) FILTER (WHERE w = 5), 0) AS t_x, coalesce(sum(amount) FILTER (WHERE w = 6), 0) AS t_o,"
+	"          coalesce(sum(amount) FILTER (WHERE w = 7), 0) AS t_i, coalesce(sum(amount) FILTER (WHERE w = 8), 0) AS t_a"
+	"        FROM src),"
+	" gt AS (SELECT coalesce(sum(rows_n), 0) AS n, coalesce(sum(h * rows_n), 0) AS hn,"
+	"          count(*) FILTER (WHERE allocated IS DISTINCT FROM (disposition = 'ALLOCATED')) AS bad_flag,"
+	"          " RC_HT(RC_W8, "") " AS ht,"
+	"          coalesce(sum(revenue_micros), 0) AS t_b, coalesce(sum(cogs_micros), 0) AS t_c,"
+	"          coalesce(sum(listing_fee_micros), 0) AS t_f, coalesce(sum(seller_tax_micros), 0) AS t_t,"
+	"          coalesce(sum(aws_tax_micros), 0) AS t_x, coalesce(sum(other_seller_tax_micros), 0) AS t_o,"
+	"          coalesce(sum(infra_micros), 0) AS t_i, coalesce(sum(balance_adjustment_micros), 0) AS t_a,"
+	"          count(*) FILTER (WHERE allocated) AS an, coalesce(sum(h) FILTER (WHERE allocated), 0) AS ah,"
+	"          " RC_HT(RC_W3, " FILTER (WHERE allocated)") " AS aht,"
+	"          coalesce(sum(revenue_micros) FILTER (WHERE allocated), 0) AS at_b,"
+	"          coalesce(sum(listing_fee_micros) FILTER (WHERE allocated), 0) AS at_f,"
+	"          coalesce(sum(seller_tax_micros) FILTER (WHERE allocated), 0) AS at_t"
+	"        FROM (SELECT " RC_KEY_HASH("recipient_account_id", "transaction_reference_id", "currency") " AS h, *"
+	"              FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2) g),"
+	" at AS (SELECT count(*) FILTER (WHERE party_index = 0) AS an,"
+	"          coalesce(sum(h) FILTER (WHERE party_index = 0), 0) AS ah,"
+	"          " RC_HT(RC_W3, "") " AS aht,"
+	"          coalesce(sum(revenue_micros), 0) AS at_b, coalesce(sum(listing_fee_micros), 0) AS at_f,"
+	"          coalesce(sum(seller_tax_micros), 0) AS at_t,"
+	"          count(*) FILTER (WHERE net_micros::numeric <> revenue_micros::numeric + listing_fee_micros"
+	"                                                       + seller_tax_micros) AS bad_net"
+	"        FROM (SELECT " RC_KEY_HASH("recipient_account_id", "transaction_reference_id", "currency") " AS h, *"
+	"              FROM settle.allocation WHERE run_id = $1::bigint AND period = $2) a),"
+	" ap AS (SELECT party_account_id, party_role, currency, sum(revenue_micros) AS r,"
+	"               sum(listing_fee_micros) AS f, sum(seller_tax_micros) AS t, sum(net_micros) AS n"
+	"        FROM settle.allocation WHERE run_id = $1::bigint AND period = $2 GROUP BY 1, 2, 3),"
+	" s AS (SELECT * FROM settle.payout_statement WHERE run_id = $1::bigint AND period = $2),"
+	" xm AS (SELECT DISTINCT recipient_account_id, reference, currency, code FROM settle.exception"
+	"        WHERE run_id = $1::bigint AND period = $2"
+	"          AND code IN ('NO_OFFER', 'AMBIGUOUS_OFFER', 'CURRENCY_MISMATCH'))"
+	" SELECT"
+	/* 1: the period's events, component by component, are in exactly the stored groups */
+	"  (SELECT (st.n <> gt.n OR st.hn <> gt.hn OR st.odd <> 0 OR st.ht <> gt.ht"
+	"           OR st.t_b <> gt.t_b OR st.t_c <> gt.t_c OR st.t_f <> gt.t_f OR st.t_t <> gt.t_t"
+	"           OR st.t_x <> gt.t_x OR st.t_o <> gt.t_o OR st.t_i <> gt.t_i OR st.t_a <> gt.t_a"
+	"          )::int FROM st, gt),"
+	/* 2: Σ allocated parts = group totals, component by component; allocated ⇔ has parts */
+	"  (SELECT (gt.an <> at.an OR gt.ah <> at.ah OR gt.aht <> at.aht"
+	"           OR gt.at_b <> at.at_b OR gt.at_f <> at.at_f OR gt.at_t <> at.at_t"
+	"          )::int + gt.bad_flag FROM gt, at),"
+	/* 3: every part's net is its revenue + listing fee + seller tax */
+	"  (SELECT bad_net FROM at),"
+	/* 4: Σ payout statements = Σ allocations, per party, role and currency; rounding = payable − net */
+	"  (SELECT count(*) FROM ap FULL JOIN s USING (party_account_id, party_role, currency)"
+	"   WHERE ap.r IS DISTINCT FROM s.revenue_micros OR ap.f IS DISTINCT FROM s.listing_fee_micros"
+	"     OR ap.t IS DISTINCT FROM s.seller_tax_micros OR ap.n IS DISTINCT FROM s.net_micros"
+	"     OR s.net_payable_micros::numeric - s.net_micros <> s.rounding_micros),"
+	/* 5: every group is allocated, excepted, not the seller of record's, or has nothing to allocate */
+	"  (SELECT count(*) FROM settle.charge_group g LEFT JOIN xm ON xm.recipient_account_id = g.recipient_account_id"
+	"     AND xm.reference = g.transaction_reference_id AND xm.currency = g.currency AND xm.code = g.match_status"
+	"   WHERE g.run_id = $1::bigint AND g.period = $2 AND NOT ("
+	"      (g.disposition = 'ALLOCATED' AND g.match_status = 'MATCHED' AND g.seller_of_record)"
+	"   OR (g.disposition = 'NOT_SELLER_OF_RECORD' AND g.match_status = 'MATCHED' AND NOT g.seller_of_record)"
+	"   OR (g.disposition = 'UNMATCHED' AND g.match_status <> 'MATCHED' AND xm.code IS NOT NULL)"
+	"   OR (g.disposition = 'NOTHING_TO_ALLOCATE' AND g.revenue_micros = 0 AND g.listing_fee_micros = 0"
+	"       AND g.seller_tax_micros = 0)))";
+
+static int rc_assert(struct rc *rc, struct err *e)
+{
+	if (rc_failpoint(rc, e) < 0)
+		return -1;
+	static const char *const what[] = {
+		"the stored charge groups do not hold exactly the period's billing events",
+		"allocated parts do not add up to their charge groups",
+		"an allocated part's net is not revenue + listing fee + seller tax",
+		"payout statements do not add up to the allocations",
+		"a charge group is neither allocated, excepted, another seller's, nor empty",
+	};
+	char run[24];
+	snprintf(run, sizeof run, "%" PRId64, rc->run_id);
+	const char *params[] = { run, rc->period_text };
+	PGresult *res = db_query(rc->db, rc_assert_sql, 2, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	ASSERT(PQnfields(res) == (int)(sizeof what / sizeof what[0]));
+	for (int i = 0; i < PQnfields(res); i++) {
+		const char *v = PQgetvalue(res, 0, i);
+		if (strcmp(v, "0") != 0) {
+			err_set(e, EXIT_FAILED, "period %s: balance assertion %d failed: %s (%s)", rc->period_text, i + 1,
+				what[i], v);
+			PQclear(res);
+			return -1;
+		}
+	}
+	PQclear(res);
+	/* And the counts the phases kept agree with what was stored. */
+	res = db_query(rc->db,
+		       "SELECT (SELECT count(*) FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2),"
+		       "       (SELECT count(*) FROM settle.exception WHERE run_id = $1::bigint AND period = $2"
+		       "          AND code IN ('NO_OFFER', 'AMBIGUOUS_OFFER', 'CURRENCY_MISMATCH', 'OFFER_EXPIRED',"
+		       "                       'FEE_VARIANCE', 'SPLIT_VARIANCE', 'PAYOUT_MISMATCH', 'DISBURSEMENT_FAILED',"
+		       "                       'DEPOSIT_MISSING', 'DEPOSIT_UNMATCHED', 'DEPOSIT_AMOUNT_MISMATCH',"
+		       "                       'METERING_VARIANCE', 'UNBILLED_USAGE', 'USAGE_WITHOUT_OFFER',"
+		       "                       'UNKNOWN_DIMENSION', 'BALANCE_ADJUSTMENT'))",
+		       2, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int64_t groups = -1, exceptions = -1;
+	rio_i64(PQgetvalue(res, 0, 0), &groups);
+	rio_i64(PQgetvalue(res, 0, 1), &exceptions);
+	PQclear(res);
+	if (groups != rc->summary.groups || exceptions != rc->summary.exceptions)
+		return err_set(e, EXIT_FAILED, "period %s: balance assertion failed: %" PRId64 " charge groups and %" PRId64
+			       " exceptions stored, %" PRId64 " and %" PRId64 " computed",
+			       rc->period_text, groups, exceptions, rc->summary.groups, rc->summary.exceptions);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * reconcile_period
+ */
+
+static void rc_release(struct rc *rc)
+{
+	match_index_free(rc->index);
+	free(rc->offers);
+	free(rc->billed);
+	PQclear(rc->offers_res);
+	PQclear(rc->dims_res);
+	free(rc->payouts);
+	free(rc->payout_in_period);
+	free(rc->payout_failure_id);
+	free(rc->payout_failure_day);
+	free(rc->payout_lines_micros);
+	free(rc->payout_lines_n);
+	free(rc->payout_by_key);
+	PQclear(rc->payouts_res);
+	free(rc->deposits);
+	free(rc->deposit_in_period);
+	PQclear(rc->deposits_res);
+	rio_map_free(&rc->statement_map);
+	free(rc->statements);
+	rio_out_close(&rc->out_group);
+	rio_out_close(&rc->out_alloc);
+	rio_out_close(&rc->out_stmt);
+	rio_out_close(&rc->out_exc);
+	rio_out_close(&rc->out_disb);
+	rio_out_close(&rc->out_aging);
+	rio_out_close(&rc->out_meter);
+}
+
+static int rc_open_outputs(struct rc *rc, struct err *e)
+{
+	struct rio_out *outs[] = { &rc->out_group, &rc->out_alloc, &rc->out_stmt, &rc->out_exc,
+				   &rc->out_disb, &rc->out_aging, &rc->out_meter };
+	for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+		if (rio_out_open(outs[i], e) < 0)
+			return -1;
+	return 0;
+}
+
+int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period, int64_t as_of_us,
+		     struct reconcile_summary *out, struct err *e)
+{
+	struct rc rc;
+	memset(&rc, 0, sizeof rc);
+	rc.db = db;
+	rc.cfg = cfg;
+	rc.run_id = run_id;
+	rc.period = period;
+	period_format(period, rc.period_text);
+	rc.as_of_us = as_of_us;
+	rc.as_of_day = time_day_of(as_of_us);
+	rc.period_first_day = time_day_of(period_start_us(period));
+	rc.period_end_day = time_day_of(period_end_us(period));
+	rio_map_init(&rc.statement_map);
+
+	char run[24];
+	snprintf(run, sizeof run, "%" PRId64, run_id);
+	const char *params[] = { run, rc.period_text };
+	int rc_code = -1;
+	PGresult *res;
+	if (rc_setup(&rc, e) < 0 || rc_open_outputs(&rc, e) < 0)
+		goto done;
+	res = db_query(db, "INSERT INTO settle.run_period (run_id, period) VALUES ($1::bigint, $2)", 2, params,
+		       PGRES_COMMAND_OK, e);
+	if (!res)
+		goto done;
+	PQclear(res);
+	static const struct {
+		const char *name;
+		int (*run)(struct rc *, struct err *);
+	} phases[] = {
+		{ "input statistics", rc_analyze_inputs }, { "current versions", rc_tables },
+		{ "offers", rc_offers_load },
+		{ "payouts and deposits", rc_payouts_load }, { "charge groups", rc_groups_run },
+		{ "payout checks", rc_payouts_run }, { "metering", rc_usage_run },
+		{ "payout statements", rc_statements_run }, { "store", rc_flush },
+		{ "balance assertions", rc_assert },
+	};
+	/* SETTLE_RECONCILE_TIMING=1 prints each phase's wall time on stderr (benchmarks, tuning). */
+	const char *timing = getenv("SETTLE_RECONCILE_TIMING");
+	for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		log_progress("reconcile %s: %s", rc.period_text, phases[i].name);
+		if (phases[i].run(&rc, e) < 0) {
+			log_progress_done();
+			goto done;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (timing && *timing && strcmp(timing, "0") != 0)
+			fprintf(stderr, "settle: reconcile %s: %-20s %8.3f s\n", rc.period_text, phases[i].name,
+				(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	}
+	log_progress_done();
+	if (out)
+		*out = rc.summary;
+	rc_code = 0;
+done:
+	if (rc_code < 0)
+		err_prefix(e, "reconcile %s", rc.period_text);
+	rc_release(&rc);
+	return rc_code;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * settle reconcile --period YYYY-MM [--as-of TS]
+ */
+
+static int reconcile_usage(const char *msg)
+{
+	if (msg)
+		log_error("%s", msg);
+	fprintf(stderr, "usage: settle reconcile --period YYYY-MM [--as-of TS]\n");
+	return EXIT_USAGE;
+}
+
+/* The default as-of is the database's clock at the start of the transaction: the same clock that
+ * stamps ingest_file.ingested_at, so a file ingested just before is always inside. */
+static int db_now_us(struct db *db, int64_t *out, struct err *e)
+{
+	PGresult *res = db_query(db, "SELECT (extract(epoch FROM now()) * 1000000)::bigint", 0, NULL, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rc = rio_i64(PQgetvalue(res, 0, 0), out);
+	PQclear(res);
+	return rc < 0 ? err_set(e, EXIT_FAILED, "database: now() is not a number") : 0;
+}
 
 int cmd_reconcile(struct settle_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	log_error("not implemented yet");
-	return EXIT_FAILED;
-}
+	static const struct option opts[] = {
+		{ "period", required_argument, NULL, 'p' },
+		{ "as-of", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *period_arg = NULL, *as_of_arg = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			period_arg = optarg;
+			break;
+		case 'a':
+			as_of_arg = optarg;
+			break;
+		case 'h':
+			fprintf(stdout, "usage: settle reconcile --period YYYY-MM [--as-of TS]\n");
+			return EXIT_DONE;
+		default:
+			return reconcile_usage(NULL);
+		}
+	}
+	if (optind < argc)
+		return reconcile_usage("unexpected argument; reconcile takes only options");
+	int32_t period;
+	if (!period_arg)
+		return reconcile_usage("--period is required");
+	if (period_parse(period_arg, strlen(period_arg), &period) < 0)
+		return reconcile_usage("--period: expected YYYY-MM");
+	int64_t as_of_us = 0;
+	if (as_of_arg && time_parse(as_of_arg, strlen(as_of_arg), &as_of_us) < 0) {
+		log_error("--as-of: \"%s\" is not an ISO 8601 timestamp", as_of_arg);
+		return EXIT_USAGE;
+	}
 
+	struct err e = { 0 };
+	struct db *db;
+	int64_t run_id;
+	struct reconcile_summary sum = { 0 };
+	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0)
+		goto fail;
+	if (db_begin(db, &e) < 0)
+		goto fail;
+	if ((!as_of_arg && db_now_us(db, &as_of_us, &e) < 0) ||
+	    run_create(db, "reconcile", as_of_us, &ctx->config, &run_id, &e) < 0 ||
+	    reconcile_period(db, &ctx->config, run_id, period, as_of_us, &sum, &e) < 0 || db_commit(db, &e) < 0)
+		goto fail;
+	char as_of_text[32];
+	time_format(as_of_us, as_of_text);
+	printf("reconcile %s as of %s: run %" PRId64 ": %" PRId64 " charge groups, %" PRId64 " allocated, %" PRId64
+	       " exceptions, %" PRId64 " payouts\n",
+	       period_arg, as_of_text, run_id, sum.groups, sum.allocated, sum.exceptions, sum.payouts);
+	if (fflush(stdout) != 0) {
+		log_error("could not write the summary: standard output failed");
+		return EXIT_FAILED;
+	}
+	return EXIT_DONE;
+fail:
+	if (ctx->db)
+		db_rollback(ctx->db);
+	log_error("%s", e.msg);
+	return e.exit_code ? e.exit_code : EXIT_FAILED;
+}

@@ -1,0 +1,124 @@
+/* reconcile_int.h — what the phases of reconcile_period share (src/reconcile*.c only).
+ *
+ * reconcile_period (reconcile.c) runs the phases in order on one struct rc:
+ *   rc_offers_load      offers and usage prices current at as-of, and the match index
+ *   rc_payouts_load     every payout, its failure, every deposit; deposits matched (SPEC §4.5)
+ *   rc_groups_run       charge groups of the period: match, allocate, check, status, aging (§4.1–4.5, 4.8)
+ *   rc_payouts_run      the period's payouts: lines, mismatch, failure, deposit checks (§4.5)
+ *   rc_usage_run        metering against billing for the usage month = period (§4.6)
+ *   rc_statements_run   payout statements (§4.4)
+ *   rc_flush            every collected row to its table by COPY
+ *   rc_assert           the balance assertions, on the stored rows
+ * Rows to store are written to rio_out temporary files while the input streams; nothing is sent
+ * before every stream has been read (one connection, one COPY at a time).
+ */
+#ifndef SETTLE_RECONCILE_INT_H
+#define SETTLE_RECONCILE_INT_H
+
+#include <stdint.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "db.h"
+#include "disburse.h"
+#include "err.h"
+#include "match.h"
+#include "reconcile.h"
+#include "reconcile_io.h"
+
+/* Per offer, what the charge groups billed for the usage month (SPEC §4.6). */
+struct rc_billed {
+	int64_t billed_micros;
+	int64_t rows;
+};
+
+/* One payout statement being summed (SPEC §4.4). */
+struct rc_statement {
+	const char *account;  /* borrowed from the offers' PGresult */
+	enum alloc_role role;
+	const char *currency; /* borrowed from the offers' PGresult */
+	int64_t revenue_micros, listing_fee_micros, seller_tax_micros, net_micros;
+};
+
+struct rc {
+	struct db *db;
+	const struct config *cfg;
+	int64_t run_id;
+	int32_t period;
+	char period_text[8];
+	int64_t as_of_us;
+	int32_t as_of_day;
+	int32_t period_first_day, period_end_day; /* [first, end) in days */
+
+	/* offers (rc_offers_load) */
+	PGresult *offers_res;
+	struct match_offer *offers;
+	size_t offers_n;
+	struct match_index *index;
+	struct rc_billed *billed;      /* offers_n entries */
+	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros; sorted */
+
+	/* payouts and deposits (rc_payouts_load) */
+	PGresult *payouts_res;
+	struct disburse_payout *payouts;
+	size_t payouts_n;
+	int *payout_in_period;
+	const char **payout_failure_id; /* NULL when the payout did not fail */
+	int32_t *payout_failure_day;
+	int64_t *payout_lines_micros;
+	int64_t *payout_lines_n;
+	size_t *payout_by_key;          /* payout indices sorted by (recipient, payout_id) */
+	PGresult *deposits_res;
+	struct disburse_deposit *deposits;
+	size_t deposits_n;
+	int *deposit_in_period;
+
+	/* payout statements (rc_groups_run → rc_statements_run) */
+	struct rio_map statement_map;
+	struct rc_statement *statements;
+	size_t statements_n, statements_cap;
+
+	/* output rows */
+	struct rio_out out_group, out_alloc, out_stmt, out_exc, out_disb, out_aging, out_meter;
+
+	struct reconcile_summary summary;
+};
+
+/* An exception row (SPEC §4.7). Absent amounts are NULL in the table ("not applicable"). */
+struct rc_exception {
+	const char *code;
+	const char *reference;
+	const char *recipient_account_id;
+	const char *agreement_id;
+	const char *offer_id;
+	const char *currency;
+	int has_expected, has_actual;
+	int64_t expected_micros, actual_micros; /* difference = actual − expected when both are set */
+	const char *detail;
+};
+
+/* Queues an exception for the staging table (seq is assigned in SQL, rc_flush). */
+int rc_exception_add(struct rc *rc, const struct rc_exception *x, struct err *e);
+
+/* Minor units / tolerance of a currency; an unknown code is an error (ingest rejects it). */
+int rc_minor_units(const char *currency, int *out, struct err *e);
+int rc_tolerance(const struct rc *rc, const char *currency, int64_t *out, struct err *e);
+
+/* Adds one allocated part to its payout statement. */
+int rc_statement_add(struct rc *rc, const char *account, enum alloc_role role, const char *currency,
+		     const struct alloc_part *part, struct err *e);
+
+int rc_offers_load(struct rc *rc, struct err *e);
+int rc_payouts_load(struct rc *rc, struct err *e);
+int rc_groups_run(struct rc *rc, struct err *e);
+int rc_payouts_run(struct rc *rc, struct err *e);
+int rc_usage_run(struct rc *rc, struct err *e);
+int rc_statements_run(struct rc *rc, struct err *e);
+
+/* The payout (recipient, billing_event_id) among rc->payouts: 0 and its index, or -1. */
+int rc_payout_find(const struct rc *rc, const char *recipient, const char *payout_id, size_t *out);
+
+/* NULL for "" — ids are stored as NULL when absent. */
+const char *rc_nullif(const char *s);
+
+#endif

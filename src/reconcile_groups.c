@@ -1,0 +1,536 @@
+/* reconcile_groups.c — the charge groups of a period (SPEC §4.1–4.3, the disbursement status of
+ * §4.5 and the aging of §4.8), in one streamed pass.
+ *
+ * One query streams, in byte order of (recipient, reference, currency) and then by day, every
+ * INVOICED/FORGIVEN row and every DISBURSED line of each reference that has a row in the period
+ * (or a revenue row whose usage period starts in it, for SPEC §4.6). Per reference, the stream
+ * gives the remainder and payout history over everything ingested up to as-of (§4.5), and cuts its
+ * INVOICED/FORGIVEN rows into charge groups by invoice month (§4.1). When a reference ends, each of
+ * its groups of the period is matched, allocated and checked; groups of other months only
+ * contribute their usage billing. Memory holds one reference at a time.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile_int.h"
+#include "reconcile_text.h"
+#include "timeutil.h"
+
+/* Every INVOICED/FORGIVEN row and every DISBURSED line, each reference's rows together and by
+ * day. C keeps the references with an INVOICED/FORGIVEN row in the period or a revenue row whose
+ * usage starts in it, and skips the others when they end: one sort, no join or window (the rows
+ * of other months are read either way: billing_event_asof reads all of them). The order of the
+ * references themselves does not matter (every result is a sum, a minimum or a stored row that
+ * reports order): sorting by a 64-bit hash of the reference first makes most comparisons one
+ * integer compare, and the reference itself breaks the rare ties, so references never mix. */
+static const char groups_sql[] =
+	"COPY ("
+	" SELECT recipient, tref, currency, action, ttype, side, amount, day, usage_day, agreement, offer, product,"
+	"        from_acct, disb_id"
+	" FROM pg_temp.rc_be"
+	" WHERE action IN ('INVOICED', 'FORGIVEN')"
+	"    OR (action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE'))"
+	" ORDER BY hashtextextended(recipient || chr(31) || tref || chr(31) || currency, 0), recipient, tref,"
+	"          currency, day"
+	") TO STDOUT";
+
+enum {
+	F_RECIPIENT, F_TREF, F_CURRENCY, F_ACTION, F_TYPE, F_SIDE, F_AMOUNT, F_DAY, F_USAGE_DAY, F_AGREEMENT,
+	F_OFFER, F_PRODUCT, F_FROM, F_DISB_ID, F_N
+};
+
+/* One charge group being summed (SPEC §4.1). */
+struct grp {
+	int32_t period;
+	int32_t min_day;
+	int64_t revenue, cogs, fee, seller_tax, aws_tax, other_tax, infra, balance_adj;
+	int64_t balance_adj_rows;
+	int64_t rows;                                    /* INVOICED/FORGIVEN rows */
+	struct rio_str agreement, offer, product, buyer; /* smallest non-empty so far ("" = none) */
+	int64_t usage_billed, usage_rows;                /* revenue rows whose usage starts in the period */
+};
+
+/* One reference (recipient, transaction_reference_id, currency) being read. */
+struct ref {
+	struct rio_str recipient, tref, currency;
+	int active;
+	int64_t remainder;         /* SPEC §4.5 */
+	int disbursed_any;
+	int has_last;              /* the latest payout seen on its lines: (day, id) */
+	int32_t last_day;
+	struct rio_str last_id;
+	int last_failed;
+	int relevant;              /* a row in the period, or usage in it (else skipped) */
+	struct grp *g;
+	size_t gn, gcap;
+};
+
+static void ref_free(struct ref *r)
+{
+	rio_str_free(&r->recipient);
+	rio_str_free(&r->tref);
+	rio_str_free(&r->currency);
+	rio_str_free(&r->last_id);
+	for (size_t i = 0; i < r->gcap; i++) {
+		rio_str_free(&r->g[i].agreement);
+		rio_str_free(&r->g[i].offer);
+		rio_str_free(&r->g[i].product);
+		rio_str_free(&r->g[i].buyer);
+	}
+	free(r->g);
+}
+
+static int ref_start(struct ref *r, const char *const *f, struct err *e)
+{
+	if (rio_str_set(&r->recipient, f[F_RECIPIENT], e) < 0 || rio_str_set(&r->tref, f[F_TREF], e) < 0 ||
+	    rio_str_set(&r->currency, f[F_CURRENCY], e) < 0)
+		return -1;
+	r->active = 1;
+	r->remainder = 0;
+	r->disbursed_any = 0;
+	r->has_last = 0;
+	r->last_failed = 0;
+	r->relevant = 0;
+	r->gn = 0;
+	return 0;
+}
+
+static int ref_same(const struct ref *r, const char *const *f)
+{
+	return r->active && strcmp(r->recipient.s, f[F_RECIPIENT]) == 0 && strcmp(r->tref.s, f[F_TREF]) == 0 &&
+	       strcmp(r->currency.s, f[F_CURRENCY]) == 0;
+}
+
+/* The group of a month within the reference; rows come by day, so it is the last one or new. */
+static struct grp *ref_group(struct ref *r, int32_t period, int32_t day, struct err *e)
+{
+	if (r->gn > 0 && r->g[r->gn - 1].period == period)
+		return &r->g[r->gn - 1];
+	if (r->gn == r->gcap) {
+		size_t cap = r->gcap ? r->gcap * 2 : 4;
+		struct grp *g = realloc(r->g, cap * sizeof *g);
+		if (!g) {
+			err_set(e, EXIT_FAILED, "out of memory");
+			return NULL;
+		}
+		memset(g + r->gcap, 0, (cap - r->gcap) * sizeof *g);
+		r->g = g;
+		r->gcap = cap;
+	}
+	struct grp *g = &r->g[r->gn++];
+	/* A slot is reused from reference to reference: keep its string buffers (emptied), reset the
+	 * rest. */
+	struct rio_str keep[4] = { g->agreement, g->offer, g->product, g->buyer };
+	memset(g, 0, sizeof *g);
+	struct rio_str *strs[4] = { &g->agreement, &g->offer, &g->product, &g->buyer };
+	for (int i = 0; i < 4; i++) {
+		*strs[i] = keep[i];
+		if (rio_str_set(strs[i], "", e) < 0)
+			return NULL;
+	}
+	g->period = period;
+	g->min_day = day;
+	return g;
+}
+
+/* SPEC §4.2: "the smallest non-empty value (byte order) among its rows". */
+static int keep_smallest(struct rio_str *cur, const char *cand, struct err *e)
+{
+	if (!cand || !*cand)
+		return 0;
+	if (cur->len == 0 || strcmp(cand, cur->s) < 0)
+		return rio_str_set(cur, cand, e);
+	return 0;
+}
+
+static int add(int64_t *sum, int64_t v, const struct ref *r, struct err *e)
+{
+	if (money_add(*sum, v, sum) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the amounts of reference %s of %s overflow", r->tref.s, r->recipient.s);
+	return 0;
+}
+
+/* An INVOICED or FORGIVEN row (SPEC §4.1; §4.5 for the remainder). */
+static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_t amount, int32_t day,
+		      struct err *e)
+{
+	enum match_family fam = match_family_of(f[F_TYPE], f[F_SIDE]);
+	/* SPEC §4.5: the remainder counts every type except the AWS_TAX_SHARE family. */
+	if (fam != MATCH_FAM_AWS_TAX && add(&r->remainder, amount, r, e) < 0)
+		return -1;
+	if (day >= rc->period_first_day && day < rc->period_end_day)
+		r->relevant = 1;
+	struct grp *g = ref_group(r, period_of_us(time_day_start_us(day)), day, e);
+	if (!g)
+		return -1;
+	g->rows++;
+	if (day < g->min_day)
+		g->min_day = day;
+	int64_t *sum = NULL;
+	switch (fam) {
+	case MATCH_FAM_REVENUE: sum = &g->revenue; break;
+	case MATCH_FAM_COGS: sum = &g->cogs; break;
+	case MATCH_FAM_LISTING_FEE: sum = &g->fee; break;
+	case MATCH_FAM_SELLER_TAX: sum = &g->seller_tax; break;
+	case MATCH_FAM_AWS_TAX: sum = &g->aws_tax; break;
+	case MATCH_FAM_OTHER_TAX: sum = &g->other_tax; break;
+	case MATCH_FAM_INFRA: sum = &g->infra; break;
+	case MATCH_FAM_BALANCE_ADJ: sum = &g->balance_adj; g->balance_adj_rows++; break;
+	default: break; /* DISBURSEMENT types invoiced: in the remainder only (ingest never loads them) */
+	}
+	if (sum && add(sum, amount, r, e) < 0)
+		return -1;
+	if (keep_smallest(&g->agreement, f[F_AGREEMENT], e) < 0 || keep_smallest(&g->offer, f[F_OFFER], e) < 0 ||
+	    keep_smallest(&g->product, f[F_PRODUCT], e) < 0)
+		return -1;
+	if (fam == MATCH_FAM_REVENUE) {
+		/* SPEC §4.2: the buyer is the smallest from_account_id of the revenue rows. */
+		if (keep_smallest(&g->buyer, f[F_FROM], e) < 0)
+			return -1;
+		int32_t usage_day;
+		if (f[F_USAGE_DAY] && rio_i32(f[F_USAGE_DAY], &usage_day) == 0 && usage_day >= rc->period_first_day &&
+		    usage_day < rc->period_end_day) {
+			if (add(&g->usage_billed, amount, r, e) < 0)
+				return -1;
+			g->usage_rows++;
+			r->relevant = 1;
+		}
+	}
+	return 0;
+}
+
+/* A DISBURSED line (SPEC §4.5): settles its amount unless its payout failed. A line whose payout
+ * is not (yet) among the events still counts as disbursed; it just has no payout date. */
+static int row_line(struct rc *rc, struct ref *r, const char *const *f, int64_t amount, struct err *e)
+{
+	size_t i;
+	const struct disburse_payout *p = NULL;
+	if (f[F_DISB_ID] && rc_payout_find(rc, r->recipient.s, f[F_DISB_ID], &i) == 0)
+		p = &rc->payouts[i];
+	int failed = p && p->failed;
+	if (!failed) {
+		if (add(&r->remainder, amount, r, e) < 0)
+			return -1;
+		r->disbursed_any = 1;
+	}
+	if (!p)
+		return 0;
+	/* "its last payout": the latest by (payout date, payout id in byte order). */
+	if (!r->has_last || p->day > r->last_day || (p->day == r->last_day && strcmp(p->payout_id, r->last_id.s) > 0)) {
+		if (rio_str_set(&r->last_id, p->payout_id, e) < 0)
+			return -1;
+		r->has_last = 1;
+		r->last_day = p->day;
+		r->last_failed = failed;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * A finished group of the period
+ */
+
+struct gctx {
+	const struct ref *r;
+	const struct grp *g;
+	const char *disposition;
+	struct match_result m;
+	const struct match_offer *o; /* the matched offer (MATCHED or CURRENCY_MISMATCH) */
+	int sor;                     /* the recipient is the offer's seller of record */
+	int material;                /* B, F or T is not zero */
+	int minor;
+	int64_t tol;
+	int64_t net;                 /* B + F + T */
+	struct rtext_group t;
+};
+
+static int group_exception(struct rc *rc, const struct gctx *c, const char *code, int has_expected,
+			   int64_t expected, int has_actual, int64_t actual, const char *detail, struct err *e)
+{
+	struct rc_exception x = {
+		.code = code,
+		.reference = c->r->tref.s,
+		.recipient_account_id = c->r->recipient.s,
+		.agreement_id = c->g->agreement.s,
+		.offer_id = c->o ? c->o->offer_id : c->g->offer.s,
+		.currency = c->r->currency.s,
+		.has_expected = has_expected,
+		.expected_micros = expected,
+		.has_actual = has_actual,
+		.actual_micros = actual,
+		.detail = detail,
+	};
+	return rc_exception_add(rc, &x, e);
+}
+
+/* SPEC §4.2 exceptions. A group with nothing to allocate (B = F = T = 0) raises none: nothing is
+ * left unallocated by its match (docs/reconcile.md). */
+static int group_match_exceptions(struct rc *rc, struct gctx *c, struct err *e)
+{
+	char buf[RTEXT_MAX];
+	const char *rule = match_rule_name(c->m.rule);
+	if (!c->material)
+		return 0;
+	switch (c->m.status) {
+	case MATCH_NO_OFFER:
+		return group_exception(rc, c, "NO_OFFER", 0, 0, 1, c->net, rtext_no_offer(buf, sizeof buf, &c->t), e);
+	case MATCH_AMBIGUOUS_OFFER:
+		return group_exception(rc, c, "AMBIGUOUS_OFFER", 0, 0, 1, c->net,
+				       rtext_ambiguous_offer(buf, sizeof buf, &c->t, rule, c->m.candidates), e);
+	case MATCH_CURRENCY_MISMATCH:
+		return group_exception(rc, c, "CURRENCY_MISMATCH", 0, 0, 1, c->net,
+				       rtext_currency_mismatch(buf, sizeof buf, &c->t, rule, c->o->offer_id, c->o->currency),
+				       e);
+	case MATCH_MATCHED:
+		break;
+	}
+	if (!c->m.expired)
+		return 0;
+	char from[11], until[11];
+	if (c->o->has_valid_from)
+		time_format_day(c->o->valid_from_day, from);
+	if (c->o->has_valid_until)
+		time_format_day(c->o->valid_until_day, until);
+	return group_exception(rc, c, "OFFER_EXPIRED", 0, 0, 1, c->net,
+			       rtext_offer_expired(buf, sizeof buf, &c->t, rule, c->o->offer_id,
+						   c->o->has_valid_from ? from : NULL, c->o->has_valid_until ? until : NULL),
+			       e);
+}
+
+/* SPEC §4.3: allocation rows, payout statement sums, FEE_VARIANCE and SPLIT_VARIANCE. */
+static int group_allocate(struct rc *rc, struct gctx *c, struct err *e)
+{
+	struct alloc_split split;
+	struct alloc_part parts[ALLOC_PARTIES_MAX];
+	const struct alloc_totals totals = { c->g->revenue, c->g->fee, c->g->seller_tax };
+	if (alloc_split_of(c->o, &split, e) < 0 || alloc_group(&split, &totals, parts, e) < 0)
+		return err_prefix(e, "charge %s of %s", c->r->tref.s, c->r->recipient.s);
+	for (size_t p = 0; p < split.n; p++) {
+		struct rio_out *o = &rc->out_alloc;
+		rio_int(o, rc->run_id);
+		rio_text(o, rc->period_text);
+		rio_text(o, c->r->recipient.s);
+		rio_text(o, c->r->tref.s);
+		rio_text(o, c->r->currency.s);
+		rio_int(o, (int64_t)p);
+		rio_text(o, rc_nullif(c->g->agreement.s));
+		rio_text(o, c->o->offer_id);
+		rio_text(o, match_rule_name(c->m.rule));
+		rio_text(o, alloc_role_name(split.roles[p]));
+		rio_text(o, split.accounts[p]);
+		rio_int(o, parts[p].revenue_micros);
+		rio_int(o, parts[p].listing_fee_micros);
+		rio_int(o, parts[p].seller_tax_micros);
+		rio_int(o, parts[p].net_micros);
+		rio_end_row(o);
+		if (rc_statement_add(rc, split.accounts[p], split.roles[p], c->o->currency, &parts[p], e) < 0)
+			return -1;
+	}
+	rc->summary.allocated++;
+	char buf[RTEXT_MAX];
+	if (c->o->has_listing_fee_rate) {
+		int64_t expected;
+		if (alloc_expected_fee(c->g->revenue, c->o->listing_fee_rate_micros, rc->cfg->rounding, &expected) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "charge %s of %s: the expected listing fee overflows", c->r->tref.s,
+				       c->r->recipient.s);
+		if (alloc_differs(c->g->fee, expected, c->tol) &&
+		    group_exception(rc, c, "FEE_VARIANCE", 1, expected, 1, c->g->fee,
+				    rtext_fee_variance(buf, sizeof buf, c->minor, c->g->fee, expected,
+						       c->o->listing_fee_rate_micros, c->g->revenue),
+				    e) < 0)
+			return -1;
+	}
+	/* SPEC §4.3 SPLIT_VARIANCE: the reseller's cost of goods (−C) is what the ISV should get. */
+	if (c->g->cogs != 0) {
+		int64_t paid;
+		if (money_neg(c->g->cogs, &paid) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "charge %s: the cost of goods overflows", c->r->tref.s);
+		if (alloc_differs(paid, parts[0].revenue_micros, c->tol) &&
+		    group_exception(rc, c, "SPLIT_VARIANCE", 1, paid, 1, parts[0].revenue_micros,
+				    rtext_split_variance(buf, sizeof buf, c->minor, parts[0].revenue_micros, c->g->cogs,
+							 split.accounts[0]),
+				    e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void group_row(struct rc *rc, const struct gctx *c, enum disburse_status st)
+{
+	const struct grp *g = c->g;
+	struct rio_out *o = &rc->out_group;
+	char day[11];
+	time_format_day(g->min_day, day);
+	rio_int(o, rc->run_id);
+	rio_text(o, rc->period_text);
+	rio_text(o, c->r->recipient.s);
+	rio_text(o, c->r->tref.s);
+	rio_text(o, c->r->currency.s);
+	rio_text(o, rc_nullif(g->agreement.s));
+	rio_text(o, rc_nullif(g->offer.s));
+	rio_text(o, rc_nullif(g->product.s));
+	rio_text(o, rc_nullif(g->buyer.s));
+	rio_text(o, day);
+	rio_int(o, g->revenue);
+	rio_int(o, g->cogs);
+	rio_int(o, g->fee);
+	rio_int(o, g->seller_tax);
+	rio_int(o, g->aws_tax);
+	rio_int(o, g->other_tax);
+	rio_int(o, g->infra);
+	rio_int(o, g->balance_adj);
+	rio_int(o, g->rows);
+	rio_text(o, match_status_name(c->m.status));
+	rio_text(o, match_rule_name(c->m.rule));
+	rio_text(o, c->o ? c->o->offer_id : NULL);
+	if (c->m.status == MATCH_MATCHED)
+		rio_bool(o, c->sor);
+	else
+		rio_null(o);
+	rio_bool(o, strcmp(c->disposition, "ALLOCATED") == 0);
+	rio_text(o, c->disposition);
+	rio_bool(o, c->m.status == MATCH_MATCHED && c->m.expired);
+	rio_text(o, disburse_status_name(st));
+	rio_int(o, c->r->remainder);
+	rio_end_row(o);
+}
+
+/* SPEC §4.8: days since the group's (earliest) invoice date, at as-of. */
+static void group_aging(struct rc *rc, const struct gctx *c, enum disburse_status st)
+{
+	if (!disburse_is_aged(st, c->r->remainder, c->tol))
+		return;
+	int64_t days = (int64_t)rc->as_of_day - c->g->min_day;
+	char day[11];
+	time_format_day(c->g->min_day, day);
+	struct rio_out *o = &rc->out_aging;
+	rio_int(o, rc->run_id);
+	rio_text(o, rc->period_text);
+	rio_text(o, c->r->recipient.s);
+	rio_text(o, c->r->tref.s);
+	rio_text(o, c->r->currency.s);
+	rio_text(o, day);
+	rio_int(o, days);
+	rio_text(o, disburse_aging_bucket(days));
+	rio_text(o, disburse_status_name(st));
+	rio_int(o, c->r->remainder);
+	rio_end_row(o);
+}
+
+static int group_match(struct rc *rc, const struct ref *r, const struct grp *g, struct gctx *c, struct err *e)
+{
+	memset(c, 0, sizeof *c);
+	c->r = r;
+	c->g = g;
+	struct match_group mg = { g->agreement.s, g->offer.s, g->product.s, g->buyer.s, r->currency.s, g->min_day };
+	match_group(rc->index, &mg, &c->m);
+	if (c->m.status == MATCH_MATCHED || c->m.status == MATCH_CURRENCY_MISMATCH)
+		c->o = &rc->offers[c->m.offer];
+	c->sor = c->m.status == MATCH_MATCHED && strcmp(r->recipient.s, match_seller_of_record(c->o)) == 0;
+	c->material = g->revenue != 0 || g->fee != 0 || g->seller_tax != 0;
+	if (rc_minor_units(r->currency.s, &c->minor, e) < 0 || rc_tolerance(rc, r->currency.s, &c->tol, e) < 0)
+		return -1;
+	if (money_add(g->revenue, g->fee, &c->net) != MONEY_OK || money_add(c->net, g->seller_tax, &c->net) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "charge %s of %s: the net overflows", r->tref.s, r->recipient.s);
+	c->t = (struct rtext_group){ r->recipient.s, r->tref.s, r->currency.s, c->minor, g->min_day, g->agreement.s,
+				     g->offer.s, g->product.s, g->buyer.s, c->net };
+	return 0;
+}
+
+/* SPEC §4.6 billed: revenue rows with usage in the month, of groups of the offer's seller of
+ * record (the ISV's own feed of a CPPO sale would count the same usage twice). */
+static int group_usage(struct rc *rc, const struct gctx *c, struct err *e)
+{
+	if (!c->sor || !c->o->usage || c->g->usage_rows == 0)
+		return 0;
+	struct rc_billed *b = &rc->billed[c->m.offer];
+	if (money_add(b->billed_micros, c->g->usage_billed, &b->billed_micros) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the usage billed for offer %s overflows", c->o->offer_id);
+	b->rows += c->g->usage_rows;
+	return 0;
+}
+
+static int group_finish(struct rc *rc, const struct ref *r, const struct grp *g, enum disburse_status st,
+			struct err *e)
+{
+	struct gctx c;
+	if (group_match(rc, r, g, &c, e) < 0 || group_usage(rc, &c, e) < 0)
+		return -1;
+	if (g->period != rc->period)
+		return 0; /* another month's group, read for its usage billing only */
+	rc->summary.groups++;
+	if (c.m.status != MATCH_MATCHED)
+		c.disposition = c.material ? "UNMATCHED" : "NOTHING_TO_ALLOCATE";
+	else if (!c.sor)
+		c.disposition = "NOT_SELLER_OF_RECORD";
+	else
+		c.disposition = c.material ? "ALLOCATED" : "NOTHING_TO_ALLOCATE";
+	if (group_match_exceptions(rc, &c, e) < 0)
+		return -1;
+	if (strcmp(c.disposition, "ALLOCATED") == 0 && group_allocate(rc, &c, e) < 0)
+		return -1;
+	if (g->balance_adj_rows > 0) {
+		char buf[RTEXT_MAX];
+		if (group_exception(rc, &c, "BALANCE_ADJUSTMENT", 0, 0, 1, g->balance_adj,
+				    rtext_balance_adjustment(buf, sizeof buf, &c.t, g->balance_adj, g->balance_adj_rows),
+				    e) < 0)
+			return -1;
+	}
+	group_row(rc, &c, st);
+	group_aging(rc, &c, st);
+	return 0;
+}
+
+static int ref_finish(struct rc *rc, struct ref *r, struct err *e)
+{
+	if (!r->active)
+		return 0;
+	r->active = 0;
+	if (!r->relevant)
+		return 0; /* no row in the period, no usage in it: another period's reference */
+	int64_t tol;
+	if (rc_tolerance(rc, r->currency.s, &tol, e) < 0)
+		return -1;
+	enum disburse_status st = disburse_status_of(r->remainder, tol, r->disbursed_any, r->has_last && r->last_failed);
+	for (size_t i = 0; i < r->gn; i++)
+		if (group_finish(rc, r, &r->g[i], st, e) < 0)
+			return -1;
+	return 0;
+}
+
+static int row(struct rc *rc, struct ref *r, const char *const *f, struct err *e)
+{
+	int64_t amount;
+	int32_t day;
+	if (!f[F_RECIPIENT] || !f[F_TREF] || !f[F_CURRENCY] || !f[F_ACTION] || rio_i64(f[F_AMOUNT], &amount) < 0 ||
+	    rio_i32(f[F_DAY], &day) < 0)
+		return err_set(e, EXIT_FAILED, "database: a billing event row lacks a key, amount or date");
+	if (!ref_same(r, f)) {
+		if (ref_finish(rc, r, e) < 0 || ref_start(r, f, e) < 0)
+			return -1;
+	}
+	if (strcmp(f[F_ACTION], "DISBURSED") == 0)
+		return row_line(rc, r, f, amount, e);
+	return row_charge(rc, r, f, amount, day, e);
+}
+
+int rc_groups_run(struct rc *rc, struct err *e)
+{
+	struct rio_in in;
+	struct ref r;
+	memset(&r, 0, sizeof r);
+	if (rio_in_begin(&in, rc->db, groups_sql, e) < 0)
+		return -1;
+	int st, rc_code = -1;
+	while ((st = rio_in_next(&in, F_N, e)) == 1)
+		if (row(rc, &r, in.fields, e) < 0)
+			goto done;
+	if (st < 0 || ref_finish(rc, &r, e) < 0)
+		goto done;
+	rc_code = 0;
+done:
+	rio_in_end(&in);
+	ref_free(&r);
+	return rc_code;
+}

@@ -1,0 +1,387 @@
+/* reconcile_io.c — bulk rows in and out of PostgreSQL (see reconcile_io.h). */
+#include "reconcile_io.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------------------------------
+ * COPY ... TO STDOUT
+ */
+
+int rio_in_begin(struct rio_in *in, struct db *db, const char *copy_sql, struct err *e)
+{
+	memset(in, 0, sizeof *in);
+	in->db = db;
+	PGresult *res = PQexec(db_conn(db), copy_sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	in->active = 1;
+	return 0;
+}
+
+/* COPY text format: a backslash escapes the next character; \N alone is NULL (SQL) and the
+ * usual C escapes stand for control characters. Unescapes field in place. */
+static const char *unescape(char *field)
+{
+	if (field[0] == '\\' && field[1] == 'N' && field[2] == '\0')
+		return NULL;
+	char *w = field;
+	for (char *r = field; *r; r++) {
+		if (*r != '\\' || r[1] == '\0') {
+			*w++ = *r;
+			continue;
+		}
+		r++;
+		switch (*r) {
+		case 't': *w++ = '\t'; break;
+		case 'n': *w++ = '\n'; break;
+		case 'r': *w++ = '\r'; break;
+		case 'b': *w++ = '\b'; break;
+		case 'f': *w++ = '\f'; break;
+		case 'v': *w++ = '\v'; break;
+		default: *w++ = *r; break;
+		}
+	}
+	*w = '\0';
+	return field;
+}
+
+/* The end of a COPY OUT: its own result says whether the query succeeded. */
+static int copy_out_finish(struct rio_in *in, struct err *e)
+{
+	int rc = 0;
+	PGresult *res;
+	in->active = 0;
+	while ((res = PQgetResult(db_conn(in->db))) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	return rc;
+}
+
+int rio_in_next(struct rio_in *in, int nfields_expected, struct err *e)
+{
+	ASSERT(nfields_expected > 0 && nfields_expected <= RIO_FIELDS_MAX);
+	if (in->row) {
+		PQfreemem(in->row);
+		in->row = NULL;
+	}
+	if (!in->active)
+		return 0;
+	char *buf = NULL;
+	int n = PQgetCopyData(db_conn(in->db), &buf, 0);
+	if (n == -1)
+		return copy_out_finish(in, e) < 0 ? -1 : 0;
+	if (n < 0) {
+		err_set(e, EXIT_FAILED, "database: could not read COPY data: %s", PQerrorMessage(db_conn(in->db)));
+		rio_in_end(in);
+		return -1;
+	}
+	in->row = buf;
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	int nf = 0;
+	char *p = buf;
+	for (;;) {
+		char *tab = strchr(p, '\t');
+		if (nf == RIO_FIELDS_MAX)
+			break;
+		if (tab)
+			*tab = '\0';
+		in->fields[nf++] = unescape(p);
+		if (!tab)
+			break;
+		p = tab + 1;
+	}
+	in->nfields = nf;
+	in->rows++;
+	if (nf != nfields_expected) {
+		err_set(e, EXIT_FAILED, "database: a COPY row has %d fields, expected %d", nf, nfields_expected);
+		rio_in_end(in);
+		return -1;
+	}
+	return 1;
+}
+
+void rio_in_end(struct rio_in *in)
+{
+	if (in->row) {
+		PQfreemem(in->row);
+		in->row = NULL;
+	}
+	if (!in->active)
+		return;
+	char *buf;
+	int n;
+	while ((n = PQgetCopyData(db_conn(in->db), &buf, 0)) >= 0)
+		if (n > 0)
+			PQfreemem(buf);
+	copy_out_finish(in, NULL);
+}
+
+int rio_i64(const char *text, int64_t *out)
+{
+	if (!text || !*text)
+		return -1;
+	const char *p = text;
+	if (*p == '-')
+		p++;
+	if (!*p)
+		return -1;
+	for (const char *q = p; *q; q++)
+		if (*q < '0' || *q > '9')
+			return -1;
+	errno = 0;
+	char *end;
+	long long v = strtoll(text, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int rio_i32(const char *text, int32_t *out)
+{
+	int64_t v;
+	if (rio_i64(text, &v) < 0 || v < INT32_MIN || v > INT32_MAX)
+		return -1;
+	*out = (int32_t)v;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * COPY ... FROM STDIN, through a temporary file
+ */
+
+int rio_out_open(struct rio_out *o, struct err *e)
+{
+	memset(o, 0, sizeof *o);
+	o->f = tmpfile();
+	if (!o->f)
+		return err_set(e, EXIT_FAILED, "could not create a temporary file: %s", strerror(errno));
+	return 0;
+}
+
+void rio_out_close(struct rio_out *o)
+{
+	if (o->f)
+		fclose(o->f);
+	o->f = NULL;
+}
+
+static void sep(struct rio_out *o)
+{
+	if (o->col++ > 0 && putc('\t', o->f) == EOF)
+		o->failed = 1;
+}
+
+void rio_text(struct rio_out *o, const char *s)
+{
+	if (!s) {
+		rio_null(o);
+		return;
+	}
+	sep(o);
+	for (const char *p = s; *p; p++) {
+		int c = (unsigned char)*p, r;
+		switch (c) {
+		case '\\': r = fputs("\\\\", o->f); break;
+		case '\t': r = fputs("\\t", o->f); break;
+		case '\n': r = fputs("\\n", o->f); break;
+		case '\r': r = fputs("\\r", o->f); break;
+		default: r = putc(c, o->f); break;
+		}
+		if (r == EOF)
+			o->failed = 1;
+	}
+}
+
+void rio_int(struct rio_out *o, int64_t v)
+{
+	sep(o);
+	if (fprintf(o->f, "%lld", (long long)v) < 0)
+		o->failed = 1;
+}
+
+void rio_null(struct rio_out *o)
+{
+	sep(o);
+	if (fputs("\\N", o->f) == EOF)
+		o->failed = 1;
+}
+
+void rio_bool(struct rio_out *o, int b)
+{
+	sep(o);
+	if (putc(b ? 't' : 'f', o->f) == EOF)
+		o->failed = 1;
+}
+
+void rio_end_row(struct rio_out *o)
+{
+	if (putc('\n', o->f) == EOF)
+		o->failed = 1;
+	o->col = 0;
+	o->rows++;
+}
+
+int rio_out_send(struct rio_out *o, struct db *db, const char *copy_sql, struct err *e)
+{
+	ASSERT(o->col == 0);
+	if (o->failed || fflush(o->f) != 0 || ferror(o->f))
+		return err_set(e, EXIT_FAILED, "could not write a temporary file: %s", strerror(errno));
+	if (o->rows == 0)
+		return 0;
+	rewind(o->f);
+	if (db_copy_begin(db, copy_sql, e) < 0)
+		return -1;
+	char buf[1 << 16];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, o->f)) > 0) {
+		if (db_copy_put(db, buf, n, e) < 0) {
+			db_copy_abort(db, "settle: could not send rows");
+			return -1;
+		}
+	}
+	if (ferror(o->f)) {
+		db_copy_abort(db, "settle: could not read a temporary file");
+		return err_set(e, EXIT_FAILED, "could not read a temporary file: %s", strerror(errno));
+	}
+	if (db_copy_end(db, e) < 0)
+		return -1;
+	/* Empty it, so a second send of the same writer cannot repeat rows. */
+	if (ftruncate(fileno(o->f), 0) != 0)
+		return err_set(e, EXIT_FAILED, "could not truncate a temporary file: %s", strerror(errno));
+	rewind(o->f);
+	o->rows = 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * String map
+ */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+void rio_map_init(struct rio_map *m)
+{
+	memset(m, 0, sizeof *m);
+}
+
+void rio_map_free(struct rio_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->ids);
+	memset(m, 0, sizeof *m);
+}
+
+static int map_grow(struct rio_map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	char **keys = calloc(cap, sizeof *keys);
+	size_t *ids = calloc(cap, sizeof *ids);
+	if (!keys || !ids) {
+		free(keys);
+		free(ids);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		size_t s = (size_t)hash_str(m->keys[i]) & (cap - 1);
+		while (keys[s])
+			s = (s + 1) & (cap - 1);
+		keys[s] = m->keys[i];
+		ids[s] = m->ids[i];
+	}
+	free(m->keys);
+	free(m->ids);
+	m->keys = keys;
+	m->ids = ids;
+	m->cap = cap;
+	return 0;
+}
+
+int rio_map_get(const struct rio_map *m, const char *key, size_t *id)
+{
+	if (m->cap == 0)
+		return -1;
+	size_t s = (size_t)hash_str(key) & (m->cap - 1);
+	while (m->keys[s]) {
+		if (strcmp(m->keys[s], key) == 0) {
+			*id = m->ids[s];
+			return 0;
+		}
+		s = (s + 1) & (m->cap - 1);
+	}
+	return -1;
+}
+
+int rio_map_put(struct rio_map *m, const char *key, size_t *id, int *added, struct err *e)
+{
+	if (rio_map_get(m, key, id) == 0) {
+		*added = 0;
+		return 0;
+	}
+	if ((m->n + 1) * 2 > m->cap && map_grow(m) < 0)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	char *copy = strdup(key);
+	if (!copy)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	size_t s = (size_t)hash_str(key) & (m->cap - 1);
+	while (m->keys[s])
+		s = (s + 1) & (m->cap - 1);
+	m->keys[s] = copy;
+	m->ids[s] = m->n;
+	*id = m->n++;
+	*added = 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Growable strings
+ */
+
+int rio_str_set(struct rio_str *b, const char *s, struct err *e)
+{
+	size_t len = s ? strlen(s) : 0;
+	if (len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 32;
+		while (cap < len + 1)
+			cap *= 2;
+		char *p = realloc(b->s, cap);
+		if (!p)
+			return err_set(e, EXIT_FAILED, "out of memory");
+		b->s = p;
+		b->cap = cap;
+	}
+	if (len)
+		memcpy(b->s, s, len);
+	b->s[len] = '\0';
+	b->len = len;
+	return 0;
+}
+
+void rio_str_free(struct rio_str *b)
+{
+	free(b->s);
+	memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,326 @@
+/* reconcile_payouts.c — SPEC §4.5: payouts against their lines, failures and bank deposits.
+ *
+ * Deposit matching is global (every payout and deposit ingested up to as-of, in one total order;
+ * disburse.c), so a payout late in one month and its deposit early in the next are matched the
+ * same way whichever period is computed. The period then reports its own payouts (by payout date)
+ * and its own unclaimed deposits (by value date).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile_int.h"
+#include "reconcile_text.h"
+#include "timeutil.h"
+
+static const char payouts_sql[] =
+	"SELECT pay.recipient, pay.beid, pay.currency, coalesce(pay.trace, ''), pay.day, pay.amount,"
+	"       (pay.day >= p.p0 AND pay.day < p.p1), f.beid, f.day"
+	" FROM pg_temp.rc_be pay CROSS JOIN pg_temp.rc_param p"
+	" LEFT JOIN (SELECT DISTINCT ON (recipient, parent_id) recipient, parent_id, beid, day FROM pg_temp.rc_be"
+	"            WHERE ttype = 'DISBURSEMENT_FAILURE' AND parent_id IS NOT NULL"
+	"            ORDER BY recipient, parent_id, beid COLLATE \"C\") f"
+	"        ON f.recipient = pay.recipient AND f.parent_id = pay.beid"
+	" WHERE pay.action = 'DISBURSED' AND pay.ttype = 'DISBURSEMENT'"
+	" ORDER BY pay.day, pay.recipient COLLATE \"C\", pay.beid COLLATE \"C\"";
+
+enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_FAIL_ID, P_FAIL_DAY, P_N };
+
+static const char deposits_sql[] =
+	"SELECT deposit_id, account_id, currency, coalesce(bank_trace_id, ''), value_date - DATE '1970-01-01',"
+	"       amount_micros"
+	" FROM settle.bank_deposit_asof($1::timestamptz) ORDER BY deposit_id COLLATE \"C\"";
+
+enum { D_ID, D_ACCOUNT, D_CURRENCY, D_TRACE, D_DAY, D_AMOUNT, D_N };
+
+/* Every line that names a payout; C keeps those of the period's payouts and sums them (SPEC §4.5). */
+static const char lines_sql[] =
+	"COPY (SELECT recipient, disb_id, amount FROM pg_temp.rc_be"
+	" WHERE action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
+	"   AND disb_id IS NOT NULL) TO STDOUT";
+
+static const struct disburse_payout *key_payouts;
+
+static int payout_key_cmp(const void *a, const void *b)
+{
+	const struct disburse_payout *x = &key_payouts[*(const size_t *)a];
+	const struct disburse_payout *y = &key_payouts[*(const size_t *)b];
+	int c = strcmp(x->recipient_account_id, y->recipient_account_id);
+	return c ? c : strcmp(x->payout_id, y->payout_id);
+}
+
+static int load_payouts(struct rc *rc, struct err *e)
+{
+	rc->payouts_res = db_query(rc->db, payouts_sql, 0, NULL, PGRES_TUPLES_OK, e);
+	if (!rc->payouts_res)
+		return -1;
+	PGresult *res = rc->payouts_res;
+	size_t n = (size_t)PQntuples(res), m = n ? n : 1;
+	rc->payouts = calloc(m, sizeof *rc->payouts);
+	rc->payout_in_period = calloc(m, sizeof *rc->payout_in_period);
+	rc->payout_failure_id = calloc(m, sizeof *rc->payout_failure_id);
+	rc->payout_failure_day = calloc(m, sizeof *rc->payout_failure_day);
+	rc->payout_lines_micros = calloc(m, sizeof *rc->payout_lines_micros);
+	rc->payout_lines_n = calloc(m, sizeof *rc->payout_lines_n);
+	rc->payout_by_key = calloc(m, sizeof *rc->payout_by_key);
+	if (!rc->payouts || !rc->payout_in_period || !rc->payout_failure_id || !rc->payout_failure_day ||
+	    !rc->payout_lines_micros || !rc->payout_lines_n || !rc->payout_by_key)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	rc->payouts_n = n;
+	for (int i = 0; i < (int)n; i++) {
+		struct disburse_payout *p = &rc->payouts[i];
+		p->recipient_account_id = PQgetvalue(res, i, P_RECIPIENT);
+		p->payout_id = PQgetvalue(res, i, P_ID);
+		p->currency = PQgetvalue(res, i, P_CURRENCY);
+		p->bank_trace_id = PQgetvalue(res, i, P_TRACE);
+		if (rio_i32(PQgetvalue(res, i, P_DAY), &p->day) < 0 || rio_i64(PQgetvalue(res, i, P_AMOUNT), &p->amount_micros) < 0)
+			return err_set(e, EXIT_FAILED, "database: payout \"%s\" has no date or amount", p->payout_id);
+		rc->payout_in_period[i] = strcmp(PQgetvalue(res, i, P_IN_PERIOD), "t") == 0;
+		p->failed = !PQgetisnull(res, i, P_FAIL_ID);
+		if (p->failed) {
+			rc->payout_failure_id[i] = PQgetvalue(res, i, P_FAIL_ID);
+			if (rio_i32(PQgetvalue(res, i, P_FAIL_DAY), &rc->payout_failure_day[i]) < 0)
+				return err_set(e, EXIT_FAILED, "database: a payout failure has no date");
+		}
+		rc->payout_by_key[i] = (size_t)i;
+	}
+	key_payouts = rc->payouts;
+	qsort(rc->payout_by_key, n, sizeof *rc->payout_by_key, payout_key_cmp);
+	return 0;
+}
+
+static int load_deposits(struct rc *rc, struct err *e)
+{
+	char as_of[40];
+	time_format_pg(rc->as_of_us, as_of);
+	const char *params[] = { as_of };
+	rc->deposits_res = db_query(rc->db, deposits_sql, 1, params, PGRES_TUPLES_OK, e);
+	if (!rc->deposits_res)
+		return -1;
+	PGresult *res = rc->deposits_res;
+	size_t n = (size_t)PQntuples(res);
+	rc->deposits = calloc(n ? n : 1, sizeof *rc->deposits);
+	rc->deposit_in_period = calloc(n ? n : 1, sizeof *rc->deposit_in_period);
+	if (!rc->deposits || !rc->deposit_in_period)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	rc->deposits_n = n;
+	for (int i = 0; i < (int)n; i++) {
+		struct disburse_deposit *d = &rc->deposits[i];
+		d->deposit_id = PQgetvalue(res, i, D_ID);
+		d->account_id = PQgetvalue(res, i, D_ACCOUNT);
+		d->currency = PQgetvalue(res, i, D_CURRENCY);
+		d->bank_trace_id = PQgetvalue(res, i, D_TRACE);
+		if (rio_i32(PQgetvalue(res, i, D_DAY), &d->value_day) < 0 ||
+		    rio_i64(PQgetvalue(res, i, D_AMOUNT), &d->amount_micros) < 0)
+			return err_set(e, EXIT_FAILED, "database: deposit \"%s\" has no date or amount", d->deposit_id);
+		/* A deposit belongs to the period of its value date (docs/reconcile.md). */
+		rc->deposit_in_period[i] = d->value_day >= rc->period_first_day && d->value_day < rc->period_end_day;
+	}
+	return 0;
+}
+
+int rc_payouts_load(struct rc *rc, struct err *e)
+{
+	if (load_payouts(rc, e) < 0 || load_deposits(rc, e) < 0)
+		return -1;
+	return disburse_match_deposits(rc->payouts, rc->payouts_n, rc->deposits, rc->deposits_n,
+				       rc->cfg->deposit_window_days, e);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The period's payouts
+ */
+
+int rc_payout_find(const struct rc *rc, const char *recipient, const char *id, size_t *out)
+{
+	size_t lo = 0, hi = rc->payouts_n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct disburse_payout *p = &rc->payouts[rc->payout_by_key[mid]];
+		int c = strcmp(p->recipient_account_id, recipient);
+		if (!c)
+			c = strcmp(p->payout_id, id);
+		if (c == 0) {
+			*out = rc->payout_by_key[mid];
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static int sum_lines(struct rc *rc, struct err *e)
+{
+	struct rio_in in;
+	if (rio_in_begin(&in, rc->db, lines_sql, e) < 0)
+		return -1;
+	int st;
+	while ((st = rio_in_next(&in, 3, e)) == 1) {
+		int64_t amount;
+		size_t i;
+		if (!in.fields[0] || !in.fields[1] || rio_i64(in.fields[2], &amount) < 0) {
+			err_set(e, EXIT_FAILED, "database: a payout line lacks its keys or amount");
+			rio_in_end(&in);
+			return -1;
+		}
+		if (rc_payout_find(rc, in.fields[0], in.fields[1], &i) < 0 || !rc->payout_in_period[i])
+			continue;
+		if (money_add(rc->payout_lines_micros[i], amount, &rc->payout_lines_micros[i]) != MONEY_OK) {
+			err_set(e, EXIT_FAILED, "the lines of payout %s overflow", rc->payouts[i].payout_id);
+			rio_in_end(&in);
+			return -1;
+		}
+		rc->payout_lines_n[i]++;
+	}
+	rio_in_end(&in);
+	return st < 0 ? -1 : 0;
+}
+
+static int payout_exception(struct rc *rc, const struct disburse_payout *p, const char *code, int has_expected,
+			    int64_t expected, int has_actual, int64_t actual, const char *detail, struct err *e)
+{
+	struct rc_exception x = {
+		.code = code,
+		.reference = p->payout_id,
+		.recipient_account_id = p->recipient_account_id,
+		.currency = p->currency,
+		.has_expected = has_expected,
+		.expected_micros = expected,
+		.has_actual = has_actual,
+		.actual_micros = actual,
+		.detail = detail,
+	};
+	return rc_exception_add(rc, &x, e);
+}
+
+/* SPEC §4.5 deposits of one payout; returns its deposit status for the disbursement row. */
+static int payout_deposit(struct rc *rc, const struct disburse_payout *p, int minor, int64_t tol,
+			  const char **status, struct err *e)
+{
+	char buf[RTEXT_MAX];
+	if (p->match != DISBURSE_MATCH_NONE) {
+		const struct disburse_deposit *d = &rc->deposits[p->deposit];
+		int other_currency = strcmp(d->currency, p->currency) != 0;
+		*status = "MATCHED";
+		if (p->match == DISBURSE_MATCH_TRACE_ID && (other_currency || alloc_differs(d->amount_micros, p->amount_micros, tol))) {
+			*status = "AMOUNT_MISMATCH";
+			return payout_exception(rc, p, "DEPOSIT_AMOUNT_MISMATCH", 1, p->amount_micros, 1, d->amount_micros,
+						rtext_deposit_amount_mismatch(buf, sizeof buf, d->deposit_id, d->currency,
+									      d->amount_micros, p->payout_id, p->currency,
+									      p->amount_micros, minor, p->bank_trace_id),
+						e);
+		}
+		return 0;
+	}
+	if (p->failed) {
+		*status = "NOT_EXPECTED"; /* a failed payout sends no money: no deposit to wait for */
+		return 0;
+	}
+	int64_t days = (int64_t)rc->as_of_day - p->day;
+	if (days <= rc->cfg->deposit_missing_days) {
+		*status = "PENDING";
+		return 0;
+	}
+	*status = "MISSING";
+	return payout_exception(rc, p, "DEPOSIT_MISSING", 1, p->amount_micros, 0, 0,
+				rtext_deposit_missing(buf, sizeof buf, p->payout_id, p->currency, minor, p->amount_micros,
+						      p->day, days, p->bank_trace_id, p->candidates),
+				e);
+}
+
+static int payout_finish(struct rc *rc, size_t i, struct err *e)
+{
+	const struct disburse_payout *p = &rc->payouts[i];
+	int minor;
+	int64_t tol, settles;
+	char buf[RTEXT_MAX];
+	if (rc_minor_units(p->currency, &minor, e) < 0 || rc_tolerance(rc, p->currency, &tol, e) < 0)
+		return -1;
+	if (money_neg(rc->payout_lines_micros[i], &settles) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the lines of payout %s overflow", p->payout_id);
+	const char *status = "SETTLED";
+	/* SPEC §4.5 PAYOUT_MISMATCH: |D.amount − (−Σ line amounts)| > tol. */
+	if (alloc_differs(p->amount_micros, settles, tol)) {
+		status = "MISMATCH";
+		if (payout_exception(rc, p, "PAYOUT_MISMATCH", 1, settles, 1, p->amount_micros,
+				     rtext_payout_mismatch(buf, sizeof buf, p->payout_id, p->currency, minor, p->amount_micros,
+							   rc->payout_lines_micros[i], rc->payout_lines_n[i]),
+				     e) < 0)
+			return -1;
+	}
+	if (p->failed) {
+		status = "FAILED";
+		if (payout_exception(rc, p, "DISBURSEMENT_FAILED", 0, 0, 1, p->amount_micros,
+				     rtext_disbursement_failed(buf, sizeof buf, p->payout_id, p->currency, minor,
+							       p->amount_micros, p->day, rc->payout_failure_id[i],
+							       rc->payout_lines_n[i]),
+				     e) < 0)
+			return -1;
+	}
+	const char *deposit_status;
+	if (payout_deposit(rc, p, minor, tol, &deposit_status, e) < 0)
+		return -1;
+	const struct disburse_deposit *d = p->match != DISBURSE_MATCH_NONE ? &rc->deposits[p->deposit] : NULL;
+	char day[11], dday[11];
+	time_format_day(p->day, day);
+	struct rio_out *o = &rc->out_disb;
+	rio_int(o, rc->run_id);
+	rio_text(o, rc->period_text);
+	rio_text(o, p->recipient_account_id);
+	rio_text(o, p->payout_id);
+	rio_text(o, day);
+	rio_text(o, p->currency);
+	rio_int(o, p->amount_micros);
+	rio_int(o, rc->payout_lines_micros[i]);
+	rio_int(o, rc->payout_lines_n[i]);
+	rio_text(o, status);
+	rio_text(o, rc->payout_failure_id[i]);
+	rio_text(o, rc_nullif(p->bank_trace_id));
+	rio_text(o, d ? d->deposit_id : NULL);
+	rio_text(o, p->match == DISBURSE_MATCH_TRACE_ID ? "TRACE_ID" : p->match == DISBURSE_MATCH_AMOUNT_DATE ? "AMOUNT_DATE" : NULL);
+	rio_text(o, deposit_status);
+	if (d)
+		rio_int(o, d->amount_micros);
+	else
+		rio_null(o);
+	if (d)
+		time_format_day(d->value_day, dday);
+	rio_text(o, d ? dday : NULL);
+	rio_end_row(o);
+	rc->summary.payouts++;
+	return 0;
+}
+
+int rc_payouts_run(struct rc *rc, struct err *e)
+{
+	if (sum_lines(rc, e) < 0)
+		return -1;
+	for (size_t i = 0; i < rc->payouts_n; i++)
+		if (rc->payout_in_period[i] && payout_finish(rc, i, e) < 0)
+			return -1;
+	char buf[RTEXT_MAX];
+	for (size_t k = 0; k < rc->deposits_n; k++) {
+		const struct disburse_deposit *d = &rc->deposits[k];
+		if (!rc->deposit_in_period[k] || d->claimed)
+			continue;
+		int minor;
+		if (rc_minor_units(d->currency, &minor, e) < 0)
+			return -1;
+		struct rc_exception x = {
+			.code = "DEPOSIT_UNMATCHED",
+			.reference = d->deposit_id,
+			.recipient_account_id = d->account_id,
+			.currency = d->currency,
+			.has_actual = 1,
+			.actual_micros = d->amount_micros,
+			.detail = rtext_deposit_unmatched(buf, sizeof buf, d->deposit_id, d->account_id, d->currency, minor,
+							  d->amount_micros, d->value_day, d->bank_trace_id),
+		};
+		if (rc_exception_add(rc, &x, e) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,403 @@
+/* reconcile_usage.c — SPEC §4.6: metering against billing for the usage month = the period.
+ *
+ * PostgreSQL sums the month's Success records per (agreement, customer, product code, dimension,
+ * day) — quantities are integers, not money, and a day is the finest grain offer validity needs —
+ * and streams those sums here. C assigns each to its USAGE offer (match.c), prices them per
+ * dimension (round(Σ quantity × unit_price), SPEC §4.6), and compares with what the offers' charge
+ * groups billed (summed by reconcile_groups.c into rc->billed).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile_int.h"
+#include "reconcile_text.h"
+#include "timeutil.h"
+#include "usage.h"
+
+static const char meter_sql[] =
+	"CREATE TEMP TABLE rc_meter ON COMMIT DROP AS"
+	" SELECT coalesce(agreement_id, '') AS agreement, customer_aws_account_id AS customer, product_code,"
+	"        dimension, (usage_hour::date - DATE '1970-01-01') AS day, sum(quantity)::bigint AS quantity,"
+	"        count(*) AS records"
+	" FROM settle.metering_asof($1::timestamptz)"
+	" WHERE status = 'Success' AND usage_hour >= $2::timestamptz AND usage_hour < $3::timestamptz"
+	" GROUP BY 1, 2, 3, 4, 5";
+
+static const char meter_copy_sql[] =
+	"COPY (SELECT agreement, customer, product_code, dimension, day, quantity, records FROM pg_temp.rc_meter"
+	" ORDER BY agreement COLLATE \"C\", customer COLLATE \"C\", product_code COLLATE \"C\","
+	"          dimension COLLATE \"C\", day) TO STDOUT";
+
+enum { M_AGREEMENT, M_CUSTOMER, M_CODE, M_DIMENSION, M_DAY, M_QUANTITY, M_RECORDS, M_N };
+
+/* Metered quantity of one (offer, dimension), or of one (customer, product code, dimension) that
+ * no single offer claims. */
+struct usage_acc {
+	size_t offer;           /* claimed: the offer index */
+	char *customer, *code;  /* unclaimed */
+	char *dimension;
+	size_t offers_n;        /* unclaimed: 0 (none) or the most offers that could claim it */
+	int64_t quantity;
+	int64_t records;
+};
+
+struct usage_set {
+	struct rio_map map;
+	struct usage_acc *acc;
+	size_t n, cap;
+};
+
+static void usage_set_free(struct usage_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->acc[i].customer);
+		free(s->acc[i].code);
+		free(s->acc[i].dimension);
+	}
+	free(s->acc);
+	rio_map_free(&s->map);
+}
+
+static struct usage_acc *usage_slot(struct usage_set *s, const char *key, struct err *e)
+{
+	size_t id;
+	int added;
+	if (rio_map_put(&s->map, key, &id, &added, e) < 0)
+		return NULL;
+	if (added) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 64;
+			struct usage_acc *a = realloc(s->acc, cap * sizeof *a);
+			if (!a) {
+				err_set(e, EXIT_FAILED, "out of memory");
+				return NULL;
+			}
+			s->acc = a;
+			s->cap = cap;
+		}
+		ASSERT(id == s->n);
+		memset(&s->acc[s->n++], 0, sizeof s->acc[0]);
+	}
+	return &s->acc[id];
+}
+
+static int acc_add(struct usage_acc *a, int64_t quantity, int64_t records, struct err *e)
+{
+	if (__builtin_add_overflow(a->quantity, quantity, &a->quantity) ||
+	    __builtin_add_overflow(a->records, records, &a->records))
+		return err_set(e, EXIT_FAILED, "metered quantities overflow");
+	return 0;
+}
+
+static char *dup_or_fail(const char *s, int *failed)
+{
+	char *d = strdup(s ? s : "");
+	if (!d)
+		*failed = 1;
+	return d;
+}
+
+static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set *unclaimed, const char *const *f,
+		     struct err *e)
+{
+	int32_t day;
+	int64_t quantity, records;
+	if (!f[M_CUSTOMER] || !f[M_CODE] || !f[M_DIMENSION] || rio_i32(f[M_DAY], &day) < 0 ||
+	    rio_i64(f[M_QUANTITY], &quantity) < 0 || rio_i64(f[M_RECORDS], &records) < 0)
+		return err_set(e, EXIT_FAILED, "database: a metering sum lacks a key or quantity");
+	size_t offer = 0;
+	size_t found = match_usage_offer(rc->index, f[M_AGREEMENT], f[M_CUSTOMER], f[M_CODE], day, &offer);
+	char key[1024];
+	int n, failed = 0;
+	struct usage_acc *a;
+	if (found == 1) {
+		n = snprintf(key, sizeof key, "%zu\x1f%s", offer, f[M_DIMENSION]);
+		if (n < 0 || (size_t)n >= sizeof key)
+			return err_set(e, EXIT_FAILED, "metering dimension \"%.64s...\" is too long", f[M_DIMENSION]);
+		if (!(a = usage_slot(claimed, key, e)))
+			return -1;
+		if (!a->dimension) {
+			a->offer = offer;
+			a->dimension = dup_or_fail(f[M_DIMENSION], &failed);
+		}
+	} else {
+		n = snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%d", f[M_CUSTOMER], f[M_CODE], f[M_DIMENSION], found > 1);
+		if (n < 0 || (size_t)n >= sizeof key)
+			return err_set(e, EXIT_FAILED, "a metering key is too long");
+		if (!(a = usage_slot(unclaimed, key, e)))
+			return -1;
+		if (!a->dimension) {
+			a->customer = dup_or_fail(f[M_CUSTOMER], &failed);
+			a->code = dup_or_fail(f[M_CODE], &failed);
+			a->dimension = dup_or_fail(f[M_DIMENSION], &failed);
+		}
+		if (found > a->offers_n)
+			a->offers_n = found;
+	}
+	if (failed)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	return acc_add(a, quantity, records, e);
+}
+
+static int read_metering(struct rc *rc, struct usage_set *claimed, struct usage_set *unclaimed, struct err *e)
+{
+	char as_of[40], p0[40], p1[40];
+	time_format_pg(rc->as_of_us, as_of);
+	time_format_pg(period_start_us(rc->period), p0);
+	time_format_pg(period_end_us(rc->period), p1);
+	const char *params[] = { as_of, p0, p1 };
+	if (db_exec(rc->db, "DROP TABLE IF EXISTS pg_temp.rc_meter", e) < 0)
+		return -1;
+	PGresult *res = db_query(rc->db, meter_sql, 3, params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	struct rio_in in;
+	if (rio_in_begin(&in, rc->db, meter_copy_sql, e) < 0)
+		return -1;
+	int st;
+	while ((st = rio_in_next(&in, M_N, e)) == 1) {
+		if (meter_row(rc, claimed, unclaimed, in.fields, e) < 0) {
+			rio_in_end(&in);
+			return -1;
+		}
+	}
+	rio_in_end(&in);
+	return st < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Per offer
+ */
+
+static int acc_cmp(const void *a, const void *b)
+{
+	const struct usage_acc *x = a, *y = b;
+	if (x->offer != y->offer)
+		return x->offer < y->offer ? -1 : 1;
+	return strcmp(x->dimension, y->dimension);
+}
+
+static int unclaimed_cmp(const void *a, const void *b)
+{
+	const struct usage_acc *x = a, *y = b;
+	int c = strcmp(x->customer, y->customer);
+	if (!c)
+		c = strcmp(x->code, y->code);
+	if (!c)
+		c = strcmp(x->dimension, y->dimension);
+	return c ? c : (x->offers_n > y->offers_n) - (x->offers_n < y->offers_n);
+}
+
+/* The offer's validity overlaps the month, or the month has its metering or billing. */
+static int offer_in_month(const struct rc *rc, const struct match_offer *o)
+{
+	if (o->has_valid_from && o->valid_from_day >= rc->period_end_day)
+		return 0;
+	if (o->has_valid_until && o->valid_until_day < rc->period_first_day)
+		return 0;
+	return 1;
+}
+
+struct offer_ctx {
+	const struct match_offer *o;
+	size_t index;
+	int minor;
+	int64_t tol;
+	char reference[512];
+};
+
+static int offer_exception(struct rc *rc, const struct offer_ctx *c, const char *code, const char *reference,
+			   int has_expected, int64_t expected, int has_actual, int64_t actual, const char *detail,
+			   struct err *e)
+{
+	struct rc_exception x = {
+		.code = code,
+		.reference = reference,
+		.recipient_account_id = match_seller_of_record(c->o),
+		.agreement_id = c->o->agreement_id,
+		.offer_id = c->o->offer_id,
+		.currency = c->o->currency,
+		.has_expected = has_expected,
+		.expected_micros = expected,
+		.has_actual = has_actual,
+		.actual_micros = actual,
+		.detail = detail,
+	};
+	return rc_exception_add(rc, &x, e);
+}
+
+/* One metering_result row; status NULL means the offer's status (filled in later). */
+struct dim_row {
+	const char *dimension;
+	int64_t quantity, records;
+	int priced;
+	int64_t unit_price_micros, expected_micros;
+};
+
+static void meter_result(struct rc *rc, const struct offer_ctx *c, const struct dim_row *d, int64_t billed,
+			 const char *status)
+{
+	struct rio_out *o = &rc->out_meter;
+	rio_int(o, rc->run_id);
+	rio_text(o, rc->period_text);
+	rio_text(o, c->o->offer_id);
+	rio_text(o, rc->period_text);
+	rio_text(o, d->dimension);
+	rio_text(o, c->o->currency);
+	rio_int(o, d->quantity);
+	rio_int(o, d->records);
+	if (d->priced) {
+		rio_int(o, d->unit_price_micros);
+		rio_int(o, d->expected_micros);
+	} else {
+		rio_null(o);
+		rio_null(o);
+	}
+	rio_int(o, billed);
+	rio_text(o, d->priced ? status : "UNKNOWN_DIMENSION");
+	rio_end_row(o);
+}
+
+/* Walks the offer's priced dimensions (dims_res rows [dlo, dhi)) and metered dimensions
+ * (acc[alo, ahi)), both in byte order of dimension, into rows[]; returns the expected total. */
+static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, const struct usage_acc *acc, size_t alo,
+		      size_t ahi, struct dim_row *rows, size_t *nrows, int64_t *expected, struct err *e)
+{
+	int di = dlo;
+	size_t ai = alo, n = 0;
+	*expected = 0;
+	while (di < dhi || ai < ahi) {
+		const char *pd = di < dhi ? PQgetvalue(rc->dims_res, di, 1) : NULL;
+		const char *md = ai < ahi ? acc[ai].dimension : NULL;
+		int c0 = !pd ? 1 : !md ? -1 : strcmp(pd, md);
+		struct dim_row *r = &rows[n++];
+		memset(r, 0, sizeof *r);
+		r->dimension = c0 <= 0 ? pd : md;
+		if (c0 >= 0) {
+			r->quantity = acc[ai].quantity;
+			r->records = acc[ai].records;
+			ai++;
+		}
+		if (c0 <= 0) {
+			r->priced = 1;
+			if (rio_i64(PQgetvalue(rc->dims_res, di, 2), &r->unit_price_micros) < 0)
+				return err_set(e, EXIT_FAILED, "database: a unit price is not an integer");
+			di++;
+			if (usage_expected(r->quantity, r->unit_price_micros, c->minor, rc->cfg->rounding, &r->expected_micros) != MONEY_OK ||
+			    money_add(*expected, r->expected_micros, expected) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "offer %s: the metered amount overflows", c->o->offer_id);
+		}
+	}
+	*nrows = n;
+	return 0;
+}
+
+static int offer_month(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, const struct usage_acc *acc, size_t alo,
+		       size_t ahi, struct err *e)
+{
+	const struct rc_billed *b = &rc->billed[c->index];
+	size_t cap = (size_t)(dhi - dlo) + (ahi - alo);
+	if (cap == 0 && b->rows == 0 && !offer_in_month(rc, c->o))
+		return 0;
+	struct dim_row *rows = calloc(cap ? cap : 1, sizeof *rows);
+	if (!rows)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	size_t n = 0;
+	int64_t expected = 0;
+	int rc_code = -1;
+	char buf[RTEXT_MAX], ref[600];
+	if (offer_dims(rc, c, dlo, dhi, acc, alo, ahi, rows, &n, &expected, e) < 0)
+		goto done;
+	enum usage_status st = usage_status_of(expected, b->billed_micros, b->rows > 0, c->tol, rc->as_of_us,
+					       period_end_us(rc->period), rc->cfg->usage_billing_lag_days);
+	snprintf(ref, sizeof ref, "%s:%s", c->o->offer_id, rc->period_text);
+	if (st == USAGE_VARIANCE &&
+	    offer_exception(rc, c, "METERING_VARIANCE", ref, 1, expected, 1, b->billed_micros,
+			    rtext_metering_variance(buf, sizeof buf, c->o->offer_id, rc->period_text, c->o->currency,
+						    c->minor, expected, b->billed_micros),
+			    e) < 0)
+		goto done;
+	if (st == USAGE_UNBILLED &&
+	    offer_exception(rc, c, "UNBILLED_USAGE", ref, 1, expected, 1, 0,
+			    rtext_unbilled_usage(buf, sizeof buf, c->o->offer_id, rc->period_text, c->o->currency, c->minor,
+						 expected, rc->cfg->usage_billing_lag_days),
+			    e) < 0)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		meter_result(rc, c, &rows[i], b->billed_micros, usage_status_name(st));
+		if (rows[i].priced)
+			continue;
+		snprintf(ref, sizeof ref, "%s:%s:%s", c->o->offer_id, rc->period_text, rows[i].dimension);
+		if (offer_exception(rc, c, "UNKNOWN_DIMENSION", ref, 0, 0, 0, 0,
+				    rtext_unknown_dimension(buf, sizeof buf, c->o->offer_id, rows[i].dimension,
+							    rc->period_text, rows[i].quantity, rows[i].records),
+				    e) < 0)
+			goto done;
+	}
+	rc_code = 0;
+done:
+	free(rows);
+	return rc_code;
+}
+
+static int unclaimed_exceptions(struct rc *rc, struct usage_set *u, struct err *e)
+{
+	char buf[RTEXT_MAX], ref[1024];
+	if (u->n > 0)
+		qsort(u->acc, u->n, sizeof *u->acc, unclaimed_cmp);
+	for (size_t i = 0; i < u->n; i++) {
+		const struct usage_acc *a = &u->acc[i];
+		snprintf(ref, sizeof ref, "%s:%s:%s:%s", a->customer, a->code, rc->period_text, a->dimension);
+		struct rc_exception x = {
+			.code = "USAGE_WITHOUT_OFFER",
+			.reference = ref,
+			.detail = rtext_usage_without_offer(buf, sizeof buf, a->customer, a->code, a->dimension,
+							    rc->period_text, a->quantity, a->records, a->offers_n),
+		};
+		if (rc_exception_add(rc, &x, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int rc_usage_run(struct rc *rc, struct err *e)
+{
+	struct usage_set claimed, unclaimed;
+	memset(&claimed, 0, sizeof claimed);
+	memset(&unclaimed, 0, sizeof unclaimed);
+	int rc_code = -1;
+	if (read_metering(rc, &claimed, &unclaimed, e) < 0)
+		goto done;
+	if (claimed.n > 0)
+		qsort(claimed.acc, claimed.n, sizeof *claimed.acc, acc_cmp);
+	int ndims = PQntuples(rc->dims_res), di = 0;
+	size_t ai = 0;
+	for (size_t i = 0; i < rc->offers_n; i++) {
+		const struct match_offer *o = &rc->offers[i];
+		/* dims_res and offers are both in byte order of offer_id: walk them together. */
+		while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) < 0)
+			di++;
+		int dlo = di;
+		while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) == 0)
+			di++;
+		size_t alo = ai;
+		while (ai < claimed.n && claimed.acc[ai].offer == i)
+			ai++;
+		if (!o->usage)
+			continue;
+		struct offer_ctx c = { .o = o, .index = i };
+		if (rc_minor_units(o->currency, &c.minor, e) < 0 || rc_tolerance(rc, o->currency, &c.tol, e) < 0 ||
+		    offer_month(rc, &c, dlo, di, claimed.acc, alo, ai, e) < 0)
+			goto done;
+	}
+	ASSERT(ai == claimed.n);
+	if (unclaimed_exceptions(rc, &unclaimed, e) < 0)
+		goto done;
+	rc_code = 0;
+done:
+	usage_set_free(&claimed);
+	usage_set_free(&unclaimed);
+	return rc_code;
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# test_reconcile_property.sh — reconcile seeded random months (bench/gen) and check, from outside,
+# with SQL written independently of settle, every balance property of the reconcile issue:
+#   - every charge group of the period's events is stored once, its components equal to the events'
+#   - Σ allocated parts = the group's B, F, T and B + F + T, component by component, per group
+#   - Σ payout statements = Σ allocations per party, role and currency; net_payable is a whole
+#     number of minor units and rounding = net_payable − net, at most half a minor unit
+#   - every group is allocated, excepted (NO_OFFER/AMBIGUOUS_OFFER/CURRENCY_MISMATCH), another
+#     recipient's, or has nothing to allocate
+#   - exception seq numbers 1..n within (code, reference)
+#   - a second run at the same as-of stores the same rows
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
+export SETTLE_BIN
+me=test_reconcile_property.sh
+pass() { echo "PASS: $me: $1"; }
+fail() { echo "FAIL: $me: $1"; }
+
+# shellcheck source=../lib/pg.sh
+. "$TOP/tests/lib/pg.sh"
+# shellcheck source=../../fixtures/reconcile/lib.sh
+. "$TOP/fixtures/reconcile/lib.sh"
+pg_test_start || { fail "could not start the test PostgreSQL"; exit 1; }
+work=$(mktemp -d /tmp/settle-reconcile-prop.XXXXXX)
+chmod 755 "$work"
+trap 'rm -rf "$work"; pg_test_stop' EXIT
+
+if ! cc -std=c17 -O2 -o "$work/gen" "$TOP/bench/gen.c" 2>"$work/cc.err"; then
+	fail "could not build bench/gen: $(head -c 300 "$work/cc.err")"
+	exit 1
+fi
+
+# Each check is a query that returns the number of violations.
+check() { # db name sql
+	local n
+	if ! n=$(psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$3" 2>&1); then
+		fail "$2: $n"
+	elif [ "$n" = 0 ]; then
+		pass "$2"
+	else
+		fail "$2: $n violations"
+	fi
+}
+
+property_month() { # seed events metering
+	local seed=$1 events=$2 metering=$3 tag="seed $1"
+	local dir=$work/gen-$seed db
+	mkdir -p "$dir"
+	"$work/gen" --seed "$seed" --events "$events" --metering "$metering" --period 2026-10 --out "$dir" ||
+		{ fail "$tag: generator"; return; }
+	db=$(pg_test_createdb "rcprop_$seed") || { fail "$tag: createdb"; return; }
+	"$SETTLE_BIN" --db "$db" init 2>/dev/null
+	local f
+	for f in offers.csv offer_dimensions.csv billing_event.csv metering.csv bank_deposits.csv; do
+		rc_ingest_at "$db" "" "$dir/$f" 2026-11-05T00:00:00Z || { fail "$tag: ingest $f"; return; }
+	done
+	local line run run2
+	if ! line=$("$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20T00:00:00Z 2>"$work/err"); then
+		fail "$tag: reconcile (its own balance assertions): $(head -c 400 "$work/err")"
+		return
+	fi
+	pass "$tag: reconcile passes its balance assertions ($line)"
+	run=$(echo "$line" | sed -n 's/.*: run \([0-9]*\):.*/\1/p')
+	local R="run_id = $run AND period = '2026-10'"
+	# the period's INVOICED/FORGIVEN events, straight from the as-of function
+	local EV="SELECT * FROM settle.billing_event_asof('2026-11-20T00:00:00Z')
+	          WHERE action IN ('INVOICED','FORGIVEN') AND invoice_date >= '2026-10-01' AND invoice_date < '2026-11-01'"
+	check "$db" "$tag: groups are exactly the period's events, component by component" "
+	  WITH ev AS ($EV),
+	  s AS (SELECT recipient_account_id r, coalesce(transaction_reference_id, '') t, currency c, count(*) n,
+	          sum(amount_micros) FILTER (WHERE transaction_type LIKE 'SELLER\_REV\_SHARE%' AND charge_side IS DISTINCT FROM 'BUYING') b,
+	          sum(amount_micros) FILTER (WHERE transaction_type LIKE 'SELLER\_REV\_SHARE%' AND charge_side = 'BUYING') cg,
+	          sum(amount_micros) FILTER (WHERE transaction_type LIKE 'AWS\_REV\_SHARE%') f,
+	          sum(amount_micros) FILTER (WHERE transaction_type LIKE 'SELLER\_TAX\_SHARE%') tx,
+	          sum(amount_micros) FILTER (WHERE transaction_type LIKE 'AWS\_TAX\_SHARE%') x
+	        FROM ev GROUP BY 1, 2, 3),
+	  g AS (SELECT * FROM settle.charge_group WHERE $R)
+	  SELECT count(*) FROM s FULL JOIN g ON g.recipient_account_id = s.r AND g.transaction_reference_id = s.t AND g.currency = s.c
+	  WHERE s.r IS NULL OR g.recipient_account_id IS NULL OR g.rows_n <> s.n
+	     OR g.revenue_micros <> coalesce(s.b, 0) OR g.cogs_micros <> coalesce(s.cg, 0)
+	     OR g.listing_fee_micros <> coalesce(s.f, 0) OR g.seller_tax_micros <> coalesce(s.tx, 0)
+	     OR g.aws_tax_micros <> coalesce(s.x, 0)"
+	check "$db" "$tag: each group is stored once" "
+	  SELECT count(*) FROM (SELECT 1 FROM settle.charge_group WHERE $R
+	    GROUP BY recipient_account_id, transaction_reference_id, currency HAVING count(*) > 1) d"
+	check "$db" "$tag: allocated parts add up to their group, component by component" "
+	  WITH a AS (SELECT recipient_account_id, transaction_reference_id, currency, count(*) k,
+	               sum(revenue_micros) r, sum(listing_fee_micros) f, sum(seller_tax_micros) t, sum(net_micros) n
+	             FROM settle.allocation WHERE $R GROUP BY 1, 2, 3)
+	  SELECT count(*) FROM settle.charge_group g FULL JOIN a USING (recipient_account_id, transaction_reference_id, currency)
+	  WHERE (g.$R OR g.run_id IS NULL) AND (
+	        (g.allocated AND (a.k IS NULL OR a.r <> g.revenue_micros OR a.f <> g.listing_fee_micros
+	                          OR a.t <> g.seller_tax_micros
+	                          OR a.n <> g.revenue_micros::numeric + g.listing_fee_micros + g.seller_tax_micros))
+	     OR (NOT g.allocated AND a.k IS NOT NULL) OR g.run_id IS NULL)"
+	check "$db" "$tag: a part's net is its revenue + fee + tax" "
+	  SELECT count(*) FROM settle.allocation WHERE $R
+	    AND net_micros::numeric <> revenue_micros::numeric + listing_fee_micros + seller_tax_micros"
+	check "$db" "$tag: parts follow the split basis (ISV first; MARKUP/SHARE have a reseller)" "
+	  SELECT count(*) FROM settle.allocation a
+	  JOIN settle.offer_asof('2026-11-20T00:00:00Z') o ON o.offer_id = a.offer_id
+	  WHERE a.$R AND NOT ((a.party_index = 0 AND a.party_role = 'ISV' AND a.party_account_id = o.isv_account_id)
+	     OR (a.party_index = 1 AND o.split_basis <> 'DIRECT' AND a.party_role = 'RESELLER'
+	         AND a.party_account_id = o.reseller_account_id))"
+	check "$db" "$tag: payout statements equal the allocations per party, role and currency" "
+	  WITH a AS (SELECT party_account_id, party_role, currency, sum(revenue_micros) r, sum(listing_fee_micros) f,
+	               sum(seller_tax_micros) t, sum(net_micros) n FROM settle.allocation WHERE $R GROUP BY 1, 2, 3),
+	       s AS (SELECT * FROM settle.payout_statement WHERE $R)
+	  SELECT count(*) FROM a FULL JOIN s USING (party_account_id, party_role, currency)
+	  WHERE a.r IS DISTINCT FROM s.revenue_micros OR a.f IS DISTINCT FROM s.listing_fee_micros
+	     OR a.t IS DISTINCT FROM s.seller_tax_micros OR a.n IS DISTINCT FROM s.net_micros"
+	check "$db" "$tag: net_payable is whole minor units, rounding = payable - net within half a unit" "
+	  SELECT count(*) FROM settle.payout_statement WHERE $R AND (
+	    rounding_micros <> net_payable_micros - net_micros
+	    OR net_payable_micros % (CASE currency WHEN 'JPY' THEN 1000000 WHEN 'KWD' THEN 1000 WHEN 'BHD' THEN 1000 ELSE 10000 END) <> 0
+	    OR abs(rounding_micros) * 2 > (CASE currency WHEN 'JPY' THEN 1000000 WHEN 'KWD' THEN 1000 WHEN 'BHD' THEN 1000 ELSE 10000 END))"
+	check "$db" "$tag: every group is allocated, excepted, another recipient's, or empty" "
+	  SELECT count(*) FROM settle.charge_group g WHERE g.$R AND NOT (
+	       (g.allocated AND g.match_status = 'MATCHED' AND g.seller_of_record)
+	    OR (g.match_status = 'MATCHED' AND NOT g.seller_of_record AND NOT g.allocated)
+	    OR (g.match_status <> 'MATCHED' AND NOT g.allocated AND EXISTS (SELECT 1 FROM settle.exception x
+	          WHERE x.$R AND x.code = g.match_status AND x.reference = g.transaction_reference_id
+	            AND x.recipient_account_id = g.recipient_account_id AND x.currency = g.currency))
+	    OR (NOT g.allocated AND g.revenue_micros = 0 AND g.listing_fee_micros = 0 AND g.seller_tax_micros = 0))"
+	check "$db" "$tag: exception seq is 1..n within code and reference" "
+	  SELECT count(*) FROM (SELECT code, reference, max(seq) m, count(*) n, min(seq) s
+	    FROM settle.exception WHERE $R GROUP BY 1, 2) x WHERE m <> n OR s <> 1"
+	check "$db" "$tag: every exception has a code of SPEC §4.7 and a sentence" "
+	  SELECT count(*) FROM settle.exception WHERE $R AND (detail = '' OR code NOT IN ('NO_OFFER',
+	    'AMBIGUOUS_OFFER', 'CURRENCY_MISMATCH', 'OFFER_EXPIRED', 'FEE_VARIANCE', 'SPLIT_VARIANCE',
+	    'PAYOUT_MISMATCH', 'DISBURSEMENT_FAILED', 'DEPOSIT_MISSING', 'DEPOSIT_UNMATCHED',
+	    'DEPOSIT_AMOUNT_MISMATCH', 'METERING_VARIANCE', 'UNBILLED_USAGE', 'USAGE_WITHOUT_OFFER',
+	    'UNKNOWN_DIMENSION', 'BALANCE_ADJUSTMENT')
+	    OR (expected_micros IS NOT NULL AND actual_micros IS NOT NULL
+	        AND difference_micros IS DISTINCT FROM actual_micros - expected_micros))"
+	check "$db" "$tag: every payout of the period is reported once" "
+	  SELECT abs((SELECT count(*) FROM settle.disbursement WHERE $R) -
+	             (SELECT count(*) FROM settle.billing_event_asof('2026-11-20T00:00:00Z')
+	              WHERE action = 'DISBURSED' AND transaction_type = 'DISBURSEMENT'
+	                AND invoice_date >= '2026-10-01' AND invoice_date < '2026-11-01'))"
+	local codes
+	codes=$(psql -X -At -d "$db" -c "SELECT string_agg(DISTINCT code, ' ' ORDER BY code) FROM settle.exception WHERE $R")
+	echo "  $tag exceptions seen: $codes"
+	if ! line=$("$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20T00:00:00Z 2>/dev/null); then
+		fail "$tag: second run"
+		return
+	fi
+	run2=$(echo "$line" | sed -n 's/.*: run \([0-9]*\):.*/\1/p')
+	if rc_dump "$db" "$run" "$work/$seed-a" && rc_dump "$db" "$run2" "$work/$seed-b" &&
+		diff -r "$work/$seed-a" "$work/$seed-b" >/dev/null; then
+		pass "$tag: a second run at the same as-of stores the same rows"
+	else
+		fail "$tag: a second run at the same as-of differs"
+	fi
+}
+
+property_month 42 20000 30000
+property_month 7 12000 20000
+exit 0
