@@ -31,6 +31,8 @@ const char *db_where(const struct db *db);
 
 /* Runs one constant statement without parameters; expects PGRES_COMMAND_OK or PGRES_TUPLES_OK. */
 int db_exec(struct db *db, const char *sql, struct err *e);
+/* The same; on failure state gets the SQLSTATE ("23505"), "" when the server sent none. */
+int db_exec_state(struct db *db, const char *sql, char state[6], struct err *e);
 
 /* Runs sql with text parameters (NULL entries are SQL NULL) and checks the result status.
  * Returns the result (caller PQclear()s it) or NULL with e filled. */

@@ -116,11 +116,22 @@ static int db_result_error(struct db *db, PGresult *res, struct err *e)
 
 int db_exec(struct db *db, const char *sql, struct err *e)
 {
+	char state[6];
+	return db_exec_state(db, sql, state, e);
+}
+
+int db_exec_state(struct db *db, const char *sql, char state[6], struct err *e)
+{
 	PGresult *res = PQexec(db->conn, sql);
 	ExecStatusType st = PQresultStatus(res);
 	int rc = 0;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+	state[0] = '\0';
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		if (code && strlen(code) == 5)
+			memcpy(state, code, 6);
 		rc = db_result_error(db, res, e);
+	}
 	PQclear(res);
 	return rc;
 }

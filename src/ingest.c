@@ -61,6 +61,7 @@ struct ingest_state {
 	int64_t staged;                  /* good rows sent */
 	int64_t rejected;                /* rows rejected (spooled + duplicate conflicts) */
 	int64_t loaded, unchanged;
+	int bulk;                        /* keyed kind copied straight into its table (see below) */
 	/* a whole-file rejection */
 	int64_t bad_line;
 	struct feed_reject bad;
@@ -460,6 +461,118 @@ static int ingest_first_write_wins(struct ingest_state *st, struct err *e)
 	return 0;
 }
 
+/* The bulk path of the first-write-wins kinds. A unique index takes random keys one at a time
+ * (metering_record_id is random hex: every insert lands on another page, and the index of a
+ * month outgrows shared_buffers); building it once from the whole table sorts instead. Measured
+ * on 5M metering records: staging + first-write-wins 36 s, bulk 12 s (bench/README.md). So when
+ * the file is at least half the size of the table's heap (an initial load, a backfill, the
+ * first month), the rows are copied straight into the table without its primary key, and the
+ * key is added again afterwards. A file whose keys repeat (within itself or against stored rows)
+ * makes that fail; then its rows move to the staging table and the usual path takes over, with
+ * the same result. The ALTER TABLEs hold an exclusive lock on the table until COMMIT; the run
+ * lock already keeps settle's other commands out. */
+static int ingest_bulk_wanted(struct ingest_state *st, int *bulk, struct err *e)
+{
+	char bytes[24];
+	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
+	const char *params[] = { st->hdr.kind->table, bytes };
+	PGresult *r = db_query(st->db, "SELECT pg_relation_size($1::regclass) <= 2 * $2::bigint", 2, params,
+			       PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	*bulk = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return 0;
+}
+
+/* "settle.metering" -> "metering_pkey", PostgreSQL's name for the table's primary key. */
+static void ingest_pkey_name(const struct feed_kind *k, char *out, size_t cap)
+{
+	const char *dot = strchr(k->table, '.');
+	ingest_sql(out, cap, "%s_pkey", dot ? dot + 1 : k->table);
+}
+
+static int ingest_bulk_begin(struct ingest_state *st, struct err *e)
+{
+	const struct feed_kind *k = st->hdr.kind;
+	char sql[INGEST_SQL_MAX], pkey[128];
+	ingest_pkey_name(k, pkey, sizeof pkey);
+	ingest_sql(sql, sizeof sql, "ALTER TABLE %s DROP CONSTRAINT %s", k->table, pkey);
+	return db_exec(st->db, sql, e);
+}
+
+static int ingest_add_pkey(struct ingest_state *st, struct err *e)
+{
+	const struct feed_kind *k = st->hdr.kind;
+	char sql[INGEST_SQL_MAX], pkey[128];
+	ingest_pkey_name(k, pkey, sizeof pkey);
+	ingest_sql(sql, sizeof sql, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", k->table, pkey, k->key);
+	return db_exec(st->db, sql, e);
+}
+
+/* After the bulk COPY: the primary key again. 0 done (every row loaded), 1 a key repeats: the
+ * file's rows are back in pg_temp.ingest_stage, the key is in place, first write wins next. */
+static int ingest_bulk_finish(struct ingest_state *st, struct err *e)
+{
+	const struct feed_kind *k = st->hdr.kind;
+	char sql[INGEST_SQL_MAX], pkey[128];
+	ingest_pkey_name(k, pkey, sizeof pkey);
+	if (db_exec(st->db, "SAVEPOINT ingest_bulk", e) < 0)
+		return -1;
+	ingest_sql(sql, sizeof sql, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", k->table, pkey, k->key);
+	char state[6];
+	struct err tried = { 0 };
+	if (db_exec_state(st->db, sql, state, &tried) == 0)
+		return db_exec(st->db, "RELEASE SAVEPOINT ingest_bulk", e);
+	if (strcmp(state, "23505") != 0) /* not unique_violation: a real failure */
+		return err_set(e, tried.exit_code, "%s", tried.msg);
+	char id[24];
+	snprintf(id, sizeof id, "%" PRId64, st->file_id);
+	const char *params[] = { id };
+	if (db_exec(st->db, "ROLLBACK TO SAVEPOINT ingest_bulk", e) < 0)
+		return -1;
+	ingest_sql(sql, sizeof sql, "CREATE TEMP TABLE ingest_stage (LIKE %s) ON COMMIT DROP", k->table);
+	if (db_exec(st->db, sql, e) < 0)
+		return -1;
+	ingest_sql(sql, sizeof sql,
+		   "WITH moved AS (DELETE FROM %s WHERE file_id = $1::bigint RETURNING *)"
+		   " INSERT INTO pg_temp.ingest_stage SELECT * FROM moved",
+		   k->table);
+	PGresult *r = db_query(st->db, sql, 1, params, PGRES_COMMAND_OK, e);
+	if (!r)
+		return -1;
+	PQclear(r);
+	if (ingest_add_pkey(st, e) < 0)
+		return -1;
+	return 1;
+}
+
+/* Tables derived from a kind's rows, extended with this file's rows in the same transaction
+ * ($1 = file_id). The BRIN index on file_id finds the file's rows at the end of the heap. */
+static const char *const ingest_derived_sql[FEED_KINDS_N] = {
+	[FEED_METERING] =
+		"INSERT INTO settle.metering_daily"
+		" SELECT file_id, coalesce(agreement_id, ''), customer_aws_account_id, product_code, dimension,"
+		"        (usage_hour AT TIME ZONE 'UTC')::date, sum(quantity)::bigint, count(*)"
+		" FROM settle.metering WHERE file_id = $1::bigint AND status = 'Success'"
+		" GROUP BY 1, 2, 3, 4, 5, 6",
+};
+
+static int ingest_derive(struct ingest_state *st, struct err *e)
+{
+	const char *sql = ingest_derived_sql[st->hdr.kind->id];
+	if (!sql || st->loaded == 0)
+		return 0;
+	char id[24];
+	snprintf(id, sizeof id, "%" PRId64, st->file_id);
+	const char *params[] = { id };
+	PGresult *r = db_query(st->db, sql, 1, params, PGRES_COMMAND_OK, e);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 /* The spool (COPY tuples already) -> settle.rejected_row, streamed in chunks. */
 static int ingest_copy_rejects(struct ingest_state *st, struct err *e)
 {
@@ -535,7 +648,12 @@ static int ingest_after_copy(struct ingest_state *st, PGresult **shown, struct e
 	if (ingest_sha(st, e) < 0 || ingest_ledger_insert(st, st->hdr.kind->name, 0, e) < 0)
 		return -1;
 	st->loaded = st->staged;
-	if (st->hdr.kind->key && ingest_first_write_wins(st, e) < 0)
+	int staged = st->hdr.kind->key != NULL;
+	if (st->bulk && (staged = ingest_bulk_finish(st, e)) < 0)
+		return -1;
+	if (staged && ingest_first_write_wins(st, e) < 0)
+		return -1;
+	if (ingest_derive(st, e) < 0)
 		return -1;
 	if (ingest_copy_rejects(st, e) < 0 || ingest_ledger_counts(st, e) < 0)
 		return -1;
@@ -572,12 +690,16 @@ static int ingest_load(struct ingest_state *st, struct err *e)
 		return -1;
 	if (ingest_next_file_id(st, e) < 0)
 		goto rollback;
-	if (k->key) {
+	if (k->key && ingest_bulk_wanted(st, &st->bulk, e) < 0)
+		goto rollback;
+	if (st->bulk && ingest_bulk_begin(st, e) < 0)
+		goto rollback;
+	if (k->key && !st->bulk) {
 		ingest_sql(sql, sizeof sql, "CREATE TEMP TABLE ingest_stage (LIKE %s) ON COMMIT DROP", k->table);
 		if (db_exec(st->db, sql, e) < 0)
 			goto rollback;
 	}
-	ingest_copy_sql(&st->hdr, k->key ? "pg_temp.ingest_stage" : k->table, sql, sizeof sql);
+	ingest_copy_sql(&st->hdr, k->key && !st->bulk ? "pg_temp.ingest_stage" : k->table, sql, sizeof sql);
 	if (db_copy_begin(st->db, sql, e) < 0)
 		goto rollback;
 	ingest_deepen_socket(st->db);

@@ -15,13 +15,16 @@
 #include "timeutil.h"
 #include "usage.h"
 
+/* The month's Success metering, from the daily sums kept at ingest (sql/006_metering_daily.sql):
+ * the rows of files ingested at or before as-of, as settle.metering_asof would give them. */
 static const char meter_sql[] =
 	"CREATE TEMP TABLE rc_meter ON COMMIT DROP AS"
-	" SELECT coalesce(agreement_id, '') AS agreement, customer_aws_account_id AS customer, product_code,"
-	"        dimension, (usage_hour::date - DATE '1970-01-01') AS day, sum(quantity)::bigint AS quantity,"
-	"        count(*) AS records"
-	" FROM settle.metering_asof($1::timestamptz)"
-	" WHERE status = 'Success' AND usage_hour >= $2::timestamptz AND usage_hour < $3::timestamptz"
+	" SELECT d.agreement_id AS agreement, d.customer_aws_account_id AS customer, d.product_code,"
+	"        d.dimension, (d.usage_day - DATE '1970-01-01') AS day, sum(d.quantity)::bigint AS quantity,"
+	"        sum(d.records)::bigint AS records"
+	" FROM settle.metering_daily d"
+	" WHERE d.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	"   AND d.usage_day >= $2::date AND d.usage_day < $3::date"
 	" GROUP BY 1, 2, 3, 4, 5";
 
 static const char meter_copy_sql[] =
@@ -142,10 +145,10 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
 
 static int read_metering(struct rc *rc, struct usage_set *claimed, struct usage_set *unclaimed, struct err *e)
 {
-	char as_of[40], p0[40], p1[40];
+	char as_of[40], p0[11], p1[11];
 	time_format_pg(rc->as_of_us, as_of);
-	time_format_pg(period_start_us(rc->period), p0);
-	time_format_pg(period_end_us(rc->period), p1);
+	time_format_day(rc->period_first_day, p0);
+	time_format_day(rc->period_end_day, p1);
 	const char *params[] = { as_of, p0, p1 };
 	if (db_exec(rc->db, "DROP TABLE IF EXISTS pg_temp.rc_meter", e) < 0)
 		return -1;
