@@ -26,6 +26,12 @@
 #include "reconcile.h"
 #include "reconcile_io.h"
 
+/* The order of pg_temp.rc_be and of the charge-group stream (reconcile_groups.c): each
+ * reference's rows together, by day. A 64-bit hash of the reference first makes most comparisons
+ * one integer compare; the reference itself breaks the rare ties, so references never mix. */
+#define RC_GROUP_ORDER \
+	"hashtextextended(recipient || chr(31) || tref || chr(31) || currency, 0), recipient, tref, currency, day"
+
 /* Per offer, what the charge groups billed for the usage month (SPEC §4.6). */
 struct rc_billed {
 	int64_t billed_micros;
@@ -67,7 +73,8 @@ struct rc {
 	int32_t *payout_failure_day;
 	int64_t *payout_lines_micros;
 	int64_t *payout_lines_n;
-	size_t *payout_by_key;          /* payout indices sorted by (recipient, payout_id) */
+	size_t *payout_slots;           /* hash of (recipient, payout_id) -> payout index + 1 */
+	size_t payout_slots_mask;
 	PGresult *deposits_res;
 	struct disburse_deposit *deposits;
 	size_t deposits_n;

@@ -162,9 +162,11 @@ int run_create(struct db *db, const char *command, int64_t as_of_us, const struc
 
 /* The current versions of the billing events at as-of, narrowed to the columns SPEC §4 reads,
  * computed once per as-of and transaction (nightly reconciles several periods at one as-of: the
- * table is reused). Days are UTC days since 1970-01-01 (sessions run with TimeZone=UTC). */
+ * table is reused). Written in the order of the charge-group stream (RC_GROUP_ORDER): each
+ * period's sort of it then finds its input already in order, which PostgreSQL's sort notices in
+ * one linear pass -- one sort of a million rows per as-of instead of one per period. Days are UTC days since 1970-01-01 (sessions run with TimeZone=UTC). */
 static const char rc_be_sql[] =
-	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
+	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS SELECT * FROM ("
 	" SELECT recipient_account_id AS recipient, billing_event_id AS beid,"
 	"        coalesce(transaction_reference_id, '') AS tref, currency, action, transaction_type AS ttype,"
 	"        charge_side AS side, amount_micros AS amount,"
@@ -173,8 +175,9 @@ static const char rc_be_sql[] =
 	"        agreement_id AS agreement, offer_id AS offer, product_id AS product,"
 	"        from_account_id AS from_acct, disbursement_billing_event_id AS disb_id,"
 	"        parent_billing_event_id AS parent_id, bank_trace_id AS trace"
-	" FROM settle.billing_event_asof($1::timestamptz)"
-	" WHERE action IN ('INVOICED', 'FORGIVEN', 'DISBURSED') OR transaction_type = 'DISBURSEMENT_FAILURE'";
+	" FROM settle.billing_event_current($1::timestamptz)"
+	" WHERE action IN ('INVOICED', 'FORGIVEN', 'DISBURSED') OR transaction_type = 'DISBURSEMENT_FAILURE'"
+	") be ORDER BY " RC_GROUP_ORDER;
 
 /* The planner needs statistics of the input tables: right after a large ingest (before
  * autovacuum gets to it) a table has none, every filter is guessed at 0.5 % of the rows, and a
@@ -729,7 +732,7 @@ static void rc_release(struct rc *rc)
 	free(rc->payout_failure_day);
 	free(rc->payout_lines_micros);
 	free(rc->payout_lines_n);
-	free(rc->payout_by_key);
+	free(rc->payout_slots);
 	PQclear(rc->payouts_res);
 	free(rc->deposits);
 	free(rc->deposit_in_period);

@@ -31,8 +31,7 @@ static const char groups_sql[] =
 	" FROM pg_temp.rc_be"
 	" WHERE action IN ('INVOICED', 'FORGIVEN')"
 	"    OR (action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE'))"
-	" ORDER BY hashtextextended(recipient || chr(31) || tref || chr(31) || currency, 0), recipient, tref,"
-	"          currency, day"
+	" ORDER BY " RC_GROUP_ORDER
 	") TO STDOUT";
 
 enum {
