@@ -91,11 +91,21 @@ const char *match_seller_of_record(const struct match_offer *o)
 
 enum index_key { KEY_AGREEMENT, KEY_OFFER, KEY_PRODUCT_BUYER, KEY_USAGE_BUYER_CODE, KEY_N };
 
+/* One distinct key value of by[k]: its equal range [first, end). end == 0 marks an empty slot. */
+struct key_slot {
+	size_t first, end;
+};
+
 struct match_index {
 	const struct match_offer *offers;
 	size_t n;
 	size_t *by[KEY_N]; /* offer indices sorted by each key; by[k] holds by_n[k] entries */
 	size_t by_n[KEY_N];
+	/* Per key, an open-addressing hash of its distinct values to their ranges in by[k]: a lookup
+	 * is a hash and about one comparison, where a binary search over 13k offers took ~28
+	 * (a fifth of reconcile's CPU on a million events). Power-of-two size, at most half full. */
+	struct key_slot *slots[KEY_N];
+	size_t slots_mask[KEY_N];
 };
 
 static const char *nz(const char *s)
@@ -141,6 +151,49 @@ static const char *key_part(const struct match_offer *o, enum index_key k, int p
 	}
 	ASSERT(0);
 	return "";
+}
+
+static int two_part(enum index_key k)
+{
+	return k == KEY_PRODUCT_BUYER || k == KEY_USAGE_BUYER_CODE;
+}
+
+/* FNV-1a over the key's parts (the second only for two-part keys), 0x1f between them. */
+static uint64_t key_hash(enum index_key k, const char *p1, const char *p2)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	for (const unsigned char *c = (const unsigned char *)p1; *c; c++)
+		h = (h ^ *c) * UINT64_C(1099511628211);
+	if (two_part(k)) {
+		h = (h ^ 0x1f) * UINT64_C(1099511628211);
+		for (const unsigned char *c = (const unsigned char *)p2; *c; c++)
+			h = (h ^ *c) * UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+/* Fills slots[k] from the sorted by[k]: one slot per run of equal keys. */
+static int index_hash_build(struct match_index *idx, enum index_key k)
+{
+	size_t cap = 16;
+	while (cap < 2 * idx->by_n[k] + 1)
+		cap *= 2;
+	idx->slots[k] = calloc(cap, sizeof *idx->slots[k]); /* owned by idx */
+	if (!idx->slots[k])
+		return -1;
+	idx->slots_mask[k] = cap - 1;
+	const size_t *by = idx->by[k];
+	for (size_t first = 0, end; first < idx->by_n[k]; first = end) {
+		const struct match_offer *o = &idx->offers[by[first]];
+		const char *p1 = key_part(o, k, 0), *p2 = key_part(o, k, 1);
+		for (end = first + 1; end < idx->by_n[k] && key_cmp(&idx->offers[by[end]], k, p1, p2) == 0; end++)
+			;
+		size_t h = (size_t)key_hash(k, p1, p2) & idx->slots_mask[k];
+		while (idx->slots[k][h].end != 0)
+			h = (h + 1) & idx->slots_mask[k];
+		idx->slots[k][h] = (struct key_slot){ first, end };
+	}
+	return 0;
 }
 
 /* qsort has no context argument: the index being sorted is passed through these statics. The
@@ -197,6 +250,10 @@ int match_index_build(const struct match_offer *offers, size_t n, struct match_i
 		sort_offers = offers;
 		sort_key = (enum index_key)k;
 		qsort(idx->by[k], m, sizeof(size_t), index_cmp);
+		if (index_hash_build(idx, (enum index_key)k) < 0) {
+			match_index_free(idx);
+			return err_set(e, EXIT_FAILED, "out of memory");
+		}
 	}
 	*out = idx;
 	return 0;
@@ -206,35 +263,29 @@ void match_index_free(struct match_index *idx)
 {
 	if (!idx)
 		return;
-	for (int k = 0; k < KEY_N; k++)
+	for (int k = 0; k < KEY_N; k++) {
 		free(idx->by[k]);
+		free(idx->slots[k]);
+	}
 	free(idx);
 }
 
-/* The equal range of (p1, p2) in by[k]: positions [*lo, *hi). */
+/* The equal range of (p1, p2) in by[k]: positions [*lo, *hi), empty when no offer has the key. */
 static void equal_range(const struct match_index *idx, enum index_key k, const char *p1, const char *p2,
 			size_t *lo_out, size_t *hi_out)
 {
-	const size_t *by = idx->by[k];
-	size_t lo = 0, hi = idx->by_n[k];
-	while (lo < hi) { /* first position not less than the probe */
-		size_t mid = lo + (hi - lo) / 2;
-		if (key_cmp(&idx->offers[by[mid]], k, p1, p2) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	*lo_out = *hi_out = 0;
+	if (!idx->slots[k])
+		return;
+	size_t h = (size_t)key_hash(k, p1, p2) & idx->slots_mask[k];
+	for (; idx->slots[k][h].end != 0; h = (h + 1) & idx->slots_mask[k]) {
+		const struct key_slot *sl = &idx->slots[k][h];
+		if (key_cmp(&idx->offers[idx->by[k][sl->first]], k, p1, p2) == 0) {
+			*lo_out = sl->first;
+			*hi_out = sl->end;
+			return;
+		}
 	}
-	size_t first = lo;
-	hi = idx->by_n[k];
-	while (lo < hi) { /* first position greater than the probe */
-		size_t mid = lo + (hi - lo) / 2;
-		if (key_cmp(&idx->offers[by[mid]], k, p1, p2) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*lo_out = first;
-	*hi_out = lo;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -39,14 +39,40 @@ static const char lines_sql[] =
 	" WHERE action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
 	"   AND disb_id IS NOT NULL) TO STDOUT";
 
-static const struct disburse_payout *key_payouts;
-
-static int payout_key_cmp(const void *a, const void *b)
+/* FNV-1a of (recipient, 0x1f, payout id): the payout hash below. */
+static uint64_t payout_hash(const char *recipient, const char *id)
 {
-	const struct disburse_payout *x = &key_payouts[*(const size_t *)a];
-	const struct disburse_payout *y = &key_payouts[*(const size_t *)b];
-	int c = strcmp(x->recipient_account_id, y->recipient_account_id);
-	return c ? c : strcmp(x->payout_id, y->payout_id);
+	uint64_t h = UINT64_C(14695981039346656037);
+	for (const unsigned char *c = (const unsigned char *)recipient; *c; c++)
+		h = (h ^ *c) * UINT64_C(1099511628211);
+	h = (h ^ 0x1f) * UINT64_C(1099511628211);
+	for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+		h = (h ^ *c) * UINT64_C(1099511628211);
+	return h;
+}
+
+/* Every DISBURSED line of the period's references looks its payout up: an open-addressing hash
+ * (slot = payout index + 1, 0 empty; power-of-two size, at most half full) instead of a binary
+ * search with two strcmp per step. The first payout of a key wins, as a unique key should. */
+static int payout_hash_build(struct rc *rc, struct err *e)
+{
+	size_t cap = 16;
+	while (cap < 2 * rc->payouts_n + 1)
+		cap *= 2;
+	rc->payout_slots = calloc(cap, sizeof *rc->payout_slots); /* owned by rc, freed in rc_release */
+	if (!rc->payout_slots)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	rc->payout_slots_mask = cap - 1;
+	for (size_t i = 0; i < rc->payouts_n; i++) {
+		const struct disburse_payout *p = &rc->payouts[i];
+		size_t h = (size_t)payout_hash(p->recipient_account_id, p->payout_id) & rc->payout_slots_mask, found;
+		if (rc_payout_find(rc, p->recipient_account_id, p->payout_id, &found) == 0)
+			continue;
+		while (rc->payout_slots[h] != 0)
+			h = (h + 1) & rc->payout_slots_mask;
+		rc->payout_slots[h] = i + 1;
+	}
+	return 0;
 }
 
 static int load_payouts(struct rc *rc, struct err *e)
@@ -62,9 +88,8 @@ static int load_payouts(struct rc *rc, struct err *e)
 	rc->payout_failure_day = calloc(m, sizeof *rc->payout_failure_day);
 	rc->payout_lines_micros = calloc(m, sizeof *rc->payout_lines_micros);
 	rc->payout_lines_n = calloc(m, sizeof *rc->payout_lines_n);
-	rc->payout_by_key = calloc(m, sizeof *rc->payout_by_key);
 	if (!rc->payouts || !rc->payout_in_period || !rc->payout_failure_id || !rc->payout_failure_day ||
-	    !rc->payout_lines_micros || !rc->payout_lines_n || !rc->payout_by_key)
+	    !rc->payout_lines_micros || !rc->payout_lines_n)
 		return err_set(e, EXIT_FAILED, "out of memory");
 	rc->payouts_n = n;
 	for (int i = 0; i < (int)n; i++) {
@@ -82,11 +107,8 @@ static int load_payouts(struct rc *rc, struct err *e)
 			if (rio_i32(PQgetvalue(res, i, P_FAIL_DAY), &rc->payout_failure_day[i]) < 0)
 				return err_set(e, EXIT_FAILED, "database: a payout failure has no date");
 		}
-		rc->payout_by_key[i] = (size_t)i;
 	}
-	key_payouts = rc->payouts;
-	qsort(rc->payout_by_key, n, sizeof *rc->payout_by_key, payout_key_cmp);
-	return 0;
+	return payout_hash_build(rc, e);
 }
 
 static int load_deposits(struct rc *rc, struct err *e)
@@ -133,21 +155,15 @@ int rc_payouts_load(struct rc *rc, struct err *e)
 
 int rc_payout_find(const struct rc *rc, const char *recipient, const char *id, size_t *out)
 {
-	size_t lo = 0, hi = rc->payouts_n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct disburse_payout *p = &rc->payouts[rc->payout_by_key[mid]];
-		int c = strcmp(p->recipient_account_id, recipient);
-		if (!c)
-			c = strcmp(p->payout_id, id);
-		if (c == 0) {
-			*out = rc->payout_by_key[mid];
+	if (!rc->payout_slots)
+		return -1;
+	size_t h = (size_t)payout_hash(recipient, id) & rc->payout_slots_mask;
+	for (; rc->payout_slots[h] != 0; h = (h + 1) & rc->payout_slots_mask) {
+		const struct disburse_payout *p = &rc->payouts[rc->payout_slots[h] - 1];
+		if (strcmp(p->payout_id, id) == 0 && strcmp(p->recipient_account_id, recipient) == 0) {
+			*out = rc->payout_slots[h] - 1;
 			return 0;
 		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
 	}
 	return -1;
 }
