@@ -41,6 +41,12 @@
 #define PGEMBED_TAIL_MAX 300             /* bytes of log quoted in an error message */
 #define PGEMBED_GROUPS_MAX 256
 
+/* Server settings given at every start (so clusters made by older versions get them too).
+ * A month of metering is a few GB of WAL in one transaction: with the default max_wal_size (1GB)
+ * the server checkpoints every ~30 s in the middle of the load, writing the same pages again and
+ * again; 4GB lets a nightly load finish between timed checkpoints. Disk use is bounded by it. */
+#define PGEMBED_SERVER_OPTIONS "-c max_wal_size=4GB"
+
 /* Appended to postgresql.conf after initdb. The socket directory is relative to the data
  * directory (the postmaster's working directory), so the cluster survives a moved SETTLE_HOME
  * and no path needs quoting. */
@@ -659,7 +665,7 @@ static int pgembed_start(struct pgembed *pe, struct err *e)
 		 * that is safe (it names the cluster in ps); PGDATA in the environment does the job. */
 		bool d_ok = strpbrk(pe->data_dir, "\"$`\\") == NULL;
 		const char *argv[] = { pe->pg_ctl, "start", "-w", "-t", "120", "-s", "-l", "server.log",
-				       d_ok ? "-D" : NULL, pe->data_dir, NULL };
+				       "-o", PGEMBED_SERVER_OPTIONS, d_ok ? "-D" : NULL, pe->data_dir, NULL };
 		if (pgembed_run(pe, "pg_ctl start", argv, pe->data_dir, e) == 0)
 			return 0;
 		if (!after_crash || attempt >= PGEMBED_START_TRIES)
