@@ -16,9 +16,9 @@ PKGS      = libpq xlsxwriter gsl libcrypto
 WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wundef -Wcast-align -Wwrite-strings
 # Recursive (=) on purpose: pkg-config runs when a recipe needs it, after `deps` installed it.
-ALL_CFLAGS   = -std=c17 $(OPT) $(SAN) $(WARNINGS) -D_GNU_SOURCE -Iinclude \
+ALL_CFLAGS   = -std=c17 -pthread $(OPT) $(SAN) $(WARNINGS) -D_GNU_SOURCE -Iinclude \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-ALL_LDFLAGS  = $(SAN) $(LDFLAGS)
+ALL_LDFLAGS  = -pthread $(SAN) $(LDFLAGS)
 LDLIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 
 SRC        = $(sort $(wildcard src/*.c))

@@ -41,4 +41,13 @@ struct report_xlsx_input {
  * (8..1048576) lowers the rows per worksheet to exercise the continuation sheets. */
 int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const char *path, struct err *e);
 
+/* The same in two halves: start writes every sheet (reading the database) and leaves the zip
+ * to a thread of its own; finish waits for it. Between the two the caller may use the database
+ * and write other files, but not call libxlsxwriter. finish must be called once start has
+ * returned 0 (it frees *out); on failure either half removes the file. */
+struct report_xlsx_pending;
+int report_xlsx_start(struct db *db, const struct report_xlsx_input *in, const char *path,
+		      struct report_xlsx_pending **out, struct err *e);
+int report_xlsx_finish(struct report_xlsx_pending *pending, struct err *e);
+
 #endif

@@ -357,11 +357,27 @@ static int report_seal_file(const char *path, struct err *e)
 	return rc;
 }
 
+/* The workbook's sheets first; while a thread zips it (report_xlsx_start), the CSV files. */
 static int report_write_files(struct db *db, const struct report_set_input *in, const char *dir,
 			      struct err *e)
 {
-	char period[8], path[REPORT_PATH_MAX];
+	char period[8], path[REPORT_PATH_MAX], xlsx_path[REPORT_PATH_MAX];
 	period_format(in->period, period);
+	struct report_facts facts;
+	if (report_facts_collect(db, in->run_id, in->period, in->as_of_us, in->cfg, &facts, e) < 0)
+		return -1;
+	int rc = -1;
+	struct report_xlsx_pending *pending = NULL;
+	char xlsx[32];
+	snprintf(xlsx, sizeof xlsx, "settle-%s.xlsx", period);
+	struct report_xlsx_input xin = { in->run_id, period, in->as_of_us, facts.v, facts.n };
+	log_progress("%s: writing %s", period, xlsx);
+	if (report_path(xlsx_path, e, dir, xlsx) < 0)
+		goto done;
+	if (report_xlsx_start(db, &xin, xlsx_path, &pending, e) < 0) {
+		err_prefix(e, "%s", xlsx);
+		goto done;
+	}
 	for (size_t i = 0; i < report_listings_n; i++) {
 		const struct report_listing *l = &report_listings[i];
 		if (!l->csv_name)
@@ -369,28 +385,24 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 		log_progress("%s: writing %s", period, l->csv_name);
 		if (report_path(path, e, dir, l->csv_name) < 0 ||
 		    report_csv_write_listing(db, l, in->run_id, period, path, NULL, e) < 0)
-			return -1;
+			goto done;
 	}
-	struct report_facts facts;
-	if (report_facts_collect(db, in->run_id, in->period, in->as_of_us, in->cfg, &facts, e) < 0)
-		return -1;
-	int rc = -1;
 	if (report_path(path, e, dir, REPORT_RUN_CSV) < 0 || report_write_runcsv(&facts, path, e) < 0)
 		goto done;
-	char xlsx[32];
-	snprintf(xlsx, sizeof xlsx, "settle-%s.xlsx", period);
-	struct report_xlsx_input xin = { in->run_id, period, in->as_of_us, facts.v, facts.n };
-	log_progress("%s: writing %s", period, xlsx);
-	if (report_path(path, e, dir, xlsx) < 0)
-		goto done;
-	if (report_xlsx_write(db, &xin, path, e) < 0) {
+	struct report_xlsx_pending *p = pending;
+	pending = NULL;
+	if (report_xlsx_finish(p, e) < 0) {
 		err_prefix(e, "%s", xlsx);
 		goto done;
 	}
-	if (report_seal_file(path, e) < 0 || report_write_manifest(dir, e) < 0 || report_fsync_dir(dir, e) < 0)
+	if (report_seal_file(xlsx_path, e) < 0 || report_write_manifest(dir, e) < 0 || report_fsync_dir(dir, e) < 0)
 		goto done;
 	rc = 0;
 done:
+	if (pending) { /* a CSV failed: wait for the zip, then drop the workbook with the rest */
+		struct err ignored = { 0 };
+		(void)report_xlsx_finish(pending, &ignored);
+	}
 	report_facts_release(&facts);
 	return rc;
 }

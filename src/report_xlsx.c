@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2037,15 +2038,48 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 	return sum_write(w, e);
 }
 
-int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const char *path, struct err *e)
+/* A workbook whose sheets are written and which a thread of its own is zipping. */
+struct report_xlsx_pending {
+	pthread_t thread;
+	int threaded;               /* 0: pthread_create failed, the zip ran in start */
+	lxw_workbook *wb;           /* owned by the thread from pthread_create on */
+	char path[4096];
+	lxw_error result;
+	int zip_errno;              /* errno the zip layer left (a full disk), read after the join */
+};
+
+/* workbook_close deflates a few hundred MB of sheet XML (zlib at libxlsxwriter's fixed level:
+ * ~5 s for a 1M-event month) and touches nothing but the workbook and its temporary files, so
+ * it runs beside the caller, which writes the CSV files meanwhile. */
+static void *xlsx_close_thread(void *arg)
 {
-	ASSERT(db && in && in->period && path && (in->facts || in->facts_n == 0));
+	struct report_xlsx_pending *p = arg;
+	errno = 0;
+	p->result = workbook_close(p->wb); /* writes the file and frees the workbook, even on error */
+	p->zip_errno = errno;
+	p->wb = NULL;
+	return NULL;
+}
+
+int report_xlsx_start(struct db *db, const struct report_xlsx_input *in, const char *path,
+		      struct report_xlsx_pending **out, struct err *e)
+{
+	ASSERT(db && in && in->period && path && out && (in->facts || in->facts_n == 0));
+	*out = NULL;
 	int32_t period;
 	if (period_parse(in->period, strlen(in->period), &period) < 0)
 		return err_set(e, EXIT_USAGE, "\"%s\" is not a period (YYYY-MM)", in->period);
-	struct xlsx_writer *w = calloc(1, sizeof *w);
-	if (w == NULL)
+	struct report_xlsx_pending *p = calloc(1, sizeof *p); /* owned by the caller's finish */
+	struct xlsx_writer *w = calloc(1, sizeof *w);      /* ours, freed below */
+	if (p == NULL || w == NULL) {
+		free(p);
+		free(w);
 		return err_set(e, EXIT_FAILED, "out of memory");
+	}
+	if (snprintf(p->path, sizeof p->path, "%s", path) >= (int)sizeof p->path) {
+		err_set(e, EXIT_FAILED, "path too long: \"%s\"", path);
+		goto fail;
+	}
 	w->db = db;
 	w->in = in;
 	char tmpdir[4096];
@@ -2069,18 +2103,40 @@ int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const c
 		lxw_workbook_free(w->wb);
 		goto fail;
 	}
-	errno = 0;
-	lxw_error le = workbook_close(w->wb); /* writes the file and frees the workbook, even on error */
-	if (le != LXW_NO_ERROR) {
-		int saved = errno; /* set by the zip layer on LXW_ERROR_ZIP_* (a full disk) */
-		err_set(e, EXIT_FAILED, "could not write \"%s\": %s%s%s", path, lxw_strerror(le),
-			saved ? " " : "", saved ? strerror(saved) : "");
-		goto fail;
-	}
+	p->wb = w->wb;
+	p->threaded = pthread_create(&p->thread, NULL, xlsx_close_thread, p) == 0;
+	if (!p->threaded) /* no thread to be had: zip here */
+		xlsx_close_thread(p);
 	free(w);
+	*out = p;
 	return 0;
 fail:
 	free(w);
+	free(p);
 	(void)unlink(path); /* a failed workbook never stays behind (ENOENT is fine) */
 	return -1;
+}
+
+int report_xlsx_finish(struct report_xlsx_pending *p, struct err *e)
+{
+	if (p == NULL)
+		return 0;
+	if (p->threaded)
+		(void)pthread_join(p->thread, NULL);
+	int rc = 0;
+	if (p->result != LXW_NO_ERROR) {
+		rc = err_set(e, EXIT_FAILED, "could not write \"%s\": %s%s%s", p->path, lxw_strerror(p->result),
+			     p->zip_errno ? " " : "", p->zip_errno ? strerror(p->zip_errno) : "");
+		(void)unlink(p->path);
+	}
+	free(p);
+	return rc;
+}
+
+int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const char *path, struct err *e)
+{
+	struct report_xlsx_pending *p;
+	if (report_xlsx_start(db, in, path, &p, e) < 0)
+		return -1;
+	return report_xlsx_finish(p, e);
 }
