@@ -95,6 +95,24 @@ check "bulk fallback: first write wins" "b2005=2005 b2006=2006 m3=12" \
 check "bulk fallback: primary key in place" "1" \
 	"$(q "SELECT count(*) FROM pg_constraint WHERE conname = 'metering_pkey' AND contype = 'p'")"
 check "bulk fallback: every row once" "$((3 + 1 + 300 + 400))" "$(q "SELECT count(*) FROM settle.metering")"
+# settle.metering_daily: the client's sums (bulk1: clean bulk path), SQL's (bulk2: fallback;
+# metering1/2: staging) -- the same as summing the stored Success records, file by file.
+daily_diff() {
+	q "SELECT count(*) FROM (
+	     (SELECT file_id, coalesce(agreement_id, ''), customer_aws_account_id, product_code, dimension,
+	             (usage_hour AT TIME ZONE 'UTC')::date, sum(quantity)::bigint, count(*)
+	      FROM settle.metering WHERE status = 'Success' GROUP BY 1, 2, 3, 4, 5, 6
+	      EXCEPT ALL SELECT * FROM settle.metering_daily)
+	     UNION ALL
+	     (SELECT * FROM settle.metering_daily
+	      EXCEPT ALL SELECT file_id, coalesce(agreement_id, ''), customer_aws_account_id, product_code, dimension,
+	             (usage_hour AT TIME ZONE 'UTC')::date, sum(quantity)::bigint, count(*)
+	      FROM settle.metering WHERE status = 'Success' GROUP BY 1, 2, 3, 4, 5, 6)) d"
+}
+check "daily sums = the stored records, every path" "0" "$(daily_diff)"
+check "daily sums of the bulk file" "1 300" \
+	"$(q "SELECT count(*) || ' ' || sum(records) FROM settle.metering_daily WHERE file_id = $b1")"
+
 # A small file after a large table: the usual staging path, the index is left alone.
 o2=$(pkey_oid)
 big_metering "$WORK/small.csv" 5000 2
