@@ -160,7 +160,8 @@ int run_create(struct db *db, const char *command, int64_t as_of_us, const struc
  * The temporary tables of a period computation
  */
 
-/* The current versions of the billing events at as-of, narrowed to the columns SPEC §4 reads,
+/* The current versions of the billing events at as-of, narrowed to the columns SPEC §4 and the
+ * payment-timing insights read (COLLECTED rows and action days are theirs),
  * computed once per as-of and transaction (nightly reconciles several periods at one as-of: the
  * table is reused). Written in the order of the charge-group stream (RC_GROUP_ORDER): each
  * period's sort of it then finds its input already in order, which PostgreSQL's sort notices in
@@ -174,9 +175,11 @@ static const char rc_be_sql[] =
 	"        (usage_period_start_date::date - DATE '1970-01-01') AS usage_day,"
 	"        agreement_id AS agreement, offer_id AS offer, product_id AS product,"
 	"        from_account_id AS from_acct, disbursement_billing_event_id AS disb_id,"
-	"        parent_billing_event_id AS parent_id, bank_trace_id AS trace"
+	"        parent_billing_event_id AS parent_id, bank_trace_id AS trace,"
+	"        (action_date::date - DATE '1970-01-01') AS action_day"
 	" FROM settle.billing_event_current($1::timestamptz)"
-	" WHERE action IN ('INVOICED', 'FORGIVEN', 'DISBURSED') OR transaction_type = 'DISBURSEMENT_FAILURE'"
+	" WHERE action IN ('INVOICED', 'FORGIVEN', 'DISBURSED', 'COLLECTED')"
+	"    OR transaction_type = 'DISBURSEMENT_FAILURE'"
 	") be ORDER BY " RC_GROUP_ORDER;
 
 /* The planner needs statistics of the input tables: right after a large ingest (before
@@ -220,16 +223,23 @@ static int rc_analyze_inputs(struct rc *rc, struct err *e)
 	return rc_code;
 }
 
+static int rc_settings(struct db *db, struct err *e);
+
 static int rc_setup(struct rc *rc, struct err *e)
 {
 	if (PQtransactionStatus(db_conn(rc->db)) != PQTRANS_INTRANS)
 		return err_set(e, EXIT_FAILED, "reconcile_period must run inside the caller's transaction");
+	return rc_settings(rc->db, e);
+}
+
+static int rc_settings(struct db *db, struct err *e)
+{
 	/* JIT compilation costs seconds on these one-off queries and buys nothing; sorts and hashes of
 	 * a month's events fit in memory with a larger work_mem; the metering month is a few hundred
 	 * thousand groups of millions of rows, which the default parallel costs judge not worth
 	 * splitting (it is, twice as fast on two cores, once the as-of functions are PARALLEL SAFE).
 	 * All only for this transaction. */
-	if (db_exec(rc->db,
+	if (db_exec(db,
 		    "SET LOCAL jit = off; SET LOCAL work_mem = '256MB';"
 		    "SET LOCAL parallel_setup_cost = 100; SET LOCAL parallel_tuple_cost = 0.001",
 		    e) < 0)
@@ -238,9 +248,9 @@ static int rc_setup(struct rc *rc, struct err *e)
 }
 
 /* Whether rc_be already holds this as-of's events (same transaction, an earlier period). */
-static int rc_be_reusable(struct rc *rc, const char *as_of, int *reuse, struct err *e)
+static int rc_be_reusable(struct db *db, const char *as_of, int *reuse, struct err *e)
 {
-	PGresult *res = db_query(rc->db, "SELECT to_regclass('pg_temp.rc_state') IS NOT NULL", 0, NULL,
+	PGresult *res = db_query(db, "SELECT to_regclass('pg_temp.rc_state') IS NOT NULL", 0, NULL,
 				 PGRES_TUPLES_OK, e);
 	if (!res)
 		return -1;
@@ -250,7 +260,7 @@ static int rc_be_reusable(struct rc *rc, const char *as_of, int *reuse, struct e
 	if (!exists)
 		return 0;
 	const char *params[] = { as_of };
-	res = db_query(rc->db, "SELECT count(*) FROM pg_temp.rc_state WHERE as_of = $1::timestamptz", 1, params,
+	res = db_query(db, "SELECT count(*) FROM pg_temp.rc_state WHERE as_of = $1::timestamptz", 1, params,
 		       PGRES_TUPLES_OK, e);
 	if (!res)
 		return -1;
@@ -259,34 +269,42 @@ static int rc_be_reusable(struct rc *rc, const char *as_of, int *reuse, struct e
 	return 0;
 }
 
+int reconcile_current_events(struct db *db, int64_t as_of_us, struct err *e)
+{
+	if (PQtransactionStatus(db_conn(db)) != PQTRANS_INTRANS)
+		return err_set(e, EXIT_FAILED, "reconcile_current_events must run inside the caller's transaction");
+	char as_of[40];
+	time_format_pg(as_of_us, as_of);
+	int reuse;
+	if (rc_settings(db, e) < 0 || rc_be_reusable(db, as_of, &reuse, e) < 0)
+		return -1;
+	if (reuse)
+		return 0;
+	const char *params[] = { as_of };
+	if (db_exec(db,
+		    "DROP TABLE IF EXISTS pg_temp.rc_be; DROP TABLE IF EXISTS pg_temp.rc_state;"
+		    "CREATE TEMP TABLE rc_state (as_of timestamptz NOT NULL) ON COMMIT DROP",
+		    e) < 0)
+		return -1;
+	PGresult *res = db_query(db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	res = db_query(db, "INSERT INTO pg_temp.rc_state VALUES ($1::timestamptz)", 1, params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return db_exec(db, "ANALYZE pg_temp.rc_be", e);
+}
+
 static int rc_tables(struct rc *rc, struct err *e)
 {
 	char as_of[40], p0[16], p1[16];
 	time_format_pg(rc->as_of_us, as_of);
 	snprintf(p0, sizeof p0, "%" PRId32, rc->period_first_day);
 	snprintf(p1, sizeof p1, "%" PRId32, rc->period_end_day);
-	int reuse;
-	if (rc_be_reusable(rc, as_of, &reuse, e) < 0)
+	if (reconcile_current_events(rc->db, rc->as_of_us, e) < 0)
 		return -1;
-	if (!reuse) {
-		const char *params[] = { as_of };
-		if (db_exec(rc->db,
-			    "DROP TABLE IF EXISTS pg_temp.rc_be; DROP TABLE IF EXISTS pg_temp.rc_state;"
-			    "CREATE TEMP TABLE rc_state (as_of timestamptz NOT NULL) ON COMMIT DROP",
-			    e) < 0)
-			return -1;
-		PGresult *res = db_query(rc->db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
-		if (!res)
-			return -1;
-		PQclear(res);
-		res = db_query(rc->db, "INSERT INTO pg_temp.rc_state VALUES ($1::timestamptz)", 1, params,
-			       PGRES_COMMAND_OK, e);
-		if (!res)
-			return -1;
-		PQclear(res);
-		if (db_exec(rc->db, "ANALYZE pg_temp.rc_be", e) < 0)
-			return -1;
-	}
 	/* The period's bounds, for COPY queries (which take no parameters): one row, joined. */
 	if (db_exec(rc->db,
 		    "DROP TABLE IF EXISTS pg_temp.rc_param; DROP TABLE IF EXISTS pg_temp.rc_exc;"
