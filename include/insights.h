@@ -39,6 +39,12 @@
 #define INSIGHTS_SIGMA_FLOOR_MEDIAN_E4 1000 /* sigma is at least 10 % of |median| ... */
 #define INSIGHTS_SIGMA_FLOOR_UNITS 1     /* ... and at least one unit of quantity */
 #define INSIGHTS_SERIES_POINTS_MAX 20000 /* more hourly points than 13 months hold is a bug */
+/* Usage records held in memory at once, a series counting as INSIGHTS_SERIES_COST_POINTS records
+ * (its key and arrays): about 10-15 bytes a record, so some 120 MiB at most. A window with more
+ * is read in several passes over ranges of series (docs/insights.md). The environment variable
+ * SETTLE_INSIGHTS_POINTS_PER_PASS overrides the budget, for tests. */
+#define INSIGHTS_POINTS_PER_PASS 8000000
+#define INSIGHTS_SERIES_COST_POINTS 32
 
 /* Which hourly quantities are not anomalies, from a history's median and MAD: every integer x in
  * [low, high]. sigma_x40000 is sigma × 40000 (exact: 4 for the quarters of stats_robust, 10^4 for

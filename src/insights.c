@@ -1,14 +1,16 @@
 /* insights.c — statistics on metered usage and payment timing (see insights.h, docs/insights.md).
  *
  * Control flow lives in insights_compute: clear the run's previous insights for the period, score
- * the usage series, time the payouts and collections, store the totals. SQL selects, groups and
- * sorts (C collation); C decides, through stats.h, and writes the results with COPY.
+ * the usage series, time the payouts and collections, store the totals. C decides, through
+ * stats.h, and writes the results with COPY.
  *
- * The usage query can be large (every Success hour of every series with usage in the period, plus
- * up to INSIGHTS_HISTORY_MONTHS of history), so it streams in single-row mode and keeps one series
- * in memory at a time; results are buffered and written after the stream ends, because the
- * connection carries one statement at a time. The timing query returns one row per payout or
- * collection and reference, small enough to read whole.
+ * The usage records are many (every Success record of the period and of up to
+ * INSIGHTS_HISTORY_MONTHS of history: millions), so the server only selects them, in one binary
+ * COPY, and C groups them by series and hour and orders the series (C collation) within a bounded
+ * budget of memory (see "Usage: reading the records"). Results are buffered and written after the
+ * stream ends, because the connection carries one statement at a time. The timing query groups
+ * and sorts in SQL and returns one row per payout or collection and reference, small enough to
+ * read whole.
  */
 #include "insights.h"
 
@@ -17,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "reconcile.h"
+#include "reconcile_io.h"
 #include "timeutil.h"
 
 #define INSIGHTS_COPY_FLUSH_BYTES 65536
@@ -124,13 +129,13 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e)
 	return q;
 }
 
-/* A copy of the value of a result cell, or NULL for SQL NULL. -1 when out of memory. */
-static int dup_cell(const PGresult *res, int row, int col, char **out, struct err *e)
+/* A copy of s, or NULL for NULL (SQL NULL). -1 when out of memory. */
+static int dup_opt(const char *s, char **out, struct err *e)
 {
 	*out = NULL;
-	if (PQgetisnull(res, row, col))
+	if (!s)
 		return 0;
-	*out = strdup(PQgetvalue(res, row, col));
+	*out = strdup(s);
 	return *out ? 0 : err_set(e, EXIT_FAILED, "insights: out of memory");
 }
 
@@ -145,9 +150,20 @@ static int64_t cell_i64(const PGresult *res, int row, int col)
 	return (int64_t)v;
 }
 
-static int str_eq_null(const char *a, const char *b)
+/* SETTLE_RECONCILE_TIMING=1 (as for reconcile's phases) prints each insights phase's wall time
+ * on stderr, for benchmarks and tuning. */
+static double phase_now(void)
 {
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void phase_print(const char *period, const char *phase, double since)
+{
+	const char *timing = getenv("SETTLE_RECONCILE_TIMING");
+	if (timing && *timing && strcmp(timing, "0") != 0)
+		fprintf(stderr, "settle: insights %s: %-22s %8.3f s\n", period, phase, phase_now() - since);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -398,8 +414,9 @@ static int usage_finish_series(struct usage *u, struct err *e)
 	return 0;
 }
 
-/* Starts a series at result row r (columns: customer, product_code, dimension, agreement_id, offer_id). */
-static int usage_start_series(struct usage *u, const PGresult *res, int r, struct err *e)
+/* Starts a series. The strings are copied; agreement_id and offer_id may be NULL (none). */
+static int usage_start_series(struct usage *u, const char *customer, const char *product_code, const char *dimension,
+			      const char *agreement_id, const char *offer_id, struct err *e)
 {
 	struct usage_row *rows = grow(u->rows, &u->rows_cap, u->rows_n + 1, sizeof *rows, e);
 	if (!rows)
@@ -407,9 +424,9 @@ static int usage_start_series(struct usage *u, const PGresult *res, int r, struc
 	u->rows = rows;
 	struct usage_row *row = &u->rows[u->rows_n++];
 	memset(row, 0, sizeof *row);
-	if (dup_cell(res, r, 0, &row->customer, e) < 0 || dup_cell(res, r, 1, &row->product_code, e) < 0 ||
-	    dup_cell(res, r, 2, &row->dimension, e) < 0 || dup_cell(res, r, 3, &row->agreement_id, e) < 0 ||
-	    dup_cell(res, r, 4, &row->offer_id, e) < 0)
+	if (dup_opt(customer, &row->customer, e) < 0 || dup_opt(product_code, &row->product_code, e) < 0 ||
+	    dup_opt(dimension, &row->dimension, e) < 0 || dup_opt(agreement_id, &row->agreement_id, e) < 0 ||
+	    dup_opt(offer_id, &row->offer_id, e) < 0)
 		return -1;
 	ASSERT(row->customer && row->product_code && row->dimension);
 	u->history_n = 0;
@@ -418,22 +435,10 @@ static int usage_start_series(struct usage *u, const PGresult *res, int r, struc
 	return 0;
 }
 
-/* One streamed row: (customer, product_code, dimension, agreement_id, offer_id, hour, quantity). */
-static int usage_take_row(struct usage *u, const PGresult *res, struct err *e)
+/* One hour of the current series (its records summed), in hour order: history first. */
+static void usage_take_hour(struct usage *u, int64_t hour_us, int64_t quantity)
 {
-	struct usage_row *cur = u->rows_n > 0 ? &u->rows[u->rows_n - 1] : NULL;
-	if (!cur || strcmp(cur->customer, PQgetvalue(res, 0, 0)) != 0 ||
-	    strcmp(cur->product_code, PQgetvalue(res, 0, 1)) != 0 ||
-	    strcmp(cur->dimension, PQgetvalue(res, 0, 2)) != 0) {
-		if (cur && usage_finish_series(u, e) < 0)
-			return -1;
-		if (usage_start_series(u, res, 0, e) < 0)
-			return -1;
-	}
-	cur = &u->rows[u->rows_n - 1];
-	ASSERT(str_eq_null(cur->agreement_id, PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3)));
-	int64_t hour_us = cell_i64(res, 0, 5) * INT64_C(1000000);
-	int64_t quantity = cell_i64(res, 0, 6);
+	ASSERT(u->rows_n > 0);
 	ASSERT(u->history_n + u->points_n < INSIGHTS_SERIES_POINTS_MAX); /* distinct hours of 13 months */
 	if (hour_us < u->period_start_us) {
 		ASSERT(u->points_n == 0); /* sorted by hour: history first */
@@ -445,55 +450,843 @@ static int usage_take_row(struct usage *u, const PGresult *res, struct err *e)
 	} else {
 		u->points[u->points_n++] = (struct point){ hour_us, quantity };
 	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Usage: reading the records
+ *
+ * The Success records of the window (the history's first month to the period's end) arrive in one
+ * `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, in whatever order the server reads them: no GROUP
+ * BY, no ORDER BY (at 5M records the server's grouping and sorting spilled to disk and took a
+ * minute). Binary, because at millions of rows printing and parsing text costs more than the scan:
+ * text fields arrive unescaped, the usage hour as the server's integer microseconds.
+ *
+ * C interns each series in a hash table and appends each record (10 bytes: quantity and hour) to
+ * its series' array. After the stream it sorts the series in byte order of their key (the C
+ * collation), sums each scored series' records per hour in an array indexed by the hour of the
+ * window (so the records need no sorting), and feeds the hours in order to the per-series code
+ * above: history first, then the period.
+ *
+ * A pass holds at most a budget of points (INSIGHTS_POINTS_PER_PASS; records, and a few per
+ * series). When the table's row estimate exceeds it, or the one pass overflows it anyway (the
+ * estimate was stale), the records are counted per series and read in several passes, each over
+ * a contiguous range of series keys, in key order, so that the rows come out as from one pass.
+ */
+
+#define US_PER_HOUR INT64_C(3600000000)
+#define PG_EPOCH_US INT64_C(946684800000000) /* 2000-01-01, PostgreSQL's epoch, in Unix microseconds */
+
+enum { R_CUSTOMER, R_PRODUCT_CODE, R_DIMENSION, R_AGREEMENT, R_HOUR, R_QUANTITY, R_N };
+
+/* One row of a binary COPY: fields point into libpq's buffer, with their lengths; at[i] is where
+ * field i's length word starts (at[R_N]: the row's end), so at[0]..at[3] is the series key as
+ * sent: three length-prefixed strings, which no other key can spell. */
+struct bin_in {
+	struct db *db;
+	char *msg;                      /* libpq's buffer for the current row (freed on next/end) */
+	const unsigned char *field[R_N]; /* NULL for SQL NULL */
+	int32_t len[R_N];
+	const unsigned char *at[R_N + 1];
+	int header_done;
+	int active;                     /* the COPY has not ended yet */
+};
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static int64_t be64(const unsigned char *p)
+{
+	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+static int bin_in_begin(struct bin_in *in, struct db *db, const char *copy_sql, struct err *e)
+{
+	memset(in, 0, sizeof *in);
+	in->db = db;
+	PGresult *res = PQexec(db_conn(db), copy_sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	int binary = PQbinaryTuples(res);
+	PQclear(res);
+	in->active = 1;
+	ASSERT(binary); /* the statement says FORMAT binary */
 	return 0;
 }
 
-/* Every Success hour of the series with usage in the period: the period's and the history's.
- * $1 as-of, $2 history start, $3 period start, $4 period end. The offer is informative: the one
- * offer current at as-of whose agreement_id is the smallest of the series' period records. */
-static const char usage_sql[] =
-	"WITH m AS ("
-	"  SELECT customer_aws_account_id AS customer, product_code, dimension, agreement_id,"
-	"         date_trunc('hour', usage_hour, 'UTC') AS hour, quantity"
-	"  FROM settle.metering_asof($1::timestamptz)"
-	"  WHERE status = 'Success' AND usage_hour >= $2::timestamptz AND usage_hour < $4::timestamptz"
-	"), s AS ("
-	"  SELECT customer, product_code, dimension,"
-	"         min(agreement_id COLLATE \"C\") FILTER (WHERE agreement_id <> '') AS agreement_id"
-	"  FROM m WHERE hour >= $3::timestamptz"
-	"  GROUP BY customer, product_code, dimension"
-	"), o AS ("
-	"  SELECT agreement_id, min(offer_id COLLATE \"C\") AS offer_id"
-	"  FROM settle.offer_asof($1::timestamptz) WHERE agreement_id <> ''"
-	"  GROUP BY agreement_id HAVING count(*) = 1"
-	")"
-	"SELECT m.customer, m.product_code, m.dimension, s.agreement_id, o.offer_id,"
-	"       extract(epoch FROM m.hour)::bigint, sum(m.quantity)::bigint"
-	"  FROM m JOIN s USING (customer, product_code, dimension)"
-	"  LEFT JOIN o ON o.agreement_id = s.agreement_id"
-	" GROUP BY m.customer, m.product_code, m.dimension, s.agreement_id, o.offer_id, m.hour"
-	" ORDER BY m.customer COLLATE \"C\", m.product_code COLLATE \"C\", m.dimension COLLATE \"C\", m.hour";
-
-/* Streams usage_sql in single-row mode into u. Always drains the connection. */
-static int usage_read(struct db *db, struct usage *u, const char *const params[4], struct err *e)
+/* The end of the COPY: its own result says whether the query succeeded. */
+static int bin_in_finish(struct bin_in *in, struct err *e)
 {
-	PGconn *conn = db_conn(db);
-	if (!PQsendQueryParams(conn, usage_sql, 4, NULL, params, NULL, NULL, 0))
-		return err_set(e, EXIT_FAILED, "database: %s", PQerrorMessage(conn));
-	int single = PQsetSingleRowMode(conn); /* cannot fail right after a successful send */
-	ASSERT(single);
 	int rc = 0;
 	PGresult *res;
-	while ((res = PQgetResult(conn)) != NULL) {
-		ExecStatusType st = PQresultStatus(res);
-		if (rc == 0 && st == PGRES_SINGLE_TUPLE)
-			rc = usage_take_row(u, res, e);
-		else if (rc == 0 && st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE)
+	in->active = 0;
+	while ((res = PQgetResult(db_conn(in->db))) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
 		PQclear(res);
 	}
-	if (rc == 0 && u->rows_n > 0)
-		rc = usage_finish_series(u, e);
+	return rc;
+}
+
+/* Reads and discards whatever is left (after an error, or a pass that is full). */
+static void bin_in_end(struct bin_in *in)
+{
+	if (in->msg) {
+		PQfreemem(in->msg);
+		in->msg = NULL;
+	}
+	if (!in->active)
+		return;
+	char *buf;
+	int n;
+	while ((n = PQgetCopyData(db_conn(in->db), &buf, 0)) >= 0)
+		if (n > 0)
+			PQfreemem(buf);
+	bin_in_finish(in, NULL);
+}
+
+static int bin_in_bad(struct bin_in *in, struct err *e)
+{
+	err_set(e, EXIT_FAILED, "database: a binary COPY row of the usage records is malformed");
+	bin_in_end(in);
+	return -1;
+}
+
+/* 1 with the next row in in->field, 0 at the end (the COPY's status checked), -1 on error. Each
+ * CopyData message of COPY TO is one row; the file header comes with the first one, the trailer
+ * (field count -1) last. */
+static int bin_in_next(struct bin_in *in, struct err *e)
+{
+	static const char signature[11] = "PGCOPY\n\377\r\n"; /* with its NUL: 11 bytes */
+	for (;;) {
+		if (in->msg) {
+			PQfreemem(in->msg);
+			in->msg = NULL;
+		}
+		if (!in->active)
+			return 0;
+		char *buf = NULL;
+		int n = PQgetCopyData(db_conn(in->db), &buf, 0);
+		if (n == -1)
+			return bin_in_finish(in, e) < 0 ? -1 : 0;
+		if (n < 0) {
+			err_set(e, EXIT_FAILED, "database: could not read COPY data: %s",
+				PQerrorMessage(db_conn(in->db)));
+			bin_in_end(in);
+			return -1;
+		}
+		in->msg = buf;
+		const unsigned char *p = (const unsigned char *)buf, *end = p + n;
+		if (!in->header_done) { /* signature, flags, extension length, extension */
+			if (end - p < 19 || memcmp(p, signature, sizeof signature) != 0 ||
+			    end - p - 19 < (int64_t)be32(p + 15))
+				return bin_in_bad(in, e);
+			p += 19 + be32(p + 15);
+			in->header_done = 1;
+		}
+		if (end - p < 2)
+			return bin_in_bad(in, e);
+		int16_t fields = (int16_t)(p[0] << 8 | p[1]);
+		p += 2;
+		if (fields == -1 && p == end)
+			continue; /* the trailer: the next call ends the COPY */
+		if (fields != R_N)
+			return bin_in_bad(in, e);
+		for (int i = 0; i < R_N; i++) {
+			if (end - p < 4)
+				return bin_in_bad(in, e);
+			in->at[i] = p;
+			int32_t len = (int32_t)be32(p);
+			p += 4;
+			if (len < -1 || end - p < len)
+				return bin_in_bad(in, e);
+			in->field[i] = len < 0 ? NULL : p;
+			in->len[i] = len;
+			p += len < 0 ? 0 : len;
+		}
+		in->at[R_N] = p;
+		if (p != end)
+			return bin_in_bad(in, e);
+		return 1;
+	}
+}
+
+/* One record, kept with its series: 10 bytes (packed: a pass holds millions). */
+struct urec {
+	int64_t quantity;
+	uint16_t hour;    /* the hour's index in the window (pass.first_hour + hour) */
+} __attribute__((packed));
+
+/* A hash slot, with what a lookup compares, so that it touches no series (the table is read for
+ * every record, and at millions of records its cache misses are what the lookups cost). */
+struct pslot {
+	uint32_t series;    /* index + 1, 0 = empty */
+	uint32_t tag;       /* the hash's high half */
+	uint32_t key_at;    /* the key in pass.keys */
+	uint32_t key_len;
+};
+
+#define SERIES_AGREEMENT_SHORT 32
+
+/* A series met in a pass. Its customer, product_code and dimension are in its key. */
+struct pseries {
+	struct pslot slot;  /* its slot's content: index, tag and key (in pass.keys) */
+	uint64_t hash;
+	/* The smallest non-empty agreement_id of its period records (byte order), compared with most
+	 * of them: kept here when short (no cache miss per record), else in agreement_long (owned). */
+	size_t agreement_len; /* 0: none */
+	char *agreement_long;
+	char agreement_short[SERIES_AGREEMENT_SHORT];
+	struct urec *recs;  /* owned: its records in the pass, in arrival order */
+	size_t recs_n, recs_cap;
+	int in_period;      /* it has a record in the period: it gets a row */
+};
+
+/* The records of one pass, by series. */
+struct pass {
+	struct pseries *series;
+	size_t series_n, series_cap;
+	struct pslot *slots; /* open addressing, linear probing; a power of two, at most half full */
+	size_t slots_cap;
+	unsigned char *keys; /* the series' keys, one after the other (compared on every record) */
+	size_t keys_len, keys_cap;
+	size_t used;        /* points: records, and INSIGHTS_SERIES_COST_POINTS per series */
+	size_t budget;      /* points this pass may hold: beyond, it overflows */
+	int overflow;       /* stopped reading at the budget */
+	char *text;         /* the key of the series being scored, as three C strings */
+	size_t text_cap;
+	/* Scoring one series: its records summed per hour of the window, in hour order. */
+	int64_t first_hour; /* the window's first hour */
+	size_t hours;       /* the window's hours */
+	int64_t *hour_sum;  /* by hour - first_hour */
+	unsigned char *hour_seen;
+};
+
+static void pass_clear(struct pass *p)
+{
+	for (size_t i = 0; i < p->series_n; i++) {
+		free(p->series[i].agreement_long);
+		free(p->series[i].recs);
+	}
+	p->series_n = 0;
+	p->keys_len = 0;
+	if (p->slots)
+		memset(p->slots, 0, p->slots_cap * sizeof *p->slots);
+	p->used = 0;
+	p->overflow = 0;
+}
+
+static void pass_release(struct pass *p)
+{
+	pass_clear(p);
+	free(p->series);
+	free(p->slots);
+	free(p->keys);
+	free(p->text);
+	free(p->hour_sum);
+	free(p->hour_seen);
+	memset(p, 0, sizeof *p);
+}
+
+/* The window's hours, from its first instant to its end (13 months at most). */
+static int pass_init(struct pass *p, int64_t window_start_us, int64_t window_end_us, struct err *e)
+{
+	memset(p, 0, sizeof *p);
+	ASSERT(window_start_us % US_PER_HOUR == 0 && window_end_us % US_PER_HOUR == 0);
+	p->first_hour = window_start_us / US_PER_HOUR;
+	p->hours = (size_t)((window_end_us - window_start_us) / US_PER_HOUR);
+	ASSERT(p->hours > 0 && p->hours <= INSIGHTS_SERIES_POINTS_MAX && p->hours <= UINT16_MAX);
+	p->hour_sum = malloc(p->hours * sizeof *p->hour_sum); /* owned by p */
+	p->hour_seen = calloc(p->hours, 1);                    /* owned by p; all 0 between series */
+	if (!p->hour_sum || !p->hour_seen)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	return 0;
+}
+
+/* Appends a record to the series' array, which grows by half (at most a third of it unused). */
+static int series_append(struct pseries *s, struct urec r, struct err *e)
+{
+	if (s->recs_n == s->recs_cap) {
+		size_t cap = s->recs_cap < 4 ? 4 : s->recs_cap + s->recs_cap / 2;
+		struct urec *recs = realloc(s->recs, cap * sizeof *recs); /* owned by s */
+		if (!recs)
+			return err_set(e, EXIT_FAILED, "insights: out of memory (%zu usage records)", cap);
+		s->recs = recs;
+		s->recs_cap = cap;
+	}
+	s->recs[s->recs_n++] = r;
+	return 0;
+}
+
+/* A 64-bit hash of the key bytes, eight at a time, finished with MurmurHash3's fmix64 so that
+ * the low bits (the slot) and the high half (the tag) both depend on every byte. */
+static uint64_t key_hash(const unsigned char *key, size_t len)
+{
+	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ len;
+	uint64_t w;
+	for (; len >= 8; key += 8, len -= 8) {
+		memcpy(&w, key, 8);
+		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, key, len);
+	h ^= w;
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	return h ^ (h >> 33);
+}
+
+/* Doubles the slot table (at least 64 slots) and re-inserts every series. */
+static int pass_rehash(struct pass *p, struct err *e)
+{
+	size_t cap = p->slots_cap ? p->slots_cap * 2 : 64;
+	struct pslot *slots = calloc(cap, sizeof *slots); /* owned by p */
+	if (!slots)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	for (size_t i = 0; i < p->series_n; i++) {
+		size_t k = (size_t)p->series[i].hash & (cap - 1);
+		while (slots[k].series != 0)
+			k = (k + 1) & (cap - 1);
+		slots[k] = p->series[i].slot;
+	}
+	free(p->slots);
+	p->slots = slots;
+	p->slots_cap = cap;
+	return 0;
+}
+
+/* A NUL-terminated copy of a text field (text holds no NUL). */
+static char *field_dup(const unsigned char *f, int32_t len)
+{
+	char *s = malloc((size_t)len + 1);
+	if (s) {
+		memcpy(s, f, (size_t)len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
+/* Adds the series of row `in` to p as series p->series_n: its key is the row's first three
+ * fields as sent (length-prefixed, so that no other key spells the same bytes). */
+static int pass_add_series(struct pass *p, const struct bin_in *in, uint64_t hash, struct err *e)
+{
+	ASSERT(p->series_n < UINT32_MAX - 1);
+	struct pseries *series = grow(p->series, &p->series_cap, p->series_n + 1, sizeof *series, e);
+	if (!series)
+		return -1;
+	p->series = series;
+	size_t key_len = (size_t)(in->at[R_AGREEMENT] - in->at[R_CUSTOMER]);
+	ASSERT(p->keys_len + key_len < UINT32_MAX); /* 4 GiB of keys is not a month's series */
+	unsigned char *keys = grow(p->keys, &p->keys_cap, p->keys_len + key_len, 1, e);
+	if (!keys)
+		return -1;
+	p->keys = keys;
+	struct pseries *s = &p->series[p->series_n++];
+	memset(s, 0, sizeof *s);
+	s->hash = hash;
+	s->slot = (struct pslot){ (uint32_t)p->series_n, (uint32_t)(hash >> 32), (uint32_t)p->keys_len,
+				  (uint32_t)key_len };
+	memcpy(p->keys + p->keys_len, in->at[R_CUSTOMER], key_len);
+	p->keys_len += key_len;
+	return 0;
+}
+
+/* The index of the series of row `in`; *added = 1 when it is new. -1 out of memory. */
+static int pass_series(struct pass *p, const struct bin_in *in, uint32_t *out, int *added, struct err *e)
+{
+	const unsigned char *key = in->at[R_CUSTOMER];
+	size_t key_len = (size_t)(in->at[R_AGREEMENT] - key);
+	uint64_t hash = key_hash(key, key_len);
+	if ((p->series_n + 1) * 2 > p->slots_cap && pass_rehash(p, e) < 0)
+		return -1;
+	uint32_t tag = (uint32_t)(hash >> 32);
+	size_t k = (size_t)hash & (p->slots_cap - 1);
+	for (const struct pslot *slot; (slot = &p->slots[k])->series != 0; k = (k + 1) & (p->slots_cap - 1)) {
+		if (slot->tag == tag && slot->key_len == key_len &&
+		    memcmp(p->keys + slot->key_at, key, key_len) == 0) {
+			*out = slot->series - 1;
+			*added = 0;
+			return 0;
+		}
+	}
+	if (pass_add_series(p, in, hash, e) < 0)
+		return -1;
+	p->slots[k] = p->series[p->series_n - 1].slot;
+	*out = (uint32_t)(p->series_n - 1);
+	*added = 1;
+	return 0;
+}
+
+/* The series' agreement, or NULL. */
+static const char *series_agreement(const struct pseries *s)
+{
+	if (s->agreement_len == 0)
+		return NULL;
+	return s->agreement_long ? s->agreement_long : s->agreement_short;
+}
+
+/* The series' agreement: the smallest non-empty agreement_id of its period records (NULL and ''
+ * name none), in byte order, as min(agreement_id COLLATE "C") picks it. */
+static int series_take_agreement(struct pseries *s, const unsigned char *a, int32_t len, struct err *e)
+{
+	if (!a || len == 0)
+		return 0;
+	size_t n = (size_t)len;
+	if (s->agreement_len > 0) {
+		int c = memcmp(a, series_agreement(s), n < s->agreement_len ? n : s->agreement_len);
+		if (c > 0 || (c == 0 && n >= s->agreement_len))
+			return 0;
+	}
+	char *copy = NULL;
+	if (n >= SERIES_AGREEMENT_SHORT && !(copy = field_dup(a, len)))
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	free(s->agreement_long);
+	s->agreement_long = copy;
+	if (!copy) {
+		memcpy(s->agreement_short, a, n);
+		s->agreement_short[n] = '\0';
+	}
+	s->agreement_len = n;
+	return 0;
+}
+
+/* One streamed record. Sets p->overflow instead of taking it when the pass is full. A series
+ * costs as much as INSIGHTS_SERIES_COST_POINTS records (its key, slot and arrays), so that many
+ * small series are bounded too. */
+static int pass_take(struct pass *p, int64_t period_start_us, const struct bin_in *in, struct err *e)
+{
+	if (!in->field[R_CUSTOMER] || !in->field[R_PRODUCT_CODE] || !in->field[R_DIMENSION] || !in->field[R_HOUR] ||
+	    in->len[R_HOUR] != 8 || !in->field[R_QUANTITY] || in->len[R_QUANTITY] != 8)
+		return err_set(e, EXIT_FAILED, "insights: a usage record has unexpected fields");
+	uint32_t si = 0;
+	int added = 0;
+	if (pass_series(p, in, &si, &added, e) < 0)
+		return -1;
+	p->used += 1 + (added ? INSIGHTS_SERIES_COST_POINTS : 0);
+	if (p->used > p->budget) {
+		p->overflow = 1; /* the caller clears the pass, the new series with it */
+		return 0;
+	}
+	struct pseries *s = &p->series[si];
+	/* date_trunc('hour') in UTC: the floor, also before 1970. The window's bounds keep the
+	 * instant within years 1..9999 (no infinity). */
+	int64_t us = be64(in->field[R_HOUR]) + PG_EPOCH_US;
+	int64_t hour = us / US_PER_HOUR - (us % US_PER_HOUR < 0);
+	ASSERT(hour >= p->first_hour && hour < p->first_hour + (int64_t)p->hours); /* the WHERE's window */
+	if (hour * US_PER_HOUR >= period_start_us) {
+		s->in_period = 1;
+		if (series_take_agreement(s, in->field[R_AGREEMENT], in->len[R_AGREEMENT], e) < 0)
+			return -1;
+	}
+	return series_append(s, (struct urec){ be64(in->field[R_QUANTITY]), (uint16_t)(hour - p->first_hour) }, e);
+}
+
+/* Streams copy_sql (columns R_*, binary) into p. Stops at p->budget with p->overflow set, after
+ * draining the rest of the COPY so that the connection is usable again. */
+static int pass_read(struct db *db, const char *copy_sql, struct pass *p, int64_t period_start_us, struct err *e)
+{
+	struct bin_in in;
+	if (bin_in_begin(&in, db, copy_sql, e) < 0)
+		return -1;
+	int st;
+	while ((st = bin_in_next(&in, e)) == 1) {
+		if (pass_take(p, period_start_us, &in, e) < 0) {
+			bin_in_end(&in);
+			return -1;
+		}
+		if (p->overflow) {
+			bin_in_end(&in);
+			return 0;
+		}
+	}
+	bin_in_end(&in);
+	return st < 0 ? -1 : 0;
+}
+
+/* Field i (R_CUSTOMER, R_PRODUCT_CODE, R_DIMENSION) of a series key. */
+static const unsigned char *key_field(const unsigned char *key, int i, size_t *len)
+{
+	for (; i > 0; i--)
+		key += 4 + be32(key);
+	*len = be32(key);
+	return key + 4;
+}
+
+/* A series and its key, to sort. */
+struct keyed {
+	const unsigned char *key; /* in pass.keys */
+	struct pseries *series;
+};
+
+/* Series in byte order of (customer, product_code, dimension), field by field: bytes, then the
+ * shorter first, which is strcmp's order on text (no NUL) and the C collation's. */
+static int cmp_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	for (int i = R_CUSTOMER; i <= R_DIMENSION; i++) {
+		size_t xn, yn;
+		const unsigned char *xf = key_field(x->key, i, &xn), *yf = key_field(y->key, i, &yn);
+		int c = memcmp(xf, yf, xn < yn ? xn : yn);
+		if (c != 0)
+			return c;
+		if (xn != yn)
+			return xn < yn ? -1 : 1;
+	}
+	return 0;
+}
+
+/* The series' customer, product_code and dimension as C strings, in p->text (valid until the
+ * next call). */
+static int pass_key_text(struct pass *p, const struct pseries *s, const char *out[3], struct err *e)
+{
+	char *text = grow(p->text, &p->text_cap, s->slot.key_len, 1, e); /* 3 NULs fit in 12 length bytes */
+	if (!text)
+		return -1;
+	p->text = text;
+	for (int i = R_CUSTOMER; i <= R_DIMENSION; i++) {
+		size_t n;
+		const unsigned char *f = key_field(p->keys + s->slot.key_at, i, &n);
+		memcpy(text, f, n);
+		text[n] = '\0';
+		out[i] = text;
+		text += n + 1;
+	}
+	return 0;
+}
+
+/* The offers by agreement (column 0, sorted in byte order): the one offer with that agreement,
+ * current at as-of, or NULL. */
+static const char *offer_of(const PGresult *offers, const char *agreement_id)
+{
+	if (!agreement_id)
+		return NULL;
+	int lo = 0, hi = PQntuples(offers);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(PQgetvalue(offers, mid, 0), agreement_id);
+		if (c == 0)
+			return PQgetvalue(offers, mid, 1);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Scores one series from its grouped records: the records of one hour summed, hours in order. */
+static int pass_score_series(struct pass *p, struct usage *u, const struct pseries *s, const PGresult *offers,
+			     struct err *e)
+{
+	const struct urec *recs = s->recs;
+	size_t lo = p->hours, hi = 0;
+	int overflow = 0;
+	for (size_t i = 0; i < s->recs_n; i++) {
+		size_t h = recs[i].hour;
+		int64_t q = recs[i].quantity;
+		if (!p->hour_seen[h]) {
+			p->hour_seen[h] = 1;
+			p->hour_sum[h] = q;
+		} else {
+			overflow |= __builtin_add_overflow(p->hour_sum[h], q, &p->hour_sum[h]);
+		}
+		lo = h < lo ? h : lo;
+		hi = h > hi ? h : hi;
+	}
+	const char *key[3];
+	int rc = pass_key_text(p, s, key, e);
+	if (rc == 0)
+		rc = usage_start_series(u, key[R_CUSTOMER], key[R_PRODUCT_CODE], key[R_DIMENSION],
+					series_agreement(s), offer_of(offers, series_agreement(s)), e);
+	for (size_t h = lo; h <= hi && h < p->hours; h++) { /* also on errors: hour_seen is 0 again */
+		if (!p->hour_seen[h])
+			continue;
+		p->hour_seen[h] = 0;
+		if (rc == 0 && !overflow)
+			usage_take_hour(u, (p->first_hour + (int64_t)h) * US_PER_HOUR, p->hour_sum[h]);
+	}
+	if (rc < 0)
+		return -1;
+	if (overflow)
+		return err_set(e, EXIT_FAILED,
+			       "insights: usage of \"%s\" \"%s\" \"%s\": an hour's quantities overflow bigint",
+			       key[R_CUSTOMER], key[R_PRODUCT_CODE], key[R_DIMENSION]);
+	return usage_finish_series(u, e);
+}
+
+/* Scores the pass's series with usage in the period, in key order, onto u->rows. */
+static int pass_score(struct pass *p, struct usage *u, const PGresult *offers, struct err *e)
+{
+	if (p->series_n == 0)
+		return 0;
+	struct keyed *order = malloc(p->series_n * sizeof *order); /* owned here */
+	if (!order)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	for (size_t i = 0; i < p->series_n; i++)
+		order[i] = (struct keyed){ p->keys + p->series[i].slot.key_at, &p->series[i] };
+	qsort(order, p->series_n, sizeof *order, cmp_keyed);
+	int rc = 0;
+	for (size_t i = 0; i < p->series_n && rc == 0; i++)
+		if (order[i].series->in_period)
+			rc = pass_score_series(p, u, order[i].series, offers, e);
+	free(order);
+	return rc;
+}
+
+/* The window: the history's first instant to the period's end; formatted for SQL by
+ * time_format_pg (digits, '-', ':', ' ', '.', '+'). */
+struct usage_window {
+	int64_t history_start_us, period_end_us;
+	char as_of[40], history_start[40], period_start[40], period_end[40];
+};
+
+/* The COPY of the window's Success records; with `ranged`, only the series from the lower to the
+ * upper bound in pg_temp.insights_range (NULL: open). COPY takes no parameters: the instants are
+ * our own formatted values, the bounds (data) travel in the table. Returns malloc'd SQL or NULL. */
+static char *usage_copy_sql_of(const struct usage_window *w, int ranged)
+{
+	static const char key[] =
+		"(m.customer_aws_account_id COLLATE \"C\", m.product_code COLLATE \"C\", m.dimension COLLATE \"C\")";
+	char *sql = NULL;
+	int n = asprintf(&sql,
+			 "COPY (SELECT m.customer_aws_account_id, m.product_code, m.dimension, m.agreement_id,"
+			 " m.usage_hour, m.quantity"
+			 " FROM settle.metering_asof('%s'::timestamptz) m%s"
+			 " WHERE m.status = 'Success' AND m.usage_hour >= '%s'::timestamptz"
+			 " AND m.usage_hour < '%s'::timestamptz%s%s%s%s%s) TO STDOUT (FORMAT binary)",
+			 w->as_of, ranged ? " CROSS JOIN pg_temp.insights_range r" : "", w->history_start,
+			 w->period_end,
+			 ranged ? " AND (r.lo_customer IS NULL OR " : "", ranged ? key : "",
+			 ranged ? " >= (r.lo_customer, r.lo_product_code, r.lo_dimension))"
+				  " AND (r.hi_customer IS NULL OR "
+				: "",
+			 ranged ? key : "", ranged ? " < (r.hi_customer, r.hi_product_code, r.hi_dimension))" : "");
+	return n < 0 ? NULL : sql;
+}
+
+/* The budget of records per pass: INSIGHTS_POINTS_PER_PASS, or SETTLE_INSIGHTS_POINTS_PER_PASS
+ * when set (tests run several passes over small fixtures). */
+static int usage_budget(size_t *out, struct err *e)
+{
+	*out = INSIGHTS_POINTS_PER_PASS;
+	const char *text = getenv("SETTLE_INSIGHTS_POINTS_PER_PASS");
+	if (!text || !*text)
+		return 0;
+	int64_t v;
+	if (rio_i64(text, &v) < 0 || v < 1)
+		return err_set(e, EXIT_USAGE,
+			       "SETTLE_INSIGHTS_POINTS_PER_PASS must be a positive integer, not \"%s\"", text);
+	*out = (size_t)v;
+	return 0;
+}
+
+/* The planner's estimate of settle.metering's rows (its statistics scaled to the table's current
+ * size), which bounds the window from above; -1 when the table has no statistics yet. */
+static int usage_estimate(struct db *db, int64_t *out, struct err *e)
+{
+	PGresult *res = db_query(db,
+				 "SELECT CASE WHEN c.reltuples >= 0 AND c.relpages > 0"
+				 " THEN ceil(c.reltuples / c.relpages * (pg_relation_size(c.oid)"
+				 "           / current_setting('block_size')::float8))::bigint END"
+				 " FROM pg_class c WHERE c.oid = 'settle.metering'::regclass",
+				 0, NULL, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	*out = -1;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		*out = cell_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+/* Reads and scores every series in one pass. *overflow = 1 (nothing scored) when the window has
+ * more than budget records: the estimate was low, and the caller reads it in ranges instead. */
+static int usage_read_once(struct db *db, struct usage *u, const struct usage_window *w, struct pass *p,
+			   const PGresult *offers, size_t budget, int *overflow, struct err *e)
+{
+	char *sql = usage_copy_sql_of(w, 0); /* owned here */
+	if (!sql)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	p->budget = budget;
+	int rc = pass_read(db, sql, p, u->period_start_us, e);
+	free(sql);
+	*overflow = rc == 0 && p->overflow;
+	if (rc == 0 && !p->overflow)
+		rc = pass_score(p, u, offers, e);
+	pass_clear(p);
+	return rc;
+}
+
+/* One series' key and number of records in the window (a range pass's plan). Strings borrowed. */
+struct series_count {
+	const char *customer, *product_code, *dimension;
+	int64_t records;
+};
+
+static int cmp_series_count(const void *a, const void *b)
+{
+	const struct series_count *x = a, *y = b;
+	int c = strcmp(x->customer, y->customer);
+	if (c == 0)
+		c = strcmp(x->product_code, y->product_code);
+	if (c == 0)
+		c = strcmp(x->dimension, y->dimension);
+	return c;
+}
+
+/* Sets pg_temp.insights_range to [lo, hi) (either NULL: open). */
+static int usage_set_range(struct db *db, const struct series_count *lo, const struct series_count *hi,
+			   struct err *e)
+{
+	if (db_exec(db, "DELETE FROM pg_temp.insights_range", e) < 0)
+		return -1;
+	const char *params[6] = {
+		lo ? lo->customer : NULL, lo ? lo->product_code : NULL, lo ? lo->dimension : NULL,
+		hi ? hi->customer : NULL, hi ? hi->product_code : NULL, hi ? hi->dimension : NULL,
+	};
+	PGresult *res = db_query(db, "INSERT INTO pg_temp.insights_range VALUES ($1, $2, $3, $4, $5, $6)", 6, params,
+				 PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* Reads and scores the series in passes of at most budget records (one series more when a
+ * single series has more): counts the records per series, cuts the series in key order into
+ * ranges, and reads each range with its own COPY. */
+static int usage_read_ranges(struct db *db, struct usage *u, const struct usage_window *w, struct pass *p,
+			     const PGresult *offers, size_t budget, size_t *passes, struct err *e)
+{
+	const char *params[3] = { w->as_of, w->history_start, w->period_end };
+	PGresult *res = db_query(db,
+				 "SELECT customer_aws_account_id, product_code, dimension, count(*)"
+				 " FROM settle.metering_asof($1::timestamptz)"
+				 " WHERE status = 'Success'"
+				 "   AND usage_hour >= $2::timestamptz AND usage_hour < $3::timestamptz"
+				 " GROUP BY 1, 2, 3",
+				 3, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rc = -1;
+	size_t n = (size_t)PQntuples(res);
+	char *sql = NULL;
+	struct series_count *sc = malloc((n + 1) * sizeof *sc); /* owned here; strings borrowed from res */
+	if (!sc) {
+		err_set(e, EXIT_FAILED, "insights: out of memory");
+		goto clear;
+	}
+	for (size_t i = 0; i < n; i++)
+		sc[i] = (struct series_count){ PQgetvalue(res, (int)i, 0), PQgetvalue(res, (int)i, 1),
+					       PQgetvalue(res, (int)i, 2), cell_i64(res, (int)i, 3) };
+	qsort(sc, n, sizeof *sc, cmp_series_count);
+	sql = usage_copy_sql_of(w, 1);
+	if (!sql) {
+		err_set(e, EXIT_FAILED, "insights: out of memory");
+		goto clear;
+	}
+	if (db_exec(db,
+		    "DROP TABLE IF EXISTS pg_temp.insights_range;"
+		    "CREATE TEMP TABLE insights_range (lo_customer text, lo_product_code text, lo_dimension text,"
+		    " hi_customer text, hi_product_code text, hi_dimension text) ON COMMIT DROP",
+		    e) < 0)
+		goto clear;
+	for (size_t from = 0, to; from < n; from = to) {
+		size_t points = (size_t)sc[from].records + INSIGHTS_SERIES_COST_POINTS;
+		for (to = from + 1; to < n; to++) {
+			size_t more = (size_t)sc[to].records + INSIGHTS_SERIES_COST_POINTS;
+			if (points + more > budget)
+				break;
+			points += more;
+		}
+		/* The ranges tile the key space (the first is open below, the last above): each record
+		 * is read once, whatever the counts. */
+		if (usage_set_range(db, from > 0 ? &sc[from] : NULL, to < n ? &sc[to] : NULL, e) < 0)
+			goto clear;
+		p->budget = SIZE_MAX; /* bounded by the counts */
+		(*passes)++;
+		if (pass_read(db, sql, p, u->period_start_us, e) < 0 || pass_score(p, u, offers, e) < 0)
+			goto clear;
+		pass_clear(p);
+	}
+	rc = db_exec(db, "DROP TABLE pg_temp.insights_range", e);
+clear:
+	pass_clear(p);
+	free(sql);
+	free(sc);
+	PQclear(res);
+	return rc;
+}
+
+/* The informative offer of an agreement: the one offer current at as-of with that agreement_id,
+ * when there is exactly one. Column 0 agreement_id (sorted in byte order), 1 offer_id. */
+static PGresult *usage_offers(struct db *db, const struct usage_window *w, struct err *e)
+{
+	const char *params[1] = { w->as_of };
+	return db_query(db,
+			"SELECT agreement_id, min(offer_id COLLATE \"C\")"
+			" FROM settle.offer_asof($1::timestamptz) WHERE agreement_id <> ''"
+			" GROUP BY agreement_id HAVING count(*) = 1 ORDER BY agreement_id COLLATE \"C\"",
+			1, params, PGRES_TUPLES_OK, e);
+}
+
+/* Every series with Success usage in the period, scored in key order onto u->rows. One pass when
+ * the table's estimate fits the budget (and the window does), else passes over key ranges. */
+static int usage_read_all(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes,
+			  struct err *e)
+{
+	size_t budget;
+	int64_t estimate;
+	if (usage_budget(&budget, e) < 0 || usage_estimate(db, &estimate, e) < 0)
+		return -1;
+	struct pass p;
+	PGresult *offers = NULL; /* owned here */
+	int rc = -1, overflow = 1;
+	if (pass_init(&p, w->history_start_us, w->period_end_us, e) < 0 || !(offers = usage_offers(db, w, e)))
+		goto release;
+	if (estimate < 0 || (uint64_t)estimate <= budget) {
+		(*passes)++;
+		if (usage_read_once(db, u, w, &p, offers, budget, &overflow, e) < 0)
+			goto release;
+	}
+	if (overflow && usage_read_ranges(db, u, w, &p, offers, budget, passes, e) < 0)
+		goto release;
+	rc = 0;
+release:
+	pass_release(&p);
+	PQclear(offers);
+	return rc;
+}
+
+/* usage_read_all without parallel workers: the COPY's leader sends every row, which is what bounds
+ * it, and gathering the rows from workers costs the leader more than the scan they take off it
+ * (5M records on two cores: 4.4-5.8 s without workers, 5.8-6.3 s with). The setting of the
+ * caller's transaction (reconcile makes parallel plans cheap for its own queries) comes back after. */
+static int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes, struct err *e)
+{
+	PGresult *res = db_query(db, "SELECT current_setting('max_parallel_workers_per_gather')", 0, NULL,
+				 PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	char workers[32];
+	snprintf(workers, sizeof workers, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (db_exec(db, "SET LOCAL max_parallel_workers_per_gather = 0", e) < 0)
+		return -1;
+	int rc = usage_read_all(db, u, w, passes, e);
+	const char *params[1] = { workers };
+	res = db_query(db, "SELECT set_config('max_parallel_workers_per_gather', $1, true)", 1, params,
+		       PGRES_TUPLES_OK, rc < 0 ? NULL : e);
+	if (!res)
+		return -1;
+	PQclear(res);
 	return rc;
 }
 
@@ -720,16 +1513,18 @@ static int usage_compute(struct db *db, int64_t run_id, int32_t period, int64_t 
 			 struct insights_summary *out, struct err *e)
 {
 	struct usage u = { .period = period, .period_start_us = period_start_us(period), .best_row = SIZE_MAX };
-	char period_text[8], as_of[40], hist_start[40], start[40], end[40];
+	struct usage_window w;
+	char period_text[8];
 	int32_t hist_period = period - INSIGHTS_HISTORY_MONTHS;
 	if (hist_period < 12) /* time_format_pg prints years from 1 */
 		hist_period = 12;
 	period_format(period, period_text);
-	time_format_pg(as_of_us, as_of);
-	time_format_pg(period_start_us(hist_period), hist_start);
-	time_format_pg(u.period_start_us, start);
-	time_format_pg(period_end_us(period), end);
-	const char *params[4] = { as_of, hist_start, start, end };
+	time_format_pg(as_of_us, w.as_of);
+	w.history_start_us = period_start_us(hist_period);
+	w.period_end_us = period_end_us(period);
+	time_format_pg(w.history_start_us, w.history_start);
+	time_format_pg(u.period_start_us, w.period_start);
+	time_format_pg(w.period_end_us, w.period_end);
 	int rc = -1;
 	u.history = malloc(INSIGHTS_SERIES_POINTS_MAX * sizeof *u.history);
 	u.points = malloc(INSIGHTS_SERIES_POINTS_MAX * sizeof *u.points);
@@ -738,11 +1533,19 @@ static int usage_compute(struct db *db, int64_t run_id, int32_t period, int64_t 
 		err_set(e, EXIT_FAILED, "insights: out of memory");
 		goto release;
 	}
-	if (usage_read(db, &u, params, e) < 0 || anomalies_number(&u, e) < 0 ||
-	    usage_write_rows(db, &u, run_id, period_text, e) < 0 ||
+	double t0 = phase_now();
+	size_t passes = 0;
+	char phase[64];
+	if (usage_read(db, &u, &w, &passes, e) < 0)
+		goto release;
+	snprintf(phase, sizeof phase, "usage read (%zu %s)", passes, passes == 1 ? "pass" : "passes");
+	phase_print(period_text, phase, t0);
+	t0 = phase_now();
+	if (anomalies_number(&u, e) < 0 || usage_write_rows(db, &u, run_id, period_text, e) < 0 ||
 	    usage_write_exceptions(db, &u, run_id, period_text, e) < 0 ||
 	    usage_write_chart(db, &u, run_id, period_text, e) < 0)
 		goto release;
+	phase_print(period_text, "usage stored", t0);
 	out->usage_series = (int64_t)u.rows_n;
 	for (size_t i = 0; i < u.rows_n; i++) {
 		out->usage_scored += u.rows[i].scored;
@@ -780,42 +1583,36 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  *     each reference among its DISBURSED lines;
  *   invoice_to_collection: a day in the period on which COLLECTED rows of the reference are dated
  *     (action_date, else invoice_date).
- * $1 as-of, $2 period start, $3 period end. Sorted so that each (measure, recipient, currency)
- * is one run of rows. */
+ * The events are reconcile's pg_temp.rc_be (reconcile_current_events): the current versions at
+ * as-of, resolved once per run and shared with reconcile (resolving them again here cost 3-4 s of
+ * the 6-7 s this query took per period on a million events), dates as UTC day numbers.
+ * $1 period start, $2 period end (day numbers). Sorted so that each (measure, recipient,
+ * currency) is one run of rows. */
 static const char timing_sql[] =
-	"WITH be AS MATERIALIZED ("
-	"  SELECT recipient_account_id, billing_event_id, action, transaction_type, currency, invoice_date,"
-	"         action_date, transaction_reference_id, parent_billing_event_id, disbursement_billing_event_id"
-	"  FROM settle.billing_event_asof($1::timestamptz)"
-	"), inv AS ("
-	"  SELECT recipient_account_id, transaction_reference_id, currency, min(invoice_date) AS invoice_date"
-	"  FROM be WHERE action IN ('INVOICED', 'FORGIVEN') AND transaction_reference_id <> ''"
-	"  GROUP BY recipient_account_id, transaction_reference_id, currency"
+	"WITH inv AS ("
+	"  SELECT recipient, tref, currency, min(day) AS day"
+	"  FROM pg_temp.rc_be WHERE action IN ('INVOICED', 'FORGIVEN') AND tref <> ''"
+	"  GROUP BY recipient, tref, currency"
 	"), payout AS ("
-	"  SELECT d.recipient_account_id, d.billing_event_id, d.invoice_date"
-	"  FROM be d"
-	"  WHERE d.action = 'DISBURSED' AND d.transaction_type = 'DISBURSEMENT'"
-	"    AND d.invoice_date >= $2::timestamptz AND d.invoice_date < $3::timestamptz"
-	"    AND NOT EXISTS (SELECT 1 FROM be f WHERE f.transaction_type = 'DISBURSEMENT_FAILURE'"
-	"                    AND f.recipient_account_id = d.recipient_account_id"
-	"                    AND f.parent_billing_event_id = d.billing_event_id)"
+	"  SELECT d.recipient, d.beid, d.day"
+	"  FROM pg_temp.rc_be d"
+	"  WHERE d.action = 'DISBURSED' AND d.ttype = 'DISBURSEMENT' AND d.day >= $1::int AND d.day < $2::int"
+	"    AND NOT EXISTS (SELECT 1 FROM pg_temp.rc_be f WHERE f.ttype = 'DISBURSEMENT_FAILURE'"
+	"                    AND f.recipient = d.recipient AND f.parent_id = d.beid)"
 	"), sample AS ("
-	"  SELECT DISTINCT 'invoice_to_payout' AS measure, l.recipient_account_id, l.transaction_reference_id,"
-	"         l.currency, p.billing_event_id AS event_id, (p.invoice_date AT TIME ZONE 'UTC')::date AS event_day"
-	"  FROM payout p JOIN be l ON l.recipient_account_id = p.recipient_account_id"
-	"                        AND l.disbursement_billing_event_id = p.billing_event_id"
-	"  WHERE l.action = 'DISBURSED' AND l.transaction_type NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
+	"  SELECT DISTINCT 'invoice_to_payout' AS measure, l.recipient, l.tref, l.currency, p.beid AS event_id,"
+	"         p.day AS event_day"
+	"  FROM payout p JOIN pg_temp.rc_be l ON l.recipient = p.recipient AND l.disb_id = p.beid"
+	"  WHERE l.action = 'DISBURSED' AND l.ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
 	"  UNION"
-	"  SELECT 'invoice_to_collection', c.recipient_account_id, c.transaction_reference_id, c.currency, '',"
-	"         (coalesce(c.action_date, c.invoice_date) AT TIME ZONE 'UTC')::date"
-	"  FROM be c"
-	"  WHERE c.action = 'COLLECTED' AND coalesce(c.action_date, c.invoice_date) >= $2::timestamptz"
-	"    AND coalesce(c.action_date, c.invoice_date) < $3::timestamptz"
+	"  SELECT 'invoice_to_collection', c.recipient, c.tref, c.currency, '', coalesce(c.action_day, c.day)"
+	"  FROM pg_temp.rc_be c"
+	"  WHERE c.action = 'COLLECTED' AND coalesce(c.action_day, c.day) >= $1::int"
+	"    AND coalesce(c.action_day, c.day) < $2::int"
 	")"
-	"SELECT s.measure, s.recipient_account_id, s.currency,"
-	"       s.event_day - (i.invoice_date AT TIME ZONE 'UTC')::date AS days"
-	"  FROM sample s JOIN inv i USING (recipient_account_id, transaction_reference_id, currency)"
-	" ORDER BY s.measure COLLATE \"C\", s.recipient_account_id COLLATE \"C\", s.currency COLLATE \"C\", days";
+	"SELECT s.measure, s.recipient, s.currency, s.event_day - i.day AS days"
+	"  FROM sample s JOIN inv i USING (recipient, tref, currency)"
+	" ORDER BY s.measure COLLATE \"C\", s.recipient COLLATE \"C\", s.currency COLLATE \"C\", days";
 
 static const char timing_copy_sql[] =
 	"COPY settle.insight_timing (run_id, period, measure, recipient_account_id, currency, samples,"
@@ -927,18 +1724,19 @@ static int timing_write_histograms(struct db *db, const PGresult *res, const int
 static int timing_compute(struct db *db, int64_t run_id, int32_t period, int64_t as_of_us,
 			  struct insights_summary *out, struct err *e)
 {
-	char period_text[8], as_of[40], start[40], end[40];
+	char period_text[8], start[16], end[16];
 	period_format(period, period_text);
-	time_format_pg(as_of_us, as_of);
-	time_format_pg(period_start_us(period), start);
-	time_format_pg(period_end_us(period), end);
-	const char *params[3] = { as_of, start, end };
-	/* The CTEs over billing_event_asof() reach the planner with row estimates of 1, and it then
-	 * nests loops over a million rows (minutes at bench scale). Hash joins are right at every
-	 * size here, so nested loops are off for this one query, inside the caller's transaction. */
+	snprintf(start, sizeof start, "%" PRId32, time_day_of(period_start_us(period)));
+	snprintf(end, sizeof end, "%" PRId32, time_day_of(period_end_us(period)));
+	const char *params[2] = { start, end };
+	if (reconcile_current_events(db, as_of_us, e) < 0)
+		return -1;
+	/* Hash joins are right at every size here; a misestimate that nests loops over a million
+	 * rows takes minutes, so nested loops are off for this one query, inside the caller's
+	 * transaction. */
 	if (db_exec(db, "SET LOCAL enable_nestloop = off", e) < 0)
 		return -1;
-	PGresult *res = db_query(db, timing_sql, 3, params, PGRES_TUPLES_OK, e);
+	PGresult *res = db_query(db, timing_sql, 2, params, PGRES_TUPLES_OK, e);
 	if (db_exec(db, "SET LOCAL enable_nestloop = on", res ? e : NULL) < 0) {
 		PQclear(res);
 		return -1;
@@ -1025,10 +1823,13 @@ int insights_compute(struct db *db, const struct config *cfg, int64_t run_id, in
 	for (size_t i = 0; i < sizeof clear_sql / sizeof clear_sql[0]; i++)
 		if (run_params(db, clear_sql[i], 2, params, e) < 0)
 			return err_prefix(e, "insights %s", period_text);
-	if (usage_compute(db, run_id, period, as_of_us, out, e) < 0 ||
-	    timing_compute(db, run_id, period, as_of_us, out, e) < 0 ||
+	if (usage_compute(db, run_id, period, as_of_us, out, e) < 0)
+		return err_prefix(e, "insights %s", period_text);
+	double t0 = phase_now();
+	if (timing_compute(db, run_id, period, as_of_us, out, e) < 0 ||
 	    summary_store(db, run, period_text, out, e) < 0)
 		return err_prefix(e, "insights %s", period_text);
+	phase_print(period_text, "payment timing", t0);
 	ASSERT(out->usage_series == out->usage_scored + out->usage_not_enough_history);
 	ASSERT(out->usage_anomalous_series <= out->usage_scored);
 	return 0;

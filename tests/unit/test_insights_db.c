@@ -9,6 +9,15 @@
  * creates a settle.run row (or reuses RUN_ID), runs insights_compute in one transaction as the
  * report code will, commits, and prints "run_id N" and "summary: <insights_summary_line>" on
  * stdout. Errors go to stderr with exit status 1.
+ *
+ * Before it commits, every call also checks the usage passes (docs/insights.md, "Memory"): inside
+ * savepoints, the same run and period are computed again with budgets of a few points
+ * (SETTLE_INSIGHTS_POINTS_PER_PASS), so that the records are read in passes over ranges of series,
+ * with fresh statistics of settle.metering (passes from the start) and with none (one pass that
+ * overflows first); the insight rows must be those of the single pass, byte for byte, or the call
+ * fails. So each fixture of test_insights.sh runs both ways. The third line of stdout says whether
+ * it was checked: on a database with more than PASSES_CHECK_RECORDS_MAX metering records (a
+ * benchmark's) passes of a few points would take hours, and it is not.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +41,95 @@ static int create_run(struct db *db, const char *as_of, int64_t *run_id, struct 
 		return -1;
 	*run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	return 0;
+}
+
+#define PASSES_CHECK_RECORDS_MAX 200000
+/* Budgets of one series per pass, of a few, and of one pass after an overflow (no statistics). */
+static const char *const passes_budgets[] = { "1", "100", "5000", "20000" };
+#define PASSES_BUDGETS_N (sizeof passes_budgets / sizeof passes_budgets[0])
+
+/* The insight rows of a run and period as one text, each table in the order of its key. */
+static const char dump_sql[] =
+	"SELECT concat_ws(E'\\n--\\n',"
+	" coalesce((SELECT string_agg(t::text, E'\\n' ORDER BY t.customer_aws_account_id COLLATE \"C\","
+	"           t.product_code COLLATE \"C\", t.dimension COLLATE \"C\")"
+	"           FROM settle.insight_usage t WHERE t.run_id = $1::bigint AND t.period = $2), ''),"
+	" coalesce((SELECT string_agg(t::text, E'\\n' ORDER BY t.reference COLLATE \"C\", t.seq)"
+	"           FROM settle.exception t WHERE t.run_id = $1::bigint AND t.period = $2"
+	"           AND t.code = 'USAGE_ANOMALY'), ''),"
+	" coalesce((SELECT string_agg(t::text, E'\\n' ORDER BY t.usage_hour)"
+	"           FROM settle.insight_usage_point t WHERE t.run_id = $1::bigint AND t.period = $2), ''),"
+	" coalesce((SELECT t::text FROM settle.insight_summary t"
+	"           WHERE t.run_id = $1::bigint AND t.period = $2), ''))";
+
+/* *out: malloc'd dump of the run's insight rows for the period. */
+static int dump_insights(struct db *db, const char *run, const char *period, char **out, struct err *e)
+{
+	const char *params[] = { run, period };
+	PGresult *res = db_query(db, dump_sql, 2, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	*out = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return *out ? 0 : err_set(e, EXIT_FAILED, "out of memory");
+}
+
+/* One computation in passes, rolled back: its dump into *out. */
+static int compute_in_passes(struct db *db, const struct config *cfg, int64_t run_id, int32_t period,
+			     int64_t as_of_us, const char *budget, const char *stats_sql, char **out, struct err *e)
+{
+	char run[24], period_text[8];
+	snprintf(run, sizeof run, "%" PRId64, run_id);
+	period_format(period, period_text);
+	struct insights_summary s;
+	if (db_exec(db, "SAVEPOINT insights_passes", e) < 0)
+		return -1;
+	setenv("SETTLE_INSIGHTS_POINTS_PER_PASS", budget, 1);
+	int rc = db_exec(db, stats_sql, e);
+	if (rc == 0)
+		rc = insights_compute(db, cfg, run_id, period, as_of_us, &s, e);
+	unsetenv("SETTLE_INSIGHTS_POINTS_PER_PASS");
+	if (rc == 0)
+		rc = dump_insights(db, run, period_text, out, e);
+	if (db_exec(db, "ROLLBACK TO SAVEPOINT insights_passes", rc < 0 ? NULL : e) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* The rows of several passes equal `expected`, those of one pass. *checked = 0 when the database
+ * is too large to try. */
+static int check_passes(struct db *db, const struct config *cfg, int64_t run_id, int32_t period, int64_t as_of_us,
+			const char *expected, int *checked, struct err *e)
+{
+	static const struct {
+		const char *name, *sql;
+	} stats[] = {
+		{ "fresh statistics", "ANALYZE settle.metering" },
+		/* A table refilled after TRUNCATE has none (reltuples -1), as after a large load. */
+		{ "no statistics",
+		  "CREATE TEMP TABLE insights_passes_m ON COMMIT DROP AS SELECT * FROM settle.metering;"
+		  "TRUNCATE settle.metering; INSERT INTO settle.metering SELECT * FROM pg_temp.insights_passes_m" },
+	};
+	PGresult *res = db_query(db, "SELECT count(*) FROM settle.metering", 0, NULL, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	*checked = strtoll(PQgetvalue(res, 0, 0), NULL, 10) <= PASSES_CHECK_RECORDS_MAX;
+	PQclear(res);
+	for (size_t b = 0; *checked && b < PASSES_BUDGETS_N; b++) {
+		for (size_t k = 0; k < sizeof stats / sizeof stats[0]; k++) {
+			char *got = NULL;
+			const char *budget = passes_budgets[b];
+			if (compute_in_passes(db, cfg, run_id, period, as_of_us, budget, stats[k].sql, &got, e) < 0)
+				return err_prefix(e, "in passes of %s points, %s", budget, stats[k].name);
+			int same = strcmp(got, expected) == 0;
+			free(got);
+			if (!same)
+				return err_set(e, EXIT_FAILED,
+					       "in passes of %s points, %s: the insight rows differ from one pass's",
+					       budget, stats[k].name);
+		}
+	}
 	return 0;
 }
 
@@ -59,11 +157,23 @@ static int drive(const char *conninfo, const char *period_text, const char *as_o
 	else if (create_run(db, as_of, &run_id, &e) < 0)
 		goto fail;
 	struct insights_summary s;
-	if (insights_compute(db, &cfg, run_id, period, as_of_us, &s, &e) < 0 || db_commit(db, &e) < 0)
+	char run[24], *expected = NULL;
+	snprintf(run, sizeof run, "%" PRId64, run_id);
+	unsetenv("SETTLE_INSIGHTS_POINTS_PER_PASS"); /* one pass: the reference */
+	if (insights_compute(db, &cfg, run_id, period, as_of_us, &s, &e) < 0 ||
+	    dump_insights(db, run, period_text, &expected, &e) < 0)
+		goto fail;
+	int checked = 0, rc = check_passes(db, &cfg, run_id, period, as_of_us, expected, &checked, &e);
+	free(expected);
+	if (rc < 0 || db_commit(db, &e) < 0)
 		goto fail;
 	char line[256];
 	insights_summary_line(&s, line, sizeof line);
-	printf("run_id %" PRId64 "\nsummary: %s\n", run_id, line);
+	printf("run_id %" PRId64 "\nsummary: %s\npasses: ", run_id, line);
+	if (checked)
+		for (size_t b = 0; b < PASSES_BUDGETS_N; b++)
+			printf("%s%s", b ? ", " : "the same rows in passes of at most ", passes_budgets[b]);
+	printf("%s\n", checked ? " points" : "not checked (a large database)");
 	db_close(db);
 	return fflush(stdout) == 0 ? 0 : 1;
 fail:
