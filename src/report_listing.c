@@ -293,11 +293,20 @@ const struct report_listing report_insight_data[] = {
 _Static_assert(sizeof report_insight_data / sizeof report_insight_data[0] == REPORT_INSIGHT_DATA_N,
 	       "one listing per report_insight_data_id");
 
+/* A listing is read through a server-side cursor, REPORT_FETCH_ROWS rows per FETCH: memory stays
+ * bounded (a million allocations never sit in memory) and the per-row cost is a pointer into the
+ * batch, where libpq's single-row mode built a result object per row (a few seconds over a
+ * month's listings). A cursor needs the transaction the report runs in anyway. */
+#define REPORT_FETCH_ROWS 10000
+#define REPORT_CURSOR_NAME "settle_listing"
+
 struct report_cursor {
 	struct db *db;
 	const struct report_listing *l;
-	PGresult *row;      /* the current single-row result, owned */
-	int done;           /* the final result has been read: the connection is idle again */
+	PGresult *batch;    /* the current FETCH's rows, owned */
+	int next_row;       /* the next row of batch to hand out */
+	int open;           /* the server-side cursor exists */
+	int last;           /* batch is the last one (shorter than a full FETCH) */
 	const char *values[REPORT_COLS_MAX];
 };
 
@@ -308,78 +317,65 @@ int report_cursor_open(struct db *db, const struct report_listing *l, int64_t ru
 	char run[24];
 	snprintf(run, sizeof run, "%lld", (long long)run_id);
 	const char *params[2] = { run, period };
-	PGconn *conn = db_conn(db);
-	struct report_cursor *c = calloc(1, sizeof *c);
-	if (!c)
+	static const char declare[] = "DECLARE " REPORT_CURSOR_NAME " NO SCROLL CURSOR FOR ";
+	size_t n = strlen(declare) + strlen(l->sql) + 1;
+	char *sql = malloc(n); /* freed below */
+	struct report_cursor *c = calloc(1, sizeof *c); /* owned by the caller: report_cursor_close */
+	if (!sql || !c) {
+		free(sql);
+		free(c);
 		return err_set(e, EXIT_FAILED, "out of memory");
+	}
+	snprintf(sql, n, "%s%s", declare, l->sql);
 	c->db = db;
 	c->l = l;
-	if (!PQsendQueryParams(conn, l->sql, 2, NULL, params, NULL, NULL, 0)) {
-		err_set(e, EXIT_FAILED, "database: %s", PQerrorMessage(conn));
+	PGresult *res = db_query(db, sql, 2, params, PGRES_COMMAND_OK, e);
+	free(sql);
+	if (!res) {
 		free(c);
-		return -1;
+		return err_prefix(e, "%s", l->csv_name ? l->csv_name : l->sheet_name);
 	}
-	/* Single-row mode: the listing streams, so a million allocations never sit in memory. */
-	if (!PQsetSingleRowMode(conn)) {
-		c->done = 0;
-		report_cursor_close(c);
-		return err_set(e, EXIT_FAILED, "database: could not enter single-row mode");
-	}
+	PQclear(res);
+	c->open = 1;
 	*out = c;
 	return 0;
 }
 
-/* Reads results until libpq says the query is over (NULL), so the connection is ready again. */
-static void report_cursor_drain(struct report_cursor *c)
-{
-	PGresult *res;
-	while ((res = PQgetResult(db_conn(c->db))) != NULL)
-		PQclear(res);
-	c->done = 1;
-}
-
 int report_cursor_next(struct report_cursor *c, const char *const **values, struct err *e)
 {
-	PQclear(c->row);
-	c->row = NULL;
-	if (c->done)
-		return 0;
-	PGresult *res = PQgetResult(db_conn(c->db));
-	ExecStatusType st = PQresultStatus(res);
-	if (st == PGRES_SINGLE_TUPLE) {
+	if (!c->batch || c->next_row >= PQntuples(c->batch)) {
+		if (c->last || !c->open)
+			return 0;
+		PQclear(c->batch);
+		c->batch = NULL;
+		c->next_row = 0;
+		char fetch[64];
+		snprintf(fetch, sizeof fetch, "FETCH %d FROM " REPORT_CURSOR_NAME, REPORT_FETCH_ROWS);
+		c->batch = db_query(c->db, fetch, 0, NULL, PGRES_TUPLES_OK, e);
+		if (!c->batch)
+			return err_prefix(e, "%s", c->l->csv_name ? c->l->csv_name : c->l->sheet_name);
 		/* The table of columns and the SQL are written together: a mismatch is a bug. */
-		ASSERT((size_t)PQnfields(res) == c->l->ncols);
-		for (size_t i = 0; i < c->l->ncols; i++)
-			c->values[i] = PQgetisnull(res, 0, (int)i) ? NULL : PQgetvalue(res, 0, (int)i);
-		c->row = res;
-		*values = c->values;
-		return 1;
+		ASSERT((size_t)PQnfields(c->batch) == c->l->ncols);
+		c->last = PQntuples(c->batch) < REPORT_FETCH_ROWS;
+		if (PQntuples(c->batch) == 0)
+			return 0;
 	}
-	int rc = 0;
-	if (st != PGRES_TUPLES_OK)
-		rc = err_set(e, EXIT_FAILED, "database: %s: %s",
-			     c->l->csv_name ? c->l->csv_name : c->l->sheet_name,
-			     res ? PQresultErrorMessage(res) : PQerrorMessage(db_conn(c->db)));
-	PQclear(res);
-	report_cursor_drain(c);
-	return rc;
+	int r = c->next_row++;
+	for (size_t i = 0; i < c->l->ncols; i++)
+		c->values[i] = PQgetisnull(c->batch, r, (int)i) ? NULL : PQgetvalue(c->batch, r, (int)i);
+	*values = c->values;
+	return 1;
 }
 
 void report_cursor_close(struct report_cursor *c)
 {
 	if (!c)
 		return;
-	PQclear(c->row);
-	if (!c->done) {
-		/* Stopping early (an error elsewhere): cancel rather than stream the rest. */
-		PGcancel *cancel = PQgetCancel(db_conn(c->db));
-		if (cancel) {
-			char buf[256];
-			PQcancel(cancel, buf, sizeof buf);
-			PQfreeCancel(cancel);
-		}
-		report_cursor_drain(c);
-	}
+	PQclear(c->batch);
+	/* The name is reused by the next listing. In a failed transaction CLOSE fails too, and
+	 * the rollback drops the cursor with everything else. */
+	if (c->open)
+		(void)db_exec(c->db, "CLOSE " REPORT_CURSOR_NAME, NULL);
 	free(c);
 }
 
