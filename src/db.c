@@ -42,7 +42,11 @@ static const char db_session_sql[] =
 	 * checks every second whether the client is still there and aborts the query if not. */
 	"SET client_connection_check_interval = '1s';"
 	/* settle's big queries scan once: JIT compilation costs seconds and buys nothing here. */
-	"SET jit = off";
+	"SET jit = off;"
+	/* Reconcile's temporary table of a month's events is ~150 MB: with the default 8MB of
+	 * temp_buffers every page of it goes through the kernel twice. Memory of the server
+	 * session, used only as the temporary tables grow; it must be set before the first one. */
+	"SET temp_buffers = '256MB'";
 
 int db_open(const char *conninfo, struct db **out, struct err *e)
 {
