@@ -56,6 +56,12 @@ int db_copy_begin(struct db *db, const char *copy_sql, struct err *e);
 int db_copy_put(struct db *db, const char *buf, size_t len, struct err *e);
 int db_copy_end(struct db *db, struct err *e);
 void db_copy_abort(struct db *db, const char *why);
+/* COPY ... TO STDOUT, read with PQgetCopyData: begin sends the statement (*binary, when not
+ * NULL, says FORMAT binary); discard reads and drops the rest of the data; finish collects the
+ * final result once PQgetCopyData said -1 (or after discard): 0 when the query succeeded. */
+int db_copy_out_begin(struct db *db, const char *copy_sql, int *binary, struct err *e);
+void db_copy_out_discard(struct db *db);
+int db_copy_out_finish(struct db *db, struct err *e);
 
 /* Applies the compiled-in migrations (sql/NNN_*.sql) not yet applied, each in its own
  * transaction, under a migration advisory lock. Idempotent. */

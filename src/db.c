@@ -327,3 +327,38 @@ rollback:
 	db_rollback(db);
 	return -1;
 }
+
+void db_copy_out_discard(struct db *db)
+{
+	char *buf;
+	int n;
+	while ((n = PQgetCopyData(db->conn, &buf, 0)) >= 0)
+		if (n > 0)
+			PQfreemem(buf);
+}
+
+int db_copy_out_begin(struct db *db, const char *copy_sql, int *binary, struct err *e)
+{
+	PGresult *res = PQexec(db->conn, copy_sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	if (binary)
+		*binary = PQbinaryTuples(res);
+	PQclear(res);
+	return 0;
+}
+
+int db_copy_out_finish(struct db *db, struct err *e)
+{
+	int rc = 0;
+	PGresult *res;
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	return rc;
+}

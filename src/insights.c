@@ -505,14 +505,9 @@ static int bin_in_begin(struct bin_in *in, struct db *db, const char *copy_sql, 
 {
 	memset(in, 0, sizeof *in);
 	in->db = db;
-	PGresult *res = PQexec(db_conn(db), copy_sql);
-	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
-		PQclear(res);
+	int binary;
+	if (db_copy_out_begin(db, copy_sql, &binary, e) < 0)
 		return -1;
-	}
-	int binary = PQbinaryTuples(res);
-	PQclear(res);
 	in->active = 1;
 	ASSERT(binary); /* the statement says FORMAT binary */
 	return 0;
@@ -521,15 +516,8 @@ static int bin_in_begin(struct bin_in *in, struct db *db, const char *copy_sql, 
 /* The end of the COPY: its own result says whether the query succeeded. */
 static int bin_in_finish(struct bin_in *in, struct err *e)
 {
-	int rc = 0;
-	PGresult *res;
 	in->active = 0;
-	while ((res = PQgetResult(db_conn(in->db))) != NULL) {
-		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-			rc = err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
-		PQclear(res);
-	}
-	return rc;
+	return db_copy_out_finish(in->db, e);
 }
 
 /* Reads and discards whatever is left (after an error, or a pass that is full). */
@@ -541,11 +529,7 @@ static void bin_in_end(struct bin_in *in)
 	}
 	if (!in->active)
 		return;
-	char *buf;
-	int n;
-	while ((n = PQgetCopyData(db_conn(in->db), &buf, 0)) >= 0)
-		if (n > 0)
-			PQfreemem(buf);
+	db_copy_out_discard(in->db);
 	bin_in_finish(in, NULL);
 }
 

@@ -15,13 +15,8 @@ int rio_in_begin(struct rio_in *in, struct db *db, const char *copy_sql, struct 
 {
 	memset(in, 0, sizeof *in);
 	in->db = db;
-	PGresult *res = PQexec(db_conn(db), copy_sql);
-	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
-		PQclear(res);
+	if (db_copy_out_begin(db, copy_sql, NULL, e) < 0)
 		return -1;
-	}
-	PQclear(res);
 	in->active = 1;
 	return 0;
 }
@@ -56,15 +51,8 @@ static const char *unescape(char *field)
 /* The end of a COPY OUT: its own result says whether the query succeeded. */
 static int copy_out_finish(struct rio_in *in, struct err *e)
 {
-	int rc = 0;
-	PGresult *res;
 	in->active = 0;
-	while ((res = PQgetResult(db_conn(in->db))) != NULL) {
-		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-			rc = err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
-		PQclear(res);
-	}
-	return rc;
+	return db_copy_out_finish(in->db, e);
 }
 
 int rio_in_next(struct rio_in *in, int nfields_expected, struct err *e)
@@ -119,11 +107,7 @@ void rio_in_end(struct rio_in *in)
 	}
 	if (!in->active)
 		return;
-	char *buf;
-	int n;
-	while ((n = PQgetCopyData(db_conn(in->db), &buf, 0)) >= 0)
-		if (n > 0)
-			PQfreemem(buf);
+	db_copy_out_discard(in->db);
 	copy_out_finish(in, NULL);
 }
 
