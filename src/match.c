@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 /* ---------------------------------------------------------------------------------------------
  * SPEC §4.1: families
  */
@@ -158,18 +160,11 @@ static int two_part(enum index_key k)
 	return k == KEY_PRODUCT_BUYER || k == KEY_USAGE_BUYER_CODE;
 }
 
-/* FNV-1a over the key's parts (the second only for two-part keys), 0x1f between them. */
+/* The hash of the key's parts (the second only for two-part keys), 0x1f between them. */
 static uint64_t key_hash(enum index_key k, const char *p1, const char *p2)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
-	for (const unsigned char *c = (const unsigned char *)p1; *c; c++)
-		h = (h ^ *c) * UINT64_C(1099511628211);
-	if (two_part(k)) {
-		h = (h ^ 0x1f) * UINT64_C(1099511628211);
-		for (const unsigned char *c = (const unsigned char *)p2; *c; c++)
-			h = (h ^ *c) * UINT64_C(1099511628211);
-	}
-	return h;
+	uint64_t h = hash_str(HASH_INIT, p1);
+	return two_part(k) ? hash_str(hash_sep(h), p2) : h;
 }
 
 /* Fills slots[k] from the sorted by[k]: one slot per run of equal keys. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "ingest_copy.h"
 
 #define METER_DAILY_COPY_CAP ((size_t)256 * 1024)
@@ -53,14 +54,6 @@ void meter_daily_free(struct meter_daily *m)
 int meter_daily_usable(const struct meter_daily *m)
 {
 	return m && !m->failed;
-}
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * UINT64_C(1099511628211);
-	return h;
 }
 
 static int grow(struct meter_daily *m)
@@ -112,7 +105,7 @@ int meter_daily_add(struct meter_daily *m, const char *agreement, size_t agreeme
 	put_part(key, &at, customer, customer_len);
 	put_part(key, &at, product_code, product_code_len);
 	put_part(key, &at, dimension, dimension_len);
-	uint64_t hash = fnv1a(fnv1a(UINT64_C(14695981039346656037), key, key_len), &day, sizeof day);
+	uint64_t hash = hash_bytes(hash_bytes(HASH_INIT, key, key_len), &day, sizeof day);
 	size_t h = (size_t)hash & (m->cap - 1);
 	struct meter_group *g;
 	for (g = &m->slots[h]; g->key; h = (h + 1) & (m->cap - 1), g = &m->slots[h])

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
+
 /* ---------------------------------------------------------------------------------------------
  * COPY ... TO STDOUT
  */
@@ -270,16 +272,6 @@ int rio_out_send(struct rio_out *o, struct db *db, const char *copy_sql, struct 
  * String map
  */
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
-}
-
 void rio_map_init(struct rio_map *m)
 {
 	memset(m, 0, sizeof *m);
@@ -307,7 +299,7 @@ static int map_grow(struct rio_map *m)
 	for (size_t i = 0; i < m->cap; i++) {
 		if (!m->keys[i])
 			continue;
-		size_t s = (size_t)hash_str(m->keys[i]) & (cap - 1);
+		size_t s = (size_t)hash_str(HASH_INIT, m->keys[i]) & (cap - 1);
 		while (keys[s])
 			s = (s + 1) & (cap - 1);
 		keys[s] = m->keys[i];
@@ -325,7 +317,7 @@ int rio_map_get(const struct rio_map *m, const char *key, size_t *id)
 {
 	if (m->cap == 0)
 		return -1;
-	size_t s = (size_t)hash_str(key) & (m->cap - 1);
+	size_t s = (size_t)hash_str(HASH_INIT, key) & (m->cap - 1);
 	while (m->keys[s]) {
 		if (strcmp(m->keys[s], key) == 0) {
 			*id = m->ids[s];
@@ -347,7 +339,7 @@ int rio_map_put(struct rio_map *m, const char *key, size_t *id, int *added, stru
 	char *copy = strdup(key);
 	if (!copy)
 		return err_set(e, EXIT_FAILED, "out of memory");
-	size_t s = (size_t)hash_str(key) & (m->cap - 1);
+	size_t s = (size_t)hash_str(HASH_INIT, key) & (m->cap - 1);
 	while (m->keys[s])
 		s = (s + 1) & (m->cap - 1);
 	m->keys[s] = copy;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "reconcile_int.h"
 #include "reconcile_text.h"
 #include "timeutil.h"
@@ -39,16 +40,9 @@ static const char lines_sql[] =
 	" WHERE action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
 	"   AND disb_id IS NOT NULL) TO STDOUT";
 
-/* FNV-1a of (recipient, 0x1f, payout id): the payout hash below. */
 static uint64_t payout_hash(const char *recipient, const char *id)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
-	for (const unsigned char *c = (const unsigned char *)recipient; *c; c++)
-		h = (h ^ *c) * UINT64_C(1099511628211);
-	h = (h ^ 0x1f) * UINT64_C(1099511628211);
-	for (const unsigned char *c = (const unsigned char *)id; *c; c++)
-		h = (h ^ *c) * UINT64_C(1099511628211);
-	return h;
+	return hash_str(hash_sep(hash_str(HASH_INIT, recipient)), id);
 }
 
 /* Every DISBURSED line of the period's references looks its payout up: an open-addressing hash
