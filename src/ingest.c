@@ -539,12 +539,11 @@ static int ingest_bulk_begin(struct ingest_state *st, struct err *e)
 	return db_exec(st->db, sql, e);
 }
 
-static int ingest_add_pkey(struct ingest_state *st, struct err *e)
+/* The staging table of the first-write-wins path: the kind's table's columns, gone at COMMIT. */
+static int ingest_create_stage(struct ingest_state *st, struct err *e)
 {
-	const struct feed_kind *k = st->hdr.kind;
-	char sql[INGEST_SQL_MAX], pkey[128];
-	ingest_pkey_name(k, pkey, sizeof pkey);
-	ingest_sql(sql, sizeof sql, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", k->table, pkey, k->key);
+	char sql[INGEST_SQL_MAX];
+	ingest_sql(sql, sizeof sql, "CREATE TEMP TABLE ingest_stage (LIKE %s) ON COMMIT DROP", st->hdr.kind->table);
 	return db_exec(st->db, sql, e);
 }
 
@@ -553,24 +552,22 @@ static int ingest_add_pkey(struct ingest_state *st, struct err *e)
 static int ingest_bulk_finish(struct ingest_state *st, struct err *e)
 {
 	const struct feed_kind *k = st->hdr.kind;
-	char sql[INGEST_SQL_MAX], pkey[128];
+	char add_pkey[INGEST_SQL_MAX], sql[INGEST_SQL_MAX], pkey[128];
 	ingest_pkey_name(k, pkey, sizeof pkey);
+	ingest_sql(add_pkey, sizeof add_pkey, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", k->table, pkey,
+		   k->key);
 	if (db_exec(st->db, "SAVEPOINT ingest_bulk", e) < 0)
 		return -1;
-	ingest_sql(sql, sizeof sql, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", k->table, pkey, k->key);
 	char state[6];
 	struct err tried = { 0 };
-	if (db_exec_state(st->db, sql, state, &tried) == 0)
+	if (db_exec_state(st->db, add_pkey, state, &tried) == 0)
 		return db_exec(st->db, "RELEASE SAVEPOINT ingest_bulk", e);
 	if (strcmp(state, "23505") != 0) /* not unique_violation: a real failure */
 		return err_set(e, tried.exit_code, "%s", tried.msg);
 	char id[24];
 	snprintf(id, sizeof id, "%" PRId64, st->file_id);
 	const char *params[] = { id };
-	if (db_exec(st->db, "ROLLBACK TO SAVEPOINT ingest_bulk", e) < 0)
-		return -1;
-	ingest_sql(sql, sizeof sql, "CREATE TEMP TABLE ingest_stage (LIKE %s) ON COMMIT DROP", k->table);
-	if (db_exec(st->db, sql, e) < 0)
+	if (db_exec(st->db, "ROLLBACK TO SAVEPOINT ingest_bulk", e) < 0 || ingest_create_stage(st, e) < 0)
 		return -1;
 	ingest_sql(sql, sizeof sql,
 		   "WITH moved AS (DELETE FROM %s WHERE file_id = $1::bigint RETURNING *)"
@@ -580,9 +577,8 @@ static int ingest_bulk_finish(struct ingest_state *st, struct err *e)
 	if (!r)
 		return -1;
 	PQclear(r);
-	if (ingest_add_pkey(st, e) < 0)
-		return -1;
-	return 1;
+	/* The stored rows are unique again: the same statement now succeeds. */
+	return db_exec(st->db, add_pkey, e) < 0 ? -1 : 1;
 }
 
 /* Tables derived from a kind's rows, extended with this file's rows in the same transaction
@@ -748,11 +744,8 @@ static int ingest_load(struct ingest_state *st, struct err *e)
 	if (st->bulk && ingest_bulk_begin(st, e) < 0)
 		goto rollback;
 	ingest_daily_start(st);
-	if (k->key && !st->bulk) {
-		ingest_sql(sql, sizeof sql, "CREATE TEMP TABLE ingest_stage (LIKE %s) ON COMMIT DROP", k->table);
-		if (db_exec(st->db, sql, e) < 0)
-			goto rollback;
-	}
+	if (k->key && !st->bulk && ingest_create_stage(st, e) < 0)
+		goto rollback;
 	ingest_copy_sql(&st->hdr, k->key && !st->bulk ? "pg_temp.ingest_stage" : k->table, sql, sizeof sql);
 	if (db_copy_begin(st->db, sql, e) < 0)
 		goto rollback;
