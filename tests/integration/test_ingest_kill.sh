@@ -14,20 +14,29 @@ rows=$(( $(wc -l <"$WORK/big.csv") - 1 ))
 # the machine's speed.
 "$SETTLE" --db "$DB" init >/dev/null 2>&1
 cal=$(pg_test_createdb ingest_kill_cal)
-t0=$(date +%s%N)
-"$SETTLE" --db "$cal" ingest "$WORK/bad.csv" >/dev/null 2>&1
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-delays=$(awk -v ms="$ms" 'BEGIN { n = split("0.02 0.1 0.25 0.4 0.55 0.7 0.85 0.95 1.2", f, " ");
-	for (i = 1; i <= n; i++) printf "%.3f ", ms * f[i] / 1000 }')
-echo "# a whole ingest takes ${ms} ms here; killing after: $delays"
 
-for delay in $delays; do
-	"$SETTLE" --db "$DB" ingest "$WORK/bad.csv" >"$WORK/k.out" 2>&1 &
-	pid=$!
-	sleep "$delay"
+kill_after() { # delay file: an ingest of file, killed with SIGKILL after delay seconds
+	"$SETTLE" --db "$DB" ingest "$2" >"$WORK/k.out" 2>&1 &
+	local pid=$!
+	sleep "$1"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	wait_lock_state free 30 || fail "lock released after kill at ${delay}s"
+	wait_lock_state free 30 || fail "lock released after kill at ${1}s ($(basename "$2"))"
+}
+calibrate() { # file fractions...: prints the kill delays, fractions of a whole ingest's time
+	local f=$1 t0 ms
+	shift
+	t0=$(date +%s%N)
+	"$SETTLE" --db "$cal" ingest "$f" >/dev/null 2>&1
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	echo "# a whole ingest of $(basename "$f") takes ${ms} ms here" >&2
+	awk -v ms="$ms" -v fr="$*" 'BEGIN { n = split(fr, f, " "); for (i = 1; i <= n; i++) printf "%.3f ", ms * f[i] / 1000 }'
+}
+
+delays=$(calibrate "$WORK/bad.csv" 0.02 0.1 0.25 0.4 0.55 0.7 0.85 0.95 1.2)
+echo "# killing after: $delays"
+for delay in $delays; do
+	kill_after "$delay" "$WORK/bad.csv"
 	files=$(q "SELECT count(*) FROM settle.ingest_file")
 	n=$(q "SELECT count(*) FROM settle.billing_event")
 	r=$(q "SELECT count(*) FROM settle.rejected_row")
@@ -56,19 +65,10 @@ awk 'BEGIN { print "metering_record_id,timestamp,customer_aws_account_id,product
 	>"$WORK/meter.csv"
 mrows=300000
 pkey() { q "SELECT count(*) FROM pg_constraint WHERE conname = 'metering_pkey' AND contype = 'p'"; }
-t0=$(date +%s%N)
-"$SETTLE" --db "$cal" ingest "$WORK/meter.csv" >/dev/null 2>&1
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-delays=$(awk -v ms="$ms" 'BEGIN { n = split("0.1 0.3 0.5 0.7 0.8 0.9 0.97 1.2", f, " ");
-	for (i = 1; i <= n; i++) printf "%.3f ", ms * f[i] / 1000 }')
-echo "# a whole metering ingest takes ${ms} ms here; killing after: $delays"
+delays=$(calibrate "$WORK/meter.csv" 0.1 0.3 0.5 0.7 0.8 0.9 0.97 1.2)
+echo "# killing after: $delays"
 for delay in $delays; do
-	"$SETTLE" --db "$DB" ingest "$WORK/meter.csv" >"$WORK/k.out" 2>&1 &
-	pid=$!
-	sleep "$delay"
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	wait_lock_state free 30 || fail "metering: lock released after kill at ${delay}s"
+	kill_after "$delay" "$WORK/meter.csv"
 	n=$(q "SELECT count(*) FROM settle.metering WHERE metering_record_id LIKE 'mk%'")
 	d=$(q "SELECT coalesce(sum(d.records), 0) FROM settle.metering_daily d JOIN settle.ingest_file f USING (file_id) WHERE f.file_name = 'meter.csv'")
 	k=$(pkey)
