@@ -55,6 +55,7 @@ struct rc {
 	int64_t as_of_us;
 	int32_t as_of_day;
 	int32_t period_first_day, period_end_day; /* [first, end) in days */
+	int be_shared; /* rc_be was built by an earlier period of this transaction (nightly) */
 
 	/* offers (rc_offers_load) */
 	PGresult *offers_res;

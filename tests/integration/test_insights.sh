@@ -8,7 +8,8 @@
 # (tests/unit/test_insights_db.c), so the tables are tested apart from reconcile; the commands
 # that call insights_compute (report, nightly) are test_insights_report.sh's. The schema comes from
 # `settle init`; feeds are loaded with psql COPY into the input tables (with their
-# settle.ingest_file rows), so this test does not depend on `settle ingest`.
+# settle.ingest_file rows and the daily sums ingest keeps), so this test does not depend on
+# `settle ingest`.
 set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 : "${SETTLE_BIN:=$TOP/settle}"
@@ -65,6 +66,13 @@ ingest_file() { # name, kind, ingested_at, rows: inserts the ledger row, prints 
 	      VALUES ('$1', '$sha', '$2', $4, 0, '$3') RETURNING file_id" | head -n 1
 }
 
+daily_sums() { # file_id: settle.metering_daily of a file loaded here, as ingest keeps it (sql/006)
+	q -c "INSERT INTO settle.metering_daily
+	      SELECT file_id, coalesce(agreement_id, ''), customer_aws_account_id, product_code, dimension,
+	             (usage_hour AT TIME ZONE 'UTC')::date, sum(quantity)::bigint, count(*)
+	      FROM settle.metering WHERE file_id = $1 AND status = 'Success' GROUP BY 1, 2, 3, 4, 5, 6"
+}
+
 load_metering() { # file, ingested_at
 	local name id
 	name=$(basename "$1")
@@ -75,7 +83,7 @@ load_metering() { # file, ingested_at
 	        product_code, dimension, quantity, status, agreement_id)
 	      SELECT metering_record_id, $id, row_number() OVER (ORDER BY metering_record_id) + 1, ts::timestamptz,
 	             customer, product_code, dimension, quantity, status, nullif(agreement_id, '')
-	      FROM public.st_metering"
+	      FROM public.st_metering" && daily_sums "$id"
 }
 
 load_billing() { # file, ingested_at
@@ -267,6 +275,7 @@ q -c "INSERT INTO settle.metering (metering_record_id, file_id, line, usage_hour
              CASE k WHEN 1 THEN 'a:b' ELSE 'a' END, CASE k WHEN 1 THEN 'c' ELSE 'b:c' END, 'd',
              CASE WHEN g = 720 + 3 THEN 1000 ELSE 1 END, 'Success'
       FROM generate_series(1, 2) k, generate_series(0, 720 + 5) g"
+daily_sums "$fid"
 if drive "$work/dec.out" 2026-12 2026-12-11T00:00:00Z; then
 	rund=$(sed -n 's/^run_id //p' "$work/dec.out")
 	check "backslash, tab, newline and CR survive COPY" "t" \
