@@ -514,8 +514,18 @@ static int ingest_bulk_wanted(struct ingest_state *st, int *bulk, struct err *e)
 	char bytes[24];
 	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
 	const char *params[] = { st->hdr.kind->table, bytes };
-	PGresult *r = db_query(st->db, "SELECT pg_relation_size($1::regclass) <= 2 * $2::bigint", 2, params,
-			       PGRES_TUPLES_OK, e);
+	/* The heap also holds the dead rows of rolled-back loads until VACUUM (a killed first load
+	 * would otherwise send every later attempt down the slow path): scale it by the live share
+	 * of the table's rows in the cumulative statistics, which count aborted inserts as dead
+	 * (no counts yet: the whole heap). Only a choice of path: both give the same rows. */
+	PGresult *r = db_query(st->db,
+			       "SELECT CASE WHEN coalesce(s.n_live_tup + s.n_dead_tup, 0) = 0"
+			       "  THEN pg_relation_size(c.oid) <= 2 * $2::bigint"
+			       "  ELSE pg_relation_size(c.oid)::numeric * s.n_live_tup"
+			       "       <= 2 * $2::numeric * (s.n_live_tup + s.n_dead_tup) END"
+			       " FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+			       " WHERE c.oid = $1::regclass",
+			       2, params, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
 	*bulk = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
