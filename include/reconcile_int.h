@@ -27,10 +27,10 @@
 #include "reconcile_io.h"
 
 /* The order of pg_temp.rc_be and of the charge-group stream (reconcile_groups.c): each
- * reference's rows together, by day. A 64-bit hash of the reference first makes most comparisons
- * one integer compare; the reference itself breaks the rare ties, so references never mix. */
-#define RC_GROUP_ORDER \
-	"hashtextextended(recipient || chr(31) || tref || chr(31) || currency, 0), recipient, tref, currency, day"
+ * reference's rows together, by day. gh, a 64-bit hash of the reference stored in rc_be, first
+ * makes most comparisons one integer compare; the reference itself, in byte order, breaks the rare
+ * ties, so references never mix and the stream can check its own order (rc_groups_run). */
+#define RC_GROUP_ORDER "gh, recipient COLLATE \"C\", tref COLLATE \"C\", currency COLLATE \"C\", day"
 
 /* Per offer, what the charge groups billed for the usage month (SPEC §4.6). */
 struct rc_billed {

@@ -161,13 +161,15 @@ int run_create(struct db *db, const char *command, int64_t as_of_us, const struc
  */
 
 /* The current versions of the billing events at as-of, narrowed to the columns SPEC §4 and the
- * payment-timing insights read (COLLECTED rows and action days are theirs),
- * computed once per as-of and transaction (nightly reconciles several periods at one as-of: the
- * table is reused). Written in the order of the charge-group stream (RC_GROUP_ORDER): each
- * period's sort of it then finds its input already in order, which PostgreSQL's sort notices in
- * one linear pass -- one sort of a million rows per as-of instead of one per period. Days are UTC days since 1970-01-01 (sessions run with TimeZone=UTC). */
+ * payment-timing insights read (COLLECTED rows and action days are theirs), computed once per
+ * as-of and transaction (nightly reconciles several periods at one as-of: the table is reused).
+ * Written in the order of the charge-group stream (RC_GROUP_ORDER), so that the stream reads it
+ * without sorting a million rows again (reconcile_groups.c). gh is the reference's hash of that
+ * order. Days are UTC days since 1970-01-01 (sessions run with TimeZone=UTC). */
 static const char rc_be_sql[] =
-	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS SELECT * FROM ("
+	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
+	" SELECT hashtextextended(be.recipient || chr(31) || be.tref || chr(31) || be.currency, 0) AS gh, be.*"
+	" FROM ("
 	" SELECT recipient_account_id AS recipient, billing_event_id AS beid,"
 	"        coalesce(transaction_reference_id, '') AS tref, currency, action, transaction_type AS ttype,"
 	"        charge_side AS side, amount_micros AS amount,"
