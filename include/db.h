@@ -39,6 +39,11 @@ int db_exec_state(struct db *db, const char *sql, char state[6], struct err *e);
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params,
 		   ExecStatusType expected, struct err *e);
 
+/* Runs a query of one boolean value (one row, one column) and sets *out to it (NULL: false).
+ * Returns 0, or -1 with e filled. */
+int db_query_bool(struct db *db, const char *sql, int nparams, const char *const *params, int *out,
+		  struct err *e);
+
 int db_begin(struct db *db, struct err *e);
 int db_commit(struct db *db, struct err *e);
 /* Rolls back if a transaction is open; never fails loudly (used on error paths). */

@@ -152,6 +152,23 @@ PGresult *db_query(struct db *db, const char *sql, int nparams, const char *cons
 	return res;
 }
 
+int db_query_bool(struct db *db, const char *sql, int nparams, const char *const *params, int *out,
+		  struct err *e)
+{
+	*out = 0;
+	PGresult *res = db_query(db, sql, nparams, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rc = 0;
+	if (PQntuples(res) != 1 || PQnfields(res) != 1)
+		rc = err_set(e, EXIT_FAILED, "database: expected one value, got %d rows of %d columns", PQntuples(res),
+			     PQnfields(res));
+	else
+		*out = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
 int db_begin(struct db *db, struct err *e)
 {
 	return db_exec(db, "BEGIN", e);
@@ -184,11 +201,9 @@ int db_lock_run(struct db *db, struct err *e)
 	char key[32];
 	snprintf(key, sizeof key, "%lld", (long long)DB_LOCK_RUN);
 	const char *params[] = { key };
-	PGresult *res = db_query(db, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, PGRES_TUPLES_OK, e);
-	if (!res)
+	int got;
+	if (db_query_bool(db, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &got, e) < 0)
 		return -1;
-	int got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
 	if (!got)
 		return err_set(e, EXIT_LOCKED,
 			       "another settle run holds the lock on this database; try again when it has finished");

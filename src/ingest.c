@@ -191,13 +191,11 @@ static int ingest_size_seen(struct ingest_state *st, struct err *e)
 	char bytes[24];
 	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
 	const char *params[] = { bytes };
-	PGresult *r = db_query(st->db, "SELECT EXISTS (SELECT 1 FROM settle.ingest_file"
-			       " WHERE file_bytes = $1::bigint OR file_bytes IS NULL)",
-			       1, params, PGRES_TUPLES_OK, e);
-	if (!r)
+	int seen;
+	if (db_query_bool(st->db,
+			  "SELECT EXISTS (SELECT 1 FROM settle.ingest_file WHERE file_bytes = $1::bigint OR file_bytes IS NULL)",
+			  1, params, &seen, e) < 0)
 		return -1;
-	int seen = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
 	return seen;
 }
 
@@ -518,19 +516,14 @@ static int ingest_bulk_wanted(struct ingest_state *st, int *bulk, struct err *e)
 	 * would otherwise send every later attempt down the slow path): scale it by the live share
 	 * of the table's rows in the cumulative statistics, which count aborted inserts as dead
 	 * (no counts yet: the whole heap). Only a choice of path: both give the same rows. */
-	PGresult *r = db_query(st->db,
-			       "SELECT CASE WHEN coalesce(s.n_live_tup + s.n_dead_tup, 0) = 0"
-			       "  THEN pg_relation_size(c.oid) <= 2 * $2::bigint"
-			       "  ELSE pg_relation_size(c.oid)::numeric * s.n_live_tup"
-			       "       <= 2 * $2::numeric * (s.n_live_tup + s.n_dead_tup) END"
-			       " FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
-			       " WHERE c.oid = $1::regclass",
-			       2, params, PGRES_TUPLES_OK, e);
-	if (!r)
-		return -1;
-	*bulk = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	return 0;
+	return db_query_bool(st->db,
+			     "SELECT CASE WHEN coalesce(s.n_live_tup + s.n_dead_tup, 0) = 0"
+			     "  THEN pg_relation_size(c.oid) <= 2 * $2::bigint"
+			     "  ELSE pg_relation_size(c.oid)::numeric * s.n_live_tup"
+			     "       <= 2 * $2::numeric * (s.n_live_tup + s.n_dead_tup) END"
+			     " FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
+			     " WHERE c.oid = $1::regclass",
+			     2, params, bulk, e);
 }
 
 /* "settle.metering" -> "metering_pkey", PostgreSQL's name for the table's primary key. */

@@ -1257,18 +1257,13 @@ release:
 static int usage_period_empty(struct db *db, const struct usage_window *w, int *empty, struct err *e)
 {
 	const char *params[] = { w->as_of, w->period_start, w->period_end };
-	PGresult *res = db_query(db,
-				 "SELECT NOT EXISTS (SELECT 1 FROM settle.metering_daily d"
-				 " JOIN settle.ingest_file f ON f.file_id = d.file_id"
-				 " WHERE f.ingested_at <= $1::timestamptz AND d.records > 0"
-				 "   AND d.usage_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date"
-				 "   AND d.usage_day < ($3::timestamptz AT TIME ZONE 'UTC')::date)",
-				 3, params, PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	*empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return 0;
+	return db_query_bool(db,
+			     "SELECT NOT EXISTS (SELECT 1 FROM settle.metering_daily d"
+			     " JOIN settle.ingest_file f ON f.file_id = d.file_id"
+			     " WHERE f.ingested_at <= $1::timestamptz AND d.records > 0"
+			     "   AND d.usage_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date"
+			     "   AND d.usage_day < ($3::timestamptz AT TIME ZONE 'UTC')::date)",
+			     3, params, empty, e);
 }
 
 /* usage_read_all without parallel workers: the COPY's leader sends every row, which is what bounds

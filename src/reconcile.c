@@ -207,17 +207,14 @@ static int rc_analyze_inputs(struct rc *rc, struct err *e)
 	/* Once per transaction: the statistics views are a snapshot taken at the transaction's first
 	 * look, so a second period of the same run (nightly) would see the same old counts and
 	 * analyse the same tables again (0.7 s for nothing). The marker dies with the transaction. */
-	PGresult *res = db_query(rc->db, "SELECT to_regclass('pg_temp.rc_analyzed') IS NOT NULL", 0, NULL,
-				 PGRES_TUPLES_OK, e);
-	if (!res)
+	int done;
+	if (db_query_bool(rc->db, "SELECT to_regclass('pg_temp.rc_analyzed') IS NOT NULL", 0, NULL, &done, e) < 0)
 		return -1;
-	int done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
 	if (done)
 		return 0;
 	if (db_exec(rc->db, "CREATE TEMP TABLE rc_analyzed () ON COMMIT DROP", e) < 0)
 		return -1;
-	res = db_query(
+	PGresult *res = db_query(
 		rc->db,
 		"SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 		" LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
@@ -265,23 +262,15 @@ static int rc_settings(struct db *db, struct err *e)
 /* Whether rc_be already holds this as-of's events (same transaction, an earlier period). */
 static int rc_be_reusable(struct db *db, const char *as_of, int *reuse, struct err *e)
 {
-	PGresult *res = db_query(db, "SELECT to_regclass('pg_temp.rc_state') IS NOT NULL", 0, NULL,
-				 PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	int exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
+	int exists;
 	*reuse = 0;
+	if (db_query_bool(db, "SELECT to_regclass('pg_temp.rc_state') IS NOT NULL", 0, NULL, &exists, e) < 0)
+		return -1;
 	if (!exists)
 		return 0;
 	const char *params[] = { as_of };
-	res = db_query(db, "SELECT count(*) FROM pg_temp.rc_state WHERE as_of = $1::timestamptz", 1, params,
-		       PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	*reuse = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
-	PQclear(res);
-	return 0;
+	return db_query_bool(db, "SELECT count(*) = 1 FROM pg_temp.rc_state WHERE as_of = $1::timestamptz", 1,
+			     params, reuse, e);
 }
 
 /* reconcile_current_events, telling whether rc_be was already there (*reused). */

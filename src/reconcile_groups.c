@@ -65,18 +65,13 @@ static int groups_few(struct rc *rc, int *few, struct err *e)
 	*few = 0;
 	if (!rc->be_shared)
 		return 0;
-	PGresult *res = db_query(rc->db,
-				 "SELECT count(*) FILTER (WHERE (r.day >= p.p0 AND r.day < p.p1)"
-				 "                           OR (r.usage_day >= p.p0 AND r.usage_day < p.p1)) * 2"
-				 "       < count(*)"
-				 " FROM pg_temp.rc_be r CROSS JOIN pg_temp.rc_param p"
-				 " WHERE r.action IN ('INVOICED', 'FORGIVEN')",
-				 0, NULL, PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	*few = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return 0;
+	return db_query_bool(rc->db,
+			     "SELECT count(*) FILTER (WHERE (r.day >= p.p0 AND r.day < p.p1)"
+			     "                           OR (r.usage_day >= p.p0 AND r.usage_day < p.p1)) * 2"
+			     "       < count(*)"
+			     " FROM pg_temp.rc_be r CROSS JOIN pg_temp.rc_param p"
+			     " WHERE r.action IN ('INVOICED', 'FORGIVEN')",
+			     0, NULL, few, e);
 }
 
 enum {
