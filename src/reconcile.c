@@ -165,23 +165,41 @@ int run_create(struct db *db, const char *command, int64_t as_of_us, const struc
  * as-of and transaction (nightly reconciles several periods at one as-of: the table is reused).
  * Written in the order of the charge-group stream (RC_GROUP_ORDER), so that the stream reads it
  * without sorting a million rows again (reconcile_groups.c). gh is the reference's hash of that
- * order. Days are UTC days since 1970-01-01 (sessions run with TimeZone=UTC). */
+ * order. Days are UTC days since 1970-01-01 (sessions run with TimeZone=UTC).
+ *
+ * The rows are settle.billing_event_current's (sql/008), with the two small lists it reads made
+ * ready first (rc_be_prepare_sql): the keys with versions, refreshed from the new files, and the
+ * winners of those keys as of $1 in settle.rc_winner. After the refresh in this transaction no
+ * file is uncovered, so a row is current when its key has no versions or it is its key's winner:
+ * a scan with two hashed lookups, which PostgreSQL splits over its workers, each sorting its
+ * share (a Gather Merge): 3.5-4.4 s -> about 2.5 s on 1M events. */
+static const char rc_be_prepare_sql[] =
+	"SELECT settle.billing_event_multi_refresh();"
+	"ANALYZE settle.billing_event_multi;"
+	"DELETE FROM settle.rc_winner;";
+static const char rc_winner_sql[] =
+	"INSERT INTO settle.rc_winner SELECT w.file_id, w.line FROM settle.billing_event_winners($1::timestamptz) w"
+	" WHERE NOT w.deleted";
 static const char rc_be_sql[] =
 	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
 	" SELECT hashtextextended(be.recipient || chr(31) || be.tref || chr(31) || be.currency, 0) AS gh, be.*"
 	" FROM ("
-	" SELECT recipient_account_id AS recipient, billing_event_id AS beid,"
-	"        coalesce(transaction_reference_id, '') AS tref, currency, action, transaction_type AS ttype,"
-	"        charge_side AS side, amount_micros AS amount,"
-	"        (invoice_date::date - DATE '1970-01-01') AS day,"
-	"        (usage_period_start_date::date - DATE '1970-01-01') AS usage_day,"
-	"        agreement_id AS agreement, offer_id AS offer, product_id AS product,"
-	"        from_account_id AS from_acct, disbursement_billing_event_id AS disb_id,"
-	"        parent_billing_event_id AS parent_id, bank_trace_id AS trace,"
-	"        (action_date::date - DATE '1970-01-01') AS action_day"
-	" FROM settle.billing_event_current($1::timestamptz)"
-	" WHERE action IN ('INVOICED', 'FORGIVEN', 'DISBURSED', 'COLLECTED')"
-	"    OR transaction_type = 'DISBURSEMENT_FAILURE'"
+	" SELECT s.recipient_account_id AS recipient, s.billing_event_id AS beid,"
+	"        coalesce(s.transaction_reference_id, '') AS tref, s.currency, s.action, s.transaction_type AS ttype,"
+	"        s.charge_side AS side, s.amount_micros AS amount,"
+	"        (s.invoice_date::date - DATE '1970-01-01') AS day,"
+	"        (s.usage_period_start_date::date - DATE '1970-01-01') AS usage_day,"
+	"        s.agreement_id AS agreement, s.offer_id AS offer, s.product_id AS product,"
+	"        s.from_account_id AS from_acct, s.disbursement_billing_event_id AS disb_id,"
+	"        s.parent_billing_event_id AS parent_id, s.bank_trace_id AS trace,"
+	"        (s.action_date::date - DATE '1970-01-01') AS action_day"
+	" FROM settle.billing_event s"
+	" WHERE s.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	"   AND s.delete_date IS NULL"
+	"   AND (s.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)"
+	"        OR (s.file_id, s.line) IN (SELECT w.file_id, w.line FROM settle.rc_winner w))"
+	"   AND (s.action IN ('INVOICED', 'FORGIVEN', 'DISBURSED', 'COLLECTED')"
+	"        OR s.transaction_type = 'DISBURSEMENT_FAILURE')"
 	") be ORDER BY " RC_GROUP_ORDER;
 
 /* The planner needs statistics of the input tables: right after a large ingest (before
@@ -290,7 +308,15 @@ static int rc_current_events(struct db *db, int64_t as_of_us, int *reused, struc
 		    "CREATE TEMP TABLE rc_state (as_of timestamptz NOT NULL) ON COMMIT DROP",
 		    e) < 0)
 		return -1;
-	PGresult *res = db_query(db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
+	if (db_exec(db, rc_be_prepare_sql, e) < 0)
+		return -1;
+	PGresult *res = db_query(db, rc_winner_sql, 1, params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	if (db_exec(db, "ANALYZE settle.rc_winner", e) < 0)
+		return -1;
+	res = db_query(db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
 	if (!res)
 		return -1;
 	PQclear(res);
