@@ -5,21 +5,9 @@
 # SPEC §4 (splits, fees, payouts, deposits, usage); SETTLE_UPDATE_GOLDEN=1 rewrites them from this
 # run, for a reviewed change of the rules or of the fixtures.
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
-work=$(mktemp -d /tmp/settle-test-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
-DB=$(pg_test_createdb report_demo) || { echo "FAIL: $T: could not create a database"; exit 1; }
-
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
-sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DB" -c "$1"; }
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init demo report_demo
 # shellcheck source=../lib/golden.sh
 . "$TOP/tests/lib/golden.sh"
 

@@ -4,21 +4,9 @@
 # de_DE.UTF-8 is compiled into a private LOCPATH when the system lacks it (localedef), so the
 # German locale (decimal comma, other collation) is really in effect for the first run.
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
-work=$(mktemp -d /tmp/settle-test-determinism.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
-DB=$(pg_test_createdb report_determinism) || { echo "FAIL: $T: could not create a database"; exit 1; }
-
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
-sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DB" -c "$1"; }
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init determinism report_determinism
 
 # The German locale, from the system or compiled for this test.
 de_env=()

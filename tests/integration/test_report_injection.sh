@@ -3,21 +3,9 @@
 # would run (leading = + - @ TAB CR) gets a leading ' in every CSV file, file names included;
 # amounts are never altered; quoting keeps commas, quotes and newlines inside one cell.
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
-work=$(mktemp -d /tmp/settle-test-injection.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
-DB=$(pg_test_createdb report_injection) || { echo "FAIL: $T: could not create a database"; exit 1; }
-
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
-sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DB" -c "$1"; }
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init injection report_injection
 
 # Charges without an offer (NO_OFFER exceptions carry the reference) and a matched one whose
 # identifiers look like formulas; one more file with a bad row and a hostile name.

@@ -5,21 +5,9 @@
 # the same command, and report's usage errors.
 # SETTLE_UPDATE_GOLDEN=1 rewrites the golden files from this run instead of comparing.
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
-work=$(mktemp -d /tmp/settle-test-report.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
-DB=$(pg_test_createdb report_spec) || { echo "FAIL: $T: could not create a database"; exit 1; }
-
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
-sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DB" -c "$1"; }
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init report report_spec
 # shellcheck source=../lib/golden.sh
 . "$TOP/tests/lib/golden.sh"
 

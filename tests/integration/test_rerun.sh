@@ -3,21 +3,9 @@
 # and passes `settle verify` after later files arrived; its configuration travels in run.csv; a
 # changed file, MANIFEST or run.csv makes verify fail and name the file.
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
-work=$(mktemp -d /tmp/settle-test-rerun.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
-DB=$(pg_test_createdb report_rerun) || { echo "FAIL: $T: could not create a database"; exit 1; }
-
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
-sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DB" -c "$1"; }
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init rerun report_rerun
 export TMPDIR=$work/tmp
 mkdir -p "$TMPDIR"
 
