@@ -10,25 +10,13 @@
 # expected rows are fixtures/insights/expected/insights-2026-10.csv, the same file
 # test_insights.sh compares the tables with. Prints "PASS: test_insights_report.sh: <case>".
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 FIX=$TOP/fixtures/insights
 EXPECTED=$FIX/expected/insights-2026-10.csv
 py=/usr/bin/python3 # Debian's python3, where python3-openpyxl lives
 [ -x "$py" ] || py=python3
-work=$(mktemp -d /tmp/settle-insights-report.XXXXXX)
-trap 'rm -rf "$work"' EXIT # before pg_test_start, which chains its pg_test_stop in front of it
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
-DB=$(pg_test_createdb insights_report) || { echo "FAIL: $T: could not create a database"; exit 1; }
-
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
-sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+harness_init insights-report insights_report
 # block HEADER_PREFIX: the lines of the expected file from the header that starts with the prefix
 # up to the next header (every block of the file starts with "period,").
 block() { awk -v h="$1" 'index($0, h) == 1 { on = 1; print; next } /^period,/ { on = 0 } on' "$EXPECTED"; }

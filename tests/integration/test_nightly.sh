@@ -3,22 +3,11 @@
 # period the new files touch plus the current month, exit codes 0/2/3/4, plain log lines and one
 # summary line when not on a terminal, sets in place with no temporary files, idempotent reruns.
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
-work=$(mktemp -d /tmp/settle-test-nightly.XXXXXX)
-lockpid=
-trap '[ -n "$lockpid" ] && kill "$lockpid" 2>/dev/null; rm -rf "$work"' EXIT
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
-DB=$(pg_test_createdb report_nightly) || { echo "FAIL: $T: could not create a database"; exit 1; }
-
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
-settle() { "$SETTLE_BIN" --db "$DB" "$@"; }
-sql() { "$PG_TEST_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$DB" -c "$1"; }
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+lockpid= # the psql holding the run lock in the lock cases, killed on exit if still there
+harness_cleanup_extra() { [ -z "$lockpid" ] || kill "$lockpid" 2>/dev/null; return 0; }
+harness_init nightly report_nightly
 sets_ok() { # DIR: every set verifies with sha256sum, no temporary entries, modes <= 0640
 	local d f m
 	[ -z "$(ls -A "$1" | grep '^\.')" ] || { echo "  temporary entries in $1: $(ls -A "$1")"; return 1; }

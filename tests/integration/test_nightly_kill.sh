@@ -6,18 +6,10 @@
 # not committed, after the commit before any swap, after the first swap; then kill -9 at random
 # moments.
 set -u
-T=$(basename "$0")
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
-work=$(mktemp -d /tmp/settle-test-kill.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
-pg_test_start || { echo "FAIL: $T: could not start the test PostgreSQL"; exit 1; }
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init kill # no database here: each run below creates its own
 
-ok() { echo "PASS: $T: $1"; }
-ko() { echo "FAIL: $T: $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else ko "$name"; fi; }
 # The data files of a set; run.csv differs between runs by its as-of, the workbook with it.
 DATA="allocations.csv payouts.csv exceptions.csv disbursements.csv aging.csv metering.csv rejected.csv"
 whole() { # DIR: every set in DIR passes sha256sum -c (temporary directories may remain)
