@@ -7,21 +7,13 @@
 # (fixtures/spec-example/expected). Then the command's contract: exit codes, the lock, atomicity,
 # determinism. RECONCILE_REGEN=1 writes the dumps over expected/ (to author a case; review them).
 set -u
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 export SETTLE_BIN
-me=test_reconcile.sh
-pass() { echo "PASS: $me: $1"; }
-fail() { echo "FAIL: $me: $1"; }
-
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
 # shellcheck source=../../fixtures/reconcile/lib.sh
 . "$TOP/fixtures/reconcile/lib.sh"
-pg_test_start || { fail "could not start the test PostgreSQL"; exit 1; }
-work=$(mktemp -d /tmp/settle-reconcile.XXXXXX)
+harness_init reconcile # a database per case below
 chmod 755 "$work"
-trap 'rm -rf "$work"; pg_test_stop' EXIT
 
 dbname_of() { echo "rc_$1" | tr -c 'a-z0-9_\n' '_' | cut -c1-60; }
 
@@ -30,10 +22,10 @@ for dir in "$TOP"/fixtures/reconcile/*/; do
 	dir=${dir%/}
 	[ -f "$dir/case.conf" ] || continue
 	name=$(basename "$dir")
-	db=$(pg_test_createdb "$(dbname_of "$name")") || { fail "$name: createdb"; continue; }
+	db=$(pg_test_createdb "$(dbname_of "$name")") || { ko "$name: createdb"; continue; }
 	out=$work/$name
 	if ! rc_fixture_run "$dir" "$db" "$out" 2>"$work/$name.err"; then
-		fail "$name: $(tr '\n' ' ' <"$work/$name.err")"
+		ko "$name: $(tr '\n' ' ' <"$work/$name.err")"
 		continue
 	fi
 	if [ "${RECONCILE_REGEN:-}" = 1 ]; then
@@ -41,9 +33,9 @@ for dir in "$TOP"/fixtures/reconcile/*/; do
 		cp -r "$out" "$dir/expected"
 	fi
 	if diffs=$(diff -r "$dir/expected" "$out" 2>&1); then
-		pass "$name"
+		ok "$name"
 	else
-		fail "$name"
+		ko "$name"
 		echo "$diffs" | head -n 40
 	fi
 done
@@ -52,11 +44,11 @@ done
 spec=$work/spec-example
 for f in allocations.csv payouts.csv; do
 	if [ ! -f "$spec/$f" ]; then
-		fail "spec example $f: not produced"
+		ko "spec example $f: not produced"
 	elif diff "$TOP/fixtures/spec-example/expected/$f" "$spec/$f" >/dev/null; then
-		pass "spec example $f equals SPEC §9"
+		ok "spec example $f equals SPEC §9"
 	else
-		fail "spec example $f differs from SPEC §9"
+		ko "spec example $f differs from SPEC §9"
 		diff "$TOP/fixtures/spec-example/expected/$f" "$spec/$f" | head -n 10
 	fi
 done
@@ -72,7 +64,7 @@ expect_rc() { # name want command...
 	shift 2
 	"$@" >"$work/out" 2>"$work/err"
 	local rc=$?
-	if [ "$rc" = "$want" ]; then pass "$name"; else fail "$name: exit $rc, expected $want: $(head -c 300 "$work/err")"; fi
+	if [ "$rc" = "$want" ]; then ok "$name"; else ko "$name: exit $rc, expected $want: $(head -c 300 "$work/err")"; fi
 }
 expect_rc "no --period is a usage error" 2 "$SETTLE_BIN" --db "$db" reconcile
 expect_rc "a bad --period is a usage error" 2 "$SETTLE_BIN" --db "$db" reconcile --period 2026-13
@@ -81,9 +73,9 @@ expect_rc "a stray argument is a usage error" 2 "$SETTLE_BIN" --db "$db" reconci
 expect_rc "an unknown option is a usage error" 2 "$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --frobnicate
 expect_rc "reconcile without --as-of uses now" 0 "$SETTLE_BIN" --db "$db" reconcile --period 2026-10
 if grep -q "^reconcile 2026-10 as of 20[0-9-]*T[0-9:.]*Z: run [0-9]*: 1 charge groups, 1 allocated, [0-9]* exceptions, 1 payouts$" "$work/out"; then
-	pass "summary line"
+	ok "summary line"
 else
-	fail "summary line: $(cat "$work/out")"
+	ko "summary line: $(cat "$work/out")"
 fi
 
 # SPEC §6: one run at a time; a second exits 3 without waiting.
@@ -102,7 +94,7 @@ for _ in $(seq 1 50); do
 done
 start=$(date +%s)
 expect_rc "a second run exits 3 while the lock is held" 3 "$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-10-31
-[ $(($(date +%s) - start)) -lt 10 ] && pass "the locked run does not wait" || fail "the locked run waited"
+[ $(($(date +%s) - start)) -lt 10 ] && ok "the locked run does not wait" || ko "the locked run waited"
 exec 9>&-
 wait "$holder" 2>/dev/null
 
@@ -111,22 +103,22 @@ r1=$("$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20T00:0
 r2=$(TZ=Pacific/Kiritimati LC_ALL=C.UTF-8 "$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20T00:00:00Z 2>/dev/null | sed -n 's/.*: run \([0-9]*\):.*/\1/p')
 if [ -n "$r1" ] && [ -n "$r2" ] && rc_dump "$db" "$r1" "$work/det1" && rc_dump "$db" "$r2" "$work/det2" &&
 	diff -r "$work/det1" "$work/det2" >/dev/null && [ "$(wc -l <"$work/det1/allocations.csv")" = 3 ]; then
-	pass "two runs at one as-of store the same rows"
+	ok "two runs at one as-of store the same rows"
 else
-	fail "two runs at one as-of differ (runs $r1 $r2)"
+	ko "two runs at one as-of differ (runs $r1 $r2)"
 fi
 # An as-of with an offset is the same instant.
 r3=$("$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20T09:00:00+09:00 2>/dev/null | sed -n 's/.*: run \([0-9]*\):.*/\1/p')
 if [ -n "$r3" ] && rc_dump "$db" "$r3" "$work/det3" && diff -r "$work/det1" "$work/det3" >/dev/null &&
 	[ "$(psql -X -At -d "$db" -c "SELECT count(DISTINCT as_of) FROM settle.run WHERE run_id IN ($r1, $r2, $r3)")" = 1 ]; then
-	pass "an as-of with a UTC offset is the same instant"
+	ok "an as-of with a UTC offset is the same instant"
 else
-	fail "an as-of with a UTC offset differs"
+	ko "an as-of with a UTC offset differs"
 fi
 # As-of before the files were ingested: nothing to reconcile.
 line=$("$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2000-01-01 2>/dev/null)
-case $line in *": 0 charge groups, 0 allocated, 0 exceptions, 0 payouts") pass "as-of before every ingest sees nothing" ;;
-*) fail "as-of before every ingest: $line" ;; esac
+case $line in *": 0 charge groups, 0 allocated, 0 exceptions, 0 payouts") ok "as-of before every ingest sees nothing" ;;
+*) ko "as-of before every ingest: $line" ;; esac
 
 # Each balance assertion catches the damage it is there for (SETTLE_FAILPOINT damages the rows
 # just stored, as a bug would), and the run then commits nothing.
@@ -141,9 +133,9 @@ for fp in reconcile-move-revenue:1 reconcile-drop-group:1 reconcile-move-part:2 
 	rc=$?
 	after=$(psql -X -At -d "$dbm" -c "SELECT count(*) FROM settle.run")
 	if [ "$rc" = 1 ] && grep -q "balance assertion $n failed" "$work/err" && [ "$before" = "$after" ]; then
-		pass "balance assertion $n catches $name"
+		ok "balance assertion $n catches $name"
 	else
-		fail "balance assertion $n and $name: exit $rc, runs $before/$after: $(head -c 300 "$work/err")"
+		ko "balance assertion $n and $name: exit $rc, runs $before/$after: $(head -c 300 "$work/err")"
 	fi
 done
 
@@ -155,10 +147,10 @@ psql -X -q -d "$db" -c "INSERT INTO settle.ingest_file (file_name, sha256, kind,
                         INSERT INTO settle.offer (offer_id, file_id, line, agreement_id, isv_account_id, reseller_account_id, currency, pricing_model, split_basis)
                         SELECT 'offer-1', max(file_id), 2, 'agmt-1', '111122223333', NULL, 'USD', 'CONTRACT', 'MARKUP' FROM settle.ingest_file" >/dev/null
 expect_rc "an offer whose terms cannot be split fails the run" 1 "$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20
-grep -q 'offer "offer-1": split basis MARKUP needs a reseller_account_id' "$work/err" && pass "the failure names the offer" || fail "the failure message: $(cat "$work/err")"
+grep -q 'offer "offer-1": split basis MARKUP needs a reseller_account_id' "$work/err" && ok "the failure names the offer" || ko "the failure message: $(cat "$work/err")"
 runs_after=$(psql -X -At -d "$db" -c "SELECT count(*) FROM settle.run")
 rows_after=$(psql -X -At -d "$db" -c "SELECT (SELECT count(*) FROM settle.charge_group) + (SELECT count(*) FROM settle.allocation)")
-[ "$runs_before" = "$runs_after" ] && [ "$rows_before" = "$rows_after" ] && pass "a failed run commits nothing" ||
-	fail "a failed run left rows ($runs_before/$runs_after runs, $rows_before/$rows_after rows)"
+[ "$runs_before" = "$runs_after" ] && [ "$rows_before" = "$rows_after" ] && ok "a failed run commits nothing" ||
+	ko "a failed run left rows ($runs_before/$runs_after runs, $rows_before/$rows_after rows)"
 
 exit 0

@@ -10,36 +10,28 @@
 #   - exception seq numbers 1..n within (code, reference)
 #   - a second run at the same as-of stores the same rows
 set -u
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-SETTLE_BIN=${SETTLE_BIN:-$TOP/settle}
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
 export SETTLE_BIN
-me=test_reconcile_property.sh
-pass() { echo "PASS: $me: $1"; }
-fail() { echo "FAIL: $me: $1"; }
-
-# shellcheck source=../lib/pg.sh
-. "$TOP/tests/lib/pg.sh"
 # shellcheck source=../../fixtures/reconcile/lib.sh
 . "$TOP/fixtures/reconcile/lib.sh"
-pg_test_start || { fail "could not start the test PostgreSQL"; exit 1; }
-work=$(mktemp -d /tmp/settle-reconcile-prop.XXXXXX)
+harness_init reconcile-prop # a database per case below
 chmod 755 "$work"
-trap 'rm -rf "$work"; pg_test_stop' EXIT
 
 if ! cc -std=c17 -O2 -o "$work/gen" "$TOP/bench/gen.c" 2>"$work/cc.err"; then
-	fail "could not build bench/gen: $(head -c 300 "$work/cc.err")"
+	ko "could not build bench/gen: $(head -c 300 "$work/cc.err")"
 	exit 1
 fi
 
-# Each check is a query that returns the number of violations.
+# Each check is a query that returns the number of violations (this check replaces harness.sh's).
 check() { # db name sql
 	local n
 	if ! n=$(psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$3" 2>&1); then
-		fail "$2: $n"
+		ko "$2: $n"
 	elif [ "$n" = 0 ]; then
-		pass "$2"
+		ok "$2"
 	else
-		fail "$2: $n violations"
+		ko "$2: $n violations"
 	fi
 }
 
@@ -48,19 +40,19 @@ property_month() { # seed events metering
 	local dir=$work/gen-$seed db
 	mkdir -p "$dir"
 	"$work/gen" --seed "$seed" --events "$events" --metering "$metering" --period 2026-10 --out "$dir" ||
-		{ fail "$tag: generator"; return; }
-	db=$(pg_test_createdb "rcprop_$seed") || { fail "$tag: createdb"; return; }
+		{ ko "$tag: generator"; return; }
+	db=$(pg_test_createdb "rcprop_$seed") || { ko "$tag: createdb"; return; }
 	"$SETTLE_BIN" --db "$db" init 2>/dev/null
 	local f
 	for f in offers.csv offer_dimensions.csv billing_event.csv metering.csv bank_deposits.csv; do
-		rc_ingest_at "$db" "" "$dir/$f" 2026-11-05T00:00:00Z || { fail "$tag: ingest $f"; return; }
+		rc_ingest_at "$db" "" "$dir/$f" 2026-11-05T00:00:00Z || { ko "$tag: ingest $f"; return; }
 	done
 	local line run run2
 	if ! line=$("$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20T00:00:00Z 2>"$work/err"); then
-		fail "$tag: reconcile (its own balance assertions): $(head -c 400 "$work/err")"
+		ko "$tag: reconcile (its own balance assertions): $(head -c 400 "$work/err")"
 		return
 	fi
-	pass "$tag: reconcile passes its balance assertions ($line)"
+	ok "$tag: reconcile passes its balance assertions ($line)"
 	run=$(echo "$line" | sed -n 's/.*: run \([0-9]*\):.*/\1/p')
 	local R="run_id = $run AND period = '2026-10'"
 	# the period's INVOICED/FORGIVEN events, straight from the as-of function
@@ -143,15 +135,15 @@ property_month() { # seed events metering
 	codes=$(psql -X -At -d "$db" -c "SELECT string_agg(DISTINCT code, ' ' ORDER BY code) FROM settle.exception WHERE $R")
 	echo "  $tag exceptions seen: $codes"
 	if ! line=$("$SETTLE_BIN" --db "$db" reconcile --period 2026-10 --as-of 2026-11-20T00:00:00Z 2>/dev/null); then
-		fail "$tag: second run"
+		ko "$tag: second run"
 		return
 	fi
 	run2=$(echo "$line" | sed -n 's/.*: run \([0-9]*\):.*/\1/p')
 	if rc_dump "$db" "$run" "$work/$seed-a" && rc_dump "$db" "$run2" "$work/$seed-b" &&
 		diff -r "$work/$seed-a" "$work/$seed-b" >/dev/null; then
-		pass "$tag: a second run at the same as-of stores the same rows"
+		ok "$tag: a second run at the same as-of stores the same rows"
 	else
-		fail "$tag: a second run at the same as-of differs"
+		ko "$tag: a second run at the same as-of differs"
 	fi
 }
 
