@@ -3,7 +3,8 @@
 #   1. `settle nightly` end to end from an empty database: ingest the generated month (bench/gen:
 #      1M billing events, 5M metering records by default), reconcile and report every period.
 #   2. `settle report` of that month again: reconcile + every CSV + the workbook.
-# Targets: nightly < 60 s, report < 30 s, peak RSS of settle < 256 MiB.
+# Targets: nightly < 60 s, report < 30 s, peak RSS of settle < 256 MiB. Each measurement also
+# prints the steps of every period it computed (SETTLE_RECONCILE_TIMING=1).
 #
 # The database is the embedded default (fsync on, as users get it) under a temporary SETTLE_HOME,
 # initialised before the clock starts; BENCH_DB=conninfo uses an existing server instead.
@@ -48,7 +49,7 @@ fi
 measure() { # LABEL TARGET_S COMMAND...: runs it under /usr/bin/time -v, prints seconds and peak RSS
 	local label=$1 target=$2 log=$work/time.log rc
 	shift 2
-	/usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$work/stderr.log"
+	SETTLE_RECONCILE_TIMING=1 /usr/bin/time -v -o "$log" "$@" >/dev/null 2>"$work/stderr.log"
 	rc=$?
 	if [ $rc != 0 ] && [ $rc != 4 ]; then
 		echo "bench_report: $label failed with exit code $rc:" >&2
@@ -61,6 +62,8 @@ measure() { # LABEL TARGET_S COMMAND...: runs it under /usr/bin/time -v, prints 
 	secs=$(echo "$wall" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.1f", s }')
 	printf 'bench_report: %-58s %7s s  peak RSS %4d MiB  (target < %s s, < 256 MiB)\n' \
 		"$label" "$secs" $((rss_kb / 1024)) "$target"
+	# the steps of every period (SETTLE_RECONCILE_TIMING): reconcile, insights, the files
+	sed -n 's/^settle: \(reconcile\|insights\|report\) \([0-9-]*\): /bench_report:     \2 \1: /p' "$work/stderr.log"
 }
 
 measure "nightly, empty database, $events events + $metering metering" 60 \

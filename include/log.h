@@ -22,4 +22,10 @@ void log_progress_done(void);
 /* 1 when stderr is a terminal (progress display on). */
 int log_is_tty(void);
 
+/* Phase timings for benchmarks and tuning, printed only when SETTLE_RECONCILE_TIMING is set (and
+ * not "0"): "settle: <area> <period>: <phase>   1.234 s". log_clock() is a monotonic clock in
+ * seconds; `since` is an earlier log_clock(). */
+double log_clock(void);
+void log_phase(const char *area, const char *period, const char *phase, double since);
+
 #endif

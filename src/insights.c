@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "reconcile.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
@@ -153,20 +154,6 @@ int64_t insights_cell_i64(const PGresult *res, int row, int col)
 
 /* SETTLE_RECONCILE_TIMING=1 (as for reconcile's phases) prints each insights phase's wall time
  * on stderr, for benchmarks and tuning. */
-static double phase_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void phase_print(const char *period, const char *phase, double since)
-{
-	const char *timing = getenv("SETTLE_RECONCILE_TIMING");
-	if (timing && *timing && strcmp(timing, "0") != 0)
-		fprintf(stderr, "settle: insights %s: %-22s %8.3f s\n", period, phase, phase_now() - since);
-}
-
 /* ---------------------------------------------------------------------------------------------
  * COPY ... FROM STDIN in text format, row by row
  */
@@ -652,19 +639,19 @@ static int usage_compute(struct db *db, int64_t run_id, int32_t period, int64_t 
 		err_set(e, EXIT_FAILED, "insights: out of memory");
 		goto release;
 	}
-	double t0 = phase_now();
+	double t0 = log_clock();
 	size_t passes = 0;
 	char phase[64];
 	if (usage_read(db, &u, &w, &passes, e) < 0)
 		goto release;
 	snprintf(phase, sizeof phase, "usage read (%zu %s)", passes, passes == 1 ? "pass" : "passes");
-	phase_print(period_text, phase, t0);
-	t0 = phase_now();
+	log_phase("insights", period_text, phase, t0);
+	t0 = log_clock();
 	if (anomalies_number(&u, e) < 0 || usage_write_rows(db, &u, run_id, period_text, e) < 0 ||
 	    usage_write_exceptions(db, &u, run_id, period_text, e) < 0 ||
 	    usage_write_chart(db, &u, run_id, period_text, e) < 0)
 		goto release;
-	phase_print(period_text, "usage stored", t0);
+	log_phase("insights", period_text, "usage stored", t0);
 	out->usage_series = (int64_t)u.rows_n;
 	for (size_t i = 0; i < u.rows_n; i++) {
 		out->usage_scored += u.rows[i].scored;
@@ -944,11 +931,11 @@ int insights_compute(struct db *db, const struct config *cfg, int64_t run_id, in
 			return err_prefix(e, "insights %s", period_text);
 	if (usage_compute(db, run_id, period, as_of_us, out, e) < 0)
 		return err_prefix(e, "insights %s", period_text);
-	double t0 = phase_now();
+	double t0 = log_clock();
 	if (timing_compute(db, run_id, period, as_of_us, out, e) < 0 ||
 	    summary_store(db, run, period_text, out, e) < 0)
 		return err_prefix(e, "insights %s", period_text);
-	phase_print(period_text, "payment timing", t0);
+	log_phase("insights", period_text, "payment timing", t0);
 	ASSERT(out->usage_series == out->usage_scored + out->usage_not_enough_history);
 	ASSERT(out->usage_anomalous_series <= out->usage_scored);
 	return 0;

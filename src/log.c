@@ -3,6 +3,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *log_command = NULL; /* a literal, set once by main */
@@ -79,4 +82,18 @@ void log_progress_done(void)
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
 	log_progress_showing = 0;
+}
+
+double log_clock(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void log_phase(const char *area, const char *period, const char *phase, double since)
+{
+	const char *timing = getenv("SETTLE_RECONCILE_TIMING");
+	if (timing && *timing && strcmp(timing, "0") != 0)
+		fprintf(stderr, "settle: %s %s: %-22s %8.3f s\n", area, period, phase, log_clock() - since);
 }

@@ -852,19 +852,14 @@ int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, in
 		{ "balance assertions", rc_assert },
 	};
 	/* SETTLE_RECONCILE_TIMING=1 prints each phase's wall time on stderr (benchmarks, tuning). */
-	const char *timing = getenv("SETTLE_RECONCILE_TIMING");
 	for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		double t0 = log_clock();
 		log_progress("reconcile %s: %s", rc.period_text, phases[i].name);
 		if (phases[i].run(&rc, e) < 0) {
 			log_progress_done();
 			goto done;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (timing && *timing && strcmp(timing, "0") != 0)
-			fprintf(stderr, "settle: reconcile %s: %-20s %8.3f s\n", rc.period_text, phases[i].name,
-				(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		log_phase("reconcile", rc.period_text, phases[i].name, t0);
 	}
 	log_progress_done();
 	if (out)

@@ -374,10 +374,13 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 	log_progress("%s: writing %s", period, xlsx);
 	if (report_path(xlsx_path, e, dir, xlsx) < 0)
 		goto done;
+	double t0 = log_clock();
 	if (report_xlsx_start(db, &xin, xlsx_path, &pending, e) < 0) {
 		err_prefix(e, "%s", xlsx);
 		goto done;
 	}
+	log_phase("report", period, "workbook sheets", t0);
+	t0 = log_clock();
 	for (size_t i = 0; i < report_listings_n; i++) {
 		const struct report_listing *l = &report_listings[i];
 		if (!l->csv_name)
@@ -389,12 +392,15 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 	}
 	if (report_path(path, e, dir, REPORT_RUN_CSV) < 0 || report_write_runcsv(&facts, path, e) < 0)
 		goto done;
+	log_phase("report", period, "CSV files", t0);
+	t0 = log_clock();
 	struct report_xlsx_pending *p = pending;
 	pending = NULL;
 	if (report_xlsx_finish(p, e) < 0) {
 		err_prefix(e, "%s", xlsx);
 		goto done;
 	}
+	log_phase("report", period, "workbook zip (wait)", t0);
 	if (report_seal_file(xlsx_path, e) < 0 || report_write_manifest(dir, e) < 0 || report_fsync_dir(dir, e) < 0)
 		goto done;
 	rc = 0;
