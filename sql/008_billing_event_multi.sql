@@ -22,31 +22,43 @@ CREATE TABLE settle.billing_event_multi_state (
 INSERT INTO settle.billing_event_multi_state VALUES (0);
 
 -- Adds the keys of the billing files not covered yet. First time (nothing covered): one hash
--- aggregate over every key. After that: the new files' keys that have another row anywhere (a
--- semi-join of the new rows against the table), which is what can have become multi-version; keys
--- of older files alone were covered before. Rows are appended in file order, and the BRIN index of
--- 004 finds the new files' blocks. Runs in the caller's transaction (reconcile, under the run lock
--- every settle command takes, so no ingest runs meanwhile).
+-- aggregate over every key. After that: the new files' distinct keys go into a temporary table,
+-- analysed, and only those keys are counted over the whole table (a hash join against the small
+-- side), which is what can have become multi-version; keys of older files alone were covered
+-- before. Not a correlated EXISTS: the new files' row count is not in the statistics yet, and with
+-- an estimate of one row the planner would scan the table once per new row. PL/pgSQL because a
+-- SQL function cannot use a table it creates. Runs in the caller's transaction (reconcile, under
+-- the run lock every settle command takes, so no ingest runs meanwhile).
 CREATE FUNCTION settle.billing_event_multi_refresh()
 RETURNS void
-LANGUAGE sql VOLATILE AS $$
-    INSERT INTO settle.billing_event_multi
-    SELECT b.billing_event_id FROM settle.billing_event b
-    WHERE (SELECT st.through_file_id FROM settle.billing_event_multi_state st) = 0
-    GROUP BY b.billing_event_id HAVING count(*) > 1
-    ON CONFLICT DO NOTHING;
-    INSERT INTO settle.billing_event_multi
-    SELECT DISTINCT n.billing_event_id FROM settle.billing_event n
-    WHERE (SELECT st.through_file_id FROM settle.billing_event_multi_state st) > 0
-      AND n.file_id > (SELECT st.through_file_id FROM settle.billing_event_multi_state st)
-      AND EXISTS (SELECT 1 FROM settle.billing_event o
-                  WHERE o.billing_event_id = n.billing_event_id
-                    AND (o.file_id <> n.file_id OR o.line <> n.line))
-    ON CONFLICT DO NOTHING;
-    UPDATE settle.billing_event_multi_state
-    SET through_file_id = greatest(through_file_id,
-                                   (SELECT coalesce(max(f.file_id), 0) FROM settle.ingest_file f
-                                    WHERE f.kind = 'billing_event'));
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    covered bigint;
+    latest  bigint;
+BEGIN
+    SELECT st.through_file_id INTO covered FROM settle.billing_event_multi_state st;
+    SELECT coalesce(max(f.file_id), 0) INTO latest FROM settle.ingest_file f WHERE f.kind = 'billing_event';
+    IF latest <= covered THEN
+        RETURN;
+    END IF;
+    IF covered = 0 THEN
+        INSERT INTO settle.billing_event_multi
+        SELECT b.billing_event_id FROM settle.billing_event b
+        GROUP BY b.billing_event_id HAVING count(*) > 1
+        ON CONFLICT DO NOTHING;
+    ELSE
+        CREATE TEMP TABLE billing_event_multi_new ON COMMIT DROP AS
+        SELECT DISTINCT n.billing_event_id FROM settle.billing_event n WHERE n.file_id > covered;
+        ANALYZE pg_temp.billing_event_multi_new;
+        INSERT INTO settle.billing_event_multi
+        SELECT o.billing_event_id
+        FROM settle.billing_event o JOIN pg_temp.billing_event_multi_new k USING (billing_event_id)
+        GROUP BY o.billing_event_id HAVING count(*) > 1
+        ON CONFLICT DO NOTHING;
+        DROP TABLE pg_temp.billing_event_multi_new;
+    END IF;
+    UPDATE settle.billing_event_multi_state SET through_file_id = latest;
+END
 $$;
 
 -- The current version, as of as_of, of every key listed above or with a row in a file not covered
