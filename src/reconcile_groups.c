@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "reconcile_int.h"
 #include "reconcile_text.h"
 #include "timeutil.h"
@@ -65,13 +66,17 @@ static int groups_few(struct rc *rc, int *few, struct err *e)
 	*few = 0;
 	if (!rc->be_shared)
 		return 0;
-	return db_query_bool(rc->db,
+	double t0 = log_clock();
+	int rc_code = db_query_bool(rc->db,
 			     "SELECT count(*) FILTER (WHERE (r.day >= p.p0 AND r.day < p.p1)"
 			     "                           OR (r.usage_day >= p.p0 AND r.usage_day < p.p1)) * 2"
 			     "       < count(*)"
 			     " FROM pg_temp.rc_be r CROSS JOIN pg_temp.rc_param p"
 			     " WHERE r.action IN ('INVOICED', 'FORGIVEN')",
 			     0, NULL, few, e);
+	/* SETTLE_RECONCILE_TIMING: the count's cost, and which stream it chose (tests read this) */
+	log_phase("reconcile", rc->period_text, *few ? "count: own references" : "count: all references", t0);
+	return rc_code;
 }
 
 enum {

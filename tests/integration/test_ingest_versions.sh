@@ -14,8 +14,15 @@ current() { # as_of -> "key=amount" list
 	   FROM settle.billing_event_asof('$1')"
 }
 
+# The first load into the empty table is copied frozen (src/ingest.c, ingest_freeze_if_empty):
+# every page all-frozen in the visibility map; a later load is not (it cannot truncate).
+q "CREATE EXTENSION IF NOT EXISTS pg_visibility" >/dev/null
+frozen() { q "SELECT all_frozen || '/' || (pg_relation_size('settle.billing_event') / 8192)
+              FROM pg_visibility_map_summary('settle.billing_event')"; }
 st ingest "$V/a.csv"; fa=$(last_file_id); sleep 1.1
+check "a first load is frozen" "1/1" "$(frozen)"
 st ingest "$V/b.csv"; fb=$(last_file_id); sleep 1.1
+check "a later load is not (its rows clear the page's bit)" "0/1" "$(frozen)"
 st ingest "$V/c.csv"; fc=$(last_file_id)
 ta=$(at "$fa"); tb=$(at "$fb"); tc=$(at "$fc")
 
@@ -142,6 +149,11 @@ q "BEGIN; INSERT INTO settle.metering (metering_record_id, file_id, line, usage_
      product_code, dimension, quantity, status)
    SELECT 'dead' || g, $b1, g, '2026-10-02T00:00:00Z', '900000000002', 'pc2', 'api', 1, 'Success'
    FROM generate_series(1, 20000) g; ROLLBACK" >/dev/null
+# A backend reports its counts as it exits, which may trail psql's return: wait until they show.
+for _ in $(seq 100); do
+	[ "$(q "SELECT n_dead_tup >= 20000 FROM pg_stat_user_tables WHERE relid = 'settle.metering'::regclass")" = t ] && break
+	sleep 0.1
+done
 big_metering "$WORK/after-dead.csv" 6000 1500
 st ingest "$WORK/after-dead.csv"; o3=$(pkey_oid)
 [ "$rc" = 0 ] && [ -n "$o3" ] && [ "$o2" != "$o3" ] && pass "dead rows do not count: bulk path" \

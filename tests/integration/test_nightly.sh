@@ -86,17 +86,23 @@ check "quarantined rows: exit 4" test $? = 4
 check "rejected.csv of the month lists the row" grep -q '^50-billing_event-bad.csv,2,amount,' "$out/2026-10/rejected.csv"
 check "the summary counts it" sh -c "tail -n 1 '$work/n4.err' | grep -q ' 1 rejected,'"
 
-# A few charges of the current month, one of them on an October reference: the current month is
-# then a later period of the run holding few of the events, which reconcile streams through its
-# per-period filter (reconcile_groups.c); verify recomputes it alone, through the plain stream, and
-# must find the same bytes.
+# A few charges of the current month, one of them on an October reference, and one October charge:
+# the run reports October, then the current month, which holds few of the events. Reconcile then
+# streams only the current month's references (reconcile_groups.c, its choice printed under
+# SETTLE_RECONCILE_TIMING); verify recomputes the month alone, through the plain stream, and must
+# find the same bytes.
 cat >"$inbox/60-billing_event-444455556666-now.csv" <<CSV
 billing_event_id,recipient_account_id,from_account_id,to_account_id,product_id,agreement_id,offer_id,action,transaction_type,amount,currency,invoice_date,transaction_reference_id
 be-now-1,444455556666,111122223333,444455556666,prod-analytics,agmt-m1,offer-m1,INVOICED,SELLER_REV_SHARE,500.00,USD,$now_month-01,tr-now-1
 be-now-2,444455556666,111122223333,444455556666,prod-analytics,agmt-m1,offer-m1,INVOICED,SELLER_REV_SHARE,250.00,USD,$now_month-01,tr-r-103
+be-oct-late,444455556666,111122223333,444455556666,prod-analytics,agmt-m1,offer-m1,INVOICED,SELLER_REV_SHARE,100.00,USD,2026-10-30,tr-oct-late
 CSV
-settle nightly --inbox "$inbox" --out "$out" 2>"$work/n6.err"
+SETTLE_RECONCILE_TIMING=1 settle nightly --inbox "$inbox" --out "$out" 2>"$work/n6.err"
 check "charges of the current month: exit 0" test $? = 0
+check "October and the current month are reported" \
+	sh -c "tail -n 1 '$work/n6.err' | grep -q 'periods written: 2026-10 $now_month\$'"
+check "the current month streams only its own references" \
+	grep -q "^settle: reconcile $now_month: count: own references " "$work/n6.err"
 check "the current month ages both references, October's with its payout history" \
 	sh -c "grep -q ',tr-now-1,USD,$now_month-01,.*,NOT_DISBURSED,500.00\$' '$out/$now_month/aging.csv' &&
 	       grep -q ',tr-r-103,USD,$now_month-01,.*,PARTIAL,250.00\$' '$out/$now_month/aging.csv'"
