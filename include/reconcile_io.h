@@ -19,12 +19,10 @@
 #define RIO_FIELDS_MAX 32
 
 struct rio_in {
-	struct db *db;
-	char *row;                        /* libpq's buffer for the current row (freed on next/end) */
+	struct db_copy_reader copy;         /* the current row is its message, unescaped in place */
 	const char *fields[RIO_FIELDS_MAX]; /* NULL for SQL NULL */
 	int nfields;
 	int64_t rows;
-	int active;                       /* the COPY has not ended yet */
 };
 
 /* Starts `COPY (...) TO STDOUT` (constant SQL). */

@@ -343,17 +343,11 @@ rollback:
 	return -1;
 }
 
-void db_copy_out_discard(struct db *db)
+int db_copy_reader_begin(struct db_copy_reader *r, struct db *db, const char *copy_sql, int *binary,
+			 struct err *e)
 {
-	char *buf;
-	int n;
-	while ((n = PQgetCopyData(db->conn, &buf, 0)) >= 0)
-		if (n > 0)
-			PQfreemem(buf);
-}
-
-int db_copy_out_begin(struct db *db, const char *copy_sql, int *binary, struct err *e)
-{
+	memset(r, 0, sizeof *r);
+	r->db = db;
 	PGresult *res = PQexec(db->conn, copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
 		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
@@ -363,17 +357,60 @@ int db_copy_out_begin(struct db *db, const char *copy_sql, int *binary, struct e
 	if (binary)
 		*binary = PQbinaryTuples(res);
 	PQclear(res);
+	r->active = 1;
 	return 0;
 }
 
-int db_copy_out_finish(struct db *db, struct err *e)
+/* The end of the COPY: its own result says whether the query succeeded (e may be NULL). */
+static int db_copy_reader_finish(struct db_copy_reader *r, struct err *e)
 {
 	int rc = 0;
 	PGresult *res;
-	while ((res = PQgetResult(db->conn)) != NULL) {
+	r->active = 0;
+	while ((res = PQgetResult(r->db->conn)) != NULL) {
 		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));
 		PQclear(res);
 	}
 	return rc;
+}
+
+static void db_copy_reader_free_msg(struct db_copy_reader *r)
+{
+	if (r->msg) {
+		PQfreemem(r->msg);
+		r->msg = NULL;
+	}
+}
+
+int db_copy_reader_next(struct db_copy_reader *r, char **msg, int *len, struct err *e)
+{
+	db_copy_reader_free_msg(r);
+	if (!r->active)
+		return 0;
+	char *buf = NULL;
+	int n = PQgetCopyData(r->db->conn, &buf, 0);
+	if (n == -1)
+		return db_copy_reader_finish(r, e) < 0 ? -1 : 0;
+	if (n < 0) {
+		err_set(e, EXIT_FAILED, "database: could not read COPY data: %s", PQerrorMessage(r->db->conn));
+		db_copy_reader_end(r);
+		return -1;
+	}
+	r->msg = *msg = buf;
+	*len = n;
+	return 1;
+}
+
+void db_copy_reader_end(struct db_copy_reader *r)
+{
+	db_copy_reader_free_msg(r);
+	if (!r->active)
+		return;
+	char *buf;
+	int n;
+	while ((n = PQgetCopyData(r->db->conn, &buf, 0)) >= 0)
+		if (n > 0)
+			PQfreemem(buf);
+	(void)db_copy_reader_finish(r, NULL);
 }

@@ -352,19 +352,16 @@ static void ingest_copy_sql(const struct feed_header *h, const char *table, int 
  * the run lock). */
 static int ingest_freeze_if_empty(struct ingest_state *st, const char *table, struct err *e)
 {
-	char sql[INGEST_SQL_MAX];
+	char check[INGEST_SQL_MAX], sql[INGEST_SQL_MAX];
 	int empty;
 	st->freeze = 0;
-	ingest_sql(sql, sizeof sql, "SELECT NOT EXISTS (SELECT 1 FROM %s)", table);
-	if (db_query_bool(st->db, sql, 0, NULL, &empty, e) < 0)
+	ingest_sql(check, sizeof check, "SELECT NOT EXISTS (SELECT 1 FROM %s)", table);
+	if (db_query_bool(st->db, check, 0, NULL, &empty, e) < 0)
 		return -1;
 	if (!empty)
 		return 0; /* the usual case: no lock taken */
 	ingest_sql(sql, sizeof sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
-	if (db_exec(st->db, sql, e) < 0)
-		return -1;
-	ingest_sql(sql, sizeof sql, "SELECT NOT EXISTS (SELECT 1 FROM %s)", table);
-	if (db_query_bool(st->db, sql, 0, NULL, &empty, e) < 0)
+	if (db_exec(st->db, sql, e) < 0 || db_query_bool(st->db, check, 0, NULL, &empty, e) < 0)
 		return -1;
 	if (!empty)
 		return 0;

@@ -43,13 +43,11 @@ enum { R_CUSTOMER, R_PRODUCT_CODE, R_DIMENSION, R_AGREEMENT, R_HOUR, R_QUANTITY,
  * field i's length word starts (at[R_N]: the row's end), so at[0]..at[3] is the series key as
  * sent: three length-prefixed strings, which no other key can spell. */
 struct bin_in {
-	struct db *db;
-	char *msg;                      /* libpq's buffer for the current row (freed on next/end) */
+	struct db_copy_reader copy;      /* the current row is its message */
 	const unsigned char *field[R_N]; /* NULL for SQL NULL */
 	int32_t len[R_N];
 	const unsigned char *at[R_N + 1];
 	int header_done;
-	int active;                     /* the COPY has not ended yet */
 };
 
 static uint32_t be32(const unsigned char *p)
@@ -65,33 +63,17 @@ static int64_t be64(const unsigned char *p)
 static int bin_in_begin(struct bin_in *in, struct db *db, const char *copy_sql, struct err *e)
 {
 	memset(in, 0, sizeof *in);
-	in->db = db;
 	int binary;
-	if (db_copy_out_begin(db, copy_sql, &binary, e) < 0)
+	if (db_copy_reader_begin(&in->copy, db, copy_sql, &binary, e) < 0)
 		return -1;
-	in->active = 1;
 	ASSERT(binary); /* the statement says FORMAT binary */
 	return 0;
-}
-
-/* The end of the COPY: its own result says whether the query succeeded. */
-static int bin_in_finish(struct bin_in *in, struct err *e)
-{
-	in->active = 0;
-	return db_copy_out_finish(in->db, e);
 }
 
 /* Reads and discards whatever is left (after an error, or a pass that is full). */
 static void bin_in_end(struct bin_in *in)
 {
-	if (in->msg) {
-		PQfreemem(in->msg);
-		in->msg = NULL;
-	}
-	if (!in->active)
-		return;
-	db_copy_out_discard(in->db);
-	bin_in_finish(in, NULL);
+	db_copy_reader_end(&in->copy);
 }
 
 static int bin_in_bad(struct bin_in *in, struct err *e)
@@ -108,23 +90,10 @@ static int bin_in_next(struct bin_in *in, struct err *e)
 {
 	static const char signature[11] = "PGCOPY\n\377\r\n"; /* with its NUL: 11 bytes */
 	for (;;) {
-		if (in->msg) {
-			PQfreemem(in->msg);
-			in->msg = NULL;
-		}
-		if (!in->active)
-			return 0;
-		char *buf = NULL;
-		int n = PQgetCopyData(db_conn(in->db), &buf, 0);
-		if (n == -1)
-			return bin_in_finish(in, e) < 0 ? -1 : 0;
-		if (n < 0) {
-			err_set(e, EXIT_FAILED, "database: could not read COPY data: %s",
-				PQerrorMessage(db_conn(in->db)));
-			bin_in_end(in);
-			return -1;
-		}
-		in->msg = buf;
+		char *buf;
+		int n, got = db_copy_reader_next(&in->copy, &buf, &n, e);
+		if (got <= 0)
+			return got;
 		const unsigned char *p = (const unsigned char *)buf, *end = p + n;
 		if (!in->header_done) { /* signature, flags, extension length, extension */
 			if (end - p < 19 || memcmp(p, signature, sizeof signature) != 0 ||

@@ -16,11 +16,7 @@
 int rio_in_begin(struct rio_in *in, struct db *db, const char *copy_sql, struct err *e)
 {
 	memset(in, 0, sizeof *in);
-	in->db = db;
-	if (db_copy_out_begin(db, copy_sql, NULL, e) < 0)
-		return -1;
-	in->active = 1;
-	return 0;
+	return db_copy_reader_begin(&in->copy, db, copy_sql, NULL, e);
 }
 
 /* COPY text format: a backslash escapes the next character; \N alone is NULL (SQL) and the
@@ -50,32 +46,13 @@ static const char *unescape(char *field)
 	return field;
 }
 
-/* The end of a COPY OUT: its own result says whether the query succeeded. */
-static int copy_out_finish(struct rio_in *in, struct err *e)
-{
-	in->active = 0;
-	return db_copy_out_finish(in->db, e);
-}
-
 int rio_in_next(struct rio_in *in, int nfields_expected, struct err *e)
 {
 	ASSERT(nfields_expected > 0 && nfields_expected <= RIO_FIELDS_MAX);
-	if (in->row) {
-		PQfreemem(in->row);
-		in->row = NULL;
-	}
-	if (!in->active)
-		return 0;
-	char *buf = NULL;
-	int n = PQgetCopyData(db_conn(in->db), &buf, 0);
-	if (n == -1)
-		return copy_out_finish(in, e) < 0 ? -1 : 0;
-	if (n < 0) {
-		err_set(e, EXIT_FAILED, "database: could not read COPY data: %s", PQerrorMessage(db_conn(in->db)));
-		rio_in_end(in);
-		return -1;
-	}
-	in->row = buf;
+	char *buf;
+	int n, got = db_copy_reader_next(&in->copy, &buf, &n, e);
+	if (got <= 0)
+		return got;
 	if (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
 	int nf = 0;
@@ -103,14 +80,7 @@ int rio_in_next(struct rio_in *in, int nfields_expected, struct err *e)
 
 void rio_in_end(struct rio_in *in)
 {
-	if (in->row) {
-		PQfreemem(in->row);
-		in->row = NULL;
-	}
-	if (!in->active)
-		return;
-	db_copy_out_discard(in->db);
-	copy_out_finish(in, NULL);
+	db_copy_reader_end(&in->copy);
 }
 
 int rio_i64(const char *text, int64_t *out)
