@@ -22,13 +22,13 @@ ALL_LDFLAGS  = -pthread $(SAN) $(LDFLAGS)
 LDLIBS       = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 
 SRC        = $(sort $(wildcard src/*.c))
-SQL        = $(sort $(wildcard sql/*.sql))
+SQL        = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 LIB_OBJ    = $(patsubst src/%.c,$(B)/%.o,$(filter-out src/main.c,$(SRC))) $(B)/schema_sql.o
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 SETTLE_OUT = $(if $(filter build,$(B)),settle,$(B)/settle)
 
-.PHONY: all test test-run asan demo bench install uninstall clean deps
+.PHONY: all test test-run asan demo bench install uninstall clean deps schema
 all: $(SETTLE_OUT)
 
 $(SETTLE_OUT): $(B)/main.o $(LIB_OBJ)
@@ -66,6 +66,11 @@ test-run: $(SETTLE_OUT) $(UNIT_BIN)
 asan: deps
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-run
+
+# sql/schema.sql: the schema as it is now, from a freshly migrated throwaway database (checked by
+# tests/integration/test_schema.sh; regenerate after adding a migration).
+schema: $(SETTLE_OUT)
+	@SETTLE_BIN=$(abspath $(SETTLE_OUT)) bash tests/lib/schema-regen.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
