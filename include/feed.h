@@ -12,6 +12,12 @@
  *   validated; a known column twice is an invalid header.
  * - recipient_account_id: a non-empty cell wins; an empty cell, or a file without the column,
  *   takes --recipient; with neither the row (or the file) is rejected.
+ * - A kind is its row in feed_kinds[] (feed.c): a column table (header name, stored column, type,
+ *   flags), the table it is copied into, optionally a first-write-wins key and a rule across
+ *   fields. Nothing else in C knows a kind (docs/design.md, "Adding a feed kind").
+ * - The kind of a file is never guessed (SPEC §3): it fits a kind when its header has every
+ *   FEED_DETECT column of the kind and, if the kind has any, one of its FEED_DETECT_ANY columns; a
+ *   header that fits none or several is rejected whole, naming the kinds it could be.
  */
 #ifndef SETTLE_FEED_H
 #define SETTLE_FEED_H
@@ -39,9 +45,11 @@
 #define FEED_BAD_PERCENT "BAD_PERCENT"
 #define FEED_CONFLICTING_FIELDS "CONFLICTING_FIELDS"
 #define FEED_DUPLICATE_KEY_CONFLICT "DUPLICATE_KEY_CONFLICT"
+#define FEED_BAD_JSON "BAD_JSON"
+#define FEED_AMBIGUOUS_KIND "AMBIGUOUS_KIND"
 
 #define FEED_DETAIL_MAX 1024
-#define FEED_COLUMNS_MAX 40   /* columns of the widest kind (billing_event) */
+#define FEED_COLUMNS_MAX 48   /* columns of the widest kind (billing_event) */
 #define FEED_QUOTE_MAX 64     /* bytes of a bad value quoted in a message */
 
 enum feed_kind_id {
@@ -50,6 +58,17 @@ enum feed_kind_id {
 	FEED_OFFER_DIMENSION,
 	FEED_METERING,
 	FEED_BANK_DEPOSIT,
+	/* the SDDS feeds of SPEC §3.6, named by their feed names */
+	FEED_ACCOUNT,
+	FEED_AGREEMENT,
+	FEED_AGREEMENT_TERM,
+	FEED_SDDS_OFFER,
+	FEED_OFFER_PRODUCT,
+	FEED_OFFER_TARGET,
+	FEED_PRODUCT,
+	FEED_LEGACY_ID_MAPPING,
+	FEED_TAX_ITEM,
+	FEED_DAILY_USAGE,
 	FEED_KINDS_N,
 };
 
@@ -63,7 +82,12 @@ enum feed_type {
 	FEED_TIMESTAMP,  /* time_parse: µs since the epoch */
 	FEED_DATE,       /* time_parse, then its UTC day: days since the epoch */
 	FEED_QUANTITY,   /* integer 0..2147483647 */
+	FEED_DECIMAL,    /* exact decimal -?[0-9]+(.[0-9]+)?, at most FEED_DECIMAL_DIGITS_MAX digits: numeric */
+	FEED_JSON,       /* a JSON text (RFC 8259, checked strictly, as PostgreSQL's jsonb reads it) */
 };
+
+#define FEED_DECIMAL_DIGITS_MAX 38 /* the width of the marketplace's own decimal(38, s) */
+#define FEED_JSON_DEPTH_MAX 64     /* nesting of arrays and objects in a FEED_JSON value */
 
 /* Storage type of a column in its table, for COPY. */
 enum feed_sql {
@@ -71,17 +95,24 @@ enum feed_sql {
 	FEED_SQL_INT8,
 	FEED_SQL_TIMESTAMPTZ,
 	FEED_SQL_DATE,
+	FEED_SQL_NUMERIC,
+	FEED_SQL_JSONB,
 };
 
 #define FEED_REQUIRED 1u    /* the header must have it and every row must fill it */
 #define FEED_RECIPIENT 2u   /* required unless --recipient names the file's recipient */
+#define FEED_IN_HEADER 4u   /* the header must have it; the kind's rule says when a row may leave it empty */
+#define FEED_DERIVED 8u     /* not a header column: the kind's rule fills it from the columns named in
+			       values[]; sent when the header has one of those */
+#define FEED_DETECT 16u     /* recognition: a header of this kind has this column */
+#define FEED_DETECT_ANY 32u /* recognition: a header of this kind has at least one of these columns */
 
 struct feed_column {
 	const char *name;               /* header name */
 	const char *db_name;            /* column of the table */
 	enum feed_type type;
 	unsigned flags;
-	const char *const *values;      /* FEED_ENUM: allowed values, NULL-terminated */
+	const char *const *values;      /* FEED_ENUM: allowed values; FEED_DERIVED: its sources (NULL-terminated) */
 	const char *default_value;      /* FEED_ENUM: used when the cell or the column is empty */
 	int64_t pct_max_e4;             /* FEED_PCT: upper bound, percent × 10^4 */
 };
@@ -93,13 +124,21 @@ struct feed_value {
 	int64_t i64;      /* numbers, instants (µs), days */
 };
 
+struct feed_reject;
+
+/* A rule across the fields of one row, after every field passed: 0, or -1 with rej filled. It may
+ * fill the kind's FEED_DERIVED columns. vals is indexed like the kind's cols. */
+typedef int feed_rule_fn(struct feed_value *vals, struct feed_reject *rej);
+
 struct feed_kind {
 	enum feed_kind_id id;
-	const char *name;         /* "billing_event" */
+	const char *name;         /* "billing_event", "accountfeed_v1": ingest_file.kind */
+	const char *alias;        /* another name feed_kind_by_name accepts ("billingeventfeed_v1"), or NULL */
 	const char *table;        /* "settle.billing_event" */
 	const struct feed_column *cols;
 	size_t ncols;
-	const char *key;          /* first write wins on this column (a unique key), or NULL */
+	const char *key;          /* first write wins on this column (a unique key), or NULL: versioned */
+	feed_rule_fn *rule;       /* rules across fields, or NULL */
 };
 
 struct feed_reject {
@@ -136,22 +175,28 @@ struct feed_header {
 
 extern const struct feed_kind feed_kinds[FEED_KINDS_N];
 
-/* The kind named name ("billing_event", ...), or NULL. */
+/* The kind named name ("billing_event", "accountfeed_v1", or an alias: "billingeventfeed_v1"),
+ * or NULL. NULL also for "addressfeed_v1": settle stores nothing of the address feed (SPEC §3.6);
+ * the inbox walk skips its folder, and a flat file with its header fits no kind. */
 const struct feed_kind *feed_kind_by_name(const char *name);
-/* "billing_event, offer, offer_dimension, metering, bank_deposit", for messages. */
+/* "billing_event (billingeventfeed_v1), offer, ...", every kind, for messages. */
 const char *feed_kind_names(void);
 /* The storage type of a column. */
 enum feed_sql feed_column_sql(const struct feed_column *c);
+/* Whether the kind has a FEED_RECIPIENT column (--recipient applies to its files). */
+int feed_kind_has_recipient(const struct feed_kind *k);
 
-/* Recognises the kind from the header's column names (SPEC §3), or NULL:
- * billing_event_id -> billing_event, metering_record_id -> metering, deposit_id -> bank_deposit,
- * offer_id with dimension or unit_price -> offer_dimension, offer_id -> offer. */
+/* The kinds the header fits (SPEC §3; see the file comment), at most cap of them into fits in
+ * table order. Returns how many kinds fit (may exceed cap). */
+size_t feed_kind_fits(const struct csv_in_record *header, const struct feed_kind **fits, size_t cap);
+/* The one kind the header fits, or NULL (none or several). */
 const struct feed_kind *feed_kind_detect(const struct csv_in_record *header);
 
 /* Binds a header to kind (NULL: recognise it with feed_kind_detect; h->kind says which). Fails
  * (-1, rej filled with a whole-file rejection) on a header that is not valid UTF-8, holds a NUL
  * or an overlong name, names a known column twice, lacks a required column (MISSING_COLUMN,
- * naming every missing one), or whose kind cannot be told (MISSING_COLUMN, column NULL).
+ * naming every missing one), or whose kind cannot be told: it fits none (MISSING_COLUMN, column
+ * NULL, naming the kinds it comes closest to) or several (AMBIGUOUS_KIND, naming them).
  * recipient is --recipient or NULL. */
 int feed_header_bind(struct feed_header *h, const struct feed_kind *kind, const struct csv_in_record *header,
 		     const char *recipient, struct feed_reject *rej);
@@ -167,6 +212,12 @@ void feed_copy_columns(const struct feed_header *h, char *buf, size_t cap);
 /* Appends the row as one binary COPY tuple for feed_copy_columns' list. */
 void feed_row_encode(const struct feed_header *h, int64_t file_id, int64_t line, const struct feed_value *vals,
 		     struct copy_out *out);
+
+/* JSON syntax (RFC 8259) as strict as PostgreSQL's jsonb input: no \u0000, surrogates only in
+ * pairs, nesting at most FEED_JSON_DEPTH_MAX, numbers within numeric's range. s is valid UTF-8.
+ * Returns -1 when valid, else the offset of the first bad byte (len: it ends too early); *why
+ * says what is wrong there. */
+long feed_json_invalid_at(const char *s, size_t len, const char **why);
 
 /* UTF-8 validity (no overlongs, no surrogates, at most U+10FFFF). Returns -1 when valid, else
  * the offset of the first bad byte. */

@@ -11,6 +11,57 @@
 CREATE SCHEMA settle;
 
 --
+-- Name: account_key(text, timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.account_key(account text, as_of timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce((SELECT m.account_key FROM settle.account_map(as_of) m WHERE m.id = settle.account_pad(account)),
+                    settle.account_pad(account))
+$$;
+
+--
+-- Name: account_map(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.account_map(as_of timestamp with time zone) RETURNS TABLE(id text, account_key text, tax_legal_name text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT DISTINCT ON (v.id) v.id, v.account_key, v.tax_legal_name
+    FROM (
+        SELECT a.account_id, a.tax_legal_name,
+               coalesce(settle.account_pad(a.aws_account_id), a.account_id) AS account_key,
+               settle.account_pad(a.aws_account_id) AS number
+        FROM settle.sdds_account_asof(as_of) a
+    ) acc
+    CROSS JOIN LATERAL (VALUES (acc.account_id, acc.account_key, acc.tax_legal_name, 0),
+                               (acc.number, acc.account_key, acc.tax_legal_name, 1)) v (id, account_key, tax_legal_name, form)
+    WHERE v.id IS NOT NULL
+    ORDER BY v.id, v.form, acc.account_id
+$$;
+
+--
+-- Name: account_name(text, timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.account_name(account text, as_of timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT m.tax_legal_name FROM settle.account_map(as_of) m WHERE m.id = settle.account_pad(account)
+$$;
+
+--
+-- Name: account_pad(text); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.account_pad(account text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE WHEN account ~ '^[0-9]{1,11}$' THEN lpad(account, 12, '0') ELSE account END
+$_$;
+
+--
 -- Name: bank_deposit; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -35,6 +86,16 @@ CREATE FUNCTION settle.bank_deposit_asof(as_of timestamp with time zone) RETURNS
     AS $$
     SELECT d.* FROM settle.bank_deposit d JOIN settle.ingest_file f ON f.file_id = d.file_id
     WHERE f.ingested_at <= as_of
+$$;
+
+--
+-- Name: bank_trace_id(text); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.bank_trace_id(trace text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN trace IN ('EMEA_MP_TEST_TRACE_ID', 'testTraceId') THEN NULL ELSE trace END
 $$;
 
 --
@@ -78,7 +139,16 @@ CREATE TABLE settle.billing_event (
     bank_trace_id text,
     disbursement_reference_number text,
     broker_id text,
-    action_date timestamp with time zone
+    action_date timestamp with time zone,
+    buyer_transaction_reference_id text,
+    buyer_invoice_date timestamp with time zone,
+    buyer_line_item_id text,
+    disbursement_amount_micros bigint,
+    disbursement_currency text,
+    catalog text,
+    data_catalog text,
+    invoice_date_source text,
+    CONSTRAINT billing_event_invoice_date_source_check CHECK ((invoice_date_source = ANY (ARRAY['valid_from'::text, 'insert_date'::text])))
 );
 
 --
@@ -87,42 +157,17 @@ CREATE TABLE settle.billing_event (
 
 CREATE FUNCTION settle.billing_event_asof(as_of timestamp with time zone) RETURNS SETOF settle.billing_event
     LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$
-    SELECT c.*
-    FROM (
+    AS $$SELECT c.* FROM (
         SELECT DISTINCT ON (v.billing_event_id) v.*
         FROM (
-            SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date,
-                                b.recipient_account_id, b.action, b.transaction_type,
-                                b.amount_micros, b.currency, b.invoice_date,
-                                b.transaction_reference_id, b.insert_date, b.delete_date,
-                                b.from_account_id, b.to_account_id, b.end_user_account_id,
-                                b.product_id, b.agreement_id, b.offer_id,
-                                b.parent_billing_event_id, b.disbursement_billing_event_id,
-                                b.balance_impacting, b.payment_due_date, b.usage_period_start_date,
-                                b.usage_period_end_date, b.invoice_id, b.line_item_id,
-                                b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                                b.charge_side, b.billing_address_id, b.bank_trace_id,
-                                b.disbursement_reference_number, b.broker_id, b.action_date) b.*
+            SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date, b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source) b.*
             FROM settle.billing_event b
             WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
             ORDER BY b.billing_event_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
-                     b.recipient_account_id, b.action, b.transaction_type, b.amount_micros,
-                     b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date,
-                     b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id,
-                     b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id,
-                     b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date,
-                     b.usage_period_start_date, b.usage_period_end_date, b.invoice_id,
-                     b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                     b.charge_side, b.billing_address_id, b.bank_trace_id,
-                     b.disbursement_reference_number, b.broker_id, b.action_date,
-                     b.file_id, b.line
+                     b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source, b.file_id, b.line
         ) v
-        ORDER BY v.billing_event_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST,
-                 v.file_id DESC, v.line DESC
-    ) c
-    WHERE c.delete_date IS NULL
-$$;
+        ORDER BY v.billing_event_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
 
 --
 -- Name: billing_event_current(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
@@ -184,48 +229,17 @@ $$;
 
 CREATE FUNCTION settle.billing_event_winners(as_of timestamp with time zone) RETURNS TABLE(file_id bigint, line bigint, deleted boolean)
     LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$
-    WITH keys AS MATERIALIZED (
-        SELECT k.billing_event_id FROM settle.billing_event_multi k
-        UNION
-        SELECT n.billing_event_id FROM settle.billing_event n
-        WHERE n.file_id > (SELECT st.through_file_id FROM settle.billing_event_multi_state st)
-    )
-    SELECT c.file_id, c.line, c.delete_date IS NOT NULL
-    FROM (
+    AS $$WITH keys AS MATERIALIZED ( SELECT k.billing_event_id FROM settle.billing_event_multi k UNION SELECT n.billing_event_id FROM settle.billing_event n WHERE n.file_id > (SELECT st.through_file_id FROM settle.billing_event_multi_state st)) SELECT c.file_id, c.line, c.delete_date IS NOT NULL FROM (
         SELECT DISTINCT ON (v.billing_event_id) v.*
         FROM (
-            SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date,
-                                b.recipient_account_id, b.action, b.transaction_type,
-                                b.amount_micros, b.currency, b.invoice_date,
-                                b.transaction_reference_id, b.insert_date, b.delete_date,
-                                b.from_account_id, b.to_account_id, b.end_user_account_id,
-                                b.product_id, b.agreement_id, b.offer_id,
-                                b.parent_billing_event_id, b.disbursement_billing_event_id,
-                                b.balance_impacting, b.payment_due_date, b.usage_period_start_date,
-                                b.usage_period_end_date, b.invoice_id, b.line_item_id,
-                                b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                                b.charge_side, b.billing_address_id, b.bank_trace_id,
-                                b.disbursement_reference_number, b.broker_id, b.action_date) b.*
+            SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date, b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source) b.*
             FROM settle.billing_event b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
-              AND b.billing_event_id IN (SELECT keys.billing_event_id FROM keys)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of) AND b.billing_event_id IN (SELECT keys.billing_event_id FROM keys)
             ORDER BY b.billing_event_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
-                     b.recipient_account_id, b.action, b.transaction_type, b.amount_micros,
-                     b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date,
-                     b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id,
-                     b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id,
-                     b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date,
-                     b.usage_period_start_date, b.usage_period_end_date, b.invoice_id,
-                     b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                     b.charge_side, b.billing_address_id, b.bank_trace_id,
-                     b.disbursement_reference_number, b.broker_id, b.action_date,
-                     b.file_id, b.line
+                     b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source, b.file_id, b.line
         ) v
-        ORDER BY v.billing_event_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST,
-                 v.file_id DESC, v.line DESC
-    ) c
-$$;
+        ORDER BY v.billing_event_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c$$;
 
 --
 -- Name: metering; Type: TABLE; Schema: settle; Owner: -
@@ -409,6 +423,463 @@ CREATE FUNCTION settle.periods_touched(after_file_id bigint, through_file_id big
 $$;
 
 --
+-- Name: sdds_account; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_account (
+    account_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    aws_account_id text,
+    encrypted_account_id text,
+    mailing_address_id text,
+    tax_address_id text,
+    tax_registration_number text,
+    tax_legal_name text,
+    catalog text,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_account_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_account_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_account
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.account_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.account_id, b.valid_from, b.update_date, b.aws_account_id, b.encrypted_account_id, b.mailing_address_id, b.tax_address_id, b.tax_registration_number, b.tax_legal_name, b.catalog, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_account b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.account_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.aws_account_id, b.encrypted_account_id, b.mailing_address_id, b.tax_address_id, b.tax_registration_number, b.tax_legal_name, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.account_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_agreement; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_agreement (
+    agreement_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    offer_id text,
+    proposer_account_id text,
+    acceptor_account_id text,
+    start_time timestamp with time zone,
+    end_time timestamp with time zone,
+    acceptance_time timestamp with time zone,
+    intent text,
+    preceding_agreement_id text,
+    status text,
+    status_reason_code text,
+    currency_code text,
+    estimated_agreement_value_micros bigint,
+    offer_set_id text,
+    catalog text,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_agreement_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_agreement_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_agreement
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.agreement_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.agreement_id, b.valid_from, b.update_date, b.offer_id, b.proposer_account_id, b.acceptor_account_id, b.start_time, b.end_time, b.acceptance_time, b.intent, b.preceding_agreement_id, b.status, b.status_reason_code, b.currency_code, b.estimated_agreement_value_micros, b.offer_set_id, b.catalog, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_agreement b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.agreement_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.offer_id, b.proposer_account_id, b.acceptor_account_id, b.start_time, b.end_time, b.acceptance_time, b.intent, b.preceding_agreement_id, b.status, b.status_reason_code, b.currency_code, b.estimated_agreement_value_micros, b.offer_set_id, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.agreement_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_agreement_term; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_agreement_term (
+    agreement_id text NOT NULL,
+    term_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    term_type text,
+    term_configuration jsonb,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_agreement_term_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_agreement_term_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_agreement_term
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.agreement_id, v.term_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.agreement_id, b.term_id, b.valid_from, b.update_date, b.term_type, b.term_configuration, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_agreement_term b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.agreement_id, b.term_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.term_type, b.term_configuration, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.agreement_id, v.term_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_daily_usage; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_daily_usage (
+    usage_feed_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    usage_date timestamp with time zone,
+    recipient_account_id text,
+    payer_account_id text,
+    end_user_account_id text,
+    product_id text,
+    offer_id text,
+    agreement_id text,
+    dimension_key text,
+    usage_unit text,
+    usage_quantity numeric,
+    region text,
+    charge_item_description text,
+    pricing_currency text,
+    usage_rate_per_unit_in_pricing_currency_micros bigint,
+    estimated_revenue_in_pricing_currency_micros bigint,
+    catalog text,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_daily_usage_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_daily_usage_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_daily_usage
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.usage_feed_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.usage_feed_id, b.valid_from, b.update_date, b.usage_date, b.recipient_account_id, b.payer_account_id, b.end_user_account_id, b.product_id, b.offer_id, b.agreement_id, b.dimension_key, b.usage_unit, b.usage_quantity, b.region, b.charge_item_description, b.pricing_currency, b.usage_rate_per_unit_in_pricing_currency_micros, b.estimated_revenue_in_pricing_currency_micros, b.catalog, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_daily_usage b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.usage_feed_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.usage_date, b.recipient_account_id, b.payer_account_id, b.end_user_account_id, b.product_id, b.offer_id, b.agreement_id, b.dimension_key, b.usage_unit, b.usage_quantity, b.region, b.charge_item_description, b.pricing_currency, b.usage_rate_per_unit_in_pricing_currency_micros, b.estimated_revenue_in_pricing_currency_micros, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.usage_feed_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_legacy_id_mapping; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_legacy_id_mapping (
+    mapping_type text NOT NULL,
+    legacy_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    new_id text NOT NULL,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_legacy_id_mapping_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_legacy_id_mapping_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_legacy_id_mapping
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.mapping_type, v.legacy_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.mapping_type, b.legacy_id, b.valid_from, b.update_date, b.new_id, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_legacy_id_mapping b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.mapping_type, b.legacy_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.new_id, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.mapping_type, v.legacy_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_offer; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_offer (
+    offer_id text NOT NULL,
+    offer_revision text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    name text,
+    expiration_date timestamp with time zone,
+    opportunity_name text,
+    opportunity_description text,
+    seller_account_id text,
+    opportunity_id text,
+    recipient_account_id text,
+    catalog text,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_offer_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_offer_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_offer
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.offer_id, v.offer_revision) v.*
+        FROM (
+            SELECT DISTINCT ON (b.offer_id, b.offer_revision, b.valid_from, b.update_date, b.name, b.expiration_date, b.opportunity_name, b.opportunity_description, b.seller_account_id, b.opportunity_id, b.recipient_account_id, b.catalog, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_offer b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.offer_id, b.offer_revision, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.name, b.expiration_date, b.opportunity_name, b.opportunity_description, b.seller_account_id, b.opportunity_id, b.recipient_account_id, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.offer_id, v.offer_revision, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_offer_product; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_offer_product (
+    offer_id text NOT NULL,
+    offer_revision text NOT NULL,
+    product_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_offer_product_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_offer_product_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_offer_product
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.offer_id, v.offer_revision, v.product_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.offer_id, b.offer_revision, b.product_id, b.valid_from, b.update_date, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_offer_product b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.offer_id, b.offer_revision, b.product_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.offer_id, v.offer_revision, v.product_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_offer_target; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_offer_target (
+    offer_target_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    offer_id text,
+    offer_revision text,
+    target_type text,
+    polarity text,
+    value text,
+    catalog text,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_offer_target_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_offer_target_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_offer_target
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.offer_target_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.offer_target_id, b.valid_from, b.update_date, b.offer_id, b.offer_revision, b.target_type, b.polarity, b.value, b.catalog, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_offer_target b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.offer_target_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.offer_id, b.offer_revision, b.target_type, b.polarity, b.value, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.offer_target_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_product; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_product (
+    product_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    manufacturer_account_id text,
+    product_code text,
+    title text,
+    catalog text,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_product_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_product_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_product
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.product_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.product_id, b.valid_from, b.update_date, b.manufacturer_account_id, b.product_code, b.title, b.catalog, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_product b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.product_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.manufacturer_account_id, b.product_code, b.title, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.product_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: sdds_tax_item; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.sdds_tax_item (
+    tax_item_id text NOT NULL,
+    file_id bigint NOT NULL,
+    line bigint NOT NULL,
+    invoice_id text,
+    line_item_id text,
+    customer_bill_id text,
+    product_id text,
+    invoice_date timestamp with time zone,
+    transaction_reference_id text,
+    transaction_type_code text,
+    tax_liable_party text,
+    tax_type_code text,
+    taxed_jurisdiction text,
+    tax_jurisdiction_rate numeric,
+    tax_amount_micros bigint,
+    tax_currency text,
+    taxed_customer_account_id text,
+    taxed_customer_country text,
+    taxed_customer_state_or_region text,
+    taxed_customer_city text,
+    taxed_customer_postal_code text,
+    product_tax_code text,
+    display_price_taxability_type text,
+    date_used_for_tax_calculation timestamp with time zone,
+    jurisdiction_level text,
+    tax_location_code_taxed_jurisdiction text,
+    tax_calculation_reason_code text,
+    customer_exemption_certificate_id text,
+    customer_exemption_certificate_id_domain text,
+    customer_exemption_certificate_level text,
+    customer_exemption_code text,
+    customer_exemption_domain text,
+    valid_from timestamp with time zone,
+    insert_date timestamp with time zone,
+    update_date timestamp with time zone,
+    delete_date timestamp with time zone
+);
+
+--
+-- Name: sdds_tax_item_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.sdds_tax_item_asof(as_of timestamp with time zone) RETURNS SETOF settle.sdds_tax_item
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$SELECT c.* FROM (
+        SELECT DISTINCT ON (v.tax_item_id) v.*
+        FROM (
+            SELECT DISTINCT ON (b.tax_item_id, b.valid_from, b.update_date, b.invoice_id, b.line_item_id, b.customer_bill_id, b.product_id, b.invoice_date, b.transaction_reference_id, b.transaction_type_code, b.tax_liable_party, b.tax_type_code, b.taxed_jurisdiction, b.tax_jurisdiction_rate, b.tax_amount_micros, b.tax_currency, b.taxed_customer_account_id, b.taxed_customer_country, b.taxed_customer_state_or_region, b.taxed_customer_city, b.taxed_customer_postal_code, b.product_tax_code, b.display_price_taxability_type, b.date_used_for_tax_calculation, b.jurisdiction_level, b.tax_location_code_taxed_jurisdiction, b.tax_calculation_reason_code, b.customer_exemption_certificate_id, b.customer_exemption_certificate_id_domain, b.customer_exemption_certificate_level, b.customer_exemption_code, b.customer_exemption_domain, b.insert_date, b.delete_date) b.*
+            FROM settle.sdds_tax_item b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            ORDER BY b.tax_item_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     b.invoice_id, b.line_item_id, b.customer_bill_id, b.product_id, b.invoice_date, b.transaction_reference_id, b.transaction_type_code, b.tax_liable_party, b.tax_type_code, b.taxed_jurisdiction, b.tax_jurisdiction_rate, b.tax_amount_micros, b.tax_currency, b.taxed_customer_account_id, b.taxed_customer_country, b.taxed_customer_state_or_region, b.taxed_customer_city, b.taxed_customer_postal_code, b.product_tax_code, b.display_price_taxability_type, b.date_used_for_tax_calculation, b.jurisdiction_level, b.tax_location_code_taxed_jurisdiction, b.tax_calculation_reason_code, b.customer_exemption_certificate_id, b.customer_exemption_certificate_id_domain, b.customer_exemption_certificate_level, b.customer_exemption_code, b.customer_exemption_domain, b.insert_date, b.delete_date, b.file_id, b.line
+        ) v
+        ORDER BY v.tax_item_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    ) c WHERE c.delete_date IS NULL$$;
+
+--
+-- Name: version_asof_sql(regclass, text[]); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.version_asof_sql(tbl regclass, keys text[]) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT 'SELECT c.* FROM (' || settle.version_resolution_sql(tbl, keys, '') || ') c WHERE c.delete_date IS NULL'
+$$;
+
+--
+-- Name: version_resolution_sql(regclass, text[], text); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.version_resolution_sql(tbl regclass, keys text[], filter text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $_$
+DECLARE
+    qualified text;
+    k_b text;
+    k_v text;
+    content text;
+BEGIN
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) INTO qualified
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    SELECT string_agg('b.' || quote_ident(k), ', ' ORDER BY o), string_agg('v.' || quote_ident(k), ', ' ORDER BY o)
+    INTO k_b, k_v FROM unnest(keys) WITH ORDINALITY u (k, o);
+    SELECT string_agg('b.' || quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO content
+    FROM pg_attribute a
+    WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attname::text <> ALL (keys || ARRAY['file_id', 'line', 'valid_from', 'update_date']);
+    RETURN format($q$
+        SELECT DISTINCT ON (%1$s) v.*
+        FROM (
+            SELECT DISTINCT ON (%2$s, b.valid_from, b.update_date, %3$s) b.*
+            FROM %4$s b
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)%5$s
+            ORDER BY %2$s, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
+                     %3$s, b.file_id, b.line
+        ) v
+        ORDER BY %1$s, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST, v.file_id DESC, v.line DESC
+    $q$, k_v, k_b, content, qualified, CASE WHEN filter = '' THEN '' ELSE ' AND ' || filter END);
+END
+$_$;
+
+--
 -- Name: aging; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -558,7 +1029,7 @@ CREATE TABLE settle.ingest_file (
     rows_unchanged bigint DEFAULT 0 NOT NULL,
     file_rejected boolean DEFAULT false NOT NULL,
     ingested_at timestamp with time zone NOT NULL,
-    CONSTRAINT ingest_file_kind_check CHECK ((kind = ANY (ARRAY['billing_event'::text, 'offer'::text, 'offer_dimension'::text, 'metering'::text, 'bank_deposit'::text, 'unknown'::text])))
+    CONSTRAINT ingest_file_kind_check CHECK ((kind = ANY (ARRAY['billing_event'::text, 'offer'::text, 'offer_dimension'::text, 'metering'::text, 'bank_deposit'::text, 'accountfeed_v1'::text, 'agreementfeed_v1'::text, 'agreementtermfeed_v1'::text, 'offerfeed_v1'::text, 'offerproductfeed_v1'::text, 'offertargetfeed_v1'::text, 'productfeed_v1'::text, 'legacyidmappingfeed_v1'::text, 'taxitemfeed_v1'::text, 'dailyusagefeed_v1'::text, 'unknown'::text])))
 );
 
 --
@@ -736,6 +1207,15 @@ CREATE TABLE settle.payout_statement (
 );
 
 --
+-- Name: rc_parent_ref; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_parent_ref (
+    billing_event_id text NOT NULL,
+    transaction_reference_id text NOT NULL
+);
+
+--
 -- Name: rc_winner; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -901,6 +1381,13 @@ ALTER TABLE ONLY settle.payout_statement
     ADD CONSTRAINT payout_statement_pkey PRIMARY KEY (run_id, period, party_account_id, party_role, currency);
 
 --
+-- Name: rc_parent_ref rc_parent_ref_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.rc_parent_ref
+    ADD CONSTRAINT rc_parent_ref_pkey PRIMARY KEY (billing_event_id);
+
+--
 -- Name: rc_winner rc_winner_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
 --
 
@@ -981,6 +1468,66 @@ CREATE INDEX metering_file_brin ON settle.metering USING brin (file_id) WITH (au
 --
 
 CREATE INDEX rejected_row_file ON settle.rejected_row USING btree (file_id, line);
+
+--
+-- Name: sdds_account_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_account_file_brin ON settle.sdds_account USING brin (file_id);
+
+--
+-- Name: sdds_agreement_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_agreement_file_brin ON settle.sdds_agreement USING brin (file_id);
+
+--
+-- Name: sdds_agreement_term_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_agreement_term_file_brin ON settle.sdds_agreement_term USING brin (file_id);
+
+--
+-- Name: sdds_daily_usage_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_daily_usage_file_brin ON settle.sdds_daily_usage USING brin (file_id);
+
+--
+-- Name: sdds_legacy_id_mapping_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_legacy_id_mapping_file_brin ON settle.sdds_legacy_id_mapping USING brin (file_id);
+
+--
+-- Name: sdds_offer_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_offer_file_brin ON settle.sdds_offer USING brin (file_id);
+
+--
+-- Name: sdds_offer_product_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_offer_product_file_brin ON settle.sdds_offer_product USING brin (file_id);
+
+--
+-- Name: sdds_offer_target_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_offer_target_file_brin ON settle.sdds_offer_target USING brin (file_id);
+
+--
+-- Name: sdds_product_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_product_file_brin ON settle.sdds_product USING brin (file_id);
+
+--
+-- Name: sdds_tax_item_file_brin; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX sdds_tax_item_file_brin ON settle.sdds_tax_item USING brin (file_id);
 
 --
 -- Name: disbursement disbursement_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -

@@ -43,16 +43,28 @@ static const char *const metering_statuses[] = { "Success", "CustomerNotSubscrib
 #define T(n) { n, n, FEED_TEXT, 0, NULL, NULL, 0 }
 #define TR(n) { n, n, FEED_TEXT, FEED_REQUIRED, NULL, NULL, 0 }
 #define TS(n) { n, n, FEED_TIMESTAMP, 0, NULL, NULL, 0 }
+/* a required column that also identifies the kind of a header (FEED_DETECT) */
+#define TK(n) { n, n, FEED_TEXT, FEED_REQUIRED | FEED_DETECT, NULL, NULL, 0 }
+/* an optional column that identifies the kind of a header */
+#define TD(n) { n, n, FEED_TEXT, FEED_DETECT, NULL, NULL, 0 }
+#define MONEY(n) { n, n "_micros", FEED_MONEY, 0, NULL, NULL, 0 }
+#define CUR(n) { n, n, FEED_CURRENCY, 0, NULL, NULL, 0 }
+/* SDDS.md: every feed carries its history columns (the version rule of SPEC §3.1) */
+#define HISTORY TS("valid_from"), TS("insert_date"), TS("update_date"), TS("delete_date")
+
+/* SPEC §3.1: a DISBURSED row without invoice_date is dated by valid_from, else insert_date. */
+static const char *const be_date_sources[] = { "valid_from", "insert_date", NULL };
 
 static const struct feed_column billing_event_cols[] = {
 	{ "recipient_account_id", "recipient_account_id", FEED_TEXT, FEED_RECIPIENT, NULL, NULL, 0 },
-	TR("billing_event_id"),
+	TK("billing_event_id"),
 	{ "action", "action", FEED_ENUM, FEED_REQUIRED, be_actions, NULL, 0 },
 	{ "transaction_type", "transaction_type", FEED_ENUM, FEED_REQUIRED, be_types, NULL, 0 },
 	{ "amount", "amount_micros", FEED_MONEY, FEED_REQUIRED, NULL, NULL, 0 },
 	{ "currency", "currency", FEED_CURRENCY, FEED_REQUIRED, NULL, NULL, 0 },
-	{ "invoice_date", "invoice_date", FEED_TIMESTAMP, FEED_REQUIRED, NULL, NULL, 0 },
-	T("transaction_reference_id"), /* required for INVOICED/FORGIVEN: feed_check_billing_event */
+	/* may be empty on DISBURSED rows: rule_billing_event */
+	{ "invoice_date", "invoice_date", FEED_TIMESTAMP, FEED_IN_HEADER, NULL, NULL, 0 },
+	T("transaction_reference_id"), /* required for INVOICED/FORGIVEN: rule_billing_event */
 	TS("valid_from"),
 	TS("insert_date"),
 	TS("update_date"),
@@ -80,7 +92,20 @@ static const struct feed_column billing_event_cols[] = {
 	T("disbursement_reference_number"),
 	T("broker_id"),
 	TS("action_date"),
+	T("buyer_transaction_reference_id"),
+	TS("buyer_invoice_date"),
+	T("buyer_line_item_id"),
+	MONEY("disbursement_amount"),
+	CUR("disbursement_currency"),
+	T("catalog"),
+	T("data_catalog"),
+	/* which column dated a DISBURSED row without invoice_date ("valid_from", "insert_date"), or
+	 * NULL: invoice_date is the file's own */
+	{ "invoice_date_source", "invoice_date_source", FEED_TEXT, FEED_DERIVED, be_date_sources, NULL, 0 },
 };
+
+/* settle's own offer file is told from the offer feeds by the columns only it has. */
+#define OFFER_OWN(n, db, type, flags, max) { n, db, type, (flags) | FEED_DETECT_ANY, NULL, NULL, max }
 
 static const struct feed_column offer_cols[] = {
 	TR("offer_id"),
@@ -88,27 +113,27 @@ static const struct feed_column offer_cols[] = {
 	T("product_id"),
 	T("product_code"),
 	T("buyer_account_id"),
-	TR("isv_account_id"),
-	T("reseller_account_id"),
-	T("resale_authorization_id"),
+	OFFER_OWN("isv_account_id", "isv_account_id", FEED_TEXT, FEED_REQUIRED, 0),
+	OFFER_OWN("reseller_account_id", "reseller_account_id", FEED_TEXT, 0, 0),
+	OFFER_OWN("resale_authorization_id", "resale_authorization_id", FEED_TEXT, 0, 0),
 	{ "currency", "currency", FEED_CURRENCY, FEED_REQUIRED, NULL, NULL, 0 },
 	{ "pricing_model", "pricing_model", FEED_ENUM, 0, offer_pricing, "CONTRACT", 0 },
-	{ "split_basis", "split_basis", FEED_ENUM, FEED_REQUIRED, offer_splits, NULL, 0 },
-	{ "markup_pct", "markup_rate_micros", FEED_PCT, 0, NULL, NULL, PCT_MARKUP_MAX_E4 },
-	{ "isv_share_pct", "isv_share_rate_micros", FEED_PCT, 0, NULL, NULL, PCT_100_E4 },
-	{ "listing_fee_pct", "listing_fee_rate_micros", FEED_PCT, 0, NULL, NULL, PCT_100_E4 },
+	{ "split_basis", "split_basis", FEED_ENUM, FEED_REQUIRED | FEED_DETECT_ANY, offer_splits, NULL, 0 },
+	OFFER_OWN("markup_pct", "markup_rate_micros", FEED_PCT, 0, PCT_MARKUP_MAX_E4),
+	OFFER_OWN("isv_share_pct", "isv_share_rate_micros", FEED_PCT, 0, PCT_100_E4),
+	OFFER_OWN("listing_fee_pct", "listing_fee_rate_micros", FEED_PCT, 0, PCT_100_E4),
 	{ "valid_from", "valid_from", FEED_DATE, 0, NULL, NULL, 0 },
 	{ "valid_until", "valid_until", FEED_DATE, 0, NULL, NULL, 0 },
 };
 
 static const struct feed_column offer_dimension_cols[] = {
-	TR("offer_id"),
-	TR("dimension"),
-	{ "unit_price", "unit_price_micros", FEED_PRICE, FEED_REQUIRED, NULL, NULL, 0 },
+	TK("offer_id"),
+	{ "dimension", "dimension", FEED_TEXT, FEED_REQUIRED | FEED_DETECT_ANY, NULL, NULL, 0 },
+	{ "unit_price", "unit_price_micros", FEED_PRICE, FEED_REQUIRED | FEED_DETECT_ANY, NULL, NULL, 0 },
 };
 
 static const struct feed_column metering_cols[] = {
-	TR("metering_record_id"),
+	TK("metering_record_id"),
 	{ "timestamp", "usage_hour", FEED_TIMESTAMP, FEED_REQUIRED, NULL, NULL, 0 },
 	TR("customer_aws_account_id"),
 	TR("product_code"),
@@ -122,7 +147,7 @@ static const struct feed_column metering_cols[] = {
 
 static const struct feed_column bank_deposit_cols[] = {
 	TR("account_id"),
-	TR("deposit_id"),
+	TK("deposit_id"),
 	{ "value_date", "value_date", FEED_DATE, FEED_REQUIRED, NULL, NULL, 0 },
 	{ "amount", "amount_micros", FEED_MONEY, FEED_REQUIRED, NULL, NULL, 0 },
 	{ "currency", "currency", FEED_CURRENCY, FEED_REQUIRED, NULL, NULL, 0 },
@@ -130,30 +155,219 @@ static const struct feed_column bank_deposit_cols[] = {
 	T("reference"),
 };
 
+/* The SDDS feeds of SPEC §3.6, with the column sets of SDDS.md. Key columns are required and
+ * identify the kind (with a second column where the key alone is shared with another feed);
+ * amounts are micros (SPEC §2), rates and quantities exact decimals, JSON is checked and stored
+ * as jsonb. Text the marketplace may extend (statuses, term types, target types) is kept as it
+ * is: settle validates what it computes with. */
+
+static const struct feed_column account_cols[] = {
+	TK("account_id"),
+	TD("aws_account_id"), /* 12 digits, or fewer when a tool lost the leading zeros: sql/009 */
+	T("encrypted_account_id"),
+	T("mailing_address_id"),
+	T("tax_address_id"),
+	T("tax_registration_number"),
+	T("tax_legal_name"),
+	T("catalog"),
+	HISTORY,
+};
+
+static const struct feed_column agreement_cols[] = {
+	TK("agreement_id"),
+	T("offer_id"),
+	TD("proposer_account_id"),
+	TD("acceptor_account_id"),
+	TS("start_time"),
+	TS("end_time"),
+	TS("acceptance_time"),
+	T("intent"),
+	T("preceding_agreement_id"),
+	T("status"),
+	T("status_reason_code"),
+	CUR("currency_code"),
+	MONEY("estimated_agreement_value"),
+	T("offer_set_id"),
+	T("catalog"),
+	HISTORY,
+};
+
+static const struct feed_column agreement_term_cols[] = {
+	TK("agreement_id"),
+	TK("term_id"),
+	T("term_type"),
+	{ "term_configuration", "term_configuration", FEED_JSON, 0, NULL, NULL, 0 },
+	HISTORY,
+};
+
+static const struct feed_column sdds_offer_cols[] = {
+	TK("offer_id"),
+	TK("offer_revision"),
+	T("name"),
+	TS("expiration_date"),
+	T("opportunity_name"),
+	T("opportunity_description"),
+	TD("seller_account_id"),
+	T("opportunity_id"), /* the resale authorization of a CPPO */
+	T("recipient_account_id"),
+	T("catalog"),
+	HISTORY,
+};
+
+static const struct feed_column offer_product_cols[] = {
+	TK("offer_id"),
+	TK("offer_revision"),
+	TK("product_id"),
+	HISTORY,
+};
+
+static const struct feed_column offer_target_cols[] = {
+	TK("offer_target_id"),
+	T("offer_id"),
+	T("offer_revision"),
+	T("target_type"),
+	T("polarity"),
+	T("value"),
+	T("catalog"),
+	HISTORY,
+};
+
+static const struct feed_column product_cols[] = {
+	TK("product_id"),
+	TD("manufacturer_account_id"),
+	T("product_code"),
+	T("title"),
+	T("catalog"),
+	HISTORY,
+};
+
+static const struct feed_column legacy_id_mapping_cols[] = {
+	TK("mapping_type"),
+	TK("legacy_id"),
+	TK("new_id"),
+	HISTORY,
+};
+
+static const struct feed_column tax_item_cols[] = {
+	TK("tax_item_id"),
+	T("invoice_id"),
+	T("line_item_id"),
+	T("customer_bill_id"),
+	T("product_id"),
+	TS("invoice_date"),
+	T("transaction_reference_id"),
+	T("transaction_type_code"),
+	T("tax_liable_party"),
+	T("tax_type_code"),
+	T("taxed_jurisdiction"),
+	{ "tax_jurisdiction_rate", "tax_jurisdiction_rate", FEED_DECIMAL, 0, NULL, NULL, 0 },
+	MONEY("tax_amount"),
+	CUR("tax_currency"),
+	T("taxed_customer_account_id"),
+	T("taxed_customer_country"),
+	T("taxed_customer_state_or_region"),
+	T("taxed_customer_city"),
+	T("taxed_customer_postal_code"),
+	T("product_tax_code"),
+	T("display_price_taxability_type"),
+	TS("date_used_for_tax_calculation"),
+	T("jurisdiction_level"),
+	T("tax_location_code_taxed_jurisdiction"),
+	T("tax_calculation_reason_code"),
+	T("customer_exemption_certificate_id"),
+	T("customer_exemption_certificate_id_domain"),
+	T("customer_exemption_certificate_level"),
+	T("customer_exemption_code"),
+	T("customer_exemption_domain"),
+	HISTORY,
+};
+
+static const struct feed_column daily_usage_cols[] = {
+	TK("usage_feed_id"),
+	TS("usage_date"),
+	T("recipient_account_id"),
+	T("payer_account_id"),
+	T("end_user_account_id"),
+	T("product_id"),
+	T("offer_id"),
+	T("agreement_id"),
+	T("dimension_key"),
+	T("usage_unit"),
+	{ "usage_quantity", "usage_quantity", FEED_DECIMAL, 0, NULL, NULL, 0 },
+	T("region"),
+	T("charge_item_description"),
+	CUR("pricing_currency"),
+	MONEY("usage_rate_per_unit_in_pricing_currency"),
+	MONEY("estimated_revenue_in_pricing_currency"),
+	T("catalog"),
+	HISTORY,
+};
+
+static int rule_billing_event(struct feed_value *vals, struct feed_reject *rej);
+static int rule_offer(struct feed_value *vals, struct feed_reject *rej);
+
 #define COLS(a) a, sizeof a / sizeof a[0]
 
 const struct feed_kind feed_kinds[FEED_KINDS_N] = {
-	{ FEED_BILLING_EVENT, "billing_event", "settle.billing_event", COLS(billing_event_cols), NULL },
-	{ FEED_OFFER, "offer", "settle.offer", COLS(offer_cols), NULL },
-	{ FEED_OFFER_DIMENSION, "offer_dimension", "settle.offer_dimension", COLS(offer_dimension_cols), NULL },
-	{ FEED_METERING, "metering", "settle.metering", COLS(metering_cols), "metering_record_id" },
-	{ FEED_BANK_DEPOSIT, "bank_deposit", "settle.bank_deposit", COLS(bank_deposit_cols), "deposit_id" },
+	{ FEED_BILLING_EVENT, "billing_event", "billingeventfeed_v1", "settle.billing_event", COLS(billing_event_cols),
+	  NULL, rule_billing_event },
+	{ FEED_OFFER, "offer", NULL, "settle.offer", COLS(offer_cols), NULL, rule_offer },
+	{ FEED_OFFER_DIMENSION, "offer_dimension", NULL, "settle.offer_dimension", COLS(offer_dimension_cols), NULL,
+	  NULL },
+	{ FEED_METERING, "metering", NULL, "settle.metering", COLS(metering_cols), "metering_record_id", NULL },
+	{ FEED_BANK_DEPOSIT, "bank_deposit", NULL, "settle.bank_deposit", COLS(bank_deposit_cols), "deposit_id", NULL },
+	{ FEED_ACCOUNT, "accountfeed_v1", NULL, "settle.sdds_account", COLS(account_cols), NULL, NULL },
+	{ FEED_AGREEMENT, "agreementfeed_v1", NULL, "settle.sdds_agreement", COLS(agreement_cols), NULL, NULL },
+	{ FEED_AGREEMENT_TERM, "agreementtermfeed_v1", NULL, "settle.sdds_agreement_term", COLS(agreement_term_cols),
+	  NULL, NULL },
+	{ FEED_SDDS_OFFER, "offerfeed_v1", NULL, "settle.sdds_offer", COLS(sdds_offer_cols), NULL, NULL },
+	{ FEED_OFFER_PRODUCT, "offerproductfeed_v1", NULL, "settle.sdds_offer_product", COLS(offer_product_cols), NULL,
+	  NULL },
+	{ FEED_OFFER_TARGET, "offertargetfeed_v1", NULL, "settle.sdds_offer_target", COLS(offer_target_cols), NULL,
+	  NULL },
+	{ FEED_PRODUCT, "productfeed_v1", NULL, "settle.sdds_product", COLS(product_cols), NULL, NULL },
+	{ FEED_LEGACY_ID_MAPPING, "legacyidmappingfeed_v1", NULL, "settle.sdds_legacy_id_mapping",
+	  COLS(legacy_id_mapping_cols), NULL, NULL },
+	{ FEED_TAX_ITEM, "taxitemfeed_v1", NULL, "settle.sdds_tax_item", COLS(tax_item_cols), NULL, NULL },
+	{ FEED_DAILY_USAGE, "dailyusagefeed_v1", NULL, "settle.sdds_daily_usage", COLS(daily_usage_cols), NULL, NULL },
 };
 
 _Static_assert(sizeof billing_event_cols / sizeof billing_event_cols[0] <= FEED_COLUMNS_MAX,
 	       "FEED_COLUMNS_MAX too small");
+_Static_assert(sizeof tax_item_cols / sizeof tax_item_cols[0] <= FEED_COLUMNS_MAX, "FEED_COLUMNS_MAX too small");
 
 const struct feed_kind *feed_kind_by_name(const char *name)
 {
-	for (size_t i = 0; i < FEED_KINDS_N; i++)
-		if (strcmp(feed_kinds[i].name, name) == 0)
+	for (size_t i = 0; i < FEED_KINDS_N; i++) {
+		ASSERT(feed_kinds[i].id == (enum feed_kind_id)i && feed_kinds[i].ncols <= FEED_COLUMNS_MAX);
+		if (strcmp(feed_kinds[i].name, name) == 0 || (feed_kinds[i].alias && strcmp(feed_kinds[i].alias, name) == 0))
 			return &feed_kinds[i];
+	}
 	return NULL;
 }
 
 const char *feed_kind_names(void)
 {
-	return "billing_event, offer, offer_dimension, metering, bank_deposit";
+	static char names[1024];
+	if (names[0])
+		return names;
+	size_t used = 0;
+	for (size_t i = 0; i < FEED_KINDS_N; i++) {
+		const struct feed_kind *k = &feed_kinds[i];
+		int n = k->alias ? snprintf(names + used, sizeof names - used, "%s%s (%s)", i ? ", " : "", k->name, k->alias)
+				 : snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", k->name);
+		ASSERT(n > 0 && (size_t)n < sizeof names - used);
+		used += (size_t)n;
+	}
+	return names;
+}
+
+int feed_kind_has_recipient(const struct feed_kind *k)
+{
+	for (size_t c = 0; c < k->ncols; c++)
+		if (k->cols[c].flags & FEED_RECIPIENT)
+			return 1;
+	return 0;
 }
 
 enum feed_sql feed_column_sql(const struct feed_column *c)
@@ -172,6 +386,10 @@ enum feed_sql feed_column_sql(const struct feed_column *c)
 		return FEED_SQL_TIMESTAMPTZ;
 	case FEED_DATE:
 		return FEED_SQL_DATE;
+	case FEED_DECIMAL:
+		return FEED_SQL_NUMERIC;
+	case FEED_JSON:
+		return FEED_SQL_JSONB;
 	}
 	ASSERT(0);
 	return FEED_SQL_TEXT;
@@ -303,26 +521,143 @@ static int header_has(const struct csv_in_record *h, const char *name)
 	return 0;
 }
 
+/* What a header lacks to fit kind k: 0 when it fits, else the number of missing FEED_DETECT
+ * columns (+1 when none of the kind's FEED_DETECT_ANY columns is there); *near counts the
+ * recognition columns it has, for naming the kinds it comes closest to. */
+static size_t kind_lacks(const struct feed_kind *k, const struct csv_in_record *header, size_t *near)
+{
+	size_t lacks = 0, any = 0, any_found = 0;
+	*near = 0;
+	for (size_t c = 0; c < k->ncols; c++) {
+		const struct feed_column *col = &k->cols[c];
+		if (!(col->flags & (FEED_DETECT | FEED_DETECT_ANY)))
+			continue;
+		int has = header_has(header, col->name);
+		*near += (size_t)has;
+		if (col->flags & FEED_DETECT)
+			lacks += (size_t)!has;
+		else {
+			any++;
+			any_found += (size_t)has;
+		}
+	}
+	return lacks + (any && !any_found);
+}
+
+size_t feed_kind_fits(const struct csv_in_record *header, const struct feed_kind **fits, size_t cap)
+{
+	size_t n = 0, near;
+	for (size_t i = 0; i < FEED_KINDS_N; i++) {
+		if (kind_lacks(&feed_kinds[i], header, &near) != 0)
+			continue;
+		if (n < cap)
+			fits[n] = &feed_kinds[i];
+		n++;
+	}
+	return n;
+}
+
 const struct feed_kind *feed_kind_detect(const struct csv_in_record *header)
 {
-	if (header_has(header, "billing_event_id"))
-		return &feed_kinds[FEED_BILLING_EVENT];
-	if (header_has(header, "metering_record_id"))
-		return &feed_kinds[FEED_METERING];
-	if (header_has(header, "deposit_id"))
-		return &feed_kinds[FEED_BANK_DEPOSIT];
-	if (header_has(header, "offer_id")) {
-		if (header_has(header, "unit_price") || header_has(header, "dimension"))
-			return &feed_kinds[FEED_OFFER_DIMENSION];
-		return &feed_kinds[FEED_OFFER];
+	const struct feed_kind *fit;
+	return feed_kind_fits(header, &fit, 1) == 1 ? fit : NULL;
+}
+
+/* Appends ", " (unless first) and the text to buf, cut short with "..." when it does not fit. */
+static void list_add(char *buf, size_t cap, size_t *used, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void list_add(char *buf, size_t cap, size_t *used, const char *fmt, ...)
+{
+	if (*used + 4 >= cap)
+		return;
+	if (*used) {
+		int n = snprintf(buf + *used, cap - *used, ", ");
+		*used += (size_t)n;
 	}
-	return NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *used, cap - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *used - 4) {
+		snprintf(buf + cap - 4, 4, "...");
+		*used = cap - 1;
+		return;
+	}
+	*used += (size_t)n;
+}
+
+/* The columns of k that tell its kind, for a message: "\"a\" and \"b\"" plus "and one of ...". */
+static void kind_signature(const struct feed_kind *k, char *buf, size_t cap)
+{
+	size_t used = 0;
+	char any[FEED_DETAIL_MAX / 4] = "";
+	size_t any_used = 0;
+	buf[0] = '\0';
+	for (size_t c = 0; c < k->ncols; c++) {
+		if (k->cols[c].flags & FEED_DETECT)
+			list_add(buf, cap, &used, "%s", k->cols[c].name);
+		else if (k->cols[c].flags & FEED_DETECT_ANY)
+			list_add(any, sizeof any, &any_used, "%s", k->cols[c].name);
+	}
+	if (any_used)
+		snprintf(buf + used, cap - used, "%sone of %s", used ? " and " : "", any);
+}
+
+/* SPEC §3: never guessed. Several fits: named. None: the kinds with most of their recognising
+ * columns in the header are named with what they lack. */
+static int kind_unknown(const struct csv_in_record *header, struct feed_reject *rej)
+{
+	const struct feed_kind *fits[FEED_KINDS_N];
+	size_t n = feed_kind_fits(header, fits, FEED_KINDS_N);
+	char list[FEED_DETAIL_MAX / 2] = "";
+	size_t used = 0;
+	ASSERT(n != 1);
+	if (n > 1) {
+		for (size_t i = 0; i < n; i++)
+			list_add(list, sizeof list, &used, "%s", fits[i]->name);
+		return feed_reject_set(rej, FEED_AMBIGUOUS_KIND, NULL,
+				       "cannot tell the kind of the file from its header: it fits %zu kinds (%s); "
+				       "name the kind with --kind",
+				       n, list);
+	}
+	size_t best = 0, near;
+	for (size_t i = 0; i < FEED_KINDS_N; i++) {
+		kind_lacks(&feed_kinds[i], header, &near);
+		best = near > best ? near : best;
+	}
+	if (best == 0)
+		return feed_reject_set(rej, FEED_MISSING_COLUMN, NULL,
+				       "cannot tell the kind of the file from its header: it has none of the "
+				       "columns that identify a kind (billing_event_id, metering_record_id, deposit_id, "
+				       "offer_id, account_id, agreement_id, ...); name the kind with --kind");
+	for (size_t i = 0; i < FEED_KINDS_N; i++) {
+		char sig[FEED_DETAIL_MAX / 4];
+		kind_lacks(&feed_kinds[i], header, &near);
+		if (near != best)
+			continue;
+		kind_signature(&feed_kinds[i], sig, sizeof sig);
+		list_add(list, sizeof list, &used, "%s (needs %s)", feed_kinds[i].name, sig);
+	}
+	return feed_reject_set(rej, FEED_MISSING_COLUMN, NULL,
+			       "cannot tell the kind of the file from its header: it fits no kind; it could be %s; "
+			       "name the kind with --kind",
+			       list);
+}
+
+/* The index of the column named name in k (a constant of the tables: it exists). */
+static int col_index(const struct feed_kind *k, const char *name)
+{
+	for (size_t c = 0; c < k->ncols; c++)
+		if (strcmp(k->cols[c].name, name) == 0)
+			return (int)c;
+	ASSERT(0);
+	return -1;
 }
 
 static int kind_column(const struct feed_kind *k, const struct csv_in_field *f)
 {
 	for (size_t c = 0; c < k->ncols; c++)
-		if (field_is(f, k->cols[c].name))
+		if (!(k->cols[c].flags & FEED_DERIVED) && field_is(f, k->cols[c].name))
 			return (int)c;
 	return -1;
 }
@@ -369,7 +704,7 @@ static int header_missing(struct feed_header *h, struct feed_reject *rej)
 	int recipient_missing = 0;
 	for (size_t c = 0; c < k->ncols; c++) {
 		const struct feed_column *col = &k->cols[c];
-		int needed = (col->flags & FEED_REQUIRED) || ((col->flags & FEED_RECIPIENT) && !h->recipient);
+		int needed = (col->flags & (FEED_REQUIRED | FEED_IN_HEADER)) || ((col->flags & FEED_RECIPIENT) && !h->recipient);
 		if (!needed || h->present[c] >= 0)
 			continue;
 		if (!first)
@@ -402,10 +737,7 @@ int feed_header_bind(struct feed_header *h, const struct feed_kind *kind, const 
 	if (!kind)
 		kind = feed_kind_detect(header);
 	if (!kind)
-		return feed_reject_set(rej, FEED_MISSING_COLUMN, NULL,
-				       "cannot tell the kind of the file from its header: it has none of the "
-				       "columns billing_event_id, metering_record_id, deposit_id, offer_id "
-				       "(name the kind with --kind)");
+		return kind_unknown(header, rej);
 	h->kind = kind;
 	ASSERT(kind->ncols <= FEED_COLUMNS_MAX);
 	h->nfields = header->nfields;
@@ -430,6 +762,8 @@ int feed_header_bind(struct feed_header *h, const struct feed_kind *kind, const 
 	for (size_t c = 0; c < kind->ncols; c++) {
 		const struct feed_column *col = &kind->cols[c];
 		h->sent[c] = h->present[c] >= 0 || col->default_value || ((col->flags & FEED_RECIPIENT) && h->recipient);
+		for (size_t v = 0; (col->flags & FEED_DERIVED) && col->values[v]; v++)
+			h->sent[c] |= h->present[col_index(kind, col->values[v])] >= 0;
 		h->sent_n += (size_t)h->sent[c];
 	}
 	return 0;
@@ -539,6 +873,266 @@ static int field_quantity(const struct feed_column *col, const struct csv_in_fie
 	return 0;
 }
 
+/* An exact decimal: the money grammar of SPEC §2 (-?[0-9]+(\.[0-9]+)?) without its scale limit,
+ * at most FEED_DECIMAL_DIGITS_MAX digits; stored as numeric exactly as written. */
+static int field_decimal(const struct feed_column *col, const struct csv_in_field *f, struct feed_reject *rej)
+{
+	char q[QUOTE_CAP];
+	size_t i = f->len > 0 && f->ptr[0] == '-', digits = 0, int_digits = 0, frac_digits = 0;
+	int dot = 0;
+	for (; i < f->len; i++) {
+		char c = f->ptr[i];
+		if (c >= '0' && c <= '9') {
+			digits++;
+			if (dot)
+				frac_digits++;
+			else
+				int_digits++;
+		} else if (c == '.' && !dot) {
+			dot = 1;
+		} else {
+			break;
+		}
+	}
+	if (i != f->len || int_digits == 0 || (dot && frac_digits == 0))
+		return feed_reject_set(rej, FEED_BAD_AMOUNT, col->name, "%s is not a decimal number",
+				       feed_quote(f->ptr, f->len, q, sizeof q));
+	if (digits > FEED_DECIMAL_DIGITS_MAX)
+		return feed_reject_set(rej, FEED_AMOUNT_RANGE, col->name, "%s has more than %d digits",
+				       feed_quote(f->ptr, f->len, q, sizeof q), FEED_DECIMAL_DIGITS_MAX);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * JSON (agreement terms): a strict RFC 8259 checker, so that a bad document is one quarantined
+ * row (BAD_JSON, with its byte) instead of a COPY that PostgreSQL aborts for the whole file. It
+ * accepts exactly what jsonb accepts: no \u0000 (jsonb cannot store it), a \uD800-\uDBFF escape
+ * only followed by a \uDC00-\uDFFF one, numbers that fit numeric.
+ */
+
+struct json_in {
+	const char *s;
+	size_t len, at;
+	const char *why;
+};
+
+static int json_fail(struct json_in *j, const char *why)
+{
+	if (!j->why)
+		j->why = why;
+	return -1;
+}
+
+static void json_space(struct json_in *j)
+{
+	while (j->at < j->len && (j->s[j->at] == ' ' || j->s[j->at] == '\t' || j->s[j->at] == '\n' || j->s[j->at] == '\r'))
+		j->at++;
+}
+
+static int json_literal(struct json_in *j, const char *word)
+{
+	size_t n = strlen(word);
+	if (j->len - j->at < n || memcmp(j->s + j->at, word, n) != 0)
+		return json_fail(j, "not a JSON value");
+	j->at += n;
+	return 0;
+}
+
+static int json_hex4(struct json_in *j, unsigned *out)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++, j->at++) {
+		if (j->at >= j->len)
+			return json_fail(j, "the document ends inside a \\u escape");
+		char c = j->s[j->at];
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+			     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+						    : 16u;
+		if (d == 16)
+			return json_fail(j, "a \\u escape needs 4 hexadecimal digits");
+		v = v * 16 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int json_string(struct json_in *j)
+{
+	ASSERT(j->s[j->at] == '"');
+	j->at++;
+	while (j->at < j->len) {
+		unsigned char c = (unsigned char)j->s[j->at];
+		if (c == '"') {
+			j->at++;
+			return 0;
+		}
+		if (c < 0x20)
+			return json_fail(j, "a control character in a string must be escaped");
+		if (c != '\\') {
+			j->at++;
+			continue;
+		}
+		if (++j->at >= j->len)
+			break;
+		c = (unsigned char)j->s[j->at];
+		if (strchr("\"\\/bfnrt", c) && c) {
+			j->at++;
+			continue;
+		}
+		if (c != 'u')
+			return json_fail(j, "not a JSON escape");
+		j->at++;
+		unsigned u;
+		size_t esc = j->at - 2;
+		if (json_hex4(j, &u) < 0)
+			return -1;
+		if (u == 0) {
+			j->at = esc;
+			return json_fail(j, "\\u0000 cannot be stored (PostgreSQL's jsonb)");
+		}
+		if (u >= 0xDC00 && u <= 0xDFFF) {
+			j->at = esc;
+			return json_fail(j, "a low surrogate escape without a high one before it");
+		}
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			unsigned lo = 0;
+			if (j->len - j->at < 2 || j->s[j->at] != '\\' || j->s[j->at + 1] != 'u') {
+				j->at = esc;
+				return json_fail(j, "a high surrogate escape without a low one after it");
+			}
+			j->at += 2;
+			if (json_hex4(j, &lo) < 0)
+				return -1;
+			if (lo < 0xDC00 || lo > 0xDFFF) {
+				j->at = esc;
+				return json_fail(j, "a high surrogate escape without a low one after it");
+			}
+		}
+	}
+	return json_fail(j, "the document ends inside a string");
+}
+
+/* RFC 8259 number; also within what numeric reads (exponent magnitude, digits after the point). */
+static int json_number(struct json_in *j)
+{
+	size_t start = j->at, frac = 0;
+	long exp = 0;
+	if (j->at < j->len && j->s[j->at] == '-')
+		j->at++;
+	if (j->at >= j->len || j->s[j->at] < '0' || j->s[j->at] > '9')
+		return json_fail(j, "not a JSON value");
+	if (j->s[j->at] == '0')
+		j->at++;
+	else
+		while (j->at < j->len && j->s[j->at] >= '0' && j->s[j->at] <= '9')
+			j->at++;
+	if (j->at < j->len && j->s[j->at] == '.') {
+		j->at++;
+		while (j->at < j->len && j->s[j->at] >= '0' && j->s[j->at] <= '9') {
+			j->at++;
+			frac++;
+		}
+		if (frac == 0)
+			return json_fail(j, "a number needs digits after its decimal point");
+	}
+	if (j->at < j->len && (j->s[j->at] == 'e' || j->s[j->at] == 'E')) {
+		j->at++;
+		int neg = 0;
+		if (j->at < j->len && (j->s[j->at] == '+' || j->s[j->at] == '-'))
+			neg = j->s[j->at++] == '-';
+		size_t d = 0;
+		while (j->at < j->len && j->s[j->at] >= '0' && j->s[j->at] <= '9') {
+			if (exp < 100000)
+				exp = exp * 10 + (j->s[j->at] - '0');
+			j->at++;
+			d++;
+		}
+		if (d == 0)
+			return json_fail(j, "a number needs digits in its exponent");
+		exp = neg ? -exp : exp;
+	}
+	if (exp > 1000 || exp < -1000 || (long)frac - exp > 16383) {
+		j->at = start;
+		return json_fail(j, "a number out of the range PostgreSQL's numeric holds");
+	}
+	return 0;
+}
+
+static int json_value(struct json_in *j, int depth)
+{
+	json_space(j);
+	if (j->at >= j->len)
+		return json_fail(j, "the document ends where a value is expected");
+	char c = j->s[j->at];
+	if (c == '"')
+		return json_string(j);
+	if (c == 't')
+		return json_literal(j, "true");
+	if (c == 'f')
+		return json_literal(j, "false");
+	if (c == 'n')
+		return json_literal(j, "null");
+	if (c != '[' && c != '{')
+		return json_number(j);
+	if (depth >= FEED_JSON_DEPTH_MAX)
+		return json_fail(j, "nested too deeply");
+	char close = c == '[' ? ']' : '}';
+	j->at++;
+	json_space(j);
+	if (j->at < j->len && j->s[j->at] == close) {
+		j->at++;
+		return 0;
+	}
+	for (;;) {
+		if (close == '}') {
+			json_space(j);
+			if (j->at >= j->len || j->s[j->at] != '"')
+				return json_fail(j, "an object key must be a string");
+			if (json_string(j) < 0)
+				return -1;
+			json_space(j);
+			if (j->at >= j->len || j->s[j->at] != ':')
+				return json_fail(j, "an object key must be followed by \":\"");
+			j->at++;
+		}
+		if (json_value(j, depth + 1) < 0)
+			return -1;
+		json_space(j);
+		if (j->at >= j->len)
+			return json_fail(j, "the document ends inside an array or object");
+		if (j->s[j->at] == close) {
+			j->at++;
+			return 0;
+		}
+		if (j->s[j->at] != ',')
+			return json_fail(j, close == ']' ? "expected \",\" or \"]\"" : "expected \",\" or \"}\"");
+		j->at++;
+	}
+}
+
+long feed_json_invalid_at(const char *s, size_t len, const char **why)
+{
+	struct json_in j = { s, len, 0, NULL };
+	if (json_value(&j, 0) == 0) {
+		json_space(&j);
+		if (j.at == len)
+			return -1;
+		json_fail(&j, "text after the JSON value");
+	}
+	*why = j.why;
+	return (long)j.at;
+}
+
+static int field_json(const struct feed_column *col, const struct csv_in_field *f, struct feed_reject *rej)
+{
+	const char *why = NULL;
+	long at = feed_json_invalid_at(f->ptr, f->len, &why);
+	if (at < 0)
+		return 0;
+	return feed_reject_set(rej, FEED_BAD_JSON, col->name, "is not valid JSON at byte %ld: %s", at + 1, why);
+}
+
 /* The types worth remembering: their parse costs more than a compare, and values repeat. */
 static int cacheable(enum feed_type t)
 {
@@ -573,6 +1167,10 @@ static int field_parse(const struct feed_column *col, const struct csv_in_field 
 		return field_time(col, f, v, rej);
 	case FEED_QUANTITY:
 		return field_quantity(col, f, v, rej);
+	case FEED_DECIMAL:
+		return field_decimal(col, f, rej);
+	case FEED_JSON:
+		return field_json(col, f, rej);
 	}
 	ASSERT(0);
 	return -1;
@@ -640,19 +1238,10 @@ static int field_validate(const struct feed_header *h, const struct feed_column 
  * Rules across fields
  */
 
-static int col_index(const struct feed_kind *k, const char *name)
-{
-	for (size_t c = 0; c < k->ncols; c++)
-		if (strcmp(k->cols[c].name, name) == 0)
-			return (int)c;
-	ASSERT(0);
-	return -1;
-}
-
 /* Column positions the rules below use, looked up once (the tables are constant). */
 static struct {
 	int ready;
-	int be_action, be_reference;
+	int be_action, be_reference, be_date, be_date_source, be_valid_from, be_insert_date;
 	int of_basis, of_reseller, of_markup, of_share, of_from, of_until;
 } ix;
 
@@ -663,6 +1252,10 @@ static void ix_init(void)
 	const struct feed_kind *be = &feed_kinds[FEED_BILLING_EVENT], *of = &feed_kinds[FEED_OFFER];
 	ix.be_action = col_index(be, "action");
 	ix.be_reference = col_index(be, "transaction_reference_id");
+	ix.be_date = col_index(be, "invoice_date");
+	ix.be_date_source = col_index(be, "invoice_date_source");
+	ix.be_valid_from = col_index(be, "valid_from");
+	ix.be_insert_date = col_index(be, "insert_date");
 	ix.of_basis = col_index(of, "split_basis");
 	ix.of_reseller = col_index(of, "reseller_account_id");
 	ix.of_markup = col_index(of, "markup_pct");
@@ -677,14 +1270,35 @@ static int value_is(const struct feed_value *v, const char *s)
 	return v->present && v->len == strlen(s) && memcmp(v->ptr, s, v->len) == 0;
 }
 
-/* SPEC §3.1: INVOICED and FORGIVEN rows need their charge's transaction_reference_id. */
-static int check_billing_event(const struct feed_value *vals, struct feed_reject *rej)
+/* SPEC §3.1: INVOICED and FORGIVEN rows need their charge's transaction_reference_id; every row
+ * but a DISBURSED one needs its invoice_date. A DISBURSED row without one (the marketplace's own
+ * payout rows) is dated by its valid_from, else its insert_date: that instant is stored as its
+ * invoice_date, which every later step reads, and invoice_date_source names the column it came
+ * from, so the stored row still tells what the file said (docs/ingest.md). */
+static int rule_billing_event(struct feed_value *vals, struct feed_reject *rej)
 {
+	ix_init();
 	const struct feed_value *action = &vals[ix.be_action];
 	if ((value_is(action, "INVOICED") || value_is(action, "FORGIVEN")) && !vals[ix.be_reference].present)
 		return feed_reject_set(rej, FEED_MISSING_REQUIRED, "transaction_reference_id",
 				       "required field is empty (action %.*s needs the charge's reference)",
 				       (int)action->len, action->ptr);
+	if (vals[ix.be_date].present)
+		return 0;
+	if (!value_is(action, "DISBURSED"))
+		return feed_reject_set(rej, FEED_MISSING_REQUIRED, "invoice_date", "required field is empty");
+	static const char from_valid[] = "valid_from", from_insert[] = "insert_date";
+	if (vals[ix.be_valid_from].present) {
+		vals[ix.be_date] = vals[ix.be_valid_from];
+		vals[ix.be_date_source] = (struct feed_value){ 1, from_valid, sizeof from_valid - 1, 0 };
+	} else if (vals[ix.be_insert_date].present) {
+		vals[ix.be_date] = vals[ix.be_insert_date];
+		vals[ix.be_date_source] = (struct feed_value){ 1, from_insert, sizeof from_insert - 1, 0 };
+	} else {
+		return feed_reject_set(rej, FEED_MISSING_REQUIRED, "invoice_date",
+				       "required field is empty (a DISBURSED row without one is dated by its valid_from "
+				       "or insert_date, and this row has neither)");
+	}
 	return 0;
 }
 
@@ -693,8 +1307,9 @@ static int check_billing_event(const struct feed_value *vals, struct feed_reject
  *   MARKUP: reseller and markup_pct, no isv_share_pct;
  *   SHARE:  reseller and isv_share_pct, no markup_pct.
  * A field that contradicts the basis is CONFLICTING_FIELDS: settle does not guess which is wrong. */
-static int check_offer(const struct feed_value *vals, struct feed_reject *rej)
+static int rule_offer(struct feed_value *vals, struct feed_reject *rej)
 {
+	ix_init();
 	const struct feed_value *basis = &vals[ix.of_basis];
 	int reseller = vals[ix.of_reseller].present;
 	int markup = vals[ix.of_markup].present;
@@ -765,15 +1380,7 @@ int feed_row_validate(struct feed_header *h, const struct csv_in_record *rec, st
 		    && field_validate(h, &k->cols[c], &rec->fields[i], rec->plain_ascii, &vals[c], &h->cache[c], rej) < 0)
 			return -1;
 	}
-	ix_init();
-	switch (k->id) {
-	case FEED_BILLING_EVENT:
-		return check_billing_event(vals, rej);
-	case FEED_OFFER:
-		return check_offer(vals, rej);
-	default:
-		return 0;
-	}
+	return k->rule ? k->rule(vals, rej) : 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -793,6 +1400,69 @@ void feed_copy_columns(const struct feed_header *h, char *buf, size_t cap)
 		ASSERT(n > 0 && (size_t)n < cap - used);
 		used += (size_t)n;
 	}
+}
+
+/* numeric's binary form (PostgreSQL's numeric_send): int16 ndigits, int16 weight (of the first
+ * base-10000 digit), uint16 sign, int16 dscale (decimal digits after the point, as written), then
+ * the base-10000 digits, leading and trailing zero digits dropped. text is a FEED_DECIMAL. */
+static void copy_out_numeric(struct copy_out *c, const char *text, size_t len)
+{
+	enum { GROUPS_MAX = FEED_DECIMAL_DIGITS_MAX / 4 + 3 };
+	uint16_t groups[GROUPS_MAX];
+	size_t i = 0, n = 0;
+	int neg = len > 0 && text[0] == '-';
+	i = (size_t)neg;
+	size_t dot = i;
+	while (dot < len && text[dot] != '.')
+		dot++;
+	size_t int_digits = dot - i, frac_digits = dot < len ? len - dot - 1 : 0;
+	ASSERT(int_digits > 0 && int_digits + frac_digits <= FEED_DECIMAL_DIGITS_MAX);
+	/* integer part in groups aligned on the point: the first group takes the remainder */
+	size_t first = int_digits % 4 ? int_digits % 4 : 4, k = i;
+	int weight = (int)((int_digits + 3) / 4) - 1;
+	for (size_t take = first; k < dot; take = 4) {
+		uint16_t v = 0;
+		for (size_t d = 0; d < take; d++)
+			v = (uint16_t)(v * 10 + (text[k++] - '0'));
+		groups[n++] = v;
+	}
+	for (k = dot + 1; k < len;) {
+		uint16_t v = 0;
+		for (size_t d = 0; d < 4; d++)
+			v = (uint16_t)(v * 10 + (k < len ? text[k++] - '0' : 0));
+		groups[n++] = v;
+	}
+	ASSERT(n <= GROUPS_MAX);
+	size_t lead = 0;
+	while (lead < n && groups[lead] == 0)
+		lead++;
+	while (n > lead && groups[n - 1] == 0)
+		n--;
+	size_t ndigits = n - lead;
+	weight -= (int)lead;
+	if (ndigits == 0) { /* zero: no digits, weight 0, positive ("-0" is 0, SPEC §2) */
+		weight = 0;
+		neg = 0;
+	}
+	char *p = copy_out_room(c, 4 + 8 + 2 * ndigits);
+	copy_out_be32(p, (uint32_t)(8 + 2 * ndigits));
+	p[4] = (char)(ndigits >> 8), p[5] = (char)ndigits;
+	p[6] = (char)((uint16_t)weight >> 8), p[7] = (char)(uint16_t)weight;
+	p[8] = neg ? 0x40 : 0, p[9] = 0;
+	p[10] = (char)(frac_digits >> 8), p[11] = (char)frac_digits;
+	for (size_t g = 0; g < ndigits; g++) {
+		p[12 + 2 * g] = (char)(groups[lead + g] >> 8);
+		p[13 + 2 * g] = (char)groups[lead + g];
+	}
+}
+
+/* jsonb's binary form (jsonb_send): the version byte 1, then the JSON text. */
+static void copy_out_jsonb(struct copy_out *c, const char *text, size_t len)
+{
+	char *p = copy_out_room(c, 5 + len);
+	copy_out_be32(p, (uint32_t)(1 + len));
+	p[4] = 1;
+	memcpy(p + 5, text, len);
 }
 
 void feed_row_encode(const struct feed_header *h, int64_t file_id, int64_t line, const struct feed_value *vals,
@@ -822,6 +1492,12 @@ void feed_row_encode(const struct feed_header *h, int64_t file_id, int64_t line,
 			break;
 		case FEED_SQL_DATE:
 			copy_out_date(out, v->i64);
+			break;
+		case FEED_SQL_NUMERIC:
+			copy_out_numeric(out, v->ptr, v->len);
+			break;
+		case FEED_SQL_JSONB:
+			copy_out_jsonb(out, v->ptr, v->len);
 			break;
 		}
 	}

@@ -137,7 +137,8 @@ static int ingest_find_previous(struct ingest_state *st, struct err *e)
  * else a new one into st->file_id. */
 static int ingest_ledger_insert(struct ingest_state *st, const char *kind, int file_rejected, struct err *e)
 {
-	const char *recipient = st->opt->recipient && strcmp(kind, "billing_event") == 0 ? st->opt->recipient : NULL;
+	const struct feed_kind *k = feed_kind_by_name(kind);
+	const char *recipient = st->opt->recipient && k && feed_kind_has_recipient(k) ? st->opt->recipient : NULL;
 	char id[24], bytes[24];
 	snprintf(id, sizeof id, "%" PRId64, st->file_id);
 	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
@@ -309,7 +310,7 @@ static int ingest_header(struct ingest_state *st, struct err *e)
 	if (st->hdr.unknown_n)
 		log_warning("%s: ignoring %zu unknown column%s of a %s file: %s", st->name, st->hdr.unknown_n,
 			    st->hdr.unknown_n == 1 ? "" : "s", kind->name, st->hdr.unknown_list);
-	if (st->opt->recipient && kind->id != FEED_BILLING_EVENT)
+	if (st->opt->recipient && !feed_kind_has_recipient(kind))
 		log_warning("%s: --recipient applies to billing_event files only; ignored for this %s file", st->name,
 			    kind->name);
 	csv_in_set_fields_max(st->in, st->hdr.nfields + 1);

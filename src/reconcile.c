@@ -172,28 +172,50 @@ int run_create(struct db *db, const char *command, int64_t as_of_us, const struc
  * winners of those keys as of $1 in settle.rc_winner. After the refresh in this transaction no
  * file is uncovered, so a row is current when its key has no versions or it is its key's winner:
  * a scan with two hashed lookups, which PostgreSQL splits over its workers, each sorting its
- * share (a Gather Merge): 3.5-4.4 s -> about 2.5 s on 1M events. */
+ * share (a Gather Merge): 3.5-4.4 s -> about 2.5 s on 1M events.
+ * SPEC §3.1, as read here (the stored rows stay as delivered): a DISBURSED line without a
+ * reference takes its parent's (settle.rc_parent_ref, rc_parent_ref_sql), and a placeholder bank
+ * trace id is none (settle.bank_trace_id). */
 static const char rc_be_prepare_sql[] =
 	"SELECT settle.billing_event_multi_refresh();"
 	"ANALYZE settle.billing_event_multi;"
-	"DELETE FROM settle.rc_winner;";
+	"DELETE FROM settle.rc_winner; DELETE FROM settle.rc_parent_ref;";
 static const char rc_winner_sql[] =
 	"INSERT INTO settle.rc_winner SELECT w.file_id, w.line FROM settle.billing_event_winners($1::timestamptz) w"
 	" WHERE NOT w.deleted";
+/* SPEC §3.1: a DISBURSED line without transaction_reference_id takes the reference of the event
+ * its parent_billing_event_id names, which may have come in another file: the current versions
+ * (same predicate as rc_be_sql) of the parents such lines name, into settle.rc_parent_ref
+ * (sql/009). Without such lines (the usual case) the hash of parents is empty and the scan of
+ * the candidates stops there. */
+static const char rc_parent_ref_sql[] =
+	"INSERT INTO settle.rc_parent_ref"
+	" SELECT p.billing_event_id, p.transaction_reference_id FROM settle.billing_event p"
+	" WHERE p.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	"   AND p.delete_date IS NULL AND p.transaction_reference_id IS NOT NULL"
+	"   AND (p.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)"
+	"        OR (p.file_id, p.line) IN (SELECT w.file_id, w.line FROM settle.rc_winner w))"
+	"   AND p.billing_event_id IN (SELECT c.parent_billing_event_id FROM settle.billing_event c"
+	"       WHERE c.action = 'DISBURSED' AND c.transaction_reference_id IS NULL"
+	"         AND c.parent_billing_event_id IS NOT NULL"
+	"         AND c.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz))";
 static const char rc_be_sql[] =
 	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
 	" SELECT hashtextextended(be.recipient || chr(31) || be.tref || chr(31) || be.currency, 0) AS gh, be.*"
 	" FROM ("
 	" SELECT s.recipient_account_id AS recipient, s.billing_event_id AS beid,"
-	"        coalesce(s.transaction_reference_id, '') AS tref, s.currency, s.action, s.transaction_type AS ttype,"
+	"        coalesce(s.transaction_reference_id, pr.transaction_reference_id, '') AS tref, s.currency, s.action,"
+	"        s.transaction_type AS ttype,"
 	"        s.charge_side AS side, s.amount_micros AS amount,"
 	"        (s.invoice_date::date - DATE '1970-01-01') AS day,"
 	"        (s.usage_period_start_date::date - DATE '1970-01-01') AS usage_day,"
 	"        s.agreement_id AS agreement, s.offer_id AS offer, s.product_id AS product,"
 	"        s.from_account_id AS from_acct, s.disbursement_billing_event_id AS disb_id,"
-	"        s.parent_billing_event_id AS parent_id, s.bank_trace_id AS trace,"
+	"        s.parent_billing_event_id AS parent_id, settle.bank_trace_id(s.bank_trace_id) AS trace,"
 	"        (s.action_date::date - DATE '1970-01-01') AS action_day"
 	" FROM settle.billing_event s"
+	" LEFT JOIN settle.rc_parent_ref pr ON s.transaction_reference_id IS NULL AND s.action = 'DISBURSED'"
+	"      AND pr.billing_event_id = s.parent_billing_event_id"
 	" WHERE s.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
 	"   AND s.delete_date IS NULL"
 	"   AND (s.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)"
@@ -316,6 +338,10 @@ static int rc_current_events(struct db *db, int64_t as_of_us, int *reused, struc
 	PQclear(res);
 	if (db_exec(db, "ANALYZE settle.rc_winner", e) < 0)
 		return -1;
+	res = db_query(db, rc_parent_ref_sql, 1, params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
 	res = db_query(db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
 	if (!res)
 		return -1;
