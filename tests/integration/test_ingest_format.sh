@@ -81,7 +81,7 @@ st ingest
 check "no files: usage" "2" "$rc"
 st ingest --kind nonsense "$F/spec9_lf.csv"
 check "bad --kind: usage" "2" "$rc"
-grep -q 'unknown kind "nonsense" (known: billing_event, offer, offer_dimension, metering, bank_deposit)' "$WORK/out" \
+grep -q 'unknown kind "nonsense" (known: billing_event (billingeventfeed_v1), offer, offer_dimension, metering, bank_deposit, accountfeed_v1, .*, dailyusagefeed_v1)' "$WORK/out" \
 	&& pass "bad --kind lists kinds" || fail "bad --kind lists kinds" "$(cat "$WORK/out")"
 st ingest --bogus "$F/spec9_lf.csv"
 check "unknown option: usage" "2" "$rc"
