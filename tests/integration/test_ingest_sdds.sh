@@ -122,3 +122,18 @@ check "the map: both forms of every current account" "7" "$(q "SELECT count(*) F
 check "a join over the map: both forms of the buyer meet" "2 000012345678" \
 	"$(q "SELECT count(*) || ' ' || min(coalesce(m.account_key, settle.account_pad(x.id))) FROM (VALUES ('$BUYER'), ('12345678')) x (id)
 	      LEFT JOIN settle.account_map('$T') m ON m.id = settle.account_pad(x.id)")"
+
+# Exact decimals go to PostgreSQL in numeric's binary form (src/feed.c): every shape of number
+# reads back as PostgreSQL's own parse of the same text.
+rates="0 0.0 -0.00 1 -1 0010 10000 100000000 12345.6789 -12345.6 0.5 0.00000001 0.065000000001 99999999999999999999999999999999999999 -0.0000000000000000000000000000000000001 1234.00001000"
+{
+	echo "tax_item_id,tax_jurisdiction_rate"
+	i=0
+	for r in $rates; do i=$((i + 1)); echo "rate-$i,$r"; done
+} >"$WORK/rates.csv"
+st ingest --kind taxitemfeed_v1 "$WORK/rates.csv"
+check "decimals: every shape stored" "0" "$rc"
+check "decimals: numeric's binary form = PostgreSQL's own parse" "" \
+	"$(q "SELECT string_agg(t.tax_item_id || ': ' || t.tax_jurisdiction_rate || ' <> ' || v.r::numeric, ', ')
+	      FROM settle.sdds_tax_item t JOIN unnest(string_to_array('$rates', ' ')) WITH ORDINALITY v (r, i) ON t.tax_item_id = 'rate-' || v.i
+	      WHERE t.tax_jurisdiction_rate::text <> v.r::numeric::text")"
