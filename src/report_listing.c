@@ -114,9 +114,11 @@ static const char sql_tax[] =
 
 /* SPEC §8 rejected.csv: the quarantined rows of every file ingested at or before the run's as-of
  * that contributed a row to the period, and of every file that loaded no row at all. A row
- * "belongs" to the period by invoice_date (billing events), usage hour (metering) or value date
- * (deposits); offer and price files are reference data without a period and count for every
- * period (a rejected offer row may be the very offer a group of this period misses). The sort
+ * "belongs" to the period by invoice_date (billing events, tax items), usage hour (metering),
+ * usage date (daily usage) or value date (deposits); offer and price files and the other SDDS
+ * feeds (accounts, agreements, offers, products, ...) are reference data without a period and
+ * count for every period (a rejected offer row may be the very offer a group of this period
+ * misses). The sort
  * has no key to end in (rejected_row has none): it orders by every column, so rows that tie are
  * identical and the output is still unique. */
 static const char sql_rejected[] =
@@ -138,10 +140,19 @@ static const char sql_rejected[] =
 	"     AND m.usage_hour < r.d1::timestamp AT TIME ZONE 'UTC'"
 	"  UNION SELECT d.file_id FROM settle.bank_deposit d, r"
 	"   WHERE d.file_id IN (SELECT file_id FROM f WHERE kind = 'bank_deposit')"
-	"     AND d.value_date >= r.d0 AND d.value_date < r.d1)"
+	"     AND d.value_date >= r.d0 AND d.value_date < r.d1"
+	"  UNION SELECT t.file_id FROM settle.sdds_tax_item t, r"
+	"   WHERE t.file_id IN (SELECT file_id FROM f WHERE kind = 'taxitemfeed_v1')"
+	"     AND t.invoice_date >= r.d0::timestamp AT TIME ZONE 'UTC'"
+	"     AND t.invoice_date < r.d1::timestamp AT TIME ZONE 'UTC'"
+	"  UNION SELECT u.file_id FROM settle.sdds_daily_usage u, r"
+	"   WHERE u.file_id IN (SELECT file_id FROM f WHERE kind = 'dailyusagefeed_v1')"
+	"     AND u.usage_date >= r.d0::timestamp AT TIME ZONE 'UTC'"
+	"     AND u.usage_date < r.d1::timestamp AT TIME ZONE 'UTC')"
 	" SELECT f.file_name, x.line, x.column_name, x.code, x.detail"
 	" FROM f JOIN settle.rejected_row x ON x.file_id = f.file_id"
-	" WHERE f.rows_loaded = 0 OR f.kind IN ('offer', 'offer_dimension')"
+	" WHERE f.rows_loaded = 0"
+	"    OR f.kind NOT IN ('billing_event', 'metering', 'bank_deposit', 'taxitemfeed_v1', 'dailyusagefeed_v1')"
 	"    OR f.file_id IN (SELECT file_id FROM contrib)"
 	" ORDER BY f.file_name COLLATE \"C\", f.file_id, x.line, x.column_name COLLATE \"C\" NULLS FIRST,"
 	"          x.code COLLATE \"C\", x.detail COLLATE \"C\"";
