@@ -1440,6 +1440,12 @@ CREATE INDEX bank_deposit_file_brin ON settle.bank_deposit USING brin (file_id) 
 CREATE INDEX billing_event_file_brin ON settle.billing_event USING brin (file_id) WITH (autosummarize='on');
 
 --
+-- Name: billing_event_reference_from_parent; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX billing_event_reference_from_parent ON settle.billing_event USING btree (parent_billing_event_id, file_id) WHERE ((action = 'DISBURSED'::text) AND (transaction_reference_id IS NULL) AND (parent_billing_event_id IS NOT NULL));
+
+--
 -- Name: charge_group_run; Type: INDEX; Schema: settle; Owner: -
 --
 

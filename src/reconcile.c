@@ -186,8 +186,12 @@ static const char rc_winner_sql[] =
 /* SPEC §3.1: a DISBURSED line without transaction_reference_id takes the reference of the event
  * its parent_billing_event_id names, which may have come in another file: the current versions
  * (same predicate as rc_be_sql) of the parents such lines name, into settle.rc_parent_ref
- * (sql/009). Without such lines (the usual case) the hash of parents is empty and the scan of
- * the candidates stops there. */
+ * (sql/009): one scan of the events with a hash of the parents' ids. The lines come from a partial
+ * index that holds only them, and without any (the usual case) nothing is scanned at all
+ * (rc_parent_ref_needed_sql). */
+static const char rc_parent_ref_needed_sql[] =
+	"SELECT EXISTS (SELECT 1 FROM settle.billing_event c WHERE c.action = 'DISBURSED'"
+	" AND c.transaction_reference_id IS NULL AND c.parent_billing_event_id IS NOT NULL)";
 static const char rc_parent_ref_sql[] =
 	"INSERT INTO settle.rc_parent_ref"
 	" SELECT p.billing_event_id, p.transaction_reference_id FROM settle.billing_event p"
@@ -338,10 +342,15 @@ static int rc_current_events(struct db *db, int64_t as_of_us, int *reused, struc
 	PQclear(res);
 	if (db_exec(db, "ANALYZE settle.rc_winner", e) < 0)
 		return -1;
-	res = db_query(db, rc_parent_ref_sql, 1, params, PGRES_COMMAND_OK, e);
-	if (!res)
+	int parents;
+	if (db_query_bool(db, rc_parent_ref_needed_sql, 0, NULL, &parents, e) < 0)
 		return -1;
-	PQclear(res);
+	if (parents) {
+		res = db_query(db, rc_parent_ref_sql, 1, params, PGRES_COMMAND_OK, e);
+		if (!res)
+			return -1;
+		PQclear(res);
+	}
 	res = db_query(db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
 	if (!res)
 		return -1;
