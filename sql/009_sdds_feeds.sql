@@ -388,11 +388,13 @@ END $$;
 -- feeds' opaque account_id.
 
 -- An id as the 12-digit number when it is one with its leading zeros lost (all digits, 1 to 11 of
--- them: a tool read it as a number, SDDS.md), else the id unchanged.
+-- them: a tool read it as a number, SDDS.md), else the id unchanged. Inlined into joins over
+-- millions of rows: the length test comes first, so a 42-character id or a 12-digit number costs
+-- no pattern match.
 CREATE FUNCTION settle.account_pad(account text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN account ~ '^[0-9]{1,11}$' THEN lpad(account, 12, '0') ELSE account END
+    SELECT CASE WHEN length(account) < 12 AND account ~ '^[0-9]+$' THEN lpad(account, 12, '0') ELSE account END
 $$;
 
 -- Every id the account feed knows as of as_of, in both forms, with the account's identity
@@ -417,13 +419,16 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     ORDER BY v.id, v.form, acc.account_id
 $$;
 
--- One id's identity as of as_of (either form in, the 12-digit number out when known). For one
--- value at a time: over many rows, join settle.account_map instead.
+-- One id's identity as of as_of (either form in, the 12-digit number out when known): the same
+-- as account_map's. A number is its own identity (padded); an account_id is looked up by its key,
+-- which PostgreSQL pushes below the version resolution (only that account's rows are read). For
+-- one value at a time: over many rows, join settle.account_map instead.
 CREATE FUNCTION settle.account_key(account text, as_of timestamptz)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce((SELECT m.account_key FROM settle.account_map(as_of) m WHERE m.id = settle.account_pad(account)),
-                    settle.account_pad(account))
+    SELECT CASE WHEN account ~ '^[0-9]{1,12}$' THEN settle.account_pad(account)
+                ELSE coalesce((SELECT settle.account_pad(a.aws_account_id) FROM settle.sdds_account_asof(as_of) a
+                               WHERE a.account_id = account AND a.aws_account_id IS NOT NULL), account) END
 $$;
 
 -- The account's tax_legal_name (account feed, as of as_of) for an id in either form, or NULL.

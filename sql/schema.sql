@@ -16,10 +16,11 @@ CREATE SCHEMA settle;
 
 CREATE FUNCTION settle.account_key(account text, as_of timestamp with time zone) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
-    AS $$
-    SELECT coalesce((SELECT m.account_key FROM settle.account_map(as_of) m WHERE m.id = settle.account_pad(account)),
-                    settle.account_pad(account))
-$$;
+    AS $_$
+    SELECT CASE WHEN account ~ '^[0-9]{1,12}$' THEN settle.account_pad(account)
+                ELSE coalesce((SELECT settle.account_pad(a.aws_account_id) FROM settle.sdds_account_asof(as_of) a
+                               WHERE a.account_id = account AND a.aws_account_id IS NOT NULL), account) END
+$_$;
 
 --
 -- Name: account_map(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
@@ -58,7 +59,7 @@ $$;
 CREATE FUNCTION settle.account_pad(account text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
-    SELECT CASE WHEN account ~ '^[0-9]{1,11}$' THEN lpad(account, 12, '0') ELSE account END
+    SELECT CASE WHEN length(account) < 12 AND account ~ '^[0-9]+$' THEN lpad(account, 12, '0') ELSE account END
 $_$;
 
 --
