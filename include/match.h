@@ -54,6 +54,11 @@ struct match_offer {
 	int64_t markup_rate_micros, isv_share_rate_micros, listing_fee_rate_micros;
 	int has_valid_from, has_valid_until;
 	int32_t valid_from_day, valid_until_day;
+	/* SPEC §3.2: "OFFER_TERMS_CONFLICT" or "OFFER_INCOMPLETE" when the terms cannot be used (the
+	 * offer still matches, so that its groups are explained, but nothing is allocated through
+	 * it), else NULL; problem_detail says which term. */
+	const char *problem_code;
+	const char *problem_detail;
 };
 
 /* SPEC §4.2: validity compares UTC calendar days, both ends inclusive; an empty end is open. */

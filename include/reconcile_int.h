@@ -63,6 +63,7 @@ struct rc {
 	size_t offers_n;
 	struct match_index *index;
 	struct rc_billed *billed;      /* offers_n entries */
+	unsigned char *offer_reported; /* offers_n entries: its OFFER_ problem is in this period's exceptions */
 	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros; sorted */
 
 	/* payouts and deposits (rc_payouts_load) */

@@ -107,18 +107,23 @@ static const struct feed_column billing_event_cols[] = {
 /* settle's own offer file is told from the offer feeds by the columns only it has. */
 #define OFFER_OWN(n, db, type, flags, max) { n, db, type, (flags) | FEED_DETECT_ANY, NULL, NULL, max }
 
+/* SPEC §3.2 (version 2): the file completes the terms the feeds derive, so only a key is
+ * required — offer_id, or resale_authorization_id for a row that applies to every offer of that
+ * authorization (rule_offer); an offer only this file knows needs isv_account_id, currency and
+ * split_basis, which reconcile checks (OFFER_INCOMPLETE, sql/016). */
 static const struct feed_column offer_cols[] = {
-	TR("offer_id"),
+	T("offer_id"),
 	T("agreement_id"),
 	T("product_id"),
 	T("product_code"),
 	T("buyer_account_id"),
-	OFFER_OWN("isv_account_id", "isv_account_id", FEED_TEXT, FEED_REQUIRED, 0),
+	OFFER_OWN("isv_account_id", "isv_account_id", FEED_TEXT, 0, 0),
 	OFFER_OWN("reseller_account_id", "reseller_account_id", FEED_TEXT, 0, 0),
 	OFFER_OWN("resale_authorization_id", "resale_authorization_id", FEED_TEXT, 0, 0),
-	{ "currency", "currency", FEED_CURRENCY, FEED_REQUIRED, NULL, NULL, 0 },
-	{ "pricing_model", "pricing_model", FEED_ENUM, 0, offer_pricing, "CONTRACT", 0 },
-	{ "split_basis", "split_basis", FEED_ENUM, FEED_REQUIRED | FEED_DETECT_ANY, offer_splits, NULL, 0 },
+	{ "currency", "currency", FEED_CURRENCY, 0, NULL, NULL, 0 },
+	/* empty: the feeds tell (a usage-based pricing term), else CONTRACT (sql/016) */
+	{ "pricing_model", "pricing_model", FEED_ENUM, 0, offer_pricing, NULL, 0 },
+	{ "split_basis", "split_basis", FEED_ENUM, FEED_DETECT_ANY, offer_splits, NULL, 0 },
 	OFFER_OWN("markup_pct", "markup_rate_micros", FEED_PCT, 0, PCT_MARKUP_MAX_E4),
 	OFFER_OWN("isv_share_pct", "isv_share_rate_micros", FEED_PCT, 0, PCT_100_E4),
 	OFFER_OWN("listing_fee_pct", "listing_fee_rate_micros", FEED_PCT, 0, PCT_100_E4),
@@ -716,6 +721,12 @@ static int header_missing(struct feed_header *h, struct feed_reject *rej)
 		if (n > 0 && (size_t)n < sizeof list - used)
 			used += (size_t)n;
 	}
+	/* SPEC §3.2: an offer row is keyed by offer_id or resale_authorization_id, so its header
+	 * needs one of them (a file of another kind given --kind offer is rejected whole). */
+	if (!missing && k->id == FEED_OFFER && h->present[col_index(k, "offer_id")] < 0 &&
+	    h->present[col_index(k, "resale_authorization_id")] < 0)
+		return feed_reject_set(rej, FEED_MISSING_COLUMN, "offer_id",
+				       "the offer header lacks the required column \"offer_id\" (or \"resale_authorization_id\")");
 	if (!missing)
 		return 0;
 	return feed_reject_set(rej, FEED_MISSING_COLUMN, first, "the %s header lacks the required column%s %s%s",
@@ -1242,7 +1253,7 @@ static int field_validate(const struct feed_header *h, const struct feed_column 
 static struct {
 	int ready;
 	int be_action, be_reference, be_date, be_date_source, be_valid_from, be_insert_date;
-	int of_basis, of_reseller, of_markup, of_share, of_from, of_until;
+	int of_basis, of_reseller, of_markup, of_share, of_from, of_until, of_id, of_ra;
 } ix;
 
 static void ix_init(void)
@@ -1257,6 +1268,8 @@ static void ix_init(void)
 	ix.be_valid_from = col_index(be, "valid_from");
 	ix.be_insert_date = col_index(be, "insert_date");
 	ix.of_basis = col_index(of, "split_basis");
+	ix.of_id = col_index(of, "offer_id");
+	ix.of_ra = col_index(of, "resale_authorization_id");
 	ix.of_reseller = col_index(of, "reseller_account_id");
 	ix.of_markup = col_index(of, "markup_pct");
 	ix.of_share = col_index(of, "isv_share_pct");
@@ -1315,7 +1328,15 @@ static int rule_offer(struct feed_value *vals, struct feed_reject *rej)
 	int markup = vals[ix.of_markup].present;
 	int share = vals[ix.of_share].present;
 	const char *b = basis->ptr;
-	if (value_is(basis, "DIRECT")) {
+	if (!vals[ix.of_id].present && !vals[ix.of_ra].present)
+		return feed_reject_set(rej, FEED_MISSING_REQUIRED, "offer_id",
+				       "required field is empty (a row without offer_id needs resale_authorization_id)");
+	if (!basis->present) {
+		/* the feeds tell the basis (DIRECT, or MARKUP for a CPPO); a rate alone completes it */
+		if (markup && share)
+			return feed_reject_set(rej, FEED_CONFLICTING_FIELDS, "isv_share_pct",
+					       "must be empty when markup_pct is set");
+	} else if (value_is(basis, "DIRECT")) {
 		if (reseller)
 			return feed_reject_set(rej, FEED_CONFLICTING_FIELDS, "reseller_account_id",
 					       "must be empty for split_basis DIRECT");
@@ -1327,9 +1348,9 @@ static int rule_offer(struct feed_value *vals, struct feed_reject *rej)
 					       "must be empty for split_basis DIRECT");
 	} else {
 		int is_markup = value_is(basis, "MARKUP");
-		if (!reseller)
-			return feed_reject_set(rej, FEED_MISSING_REQUIRED, "reseller_account_id",
-					       "required field is empty (split_basis %s has a reseller)", b);
+		/* The reseller may be left to the feeds (the offer's seller of record); an offer for
+		 * which nobody names one is OFFER_INCOMPLETE at reconcile (sql/016). */
+		(void)b;
 		if (is_markup && !markup)
 			return feed_reject_set(rej, FEED_MISSING_REQUIRED, "markup_pct",
 					       "required field is empty (split_basis MARKUP)");

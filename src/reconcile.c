@@ -179,7 +179,10 @@ int run_create(struct db *db, const char *command, int64_t as_of_us, const struc
 static const char rc_be_prepare_sql[] =
 	"SELECT settle.billing_event_multi_refresh();"
 	"ANALYZE settle.billing_event_multi;"
-	"DELETE FROM settle.rc_winner; DELETE FROM settle.rc_parent_ref;";
+	"DELETE FROM settle.rc_winner; DELETE FROM settle.rc_parent_ref; DELETE FROM settle.rc_account;";
+/* SPEC §1: one identity per account — the account map as of the run (sql/016). */
+static const char rc_account_sql[] =
+	"INSERT INTO settle.rc_account SELECT m.id, m.account_key FROM settle.account_map($1::timestamptz) m";
 static const char rc_winner_sql[] =
 	"INSERT INTO settle.rc_winner SELECT w.file_id, w.line FROM settle.billing_event_winners($1::timestamptz) w"
 	" WHERE NOT w.deleted";
@@ -207,17 +210,20 @@ static const char rc_be_sql[] =
 	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
 	" SELECT hashtextextended(be.recipient || chr(31) || be.tref || chr(31) || be.currency, 0) AS gh, be.*"
 	" FROM ("
-	" SELECT s.recipient_account_id AS recipient, s.billing_event_id AS beid,"
+	" SELECT settle.account_ident(s.recipient_account_id, ar.account_key) AS recipient, s.billing_event_id AS beid,"
 	"        coalesce(s.transaction_reference_id, pr.transaction_reference_id, '') AS tref, s.currency, s.action,"
 	"        s.transaction_type AS ttype,"
 	"        s.charge_side AS side, s.amount_micros AS amount,"
 	"        (s.invoice_date::date - DATE '1970-01-01') AS day,"
 	"        (s.usage_period_start_date::date - DATE '1970-01-01') AS usage_day,"
 	"        s.agreement_id AS agreement, s.offer_id AS offer, s.product_id AS product,"
-	"        s.from_account_id AS from_acct, s.disbursement_billing_event_id AS disb_id,"
+	"        settle.account_ident(s.from_account_id, af.account_key) AS from_acct,"
+	"        s.disbursement_billing_event_id AS disb_id,"
 	"        s.parent_billing_event_id AS parent_id, settle.bank_trace_id(s.bank_trace_id) AS trace,"
 	"        (s.action_date::date - DATE '1970-01-01') AS action_day"
 	" FROM settle.billing_event s"
+	" LEFT JOIN settle.rc_account ar ON ar.id = settle.account_pad(s.recipient_account_id)"
+	" LEFT JOIN settle.rc_account af ON af.id = settle.account_pad(s.from_account_id)"
 	" LEFT JOIN settle.rc_parent_ref pr ON s.transaction_reference_id IS NULL AND s.action = 'DISBURSED'"
 	"      AND pr.billing_event_id = s.parent_billing_event_id"
 	" WHERE s.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
@@ -342,6 +348,12 @@ static int rc_current_events(struct db *db, int64_t as_of_us, int *reused, struc
 	PQclear(res);
 	if (db_exec(db, "ANALYZE settle.rc_winner", e) < 0)
 		return -1;
+	res = db_query(db, rc_account_sql, 1, params, PGRES_COMMAND_OK, e);
+	if (!res)
+		return -1;
+	PQclear(res);
+	if (db_exec(db, "ANALYZE settle.rc_account", e) < 0)
+		return -1;
 	int parents;
 	if (db_query_bool(db, rc_parent_ref_needed_sql, 0, NULL, &parents, e) < 0)
 		return -1;
@@ -402,7 +414,7 @@ static int rc_tables(struct rc *rc, struct err *e)
 
 enum {
 	OF_ID, OF_AGREEMENT, OF_PRODUCT, OF_PRODUCT_CODE, OF_BUYER, OF_ISV, OF_RESELLER, OF_CURRENCY, OF_PRICING,
-	OF_BASIS, OF_MARKUP, OF_SHARE, OF_FEE, OF_FROM, OF_UNTIL, OF_N
+	OF_BASIS, OF_MARKUP, OF_SHARE, OF_FEE, OF_FROM, OF_UNTIL, OF_PROBLEM, OF_PROBLEM_DETAIL, OF_N
 };
 
 static int offer_rate(PGresult *res, int row, int col, int *has, int64_t *out, struct err *e)
@@ -431,10 +443,12 @@ int rc_offers_load(struct rc *rc, struct err *e)
 	rc->offers_res = db_query(
 		rc->db,
 		"SELECT offer_id, coalesce(agreement_id, ''), coalesce(product_id, ''), coalesce(product_code, ''),"
-		"       coalesce(buyer_account_id, ''), isv_account_id, coalesce(reseller_account_id, ''), currency,"
-		"       pricing_model, split_basis, markup_rate_micros, isv_share_rate_micros, listing_fee_rate_micros,"
-		"       valid_from - DATE '1970-01-01', valid_until - DATE '1970-01-01'"
-		" FROM settle.offer_asof($1::timestamptz) ORDER BY offer_id COLLATE \"C\"",
+		"       coalesce(buyer_account_id, ''), coalesce(isv_account_id, ''), coalesce(reseller_account_id, ''),"
+		"       coalesce(currency, ''), pricing_model, coalesce(split_basis, 'DIRECT'), markup_rate_micros,"
+		"       isv_share_rate_micros, listing_fee_rate_micros,"
+		"       valid_from - DATE '1970-01-01', valid_until - DATE '1970-01-01', problem_code, problem_detail"
+		" FROM settle.offer_terms_asof($1::timestamptz)"
+		" ORDER BY offer_id COLLATE \"C\", agreement_id COLLATE \"C\" NULLS FIRST",
 		1, params, PGRES_TUPLES_OK, e);
 	if (!rc->offers_res)
 		return -1;
@@ -443,7 +457,8 @@ int rc_offers_load(struct rc *rc, struct err *e)
 	size_t n = (size_t)PQntuples(res);
 	rc->offers = calloc(n ? n : 1, sizeof *rc->offers);
 	rc->billed = calloc(n ? n : 1, sizeof *rc->billed);
-	if (!rc->offers || !rc->billed)
+	rc->offer_reported = calloc(n ? n : 1, 1);
+	if (!rc->offers || !rc->billed || !rc->offer_reported)
 		return err_set(e, EXIT_FAILED, "out of memory");
 	rc->offers_n = n;
 	for (int i = 0; i < (int)n; i++) {
@@ -467,11 +482,14 @@ int rc_offers_load(struct rc *rc, struct err *e)
 		    offer_day(res, i, OF_FROM, &o->has_valid_from, &o->valid_from_day, e) < 0 ||
 		    offer_day(res, i, OF_UNTIL, &o->has_valid_until, &o->valid_until_day, e) < 0)
 			return -1;
+		/* SPEC §3.2: OFFER_TERMS_CONFLICT / OFFER_INCOMPLETE — matched, never allocated */
+		o->problem_code = PQgetisnull(res, i, OF_PROBLEM) ? NULL : PQgetvalue(res, i, OF_PROBLEM);
+		o->problem_detail = PQgetisnull(res, i, OF_PROBLEM_DETAIL) ? "" : PQgetvalue(res, i, OF_PROBLEM_DETAIL);
 	}
 	if (match_index_build(rc->offers, n, &rc->index, e) < 0)
 		return -1;
 	rc->dims_res = db_query(rc->db,
-				"SELECT offer_id, dimension, unit_price_micros FROM settle.offer_dimension_asof($1::timestamptz)"
+				"SELECT offer_id, dimension, unit_price_micros FROM settle.offer_dimension_terms_asof($1::timestamptz)"
 				" ORDER BY offer_id COLLATE \"C\", dimension COLLATE \"C\"",
 				1, params, PGRES_TUPLES_OK, e);
 	return rc->dims_res ? 0 : -1;
@@ -750,6 +768,7 @@ static const char rc_assert_sql[] =
 	"      (g.disposition = 'ALLOCATED' AND g.match_status = 'MATCHED' AND g.seller_of_record)"
 	"   OR (g.disposition = 'NOT_SELLER_OF_RECORD' AND g.match_status = 'MATCHED' AND NOT g.seller_of_record)"
 	"   OR (g.disposition = 'UNMATCHED' AND g.match_status <> 'MATCHED' AND xm.code IS NOT NULL)"
+	"   OR (g.disposition = 'OFFER_UNUSABLE' AND g.match_status = 'MATCHED')"
 	"   OR (g.disposition = 'NOTHING_TO_ALLOCATE' AND g.revenue_micros = 0 AND g.listing_fee_micros = 0"
 	"       AND g.seller_tax_micros = 0)))";
 
@@ -789,7 +808,8 @@ static int rc_assert(struct rc *rc, struct err *e)
 		       "                       'FEE_VARIANCE', 'SPLIT_VARIANCE', 'PAYOUT_MISMATCH', 'DISBURSEMENT_FAILED',"
 		       "                       'DEPOSIT_MISSING', 'DEPOSIT_UNMATCHED', 'DEPOSIT_AMOUNT_MISMATCH',"
 		       "                       'METERING_VARIANCE', 'UNBILLED_USAGE', 'USAGE_WITHOUT_OFFER',"
-		       "                       'UNKNOWN_DIMENSION', 'BALANCE_ADJUSTMENT'))",
+		       "                       'UNKNOWN_DIMENSION', 'BALANCE_ADJUSTMENT', 'OFFER_TERMS_CONFLICT',"
+		       "                       'OFFER_INCOMPLETE'))",
 		       2, params, PGRES_TUPLES_OK, e);
 	if (!res)
 		return -1;
@@ -813,6 +833,7 @@ static void rc_release(struct rc *rc)
 	match_index_free(rc->index);
 	free(rc->offers);
 	free(rc->billed);
+	free(rc->offer_reported);
 	PQclear(rc->offers_res);
 	PQclear(rc->dims_res);
 	free(rc->payouts);

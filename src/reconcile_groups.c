@@ -305,6 +305,33 @@ static int group_exception(struct rc *rc, const struct gctx *c, const char *code
 	return rc_exception_add(rc, &x, e);
 }
 
+/* SPEC §3.2: an offer whose terms conflict or are incomplete, once per period and offer (the
+ * reference is the offer), when a group with something to allocate matches it: the groups are
+ * not allocated (disposition OFFER_UNUSABLE) and this row says why. */
+static int offer_problem_exception(struct rc *rc, const struct gctx *c, struct err *e)
+{
+	ASSERT(c->m.status == MATCH_MATCHED && c->o->problem_code);
+	if (rc->offer_reported[c->m.offer])
+		return 0;
+	rc->offer_reported[c->m.offer] = 1;
+	char buf[RTEXT_MAX];
+	snprintf(buf, sizeof buf, "%s %s: %s; its charges (first %s of %s) are not allocated",
+		 strcmp(c->o->problem_code, "OFFER_TERMS_CONFLICT") == 0 ? "the terms of offer" : "offer",
+		 c->o->offer_id, c->o->problem_detail, c->r->tref.s, c->r->recipient.s);
+	struct rc_exception x = {
+		.code = c->o->problem_code,
+		.reference = c->o->offer_id,
+		.recipient_account_id = c->r->recipient.s,
+		.agreement_id = c->o->agreement_id,
+		.offer_id = c->o->offer_id,
+		.currency = c->r->currency.s,
+		.has_actual = 1,
+		.actual_micros = c->net,
+		.detail = buf,
+	};
+	return rc_exception_add(rc, &x, e);
+}
+
 /* SPEC §4.2 exceptions. A group with nothing to allocate (B = F = T = 0) raises none: nothing is
  * left unallocated by its match (docs/reconcile.md). */
 static int group_match_exceptions(struct rc *rc, struct gctx *c, struct err *e)
@@ -326,6 +353,8 @@ static int group_match_exceptions(struct rc *rc, struct gctx *c, struct err *e)
 	case MATCH_MATCHED:
 		break;
 	}
+	if (c->o->problem_code)
+		return offer_problem_exception(rc, c, e);
 	if (!c->m.expired)
 		return 0;
 	char from[11], until[11];
@@ -503,6 +532,8 @@ static int group_finish(struct rc *rc, const struct ref *r, const struct grp *g,
 	rc->summary.groups++;
 	if (c.m.status != MATCH_MATCHED)
 		c.disposition = c.material ? "UNMATCHED" : "NOTHING_TO_ALLOCATE";
+	else if (c.o->problem_code)
+		c.disposition = c.material ? "OFFER_UNUSABLE" : "NOTHING_TO_ALLOCATE";
 	else if (!c.sor)
 		c.disposition = "NOT_SELLER_OF_RECORD";
 	else

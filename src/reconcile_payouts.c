@@ -28,9 +28,12 @@ static const char payouts_sql[] =
 enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_FAIL_ID, P_FAIL_DAY, P_N };
 
 static const char deposits_sql[] =
-	"SELECT deposit_id, account_id, currency, coalesce(bank_trace_id, ''), value_date - DATE '1970-01-01',"
-	"       amount_micros"
-	" FROM settle.bank_deposit_asof($1::timestamptz) ORDER BY deposit_id COLLATE \"C\"";
+	"SELECT d.deposit_id, settle.account_ident(d.account_id, da.account_key), d.currency,"
+	"       coalesce(d.bank_trace_id, ''), d.value_date - DATE '1970-01-01', d.amount_micros"
+	" FROM settle.bank_deposit_asof($1::timestamptz) d"
+	/* SPEC §1: the account as its identity (the account map of the run, sql/016) */
+	" LEFT JOIN settle.rc_account da ON da.id = settle.account_pad(d.account_id)"
+	" ORDER BY d.deposit_id COLLATE \"C\"";
 
 enum { D_ID, D_ACCOUNT, D_CURRENCY, D_TRACE, D_DAY, D_AMOUNT, D_N };
 

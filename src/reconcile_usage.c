@@ -19,10 +19,13 @@
  * the rows of files ingested at or before as-of, as settle.metering_asof would give them. */
 static const char meter_sql[] =
 	"CREATE TEMP TABLE rc_meter ON COMMIT DROP AS"
-	" SELECT d.agreement_id AS agreement, d.customer_aws_account_id AS customer, d.product_code,"
+	" SELECT d.agreement_id AS agreement, settle.account_ident(d.customer_aws_account_id, ma.account_key) AS customer,"
+	"        d.product_code,"
 	"        d.dimension, (d.usage_day - DATE '1970-01-01') AS day, sum(d.quantity)::bigint AS quantity,"
 	"        sum(d.records)::bigint AS records"
 	" FROM settle.metering_daily d"
+	/* SPEC §1: the customer as its identity (the account map of the run, sql/016) */
+	" LEFT JOIN settle.rc_account ma ON ma.id = settle.account_pad(d.customer_aws_account_id)"
 	" WHERE d.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
 	"   AND d.usage_day >= $2::date AND d.usage_day < $3::date"
 	" GROUP BY 1, 2, 3, 4, 5";

@@ -128,13 +128,13 @@ static const struct {
 	{ "offer_markup_over_100_ok", NULL, NULL, OF("111122223333", "MARKUP", "150", "", "", "", ""), "OK" },
 	{ "offer_direct_with_reseller", NULL, NULL, OF("111122223333", "DIRECT", "", "", "", "", ""), "CONFLICTING_FIELDS reseller_account_id" },
 	{ "offer_direct_with_markup", NULL, NULL, OF("", "DIRECT", "8", "", "", "", ""), "CONFLICTING_FIELDS markup_pct" },
-	{ "offer_markup_without_reseller", NULL, NULL, OF("", "MARKUP", "8", "", "", "", ""), "MISSING_REQUIRED reseller_account_id" },
+	{ "offer_markup_without_reseller", NULL, NULL, OF("", "MARKUP", "8", "", "", "", ""), "OK" }, /* SPEC v2: the feeds may name the reseller */
 	{ "offer_markup_without_pct", NULL, NULL, OF("1", "MARKUP", "", "", "", "", ""), "MISSING_REQUIRED markup_pct" },
 	{ "offer_markup_with_share", NULL, NULL, OF("1", "MARKUP", "8", "50", "", "", ""), "CONFLICTING_FIELDS isv_share_pct" },
 	{ "offer_share_without_pct", NULL, NULL, OF("1", "SHARE", "", "", "", "", ""), "MISSING_REQUIRED isv_share_pct" },
 	{ "offer_share_with_markup", NULL, NULL, OF("1", "SHARE", "8", "50", "", "", ""), "CONFLICTING_FIELDS markup_pct" },
 	{ "offer_bad_split", NULL, NULL, OF("", "RESALE", "", "", "", "", ""), "BAD_ENUM split_basis" },
-	{ "offer_missing_split", NULL, NULL, OF("", "", "", "", "", "", ""), "MISSING_REQUIRED split_basis" },
+	{ "offer_missing_split", NULL, NULL, OF("", "", "", "", "", "", ""), "OK" }, /* SPEC v2: the feeds tell the basis */
 	{ "bad_percent_comma", NULL, NULL, OF("1", "MARKUP", "\"8,5\"", "", "", "", ""), "BAD_PERCENT markup_pct" },
 	{ "bad_percent_sign", NULL, NULL, OF("1", "MARKUP", "8%", "", "", "", ""), "BAD_PERCENT markup_pct" },
 	{ "bad_percent_negative", NULL, NULL, OF("1", "MARKUP", "-1", "", "", "", ""), "BAD_PERCENT markup_pct" },
@@ -144,7 +144,7 @@ static const struct {
 	{ "offer_valid_until_before_from", NULL, NULL, OF("", "DIRECT", "", "", "", "2026-12-31", "2026-01-01"), "BAD_DATE valid_until" },
 	{ "offer_bad_valid_from", NULL, NULL, OF("", "DIRECT", "", "", "", "2026-13-01", ""), "BAD_DATE valid_from" },
 	{ "offer_bad_pricing_model", NULL, NULL, OF_HDR "o1,4,,USD,DIRECT,,,,,,SUBSCRIPTION\n", "BAD_ENUM pricing_model" },
-	{ "offer_missing_isv", NULL, NULL, OF_HDR "o1,,,USD,DIRECT,,,,,,\n", "MISSING_REQUIRED isv_account_id" },
+	{ "offer_missing_isv", NULL, NULL, OF_HDR "o1,,,USD,DIRECT,,,,,,\n", "OK" }, /* SPEC v2: the product feed names the ISV */
 	/* offer dimensions */
 	{ "dimension_ok", NULL, NULL, "offer_id,dimension,unit_price\no1,api,0.000368\n", "OK" },
 	{ "dimension_negative_price", NULL, NULL, "offer_id,dimension,unit_price\no1,api,-0.1\n", "AMOUNT_RANGE unit_price" },
@@ -291,8 +291,8 @@ TEST(values)
 			CHECK_I64(v[c].i64, 5000);
 		if (strcmp(k->cols[c].name, "valid_from") == 0) /* 2026-01-02 UTC: the UTC day of the instant */
 			CHECK_I64(v[c].i64, 20455);
-		if (strcmp(k->cols[c].name, "pricing_model") == 0) /* empty -> CONTRACT */
-			CHECK(v[c].present && v[c].len == 8 && memcmp(v[c].ptr, "CONTRACT", 8) == 0);
+		if (strcmp(k->cols[c].name, "pricing_model") == 0) /* empty: unstated (sql/016 defaults it) */
+			CHECK(!v[c].present);
 	}
 	static const char mt[] = MT("2026-10-01T00:00:00Z", "7", "");
 	verdict(NULL, NULL, mt, strlen(mt), got, sizeof got, v, &rej);

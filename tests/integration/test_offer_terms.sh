@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_offer_terms.sh — SPEC §3.2, §3.3, §1: offer terms derived from the SDDS feeds and completed
+# by settle's offer file, with accounts written in both forms. Feeds in the real column sets
+# (fixtures/offer-terms/make.py): the SPEC §9 CPPO sale with no hand-written terms but the
+# authorization's markup, a direct sale, a usage agreement's rate card, an offer whose product no
+# feed knows (OFFER_INCOMPLETE) and a stated ISV that contradicts the product feed
+# (OFFER_TERMS_CONFLICT).
+set -u
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init offerterms offer_terms
+
+fx=$work/feeds
+python3 "$TOP/fixtures/offer-terms/make.py" "$fx" || ko "write the fixtures"
+ingest_all() {
+	local k
+	for k in accountfeed_v1 productfeed_v1 offerfeed_v1 offerproductfeed_v1 agreementfeed_v1 agreementtermfeed_v1 billingeventfeed_v1; do
+		settle ingest --kind "$k" "$fx/$k.csv" >>"$work/ingest.log" 2>&1 || { echo "  ingest $k failed"; cat "$work/ingest.log"; return 1; }
+	done
+}
+check "every feed ingests" ingest_all
+# the reseller agreed its markup per resale authorization, in its own 12-digit terms
+printf 'offer_id,resale_authorization_id,reseller_account_id,markup_pct,listing_fee_pct\n,ra-1,111122223333,8,0.5\n' >"$work/offers.csv"
+check "an authorization-level offer row ingests" settle ingest --kind offer "$work/offers.csv"
+
+terms() { sql "SELECT concat_ws('|', offer_id, agreement_id, product_id, product_code, buyer_account_id, isv_account_id,
+	reseller_account_id, resale_authorization_id, currency, pricing_model, split_basis, markup_rate_micros,
+	listing_fee_rate_micros, valid_from, valid_until, problem_code) FROM settle.offer_terms_asof(now()) ORDER BY 1"; }
+terms >"$work/terms"
+check "CPPO offer: ISV from the product, reseller from the offer, buyer from the agreement, markup from the authorization" \
+	grep -qx 'offer-1|agmt-1|prod-a|pc-a|900000000001|444455556666|111122223333|ra-1|USD|CONTRACT|MARKUP|80000|5000|2026-01-01|2026-12-31' "$work/terms"
+check "direct offer: DIRECT with the ISV as seller" \
+	grep -qx 'offer-2|agmt-2|prod-a|pc-a|900000000002|444455556666|USD|CONTRACT|DIRECT|2026-01-01|2026-12-31' "$work/terms"
+check "usage agreement: USAGE, open-ended" \
+	grep -qx 'offer-3|agmt-3|prod-u|pc-u|900000000002|444455556666|USD|USAGE|DIRECT|2026-01-01' "$work/terms"
+check "an offer whose product no feed knows is OFFER_INCOMPLETE" \
+	grep -q '^offer-4|agmt-4|prod-missing|.*|OFFER_INCOMPLETE$' "$work/terms"
+check "usage prices from the rate card, exact (0.0025 -> 2500 micros)" \
+	test "$(sql "SELECT string_agg(offer_id || ':' || dimension || ':' || unit_price_micros, ',' ORDER BY dimension)
+		FROM settle.offer_dimension_terms_asof(now())")" = "offer-3:gb:12500000,offer-3:users:2500"
+
+settle reconcile --period 2026-10 >"$work/rec.log" 2>&1
+rc=$?; check "reconcile exits 0" test $rc = 0; [ $rc = 0 ] || sed "s/^/  /" "$work/rec.log"
+allocs() { sql "SELECT concat_ws('|', transaction_reference_id, party_role, party_account_id, revenue_micros, listing_fee_micros,
+	seller_tax_micros, net_micros) FROM settle.allocation WHERE run_id = (SELECT max(run_id) FROM settle.run) ORDER BY 1"; }
+allocs >"$work/alloc"
+check "the CPPO group is matched by agreement and allocated to both parties by their 12-digit numbers" \
+	test "$(grep -c '^tr-1|' "$work/alloc")" = 2
+check "the CPPO group's parts add up to B + F + T" \
+	test "$(awk -F'|' '$1 == "tr-1" { s += $7 } END { printf "%.0f", s }' "$work/alloc")" = "$((44018100000 - 220090000 + 1010000))"
+check "the direct group goes to the ISV alone, by its number" grep -qx 'tr-2|ISV|444455556666|1000000000|-30000000|0|970000000' "$work/alloc"
+exc() { sql "SELECT code || ':' || reference FROM settle.exception WHERE run_id = (SELECT max(run_id) FROM settle.run) ORDER BY 1"; }
+exc >"$work/exc"
+check "OFFER_INCOMPLETE once, for the offer" grep -qx 'OFFER_INCOMPLETE:offer-4' "$work/exc"
+check "its group is not allocated" test "$(grep -c '^tr-4|' "$work/alloc")" = 0
+check "no NO_OFFER or RECIPIENT_NOT_PARTY: every account joined across both forms" \
+	sh -c "! grep -Eq '^(NO_OFFER|RECIPIENT_NOT_PARTY):' '$work/exc'"
+
+# a stated ISV that contradicts the product feed: OFFER_TERMS_CONFLICT, nothing allocated
+printf 'offer_id,isv_account_id\noffer-2,999999999999\n' >"$work/conflict.csv"
+check "a contradicting offer row ingests" settle ingest --kind offer "$work/conflict.csv"
+settle reconcile --period 2026-10 >"$work/rec2.log" 2>&1
+check "reconcile exits 0 with the conflict" test $? = 0
+exc >"$work/exc2"
+check "OFFER_TERMS_CONFLICT for the offer" grep -qx 'OFFER_TERMS_CONFLICT:offer-2' "$work/exc2"
+check "the conflict names the term" test "$(sql "SELECT count(*) FROM settle.exception WHERE code = 'OFFER_TERMS_CONFLICT'
+	AND detail LIKE '%ISV 999999999999 stated, 444455556666%' AND run_id = (SELECT max(run_id) FROM settle.run)")" = 1
+allocs >"$work/alloc2"
+check "the conflicting offer's group is not allocated" test "$(grep -c '^tr-2|' "$work/alloc2")" = 0
+
+# the offer file alone still works as in version 1, and an incomplete stated-only offer is named
+printf 'offer_id,currency,split_basis\noffer-9,USD,DIRECT\n' >"$work/only.csv"
+check "a stated-only offer without ISV ingests" settle ingest --kind offer "$work/only.csv"
+check "a stated-only offer without ISV is OFFER_INCOMPLETE" \
+	test "$(sql "SELECT problem_code FROM settle.offer_terms_asof(now()) WHERE offer_id = 'offer-9'")" = OFFER_INCOMPLETE
+printf 'offer_id,isv_account_id\n,444455556666\n' >"$work/nokey.csv"
+settle ingest --kind offer "$work/nokey.csv" >"$work/nokey.log" 2>&1
+check "a row without offer_id or resale_authorization_id is quarantined" grep -q 'offer_id: required field is empty' "$work/nokey.log"
