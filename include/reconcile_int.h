@@ -6,6 +6,7 @@
  *   rc_groups_run       charge groups of the period: match, allocate, check, status, aging (§4.1–4.5, 4.8)
  *   rc_payouts_run      the period's payouts: lines, mismatch, failure, deposit checks (§4.5)
  *   rc_usage_run        metering against billing for the usage month = period (§4.6)
+ *   rc_tax_run          the period's tax events against the tax item feed (§4.6)
  *   rc_statements_run   payout statements (§4.4)
  *   rc_flush            every collected row to its table by COPY
  *   rc_assert           the balance assertions, on the stored rows
@@ -122,6 +123,7 @@ int rc_payouts_load(struct rc *rc, struct err *e);
 int rc_groups_run(struct rc *rc, struct err *e);
 int rc_payouts_run(struct rc *rc, struct err *e);
 int rc_usage_run(struct rc *rc, struct err *e);
+int rc_tax_run(struct rc *rc, struct err *e);
 int rc_statements_run(struct rc *rc, struct err *e);
 
 /* The payout (recipient, billing_event_id) among rc->payouts: 0 and its index, or -1. */

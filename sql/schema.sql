@@ -1403,7 +1403,8 @@ CREATE TABLE settle.metering_result (
     unit_price_micros bigint,
     expected_micros bigint,
     billed_micros bigint,
-    status text NOT NULL
+    status text NOT NULL,
+    recorded_quantity numeric
 );
 
 --

@@ -220,7 +220,8 @@ static const char rc_be_sql[] =
 	"        settle.account_ident(s.from_account_id, af.account_key) AS from_acct,"
 	"        s.disbursement_billing_event_id AS disb_id,"
 	"        s.parent_billing_event_id AS parent_id, settle.bank_trace_id(s.bank_trace_id) AS trace,"
-	"        (s.action_date::date - DATE '1970-01-01') AS action_day"
+	"        (s.action_date::date - DATE '1970-01-01') AS action_day,"
+	"        s.line_item_id AS line_item, s.invoice_id AS invoice"
 	" FROM settle.billing_event s"
 	" LEFT JOIN settle.rc_account ar ON ar.id = settle.account_pad(s.recipient_account_id)"
 	" LEFT JOIN settle.rc_account af ON af.id = settle.account_pad(s.from_account_id)"
@@ -569,7 +570,7 @@ static int rc_flush(struct rc *rc, struct err *e)
 		  " invoice_date, days, bucket, disbursement_status, remainder_micros) FROM STDIN" },
 		{ offsetof(struct rc, out_meter),
 		  "COPY settle.metering_result (run_id, period, offer_id, usage_month, dimension, currency, quantity,"
-		  " records, unit_price_micros, expected_micros, billed_micros, status) FROM STDIN" },
+		  " records, recorded_quantity, unit_price_micros, expected_micros, billed_micros, status) FROM STDIN" },
 		{ offsetof(struct rc, out_exc),
 		  "COPY pg_temp.rc_exc (code, reference, recipient, agreement, offer, currency, expected, actual,"
 		  " difference, detail) FROM STDIN" },
@@ -809,7 +810,8 @@ static int rc_assert(struct rc *rc, struct err *e)
 		       "                       'DEPOSIT_MISSING', 'DEPOSIT_UNMATCHED', 'DEPOSIT_AMOUNT_MISMATCH',"
 		       "                       'METERING_VARIANCE', 'UNBILLED_USAGE', 'USAGE_WITHOUT_OFFER',"
 		       "                       'UNKNOWN_DIMENSION', 'BALANCE_ADJUSTMENT', 'OFFER_TERMS_CONFLICT',"
-		       "                       'OFFER_INCOMPLETE'))",
+		       "                       'OFFER_INCOMPLETE', 'USAGE_RECORD_MISMATCH', 'TAX_ITEM_MISSING',"
+		       "                       'TAX_ITEM_MISMATCH'))",
 		       2, params, PGRES_TUPLES_OK, e);
 	if (!res)
 		return -1;
@@ -903,7 +905,7 @@ int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, in
 		{ "input statistics", rc_analyze_inputs }, { "current versions", rc_tables },
 		{ "offers", rc_offers_load },
 		{ "payouts and deposits", rc_payouts_load }, { "charge groups", rc_groups_run },
-		{ "payout checks", rc_payouts_run }, { "metering", rc_usage_run },
+		{ "payout checks", rc_payouts_run }, { "metering", rc_usage_run }, { "tax items", rc_tax_run },
 		{ "payout statements", rc_statements_run }, { "store", rc_flush },
 		{ "balance assertions", rc_assert },
 	};

@@ -37,6 +37,8 @@ static const char meter_copy_sql[] =
 
 enum { M_AGREEMENT, M_CUSTOMER, M_CODE, M_DIMENSION, M_DAY, M_QUANTITY, M_RECORDS, M_N };
 
+#define USAGE_MONTH_DAYS_MAX 31
+
 /* Metered quantity of one (offer, dimension), or of one (customer, product code, dimension) that
  * no single offer claims. */
 struct usage_acc {
@@ -44,8 +46,9 @@ struct usage_acc {
 	char *customer, *code;  /* unclaimed */
 	char *dimension;
 	size_t offers_n;        /* unclaimed: 0 (none) or the most offers that could claim it */
-	int64_t quantity;
+	int64_t quantity;       /* metered: units; recorded: micros of a unit */
 	int64_t records;
+	int64_t day_qty[USAGE_MONTH_DAYS_MAX]; /* the same, per day of the month (claimed and recorded) */
 };
 
 struct usage_set {
@@ -86,6 +89,26 @@ static struct usage_acc *usage_slot(struct usage_set *s, const char *key, struct
 		memset(&s->acc[s->n++], 0, sizeof s->acc[0]);
 	}
 	return &s->acc[id];
+}
+
+/* After the array was sorted: the map again from each accumulator's key, so that acc_find finds
+ * them at their new places. */
+static int usage_set_reindex(struct usage_set *s, struct err *e)
+{
+	rio_map_free(&s->map);
+	memset(&s->map, 0, sizeof s->map);
+	for (size_t i = 0; i < s->n; i++) {
+		char key[1024];
+		size_t id;
+		int added;
+		int n = snprintf(key, sizeof key, "%zu\x1f%s", s->acc[i].offer, s->acc[i].dimension);
+		if (n < 0 || (size_t)n >= sizeof key)
+			return err_set(e, EXIT_FAILED, "a metering key is too long");
+		if (rio_map_put(&s->map, key, &id, &added, e) < 0)
+			return -1;
+		ASSERT(added && id == i);
+	}
+	return 0;
 }
 
 static int acc_add(struct usage_acc *a, int64_t quantity, int64_t records, struct err *e)
@@ -143,7 +166,96 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
 	}
 	if (failed)
 		return err_set(e, EXIT_FAILED, "out of memory");
+	if (found == 1) {
+		/* meter_sql keeps the month's days only */
+		ASSERT(day >= rc->period_first_day && day < rc->period_end_day &&
+		       day - rc->period_first_day < USAGE_MONTH_DAYS_MAX);
+		if (__builtin_add_overflow(a->day_qty[day - rc->period_first_day], quantity,
+					   &a->day_qty[day - rc->period_first_day]))
+			return err_set(e, EXIT_FAILED, "metered quantities overflow");
+	}
 	return acc_add(a, quantity, records, e);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * SPEC §4.6 three-way: what the marketplace recorded (the daily usage feed), per offer, dimension
+ * and day of the month. A row names its offer by agreement_id, else offer_id (SPEC §4.6), found
+ * through the match index as M1/M2 find a group's. Quantities are kept in micros of a unit: the
+ * feed's usage_quantity is a decimal, the seller's log counts whole units; Σ is exact in SQL and
+ * truncated to micros (a quantity with more than six decimals is not a unit anyone meters).
+ */
+static const char recorded_loaded_sql[] =
+	"SELECT EXISTS (SELECT 1 FROM settle.sdds_daily_usage d JOIN settle.ingest_file f ON f.file_id = d.file_id"
+	"               WHERE f.ingested_at <= $1::timestamptz)";
+static const char recorded_sql[] =
+	"SELECT coalesce(u.agreement_id, '') AS agreement, coalesce(u.offer_id, '') AS offer, u.dimension_key AS dim,"
+	"       (u.usage_date::date - DATE '1970-01-01') AS day, trunc(sum(u.usage_quantity) * 1000000)::bigint"
+	" FROM settle.sdds_daily_usage_asof($1::timestamptz) u"
+	" WHERE u.usage_date >= $2::date AND u.usage_date < $3::date AND u.dimension_key IS NOT NULL"
+	"   AND u.usage_quantity IS NOT NULL"
+	" GROUP BY 1, 2, 3, 4"
+	" ORDER BY coalesce(u.agreement_id, '') COLLATE \"C\", coalesce(u.offer_id, '') COLLATE \"C\","
+	"          u.dimension_key COLLATE \"C\", 4";
+
+static int read_recorded(struct rc *rc, struct usage_set *rec, int *loaded, size_t *unplaced, struct err *e)
+{
+	char as_of[40], p0[11], p1[11];
+	time_format_pg(rc->as_of_us, as_of);
+	time_format_day(rc->period_first_day, p0);
+	time_format_day(rc->period_end_day, p1);
+	const char *params[] = { as_of, p0, p1 };
+	*unplaced = 0;
+	if (db_query_bool(rc->db, recorded_loaded_sql, 1, params, loaded, e) < 0)
+		return -1;
+	if (!*loaded)
+		return 0;
+	PGresult *res = db_query(rc->db, recorded_sql, 3, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rc_code = -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int32_t day;
+		int64_t q;
+		if (rio_i32(PQgetvalue(res, i, 3), &day) < 0 || rio_i64(PQgetvalue(res, i, 4), &q) < 0 ||
+		    day < rc->period_first_day || day >= rc->period_end_day) {
+			err_set(e, EXIT_FAILED, "database: a daily usage sum is out of range");
+			goto done;
+		}
+		struct match_group g = { PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), "", "", "", day };
+		struct match_result m;
+		match_group(rc->index, &g, &m);
+		if ((m.status != MATCH_MATCHED && m.status != MATCH_CURRENCY_MISMATCH) || !rc->offers[m.offer].usage) {
+			(*unplaced)++;
+			continue;
+		}
+		char key[1024];
+		int n = snprintf(key, sizeof key, "%zu\x1f%s", m.offer, PQgetvalue(res, i, 2));
+		if (n < 0 || (size_t)n >= sizeof key) {
+			err_set(e, EXIT_FAILED, "a daily usage dimension is too long");
+			goto done;
+		}
+		struct usage_acc *a = usage_slot(rec, key, e);
+		if (!a)
+			goto done;
+		int failed = 0;
+		if (!a->dimension) {
+			a->offer = m.offer;
+			a->dimension = dup_or_fail(PQgetvalue(res, i, 2), &failed);
+		}
+		if (failed) {
+			err_set(e, EXIT_FAILED, "out of memory");
+			goto done;
+		}
+		if (__builtin_add_overflow(a->day_qty[day - rc->period_first_day], q, &a->day_qty[day - rc->period_first_day]) ||
+		    acc_add(a, q, 1, e) < 0) {
+			err_set(e, EXIT_FAILED, "recorded usage quantities overflow");
+			goto done;
+		}
+	}
+	rc_code = 0;
+done:
+	PQclear(res);
+	return rc_code;
 }
 
 static int read_metering(struct rc *rc, struct usage_set *claimed, struct usage_set *unclaimed, struct err *e)
@@ -209,6 +321,8 @@ static int offer_in_month(const struct rc *rc, const struct match_offer *o)
 struct offer_ctx {
 	const struct match_offer *o;
 	size_t index;
+	const struct usage_set *claimed;  /* the month's metering per (offer, dimension), with days */
+	const struct usage_set *recorded; /* the daily usage feed's, or NULL when it is not loaded */
 	int minor;
 	int64_t tol;
 	char reference[512];
@@ -238,6 +352,7 @@ static int offer_exception(struct rc *rc, const struct offer_ctx *c, const char 
 struct dim_row {
 	const char *dimension;
 	int64_t quantity, records;
+	int64_t recorded_micros;       /* SPEC §4.6 three-way: micros of a unit; 0 when none recorded */
 	int priced;
 	int64_t unit_price_micros, expected_micros;
 };
@@ -254,6 +369,13 @@ static void meter_result(struct rc *rc, const struct offer_ctx *c, const struct 
 	rio_text(o, c->o->currency);
 	rio_int(o, d->quantity);
 	rio_int(o, d->records);
+	if (c->recorded) {
+		char q[MONEY_FORMAT_MAX];
+		money_format(d->recorded_micros, 0, q);
+		rio_text(o, q);
+	} else {
+		rio_null(o);
+	}
 	if (d->priced) {
 		rio_int(o, d->unit_price_micros);
 		rio_int(o, d->expected_micros);
@@ -300,6 +422,69 @@ static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, cons
 	return 0;
 }
 
+/* The accumulator of (offer, dimension) in set, or NULL. */
+static const struct usage_acc *acc_find(const struct usage_set *set, size_t offer, const char *dimension)
+{
+	char key[1024];
+	size_t id;
+	int n = snprintf(key, sizeof key, "%zu\x1f%s", offer, dimension);
+	if (n < 0 || (size_t)n >= sizeof key || rio_map_get(&set->map, key, &id) < 0)
+		return NULL;
+	ASSERT(id < set->n);
+	return &set->acc[id];
+}
+
+/* SPEC §4.6 three-way: USAGE_RECORD_MISMATCH when the seller's Success quantity of a dimension
+ * and the marketplace's recorded quantity differ, naming the days on which they part (at most
+ * RECORD_DAYS_SHOWN of them); expected and actual are the two quantities at the unit price. */
+#define RECORD_DAYS_SHOWN 8
+static int record_check(struct rc *rc, const struct offer_ctx *c, struct dim_row *r, struct err *e)
+{
+	const struct usage_acc *m = acc_find(c->claimed, c->index, r->dimension);
+	const struct usage_acc *u = acc_find(c->recorded, c->index, r->dimension);
+	r->recorded_micros = u ? u->quantity : 0;
+	int64_t metered_micros;
+	if (__builtin_mul_overflow(r->quantity, (int64_t)1000000, &metered_micros))
+		return err_set(e, EXIT_FAILED, "offer %s: the metered quantity overflows", c->o->offer_id);
+	if (metered_micros == r->recorded_micros)
+		return 0;
+	char days[RECORD_DAYS_SHOWN * 12 + 32] = "";
+	size_t used = 0, parted = 0;
+	for (int d = 0; d < USAGE_MONTH_DAYS_MAX && rc->period_first_day + d < rc->period_end_day; d++) {
+		int64_t mq = m ? m->day_qty[d] : 0, uq = u ? u->day_qty[d] : 0, mq_micros;
+		if (__builtin_mul_overflow(mq, (int64_t)1000000, &mq_micros) || mq_micros == uq)
+			continue;
+		if (parted++ < RECORD_DAYS_SHOWN) {
+			char day[11];
+			time_format_day(rc->period_first_day + d, day);
+			int k = snprintf(days + used, sizeof days - used, "%s%s", used ? ", " : "", day);
+			if (k > 0 && (size_t)k < sizeof days - used)
+				used += (size_t)k;
+		}
+	}
+	if (parted > RECORD_DAYS_SHOWN)
+		snprintf(days + used, sizeof days - used, " and %zu more", parted - RECORD_DAYS_SHOWN);
+	int64_t exp_v = 0, act_v = 0;
+	int priced = r->priced;
+	if (priced && (money_mul_rate(r->unit_price_micros, metered_micros, rc->cfg->rounding, &exp_v) != MONEY_OK ||
+		       money_round(exp_v, c->minor, rc->cfg->rounding, &exp_v) != MONEY_OK ||
+		       money_mul_rate(r->unit_price_micros, r->recorded_micros, rc->cfg->rounding, &act_v) != MONEY_OK ||
+		       money_round(act_v, c->minor, rc->cfg->rounding, &act_v) != MONEY_OK))
+		return err_set(e, EXIT_FAILED, "offer %s: the recorded usage amount overflows", c->o->offer_id);
+	char mq[MONEY_FORMAT_MAX], uq[MONEY_FORMAT_MAX], ref[600], buf[RTEXT_MAX];
+	money_format(metered_micros, 0, mq);
+	money_format(r->recorded_micros, 0, uq);
+	snprintf(ref, sizeof ref, "%s:%s:%s", c->o->offer_id, rc->period_text, r->dimension);
+	snprintf(buf, sizeof buf,
+		 "offer %s, %s, dimension %s: the metering log has %s units with status Success, the marketplace "
+		 "recorded %s (daily usage feed)%s; they differ on %s",
+		 c->o->offer_id, rc->period_text, r->dimension, mq, uq,
+		 metered_micros > r->recorded_micros ? ": usage the marketplace never recorded is not billed"
+						     : ": the marketplace recorded usage the log lacks",
+		 parted ? days : "no single day");
+	return offer_exception(rc, c, "USAGE_RECORD_MISMATCH", ref, priced, exp_v, priced, act_v, buf, e);
+}
+
 static int offer_month(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, const struct usage_acc *acc, size_t alo,
 		       size_t ahi, struct err *e)
 {
@@ -332,6 +517,8 @@ static int offer_month(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, con
 			    e) < 0)
 		goto done;
 	for (size_t i = 0; i < n; i++) {
+		if (c->recorded && record_check(rc, c, &rows[i], e) < 0)
+			goto done;
 		meter_result(rc, c, &rows[i], b->billed_micros, usage_status_name(st));
 		if (rows[i].priced)
 			continue;
@@ -370,30 +557,43 @@ static int unclaimed_exceptions(struct rc *rc, struct usage_set *u, struct err *
 
 int rc_usage_run(struct rc *rc, struct err *e)
 {
-	struct usage_set claimed, unclaimed;
+	struct usage_set claimed, unclaimed, recorded;
 	memset(&claimed, 0, sizeof claimed);
 	memset(&unclaimed, 0, sizeof unclaimed);
+	memset(&recorded, 0, sizeof recorded);
 	int rc_code = -1;
 	if (read_metering(rc, &claimed, &unclaimed, e) < 0)
 		goto done;
+	int recorded_loaded = 0;
+	size_t unplaced = 0;
+	if (read_recorded(rc, &recorded, &recorded_loaded, &unplaced, e) < 0)
+		goto done;
+	/* the claimed map's ids are its insertion order: look-ups (record_check) go through the map
+	 * before the array is sorted, so sort a copy of the order instead of the array itself */
 	if (claimed.n > 0)
 		qsort(claimed.acc, claimed.n, sizeof *claimed.acc, acc_cmp);
-	int ndims = PQntuples(rc->dims_res), di = 0;
+	if (usage_set_reindex(&claimed, e) < 0)
+		goto done;
+	int ndims = PQntuples(rc->dims_res), di = 0, dlo = 0;
 	size_t ai = 0;
 	for (size_t i = 0; i < rc->offers_n; i++) {
 		const struct match_offer *o = &rc->offers[i];
-		/* dims_res and offers are both in byte order of offer_id: walk them together. */
-		while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) < 0)
-			di++;
-		int dlo = di;
-		while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) == 0)
-			di++;
+		/* dims_res and offers are both in byte order of offer_id: walk them together. An offer
+		 * with several agreements is several rows of one offer_id: each gets the same prices. */
+		if (i == 0 || strcmp(rc->offers[i - 1].offer_id, o->offer_id) != 0) {
+			while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) < 0)
+				di++;
+			dlo = di;
+			while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) == 0)
+				di++;
+		}
 		size_t alo = ai;
 		while (ai < claimed.n && claimed.acc[ai].offer == i)
 			ai++;
 		if (!o->usage)
 			continue;
-		struct offer_ctx c = { .o = o, .index = i };
+		struct offer_ctx c = { .o = o, .index = i, .claimed = &claimed,
+				       .recorded = recorded_loaded ? &recorded : NULL };
 		if (rc_minor_units(o->currency, &c.minor, e) < 0 || rc_tolerance(rc, o->currency, &c.tol, e) < 0 ||
 		    offer_month(rc, &c, dlo, di, claimed.acc, alo, ai, e) < 0)
 			goto done;
@@ -404,6 +604,7 @@ int rc_usage_run(struct rc *rc, struct err *e)
 	rc_code = 0;
 done:
 	usage_set_free(&claimed);
+	usage_set_free(&recorded);
 	usage_set_free(&unclaimed);
 	return rc_code;
 }

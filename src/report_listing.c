@@ -97,8 +97,8 @@ static const char sql_aging[] =
 
 /* metering.csv (SPEC §4.6): per USAGE offer, usage month and dimension. */
 static const char sql_metering[] =
-	"SELECT period, offer_id, usage_month, dimension, currency, quantity, unit_price_micros,"
-	"       expected_micros, billed_micros, status"
+	"SELECT period, offer_id, usage_month, dimension, currency, quantity, recorded_quantity,"
+	"       unit_price_micros, expected_micros, billed_micros, status"
 	" FROM settle.metering_result WHERE run_id = $1::bigint AND period = $2::text"
 	" ORDER BY offer_id COLLATE \"C\", usage_month COLLATE \"C\", dimension COLLATE \"C\"";
 
@@ -111,6 +111,47 @@ static const char sql_tax[] =
 	"        OR infra_micros <> 0 OR balance_adjustment_micros <> 0)"
 	" ORDER BY recipient_account_id COLLATE \"C\", transaction_reference_id COLLATE \"C\","
 	"          currency COLLATE \"C\"";
+
+/* SPEC §8 tax.csv (§4.6): the period's tax items (invoice_date in the period, current at the
+ * run's as-of) per liable party, currency, jurisdiction and tax type — who remits it: the
+ * marketplace for items it is liable for (it collected the tax), the seller for its own — and per
+ * party and currency one "(all)" row with the billing events' amount beside the items': the
+ * period's charge groups' seller tax T (Seller) or marketplace tax X (AWS), so a gap between what
+ * was billed as tax and what the tax engine computed shows in one line. Empty when the tax item
+ * feed is not loaded and no group has tax. */
+static const char sql_tax_items[] =
+	"WITH r AS (SELECT as_of FROM settle.run WHERE run_id = $1::bigint),"
+	" p AS (SELECT ($2::text || '-01')::date AS d0, (($2::text || '-01')::date + interval '1 month')::date AS d1),"
+	" ti AS (SELECT CASE upper(coalesce(t.tax_liable_party, '')) WHEN 'SELLER' THEN 'SELLER' WHEN 'AWS' THEN 'MARKETPLACE'"
+	"                    ELSE coalesce(t.tax_liable_party, '') END AS party,"
+	"               coalesce(t.taxed_jurisdiction, '') AS jurisdiction, coalesce(t.tax_type_code, '') AS tax_type,"
+	"               t.tax_currency AS currency, t.tax_amount_micros AS amount"
+	"        FROM r, p, settle.sdds_tax_item_asof(r.as_of) t"
+	"        WHERE t.invoice_date >= p.d0::timestamp AT TIME ZONE 'UTC'"
+	"          AND t.invoice_date < p.d1::timestamp AT TIME ZONE 'UTC'),"
+	" ev AS (SELECT 'SELLER' AS party, currency, sum(seller_tax_micros) AS amount FROM settle.charge_group"
+	"        WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency HAVING sum(seller_tax_micros) <> 0"
+	"        UNION ALL"
+	"        SELECT 'MARKETPLACE', currency, sum(aws_tax_micros) FROM settle.charge_group"
+	"        WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency HAVING sum(aws_tax_micros) <> 0),"
+	" detail AS (SELECT party, currency, jurisdiction, tax_type, count(*) AS items, sum(amount) AS amount"
+	"            FROM ti GROUP BY 1, 2, 3, 4),"
+	" tot AS (SELECT coalesce(i.party, ev.party) AS party, coalesce(i.currency, ev.currency) AS currency,"
+	"                coalesce(i.items, 0) AS items, i.amount, ev.amount AS events"
+	"         FROM (SELECT party, currency, sum(items) AS items, sum(amount) AS amount FROM detail GROUP BY 1, 2) i"
+	"         FULL JOIN ev ON ev.party = i.party AND ev.currency = i.currency)"
+	" SELECT pe, party, remitter, currency, jurisdiction, tax_type, items, amount, events, difference FROM ("
+	" SELECT $2::text AS pe, party,"
+	"        CASE party WHEN 'SELLER' THEN 'seller' WHEN 'MARKETPLACE' THEN 'marketplace' ELSE '' END AS remitter,"
+	"        currency, jurisdiction, tax_type, items, amount, NULL::numeric AS events, NULL::numeric AS difference,"
+	"        0 AS o"
+	" FROM detail"
+	" UNION ALL"
+	" SELECT $2::text, party, CASE party WHEN 'SELLER' THEN 'seller' WHEN 'MARKETPLACE' THEN 'marketplace' ELSE '' END,"
+	"        currency, '(all)', '(all)', items, coalesce(amount, 0), coalesce(events, 0),"
+	"        coalesce(amount, 0)::numeric - coalesce(events, 0), 1"
+	" FROM tot) u"
+	" ORDER BY party COLLATE \"C\", currency COLLATE \"C\", o, jurisdiction COLLATE \"C\", tax_type COLLATE \"C\"";
 
 /* SPEC §8 rejected.csv: the quarantined rows of every file ingested at or before the run's as-of
  * that contributed a row to the period, and of every file that loaded no row at all. A row
@@ -220,9 +261,10 @@ const struct report_listing report_listings[] = {
 		1,
 	},
 	[REPORT_METERING] = {
-		"metering.csv", "Metering", sql_metering, 10,
+		"metering.csv", "Metering", sql_metering, 11,
 		{ T("period"), T("offer_id"), T("usage_month"), T("dimension"), T("currency"),
-		  I("quantity"), M("unit_price", 4), M("expected", 4), M("billed", 4), T("status") },
+		  I("quantity"), N("recorded_quantity"), M("unit_price", 4), M("expected", 4), M("billed", 4),
+		  T("status") },
 		0,
 	},
 	[REPORT_TAX] = {
@@ -249,6 +291,12 @@ const struct report_listing report_listings[] = {
 		"payment_timing.csv", "Payment timing", sql_payment_timing, 10,
 		{ T("period"), T("measure"), T("recipient_account_id"), T("currency"), I("samples"),
 		  N("mean_days"), N("median_days"), N("p90_days"), I("min_days"), I("max_days") },
+		0,
+	},
+	[REPORT_TAX_ITEMS] = {
+		"tax.csv", "Tax by jurisdiction", sql_tax_items, 10,
+		{ T("period"), T("liable_party"), T("remitted_by"), T("currency"), T("jurisdiction"), T("tax_type"),
+		  I("tax_items"), M("tax_amount", 3), M("billing_events_amount", 3), M("difference", 3) },
 		0,
 	},
 };

@@ -1,0 +1,126 @@
+/* reconcile_tax.c — SPEC §4.6 tax items: each SELLER_TAX_SHARE / AWS_TAX_SHARE event of the period
+ * (their refunds and credits included) against the marketplace's tax items.
+ *
+ * Only when the tax item feed is loaded at the run's as-of: without it nothing can be missing. An
+ * event is matched to the items of its line_item_id when it has one that some item carries, else
+ * to the items of its invoice_id and transaction_reference_id; of those, the items whose liable
+ * party is the event's (SELLER_TAX_SHARE: Seller, AWS_TAX_SHARE: AWS; an item naming no party, or
+ * another one, counts for both). TAX_ITEM_MISSING for an event dated 2021-08-05 or later with no
+ * item (the marketplace writes a tax item for every tax event since then, SDDS.md);
+ * TAX_ITEM_MISMATCH when |Σ tax_amount − event amount| > tol. PostgreSQL matches and sums (exact
+ * bigint sums as numeric); C applies the tolerance and words the sentence.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "money.h"
+#include "reconcile_int.h"
+#include "reconcile_io.h"
+#include "reconcile_text.h"
+#include "timeutil.h"
+
+static const char tax_loaded_sql[] =
+	"SELECT EXISTS (SELECT 1 FROM settle.sdds_tax_item t JOIN settle.ingest_file f ON f.file_id = t.file_id"
+	"               WHERE f.ingested_at <= $1::timestamptz)";
+
+/* $1 as-of, $2/$3 the period's first and end day (days since 1970-01-01). */
+static const char tax_events_sql[] =
+	"WITH ti AS MATERIALIZED ("
+	"  SELECT t.line_item_id, t.invoice_id, t.transaction_reference_id, t.tax_amount_micros,"
+	"         upper(coalesce(t.tax_liable_party, '')) AS party"
+	"  FROM settle.sdds_tax_item_asof($1::timestamptz) t),"
+	" ev AS ("
+	"  SELECT be.beid, be.recipient, be.tref, be.currency, be.amount, be.day, be.line_item, be.invoice,"
+	"         CASE WHEN be.ttype LIKE 'AWS_TAX_SHARE%' THEN 'AWS' ELSE 'SELLER' END AS party"
+	"  FROM pg_temp.rc_be be"
+	"  WHERE be.action IN ('INVOICED', 'FORGIVEN') AND be.day >= $2::int AND be.day < $3::int"
+	"    AND (be.ttype LIKE 'SELLER_TAX_SHARE%' OR be.ttype LIKE 'AWS_TAX_SHARE%'))"
+	" SELECT ev.beid, ev.recipient, ev.tref, ev.currency, ev.amount, ev.day, m.n, m.total, m.basis"
+	" FROM ev CROSS JOIN LATERAL ("
+	"  SELECT count(*) AS n, coalesce(sum(ti.tax_amount_micros), 0)::text AS total,"
+	"         CASE WHEN bool_or(ti.line_item_id = ev.line_item) THEN 'line item' ELSE 'invoice and reference' END AS basis"
+	"  FROM ti"
+	"  WHERE (ti.party NOT IN ('AWS', 'SELLER') OR ti.party = ev.party)"
+	"    AND CASE WHEN ev.line_item IS NOT NULL AND EXISTS (SELECT 1 FROM ti t2 WHERE t2.line_item_id = ev.line_item)"
+	"             THEN ti.line_item_id = ev.line_item"
+	"             ELSE ti.invoice_id = ev.invoice AND ti.transaction_reference_id = ev.tref END) m"
+	" ORDER BY ev.beid COLLATE \"C\", ev.recipient COLLATE \"C\"";
+
+enum { X_BEID, X_RECIPIENT, X_TREF, X_CURRENCY, X_AMOUNT, X_DAY, X_N, X_TOTAL, X_BASIS, X_COLS };
+
+/* 2021-08-05 in days since 1970-01-01: from then on every tax event has its tax item. */
+#define TAX_ITEMS_SINCE_DAY 18844
+
+static int tax_event(struct rc *rc, PGresult *res, int i, struct err *e)
+{
+	int64_t amount, n, total;
+	int32_t day;
+	if (rio_i64(PQgetvalue(res, i, X_AMOUNT), &amount) < 0 || rio_i32(PQgetvalue(res, i, X_DAY), &day) < 0 ||
+	    rio_i64(PQgetvalue(res, i, X_N), &n) < 0)
+		return err_set(e, EXIT_FAILED, "database: a tax event has no amount or date");
+	if (rio_i64(PQgetvalue(res, i, X_TOTAL), &total) < 0)
+		return err_set(e, EXIT_FAILED, "tax event %s: the sum of its tax items overflows",
+			       PQgetvalue(res, i, X_BEID));
+	const char *beid = PQgetvalue(res, i, X_BEID), *cur = PQgetvalue(res, i, X_CURRENCY);
+	int minor;
+	int64_t tol, diff;
+	if (rc_minor_units(cur, &minor, e) < 0 || rc_tolerance(rc, cur, &tol, e) < 0)
+		return -1;
+	char a[MONEY_FORMAT_MAX], t[MONEY_FORMAT_MAX], d[11], buf[RTEXT_MAX];
+	money_format(amount, minor, a);
+	time_format_day(day, d);
+	struct rc_exception x = {
+		.reference = beid,
+		.recipient_account_id = PQgetvalue(res, i, X_RECIPIENT),
+		.currency = cur,
+		.has_actual = 1,
+		.actual_micros = amount,
+		.detail = buf,
+	};
+	if (n == 0) {
+		if (day < TAX_ITEMS_SINCE_DAY)
+			return 0;
+		snprintf(buf, sizeof buf,
+			 "tax event %s of %s (charge %s, %s %s) has no tax item in the tax item feed, by line item "
+			 "or by invoice and reference",
+			 beid, d, PQgetvalue(res, i, X_TREF), a, cur);
+		x.code = "TAX_ITEM_MISSING";
+		return rc_exception_add(rc, &x, e);
+	}
+	if (money_sub(amount, total, &diff) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "tax event %s: the difference overflows", beid);
+	if (diff <= tol && diff >= -tol)
+		return 0;
+	money_format(total, minor, t);
+	snprintf(buf, sizeof buf,
+		 "tax event %s of %s (charge %s) is %s %s, its %" PRId64 " tax item%s (matched by %s) sum to %s",
+		 beid, d, PQgetvalue(res, i, X_TREF), a, cur, n, n == 1 ? "" : "s", PQgetvalue(res, i, X_BASIS), t);
+	x.code = "TAX_ITEM_MISMATCH";
+	x.has_expected = 1;
+	x.expected_micros = total;
+	return rc_exception_add(rc, &x, e);
+}
+
+int rc_tax_run(struct rc *rc, struct err *e)
+{
+	char as_of[40], d0[16], d1[16];
+	time_format_pg(rc->as_of_us, as_of);
+	snprintf(d0, sizeof d0, "%" PRId32, rc->period_first_day);
+	snprintf(d1, sizeof d1, "%" PRId32, rc->period_end_day);
+	const char *params[] = { as_of, d0, d1 };
+	int loaded;
+	if (db_query_bool(rc->db, tax_loaded_sql, 1, params, &loaded, e) < 0)
+		return -1;
+	if (!loaded)
+		return 0;
+	PGresult *res = db_query(rc->db, tax_events_sql, 3, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	ASSERT(PQnfields(res) == X_COLS);
+	int rc_code = 0;
+	for (int i = 0; i < PQntuples(res) && rc_code == 0; i++)
+		rc_code = tax_event(rc, res, i, e);
+	PQclear(res);
+	return rc_code;
+}

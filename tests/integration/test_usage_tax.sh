@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_usage_tax.sh — SPEC §4.6 three-way metering and tax items, on feeds in the real column sets
+# (fixtures/offer-terms/make.py usage-tax): the seller metered 300 users in October, the
+# marketplace's daily usage feed recorded 260 (40 lost on 2026-10-02) and 5 GB the log never
+# metered; tax events against tax items that add up over two jurisdictions, fall 1.00 short, or
+# are missing. Golden metering.csv and tax.csv.
+set -u
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init usagetax usage_tax
+
+fx=$work/feeds
+python3 "$TOP/fixtures/offer-terms/make.py" "$fx" usage-tax || ko "write the fixtures"
+ingest_all() {
+	local k
+	for k in accountfeed_v1 productfeed_v1 offerfeed_v1 offerproductfeed_v1 agreementfeed_v1 agreementtermfeed_v1 \
+		billingeventfeed_v1 dailyusagefeed_v1 taxitemfeed_v1; do
+		settle ingest --kind "$k" "$fx/$k.csv" >>"$work/ingest.log" 2>&1 || { echo "  ingest $k failed"; cat "$work/ingest.log"; return 1; }
+	done
+	settle ingest --kind metering "$fx/metering.csv" >>"$work/ingest.log" 2>&1 || return 1
+	printf 'offer_id,resale_authorization_id,markup_pct\n,ra-1,8\n' >"$work/offers.csv"
+	settle ingest --kind offer "$work/offers.csv" >>"$work/ingest.log" 2>&1
+}
+check "every feed ingests" ingest_all
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants"
+
+out=$work/reports
+settle report --period 2026-10 --as-of 2026-11-20T00:00:00Z --out "$out" >"$work/report.log" 2>&1
+rc=$?
+check "report exits 0" test $rc = 0
+[ $rc = 0 ] || sed 's/^/  /' "$work/report.log"
+set_dir=$out/2026-10
+
+cat >"$work/metering.expected" <<'CSV'
+period,offer_id,usage_month,dimension,currency,quantity,recorded_quantity,unit_price,expected,billed,status
+2026-10,offer-3,2026-10,gb,USD,0,5,12.50,0.00,0.00,UNBILLED
+2026-10,offer-3,2026-10,users,USD,300,260,0.0025,0.75,0.00,UNBILLED
+CSV
+check "metering.csv shows metered, recorded and billed side by side" diff -u "$work/metering.expected" "$set_dir/metering.csv"
+
+exc() { grep "^2026-10,$1," "$set_dir/exceptions.csv"; }
+check "USAGE_RECORD_MISMATCH for users: lost records, both quantities, the day they part" \
+	sh -c "grep '^2026-10,USAGE_RECORD_MISMATCH,offer-3:2026-10:users,' '$set_dir/exceptions.csv' |
+		grep 'has 300 units' | grep 'recorded 260' | grep -q 'differ on 2026-10-02\"\\?\$'"
+check "the mismatch is priced: 300 and 260 at 0.0025" \
+	sh -c "grep -q '^2026-10,USAGE_RECORD_MISMATCH,offer-3:2026-10:users,[^,]*,[^,]*,offer-3,USD,0.75,0.65,-0.10,' '$set_dir/exceptions.csv'"
+check "USAGE_RECORD_MISMATCH for usage the log lacks (gb, 2026-10-05)" \
+	sh -c "grep '^2026-10,USAGE_RECORD_MISMATCH,offer-3:2026-10:gb,' '$set_dir/exceptions.csv' | grep -q 'recorded usage the log lacks'"
+check "TAX_ITEM_MISMATCH for the VAT event 1.00 off" \
+	sh -c "grep -q '^2026-10,TAX_ITEM_MISMATCH,d4,' '$set_dir/exceptions.csv'"
+check "TAX_ITEM_MISSING for the event without item" sh -c "grep -q '^2026-10,TAX_ITEM_MISSING,d5,' '$set_dir/exceptions.csv'"
+check "no tax exception for the line that adds up over two jurisdictions" \
+	sh -c "! grep -q '^2026-10,TAX_ITEM_[A-Z]*,d3,' '$set_dir/exceptions.csv'"
+
+cat >"$work/tax.expected" <<'CSV'
+period,liable_party,remitted_by,currency,jurisdiction,tax_type,tax_items,tax_amount,billing_events_amount,difference
+2026-10,MARKETPLACE,marketplace,USD,DE,VAT,1,49.00,,
+2026-10,MARKETPLACE,marketplace,USD,(all),(all),1,49.00,3241.31,-3192.31
+2026-10,SELLER,seller,USD,SEATTLE,SalesTax,1,5.00,,
+2026-10,SELLER,seller,USD,WASHINGTON,SalesTax,1,65.00,,
+2026-10,SELLER,seller,USD,(all),(all),2,70.00,74.01,-4.01
+CSV
+check "tax.csv per liable party, jurisdiction and tax type, events beside items" diff -u "$work/tax.expected" "$set_dir/tax.csv"
+
+# without the two feeds: no recorded column values, no tax checks
+harness_db2=$(pg_test_createdb usage_tax_plain) || ko "second database"
+DB=$harness_db2
+for k in accountfeed_v1 productfeed_v1 offerfeed_v1 offerproductfeed_v1 agreementfeed_v1 agreementtermfeed_v1 billingeventfeed_v1; do
+	settle ingest --kind "$k" "$fx/$k.csv" >/dev/null 2>&1
+done
+settle ingest --kind metering "$fx/metering.csv" >/dev/null 2>&1
+settle ingest --kind offer "$work/offers.csv" >/dev/null 2>&1
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants (2)"
+settle report --period 2026-10 --as-of 2026-11-20T00:00:00Z --out "$work/plain" >/dev/null 2>&1
+check "without the daily usage feed the recorded column is empty" \
+	grep -qx '2026-10,offer-3,2026-10,users,USD,300,,0.0025,0.75,0.00,UNBILLED' "$work/plain/2026-10/metering.csv"
+check "without the feeds no USAGE_RECORD_MISMATCH or TAX_ITEM_ exception" \
+	sh -c "! grep -Eq '^2026-10,(USAGE_RECORD_MISMATCH|TAX_ITEM_MISSING|TAX_ITEM_MISMATCH),' '$work/plain/2026-10/exceptions.csv'"
