@@ -117,8 +117,8 @@ static const char sql_tax[] =
  * marketplace for items it is liable for (it collected the tax), the seller for its own — and per
  * party and currency one "(all)" row with the billing events' amount beside the items': the
  * period's charge groups' seller tax T (Seller) or marketplace tax X (AWS), so a gap between what
- * was billed as tax and what the tax engine computed shows in one line. Empty when the tax item
- * feed is not loaded and no group has tax. */
+ * was billed as tax and what the tax engine computed shows in one line. Without the tax item feed
+ * (none loaded at the as-of) the items' amount and the difference are empty, not zero. */
 static const char sql_tax_items[] =
 	"WITH r AS (SELECT as_of FROM settle.run WHERE run_id = $1::bigint),"
 	" p AS (SELECT ($2::text || '-01')::date AS d0, (($2::text || '-01')::date + interval '1 month')::date AS d1),"
@@ -134,6 +134,8 @@ static const char sql_tax_items[] =
 	"        UNION ALL"
 	"        SELECT 'MARKETPLACE', currency, sum(aws_tax_micros) FROM settle.charge_group"
 	"        WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency HAVING sum(aws_tax_micros) <> 0),"
+	" loaded AS (SELECT EXISTS (SELECT 1 FROM settle.sdds_tax_item t JOIN settle.ingest_file f ON f.file_id = t.file_id, r"
+	"                           WHERE f.ingested_at <= r.as_of) AS yes),"
 	" detail AS (SELECT party, currency, jurisdiction, tax_type, count(*) AS items, sum(amount) AS amount"
 	"            FROM ti GROUP BY 1, 2, 3, 4),"
 	" tot AS (SELECT coalesce(i.party, ev.party) AS party, coalesce(i.currency, ev.currency) AS currency,"
@@ -148,9 +150,9 @@ static const char sql_tax_items[] =
 	" FROM detail"
 	" UNION ALL"
 	" SELECT $2::text, party, CASE party WHEN 'SELLER' THEN 'seller' WHEN 'MARKETPLACE' THEN 'marketplace' ELSE '' END,"
-	"        currency, '(all)', '(all)', items, coalesce(amount, 0), coalesce(events, 0),"
-	"        coalesce(amount, 0)::numeric - coalesce(events, 0), 1"
-	" FROM tot) u"
+	"        currency, '(all)', '(all)', items, CASE WHEN loaded.yes THEN coalesce(amount, 0) END, coalesce(events, 0),"
+	"        CASE WHEN loaded.yes THEN coalesce(amount, 0)::numeric - coalesce(events, 0) END, 1"
+	" FROM tot, loaded) u"
 	" ORDER BY party COLLATE \"C\", currency COLLATE \"C\", o, jurisdiction COLLATE \"C\", tax_type COLLATE \"C\"";
 
 /* SPEC §8 rejected.csv: the quarantined rows of every file ingested at or before the run's as-of

@@ -29,7 +29,7 @@ check "allocations.csv is SPEC §9's" diff -u "$fx/expected/allocations.csv" "$s
 check "payouts.csv is SPEC §9's" diff -u "$fx/expected/payouts.csv" "$set_dir/payouts.csv"
 check "every CSV equals its golden file" golden "$TOP/fixtures/golden/spec-example" "$set_dir"
 
-expected_files="MANIFEST aging.csv allocations.csv disbursements.csv exceptions.csv insights.csv metering.csv payment_timing.csv payouts.csv rejected.csv run.csv settle-2026-10.xlsx"
+expected_files="MANIFEST aging.csv allocations.csv disbursements.csv exceptions.csv insights.csv metering.csv payment_timing.csv payouts.csv rejected.csv run.csv settle-2026-10.xlsx tax.csv"
 check "the set has exactly the SPEC §8 files and the insight files" test "$(cd "$set_dir" && ls -A | tr '\n' ' ')" = "$expected_files "
 check "no temporary directory is left" test "$(ls -A "$out")" = 2026-10
 check "sha256sum -c MANIFEST passes" sh -c "cd '$set_dir' && sha256sum --quiet -c MANIFEST"

@@ -35,10 +35,11 @@ except ImportError:  # the test prints one FAIL line naming the missing package
 
 # Listing sheets in workbook order (SPEC §8, then the insights of issue 6) and their CSV twins.
 SHEETS = ["Payouts", "Allocations", "Exceptions", "Disbursements", "Aging", "Metering", "Tax", "Rejected",
-          "Insights", "Payment timing"]
+          "Insights", "Payment timing", "Tax by jurisdiction"]
 CSV_OF = {"Payouts": "payouts.csv", "Allocations": "allocations.csv", "Exceptions": "exceptions.csv",
           "Disbursements": "disbursements.csv", "Aging": "aging.csv", "Metering": "metering.csv",
-          "Rejected": "rejected.csv", "Insights": "insights.csv", "Payment timing": "payment_timing.csv"}
+          "Rejected": "rejected.csv", "Insights": "insights.csv", "Payment timing": "payment_timing.csv",
+          "Tax by jurisdiction": "tax.csv"}
 # Sheets after the listings that are not listings.
 CHARTS_SHEET = "Insight charts"
 # REPORT_DECIMAL columns: number cells with format "0.0".
