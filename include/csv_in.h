@@ -90,6 +90,11 @@ void csv_in_set_digest(struct csv_in *r, struct digest *d);
 /* 1 once the whole file has been read (then the digest has seen every byte). */
 int csv_in_read_all(const struct csv_in *r);
 
+/* The stream starts inside a file, at a record boundary after its first line_first - 1 physical
+ * lines (an append, SPEC §3): line numbers continue from there, and no BOM is looked for. Call
+ * before the first csv_in_next. */
+void csv_in_set_start(struct csv_in *r, int64_t line_first);
+
 /* Physical lines read so far (the line number of the line being read). For progress output. */
 int64_t csv_in_lines(const struct csv_in *r);
 

@@ -17,6 +17,9 @@ struct digest *digest_new(void);
 void digest_update(struct digest *d, const void *buf, size_t len);
 void digest_final(struct digest *d, char hex[DIGEST_HEX_LEN + 1]);
 void digest_free(struct digest *d);
+/* A copy of d's state (d continues unchanged), or NULL when out of memory: the SHA-256 of a
+ * prefix and of the whole file from one read. */
+struct digest *digest_dup(const struct digest *d);
 
 /* The SHA-256 of a whole file, read in blocks. */
 int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], struct err *e);

@@ -10,13 +10,19 @@
 
 #include <stdint.h>
 
+#include "csv_in.h"
 #include "db.h"
 #include "err.h"
+#include "feed.h"
 
 struct ingest_options {
 	const char *kind;         /* "billing_event", ... or NULL: recognise from the header */
 	const char *recipient;    /* --recipient for billing-event files without the column, or NULL */
 	int64_t ingested_at_us;   /* the ingest instant to record; 0 = the transaction's now() */
+	/* The path the ledger keys the file by, printed in messages (nightly: relative to the
+	 * inbox); NULL: the path as given, printed by its base name (settle ingest). */
+	const char *name;
+	int quiet;                /* nightly: no line for an unchanged file or a skipped feed */
 };
 
 struct ingest_result {
@@ -28,11 +34,27 @@ struct ingest_result {
 	int already_ingested;     /* byte-identical file loaded (or, without --kind/--recipient,
 				   * rejected whole) before: nothing done */
 	int file_rejected;        /* structurally broken: recorded, nothing loaded */
+	int skipped;              /* a feed settle does not use (addressfeed_v1): not read */
+	int64_t prefix_bytes;     /* > 0: an append, only the records after this many bytes read */
+	int64_t line_first;       /* an append: the physical line it started at */
+	int prefix_changed;       /* ingested before at this path, earlier bytes changed: read whole */
 };
 
 /* Ingests one file in its own transaction. Quarantined rows are not an error (they show in
  * result->rows_rejected and are logged as warnings); an I/O or database failure is (-1, e). */
 int ingest_file(struct db *db, const char *path, const struct ingest_options *opt,
 		struct ingest_result *result, struct err *e);
+
+/* SPEC §3: where a file's kind comes from, for ingest and check alike. kind_opt (--kind, known)
+ * wins; else the file's `<feed>_v1` folder in name; else *kind = NULL and the header tells.
+ * *sdds = 1 when name lies in an SDDS feed folder. Returns 0, 1 to skip the file (a feed settle
+ * does not use: rej->detail says so), or 2 when the file is to be rejected whole (rej filled). */
+int ingest_place(const char *name, const char *kind_opt, const struct feed_kind **kind, int *sdds,
+		 struct feed_reject *rej);
+
+/* SPEC §5 "truncated last record": 1 (rej filled) when rec, the file's last record without a
+ * line end, rejects the file: its field count is not the header's, or the file is an SDDS file
+ * (whose every line ends with one: the copy is still being written). */
+int ingest_last_record_rejects(const struct csv_in_record *rec, size_t nfields, int sdds, struct feed_reject *rej);
 
 #endif

@@ -29,5 +29,6 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_rerun(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_verify(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_status(struct settle_ctx *ctx, int argc, char **argv);
+int cmd_check(struct settle_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -295,6 +295,13 @@ void csv_in_set_digest(struct csv_in *r, struct digest *d)
 	r->digest = d;
 }
 
+void csv_in_set_start(struct csv_in *r, int64_t line_first)
+{
+	ASSERT(r->chunk_len == 0 && !r->input_eof && line_first >= 1); /* before the first byte */
+	r->line = line_first;
+	r->bom_checked = 1; /* SPEC §3: a BOM only at byte 0 */
+}
+
 int csv_in_read_all(const struct csv_in *r)
 {
 	return r->input_eof;

@@ -54,6 +54,19 @@ void digest_free(struct digest *d)
 	free(d);
 }
 
+struct digest *digest_dup(const struct digest *d)
+{
+	struct digest *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->ctx = EVP_MD_CTX_new();
+	if (!c->ctx || EVP_MD_CTX_copy_ex(c->ctx, d->ctx) != 1) {
+		digest_free(c);
+		return NULL;
+	}
+	return c;
+}
+
 int digest_file(const char *path, char hex[DIGEST_HEX_LEN + 1], struct err *e)
 {
 	FILE *f = fopen(path, "rb");

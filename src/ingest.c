@@ -30,6 +30,7 @@
 #include "csv_in.h"
 #include "digest.h"
 #include "feed.h"
+#include "inbox.h"
 #include "ingest_copy.h"
 #include "log.h"
 #include "meter_daily.h"
@@ -41,12 +42,25 @@
 #define INGEST_SQL_MAX 4096
 #define INGEST_SPOOL_CAP ((size_t)64 * 1024)
 #define INGEST_SOCKET_BUFFER (4 * 1024 * 1024) /* bytes of COPY data queued for the server */
+#define INGEST_READ_CHUNK ((size_t)256 * 1024) /* the prefix of an append is read in these */
+#define INGEST_HEAD_MAX CSV_IN_BUFFER_MAX      /* first bytes of an append kept for its header */
 
 struct ingest_state {
 	struct db *db;
 	const char *path;
-	const char *name;                /* base name, as recorded and printed */
+	const char *name;                /* recorded as file_name and printed: opt->name or the base name */
+	const char *ledger_path;         /* the ledger's key: opt->name or the path as given */
 	const struct ingest_options *opt;
+	const struct feed_kind *place_kind; /* from --kind or the SDDS folder, or NULL (ingest_place) */
+	int sdds;                        /* the file lies in an SDDS feed folder */
+	int place;                       /* ingest_place's verdict: 0, 1 skip, 2 reject (st->bad) */
+	int looked_up;                   /* the whole file's SHA-256 was looked up in the ledger */
+	/* an append (SPEC §3): the previous ingest of this path covered [0, prefix_bytes) */
+	int64_t prefix_bytes;
+	int64_t prefix_file_id;
+	int64_t line_first;              /* physical line at prefix_bytes */
+	char *head;                      /* the file's first bytes (its header), head_len of them */
+	size_t head_len;
 	struct ingest_result *res;
 	char sha[DIGEST_HEX_LEN + 1];    /* "" until known */
 	int64_t bytes;                   /* the file's size */
@@ -103,11 +117,13 @@ static int64_t result_i64(const PGresult *res, int row, int col)
 /* SPEC §5: a byte-identical file ingested before is a no-op that says so. "Before" is a load,
  * or -- when this command line names neither --kind nor --recipient, the two things that could
  * change the outcome -- a whole-file rejection (so that nightly does not record a broken file
- * again every night, while `settle ingest --kind ...` can still retry it). Returns 1 (found,
- * result filled), 0, or -1. */
-static int ingest_find_previous(struct ingest_state *st, struct err *e)
+ * again every night, while `settle ingest --kind ...` can still retry it). loaded_only: loads
+ * only (an append that loaded: a byte-identical file loaded elsewhere holds its rows). Returns 1
+ * (found, result filled), 0, or -1. */
+static int ingest_find_previous(struct ingest_state *st, int loaded_only, struct err *e)
 {
-	const char *params[] = { st->sha, st->opt->kind || st->opt->recipient ? "f" : "t" };
+	st->looked_up = 1;
+	const char *params[] = { st->sha, loaded_only || st->opt->kind || st->opt->recipient ? "f" : "t" };
 	PGresult *r = db_query(st->db,
 			       "SELECT file_id, kind, file_name,"
 			       " to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), file_rejected"
@@ -125,7 +141,7 @@ static int ingest_find_previous(struct ingest_state *st, struct err *e)
 			log_warning("%s: already rejected whole on %s as file %s (\"%s\"); nothing to do (fix the file, "
 				    "or retry with --kind or --recipient)",
 				    st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
-		else
+		else if (!st->opt->quiet)
 			log_info("%s: already ingested on %s as file %s (\"%s\", %s); nothing to do", st->name,
 				 PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
 	}
@@ -139,20 +155,25 @@ static int ingest_ledger_insert(struct ingest_state *st, const char *kind, int f
 {
 	const struct feed_kind *k = feed_kind_by_name(kind);
 	const char *recipient = st->opt->recipient && k && feed_kind_has_recipient(k) ? st->opt->recipient : NULL;
-	char id[24], bytes[24];
+	char id[24], bytes[24], prefix[24], prefix_id[24];
 	snprintf(id, sizeof id, "%" PRId64, st->file_id);
 	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
+	snprintf(prefix, sizeof prefix, "%" PRId64, st->prefix_bytes);
+	snprintf(prefix_id, sizeof prefix_id, "%" PRId64, st->prefix_file_id);
 	const char *params[] = { st->name, st->sha, kind, recipient, file_rejected ? "t" : "f",
-				 st->at[0] ? st->at : NULL, bytes, st->file_id > 0 ? id : NULL };
+				 st->at[0] ? st->at : NULL, bytes, st->file_id > 0 ? id : NULL, st->ledger_path,
+				 prefix, st->prefix_bytes ? prefix_id : NULL };
 	ASSERT(strlen(st->sha) == DIGEST_HEX_LEN);
 	PGresult *r = db_query(st->db,
 			       "INSERT INTO settle.ingest_file (file_id, file_name, sha256, kind, recipient_account_id,"
-			       " rows_loaded, rows_rejected, rows_unchanged, file_rejected, ingested_at, file_bytes)"
+			       " rows_loaded, rows_rejected, rows_unchanged, file_rejected, ingested_at, file_bytes,"
+			       " path, prefix_bytes, prefix_file_id)"
 			       " OVERRIDING SYSTEM VALUE"
 			       " VALUES (coalesce($8::bigint, nextval(pg_get_serial_sequence('settle.ingest_file', 'file_id'))),"
-			       " $1, $2, $3, $4, 0, 0, 0, $5::boolean, coalesce($6::timestamptz, now()), $7::bigint)"
+			       " $1, $2, $3, $4, 0, 0, 0, $5::boolean, coalesce($6::timestamptz, now()), $7::bigint,"
+			       " $9, $10::bigint, $11::bigint)"
 			       " RETURNING file_id",
-			       8, params, PGRES_TUPLES_OK, e);
+			       11, params, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
 	st->file_id = result_i64(r, 0, 0);
@@ -172,13 +193,32 @@ static int ingest_next_file_id(struct ingest_state *st, struct err *e)
 	return 0;
 }
 
-/* The SHA-256: from the single read when csv_in saw every byte, else by reading the file (a file
- * rejected before its end). */
+/* Feeds the rest of st->f (what csv_in has not read yet) to d: every byte before was fed by
+ * whoever read it, so d then holds the whole file. */
+static int ingest_drain(struct ingest_state *st, struct digest *d, struct err *e)
+{
+	char *buf = malloc(INGEST_READ_CHUNK);
+	if (!buf)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	size_t n;
+	while ((n = fread(buf, 1, INGEST_READ_CHUNK, st->f)) > 0)
+		digest_update(d, buf, n);
+	int failed = ferror(st->f);
+	free(buf);
+	if (failed)
+		return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
+	return 0;
+}
+
+/* The SHA-256: from the single read when a digest saw the bytes read so far (the rest of a file
+ * rejected before its end is read on), else by reading the file. */
 static int ingest_sha(struct ingest_state *st, struct err *e)
 {
 	if (st->sha[0])
 		return 0;
-	if (st->digest && csv_in_read_all(st->in)) {
+	if (st->digest) {
+		if (!csv_in_read_all(st->in) && ingest_drain(st, st->digest, e) < 0)
+			return -1;
 		digest_final(st->digest, st->sha);
 		st->digest = NULL;
 		return 0;
@@ -242,9 +282,16 @@ static int ingest_bad_csv(struct ingest_state *st)
  * transaction of its own: the load's transaction, if any, has been rolled back. */
 static int ingest_reject_file(struct ingest_state *st, struct err *e)
 {
-	const char *kind = st->hdr.kind ? st->hdr.kind->name : st->opt->kind ? st->opt->kind : "unknown";
+	const char *kind = st->hdr.kind ? st->hdr.kind->name : st->place_kind ? st->place_kind->name : "unknown";
 	char id[24], line[24];
-	if (ingest_sha(st, e) < 0 || db_begin(st->db, e) < 0)
+	if (ingest_sha(st, e) < 0)
+		return -1;
+	if (!st->looked_up) { /* an append that failed: the same bytes may have been rejected before */
+		int found = ingest_find_previous(st, 0, e);
+		if (found != 0)
+			return found < 0 ? -1 : 0;
+	}
+	if (db_begin(st->db, e) < 0)
 		return -1;
 	st->file_id = 0;
 	if (ingest_ledger_insert(st, kind, 1, e) < 0)
@@ -298,9 +345,11 @@ static int ingest_header(struct ingest_state *st, struct err *e)
 	case CSV_IN_RECORD:
 		break;
 	}
-	const struct feed_kind *kind = NULL;
-	if (st->opt->kind && !(kind = feed_kind_by_name(st->opt->kind)))
-		return err_set(e, EXIT_USAGE, "unknown kind \"%s\" (known: %s)", st->opt->kind, feed_kind_names());
+	if (st->place == 2) { /* the SDDS folder names a feed settle cannot read: st->bad says so */
+		st->bad_line = 1;
+		return 1;
+	}
+	const struct feed_kind *kind = st->place_kind;
 	if (feed_header_bind(&st->hdr, kind, &rec, st->opt->recipient, &st->bad) < 0) {
 		st->bad_line = rec.line;
 		return 1;
@@ -446,15 +495,8 @@ static int ingest_rows(struct ingest_state *st, struct err *e)
 			return err_prefix(e, "%s", st->name);
 		if (s == CSV_IN_INVALID)
 			return ingest_bad_csv(st);
-		/* SPEC §5 "truncated last record": the file stops mid-record, without a line end. */
-		if (!rec.terminated && rec.nfields != st->hdr.nfields) {
-			char msg[FEED_DETAIL_MAX];
-			snprintf(msg, sizeof msg,
-				 "the file ends in the middle of a record: its last line has %zu of %zu fields and "
-				 "no line end (truncated file?)",
-				 rec.nfields, st->hdr.nfields);
-			return ingest_bad(st, rec.line, FEED_BAD_CSV, NULL, msg);
-		}
+		if (!rec.terminated && ingest_last_record_rejects(&rec, st->hdr.nfields, st->sdds, &rej))
+			return ingest_bad(st, rec.line, rej.code, NULL, rej.detail);
 		if (feed_row_validate(&st->hdr, &rec, vals, &rej) == 0) {
 			feed_row_encode(&st->hdr, st->file_id, rec.line, vals, &st->rows);
 			st->staged++;
@@ -730,10 +772,19 @@ static void ingest_print_rejections(struct ingest_state *st, const PGresult *r)
  */
 
 /* Inside the load transaction, after the rows' COPY: first write wins, the quarantined rows, the
- * ledger's counts, and the first rejections to print once committed (*shown, NULL if none). */
+ * ledger's counts, and the first rejections to print once committed (*shown, NULL if none).
+ * Returns 0, -1, or 2: an append whose grown file is byte-identical to a file loaded before
+ * (at another path): those rows are in, nothing to record (the caller rolls back). */
 static int ingest_after_copy(struct ingest_state *st, PGresult **shown, struct err *e)
 {
-	if (ingest_sha(st, e) < 0 || ingest_ledger_insert(st, st->hdr.kind->name, 0, e) < 0)
+	if (ingest_sha(st, e) < 0)
+		return -1;
+	if (!st->looked_up) {
+		int found = ingest_find_previous(st, 1, e);
+		if (found != 0)
+			return found < 0 ? -1 : 2;
+	}
+	if (ingest_ledger_insert(st, st->hdr.kind->name, 0, e) < 0)
 		return -1;
 	st->loaded = st->staged;
 	int staged = st->hdr.kind->key != NULL;
@@ -808,8 +859,12 @@ static int ingest_load(struct ingest_state *st, struct err *e)
 	copy_out_trailer(&st->rows);
 	if (copy_out_flush(&st->rows, e) < 0)
 		goto abort_copy;
-	if (db_copy_end(st->db, e) < 0 || ingest_after_copy(st, &shown, e) < 0)
+	if (db_copy_end(st->db, e) < 0 || (rc = ingest_after_copy(st, &shown, e)) < 0)
 		goto rollback;
+	if (rc == 2) {
+		db_rollback(st->db);
+		return 0;
+	}
 	if (db_commit(st->db, e) < 0) {
 		PQclear(shown);
 		return -1;
@@ -821,6 +876,8 @@ static int ingest_load(struct ingest_state *st, struct err *e)
 	st->res->rows_loaded = st->loaded;
 	st->res->rows_rejected = st->rejected;
 	st->res->rows_unchanged = st->unchanged;
+	st->res->prefix_bytes = st->prefix_bytes;
+	st->res->line_first = st->prefix_bytes ? st->line_first : 0;
 	return 0;
 abort_copy:
 	db_copy_abort(st->db, "settle failed");
@@ -829,13 +886,252 @@ rollback:
 	return -1;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Placement and appends (SPEC §3 "Delivery layout")
+ */
+
+int ingest_place(const char *name, const char *kind_opt, const struct feed_kind **kind, int *sdds,
+		 struct feed_reject *rej)
+{
+	const struct feed_kind *k = NULL;
+	const char *feed = NULL;
+	size_t feed_len = 0;
+	enum inbox_feed f = inbox_feed_of_path(name, &k, &feed, &feed_len);
+	*sdds = f != INBOX_FEED_NONE;
+	*kind = NULL;
+	memset(rej, 0, sizeof *rej);
+	if (kind_opt) { /* --kind overrides the folder */
+		*kind = feed_kind_by_name(kind_opt);
+		ASSERT(*kind);
+		return 0;
+	}
+	switch (f) {
+	case INBOX_FEED_NONE:
+		return 0;
+	case INBOX_FEED_KIND:
+		*kind = k;
+		return 0;
+	case INBOX_FEED_SKIP:
+		snprintf(rej->detail, sizeof rej->detail,
+			 "skipped: settle does not read the %.*s feed (personal data, no use for it)", (int)feed_len, feed);
+		return 1;
+	case INBOX_FEED_UNSUPPORTED:
+		rej->code = FEED_MISSING_COLUMN;
+		snprintf(rej->detail, sizeof rej->detail,
+			 "the folder \"%.*s\" holds an SDDS feed this version of settle does not read (kind not "
+			 "supported); nothing loaded",
+			 (int)feed_len, feed);
+		return 2;
+	case INBOX_FEED_UNKNOWN:
+		break;
+	}
+	rej->code = FEED_MISSING_COLUMN;
+	snprintf(rej->detail, sizeof rej->detail,
+		 "cannot tell the kind of the file: its folder \"%.*s\" is no SDDS feed settle knows (%s); name the "
+		 "kind with --kind (%s)",
+		 (int)feed_len, feed, inbox_feed_names(), feed_kind_names());
+	return 2;
+}
+
+int ingest_last_record_rejects(const struct csv_in_record *rec, size_t nfields, int sdds, struct feed_reject *rej)
+{
+	if (rec->terminated)
+		return 0;
+	if (sdds) { /* SDDS.md: LF ends every line; a copy stopping short is still being written */
+		rej->code = FEED_BAD_CSV;
+		rej->column = NULL;
+		snprintf(rej->detail, sizeof rej->detail,
+			 "the file's last line has no line end: SDDS files end every line with one, so this copy "
+			 "is incomplete (still being synced?); nothing loaded from it, the next run reads it again");
+		return 1;
+	}
+	if (rec->nfields == nfields)
+		return 0; /* a hand-made file without a final line end: accepted (docs/ingest.md) */
+	rej->code = FEED_BAD_CSV;
+	rej->column = NULL;
+	snprintf(rej->detail, sizeof rej->detail,
+		 "the file ends in the middle of a record: its last line has %zu of %zu fields and no line end "
+		 "(truncated file?)",
+		 rec->nfields, nfields);
+	return 1;
+}
+
+struct ingest_prev {
+	int64_t file_id, bytes;
+	char sha[DIGEST_HEX_LEN + 1];
+	char at[32];
+};
+
+/* The newest load recorded at this path (SPEC §6: the ledger is keyed by path). 1, 0, -1. */
+static int ingest_find_by_path(struct ingest_state *st, struct ingest_prev *p, struct err *e)
+{
+	const char *params[] = { st->ledger_path };
+	PGresult *r = db_query(st->db,
+			       "SELECT file_id, file_bytes, sha256,"
+			       " to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+			       " FROM settle.ingest_file WHERE path = $1 AND NOT file_rejected AND file_bytes IS NOT NULL"
+			       " ORDER BY file_id DESC LIMIT 1",
+			       1, params, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) > 0;
+	if (found) {
+		p->file_id = result_i64(r, 0, 0);
+		p->bytes = result_i64(r, 0, 1);
+		snprintf(p->sha, sizeof p->sha, "%s", PQgetvalue(r, 0, 2));
+		snprintf(p->at, sizeof p->at, "%s", PQgetvalue(r, 0, 3));
+	}
+	PQclear(r);
+	return found;
+}
+
+enum ingest_growth { INGEST_UNCHANGED, INGEST_APPEND, INGEST_CHANGED };
+
+/* SPEC §3 "Appends". The previous load of this path covered the first p->bytes bytes. They are
+ * read once, from the start: their SHA-256 (its state copied at p->bytes continues into the
+ * whole file's, so a growing file is read exactly once), their physical lines (the append's line
+ * numbers continue from them), whether they end at a line end, and the first bytes (the header).
+ * INGEST_APPEND leaves st->f at p->bytes and st->digest running; INGEST_CHANGED has read the
+ * whole file (st->sha set, *why says what changed); INGEST_UNCHANGED sets st->sha. -1 error. */
+static int ingest_growth(struct ingest_state *st, const struct ingest_prev *p, char *why, size_t why_cap,
+			 struct err *e)
+{
+	if (p->bytes > st->bytes) {
+		snprintf(why, why_cap, "it is shorter than the %" PRId64 " bytes ingested then", p->bytes);
+		return digest_file(st->path, st->sha, e) < 0 ? -1 : INGEST_CHANGED;
+	}
+	struct digest *pre = digest_new();
+	char *buf = malloc(INGEST_READ_CHUNK);
+	size_t head_cap = p->bytes < (int64_t)INGEST_HEAD_MAX ? (size_t)p->bytes : INGEST_HEAD_MAX;
+	st->head = malloc(head_cap ? head_cap : 1);
+	int rc = -1;
+	if (!pre || !buf || !st->head) {
+		err_set(e, EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	int64_t left = p->bytes, lines = 0;
+	int last = '\n';
+	while (left > 0) {
+		size_t want = left < (int64_t)INGEST_READ_CHUNK ? (size_t)left : INGEST_READ_CHUNK;
+		size_t n = fread(buf, 1, want, st->f);
+		if (n == 0) {
+			if (ferror(st->f))
+				err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
+			else
+				err_set(e, EXIT_FAILED, "\"%s\" shrank while settle read it", st->path);
+			goto done;
+		}
+		digest_update(pre, buf, n);
+		if (st->head_len < head_cap) {
+			size_t k = head_cap - st->head_len < n ? head_cap - st->head_len : n;
+			memcpy(st->head + st->head_len, buf, k);
+			st->head_len += k;
+		}
+		for (const char *q = buf, *end = buf + n; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+			lines++;
+		last = (unsigned char)buf[n - 1];
+		left -= (int64_t)n;
+	}
+	if (!(st->digest = digest_dup(pre))) { /* the whole file's, from here on */
+		err_set(e, EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	char prefix_sha[DIGEST_HEX_LEN + 1];
+	digest_final(pre, prefix_sha);
+	pre = NULL;
+	int same = strcmp(prefix_sha, p->sha) == 0;
+	if (same && st->bytes == p->bytes) {
+		snprintf(st->sha, sizeof st->sha, "%s", p->sha);
+		rc = INGEST_UNCHANGED;
+	} else if (same && last == '\n') {
+		st->prefix_bytes = p->bytes;
+		st->prefix_file_id = p->file_id;
+		st->line_first = lines + 1;
+		rc = INGEST_APPEND;
+	} else {
+		if (same)
+			snprintf(why, why_cap, "it grew, but its last line then had no line end");
+		else
+			snprintf(why, why_cap, "its first %" PRId64 " bytes are not the bytes ingested then", p->bytes);
+		if (ingest_drain(st, st->digest, e) < 0)
+			goto done;
+		digest_final(st->digest, st->sha);
+		st->digest = NULL;
+		rc = INGEST_CHANGED;
+	}
+done:
+	digest_free(pre);
+	free(buf);
+	return rc;
+}
+
+/* An append: the header from the file's first bytes, then a reader at the prefix's end whose
+ * line numbers continue the prefix's. 0, 1 rejected whole, -1. */
+static int ingest_append_header(struct ingest_state *st, struct err *e)
+{
+	FILE *hf = fmemopen(st->head, st->head_len, "rb");
+	if (!hf)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	st->in = csv_in_new(hf);
+	int rc = st->in ? ingest_header(st, e) : err_set(e, EXIT_FAILED, "out of memory");
+	csv_in_free(st->in);
+	fclose(hf);
+	st->in = csv_in_new(st->f);
+	if (!st->in)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	csv_in_set_start(st->in, st->line_first);
+	csv_in_set_digest(st->in, st->digest);
+	if (rc == 0)
+		csv_in_set_fields_max(st->in, st->hdr.nfields + 1);
+	return rc;
+}
+
+/* A file with no load at its path: new, or byte-identical to a file loaded elsewhere. Prepares
+ * st->in for the whole file. 0 read it, 1 a no-op (said so), -1. */
+static int ingest_whole(struct ingest_state *st, struct err *e)
+{
+	int rc = 0;
+	if (!st->sha[0] && (rc = ingest_size_seen(st, e)) > 0) /* maybe seen before: hash first */
+		rc = digest_file(st->path, st->sha, e);
+	if (rc < 0)
+		return -1;
+	if (st->sha[0]) {
+		if ((rc = ingest_find_previous(st, 0, e)) != 0)
+			return rc;
+		if (fseek(st->f, 0, SEEK_SET) != 0)
+			return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
+	}
+	st->looked_up = 1; /* a file of a size never seen cannot be byte-identical to one */
+	if (!(st->in = csv_in_new(st->f)))
+		return err_set(e, EXIT_FAILED, "out of memory");
+	if (!st->sha[0]) { /* new for sure: hash while loading */
+		if (!(st->digest = digest_new()))
+			return err_set(e, EXIT_FAILED, "out of memory");
+		csv_in_set_digest(st->in, st->digest);
+	}
+	return 0;
+}
+
 int ingest_file(struct db *db, const char *path, const struct ingest_options *opt, struct ingest_result *result,
 		struct err *e)
 {
-	struct ingest_state st = { .db = db, .path = path, .name = ingest_base_name(path), .opt = opt, .res = result };
+	struct ingest_state st = { .db = db, .path = path, .opt = opt, .res = result };
 	struct stat sb;
+	struct ingest_prev prev;
+	char why[160] = "";
 	int rc;
 	memset(result, 0, sizeof *result);
+	st.name = opt->name ? opt->name : ingest_base_name(path);
+	st.ledger_path = opt->name ? opt->name : path;
+	if (opt->kind && !feed_kind_by_name(opt->kind))
+		return err_set(e, EXIT_USAGE, "unknown kind \"%s\" (known: %s)", opt->kind, feed_kind_names());
+	st.place = ingest_place(st.ledger_path, opt->kind, &st.place_kind, &st.sdds, &st.bad);
+	if (st.place == 1) {
+		result->skipped = 1;
+		if (!opt->quiet)
+			log_info("%s: %s", st.name, st.bad.detail);
+		return 0;
+	}
 	if (opt->ingested_at_us)
 		time_format_pg(opt->ingested_at_us, st.at);
 	st.f = fopen(path, "rb");
@@ -844,28 +1140,39 @@ int ingest_file(struct db *db, const char *path, const struct ingest_options *op
 		goto done;
 	}
 	st.bytes = (int64_t)sb.st_size;
-	st.in = csv_in_new(st.f);
-	if (!st.in) {
-		rc = err_set(e, EXIT_FAILED, "out of memory");
+	rc = ingest_find_by_path(&st, &prev, e);
+	if (rc > 0)
+		rc = ingest_growth(&st, &prev, why, sizeof why, e);
+	else if (rc == 0)
+		rc = INGEST_CHANGED; /* nothing at this path: a whole file */
+	if (rc < 0)
+		goto done;
+	if (rc == INGEST_UNCHANGED) {
+		result->already_ingested = 1;
+		result->file_id = prev.file_id;
+		if (!opt->quiet)
+			log_info("%s: already ingested on %s as file %" PRId64 "; nothing to do", st.name, prev.at,
+				 prev.file_id);
+		rc = 0;
 		goto done;
 	}
-	rc = ingest_size_seen(&st, e);
-	if (rc > 0) { /* maybe seen before: hash first, and look it up */
-		rc = digest_file(path, st.sha, e) < 0 ? -1 : ingest_find_previous(&st, e);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : -1; /* 1: a no-op, said so */
-			goto done;
-		}
-	} else if (rc == 0) { /* new for sure: hash while loading */
-		if (!(st.digest = digest_new())) {
-			rc = err_set(e, EXIT_FAILED, "out of memory");
-			goto done;
-		}
-		csv_in_set_digest(st.in, st.digest);
+	if (rc == INGEST_APPEND) {
+		rc = ingest_append_header(&st, e);
 	} else {
-		goto done;
+		if (why[0]) {
+			result->prefix_changed = 1;
+			log_warning("%s: changed since it was ingested as file %" PRId64 " on %s (%s): ingested whole as "
+				    "a new file",
+				    st.name, prev.file_id, prev.at, why);
+		}
+		rc = ingest_whole(&st, e);
+		if (rc == 1) {
+			rc = 0;
+			goto done;
+		}
+		if (rc == 0)
+			rc = ingest_header(&st, e);
 	}
-	rc = ingest_header(&st, e);
 	if (rc == 0)
 		rc = ingest_load(&st, e);
 	if (rc == 1)
@@ -878,6 +1185,7 @@ done:
 	if (st.spool)
 		fclose(st.spool);
 	csv_in_free(st.in);
+	free(st.head);
 	if (st.f)
 		fclose(st.f);
 	return rc;

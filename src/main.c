@@ -21,6 +21,7 @@ static const struct command {
 	{ "rerun", cmd_rerun, "rerun --run DIR/run.csv --out DIR2" },
 	{ "verify", cmd_verify, "verify DIR" },
 	{ "status", cmd_status, "status" },
+	{ "check", cmd_check, "check [--kind K] [--recipient ID] FILE..." },
 };
 #define COMMANDS_N (sizeof commands / sizeof commands[0])
 

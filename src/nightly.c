@@ -8,7 +8,6 @@
  * its set staged; after the commit the sets are swapped into place and only then the watermark
  * settle.nightly_state moves. Killed anywhere, the next nightly reports whatever was missed.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "inbox.h"
 #include "ingest.h"
 #include "insights.h"
 #include "log.h"
@@ -27,91 +27,72 @@
 
 struct nightly_stats {
 	size_t files;          /* files in the inbox */
-	size_t ingested;       /* newly ingested */
+	size_t ingested;       /* newly ingested (appends included) */
+	size_t appended;       /* ... of which appends to a file ingested before (SPEC §3) */
 	size_t skipped;        /* already ingested: nothing done */
+	size_t feeds_skipped;  /* feeds settle does not read (addressfeed_v1) */
 	size_t files_rejected; /* structurally broken, rejected whole */
+	size_t unreadable;     /* entries of the inbox that are not readable files (inbox.h) */
 	int64_t rows;
 	int64_t rejected;
 };
 
-struct nightly_names {
-	char **v;
-	size_t n, cap;
-};
-
-static void nightly_names_free(struct nightly_names *ns)
+/* SPEC §3: a file in an SDDS feed folder that is no .csv is not a delivered feed file (the
+ * marketplace writes data.csv; a sync tool's download in progress is "data.csv.1a2B3c4D"). */
+static int nightly_feed_file_ok(const char *rel)
 {
-	for (size_t i = 0; i < ns->n; i++)
-		free(ns->v[i]);
-	free(ns->v);
-	memset(ns, 0, sizeof *ns);
+	const struct feed_kind *k;
+	const char *feed;
+	size_t len;
+	if (inbox_feed_of_path(rel, &k, &feed, &len) == INBOX_FEED_NONE)
+		return 1;
+	size_t n = strlen(rel);
+	return n > 4 && strcmp(rel + n - 4, ".csv") == 0;
 }
 
-static int nightly_names_add(struct nightly_names *ns, const char *name, struct err *e)
+/* SPEC §3: what the walk could not read is named, never silently skipped. One warning line. */
+static void nightly_say_list(int warning, const char *what, const struct inbox_list *l)
 {
-	if (ns->n == ns->cap) {
-		size_t cap = ns->cap ? ns->cap * 2 : 32;
-		char **v = realloc(ns->v, cap * sizeof *v);
-		if (!v)
-			return err_set(e, EXIT_FAILED, "out of memory");
-		ns->v = v;
-		ns->cap = cap;
+	char names[1024] = "";
+	size_t used = 0, shown = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		char one[INBOX_PATH_MAX + 160];
+		snprintf(one, sizeof one, "%s\"%s\"%s%s%s", i ? ", " : "", l->v[i].path, l->v[i].why ? " (" : "",
+			 l->v[i].why ? l->v[i].why : "", l->v[i].why ? ")" : "");
+		if (used + strlen(one) + 1 >= sizeof names - 32)
+			break;
+		used += (size_t)snprintf(names + used, sizeof names - used, "%s", one);
+		shown++;
 	}
-	if (!(ns->v[ns->n] = strdup(name)))
-		return err_set(e, EXIT_FAILED, "out of memory");
-	ns->n++;
-	return 0;
+	if (shown < l->n)
+		snprintf(names + used, sizeof names - used, " and %zu more", l->n - shown);
+	if (warning)
+		log_warning("%zu %s: %s", l->n, what, names);
+	else
+		log_info("%zu %s: %s", l->n, what, names);
 }
 
-static int nightly_name_cmp(const void *a, const void *b)
+/* SPEC §6: the inbox's files in byte order of their relative paths, each keyed in the ledger by
+ * that path. Unchanged files are counted, not listed (ingest_options.quiet). */
+static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_list *files, int64_t as_of_us,
+			  struct nightly_stats *s, struct err *e)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* SPEC §6: the inbox's regular files in byte order of their names. Names starting with '.' are
- * skipped, so an uploader can write ".x.csv" and rename it when complete. */
-static int nightly_list_inbox(const char *inbox, struct nightly_names *out, struct err *e)
-{
-	memset(out, 0, sizeof *out);
-	DIR *d = opendir(inbox);
-	if (!d)
-		return err_set(e, errno == ENOENT || errno == ENOTDIR ? EXIT_USAGE : EXIT_FAILED,
-			       "could not open inbox \"%s\": %s", inbox, strerror(errno));
-	struct dirent *de;
-	int rc = 0;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
+	for (size_t i = 0; i < files->n; i++) {
+		const char *rel = files->v[i].path;
 		char path[NIGHTLY_PATH_MAX];
-		struct stat st;
-		if (snprintf(path, sizeof path, "%s/%s", inbox, de->d_name) >= (int)sizeof path)
-			rc = err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", inbox, de->d_name);
-		else if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			rc = nightly_names_add(out, de->d_name, e);
-	}
-	closedir(d);
-	if (rc < 0) {
-		nightly_names_free(out);
-		return -1;
-	}
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof out->v[0], nightly_name_cmp);
-	return 0;
-}
-
-static int nightly_ingest(struct db *db, const char *inbox, const struct nightly_names *names,
-			  int64_t as_of_us, struct nightly_stats *s, struct err *e)
-{
-	for (size_t i = 0; i < names->n; i++) {
-		char path[NIGHTLY_PATH_MAX];
-		snprintf(path, sizeof path, "%s/%s", inbox, names->v[i]);
-		log_progress("[%zu/%zu] ingesting %s", i + 1, names->n, names->v[i]);
-		struct ingest_options opt = { NULL, NULL, as_of_us };
+		if (snprintf(path, sizeof path, "%s/%s", inbox, rel) >= (int)sizeof path)
+			return err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", inbox, rel);
+		log_progress("[%zu/%zu] ingesting %s", i + 1, files->n, rel);
+		struct ingest_options opt = { NULL, NULL, as_of_us, rel, 1 };
 		struct ingest_result r;
 		memset(&r, 0, sizeof r);
 		if (ingest_file(db, path, &opt, &r, e) < 0)
-			return err_prefix(e, "%s", names->v[i]);
-		if (r.already_ingested) { /* ingest_file has said so */
+			return err_prefix(e, "%s", rel);
+		if (r.skipped) {
+			s->feeds_skipped++;
+			continue;
+		}
+		if (r.already_ingested) { /* counted; a whole-file rejection repeated has been said */
 			s->skipped++;
 			continue;
 		}
@@ -120,14 +101,55 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct nightly
 		s->rejected += r.rows_rejected;
 		if (r.file_rejected) {
 			s->files_rejected++;
-			log_info("%s: rejected whole (%s)", names->v[i], r.kind);
+			log_info("%s: rejected whole (%s)", rel, r.kind);
+		} else if (r.prefix_bytes > 0) {
+			s->appended++;
+			log_info("%s: %s, %lld rows loaded, %lld rejected (appended from line %lld)", rel, r.kind,
+				 (long long)r.rows_loaded, (long long)r.rows_rejected, (long long)r.line_first);
 		} else {
-			log_info("%s: %s, %lld rows loaded, %lld rejected", names->v[i], r.kind,
-				 (long long)r.rows_loaded, (long long)r.rows_rejected);
+			log_info("%s: %s, %lld rows loaded, %lld rejected", rel, r.kind, (long long)r.rows_loaded,
+				 (long long)r.rows_rejected);
 		}
 		report_failpoint("ingested-one");
 	}
 	log_progress_done();
+	if (s->feeds_skipped)
+		log_info("%zu file%s of addressfeed_v1 skipped: settle does not read that feed (personal data)",
+			 s->feeds_skipped, s->feeds_skipped == 1 ? "" : "s");
+	return 0;
+}
+
+/* The walk, what it could not read said once, feed folders' stray files moved to the problems. */
+static int nightly_walk(const char *inbox, struct inbox *in, struct nightly_stats *s, struct err *e)
+{
+	if (inbox_walk(inbox, in, e) < 0)
+		return -1;
+	size_t k = 0;
+	int rc = 0;
+	for (size_t i = 0; i < in->files.n; i++) {
+		struct inbox_entry en = in->files.v[i];
+		if (nightly_feed_file_ok(en.path)) {
+			in->files.v[k++] = en;
+			continue;
+		}
+		if (rc == 0)
+			rc = inbox_list_add(&in->problems, en.path,
+					    "not a .csv file in an SDDS feed folder (a download in progress?)", e);
+		free(en.path);
+	}
+	in->files.n = k;
+	if (rc < 0)
+		return -1;
+	inbox_list_sort(&in->problems);
+	s->files = in->files.n;
+	s->unreadable = in->problems.n;
+	if (in->problems.n)
+		nightly_say_list(1, "entries of the inbox are not readable feed files and were not read", &in->problems);
+	if (in->aliases.n)
+		nightly_say_list(0, "symbolic links to files inside the inbox not read (their targets are read under "
+			"their own paths)", &in->aliases);
+	if (in->files.n == 0 && in->problems.n == 0)
+		log_warning("the inbox \"%s\" holds no file: nothing to ingest (is the bucket synced?)", inbox);
 	return 0;
 }
 
@@ -237,10 +259,17 @@ static void nightly_summary(const struct nightly_stats *s, const struct report_j
 		if (used + 9 < sizeof list)
 			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", p);
 	}
-	log_info("%zu files (%zu ingested, %zu already ingested, %zu rejected whole), %lld rows loaded,"
+	/* SPEC §3: a night that read nothing from a non-empty inbox says so. */
+	if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
+		log_warning("read nothing from the inbox: none of its %zu entries could be ingested",
+			    s->files + s->unreadable);
+	char unreadable[48] = "";
+	if (s->unreadable)
+		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
+	log_info("%zu files (%zu ingested, %zu already ingested, %zu rejected whole%s), %lld rows loaded,"
 		 " %lld rejected, %lld exceptions, periods written: %s",
-		 s->files, s->ingested, s->skipped, s->files_rejected, (long long)s->rows, (long long)s->rejected,
-		 (long long)r->total.exceptions, list);
+		 s->files, s->ingested, s->skipped, s->files_rejected, unreadable, (long long)s->rows,
+		 (long long)s->rejected, (long long)r->total.exceptions, list);
 }
 
 /* SPEC §7: settle nightly [--inbox DIR] [--out DIR] */
@@ -274,7 +303,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	}
 	struct err e = { 0 };
 	struct nightly_stats s = { 0 };
-	struct nightly_names names = { 0 };
+	struct inbox in = { 0 };
 	struct report_job_result res = { 0 };
 	struct insights_summary *ins = NULL;
 	int32_t *periods = NULL;
@@ -282,15 +311,14 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	int64_t as_of_us = 0, through = 0;
 	struct db *db;
 	int rc = -1;
-	if (nightly_list_inbox(inbox, &names, &e) < 0)
+	if (nightly_walk(inbox, &in, &s, &e) < 0)
 		goto done;
-	s.files = names.n;
 	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0 || report_db_now_us(db, &as_of_us, &e) < 0)
 		goto done;
 	char t[32];
 	time_format(as_of_us, t);
-	log_progress("as of %s: %zu files in %s", t, names.n, inbox);
-	if (nightly_ingest(db, inbox, &names, as_of_us, &s, &e) < 0 ||
+	log_progress("as of %s: %zu files in %s", t, in.files.n, inbox);
+	if (nightly_ingest(db, inbox, &in.files, as_of_us, &s, &e) < 0 ||
 	    nightly_periods(db, &ctx->config, as_of_us, &through, &periods, &periods_n, &e) < 0)
 		goto done;
 	if (!(ins = calloc(periods_n, sizeof *ins))) {
@@ -302,7 +330,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	nightly_summary(&s, &res, periods, ins, periods_n);
 	rc = 0;
 done:
-	nightly_names_free(&names);
+	inbox_free(&in);
 	free(periods);
 	free(ins);
 	if (rc < 0) {
@@ -310,6 +338,7 @@ done:
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}
-	/* SPEC §7: done, but input rows of this run were quarantined. */
-	return s.rejected > 0 || s.files_rejected > 0 ? EXIT_QUARANTINED : EXIT_DONE;
+	/* SPEC §7: done, but input rows or files of this run were quarantined -- or, SPEC §3, inbox
+	 * entries could not be read: never a clean night over files it did not read. */
+	return s.rejected > 0 || s.files_rejected > 0 || s.unreadable > 0 ? EXIT_QUARANTINED : EXIT_DONE;
 }
