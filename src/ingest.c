@@ -1226,8 +1226,11 @@ static void ingest_summary(const char *path, const struct ingest_result *r)
 	char unchanged[48] = "";
 	if (r->rows_unchanged)
 		snprintf(unchanged, sizeof unchanged, ", %" PRId64 " unchanged", r->rows_unchanged);
-	log_info("%s: %s, file %" PRId64 ": %" PRId64 " rows loaded%s, %" PRId64 " rejected", ingest_base_name(path),
-		 r->kind, r->file_id, r->rows_loaded, unchanged, r->rows_rejected);
+	char appended[64] = "";
+	if (r->prefix_bytes) /* SPEC §3: only the records after the earlier ingest's bytes */
+		snprintf(appended, sizeof appended, " (appended from line %" PRId64 ")", r->line_first);
+	log_info("%s: %s, file %" PRId64 ": %" PRId64 " rows loaded%s, %" PRId64 " rejected%s", ingest_base_name(path),
+		 r->kind, r->file_id, r->rows_loaded, unchanged, r->rows_rejected, appended);
 }
 
 int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
