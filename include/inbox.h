@@ -60,11 +60,11 @@ enum inbox_feed {
 	INBOX_FEED_KIND,         /* *kind is the feed's kind */
 	INBOX_FEED_SKIP,         /* a feed settle does not use (addressfeed_v1: personal data) */
 	INBOX_FEED_UNSUPPORTED,  /* an SDDS feed settle has no kind for (yet) */
-	INBOX_FEED_UNKNOWN,      /* a `*_v1` folder that is no SDDS feed settle knows */
+	INBOX_FEED_UNKNOWN,      /* a `*feed_v1` folder that is no SDDS feed settle knows */
 };
 
-/* The kind from the nearest folder of path named `<feed>_v1` (any depth; the file name itself
- * does not count). *feed points into path at the folder's name (its length in *feed_len), for
+/* The kind from the nearest folder of path named `<name>feed_v1` (any depth; the file name itself
+ * does not count; a folder such as "backup_v1" is no feed folder). *feed points into path at the folder's name (its length in *feed_len), for
  * messages; both untouched for INBOX_FEED_NONE. */
 enum inbox_feed inbox_feed_of_path(const char *path, const struct feed_kind **kind, const char **feed,
 				   size_t *feed_len);

@@ -78,7 +78,9 @@ enum inbox_feed inbox_feed_of_path(const char *path, const struct feed_kind **ki
 		while (start > path && start[-1] != '/')
 			start--;
 		size_t len = (size_t)(end - start);
-		if (len > 3 && memcmp(end - 3, "_v1", 3) == 0) {
+		/* Every SDDS feed is named "<name>feed_v1"; other "*_v1" folders (a user's backup_v1)
+		 * are no feed folders. */
+		if (len > 7 && memcmp(end - 7, "feed_v1", 7) == 0) {
 			char name[INBOX_FEED_NAME_MAX];
 			*feed = start;
 			*feed_len = len;

@@ -996,6 +996,10 @@ enum ingest_growth { INGEST_UNCHANGED, INGEST_APPEND, INGEST_CHANGED };
 static int ingest_growth(struct ingest_state *st, const struct ingest_prev *p, char *why, size_t why_cap,
 			 struct err *e)
 {
+	if (p->bytes <= 0) { /* nothing to extend (a row written by hand): read whole */
+		snprintf(why, why_cap, "no bytes of it were recorded then");
+		return digest_file(st->path, st->sha, e) < 0 ? -1 : INGEST_CHANGED;
+	}
 	if (p->bytes > st->bytes) {
 		snprintf(why, why_cap, "it is shorter than the %" PRId64 " bytes ingested then", p->bytes);
 		return digest_file(st->path, st->sha, e) < 0 ? -1 : INGEST_CHANGED;

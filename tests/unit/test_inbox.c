@@ -113,6 +113,8 @@ TEST(feed_of_path)
 		{ "billingeventfeed_v1.csv", INBOX_FEED_NONE, NULL, NULL }, /* the file name is no folder */
 		{ "billingeventfeed_v2/year=2026/data.csv", INBOX_FEED_NONE, NULL, NULL },
 		{ "_v1/data.csv", INBOX_FEED_NONE, NULL, NULL },
+		{ "/home/me/backup_v1/billing.csv", INBOX_FEED_NONE, NULL, NULL },
+		{ "feed_v1/data.csv", INBOX_FEED_NONE, NULL, NULL },
 		/* the nearest folder wins */
 		{ "addressfeed_v1/billingeventfeed_v1/data.csv", INBOX_FEED_KIND, "billing_event", "billingeventfeed_v1" },
 	};
