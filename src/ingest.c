@@ -1,6 +1,11 @@
 /* ingest.c — `settle ingest` and ingest_file(): feed files into PostgreSQL (SPEC §3, §5, §6).
  *
  * One file, one pass, one transaction:
+ *   the kind from --kind, the file's SDDS feed folder (ingest_place) or its header;
+ *   a path loaded before (the ledger is keyed by path, SPEC §6) is compared with that load
+ *   (ingest_growth): unchanged -> a no-op; grown with the same first bytes (length + SHA-256,
+ *   read once) -> an append: only the records after them are parsed, line numbers continuing;
+ *   otherwise it is read whole, said in a warning;
  *   a byte-identical file ingested before is a no-op: when the ledger holds a file of the same
  *   size, the SHA-256 is computed first and looked up; otherwise the file is new for sure and its
  *   SHA-256 is computed while it is read for loading (no second pass over a large file);
