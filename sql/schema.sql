@@ -1257,7 +1257,11 @@ CREATE TABLE settle.ingest_file (
     rows_unchanged bigint DEFAULT 0 NOT NULL,
     file_rejected boolean DEFAULT false NOT NULL,
     ingested_at timestamp with time zone NOT NULL,
-    CONSTRAINT ingest_file_kind_check CHECK ((kind = ANY (ARRAY['billing_event'::text, 'offer'::text, 'offer_dimension'::text, 'metering'::text, 'bank_deposit'::text, 'accountfeed_v1'::text, 'agreementfeed_v1'::text, 'agreementtermfeed_v1'::text, 'offerfeed_v1'::text, 'offerproductfeed_v1'::text, 'offertargetfeed_v1'::text, 'productfeed_v1'::text, 'legacyidmappingfeed_v1'::text, 'taxitemfeed_v1'::text, 'dailyusagefeed_v1'::text, 'unknown'::text])))
+    path text,
+    prefix_bytes bigint DEFAULT 0 NOT NULL,
+    prefix_file_id bigint,
+    CONSTRAINT ingest_file_kind_check CHECK ((kind = ANY (ARRAY['billing_event'::text, 'offer'::text, 'offer_dimension'::text, 'metering'::text, 'bank_deposit'::text, 'accountfeed_v1'::text, 'agreementfeed_v1'::text, 'agreementtermfeed_v1'::text, 'offerfeed_v1'::text, 'offerproductfeed_v1'::text, 'offertargetfeed_v1'::text, 'productfeed_v1'::text, 'legacyidmappingfeed_v1'::text, 'taxitemfeed_v1'::text, 'dailyusagefeed_v1'::text, 'unknown'::text]))),
+    CONSTRAINT ingest_file_prefix_bytes_check CHECK ((prefix_bytes >= 0))
 );
 
 --
@@ -1697,6 +1701,12 @@ CREATE INDEX billing_event_reference_from_parent ON settle.billing_event USING b
 CREATE INDEX charge_group_run ON settle.charge_group USING btree (run_id, period);
 
 --
+-- Name: ingest_file_path; Type: INDEX; Schema: settle; Owner: -
+--
+
+CREATE INDEX ingest_file_path ON settle.ingest_file USING btree (path, file_id);
+
+--
 -- Name: ingest_file_sha256_loaded; Type: INDEX; Schema: settle; Owner: -
 --
 
@@ -1793,6 +1803,13 @@ ALTER TABLE ONLY settle.disbursement
 
 ALTER TABLE ONLY settle.exception
     ADD CONSTRAINT exception_run_id_fkey FOREIGN KEY (run_id) REFERENCES settle.run(run_id);
+
+--
+-- Name: ingest_file ingest_file_prefix_file_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.ingest_file
+    ADD CONSTRAINT ingest_file_prefix_file_id_fkey FOREIGN KEY (prefix_file_id) REFERENCES settle.ingest_file(file_id);
 
 --
 -- Name: insight_histogram insight_histogram_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -
