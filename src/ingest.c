@@ -266,9 +266,9 @@ static int ingest_reject_file(struct ingest_state *st, struct err *e)
 	PQclear(r);
 	if (db_commit(st->db, e) < 0)
 		return -1;
-	log_error("%s:%" PRId64 ": %s%s%s", st->name, st->bad_line, st->bad.column ? st->bad.column : "",
+	log_reject("%s:%" PRId64 ": %s%s%s", st->name, st->bad_line, st->bad.column ? st->bad.column : "",
 		  st->bad.column ? ": " : "", st->bad.detail);
-	log_error("%s: file rejected (%s), nothing loaded; recorded as file %" PRId64, st->name, st->bad.code,
+	log_reject("%s: file rejected (%s), nothing loaded; recorded as file %" PRId64, st->name, st->bad.code,
 		  st->file_id);
 	snprintf(st->res->kind, sizeof st->res->kind, "%s", kind);
 	st->res->file_id = st->file_id;
@@ -717,11 +717,11 @@ static void ingest_print_rejections(struct ingest_state *st, const PGresult *r)
 	int n = PQntuples(r);
 	for (int i = 0; i < n; i++) {
 		int has_col = !PQgetisnull(r, i, 1);
-		log_error("%s:%s: %s%s%s", st->name, PQgetvalue(r, i, 0), has_col ? PQgetvalue(r, i, 1) : "",
+		log_reject("%s:%s: %s%s%s", st->name, PQgetvalue(r, i, 0), has_col ? PQgetvalue(r, i, 1) : "",
 			  has_col ? ": " : "", PQgetvalue(r, i, 2));
 	}
 	if (st->rejected > n)
-		log_error("%s: and %" PRId64 " more rejected rows (all are in settle.rejected_row; see settle status)",
+		log_reject("%s: and %" PRId64 " more rejected rows (all are in settle.rejected_row; see settle status)",
 			  st->name, st->rejected - n);
 }
 
