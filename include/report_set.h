@@ -51,10 +51,12 @@ struct report_stage {
 					   * the commands' summary lines (insights_summary_line) */
 	/* Closed periods (SPEC §6.1, close.h). target is the set's final name in root: the period,
 	 * or "2026-10.restated". A closed period whose figures are as closed stages nothing (tmp
-	 * "") and has drop_restated set: publishing it removes a stale root/P.restated. note is the
+	 * "") and has drop_restated set: publishing it removes a stale root/P.restated when
+	 * remove_stale is set too (nightly; report may run at an earlier as-of). note is the
 	 * summary's words for a closed period ("(closed 2026-11-05): restated: ..."), else "". */
 	char target[24];
 	int drop_restated;
+	int remove_stale; /* with drop_restated: publish removes a stale P.restated (nightly only) */
 	char note[192];
 };
 

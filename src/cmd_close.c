@@ -174,6 +174,7 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 			snprintf(drop.root, sizeof drop.root, "%s", out);
 			snprintf(drop.period, sizeof drop.period, "%s", p);
 			drop.drop_restated = 1;
+			drop.remove_stale = 1;
 			log_mute_info(1);
 			(void)report_stage_publish(&drop, &e);
 			log_mute_info(0);

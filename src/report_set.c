@@ -468,6 +468,8 @@ int report_stage_publish(struct report_stage *st, struct err *e)
 {
 	if (!st->tmp[0]) { /* a closed period as closed: nothing to write (SPEC §6.1) */
 		ASSERT(st->drop_restated && st->root[0]);
+		if (!st->remove_stale)
+			return 0;
 		char name[32];
 		snprintf(name, sizeof name, "%s%s", st->period, CLOSE_RESTATED_SUFFIX);
 		struct stat sb;
@@ -559,13 +561,14 @@ static int report_job_close(struct db *db, const struct report_job *job, int64_t
 }
 
 /* A closed period as closed: a stage with nothing staged that removes a stale P.restated. */
-static void report_stage_none(struct report_stage *st, const char *out_root, int32_t period)
+static void report_stage_none(struct report_stage *st, const char *out_root, int32_t period, int remove_stale)
 {
 	memset(st, 0, sizeof *st);
 	period_format(period, st->period);
 	snprintf(st->target, sizeof st->target, "%s", st->period);
 	snprintf(st->root, sizeof st->root, "%s", out_root);
 	st->drop_restated = 1;
+	st->remove_stale = remove_stale;
 }
 
 int report_job_run(struct db *db, const struct report_job *job, struct report_stage *stages,
@@ -611,8 +614,9 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 			err_prefix(e, "%s", p);
 			goto fail;
 		}
-		if (!write)
-			report_stage_none(&stages[staged], job->out_root, job->periods[staged]);
+		if (!write) /* a stale P.restated is nightly's to remove: it runs at now, report may not */
+			report_stage_none(&stages[staged], job->out_root, job->periods[staged],
+					  strcmp(job->command, "nightly") == 0);
 		else if (report_stage_write(db, &in, job->out_root, &stages[staged], e) < 0) {
 			err_prefix(e, "%s", p);
 			goto fail;
