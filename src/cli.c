@@ -30,12 +30,15 @@ static const struct cli_text {
 	  "  --period YYYY-MM the month\n"
 	  "  --as-of TS       only rows ingested at or before TS count (default: now)\n"
 	  "  --out DIR        the output directory (default: reports)\n" },
-	{ "nightly", "nightly [--inbox DIR] [--out DIR]",
+	{ "nightly", "nightly [--inbox DIR] [--out DIR] [--as-of TS]",
 	  "Ingest the inbox's new files, then reconcile and report every period they touch and the\n"
-	  "current month; closed periods whose figures changed go to DIR/YYYY-MM.restated.\n"
+	  "current month once it has data; closed periods whose figures changed go to\n"
+	  "DIR/YYYY-MM.restated.\n"
 	  "The last line on stderr is the one summary line (with --quiet, the only line of a clean night).\n"
 	  "  --inbox DIR      the inbox (default: inbox)\n"
-	  "  --out DIR        the output directory (default: reports)\n" },
+	  "  --out DIR        the output directory (default: reports)\n"
+	  "  --as-of TS       replay a night at TS (files are recorded as ingested then); TS must not\n"
+	  "                   be before a file already ingested, nor in the future (default: now)\n" },
 	{ "rerun", "rerun --run DIR/run.csv --out DIR2",
 	  "Reproduce a past report set exactly, at its as-of and configuration, into DIR2.\n" },
 	{ "verify", "verify DIR",

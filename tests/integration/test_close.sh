@@ -74,7 +74,7 @@ check "one more exception" sh -c "grep -q '^2026-10,USD,exceptions,10,11,1\$' '$
 check "the summary names the restatement in one line" \
 	grep -qx "settle: nightly: 2026-10 (closed $closed_day): restated: revenue +100.00 USD, net +100.00 USD, net payable +100.00 USD, 1 more exception" "$work/n1.err"
 check "the last line is the summary, naming the restated set" \
-	sh -c "tail -n 1 '$work/n1.err' | grep -q '^settle: nightly: .*into $out: .* exceptions (1 new, [0-9]* carried over), periods written: 2026-10.restated'"
+	sh -c "tail -n 1 '$work/n1.err' | grep -q '^settle: nightly: .*into $out: 1 new and [0-9]* carried-over exceptions, periods written: 2026-10.restated'"
 check "run.csv of the restated set names the close" \
 	grep -q "^closed_as_of,$closed_day" "$out/2026-10.restated/run.csv"
 if python3 -c 'import openpyxl' 2>/dev/null; then
