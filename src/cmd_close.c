@@ -74,11 +74,13 @@ static void close_dir_manifest(const char *dir, char hex[DIGEST_HEX_LEN + 1])
 		hex[0] = '\0';
 }
 
-/* Moves the earlier closed set out of the way, keeping it: DIR/P -> DIR/P.closed-<as-of>. */
+/* Moves the earlier closed set out of the way, keeping it: DIR/P -> DIR/P.closed-<its as-of>, the
+ * as-of read from its own run.csv (after a killed close the set on disk may be older than the
+ * ledger's current close). */
 static int close_set_aside(const char *out, const char *p, const struct close_view *prev, char aside[64],
 			   struct err *e)
 {
-	char from[REPORT_PATH_MAX], to[REPORT_PATH_MAX], t[32];
+	char from[REPORT_PATH_MAX], to[REPORT_PATH_MAX], t[32], runcsv[REPORT_PATH_MAX + 16];
 	struct stat sb;
 	aside[0] = '\0';
 	snprintf(from, sizeof from, "%s/%s", out, p);
@@ -89,7 +91,12 @@ static int close_set_aside(const char *out, const char *p, const struct close_vi
 	if (!prev->closed)
 		return err_set(e, EXIT_FAILED, "\"%s\" is a read-only set this database did not close: move it away first",
 			       from);
-	close_compact_time(prev->close_as_of_us, t);
+	struct report_runfile rf;
+	snprintf(runcsv, sizeof runcsv, "%s/%s", from, REPORT_RUN_CSV);
+	if (report_runfile_read(runcsv, &rf, e) < 0)
+		return err_prefix(e, "the closed set \"%s\"", from);
+	close_compact_time(rf.as_of_us, t);
+	report_runfile_release(&rf);
 	snprintf(aside, 64, "%s.closed-%s", p, t);
 	snprintf(to, sizeof to, "%s/%s", out, aside);
 	if (rename(from, to) != 0)
@@ -157,7 +164,7 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 	if (report_job_run(db, &job, &st, &res, &e) < 0)
 		goto fail;
 	report_failpoint("committed");
-	if (cs.record && close_set_aside(out, p, prev, aside, &e) < 0) {
+	if (close_set_aside(out, p, prev, aside, &e) < 0) {
 		report_stage_discard(&st);
 		goto fail;
 	}
@@ -183,8 +190,8 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (aside[0])
-		log_summary("closed %s as of %s: %s, read-only, MANIFEST sha256 %s; the close as of %s is kept in %s/%s",
-			    p, t, dir, cs.sha, pt, out, aside);
+		log_summary("closed %s as of %s: %s, read-only, MANIFEST sha256 %s; the earlier closed set is kept in %s/%s",
+			    p, t, dir, cs.sha, out, aside);
 	else
 		log_summary("closed %s as of %s: %s, read-only, MANIFEST sha256 %s", p, t, dir, cs.sha);
 	rc = EXIT_DONE;

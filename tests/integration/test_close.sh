@@ -139,6 +139,25 @@ check "the ledger keeps both closes" test "$(sql "SELECT count(*) FROM settle.pe
 check "status marks the earlier one superseded" \
 	sh -c "'$SETTLE_BIN' --db '$DB' status 2>/dev/null | grep -q '^  2026-10  ${first_asof%%.*}.*superseded'"
 
+# --- a close killed between its commit and the rename is completed by the same close again ---
+hashes "$out/2026-10" >"$work/second.sha"
+second_asof=$(grep '^as_of,' "$out/2026-10/run.csv" | cut -d, -f2)
+sleep 1.2
+t3=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+SETTLE_FAILPOINT=committed settle close --period 2026-10 --as-of "$t3" --out "$out" 2>/dev/null
+check "a close killed after its commit (SIGKILL)" test $? = 137
+check "the ledger has it" test "$(sql "SELECT count(*) FROM settle.period_close WHERE period = '2026-10'")" = 3
+check "the closed set on disk is untouched" diff "$work/second.sha" <(hashes "$out/2026-10")
+settle close --period 2026-10 --as-of "$t3" --out "$out" 2>"$work/c3.err"
+check "the same close again completes it" test $? = 0
+check "the set in place is the recorded one" \
+	test "$(sha256sum <"$out/2026-10/MANIFEST" | cut -d' ' -f1)" = \
+	"$(sql "SELECT manifest_sha256 FROM settle.period_close WHERE period = '2026-10' ORDER BY as_of DESC LIMIT 1")"
+check "the set it replaced is kept under its own as-of" \
+	diff "$work/second.sha" <(hashes "$out/2026-10.closed-$(echo "$second_asof" | tr -d ':.-')")
+check "no new ledger row" test "$(sql "SELECT count(*) FROM settle.period_close WHERE period = '2026-10'")" = 3
+check "no temporary directories are left after the closes" sh -c "! ls -A '$out' | grep -q '^\.'"
+
 # --- cron: a clean night with --quiet is one line --------------------------------------------
 settle nightly --inbox "$inbox" --out "$out" --quiet </dev/null >"$work/q.out" 2>"$work/q.err"
 check "a clean --quiet night exits 0" test $? = 0
