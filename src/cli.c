@@ -176,8 +176,8 @@ int cli_parse(const char *command, int argc, char **argv, const struct cli_opt *
 		return -1;
 	}
 	if (n_pos < min_args) {
-		cli_usage_error(command, "%s", min_args == 1 && max_args == 1 ? "one argument is required"
-									      : "arguments are missing");
+		cli_usage_error(command, "%s needs %s", command,
+				min_args == max_args ? "its argument" : "at least one argument");
 		return -1;
 	}
 	return 0;

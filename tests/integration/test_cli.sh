@@ -50,6 +50,8 @@ for c in reconcile report close; do
 done
 expect "status: a stray argument" 2 'settle: status: error: unexpected argument "extra" (status takes only options)' \
 	"$S" --db "$DB" status extra
+expect "ingest: no file" 2 "settle: ingest: error: ingest needs at least one argument" "$S" --db "$DB" ingest
+expect "verify: no directory" 2 "settle: verify: error: verify needs its argument" "$S" --db "$DB" verify
 expect "rerun: no --run" 2 "settle: rerun: error: --run is required" "$S" --db "$DB" rerun --out "$work/x"
 # a missing input file is a usage error everywhere
 expect "ingest: a missing file" 2 "settle: ingest: error: could not open \"$work/nofile.csv\": No such file or directory" \
