@@ -22,6 +22,9 @@ struct db;
 /* Opens (and, for the embedded default, starts) the database. conninfo may be NULL.
  * On success *out is owned by the caller and released with db_close. */
 int db_open(const char *conninfo, struct db **out, struct err *e);
+/* The same; with existing_only, an embedded default that does not exist yet is not created but
+ * an EXIT_USAGE error (SPEC §7: status, verify and check never create a database). */
+int db_open_ex(const char *conninfo, int existing_only, struct db **out, struct err *e);
 /* Closes the connection and stops an embedded server this command started. NULL is fine. */
 void db_close(struct db *db);
 

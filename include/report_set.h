@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "close.h"
 #include "config.h"
 #include "db.h"
 #include "err.h"
@@ -48,6 +49,15 @@ struct report_stage {
 	char tmp[64];               /* ".2026-10.tmp-XXXXXX" in root; "" when nothing is staged */
 	struct insights_summary insights; /* the period's insights (report_job_run fills it), for
 					   * the commands' summary lines (insights_summary_line) */
+	/* Closed periods (SPEC §6.1, close.h). target is the set's final name in root: the period,
+	 * or "2026-10.restated". A closed period whose figures are as closed stages nothing (tmp
+	 * "") and has drop_restated set: publishing it removes a stale root/P.restated when
+	 * remove_stale is set too (nightly; report may run at an earlier as-of). note is the
+	 * summary's words for a closed period ("(closed 2026-11-05): restated: ..."), else "". */
+	char target[24];
+	int drop_restated;
+	int remove_stale; /* with drop_restated: publish removes a stale P.restated (nightly only) */
+	char note[192];
 };
 
 struct report_set_input {
@@ -55,6 +65,8 @@ struct report_set_input {
 	int32_t period;
 	int64_t as_of_us;
 	const struct config *cfg;
+	const struct close_view *restated; /* non-NULL: write root/P.restated with restatement.csv,
+					    * the Restatement sheet and the closed_as_of fact */
 };
 
 /* Writes the whole set of in->period into a new temporary directory in out_root (created with its
@@ -64,12 +76,16 @@ int report_stage_write(struct db *db, const struct report_set_input *in, const c
 		       struct report_stage *st, struct err *e);
 /* The staged directory's path into buf. */
 void report_stage_path(const struct report_stage *st, char buf[REPORT_PATH_MAX]);
-/* Swaps the staged set into root/period atomically, removes the previous set, fsyncs root. */
+/* Swaps the staged set into root/target atomically, removes the previous set, fsyncs root.
+ * Never replaces a read-only directory (a closed set, SPEC §6.1): that is an error. A stage
+ * with nothing staged only removes a stale restated set when drop_restated says so. */
 int report_stage_publish(struct report_stage *st, struct err *e);
 /* Removes a staged set (error paths, verify). Fine on an empty stage. */
 void report_stage_discard(struct report_stage *st);
 
-/* A run that reconciles and reports periods (report, rerun, verify, nightly). */
+struct report_job_result;
+
+/* A run that reconciles and reports periods (report, rerun, verify, nightly, close). */
 struct report_job {
 	const char *command;        /* settle.run.command: "report", "nightly", "rerun", "verify" */
 	const struct config *cfg;
@@ -77,6 +93,19 @@ struct report_job {
 	const int32_t *periods;
 	size_t periods_n;
 	const char *out_root;
+	/* SPEC §6.1: what a close of a period means to this job (0 when not set). */
+	enum report_close_mode {
+		REPORT_CLOSE_IGNORE = 0, /* plain sets (close itself; rerun/verify of a plain set) */
+		REPORT_CLOSE_RESPECT,    /* report, nightly: a closed period goes to P.restated */
+		REPORT_CLOSE_AGAINST,    /* rerun/verify of a restated set: restate against the close
+					  * at against_as_of_us, always written as P.restated */
+	} close_mode;
+	int64_t against_as_of_us;
+	/* Called once every period is staged, before the commit, in the transaction (close records
+	 * itself there); NULL when not needed. */
+	int (*before_commit)(struct db *db, const struct report_job *job, struct report_stage *stages,
+			     struct report_job_result *res, struct err *e);
+	void *arg;
 };
 
 struct report_job_result {
@@ -106,6 +135,8 @@ struct report_runfile {
 	int64_t as_of_us;
 	char settle_version[64];
 	int schema_version;          /* -1 when absent */
+	int restated;                /* a P.restated set: closed_as_of names the close it restates */
+	int64_t closed_as_of_us;
 	struct config cfg;           /* built-in defaults + the file's config.<name> rows */
 	size_t inputs_n;
 	char (*inputs_sha256)[65];   /* input.<n>.sha256 values, in file order; owned */

@@ -17,6 +17,8 @@
 #include "db.h"
 #include "err.h"
 
+struct close_view;
+
 /* One fact of the run for the Summary sheet (the same key/value pairs as run.csv). */
 struct report_fact {
 	const char *key;
@@ -29,6 +31,8 @@ struct report_xlsx_input {
 	int64_t as_of_us;                /* document properties carry this, never the wall clock */
 	const struct report_fact *facts; /* run facts: version, as-of, config, input files + SHA-256 */
 	size_t facts_n;
+	const struct close_view *restatement; /* non-NULL in a P.restated set: a last sheet
+					       * "Restatement" (report_xlsx_restatement.c) */
 };
 
 /* Writes the workbook to path (the caller renames it into place), streaming each listing of run_id

@@ -14,6 +14,8 @@ struct settle_ctx {
 	const char *config_path; /* --config, or NULL */
 	struct config config;
 	struct db *db;           /* NULL until settle_db() opens it; closed by main */
+	int quiet;               /* --quiet (SPEC §7) */
+	int open_existing;       /* a command that only reads: never create the embedded default */
 };
 
 /* Opens the database (once), applies migrations, and returns it. */
@@ -30,5 +32,6 @@ int cmd_rerun(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_verify(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_status(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_check(struct settle_ctx *ctx, int argc, char **argv);
+int cmd_close(struct settle_ctx *ctx, int argc, char **argv);
 
 #endif

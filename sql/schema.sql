@@ -565,6 +565,30 @@ CREATE FUNCTION settle.offer_terms_asof(as_of timestamp with time zone) RETURNS 
 $$;
 
 --
+-- Name: period_measures(bigint, text); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.period_measures(p_run bigint, p_period text) RETURNS TABLE(currency text, ord integer, measure text, value bigint)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT a.currency, m.ord, m.measure, m.value
+    FROM (SELECT currency, sum(revenue_micros) AS rev, sum(listing_fee_micros) AS fee,
+                 sum(seller_tax_micros) AS tax, sum(net_micros) AS net
+          FROM settle.allocation WHERE run_id = p_run AND period = p_period GROUP BY currency) a
+    CROSS JOIN LATERAL (VALUES (1, 'revenue', a.rev::bigint), (2, 'listing_fee', a.fee::bigint),
+                               (3, 'seller_tax', a.tax::bigint), (4, 'net', a.net::bigint)) m(ord, measure, value)
+    UNION ALL
+    SELECT currency, 5, 'net_payable', sum(net_payable_micros)::bigint
+    FROM settle.payout_statement WHERE run_id = p_run AND period = p_period GROUP BY currency
+    UNION ALL
+    SELECT currency, 6, 'disbursed', coalesce(sum(amount_micros) FILTER (WHERE status <> 'FAILED'), 0)::bigint
+    FROM settle.disbursement WHERE run_id = p_run AND period = p_period GROUP BY currency
+    UNION ALL
+    SELECT coalesce(currency, ''), 7, 'exceptions', count(*)
+    FROM settle.exception WHERE run_id = p_run AND period = p_period GROUP BY 1
+$$;
+
+--
 -- Name: periods_touched(bigint, bigint, integer); Type: FUNCTION; Schema: settle; Owner: -
 --
 
@@ -1440,6 +1464,36 @@ CREATE TABLE settle.payout_statement (
 );
 
 --
+-- Name: period_close; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.period_close (
+    close_id bigint NOT NULL,
+    period text NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    closed_by text NOT NULL,
+    manifest_sha256 text NOT NULL,
+    closed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    run_id bigint NOT NULL,
+    out_dir text NOT NULL,
+    CONSTRAINT period_close_manifest_sha256_check CHECK ((manifest_sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT period_close_period_check CHECK ((period ~ '^[0-9]{4}-[0-9]{2}$'::text))
+);
+
+--
+-- Name: period_close_close_id_seq; Type: SEQUENCE; Schema: settle; Owner: -
+--
+
+ALTER TABLE settle.period_close ALTER COLUMN close_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME settle.period_close_close_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: rc_account; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -1621,6 +1675,20 @@ ALTER TABLE ONLY settle.nightly_state
 
 ALTER TABLE ONLY settle.payout_statement
     ADD CONSTRAINT payout_statement_pkey PRIMARY KEY (run_id, period, party_account_id, party_role, currency);
+
+--
+-- Name: period_close period_close_period_as_of_key; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.period_close
+    ADD CONSTRAINT period_close_period_as_of_key UNIQUE (period, as_of);
+
+--
+-- Name: period_close period_close_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.period_close
+    ADD CONSTRAINT period_close_pkey PRIMARY KEY (close_id);
 
 --
 -- Name: rc_account rc_account_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
@@ -1859,6 +1927,13 @@ ALTER TABLE ONLY settle.metering_result
 
 ALTER TABLE ONLY settle.payout_statement
     ADD CONSTRAINT payout_statement_run_id_fkey FOREIGN KEY (run_id) REFERENCES settle.run(run_id);
+
+--
+-- Name: period_close period_close_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.period_close
+    ADD CONSTRAINT period_close_run_id_fkey FOREIGN KEY (run_id) REFERENCES settle.run(run_id);
 
 --
 -- Name: rejected_row rejected_row_file_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -

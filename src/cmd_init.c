@@ -1,6 +1,7 @@
 /* cmd_init.c — `settle init` and the lazily opened database every command shares. */
 #include <stdio.h>
 
+#include "cli.h"
 #include "log.h"
 #include "settle.h"
 
@@ -8,7 +9,7 @@ int settle_db(struct settle_ctx *ctx, struct db **out, struct err *e)
 {
 	if (!ctx->db) {
 		struct db *db = NULL;
-		if (db_open(ctx->db_conninfo, &db, e) < 0)
+		if (db_open_ex(ctx->db_conninfo, ctx->open_existing, &db, e) < 0)
 			return -1;
 		if (db_migrate(db, e) < 0) {
 			db_close(db);
@@ -23,11 +24,9 @@ int settle_db(struct settle_ctx *ctx, struct db **out, struct err *e)
 /* SPEC §7: create or migrate the schema; idempotent. */
 int cmd_init(struct settle_ctx *ctx, int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1) {
-		log_error("init takes no arguments");
-		return EXIT_USAGE;
-	}
+	int first, pr = cli_parse("init", argc, argv, NULL, 0, 0, &first);
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
 	struct err e = { 0 };
 	struct db *db;
 	int version;
@@ -35,6 +34,6 @@ int cmd_init(struct settle_ctx *ctx, int argc, char **argv)
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}
-	log_info("schema version %d ready (%s)", version, db_where(db));
+	log_summary("schema version %d ready (%s)", version, db_where(db));
 	return EXIT_DONE;
 }

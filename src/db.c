@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "pgembed.h"
@@ -50,6 +51,11 @@ static const char db_session_sql[] =
 
 int db_open(const char *conninfo, struct db **out, struct err *e)
 {
+	return db_open_ex(conninfo, 0, out, e);
+}
+
+int db_open_ex(const char *conninfo, int existing_only, struct db **out, struct err *e)
+{
 	struct db *db = calloc(1, sizeof *db);
 	if (!db)
 		return err_set(e, EXIT_FAILED, "out of memory");
@@ -67,6 +73,15 @@ int db_open(const char *conninfo, struct db **out, struct err *e)
 			const char *home = getenv("SETTLE_HOME");
 			if (!home || !*home)
 				home = "./var";
+			char data[4096];
+			struct stat sb;
+			snprintf(data, sizeof data, "%s/pg/data/PG_VERSION", home);
+			if (existing_only && stat(data, &sb) != 0) {
+				err_set(e, EXIT_USAGE,
+					"no database: the embedded default %s/pg does not exist (run \"settle init\" to"
+					" create it, or give --db or SETTLE_DB)", home);
+				goto fail;
+			}
 			if (pgembed_acquire(home, &db->embed, embedded_conninfo, sizeof embedded_conninfo, e) < 0)
 				goto fail;
 			ci = embedded_conninfo;

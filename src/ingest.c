@@ -23,7 +23,6 @@
 #include "ingest.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "csv_in.h"
 #include "digest.h"
 #include "feed.h"
@@ -318,9 +318,9 @@ static int ingest_reject_file(struct ingest_state *st, struct err *e)
 	PQclear(r);
 	if (db_commit(st->db, e) < 0)
 		return -1;
-	log_error("%s:%" PRId64 ": %s%s%s", st->name, st->bad_line, st->bad.column ? st->bad.column : "",
+	log_reject("%s:%" PRId64 ": %s%s%s", st->name, st->bad_line, st->bad.column ? st->bad.column : "",
 		  st->bad.column ? ": " : "", st->bad.detail);
-	log_error("%s: file rejected (%s), nothing loaded; recorded as file %" PRId64, st->name, st->bad.code,
+	log_reject("%s: file rejected (%s), nothing loaded; recorded as file %" PRId64, st->name, st->bad.code,
 		  st->file_id);
 	snprintf(st->res->kind, sizeof st->res->kind, "%s", kind);
 	st->res->file_id = st->file_id;
@@ -764,11 +764,11 @@ static void ingest_print_rejections(struct ingest_state *st, const PGresult *r)
 	int n = PQntuples(r);
 	for (int i = 0; i < n; i++) {
 		int has_col = !PQgetisnull(r, i, 1);
-		log_error("%s:%s: %s%s%s", st->name, PQgetvalue(r, i, 0), has_col ? PQgetvalue(r, i, 1) : "",
+		log_reject("%s:%s: %s%s%s", st->name, PQgetvalue(r, i, 0), has_col ? PQgetvalue(r, i, 1) : "",
 			  has_col ? ": " : "", PQgetvalue(r, i, 2));
 	}
 	if (st->rejected > n)
-		log_error("%s: and %" PRId64 " more rejected rows (all are in settle.rejected_row; see settle status)",
+		log_reject("%s: and %" PRId64 " more rejected rows (all are in settle.rejected_row; see settle status)",
 			  st->name, st->rejected - n);
 }
 
@@ -1204,11 +1204,6 @@ done:
  * settle ingest
  */
 
-static void ingest_usage(void)
-{
-	log_error("usage: settle ingest [--kind K] [--recipient ID] FILE...  (kinds: %s)", feed_kind_names());
-}
-
 /* Every FILE must be a readable regular file before anything is loaded. */
 static int ingest_check_files(int n, char **files)
 {
@@ -1244,51 +1239,16 @@ static void ingest_summary(const char *path, const struct ingest_result *r)
 
 int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "kind", required_argument, NULL, 'k' },
-		{ "recipient", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct ingest_options o = { 0 };
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			o.kind = optarg;
-			break;
-		case 'r':
-			o.recipient = optarg;
-			break;
-		case 'h':
-			ingest_usage();
-			return EXIT_DONE;
-		case ':':
-			log_error("option \"%s\" needs a value", argv[optind - 1]);
-			ingest_usage();
-			return EXIT_USAGE;
-		default:
-			log_error("unknown option \"%s\"", argv[optind - 1]);
-			ingest_usage();
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		log_error("no files to ingest");
-		ingest_usage();
+	const struct cli_opt opts[] = { { "kind", &o.kind, NULL }, { "recipient", &o.recipient, NULL }, { NULL, NULL, NULL } };
+	int first = 1, pr = cli_parse("ingest", argc, argv, opts, 1, -1, &first); /* first: the first FILE */
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
+	if (o.kind && !feed_kind_by_name(o.kind))
+		return cli_usage_error("ingest", "unknown kind \"%s\" (known: %s)", o.kind, feed_kind_names());
+	/* SPEC §7: a missing input file is a usage error, in every command */
+	if (ingest_check_files(argc - first, argv + first) < 0)
 		return EXIT_USAGE;
-	}
-	if (o.kind && !feed_kind_by_name(o.kind)) {
-		log_error("unknown kind \"%s\" (known: %s)", o.kind, feed_kind_names());
-		return EXIT_USAGE;
-	}
-	if (o.recipient && !*o.recipient) {
-		log_error("--recipient needs an account id");
-		return EXIT_USAGE;
-	}
-	if (ingest_check_files(argc - optind, argv + optind) < 0)
-		return EXIT_FAILED;
 
 	struct err e = { 0 };
 	struct db *db;
@@ -1297,11 +1257,11 @@ int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}
 	int quarantined = 0;
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		struct ingest_result r;
 		if (ingest_file(db, argv[i], &o, &r, &e) < 0) {
 			log_error("%s", e.msg);
-			if (i > optind)
+			if (i > first)
 				log_error("the files before \"%s\" are ingested; ingesting again skips them", argv[i]);
 			return e.exit_code ? e.exit_code : EXIT_FAILED;
 		}

@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "close.h"
 #include "log.h"
 #include "settle.h"
 
@@ -116,17 +120,50 @@ static int status_periods(struct db *db, struct err *e)
 	return 0;
 }
 
+/* SPEC §6.1: every close in the ledger, the current one of each period first, with where its set
+ * is and whether a restated set stands beside it (in the --out directory the close wrote to). */
+static int status_closes(struct db *db, struct err *e)
+{
+	PGresult *r = db_query(db,
+			       "SELECT period, to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+			       " closed_by, left(manifest_sha256, 12), out_dir,"
+			       " as_of = max(as_of) OVER (PARTITION BY period)"
+			       " FROM settle.period_close ORDER BY period, as_of DESC",
+			       0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0)
+		printf("\nclosed periods:\n  %-7s  %-20s  %-12s  %-12s  %s\n", "period", "as_of", "closed_by", "manifest",
+		       "state");
+	for (int i = 0; i < n; i++) {
+		const char *p = PQgetvalue(r, i, 0), *out = PQgetvalue(r, i, 4);
+		int current = strcmp(PQgetvalue(r, i, 5), "t") == 0;
+		char restated[4200];
+		struct stat sb;
+		snprintf(restated, sizeof restated, "%s/%s%s/MANIFEST", out, p, CLOSE_RESTATED_SUFFIX);
+		const char *state = !current ? "superseded"
+			: stat(restated, &sb) == 0 ? "closed, restated" : "closed";
+		printf("  %-7s  %-20s  %-12s  %-12s  %s", p, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+		       state);
+		if (current)
+			printf(" (%s/%s%s)", out, p, strcmp(state, "closed") == 0 ? "" : CLOSE_RESTATED_SUFFIX);
+		putchar('\n');
+	}
+	PQclear(r);
+	return 0;
+}
+
 int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
 {
-	(void)argv;
-	if (argc != 1) {
-		log_error("status takes no arguments");
-		return EXIT_USAGE;
-	}
+	int first, pr = cli_parse("status", argc, argv, NULL, 0, 0, &first);
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
+	ctx->open_existing = 1; /* SPEC §7: a command that only reads creates no database */
 	struct err e = { 0 };
 	struct db *db;
 	if (settle_db(ctx, &db, &e) < 0 || status_files(db, &e) < 0 || status_rejected(db, &e) < 0
-	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0) {
+	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0 || status_closes(db, &e) < 0) {
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}

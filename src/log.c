@@ -8,9 +8,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
+
 static const char *log_command = NULL; /* a literal, set once by main */
 static int log_tty = -1;               /* cached isatty(2), -1 = not asked yet */
 static int log_progress_showing = 0;   /* a progress line without its newline is on screen */
+static int log_quiet = 0;              /* --quiet: errors, warnings and summaries only */
+static int log_muted = 0;              /* log_mute_info depth: informational lines dropped */
+
+void log_set_quiet(int quiet)
+{
+	log_quiet = quiet;
+}
+
+void log_mute_info(int on)
+{
+	log_muted += on ? 1 : -1;
+	ASSERT(log_muted >= 0);
+}
 
 void log_set_command(const char *command)
 {
@@ -19,8 +34,12 @@ void log_set_command(const char *command)
 
 int log_is_tty(void)
 {
-	if (log_tty < 0)
-		log_tty = isatty(STDERR_FILENO) ? 1 : 0;
+	if (log_tty < 0) {
+		/* SPEC §7: progress on a terminal only; TERM=dumb (an editor's shell, script(1) in
+		 * cron) has no cursor movement either. */
+		const char *term = getenv("TERM");
+		log_tty = isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0) ? 1 : 0;
+	}
 	return log_tty;
 }
 
@@ -42,6 +61,22 @@ void log_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	log_line("error", fmt, ap);
+	va_end(ap);
+}
+
+void log_reject(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_summary(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
 	log_line(NULL, fmt, ap);
 	va_end(ap);
 }
@@ -56,6 +91,8 @@ void log_warning(const char *fmt, ...)
 
 void log_info(const char *fmt, ...)
 {
+	if (log_quiet || log_muted)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	log_line(NULL, fmt, ap);
@@ -64,7 +101,7 @@ void log_info(const char *fmt, ...)
 
 void log_progress(const char *fmt, ...)
 {
-	if (!log_is_tty())
+	if (log_quiet || !log_is_tty())
 		return;
 	va_list ap;
 	va_start(ap, fmt);

@@ -9,12 +9,12 @@
  * settle.nightly_state moves. Killed anywhere, the next nightly reports whatever was missed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "inbox.h"
 #include "ingest.h"
 #include "insights.h"
@@ -24,6 +24,13 @@
 #include "timeutil.h"
 
 #define NIGHTLY_PATH_MAX 4096
+
+/* What became of a period (SPEC §6.1): its set's name ("" when a closed period was as closed and
+ * nothing was written) and, for a closed period, the summary's words. */
+struct nightly_period {
+	char target[24];
+	char note[192];
+};
 
 struct nightly_stats {
 	size_t files;          /* files in the inbox */
@@ -86,7 +93,11 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 		struct ingest_options opt = { NULL, NULL, as_of_us, rel, 1 };
 		struct ingest_result r;
 		memset(&r, 0, sizeof r);
-		if (ingest_file(db, path, &opt, &r, e) < 0)
+		/* issue 15: files already ingested are counted in the summary, not listed one by one */
+		log_mute_info(1);
+		int irc = ingest_file(db, path, &opt, &r, e);
+		log_mute_info(0);
+		if (irc < 0)
 			return err_prefix(e, "%s", rel);
 		if (r.skipped) {
 			s->feeds_skipped++;
@@ -187,7 +198,20 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 			k++;
 	}
 	PQclear(res);
-	v[k++] = period_of_us(as_of_us); /* SPEC §7: the current period is always reported */
+	/* The as-of's own month is reported every night once it has data: touched by this run's
+	 * files (above) or reported before. Issue 15: never an empty set for a month that has
+	 * nothing yet, without a word (docs/reports.md "nightly"). */
+	char month[8];
+	period_format(period_of_us(as_of_us), month);
+	const char *mp[] = { month };
+	int seen = 0;
+	if (db_query_bool(db, "SELECT EXISTS (SELECT 1 FROM settle.run_period p JOIN settle.run r USING (run_id)"
+			      " WHERE p.period = $1 AND r.command IN ('nightly', 'report'))", 1, mp, &seen, e) < 0) {
+		free(v);
+		return -1;
+	}
+	if (seen)
+		v[k++] = period_of_us(as_of_us);
 	for (size_t i = 1; i < k; i++) /* insertion sort: a handful of months */
 		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
 			int32_t t = v[j];
@@ -219,12 +243,13 @@ static int nightly_advance(struct db *db, int64_t through, struct err *e)
  * ins[n] receives each period's insights. */
 static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
 			  const int32_t *periods, size_t n, int64_t through, struct report_job_result *res,
-			  struct insights_summary *ins, struct err *e)
+			  struct insights_summary *ins, struct nightly_period *np, struct err *e)
 {
-	struct report_stage *stages = calloc(n, sizeof *stages);
+	struct report_stage *stages = calloc(n ? n : 1, sizeof *stages);
 	if (!stages)
 		return err_set(e, EXIT_FAILED, "out of memory");
-	struct report_job job = { "nightly", cfg, as_of_us, periods, n, out };
+	struct report_job job = { .command = "nightly", .cfg = cfg, .as_of_us = as_of_us, .periods = periods,
+				  .periods_n = n, .out_root = out, .close_mode = REPORT_CLOSE_RESPECT };
 	int rc = report_job_run(db, &job, stages, res, e);
 	if (rc == 0) {
 		report_failpoint("committed");
@@ -235,6 +260,8 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 		}
 		for (size_t i = 0; i < n; i++) {
 			ins[i] = stages[i].insights;
+			snprintf(np[i].target, sizeof np[i].target, "%s", stages[i].drop_restated ? "" : stages[i].target);
+			snprintf(np[i].note, sizeof np[i].note, "%s", stages[i].note);
 			report_stage_discard(&stages[i]);
 		}
 	}
@@ -244,20 +271,56 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 	return rc;
 }
 
+/* New exceptions: those of this run whose (period, code, reference) the previous report or
+ * nightly run of the same period did not have; the others are carried over. */
+static int nightly_new_exceptions(struct db *db, int64_t run_id, int64_t *total, int64_t *fresh, struct err *e)
+{
+	char r[24];
+	snprintf(r, sizeof r, "%lld", (long long)run_id);
+	const char *params[] = { r };
+	PGresult *res = db_query(db,
+		"WITH prev AS (SELECT rp.period, (SELECT max(q.run_id) FROM settle.run_period q JOIN settle.run u USING (run_id)"
+		"                                 WHERE q.period = rp.period AND q.run_id < rp.run_id"
+		"                                   AND u.command IN ('nightly', 'report')) AS run_id"
+		"              FROM settle.run_period rp WHERE rp.run_id = $1::bigint)"
+		" SELECT count(*), count(*) FILTER (WHERE NOT EXISTS ("
+		"     SELECT 1 FROM settle.exception o JOIN prev ON o.run_id = prev.run_id AND o.period = prev.period"
+		"     WHERE o.period = x.period AND o.code = x.code AND o.reference = x.reference))"
+		" FROM settle.exception x WHERE x.run_id = $1::bigint",
+		1, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	*total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*fresh = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
 /* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
- * payout 34"), then the one summary line, which stays the last line (cron mail, tail -n 1). */
-static void nightly_summary(const struct nightly_stats *s, const struct report_job_result *r,
-			    const int32_t *periods, const struct insights_summary *ins, size_t n)
+ * payout 34"), one line per closed period that was restated (shown with --quiet too), then the
+ * one summary line, which stays the last line (cron mail, tail -n 1). */
+static void nightly_summary(const struct nightly_stats *s, const char *out, int64_t exceptions, int64_t fresh,
+			    const int32_t *periods, const struct insights_summary *ins, const struct nightly_period *np,
+			    size_t n)
 {
 	char list[512] = "";
-	size_t used = 0;
+	size_t used = 0, written = 0;
 	for (size_t i = 0; i < n; i++) {
 		char p[8], line[256];
 		period_format(periods[i], p);
+		if (np[i].note[0]) {
+			if (np[i].target[0])
+				log_summary("%s %s", p, np[i].note);
+			else
+				log_info("%s %s", p, np[i].note);
+		}
+		if (!np[i].target[0])
+			continue;
 		insights_summary_line(&ins[i], line, sizeof line);
-		log_info("%s: %s", p, line);
-		if (used + 9 < sizeof list)
-			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", p);
+		log_info("%s: %s", np[i].target, line);
+		if (used + strlen(np[i].target) + 2 < sizeof list)
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", written ? " " : "", np[i].target);
+		written++;
 	}
 	/* SPEC §3: a night that read nothing from a non-empty inbox says so. */
 	if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
@@ -266,46 +329,55 @@ static void nightly_summary(const struct nightly_stats *s, const struct report_j
 	char unreadable[48] = "";
 	if (s->unreadable)
 		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
-	log_info("%zu files (%zu ingested, %zu already ingested, %zu rejected whole%s), %lld rows loaded,"
-		 " %lld rejected, %lld exceptions, periods written: %s",
-		 s->files, s->ingested, s->skipped, s->files_rejected, unreadable, (long long)s->rows,
-		 (long long)s->rejected, (long long)r->total.exceptions, list);
+	log_summary("%zu files (%zu ingested, %zu already ingested, %zu rejected whole%s), %lld rows loaded,"
+		    " %lld rejected, into %s: %lld new and %lld carried-over exceptions, periods written: %s",
+		    s->files, s->ingested, s->skipped, s->files_rejected, unreadable, (long long)s->rows,
+		    (long long)s->rejected, out, (long long)fresh, (long long)(exceptions - fresh),
+		    written ? list : "none");
 }
 
-/* SPEC §7: settle nightly [--inbox DIR] [--out DIR] */
+/* --as-of TS replays a night at TS (the demo, docs/reports.md): the files are recorded as
+ * ingested at TS, so TS may be neither before an ingest already recorded (the ledger's order is
+ * the ingest order, SPEC §6) nor after now. *as_of_us holds now on entry. */
+static int nightly_replay_as_of(struct db *db, const char *text, int64_t *as_of_us, struct err *e)
+{
+	int64_t ts;
+	if (time_parse(text, strlen(text), &ts) < 0)
+		return err_set(e, EXIT_USAGE, "--as-of \"%s\" is not an ISO 8601 timestamp", text);
+	char t[32], pg[40];
+	time_format(ts, t);
+	if (ts > *as_of_us)
+		return err_set(e, EXIT_USAGE, "--as-of %s is in the future", t);
+	time_format_pg(ts, pg);
+	const char *params[] = { pg };
+	int later = 0;
+	if (db_query_bool(db, "SELECT EXISTS (SELECT 1 FROM settle.ingest_file WHERE ingested_at > $1::timestamptz)", 1,
+			  params, &later, e) < 0)
+		return -1;
+	if (later)
+		return err_set(e, EXIT_USAGE, "--as-of %s is before a file already ingested: a night cannot be replayed"
+					      " before the last one", t);
+	*as_of_us = ts;
+	return 0;
+}
+
+/* SPEC §7: settle nightly [--inbox DIR] [--out DIR] [--as-of TS] */
 int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 {
-	static const char usage[] = "nightly [--inbox DIR] [--out DIR]";
-	static const struct option opts[] = {
-		{ "inbox", required_argument, NULL, 'i' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const char *inbox = "inbox", *out = "reports", *as_of_s = NULL;
+	const struct cli_opt opts[] = {
+		{ "inbox", &inbox, NULL }, { "out", &out, NULL }, { "as-of", &as_of_s, NULL }, { NULL, NULL, NULL },
 	};
-	const char *inbox = "inbox", *out = "reports";
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'i': inbox = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': printf("usage: settle %s\n", usage); return EXIT_DONE;
-		default:
-			log_error("unknown or incomplete option \"%s\"", argv[optind - 1]);
-			fprintf(stderr, "usage: settle %s\n", usage);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc || !*inbox || !*out) {
-		log_error("%s", optind < argc ? "nightly takes no arguments" : "--inbox and --out must not be empty");
-		fprintf(stderr, "usage: settle %s\n", usage);
-		return EXIT_USAGE;
-	}
+	int first, pr = cli_parse("nightly", argc, argv, opts, 0, 0, &first);
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
 	struct err e = { 0 };
 	struct nightly_stats s = { 0 };
 	struct inbox in = { 0 };
 	struct report_job_result res = { 0 };
 	struct insights_summary *ins = NULL;
+	struct nightly_period *np = NULL;
+	int64_t exceptions = 0, fresh = 0;
 	int32_t *periods = NULL;
 	size_t periods_n = 0;
 	int64_t as_of_us = 0, through = 0;
@@ -315,24 +387,29 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 		goto done;
 	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0 || report_db_now_us(db, &as_of_us, &e) < 0)
 		goto done;
+	if (as_of_s && nightly_replay_as_of(db, as_of_s, &as_of_us, &e) < 0)
+		goto done;
 	char t[32];
 	time_format(as_of_us, t);
 	log_progress("as of %s: %zu files in %s", t, in.files.n, inbox);
 	if (nightly_ingest(db, inbox, &in.files, as_of_us, &s, &e) < 0 ||
 	    nightly_periods(db, &ctx->config, as_of_us, &through, &periods, &periods_n, &e) < 0)
 		goto done;
-	if (!(ins = calloc(periods_n, sizeof *ins))) {
+	if (!(ins = calloc(periods_n ? periods_n : 1, sizeof *ins)) ||
+	    !(np = calloc(periods_n ? periods_n : 1, sizeof *np))) {
 		err_set(&e, EXIT_FAILED, "out of memory");
 		goto done;
 	}
-	if (nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, &res, ins, &e) < 0)
+	if (nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, &res, ins, np, &e) < 0 ||
+	    nightly_new_exceptions(db, res.run_id, &exceptions, &fresh, &e) < 0)
 		goto done;
-	nightly_summary(&s, &res, periods, ins, periods_n);
+	nightly_summary(&s, out, exceptions, fresh, periods, ins, np, periods_n);
 	rc = 0;
 done:
 	inbox_free(&in);
 	free(periods);
 	free(ins);
+	free(np);
 	if (rc < 0) {
 		log_progress_done();
 		log_error("%s", e.msg);

@@ -6,13 +6,13 @@
  */
 #include "reconcile.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "currency.h"
 #include "log.h"
 #include "reconcile_int.h"
@@ -934,14 +934,6 @@ done:
  * settle reconcile --period YYYY-MM [--as-of TS]
  */
 
-static int reconcile_usage(const char *msg)
-{
-	if (msg)
-		log_error("%s", msg);
-	fprintf(stderr, "usage: settle reconcile --period YYYY-MM [--as-of TS]\n");
-	return EXIT_USAGE;
-}
-
 /* The default as-of is the database's clock at the start of the transaction: the same clock that
  * stamps ingest_file.ingested_at, so a file ingested just before is always inside. */
 static int db_now_us(struct db *db, int64_t *out, struct err *e)
@@ -956,41 +948,15 @@ static int db_now_us(struct db *db, int64_t *out, struct err *e)
 
 int cmd_reconcile(struct settle_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "period", required_argument, NULL, 'p' },
-		{ "as-of", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *period_arg = NULL, *as_of_arg = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			period_arg = optarg;
-			break;
-		case 'a':
-			as_of_arg = optarg;
-			break;
-		case 'h':
-			fprintf(stdout, "usage: settle reconcile --period YYYY-MM [--as-of TS]\n");
-			return EXIT_DONE;
-		default:
-			return reconcile_usage(NULL);
-		}
-	}
-	if (optind < argc)
-		return reconcile_usage("unexpected argument; reconcile takes only options");
+	const struct cli_opt opts[] = { { "period", &period_arg, NULL }, { "as-of", &as_of_arg, NULL }, { NULL, NULL, NULL } };
+	int first, pr = cli_parse("reconcile", argc, argv, opts, 0, 0, &first);
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
 	int32_t period;
-	if (!period_arg)
-		return reconcile_usage("--period is required");
-	if (period_parse(period_arg, strlen(period_arg), &period) < 0)
-		return reconcile_usage("--period: expected YYYY-MM");
 	int64_t as_of_us = 0;
-	if (as_of_arg && time_parse(as_of_arg, strlen(as_of_arg), &as_of_us) < 0) {
-		log_error("--as-of: \"%s\" is not an ISO 8601 timestamp", as_of_arg);
+	if (cli_period_as_of("reconcile", period_arg, as_of_arg, &period, &as_of_us) < 0)
 		return EXIT_USAGE;
-	}
 
 	struct err e = { 0 };
 	struct db *db;

@@ -7,12 +7,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "digest.h"
 #include "insights.h"
 #include "log.h"
@@ -23,6 +24,25 @@
 #define REPORT_MANIFEST_MAX (1u << 20)
 #define REPORT_MANIFEST_ENTRIES_MAX 64
 
+/* SPEC §7: a future period or an as-of before any ingest gives an empty set; say so. */
+static int report_warn_empty(struct db *db, int32_t period, int64_t as_of_us, struct err *e)
+{
+	char p[8], t[32], a[40];
+	period_format(period, p);
+	time_format(as_of_us, t);
+	if (period_start_us(period) > as_of_us)
+		log_warning("period %s begins after the as-of %s: its set has no data", p, t);
+	time_format_pg(as_of_us, a);
+	const char *params[] = { a };
+	int any = 0;
+	if (db_query_bool(db, "SELECT EXISTS (SELECT 1 FROM settle.ingest_file WHERE ingested_at <= $1::timestamptz)",
+			  1, params, &any, e) < 0)
+		return -1;
+	if (!any)
+		log_warning("no file was ingested at or before the as-of %s: the set of %s is empty", t, p);
+	return 0;
+}
+
 static int report_fail(struct err *e)
 {
 	log_progress_done();
@@ -30,17 +50,12 @@ static int report_fail(struct err *e)
 	return e->exit_code ? e->exit_code : EXIT_FAILED;
 }
 
-static int report_usage(const char *usage, const char *what, const char *arg)
-{
-	log_error("%s%s%s%s", what, arg ? " \"" : "", arg ? arg : "", arg ? "\"" : "");
-	fprintf(stderr, "usage: settle %s\n", usage);
-	return EXIT_USAGE;
-}
-
 /* Locks, runs the job for one period and, unless keep_staged, publishes the set. *as_of_us is
- * the as-of, or with as_of_given 0 is set to the database's "now". */
+ * the as-of, or with as_of_given 0 is set to the database's "now". close_mode and against say
+ * what a close of the period means (report_set.h). */
 static int report_run_one(struct settle_ctx *ctx, const char *command, const struct config *cfg,
 			  int32_t period, int64_t *as_of_us, int as_of_given, const char *out_root,
+			  enum report_close_mode close_mode, int64_t against_as_of_us,
 			  struct report_stage *st, struct report_job_result *res, int keep_staged, struct err *e)
 {
 	struct db *db;
@@ -48,7 +63,11 @@ static int report_run_one(struct settle_ctx *ctx, const char *command, const str
 		return -1;
 	if (!as_of_given && report_db_now_us(db, as_of_us, e) < 0)
 		return -1;
-	struct report_job job = { command, cfg, *as_of_us, &period, 1, out_root };
+	if (!keep_staged && report_warn_empty(db, period, *as_of_us, e) < 0)
+		return -1;
+	struct report_job job = { .command = command, .cfg = cfg, .as_of_us = *as_of_us, .periods = &period,
+				  .periods_n = 1, .out_root = out_root, .close_mode = close_mode,
+				  .against_as_of_us = against_as_of_us };
 	if (report_job_run(db, &job, st, res, e) < 0)
 		return -1;
 	if (keep_staged)
@@ -67,51 +86,37 @@ static void report_done(const char *out_root, int32_t period, int64_t as_of_us, 
 	char p[8], t[32], ins[256];
 	period_format(period, p);
 	time_format(as_of_us, t);
+	if (st->drop_restated) { /* a closed period as closed */
+		log_summary("%s %s: nothing written", p, st->note);
+		return;
+	}
+	if (st->note[0] && strcmp(st->target, p) != 0)
+		log_summary("%s %s", p, st->note);
 	insights_summary_line(&st->insights, ins, sizeof ins);
-	log_info("wrote %s/%s as of %s: %lld charge groups, %lld allocated, %lld exceptions; %s", out_root, p,
-		 t, (long long)r->total.groups, (long long)r->total.allocated, (long long)r->total.exceptions, ins);
+	log_summary("wrote %s/%s as of %s: %lld charge groups, %lld allocated, %lld exceptions; %s", out_root,
+		    st->target, t, (long long)r->total.groups, (long long)r->total.allocated,
+		    (long long)r->total.exceptions, ins);
 }
 
 /* SPEC §7: settle report --period P [--as-of TS] [--out DIR] */
 int cmd_report(struct settle_ctx *ctx, int argc, char **argv)
 {
-	static const char usage[] = "report --period YYYY-MM [--as-of TS] [--out DIR]";
-	static const struct option opts[] = {
-		{ "period", required_argument, NULL, 'p' },
-		{ "as-of", required_argument, NULL, 'a' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *period_s = NULL, *as_of_s = NULL, *out = "reports";
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': period_s = optarg; break;
-		case 'a': as_of_s = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': printf("usage: settle %s\n", usage); return EXIT_DONE;
-		default: return report_usage(usage, "unknown or incomplete option", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return report_usage(usage, "unexpected argument", argv[optind]);
-	if (!period_s)
-		return report_usage(usage, "--period is required", NULL);
-	if (!*out)
-		return report_usage(usage, "--out must not be empty", NULL);
+	const struct cli_opt opts[] = {
+		{ "period", &period_s, NULL }, { "as-of", &as_of_s, NULL }, { "out", &out, NULL }, { NULL, NULL, NULL },
+	};
+	int first, pr = cli_parse("report", argc, argv, opts, 0, 0, &first);
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
 	struct err e = { 0 };
 	int32_t period;
 	int64_t as_of_us = 0;
-	if (report_parse_period(period_s, &period, &e) < 0)
-		return report_fail(&e);
-	if (as_of_s && time_parse(as_of_s, strlen(as_of_s), &as_of_us) < 0)
-		return report_usage(usage, "--as-of is not an ISO 8601 timestamp:", as_of_s);
+	if (cli_period_as_of("report", period_s, as_of_s, &period, &as_of_us) < 0)
+		return EXIT_USAGE;
 	struct report_stage st;
 	struct report_job_result res;
-	if (report_run_one(ctx, "report", &ctx->config, period, &as_of_us, as_of_s != NULL, out, &st, &res, 0,
-			   &e) < 0)
+	if (report_run_one(ctx, "report", &ctx->config, period, &as_of_us, as_of_s != NULL, out,
+			   REPORT_CLOSE_RESPECT, 0, &st, &res, 0, &e) < 0)
 		return report_fail(&e);
 	report_done(out, period, as_of_us, &res, &st);
 	return EXIT_DONE;
@@ -169,35 +174,22 @@ static int report_load_run(struct settle_ctx *ctx, const char *path, struct repo
 /* SPEC §7: settle rerun --run DIR/run.csv --out DIR2 → DIR2/YYYY-MM, byte for byte DIR's set. */
 int cmd_rerun(struct settle_ctx *ctx, int argc, char **argv)
 {
-	static const char usage[] = "rerun --run DIR/run.csv --out DIR2";
-	static const struct option opts[] = {
-		{ "run", required_argument, NULL, 'r' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *run = NULL, *out = NULL;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r': run = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': printf("usage: settle %s\n", usage); return EXIT_DONE;
-		default: return report_usage(usage, "unknown or incomplete option", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return report_usage(usage, "unexpected argument", argv[optind]);
-	if (!run || !out || !*out)
-		return report_usage(usage, "--run and --out are required", NULL);
+	const struct cli_opt opts[] = { { "run", &run, NULL }, { "out", &out, NULL }, { NULL, NULL, NULL } };
+	int first, pr = cli_parse("rerun", argc, argv, opts, 0, 0, &first);
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
+	if (!run || !out)
+		return cli_usage_error("rerun", CLI_REQUIRED, !run ? "--run" : "--out");
 	struct err e = { 0 };
 	struct report_runfile rf;
 	if (report_load_run(ctx, run, &rf, &e) < 0)
 		return report_fail(&e);
 	struct report_stage st;
 	struct report_job_result res;
-	int rc = report_run_one(ctx, "rerun", &rf.cfg, rf.period, &rf.as_of_us, 1, out, &st, &res, 0, &e);
+	int rc = report_run_one(ctx, "rerun", &rf.cfg, rf.period, &rf.as_of_us, 1, out,
+				rf.restated ? REPORT_CLOSE_AGAINST : REPORT_CLOSE_IGNORE, rf.closed_as_of_us, &st, &res,
+				0, &e);
 	if (rc == 0)
 		report_done(out, rf.period, rf.as_of_us, &res, &st);
 	report_runfile_release(&rf);
@@ -308,14 +300,14 @@ static int report_verify_compare(const char *dir, const char *staged, const stru
  * compare every file with DIR/MANIFEST. Exit 0 only when everything matches. */
 int cmd_verify(struct settle_ctx *ctx, int argc, char **argv)
 {
-	static const char usage[] = "verify DIR";
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: settle %s\n", usage);
-		return EXIT_DONE;
-	}
-	if (argc != 2 || argv[1][0] == '-')
-		return report_usage(usage, "verify takes one directory", NULL);
-	const char *dir = argv[1];
+	int first, pr = cli_parse("verify", argc, argv, NULL, 1, 1, &first);
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
+	const char *dir = argv[first];
+	struct stat sb;
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return cli_usage_error("verify", "\"%s\" is not a directory", dir);
+	ctx->open_existing = 1; /* SPEC §7: a command that only reads creates no database */
 	struct err e = { 0 };
 	char path[REPORT_PATH_MAX];
 	struct report_manifest_entry m[REPORT_MANIFEST_ENTRIES_MAX];
@@ -337,7 +329,9 @@ int cmd_verify(struct settle_ctx *ctx, int argc, char **argv)
 	}
 	struct report_stage st;
 	struct report_job_result res;
-	int rc = report_run_one(ctx, "verify", &rf.cfg, rf.period, &rf.as_of_us, 1, root, &st, &res, 1, &e);
+	int rc = report_run_one(ctx, "verify", &rf.cfg, rf.period, &rf.as_of_us, 1, root,
+				rf.restated ? REPORT_CLOSE_AGAINST : REPORT_CLOSE_IGNORE, rf.closed_as_of_us, &st, &res,
+				1, &e);
 	int failed = 0;
 	if (rc == 0) {
 		char staged[REPORT_PATH_MAX];
@@ -354,6 +348,6 @@ int cmd_verify(struct settle_ctx *ctx, int argc, char **argv)
 		log_error("%d of %zu files of \"%s\" differ", failed, n, dir);
 		return EXIT_FAILED;
 	}
-	log_info("all %zu files of \"%s\" verified", n, dir);
+	log_summary("all %zu files of \"%s\" verified", n, dir);
 	return EXIT_DONE;
 }

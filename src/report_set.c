@@ -232,6 +232,9 @@ static void report_remove_entry(const char *root, const char *name)
 		close(rootfd);
 		return;
 	}
+	struct stat sb; /* a sealed set staged by a failed close is read-only: allow the unlinks */
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 0200) == 0)
+		(void)fchmod(fd, sb.st_mode | 0700);
 	DIR *d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -370,7 +373,7 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 	struct report_xlsx_pending *pending = NULL;
 	char xlsx[32];
 	snprintf(xlsx, sizeof xlsx, "settle-%s.xlsx", period);
-	struct report_xlsx_input xin = { in->run_id, period, in->as_of_us, facts.v, facts.n };
+	struct report_xlsx_input xin = { in->run_id, period, in->as_of_us, facts.v, facts.n, in->restated };
 	log_progress("%s: writing %s", period, xlsx);
 	if (report_path(xlsx_path, e, dir, xlsx) < 0)
 		goto done;
@@ -388,6 +391,14 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 		log_progress("%s: writing %s", period, l->csv_name);
 		if (report_path(path, e, dir, l->csv_name) < 0 ||
 		    report_csv_write_listing(db, l, in->run_id, period, path, NULL, e) < 0)
+			goto done;
+	}
+	if (in->restated) { /* SPEC §6.1: the restatement of a closed period */
+		char t[32];
+		time_format(in->restated->close_as_of_us, t);
+		if (report_facts_add(&facts, CLOSE_FACT_KEY, t, e) < 0 ||
+		    report_path(path, e, dir, CLOSE_RESTATEMENT_CSV) < 0 ||
+		    close_write_csv(in->restated, period, path, e) < 0)
 			goto done;
 	}
 	if (report_path(path, e, dir, REPORT_RUN_CSV) < 0 || report_write_runcsv(&facts, path, e) < 0)
@@ -418,6 +429,7 @@ int report_stage_write(struct db *db, const struct report_set_input *in, const c
 {
 	memset(st, 0, sizeof *st);
 	period_format(in->period, st->period);
+	snprintf(st->target, sizeof st->target, "%s%s", st->period, in->restated ? CLOSE_RESTATED_SUFFIX : "");
 	int n = snprintf(st->root, sizeof st->root, "%s", out_root);
 	if (n <= 0 || n >= (int)sizeof st->root - 64)
 		return err_set(e, EXIT_USAGE, "output directory \"%s\" is too long", out_root);
@@ -425,9 +437,9 @@ int report_stage_write(struct db *db, const struct report_set_input *in, const c
 		st->root[--n] = '\0';
 	if (report_mkdirs(st->root, e) < 0)
 		return -1;
-	report_remove_stale(st->root, st->period);
+	report_remove_stale(st->root, st->target);
 	char dir[REPORT_PATH_MAX];
-	snprintf(st->tmp, sizeof st->tmp, ".%s.tmp-XXXXXX", st->period);
+	snprintf(st->tmp, sizeof st->tmp, ".%s.tmp-XXXXXX", st->target);
 	report_stage_path(st, dir);
 	if (!mkdtemp(dir)) {
 		int saved = errno;
@@ -454,34 +466,55 @@ int report_stage_write(struct db *db, const struct report_set_input *in, const c
 
 int report_stage_publish(struct report_stage *st, struct err *e)
 {
-	ASSERT(st->tmp[0]);
+	if (!st->tmp[0]) { /* a closed period as closed: nothing to write (SPEC §6.1) */
+		ASSERT(st->drop_restated && st->root[0]);
+		if (!st->remove_stale)
+			return 0;
+		char name[32];
+		snprintf(name, sizeof name, "%s%s", st->period, CLOSE_RESTATED_SUFFIX);
+		struct stat sb;
+		char path[REPORT_PATH_MAX];
+		if (report_path(path, e, st->root, name) == 0 && lstat(path, &sb) == 0) {
+			log_info("%s: the figures are as closed again: removing the stale \"%s\"", st->period, path);
+			report_remove_entry(st->root, name);
+		}
+		return 0;
+	}
 	int rootfd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return err_set(e, EXIT_FAILED, "could not open directory \"%s\": %s", st->root, strerror(errno));
+	/* SPEC §6.1: nothing ever writes into a closed set, whatever the database says. */
+	struct stat sb;
+	if (fstatat(rootfd, st->target, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode) &&
+	    (sb.st_mode & 0222) == 0) {
+		close(rootfd);
+		return err_set(e, EXIT_FAILED, "\"%s/%s\" is read-only, a closed set: settle never writes into it",
+			       st->root, st->target);
+	}
 	int rc = 0, exchanged = 0;
-	if (renameat2(rootfd, st->tmp, rootfd, st->period, RENAME_EXCHANGE) == 0) {
+	if (renameat2(rootfd, st->tmp, rootfd, st->target, RENAME_EXCHANGE) == 0) {
 		exchanged = 1; /* st->tmp now names the previous set */
 	} else if (errno == ENOENT) {
-		if (renameat(rootfd, st->tmp, rootfd, st->period) != 0)
+		if (renameat(rootfd, st->tmp, rootfd, st->target) != 0)
 			rc = err_set(e, EXIT_FAILED, "could not rename \"%s/%s\": %s", st->root, st->tmp,
 				     strerror(errno));
 	} else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
 		/* A file system without exchange: move the old set aside, then the new one in. A
 		 * crash between the two renames leaves the old set under the temporary name. */
 		char old[64];
-		snprintf(old, sizeof old, ".%s.tmp-old", st->period);
+		snprintf(old, sizeof old, ".%s.tmp-old", st->target);
 		log_warning("\"%s\" cannot exchange directories atomically; replacing in two steps", st->root);
 		report_remove_entry(st->root, old);
-		if (renameat(rootfd, st->period, rootfd, old) != 0 ||
-		    renameat(rootfd, st->tmp, rootfd, st->period) != 0)
-			rc = err_set(e, EXIT_FAILED, "could not replace \"%s/%s\": %s", st->root, st->period,
+		if (renameat(rootfd, st->target, rootfd, old) != 0 ||
+		    renameat(rootfd, st->tmp, rootfd, st->target) != 0)
+			rc = err_set(e, EXIT_FAILED, "could not replace \"%s/%s\": %s", st->root, st->target,
 				     strerror(errno));
 		else {
 			snprintf(st->tmp, sizeof st->tmp, "%s", old);
 			exchanged = 1;
 		}
 	} else {
-		rc = err_set(e, EXIT_FAILED, "could not replace \"%s/%s\": %s", st->root, st->period,
+		rc = err_set(e, EXIT_FAILED, "could not replace \"%s/%s\": %s", st->root, st->target,
 			     strerror(errno));
 	}
 	if (rc == 0 && fsync(rootfd) != 0)
@@ -499,6 +532,45 @@ int report_stage_publish(struct report_stage *st, struct err *e)
  * Runs
  */
 
+/* SPEC §6.1: a closed period is written beside its closed set, as P.restated, when its figures
+ * differ from the close's; as closed, nothing is written. Returns 1 when the caller stages the
+ * set (in->restated says how), 0 when nothing is to be staged, -1 on error. cv is filled. */
+static int report_job_close(struct db *db, const struct report_job *job, int64_t run_id, int32_t period,
+			    struct close_view *cv, struct report_set_input *in, struct err *e)
+{
+	memset(cv, 0, sizeof *cv);
+	in->restated = NULL;
+	if (job->close_mode == REPORT_CLOSE_IGNORE)
+		return 1;
+	int64_t at = job->close_mode == REPORT_CLOSE_AGAINST ? job->against_as_of_us : -1;
+	if (close_find(db, period, at, cv, e) < 0)
+		return -1;
+	if (!cv->closed) {
+		if (job->close_mode == REPORT_CLOSE_RESPECT)
+			return 1;
+		char t[32];
+		time_format(at, t);
+		return err_set(e, EXIT_FAILED, "the close as of %s that this set restates is not in the database", t);
+	}
+	if (close_compare(db, run_id, period, cv, e) < 0)
+		return -1;
+	if (!cv->differs && job->close_mode == REPORT_CLOSE_RESPECT)
+		return 0;
+	in->restated = cv;
+	return 1;
+}
+
+/* A closed period as closed: a stage with nothing staged that removes a stale P.restated. */
+static void report_stage_none(struct report_stage *st, const char *out_root, int32_t period, int remove_stale)
+{
+	memset(st, 0, sizeof *st);
+	period_format(period, st->period);
+	snprintf(st->target, sizeof st->target, "%s", st->period);
+	snprintf(st->root, sizeof st->root, "%s", out_root);
+	st->drop_restated = 1;
+	st->remove_stale = remove_stale;
+}
+
 int report_job_run(struct db *db, const struct report_job *job, struct report_stage *stages,
 		   struct report_job_result *res, struct err *e)
 {
@@ -506,8 +578,13 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 	memset(res, 0, sizeof *res);
 	for (size_t i = 0; i < job->periods_n; i++)
 		stages[i].tmp[0] = '\0';
-	if (db_begin(db, e) < 0)
+	struct close_view *cv = malloc(sizeof *cv);
+	if (!cv)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	if (db_begin(db, e) < 0) {
+		free(cv);
 		return -1;
+	}
 	if (run_create(db, job->command, job->as_of_us, job->cfg, &res->run_id, e) < 0)
 		goto fail;
 	for (; staged < job->periods_n; staged++) {
@@ -531,19 +608,33 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 		res->total.allocated += sum.allocated;
 		res->total.exceptions += sum.exceptions + ins.usage_anomalies;
 		res->total.payouts += sum.payouts;
-		struct report_set_input in = { res->run_id, job->periods[staged], job->as_of_us, job->cfg };
-		if (report_stage_write(db, &in, job->out_root, &stages[staged], e) < 0) {
+		struct report_set_input in = { res->run_id, job->periods[staged], job->as_of_us, job->cfg, NULL };
+		int write = report_job_close(db, job, res->run_id, job->periods[staged], cv, &in, e);
+		if (write < 0) {
+			err_prefix(e, "%s", p);
+			goto fail;
+		}
+		if (!write) /* a stale P.restated is nightly's to remove: it runs at now, report may not */
+			report_stage_none(&stages[staged], job->out_root, job->periods[staged],
+					  strcmp(job->command, "nightly") == 0);
+		else if (report_stage_write(db, &in, job->out_root, &stages[staged], e) < 0) {
 			err_prefix(e, "%s", p);
 			goto fail;
 		}
 		stages[staged].insights = ins; /* report_stage_write cleared the stage */
+		if (cv->closed)
+			close_note(cv, stages[staged].note, sizeof stages[staged].note);
 	}
+	if (job->before_commit && job->before_commit(db, job, stages, res, e) < 0)
+		goto fail;
 	report_failpoint("stage-written");
 	if (db_commit(db, e) < 0)
 		goto fail;
 	log_progress_done();
+	free(cv);
 	return 0;
 fail:
+	free(cv);
 	log_progress_done();
 	db_rollback(db);
 	for (size_t i = 0; i < job->periods_n; i++)
@@ -655,6 +746,12 @@ static int report_runfile_row(struct report_runfile *rf, const char *key, const 
 	if (strcmp(key, "settle_version") == 0) {
 		*seen |= 4;
 		snprintf(rf->settle_version, sizeof rf->settle_version, "%s", value);
+		return 0;
+	}
+	if (strcmp(key, CLOSE_FACT_KEY) == 0) { /* a restated set (SPEC §6.1) */
+		rf->restated = 1;
+		if (time_parse(value, strlen(value), &rf->closed_as_of_us) < 0)
+			return err_set(e, EXIT_USAGE, "%s \"%s\" is not a timestamp", CLOSE_FACT_KEY, value);
 		return 0;
 	}
 	if (strcmp(key, "schema_version") == 0) {

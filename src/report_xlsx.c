@@ -42,6 +42,7 @@
 #include "currency.h"
 #include "money.h"
 #include "report.h"
+#include "report_restatement.h"
 #include "timeutil.h"
 
 /* Rows of one sheet, the header included: Excel's maximum. A listing with more data rows goes on
@@ -2099,7 +2100,8 @@ int report_xlsx_start(struct db *db, const struct report_xlsx_input *in, const c
 		err_set(e, EXIT_FAILED, "could not create workbook \"%s\"", path);
 		goto fail;
 	}
-	if (xlsx_write_all(w, e) < 0) {
+	if (xlsx_write_all(w, e) < 0 ||
+	    (in->restatement && report_xlsx_restatement(w->wb, in->period, in->as_of_us, in->restatement, e) < 0)) {
 		lxw_workbook_free(w->wb);
 		goto fail;
 	}

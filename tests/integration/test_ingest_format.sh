@@ -86,7 +86,7 @@ grep -q 'unknown kind "nonsense" (known: billing_event (billingeventfeed_v1), of
 st ingest --bogus "$F/spec9_lf.csv"
 check "unknown option: usage" "2" "$rc"
 st ingest "$F/spec9_lf.csv" "$WORK/missing.csv"
-check "missing file: failed" "1" "$rc"
+check "missing file: a usage error (SPEC v2 §7)" "2" "$rc"
 check "missing file: nothing loaded" "$n" "$(q "SELECT count(*) FROM settle.ingest_file")"
 
 # status lists files and rejected rows

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# demo.sh — what `make demo` runs (after `make` built ./settle): the nightly job on the bundled
-# sample month (fixtures/demo/inbox, see fixtures/demo/README.md) with the embedded default
-# database under ./var, writing ./reports/YYYY-MM/. Repeatable: a second run finds every file
-# already ingested and still (re)writes the current month's reports.
+# demo.sh — what `make demo` runs (after `make` built ./settle): a month's life on the bundled
+# sample (fixtures/demo, see fixtures/demo/README.md) with the embedded default database under
+# ./var, writing ./reports. Every as-of is pinned, so the figures read the same every day:
+#   1. the nightly job on the sample month, replayed at 2026-11-05T00:00:00Z (nightly --as-of);
+#   2. the accountants close October at that as-of: reports/2026-10, read-only, recorded;
+#   3. a late October charge arrives (fixtures/demo/late); the next night, replayed at
+#      2026-11-26T00:00:00Z, leaves reports/2026-10 untouched and writes reports/2026-10.restated.
+# No month without data gets an empty set. A second `make demo` finds it all done and verifies
+# it; start over with: chmod -R u+w reports && rm -rf var reports.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -15,43 +20,57 @@ fi
 # The embedded default (SPEC §7): no --db, no SETTLE_DB, no libpq environment.
 unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGSERVICE PGSERVICEFILE PGPASSWORD SETTLE_DB
 export SETTLE_HOME=${SETTLE_HOME:-./var}
-
-# The inbox is copied so that the demo never touches the fixtures; copying the same bytes again
-# keeps every file "already ingested" on the next run.
+night1=2026-11-05T00:00:00Z
+night2=2026-11-26T00:00:00Z
 inbox=$SETTLE_HOME/demo-inbox
-mkdir -p "$inbox"
-cp -p fixtures/demo/inbox/*.csv "$inbox"/
+run() { echo "demo: settle $*"; "$settle" "$@"; }
+ok_or_quarantined() { # rc: 4 is expected, the sample has bad rows on purpose
+	case $1 in
+	0) ;;
+	4) echo "demo: done; some sample rows were quarantined on purpose (see rejected.csv)" ;;
+	*) echo "demo: settle failed with exit code $1" >&2; exit "$1" ;;
+	esac
+}
 
-echo "demo: settle nightly --inbox $inbox --out reports  (database: $SETTLE_HOME/pg)"
-"$settle" nightly --inbox "$inbox" --out reports
-rc=$?
-case $rc in
-0) ;;
-4) echo "demo: done; some sample rows were quarantined on purpose (see rejected.csv)" ;;
-*) echo "demo: settle nightly failed with exit code $rc" >&2; exit "$rc" ;;
-esac
-
-# nightly reports what is new; a set removed since an earlier demo is written again here.
-for m in 2026-09 2026-10; do
-	if [ ! -f "reports/$m/MANIFEST" ]; then
-		echo "demo: reports/$m is missing; settle report --period $m --out reports"
-		"$settle" report --period "$m" --out reports || exit 1
-	fi
-done
+if [ -f "reports/2026-10.restated/MANIFEST" ] && [ -d "$SETTLE_HOME/pg/data" ]; then
+	echo "demo: already run (database $SETTLE_HOME/pg); verifying what it wrote"
+	echo "demo: to start over: chmod -R u+w reports && rm -rf $SETTLE_HOME reports"
+else
+	# The inbox is copied so that the demo never touches the fixtures.
+	mkdir -p "$inbox"
+	cp -p fixtures/demo/inbox/*.csv "$inbox"/
+	echo "demo: the as-of is pinned to the sample month's nights: $night1, then $night2"
+	echo
+	echo "demo: 1. the nightly job on the sample month, as of $night1"
+	run nightly --as-of "$night1" --inbox "$inbox" --out reports
+	ok_or_quarantined $?
+	echo
+	echo "demo: 2. the accountants close October as of $night1"
+	run close --period 2026-10 --as-of "$night1" --out reports || exit 1
+	echo
+	echo "demo: 3. a late October charge arrives; the next night, as of $night2"
+	cp -p fixtures/demo/late/*.csv "$inbox"/
+	run nightly --as-of "$night2" --inbox "$inbox" --out reports
+	ok_or_quarantined $?
+fi
 
 echo
-echo "demo: report sets written:"
+echo "demo: report sets:"
 for d in reports/*/; do
 	[ -f "$d/MANIFEST" ] || continue
 	(cd "$d" && sha256sum -c --quiet MANIFEST) || { echo "demo: $d does not match its MANIFEST" >&2; exit 1; }
-	echo "  $d  ($(ls "$d" | tr '\n' ' '))"
+	mode=$(stat -c %A "$d")
+	echo "  $d  $mode  ($(ls "$d" | tr '\n' ' '))"
 done
-month=2026-10
-if [ -f "reports/$month/settle-$month.xlsx" ]; then
-	echo
-	echo "demo: the workbook of the sample month is $top/reports/$month/settle-$month.xlsx"
-	echo "demo: verify it again with: ./settle verify reports/$month   (SETTLE_HOME=$SETTLE_HOME)"
-else
-	echo "demo: reports/$month/settle-$month.xlsx is missing" >&2
-	exit 1
-fi
+for d in reports/2026-10 reports/2026-10.restated; do
+	"$settle" --quiet verify "$d" >/dev/null || { echo "demo: settle verify $d failed" >&2; exit 1; }
+	echo "demo: settle verify $d: every file reproduced"
+done
+echo
+echo "demo: what changed since the close (reports/2026-10.restated/restatement.csv, non-zero rows):"
+awk -F, 'NR == 1 || $6 !~ /^0(\.0*)?$/' reports/2026-10.restated/restatement.csv | sed 's/^/  /'
+echo
+"$settle" status | sed -n '/^closed periods:/,$p'
+echo
+echo "demo: the closed workbook is $top/reports/2026-10/settle-2026-10.xlsx (read-only);"
+echo "demo: the restated one, with its Restatement sheet, is $top/reports/2026-10.restated/settle-2026-10.xlsx"
