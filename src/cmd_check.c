@@ -31,7 +31,7 @@ struct check_counts {
 
 static void check_say(const char *name, int64_t line, const struct feed_reject *rej)
 {
-	log_error("%s:%" PRId64 ": %s%s%s", name, line, rej->column ? rej->column : "", rej->column ? ": " : "",
+	log_reject("%s:%" PRId64 ": %s%s%s", name, line, rej->column ? rej->column : "", rej->column ? ": " : "",
 		  rej->detail);
 }
 
@@ -39,7 +39,7 @@ static void check_say(const char *name, int64_t line, const struct feed_reject *
 static int check_reject_file(const char *name, int64_t line, const struct feed_reject *rej, struct check_counts *c)
 {
 	check_say(name, line, rej);
-	log_error("%s: file would be rejected (%s), nothing would load", name, rej->code);
+	log_reject("%s: file would be rejected (%s), nothing would load", name, rej->code);
 	c->file_rejected = 1;
 	return 0;
 }
