@@ -1171,9 +1171,10 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 		if (fb_aggregate(&f, s, (int)c, crit, sub ? 2 : s->totals_n > 1) < 0)
 			return err_set(e, EXIT_FAILED, "the total formula is too long");
 		if (excl) {
-			fb_put(&f, "-");
+			fb_put(&f, "-(");
 			if (fb_aggregate(&f, s, (int)c, crit, 2) < 0)
 				return err_set(e, EXIT_FAILED, "the total formula is too long");
+			fb_put(&f, ")");
 			if (money_sub(v, excl->sum_micros[c], &v) != MONEY_OK)
 				return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", l->cols[c].name);
 		}
@@ -1578,6 +1579,12 @@ static int sum_linked(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 	const struct xlsx_sheet *s = &w->sheets[si];
 	const struct xlsx_total *t = xlsx_sheet_total(s, cur);
 	int64_t streamed = t == NULL ? 0 : money_col >= 0 ? t->sum_micros[money_col] : t->rows_n;
+	/* the payout amount leaves the failed payouts out (SPEC §4.5): they were not paid */
+	const struct xlsx_sub *excl = t && money_col >= 0 && s->status_col >= 0
+					      ? xlsx_sub_of(s, t, XLSX_EXCLUDED_STATUS)
+					      : NULL;
+	if (excl && money_sub(streamed, excl->sum_micros[money_col], &streamed) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "a summary total overflows");
 	if (streamed != value)
 		return err_set(e, EXIT_FAILED,
 			       "%s %s is %" PRId64 " in the summary but %" PRId64 " on sheet \"%s\"",
@@ -1588,6 +1595,13 @@ static int sum_linked(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 	fb_put(&f, "=");
 	if (fb_aggregate(&f, s, money_col, &crit, 1) < 0)
 		f.full = 1;
+	if (excl) {
+		struct xlsx_crit cr[2] = { crit, { s->status_col, XLSX_EXCLUDED_STATUS, NULL } };
+		fb_put(&f, "-(");
+		if (fb_aggregate(&f, s, money_col, cr, 2) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+	}
 	double cached = money_col >= 0 ? money_to_double_for_stats(value) : (double)value;
 	size_t chars = money_col >= 0 ? xlsx_money_chars(value, xlsx_minor(cur)) : 8;
 	return sum_formula(w, row, col, &f, fmt, cached, chars + 2, e);
@@ -1891,9 +1905,11 @@ static int br_agg(struct xlsx_writer *w, uint32_t row, unsigned col, int si, int
 		  struct err *e)
 {
 	struct xlsx_fb f = { .n = 0 };
-	fb_put(&f, neg ? "=-" : "=");
+	fb_put(&f, neg ? "=-(" : "=");
 	if (fb_aggregate(&f, &w->sheets[si], money_col, crit, crit_n) < 0)
 		f.full = 1;
+	if (neg)
+		fb_put(&f, ")");
 	if (money_col < 0)
 		return sum_formula(w, row, col, &f, fmt, (double)cached, 8, e);
 	return sum_formula(w, row, col, &f, fmt, money_to_double_for_stats(cached),
@@ -2141,9 +2157,12 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		x->amount = earned;
 		/* check: the steps add up to the sheet's own net earned column */
 		struct xlsx_fb f = { .n = 0 };
-		fb_put(&f, "%s-", br_ref(c, 1, BR_ROW(n - 1)));
+		fb_put(&f, "%s-(", br_ref(c, 1, BR_ROW(n - 1)));
 		struct xlsx_crit cr = { cc, cur, NULL };
-		if (fb_aggregate(&f, g, r->cg_net, &cr, 1) < 0 || f.n >= sizeof exprs[0][2])
+		if (fb_aggregate(&f, g, r->cg_net, &cr, 1) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+		if (f.full || f.n >= sizeof exprs[0][2])
 			return err_set(e, EXIT_FAILED, "a summary formula is too long");
 		memcpy(exprs[n - 1][2], f.s, f.n + 1);
 		x->check = exprs[n - 1][2];
@@ -2200,8 +2219,11 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		if (r->alloc >= 0) { /* = allocations + rounding to the currency's units */
 			struct xlsx_fb f = { .n = 0 };
 			struct xlsx_crit cr = { cc, cur, NULL };
-			fb_put(&f, "%s-%s-", br_ref(a, 1, BR_ROW(n - 1)), br_ref(b, 1, BR_ROW(n - 2)));
-			if (fb_aggregate(&f, s, r->pay_rounding, &cr, 1) < 0 || f.n >= sizeof exprs[0][2])
+			fb_put(&f, "%s-%s-(", br_ref(a, 1, BR_ROW(n - 1)), br_ref(b, 1, BR_ROW(n - 2)));
+			if (fb_aggregate(&f, s, r->pay_rounding, &cr, 1) < 0)
+				f.full = 1;
+			fb_put(&f, ")");
+			if (f.full || f.n >= sizeof exprs[0][2])
 				return err_set(e, EXIT_FAILED, "a summary formula is too long");
 			memcpy(exprs[n - 1][2], f.s, f.n + 1);
 			x->check = exprs[n - 1][2];
@@ -2357,8 +2379,11 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		x->count = count;
 		struct xlsx_fb f = { .n = 0 };
 		struct xlsx_crit cr = { cc, cur, NULL };
-		fb_put(&f, "%s-", br_ref(c, 1, BR_ROW(n - 1)));
-		if (fb_aggregate(&f, s, r->aging_amount, &cr, 1) < 0 || f.n >= sizeof exprs[0][2])
+		fb_put(&f, "%s-(", br_ref(c, 1, BR_ROW(n - 1)));
+		if (fb_aggregate(&f, s, r->aging_amount, &cr, 1) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+		if (f.full || f.n >= sizeof exprs[0][2])
 			return err_set(e, EXIT_FAILED, "a summary formula is too long");
 		memcpy(exprs[n - 1][2], f.s, f.n + 1);
 		x->check = exprs[n - 1][2];
