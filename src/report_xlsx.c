@@ -69,10 +69,10 @@
 #define XLSX_TOP_ROWS 3
 #define XLSX_FIRST_ROW (XLSX_TOP_ROWS + 1) /* the first data row in A1 numbering */
 /* Printing: a sheet whose columns add up to more characters than this is printed landscape;
- * up to XLSX_FIT_CHARS it is scaled to one page wide (about 70 % at most), wider it is not
+ * up to XLSX_FIT_CHARS it is scaled to one page wide (to about 65 %, 7 points), wider it is not
  * scaled (an unreadable page is worse than two). */
 #define XLSX_PORTRAIT_CHARS 95
-#define XLSX_FIT_CHARS 190
+#define XLSX_FIT_CHARS 215
 #define XLSX_CHART_ROWS 16         /* rows a chart covers at its default size (480 × 288 px) */
 #define XLSX_FORMULA_MAX 8192      /* Excel's limit on the length of a formula */
 #define XLSX_LITERAL_MAX 255       /* Excel's limit on a string literal in a formula */
@@ -93,6 +93,7 @@ static const char *const xlsx_measures[] = { "revenue", "listing_fee", "seller_t
 
 struct xlsx_formats {
 	lxw_format *title, *header, *bold, *note, *date, *count, *decimal, *link, *section, *check;
+	lxw_format *text, *header_num; /* text indented from the number before it; numbers' headers right */
 	lxw_format *money[XLSX_MINOR_UNKNOWN + 1];      /* by minor units; [7] unknown currency */
 	lxw_format *money_bold[XLSX_MINOR_UNKNOWN + 1]; /* the same, for totals */
 	lxw_format *price[XLSX_MINOR_UNKNOWN + 1];      /* unit prices: every digit, up to 6 */
@@ -393,8 +394,8 @@ static const struct {
 	{ "Allocations", "how each charge group's money divides among the parties",
 	  "One row per allocated charge group and party; net = revenue + listing fee + seller tax." },
 	{ "Exceptions", "what does not reconcile and needs a person",
-	  "Status: open until a later run no longer finds it. Expected and actual of different checks "
-	  "do not add up, so there are no totals." },
+	  "Expected and actual of different checks do not add up, so there are no totals; the Summary "
+	  "counts them by code." },
 	{ "Disbursements", "what the marketplace paid out in the period, and whether it reached the bank",
 	  "Failed payouts were not paid: the total per currency leaves them out; subtotals by status "
 	  "follow. Payouts (the sheet) are what each party is owed." },
@@ -557,13 +558,17 @@ static int xlsx_formats_init(struct xlsx_writer *w, struct err *e)
 	if (x->title)
 		format_set_font_size(x->title, 14);
 	x->header = xlsx_format(w->wb, NULL, 1);
-	if (x->header)
+	if (x->header) {
 		format_set_bottom(x->header, LXW_BORDER_THIN);
+		format_set_indent(x->header, 1); /* over the indented text below it */
+	}
 	x->bold = xlsx_format(w->wb, NULL, 1);
 	x->note = xlsx_format(w->wb, NULL, 0);
 	if (x->note)
 		format_set_italic(x->note);
 	x->date = xlsx_format(w->wb, "yyyy-mm-dd", 0);
+	if (x->date) /* centred: a right-aligned date would run into the text column after it */
+		format_set_align(x->date, LXW_ALIGN_CENTER);
 	x->count = xlsx_format(w->wb, "#,##0", 0);
 	x->decimal = xlsx_format(w->wb, "0.0", 0); /* statistics: days, medians, scores (tenths) */
 	x->link = xlsx_format(w->wb, NULL, 0);
@@ -576,11 +581,19 @@ static int xlsx_formats_init(struct xlsx_writer *w, struct err *e)
 		format_set_font_size(x->section, 12);
 		format_set_top(x->section, LXW_BORDER_MEDIUM);
 	}
+	x->text = xlsx_format(w->wb, NULL, 0);
+	if (x->text)
+		format_set_indent(x->text, 1);
+	x->header_num = xlsx_format(w->wb, NULL, 1);
+	if (x->header_num) {
+		format_set_bottom(x->header_num, LXW_BORDER_THIN);
+		format_set_align(x->header_num, LXW_ALIGN_RIGHT);
+	}
 	x->check = xlsx_format(w->wb, NULL, 1);
 	if (x->check)
-		format_set_align(x->check, LXW_ALIGN_RIGHT);
+		format_set_align(x->check, LXW_ALIGN_CENTER);
 	int ok = x->title && x->header && x->bold && x->note && x->date && x->count && x->decimal && x->link &&
-		 x->section && x->check;
+		 x->section && x->check && x->text && x->header_num;
 	for (int m = 0; m <= XLSX_MINOR_UNKNOWN; m++) {
 		char nf[32] = "#,##0";
 		if (m == XLSX_MINOR_UNKNOWN)
@@ -744,9 +757,13 @@ static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err
 	le = worksheet_write_string(p->ws, 0, 0, title, w->fmt.title);
 	if (le == LXW_NO_ERROR && t >= 0 && xlsx_titles[t].note)
 		le = worksheet_write_string(p->ws, 1, 0, xlsx_titles[t].note, w->fmt.note);
-	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++)
+	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
+		enum report_col_type ty = l->cols[c].type;
+		int num = ty == REPORT_MONEY || ty == REPORT_INT || ty == REPORT_DECIMAL;
 		le = worksheet_write_string(p->ws, XLSX_HEAD_ROW, (lxw_col_t)c,
-					    xlsx_label(l->cols[c].name, label, sizeof label), w->fmt.header);
+					    xlsx_label(l->cols[c].name, label, sizeof label),
+					    num ? w->fmt.header_num : w->fmt.header);
+	}
 	if (le != LXW_NO_ERROR)
 		return xlsx_fail(e, le, "the header");
 	worksheet_freeze_panes(p->ws, XLSX_TOP_ROWS, 0);
@@ -897,7 +914,7 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 		return 0;
 	switch (col->type) {
 	case REPORT_TEXT:
-		le = xlsx_write_text(p->ws, row, (unsigned)c, text, NULL);
+		le = xlsx_write_text(p->ws, row, (unsigned)c, text, w->fmt.text);
 		xlsx_widen(&s->width[c], xlsx_chars(text));
 		break;
 	case REPORT_MONEY: {
@@ -1147,8 +1164,8 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 	char label[64];
 	const struct xlsx_sub *excl = s->status_col >= 0 && sub == NULL ? xlsx_sub_of(s, t, XLSX_EXCLUDED_STATUS) : NULL;
 	const char *left_out = excl ? ", failed left out" : "";
-	if (sub)
-		snprintf(label, sizeof label, "Subtotal");
+	if (sub) /* the status again in the label: a printed page may end before the status column */
+		snprintf(label, sizeof label, "Subtotal %.40s", sub->status);
 	else if (t->is_null)
 		snprintf(label, sizeof label, "Total (no currency)%s", left_out);
 	else
@@ -2055,7 +2072,9 @@ static int br_chart(struct xlsx_writer *w, uint8_t type, const char *title, uint
 		chart_axis_set_reverse(cats); /* the first (largest) party on top */
 	lxw_chart_font small = { .size = 11, .bold = LXW_TRUE };
 	chart_title_set_name_font(ch, &small);
-	lxw_chart_options opt = { .x_offset = x_offset, .x_scale = 1.0, .y_scale = 1.25 };
+	/* two side by side fit the bridge's columns A..E (about 108 characters, 760 px): a printed page
+	 * ends at a column edge, so a chart reaching further would be cut */
+	lxw_chart_options opt = { .x_offset = x_offset, .x_scale = 0.78, .y_scale = 1.25 };
 	lxw_error le = worksheet_insert_chart_opt(w->summary, anchor, 0, ch, &opt);
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a chart");
 }
@@ -2328,6 +2347,7 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 	}
 	/* Outstanding at as-of, by age (SPEC §4.8). */
 	size_t aging_first = 0, aging_last = 0;
+	int64_t aging_count = 0;
 	if (r->aging >= 0 && r->aging_bucket >= 0 && r->aging_amount >= 0) {
 		const struct xlsx_sheet *s = &w->sheets[r->aging];
 		int cc = s->l->cols[r->aging_amount].currency_col;
@@ -2365,6 +2385,7 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 			count += x->count;
 		}
 		aging_last = n - 1;
+		aging_count = count;
 		x = BR_NEW();
 		x->label = "= Outstanding at as-of";
 		x->bold = 1;
@@ -2454,22 +2475,23 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 	}
 	/* The charts of the currency, side by side under its block. */
 	uint32_t anchor = w->srow + 1;
-	if (top || aging_first > 0)
+	int aging_chart = aging_first > 0 && aging_count > 0; /* nothing outstanding: no chart */
+	if (top || aging_chart)
 		sum_page_break(w, anchor);
 	int charts = 0;
 	if (top) {
 		char t[96];
-		snprintf(t, sizeof t, "Net payable by party, %s (largest %d, then the others)", cur, XLSX_TOP_PARTIES);
+		snprintf(t, sizeof t, "Net payable by party, %s (top %d + others)", cur, XLSX_TOP_PARTIES);
 		if (br_chart(w, LXW_CHART_BAR, t, party_first, party_first + (uint32_t)party_rows - 1,
 			     XLSX_BRIDGE_PARTY_COL, XLSX_BRIDGE_PARTY_COL + 1, anchor, 0, "#,##0", e) < 0)
 			return -1;
 		charts++;
 	}
-	if (aging_last >= aging_first && aging_first > 0) {
+	if (aging_chart) {
 		char t[96];
 		snprintf(t, sizeof t, "Outstanding %s at as-of by days since invoice", cur);
 		if (br_chart(w, LXW_CHART_COLUMN, t, BR_ROW(aging_first), BR_ROW(aging_last), 0, 1, anchor,
-			     charts ? 530 : 0, "#,##0", e) < 0)
+			     charts ? 385 : 0, "#,##0", e) < 0)
 			return -1;
 		charts++;
 	}

@@ -396,8 +396,8 @@ def check_totals(book, args):
         si = head.index(STATUS_TOTALS[base]) + 1 if base in STATUS_TOTALS else None
         ci = head.index("currency") + 1
         currencies = sorted({k[0] for k in sums if k[0] is not None})
-        total_rows = [r for r in rows if ws.cell(r, 1).value != "Subtotal"]
-        sub_rows = [r for r in rows if ws.cell(r, 1).value == "Subtotal"]
+        total_rows = [r for r in rows if not str(ws.cell(r, 1).value).startswith("Subtotal")]
+        sub_rows = [r for r in rows if str(ws.cell(r, 1).value).startswith("Subtotal")]
         if [ws.cell(r, ci).value for r in total_rows] != currencies + ([None] if any(k[0] is None for k in sums) else []):
             p.append("%s: totals for %r, expected %r" % (last, [ws.cell(r, ci).value for r in total_rows], currencies))
         want_subs = sorted({(k[0], k[1]) for k in subs})
