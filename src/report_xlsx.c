@@ -915,7 +915,7 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 	switch (col->type) {
 	case REPORT_TEXT:
 		le = xlsx_write_text(p->ws, row, (unsigned)c, text, w->fmt.text);
-		xlsx_widen(&s->width[c], xlsx_chars(text));
+		xlsx_widen(&s->width[c], xlsx_chars(text) + 2); /* + the indent */
 		break;
 	case REPORT_MONEY: {
 		const char *cur = v[col->currency_col];
