@@ -134,6 +134,8 @@ struct xlsx_sheet {
 	struct xlsx_total totals[XLSX_KEYS_MAX];
 	size_t totals_n;
 	int status_col;                    /* a "status" text column: subtotals per status; -1 */
+	int code_col;                      /* Exceptions' "code": a sheet-only Status column after
+					    * the listing's (xlsx_exception_status); -1 */
 	struct xlsx_sub subs[XLSX_SUBS_MAX];
 	size_t subs_n;
 };
@@ -764,6 +766,8 @@ static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err
 					    xlsx_label(l->cols[c].name, label, sizeof label),
 					    num ? w->fmt.header_num : w->fmt.header);
 	}
+	if (le == LXW_NO_ERROR && s->code_col >= 0)
+		le = worksheet_write_string(p->ws, XLSX_HEAD_ROW, (lxw_col_t)l->ncols, "Status", w->fmt.header);
 	if (le != LXW_NO_ERROR)
 		return xlsx_fail(e, le, "the header");
 	worksheet_freeze_panes(p->ws, XLSX_TOP_ROWS, 0);
@@ -781,7 +785,7 @@ static int xlsx_part_end(struct xlsx_sheet *s, struct err *e)
 {
 	struct xlsx_part *p = &s->parts[s->parts_n - 1];
 	lxw_error le = worksheet_autofilter(p->ws, XLSX_HEAD_ROW, 0, XLSX_HEAD_ROW + p->rows_n,
-					    (lxw_col_t)(s->l->ncols - 1));
+					    (lxw_col_t)(s->l->ncols - (s->code_col < 0)));
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the autofilter");
 }
 
@@ -1239,11 +1243,12 @@ static int xlsx_totals(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *
 static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
 {
 	unsigned chars = 0;
-	for (size_t c = 0; c < s->l->ncols; c++) {
+	for (size_t c = 0; c < s->l->ncols + (s->code_col >= 0); c++) {
 		unsigned wd = s->width[c];
 		char label[128];
 		/* the header is bold (+1) and has the filter button (+3) */
-		xlsx_widen(&wd, xlsx_chars(xlsx_label(s->l->cols[c].name, label, sizeof label)) + 4);
+		xlsx_widen(&wd, xlsx_chars(c < s->l->ncols ? xlsx_label(s->l->cols[c].name, label, sizeof label)
+							   : "Status") + 4);
 		if (wd < XLSX_WIDTH_MIN)
 			wd = XLSX_WIDTH_MIN;
 		chars += wd + 2; /* the padding between columns */
@@ -1257,6 +1262,20 @@ static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
 	for (size_t i = 0; i < s->parts_n; i++)
 		xlsx_print_setup(s->parts[i].ws, s->l->sheet_name, chars);
 	return 0;
+}
+
+/* The sheet-only Status of an exception (issue 16; the CSV keeps SPEC §8's columns): "info" for
+ * the codes that flag a fact and need no correction — an allocated group past its offer's
+ * validity (§4.2), a balance adjustment reported as is (§4.1) — "open" for every other: something
+ * does not reconcile until a person looks. settle keeps no resolution history, so nothing is ever
+ * "closed" here. */
+static const char *xlsx_exception_status(const char *code)
+{
+	static const char *const info[] = { "OFFER_EXPIRED", "BALANCE_ADJUSTMENT" };
+	for (size_t i = 0; code && i < sizeof info / sizeof info[0]; i++)
+		if (strcmp(code, info[i]) == 0)
+			return "info";
+	return "open";
 }
 
 /* Streams listing number si into its sheet(s). */
@@ -1281,6 +1300,16 @@ static int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
 				goto fail;
 		if (s->status_col >= 0 && xlsx_sub_add(s, v, e) < 0)
 			goto fail;
+		if (s->code_col >= 0) {
+			const char *st = xlsx_exception_status(v[s->code_col]);
+			lxw_error le = xlsx_write_text(p->ws, p->rows_n + XLSX_TOP_ROWS, (unsigned)s->l->ncols, st,
+						       w->fmt.text);
+			xlsx_widen(&s->width[s->l->ncols], strlen(st) + 2);
+			if (le != LXW_NO_ERROR) {
+				xlsx_fail(e, le, "a cell");
+				goto fail;
+			}
+		}
 		p->rows_n++;
 		s->rows_n++;
 		int cc = xlsx_count_col(s->l);
@@ -1329,10 +1358,13 @@ static void xlsx_roles_find(struct xlsx_writer *w)
 {
 	struct xlsx_roles *r = &w->roles;
 	memset(r, -1, sizeof *r);
-	for (size_t i = 0; i < w->sheets_n; i++)
-		w->sheets[i].status_col = w->sheets[i].l->sheet_totals
-						  ? xlsx_col_by_name(w->sheets[i].l, "status", REPORT_TEXT)
-						  : -1;
+	for (size_t i = 0; i < w->sheets_n; i++) {
+		const struct report_listing *l = w->sheets[i].l;
+		w->sheets[i].status_col = l->sheet_totals ? xlsx_col_by_name(l, "status", REPORT_TEXT) : -1;
+		w->sheets[i].code_col = strcmp(l->sheet_name, "Exceptions") == 0 && l->ncols < REPORT_COLS_MAX
+						? xlsx_col_by_name(l, "code", REPORT_TEXT)
+						: -1;
+	}
 	r->alloc = xlsx_sheet_by_name(w, "Allocations");
 	r->groups = xlsx_sheet_by_name(w, "Charge groups");
 	r->disb = xlsx_sheet_by_name(w, "Disbursements");
