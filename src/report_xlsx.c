@@ -407,6 +407,8 @@ static const struct {
 	  "Expected = quantity x unit price per dimension; the billed amount repeats on each dimension row." },
 	{ "Tax", "the tax and non-allocated amounts of each charge group",
 	  "Marketplace tax is collected and remitted by the marketplace; seller tax is paid out to the seller." },
+	{ "Tax by jurisdiction", "who remits which tax, per jurisdiction and tax type",
+	  "From the tax item feed; the (all) rows set the billing events' tax beside the items'." },
 	{ "Rejected", "which input rows were quarantined, and why",
 	  "Nothing was silently dropped: each row names the file, line, column and reason." },
 	{ "Insights", "which usage series behave unusually", NULL },
