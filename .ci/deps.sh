@@ -1,9 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages settle needs to build, test and run (when root), or prints the exact
-# apt-get line to run (otherwise). Quiet when everything is there.
+# apt-get line to run (otherwise). Quiet when everything is there. LibreOffice (about 200 MB, half a
+# minute to install) renders the workbook in test_xlsx_render.sh; Carlito is Calibri's metric twin,
+# so that its pages lay out as Excel's would.
 set -eu
 pkgs="gcc make pkg-config libc6-dev libpq-dev libcsv-dev libxlsxwriter-dev libgsl-dev libssl-dev
-      postgresql postgresql-client util-linux unzip python3 python3-openpyxl time"
+      postgresql postgresql-client util-linux unzip python3 python3-openpyxl time
+      libreoffice-calc-nogui poppler-utils fonts-crosextra-carlito"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -63,6 +63,7 @@ enum report_listing_id {
 	REPORT_INSIGHTS,      /* insights.csv: one row per usage series (settle.insight_usage) */
 	REPORT_PAYMENT_TIMING, /* payment_timing.csv: days from invoice to payout/collection */
 	REPORT_TAX_ITEMS,     /* tax.csv: tax per liable party, jurisdiction and tax type (SPEC §4.6) */
+	REPORT_CHARGE_GROUPS, /* every charge group: B, C, F, T, X (the Summary's bridge, sheet only) */
 	REPORT_LISTINGS_N
 };
 

@@ -37,7 +37,9 @@ static const char sql_summary[] =
 	" p AS (SELECT currency, sum(net_micros) AS net, sum(net_payable_micros) AS payable,"
 	"              sum(rounding_micros) AS rounding FROM settle.payout_statement"
 	"       WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
-	" d AS (SELECT currency, count(*) AS n, sum(amount_micros) AS amount FROM settle.disbursement"
+	" d AS (SELECT currency, count(*) AS n,"
+	"              coalesce(sum(amount_micros) FILTER (WHERE status <> 'FAILED'), 0) AS amount"
+	"       FROM settle.disbursement"
 	"       WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
 	" x AS (SELECT currency, count(*) AS n FROM settle.exception"
 	"       WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency),"
@@ -104,7 +106,7 @@ static const char sql_metering[] =
 
 /* Sheet-only: the tax and other non-allocated amounts of each charge group (SPEC §4.1). */
 static const char sql_tax[] =
-	"SELECT recipient_account_id, transaction_reference_id, currency, seller_tax_micros,"
+	"SELECT period, recipient_account_id, transaction_reference_id, currency, seller_tax_micros,"
 	"       aws_tax_micros, other_seller_tax_micros, infra_micros, balance_adjustment_micros"
 	" FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text"
 	"   AND (seller_tax_micros <> 0 OR aws_tax_micros <> 0 OR other_seller_tax_micros <> 0"
@@ -154,6 +156,21 @@ static const char sql_tax_items[] =
 	"        CASE WHEN loaded.yes THEN coalesce(amount, 0)::numeric - coalesce(events, 0) END, 1"
 	" FROM tot, loaded) u"
 	" ORDER BY party COLLATE \"C\", currency COLLATE \"C\", o, jurisdiction COLLATE \"C\", tax_type COLLATE \"C\"";
+
+/* Sheet-only: every charge group of the period with its B, C, F, T, X (SPEC §4.1), the rows the
+ * Summary's bridge from billed to earned sums (docs/workbook.md). billed is what the buyers were
+ * invoiced, tax included (B + T + X); net_earned is B + C + F (the seller's, taxes excluded);
+ * allocated is "yes" for the groups that have allocations. */
+static const char sql_charge_groups[] =
+	"SELECT period, recipient_account_id, transaction_reference_id, currency, group_date,"
+	"       coalesce(matched_offer_id, offer_id), match_status, disposition,"
+	"       CASE WHEN allocated THEN 'yes' ELSE 'no' END, disbursement_status,"
+	"       revenue_micros::numeric + seller_tax_micros + aws_tax_micros, aws_tax_micros,"
+	"       revenue_micros, cogs_micros, listing_fee_micros, seller_tax_micros,"
+	"       revenue_micros::numeric + cogs_micros + listing_fee_micros"
+	" FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text"
+	" ORDER BY recipient_account_id COLLATE \"C\", transaction_reference_id COLLATE \"C\","
+	"          currency COLLATE \"C\"";
 
 /* SPEC §8 rejected.csv: the quarantined rows of every file ingested at or before the run's as-of
  * that contributed a row to the period, and of every file that loaded no row at all. A row
@@ -270,10 +287,10 @@ const struct report_listing report_listings[] = {
 		0,
 	},
 	[REPORT_TAX] = {
-		NULL, "Tax", sql_tax, 8,
-		{ T("recipient_account_id"), T("transaction_reference_id"), T("currency"),
-		  M("seller_tax", 2), M("marketplace_tax", 2), M("other_seller_tax", 2), M("infra", 2),
-		  M("balance_adjustment", 2) },
+		NULL, "Tax", sql_tax, 9,
+		{ T("period"), T("recipient_account_id"), T("transaction_reference_id"), T("currency"),
+		  M("seller_tax", 3), M("marketplace_tax", 3), M("other_seller_tax", 3), M("infra", 3),
+		  M("balance_adjustment", 3) },
 		1,
 	},
 	[REPORT_REJECTED] = {
@@ -300,6 +317,14 @@ const struct report_listing report_listings[] = {
 		{ T("period"), T("liable_party"), T("remitted_by"), T("currency"), T("jurisdiction"), T("tax_type"),
 		  I("tax_items"), M("tax_amount", 3), M("billing_events_amount", 3), M("difference", 3) },
 		0,
+	},
+	[REPORT_CHARGE_GROUPS] = {
+		NULL, "Charge groups", sql_charge_groups, 17,
+		{ T("period"), T("recipient_account_id"), T("transaction_reference_id"), T("currency"),
+		  D("invoice_date"), T("offer_id"), T("match_status"), T("disposition"), T("allocated"),
+		  T("disbursement_status"), M("billed", 3), M("marketplace_tax", 3), M("revenue", 3),
+		  M("cost_of_goods", 3), M("listing_fee", 3), M("seller_tax", 3), M("net_earned", 3) },
+		1,
 	},
 };
 const size_t report_listings_n = sizeof report_listings / sizeof report_listings[0];

@@ -58,9 +58,21 @@
 #define XLSX_KEY_MAX 16            /* bytes of a currency value, with the NUL */
 #define XLSX_LABEL_MAX 256         /* bytes of a tallied text (code, bucket, party), with the NUL */
 #define XLSX_TALLY_MAX 512         /* distinct (label, currency) pairs in one tally */
-#define XLSX_TOP_PARTIES 15        /* bars per payout chart; the rest is one "Other" bar */
-#define XLSX_CHART_CURRENCIES 4    /* payout charts (one per currency, byte order) */
+#define XLSX_TOP_PARTIES 10        /* bars per payout chart; the rest is one "others" bar */
 #define XLSX_AGING_CURRENCIES 8    /* amount columns in the Summary's aging block */
+#define XLSX_SUBS_MAX 128          /* (currency, status) subtotals of one listing */
+#define XLSX_BRIDGE_ROWS_MAX 40    /* steps of one currency's bridge */
+#define XLSX_BREAKS_MAX 80         /* page breaks of the Summary (two per currency, then one) */
+/* A listing sheet: row 0 the title (what the sheet answers, period, as-of), row 1 a note, row 2
+ * the header; data from row 3 (A1: row 4). */
+#define XLSX_HEAD_ROW 2
+#define XLSX_TOP_ROWS 3
+#define XLSX_FIRST_ROW (XLSX_TOP_ROWS + 1) /* the first data row in A1 numbering */
+/* Printing: a sheet whose columns add up to more characters than this is printed landscape;
+ * up to XLSX_FIT_CHARS it is scaled to one page wide (to about 65 %, 7 points), wider it is not
+ * scaled (an unreadable page is worse than two). */
+#define XLSX_PORTRAIT_CHARS 95
+#define XLSX_FIT_CHARS 215
 #define XLSX_CHART_ROWS 16         /* rows a chart covers at its default size (480 × 288 px) */
 #define XLSX_FORMULA_MAX 8192      /* Excel's limit on the length of a formula */
 #define XLSX_LITERAL_MAX 255       /* Excel's limit on a string literal in a formula */
@@ -80,9 +92,11 @@ static const char *const xlsx_measures[] = { "revenue", "listing_fee", "seller_t
 #define XLSX_MEASURES_N (sizeof xlsx_measures / sizeof xlsx_measures[0])
 
 struct xlsx_formats {
-	lxw_format *title, *header, *bold, *note, *date, *count, *decimal;
+	lxw_format *title, *header, *bold, *note, *date, *count, *decimal, *link, *section, *check;
+	lxw_format *text, *header_num; /* text indented from the number before it; numbers' headers right */
 	lxw_format *money[XLSX_MINOR_UNKNOWN + 1];      /* by minor units; [7] unknown currency */
 	lxw_format *money_bold[XLSX_MINOR_UNKNOWN + 1]; /* the same, for totals */
+	lxw_format *price[XLSX_MINOR_UNKNOWN + 1];      /* unit prices: every digit, up to 6 */
 };
 
 /* One currency value of a listing (NULL is its own key): its rows and exact sums per money
@@ -94,7 +108,17 @@ struct xlsx_total {
 	int64_t sum_micros[REPORT_COLS_MAX];
 };
 
-/* One worksheet of a listing: data rows are rows 2 .. rows_n + 1 (A1 numbering). */
+/* Subtotals of one (currency, status) pair of a listing with a "status" column. */
+struct xlsx_sub {
+	char cur[XLSX_KEY_MAX];
+	char status[XLSX_LABEL_MAX];
+	int is_null;
+	int64_t rows_n;
+	int64_t sum_micros[REPORT_COLS_MAX];
+};
+
+/* One worksheet of a listing: data rows are rows XLSX_FIRST_ROW .. rows_n + XLSX_TOP_ROWS (A1
+ * numbering). */
 struct xlsx_part {
 	lxw_worksheet *ws;
 	char name[LXW_SHEETNAME_MAX * 4 + 1];
@@ -109,6 +133,11 @@ struct xlsx_sheet {
 	unsigned width[REPORT_COLS_MAX];   /* widest cell seen, in characters */
 	struct xlsx_total totals[XLSX_KEYS_MAX];
 	size_t totals_n;
+	int status_col;                    /* a "status" text column: subtotals per status; -1 */
+	int code_col;                      /* Exceptions' "code": a sheet-only Status column after
+					    * the listing's (xlsx_exception_status); -1 */
+	struct xlsx_sub subs[XLSX_SUBS_MAX];
+	size_t subs_n;
 };
 
 /* Counts and sums by (label, currency): exception codes, aging buckets. */
@@ -150,7 +179,9 @@ struct xlsx_parties {
 
 /* Where the Summary finds its inputs: sheet indexes and column indexes, -1 when absent. */
 struct xlsx_roles {
-	int alloc, payouts, exceptions, aging, insights;
+	int alloc, payouts, exceptions, aging, insights, groups, disb;
+	int cg_billed, cg_xtax, cg_revenue, cg_cogs, cg_fee, cg_stax, cg_net, cg_allocated;
+	int disb_amount, disb_status, disb_diff, disb_deposit;
 	int alloc_measure[XLSX_MEASURES_N], pay_measure[XLSX_MEASURES_N];
 	int pay_party, pay_net, pay_rounding, pay_payable;
 	int exc_code;
@@ -171,12 +202,17 @@ struct xlsx_writer {
 	struct xlsx_roles roles;
 	struct xlsx_tally codes;  /* exception code -> count */
 	struct xlsx_tally aging;  /* (bucket, currency) -> count, Σ amount */
+	struct xlsx_tally bridge; /* (XLSX_T_*, currency) -> count, Σ: the bridge's two-criteria sums */
 	struct xlsx_parties parties;
 	int64_t ins_anomalous;    /* Insights rows with status ANOMALY */
 	/* Summary cursor and widths; the next free row of the insight charts sheet */
 	uint32_t srow;
 	uint32_t crow;
 	unsigned swidth[XLSX_SUMMARY_COLS];
+	/* the bridge's formulas over its own cells: amount, count and check of each step */
+	char br_exprs[XLSX_BRIDGE_ROWS_MAX][3][XLSX_FORMULA_MAX];
+	lxw_row_t breaks[XLSX_BREAKS_MAX]; /* the Summary's page breaks, 0-terminated */
+	size_t breaks_n;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -258,6 +294,18 @@ static size_t xlsx_money_chars(int64_t micros, int minor)
 	return (buf[0] == '-') + int_digits + (int_digits - 1) / 3 + (frac ? frac + 1 : 0);
 }
 
+/* Display width of a unit price in its "#,##0.00####" format: the digits it has, at least the
+ * format's minimum decimals. */
+static size_t xlsx_price_chars(int64_t micros, int minor)
+{
+	size_t lo = minor == XLSX_MINOR_UNKNOWN || minor < 2 ? 2 : (size_t)minor;
+	size_t frac = 6;
+	for (int64_t m = micros < 0 ? -(micros % 1000000) : micros % 1000000; frac > lo && m % 10 == 0; m /= 10)
+		frac--;
+	size_t base = xlsx_money_chars(micros, 0); /* sign, integer digits and separators */
+	return base + 1 + frac;
+}
+
 /* Display width of a REPORT_DECIMAL in the "0.0" format: sign, integer digits, one decimal. */
 static size_t xlsx_decimal_chars(const char *text)
 {
@@ -278,6 +326,104 @@ static void xlsx_col_name(unsigned col, char out[4])
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	out[n] = '\0';
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Words. The sheets show headers as words ("Net payable"), the CSV files keep the contract's
+ * names (net_payable, SPEC §8); docs/workbook.md lists both. A name without an entry here reads
+ * as itself with the underscores as spaces and a capital first letter.
+ */
+
+static const struct {
+	const char *name, *label;
+} xlsx_labels[] = {
+	{ "party_role", "Role" },
+	{ "party_account_id", "Party account" },
+	{ "recipient_account_id", "Recipient account" },
+	{ "transaction_reference_id", "Reference" },
+	{ "agreement_id", "Agreement" },
+	{ "offer_id", "Offer" },
+	{ "match_rule", "Match rule" },
+	{ "payout_id", "Payout" },
+	{ "payout_date", "Payout date" },
+	{ "lines_total", "Sum of lines" },
+	{ "lines", "Lines" },
+	{ "bank_trace_id", "Bank trace id" },
+	{ "deposit_id", "Deposit" },
+	{ "deposit_match", "Deposit matched by" },
+	{ "disbursement_status", "Disbursement status" },
+	{ "remainder", "Outstanding" },
+	{ "bucket", "Age (days)" },
+	{ "days", "Days" },
+	{ "usage_month", "Usage month" },
+	{ "unit_price", "Unit price" },
+	{ "marketplace_tax", "Marketplace tax" },
+	{ "other_seller_tax", "Other seller tax" },
+	{ "infra", "Infrastructure fee" },
+	{ "cost_of_goods", "Cost of goods" },
+	{ "net_earned", "Net earned" },
+	{ "billed", "Billed (tax incl.)" },
+	{ "customer_aws_account_id", "Customer account" },
+	{ "product_code", "Product code" },
+	{ "history_mad", "History MAD" },
+	{ "max_score", "Max score" },
+	{ "p90_days", "P90 days" },
+};
+
+/* The sheet header of a listing column, written into out. */
+static const char *xlsx_label(const char *name, char *out, size_t size)
+{
+	for (size_t i = 0; i < sizeof xlsx_labels / sizeof xlsx_labels[0]; i++)
+		if (strcmp(xlsx_labels[i].name, name) == 0)
+			return xlsx_labels[i].label;
+	snprintf(out, size, "%s", name);
+	for (char *p = out; *p; p++)
+		if (*p == '_')
+			*p = ' ';
+	if (out[0] >= 'a' && out[0] <= 'z')
+		out[0] = (char)(out[0] - 'a' + 'A');
+	return out;
+}
+
+/* What each sheet answers (its title line, with the period and the as-of) and the note under
+ * it. A sheet without an entry is titled by its name. */
+static const struct {
+	const char *sheet, *question, *note;
+} xlsx_titles[] = {
+	{ "Payouts", "what each party is owed for the period's sales (payout statements)",
+	  "Payouts are what settle computes each party is owed (SPEC 4.4); Disbursements are what the "
+	  "marketplace actually paid out in the period and whether it reached the bank." },
+	{ "Allocations", "how each charge group's money divides among the parties",
+	  "One row per allocated charge group and party; net = revenue + listing fee + seller tax." },
+	{ "Exceptions", "what does not reconcile and needs a person",
+	  "Expected and actual of different checks do not add up, so there are no totals; the Summary "
+	  "counts them by code." },
+	{ "Disbursements", "what the marketplace paid out in the period, and whether it reached the bank",
+	  "Failed payouts were not paid: the total per currency leaves them out; subtotals by status "
+	  "follow. Payouts (the sheet) are what each party is owed." },
+	{ "Aging", "what is still not paid out at as-of, and for how long",
+	  "Charge groups not fully disbursed (SPEC 4.8), with the amount still outstanding." },
+	{ "Metering", "whether the metered usage was billed",
+	  "Expected = quantity x unit price per dimension; the billed amount repeats on each dimension row." },
+	{ "Tax", "the tax and non-allocated amounts of each charge group",
+	  "Marketplace tax is collected and remitted by the marketplace; seller tax is paid out to the seller." },
+	{ "Tax by jurisdiction", "who remits which tax, per jurisdiction and tax type",
+	  "From the tax item feed; the (all) rows set the billing events' tax beside the items'." },
+	{ "Rejected", "which input rows were quarantined, and why",
+	  "Nothing was silently dropped: each row names the file, line, column and reason." },
+	{ "Insights", "which usage series behave unusually", NULL },
+	{ "Payment timing", "how long money takes from invoice to payout and to the bank", NULL },
+	{ "Charge groups", "what was billed to buyers and where it went",
+	  "Billed = revenue + seller tax + marketplace tax; net earned = revenue + cost of goods + "
+	  "listing fee (the Summary's bridge sums these rows)." },
+};
+
+static int xlsx_title_of(const char *sheet)
+{
+	for (size_t i = 0; i < sizeof xlsx_titles / sizeof xlsx_titles[0]; i++)
+		if (strcmp(xlsx_titles[i].sheet, sheet) == 0)
+			return (int)i;
+	return -1;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -325,11 +471,12 @@ static void fb_cell(struct xlsx_fb *f, unsigned col, uint32_t row0)
 
 /* A criterion that matches exactly value (NULL: blank cells): "=" + value with the wildcards
  * * ? ~ escaped by ~ and '"' doubled for the string literal. -1 when longer than Excel allows. */
-static int fb_criterion(struct xlsx_fb *f, const char *value)
+static int fb_criterion(struct xlsx_fb *f, const char *op, const char *value)
 {
 	char lit[XLSX_LITERAL_MAX + 1];
 	size_t n = 0;
-	lit[n++] = '=';
+	for (const char *o = op ? op : "="; *o; o++)
+		lit[n++] = *o;
 	for (const char *p = value ? value : ""; *p; p++) {
 		if (n + 2 > XLSX_LITERAL_MAX)
 			return -1;
@@ -348,6 +495,7 @@ static int fb_criterion(struct xlsx_fb *f, const char *value)
 struct xlsx_crit {
 	int col;
 	const char *value; /* NULL: blank cells */
+	const char *op;    /* NULL: "=" (equal); "<>": not equal (with NULL: non-blank cells) */
 };
 
 /* Σ of column sum_col (or, when sum_col < 0, the count of rows) over the data rows of every part
@@ -365,22 +513,22 @@ static int fb_aggregate(struct xlsx_fb *f, const struct xlsx_sheet *s, int sum_c
 		const struct xlsx_part *p = &s->parts[i];
 		if (p->rows_n == 0)
 			continue;
-		uint32_t last = p->rows_n + 1;
+		uint32_t last = p->rows_n + XLSX_TOP_ROWS;
 		if (sum_col >= 0 && crit_n == 0) {
 			fb_put(f, used ? "," : "SUM(");
-			fb_range(f, p->name, (unsigned)sum_col, 2, last);
+			fb_range(f, p->name, (unsigned)sum_col, XLSX_FIRST_ROW, last);
 			used++;
 			continue;
 		}
 		fb_put(f, "%s%s(", used ? "+" : "", sum_col >= 0 ? "SUMIFS" : "COUNTIFS");
 		if (sum_col >= 0) {
-			fb_range(f, p->name, (unsigned)sum_col, 2, last);
+			fb_range(f, p->name, (unsigned)sum_col, XLSX_FIRST_ROW, last);
 			fb_put(f, ",");
 		}
 		for (size_t k = 0; k < crit_n; k++) {
-			fb_range(f, p->name, (unsigned)crit[k].col, 2, last);
+			fb_range(f, p->name, (unsigned)crit[k].col, XLSX_FIRST_ROW, last);
 			fb_put(f, ",");
-			if (fb_criterion(f, crit[k].value) < 0)
+			if (fb_criterion(f, crit[k].op, crit[k].value) < 0)
 				return -1;
 			fb_put(f, k + 1 < crit_n ? "," : "");
 		}
@@ -414,16 +562,42 @@ static int xlsx_formats_init(struct xlsx_writer *w, struct err *e)
 	if (x->title)
 		format_set_font_size(x->title, 14);
 	x->header = xlsx_format(w->wb, NULL, 1);
-	if (x->header)
+	if (x->header) {
 		format_set_bottom(x->header, LXW_BORDER_THIN);
+		format_set_indent(x->header, 1); /* over the indented text below it */
+	}
 	x->bold = xlsx_format(w->wb, NULL, 1);
 	x->note = xlsx_format(w->wb, NULL, 0);
 	if (x->note)
 		format_set_italic(x->note);
 	x->date = xlsx_format(w->wb, "yyyy-mm-dd", 0);
+	if (x->date) /* centred: a right-aligned date would run into the text column after it */
+		format_set_align(x->date, LXW_ALIGN_CENTER);
 	x->count = xlsx_format(w->wb, "#,##0", 0);
 	x->decimal = xlsx_format(w->wb, "0.0", 0); /* statistics: days, medians, scores (tenths) */
-	int ok = x->title && x->header && x->bold && x->note && x->date && x->count && x->decimal;
+	x->link = xlsx_format(w->wb, NULL, 0);
+	if (x->link) {
+		format_set_underline(x->link, LXW_UNDERLINE_SINGLE);
+		format_set_font_color(x->link, LXW_COLOR_BLUE);
+	}
+	x->section = xlsx_format(w->wb, NULL, 1);
+	if (x->section) {
+		format_set_font_size(x->section, 12);
+		format_set_top(x->section, LXW_BORDER_MEDIUM);
+	}
+	x->text = xlsx_format(w->wb, NULL, 0);
+	if (x->text)
+		format_set_indent(x->text, 1);
+	x->header_num = xlsx_format(w->wb, NULL, 1);
+	if (x->header_num) {
+		format_set_bottom(x->header_num, LXW_BORDER_THIN);
+		format_set_align(x->header_num, LXW_ALIGN_RIGHT);
+	}
+	x->check = xlsx_format(w->wb, NULL, 1);
+	if (x->check)
+		format_set_align(x->check, LXW_ALIGN_CENTER);
+	int ok = x->title && x->header && x->bold && x->note && x->date && x->count && x->decimal && x->link &&
+		 x->section && x->check && x->text && x->header_num;
 	for (int m = 0; m <= XLSX_MINOR_UNKNOWN; m++) {
 		char nf[32] = "#,##0";
 		if (m == XLSX_MINOR_UNKNOWN)
@@ -432,7 +606,12 @@ static int xlsx_formats_init(struct xlsx_writer *w, struct err *e)
 			snprintf(nf, sizeof nf, "#,##0.%.*s", m, "000000");
 		x->money[m] = xlsx_format(w->wb, nf, 0);
 		x->money_bold[m] = xlsx_format(w->wb, nf, 1);
-		ok = ok && x->money[m] && x->money_bold[m];
+		/* A unit price keeps every digit it has (0.0025, not 0.00): the currency's decimals at
+		 * least, two at least, up to the micro. */
+		int lo = m == XLSX_MINOR_UNKNOWN || m < 2 ? 2 : m;
+		snprintf(nf, sizeof nf, "#,##0.%.*s%.*s", lo, "000000", 6 - lo, "######");
+		x->price[m] = xlsx_format(w->wb, nf, 0);
+		ok = ok && x->money[m] && x->money_bold[m] && x->price[m];
 	}
 	return ok ? 0 : err_set(e, EXIT_FAILED, "out of memory");
 }
@@ -511,8 +690,47 @@ static int xlsx_count_col(const struct report_listing *l)
 	return -1;
 }
 
-/* Adds the next worksheet of a listing ("Name", then "Name (2)", ...) with its header row, frozen
- * below the header. */
+/* "Payouts · period 2026-10 · as of 2026-11-05T00:00:00Z: what each party is owed ...". */
+static void xlsx_sheet_title(const struct xlsx_writer *w, const char *sheet, const char *question, char *out,
+			     size_t size)
+{
+	char as_of[32];
+	time_format(w->in->as_of_us, as_of);
+	/* period and as-of first: a long question may run past the printed page, they must not */
+	snprintf(out, size, "%s \xC2\xB7 period %s \xC2\xB7 as of %s%s%s", sheet, w->in->period, as_of,
+		 question ? ": " : "", question ? question : "");
+}
+
+/* Page header and footer of every printed page: what, the period and as-of, page n of m. */
+static lxw_error xlsx_page_header(const struct xlsx_writer *w, lxw_worksheet *ws)
+{
+	char as_of[32], head[200];
+	time_format(w->in->as_of_us, as_of);
+	snprintf(head, sizeof head, "&L&A&Csettle period %s, as of %s&RPage &P of &N", w->in->period, as_of);
+	lxw_error le = worksheet_set_header(ws, head);
+	if (le == LXW_NO_ERROR)
+		le = worksheet_set_footer(ws, "&LThe CSV files are the exact record&R&A, page &P of &N");
+	return le;
+}
+
+/* Orientation and scale from the columns' widths: landscape when wide, one page wide only while
+ * that stays legible, never for the sheets people read line by line (Summary, Exceptions,
+ * Rejected: their long sentences would shrink to nothing). */
+static void xlsx_print_setup(lxw_worksheet *ws, const char *sheet, unsigned chars)
+{
+	int no_fit = strcmp(sheet, "Summary") == 0 || strcmp(sheet, "Exceptions") == 0 ||
+		     strcmp(sheet, "Rejected") == 0;
+	worksheet_set_paper(ws, 9); /* A4 */
+	if (chars > XLSX_PORTRAIT_CHARS)
+		worksheet_set_landscape(ws);
+	else
+		worksheet_set_portrait(ws);
+	if (!no_fit && chars <= XLSX_FIT_CHARS)
+		worksheet_fit_to_pages(ws, 1, 0);
+}
+
+/* Adds the next worksheet of a listing ("Name", then "Name (2)", ...) with its title, note and
+ * header row, frozen below the header. */
 static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *e)
 {
 	const struct report_listing *l = s->l;
@@ -537,16 +755,29 @@ static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err
 		return err_set(e, EXIT_FAILED, "could not add sheet \"%s\"", p->name);
 	p->rows_n = 0;
 	s->parts_n++;
-	for (size_t c = 0; c < l->ncols; c++) {
-		le = worksheet_write_string(p->ws, 0, (lxw_col_t)c, l->cols[c].name, w->fmt.header);
-		if (le != LXW_NO_ERROR)
-			return xlsx_fail(e, le, "the header");
+	char title[512], label[128];
+	int t = xlsx_title_of(l->sheet_name);
+	xlsx_sheet_title(w, p->name, t >= 0 ? xlsx_titles[t].question : NULL, title, sizeof title);
+	le = worksheet_write_string(p->ws, 0, 0, title, w->fmt.title);
+	if (le == LXW_NO_ERROR && t >= 0 && xlsx_titles[t].note)
+		le = worksheet_write_string(p->ws, 1, 0, xlsx_titles[t].note, w->fmt.note);
+	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
+		enum report_col_type ty = l->cols[c].type;
+		int num = ty == REPORT_MONEY || ty == REPORT_INT || ty == REPORT_DECIMAL;
+		le = worksheet_write_string(p->ws, XLSX_HEAD_ROW, (lxw_col_t)c,
+					    xlsx_label(l->cols[c].name, label, sizeof label),
+					    num ? w->fmt.header_num : w->fmt.header);
 	}
-	worksheet_freeze_panes(p->ws, 1, 0);
-	/* Printed: landscape, one page wide, the header row on every page. */
-	worksheet_set_landscape(p->ws);
-	worksheet_fit_to_pages(p->ws, 1, 0);
-	le = worksheet_repeat_rows(p->ws, 0, 0);
+	if (le == LXW_NO_ERROR && s->code_col >= 0)
+		le = worksheet_write_string(p->ws, XLSX_HEAD_ROW, (lxw_col_t)l->ncols, "Status", w->fmt.header);
+	if (le != LXW_NO_ERROR)
+		return xlsx_fail(e, le, "the header");
+	worksheet_freeze_panes(p->ws, XLSX_TOP_ROWS, 0);
+	/* Printed: the header row on every page, the period, as-of and page numbers in the page
+	 * header and footer; orientation and scale are set with the widths (xlsx_print_setup). */
+	le = worksheet_repeat_rows(p->ws, XLSX_HEAD_ROW, XLSX_HEAD_ROW);
+	if (le == LXW_NO_ERROR)
+		le = xlsx_page_header(w, p->ws);
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the print titles");
 }
 
@@ -555,7 +786,8 @@ static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err
 static int xlsx_part_end(struct xlsx_sheet *s, struct err *e)
 {
 	struct xlsx_part *p = &s->parts[s->parts_n - 1];
-	lxw_error le = worksheet_autofilter(p->ws, 0, 0, p->rows_n, (lxw_col_t)(s->l->ncols - 1));
+	lxw_error le = worksheet_autofilter(p->ws, XLSX_HEAD_ROW, 0, XLSX_HEAD_ROW + p->rows_n,
+					    (lxw_col_t)(s->l->ncols - (s->code_col < 0)));
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the autofilter");
 }
 
@@ -615,6 +847,66 @@ static int xlsx_total_add(struct xlsx_sheet *s, size_t col, const char *cur, int
 	return 0;
 }
 
+/* The (currency, status) subtotals of a listing with a status column (Disbursements: SETTLED,
+ * MISMATCH, FAILED, SPEC §4.5), summed exactly like the totals. */
+static int xlsx_sub_add(struct xlsx_sheet *s, const char *const *v, struct err *e)
+{
+	const struct report_listing *l = s->l;
+	int cc = xlsx_count_col(l);
+	const char *cur = cc >= 0 ? v[cc] : NULL;
+	const char *status = v[s->status_col] ? v[s->status_col] : "";
+	struct xlsx_sub *x = NULL;
+	if (strlen(status) >= XLSX_LABEL_MAX || (cur && strlen(cur) >= XLSX_KEY_MAX))
+		return err_set(e, EXIT_FAILED, "unexpected status \"%.64s\"", status);
+	for (size_t i = 0; i < s->subs_n && !x; i++)
+		if ((s->subs[i].is_null ? cur == NULL : cur && strcmp(s->subs[i].cur, cur) == 0) &&
+		    strcmp(s->subs[i].status, status) == 0)
+			x = &s->subs[i];
+	if (x == NULL) {
+		if (s->subs_n == XLSX_SUBS_MAX)
+			return err_set(e, EXIT_FAILED, "more than %d (currency, status) pairs", XLSX_SUBS_MAX);
+		x = &s->subs[s->subs_n++];
+		memset(x, 0, sizeof *x);
+		x->is_null = cur == NULL;
+		snprintf(x->cur, sizeof x->cur, "%s", cur ? cur : "");
+		snprintf(x->status, sizeof x->status, "%s", status);
+	}
+	x->rows_n++;
+	for (size_t c = 0; c < l->ncols; c++) {
+		int64_t n;
+		if (l->cols[c].type != REPORT_MONEY || v[c] == NULL)
+			continue;
+		if (xlsx_parse_int64(v[c], &n) < 0 || money_add(x->sum_micros[c], n, &x->sum_micros[c]) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the subtotal of column \"%s\" overflows", l->cols[c].name);
+	}
+	return 0;
+}
+
+/* The status a listing total leaves out: a failed payout was not paid (SPEC §4.5). */
+#define XLSX_EXCLUDED_STATUS "FAILED"
+
+/* Status order in subtotals: SPEC §4.5's, then any other in byte order. */
+static int xlsx_status_rank(const char *status)
+{
+	static const char *const order[] = { "SETTLED", "MISMATCH", "FAILED" };
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+		if (strcmp(order[i], status) == 0)
+			return (int)i;
+	return 3;
+}
+
+static int xlsx_sub_cmp(const void *a, const void *b)
+{
+	const struct xlsx_sub *x = a, *y = b;
+	if (x->is_null != y->is_null)
+		return x->is_null - y->is_null;
+	int c = strcmp(x->cur, y->cur);
+	if (c)
+		return c;
+	int rx = xlsx_status_rank(x->status), ry = xlsx_status_rank(y->status);
+	return rx != ry ? rx - ry : strcmp(x->status, y->status);
+}
+
 /* One cell of a data row, by column type. NULL stays an empty cell. */
 static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_part *p, uint32_t row,
 		     size_t c, const char *const *v, struct err *e)
@@ -628,8 +920,8 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 		return 0;
 	switch (col->type) {
 	case REPORT_TEXT:
-		le = xlsx_write_text(p->ws, row, (unsigned)c, text, NULL);
-		xlsx_widen(&s->width[c], xlsx_chars(text));
+		le = xlsx_write_text(p->ws, row, (unsigned)c, text, w->fmt.text);
+		xlsx_widen(&s->width[c], xlsx_chars(text) + 2); /* + the indent */
 		break;
 	case REPORT_MONEY: {
 		const char *cur = v[col->currency_col];
@@ -638,9 +930,10 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 			goto bad;
 		if (xlsx_total_add(s, c, cur, n, e) < 0)
 			return -1;
+		int price = strcmp(col->name, "unit_price") == 0;
 		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, money_to_double_for_stats(n),
-					    w->fmt.money[minor]);
-		xlsx_widen(&s->width[c], xlsx_money_chars(n, minor));
+					    price ? w->fmt.price[minor] : w->fmt.money[minor]);
+		xlsx_widen(&s->width[c], price ? xlsx_price_chars(n, minor) : xlsx_money_chars(n, minor));
 		break;
 	}
 	case REPORT_INT:
@@ -783,12 +1076,31 @@ static int xlsx_parties_add(struct xlsx_parties *ps, const char *account, const 
 	return 0;
 }
 
+/* Labels of w->bridge: the B + F + T of allocated groups, the payouts matched to a deposit. */
+#define XLSX_T_BFT "allocated B+F+T"
+#define XLSX_T_DEPOSITED "deposited"
+
 /* Feeds the Summary's trackers with one row of listing number si. */
 static int xlsx_track(struct xlsx_writer *w, size_t si, const char *const *v, struct err *e)
 {
 	const struct xlsx_roles *r = &w->roles;
 	const struct report_listing *l = w->sheets[si].l;
 	int64_t n = 0;
+	if ((int)si == r->groups && v[r->cg_allocated] && strcmp(v[r->cg_allocated], "yes") == 0) {
+		int64_t b = 0, f = 0, t = 0, bft;
+		if ((v[r->cg_revenue] && xlsx_parse_int64(v[r->cg_revenue], &b) < 0) ||
+		    (v[r->cg_fee] && xlsx_parse_int64(v[r->cg_fee], &f) < 0) ||
+		    (v[r->cg_stax] && xlsx_parse_int64(v[r->cg_stax], &t) < 0) ||
+		    money_add(b, f, &bft) != MONEY_OK || money_add(bft, t, &bft) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "bad charge group amounts");
+		return xlsx_tally_add(&w->bridge, XLSX_T_BFT, v[l->cols[r->cg_revenue].currency_col], bft, e);
+	}
+	if ((int)si == r->disb && v[r->disb_deposit] && v[r->disb_amount] &&
+	    !(v[r->disb_status] && strcmp(v[r->disb_status], XLSX_EXCLUDED_STATUS) == 0)) {
+		if (xlsx_parse_int64(v[r->disb_amount], &n) < 0)
+			return err_set(e, EXIT_FAILED, "bad amount \"%s\"", v[r->disb_amount]);
+		return xlsx_tally_add(&w->bridge, XLSX_T_DEPOSITED, v[l->cols[r->disb_amount].currency_col], n, e);
+	}
 	if ((int)si == r->exceptions && r->exc_code >= 0)
 		return xlsx_tally_add(&w->codes, v[r->exc_code], NULL, 0, e);
 	if ((int)si == r->insights && r->ins_status >= 0) {
@@ -835,29 +1147,63 @@ static size_t xlsx_label_col(const struct report_listing *l)
 	return 0;
 }
 
+/* The subtotal of (t's currency, status), or NULL. */
+static const struct xlsx_sub *xlsx_sub_of(const struct xlsx_sheet *s, const struct xlsx_total *t,
+					  const char *status)
+{
+	for (size_t i = 0; i < s->subs_n; i++)
+		if (s->subs[i].is_null == t->is_null && strcmp(s->subs[i].cur, t->cur) == 0 &&
+		    strcmp(s->subs[i].status, status) == 0)
+			return &s->subs[i];
+	return NULL;
+}
+
 /* One totals row: label, currency, and per money column the live formula with its exact cached
- * value. One currency: SUM over the column; several: SUMIFS on the column's currency column. */
+ * value. One currency: SUM over the column; several: SUMIFS on the column's currency column.
+ * sub != NULL: the subtotal of one status (SUMIFS on the status too). On a sheet with a status
+ * column the currency's total leaves the failed rows out: SUMIFS(currency) - SUMIFS(currency,
+ * FAILED). Widths grow to fit the bold totals. */
 static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_part *p,
-			  uint32_t row, const struct xlsx_total *t, struct err *e)
+			  uint32_t row, const struct xlsx_total *t, const struct xlsx_sub *sub, struct err *e)
 {
 	const struct report_listing *l = s->l;
 	char label[64];
-	snprintf(label, sizeof label, t->is_null ? "Total (no currency)" : "Total %s", t->cur);
+	const struct xlsx_sub *excl = s->status_col >= 0 && sub == NULL ? xlsx_sub_of(s, t, XLSX_EXCLUDED_STATUS) : NULL;
+	const char *left_out = excl ? ", failed left out" : "";
+	if (sub) /* the status again in the label: a printed page may end before the status column */
+		snprintf(label, sizeof label, "Subtotal %.40s", sub->status);
+	else if (t->is_null)
+		snprintf(label, sizeof label, "Total (no currency)%s", left_out);
+	else
+		snprintf(label, sizeof label, "Total %s%s", t->cur, left_out);
 	size_t lc = xlsx_label_col(l);
 	lxw_error le = worksheet_write_string(p->ws, row, (lxw_col_t)lc, label, w->fmt.bold);
 	int minor = xlsx_minor(t->is_null ? NULL : t->cur);
+	if (le == LXW_NO_ERROR && sub)
+		le = worksheet_write_string(p->ws, row, (lxw_col_t)s->status_col, sub->status, w->fmt.bold);
 	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
 		if (xlsx_is_currency_col(l, c) && c != lc && !t->is_null)
 			le = worksheet_write_string(p->ws, row, (lxw_col_t)c, t->cur, w->fmt.bold);
 		if (l->cols[c].type != REPORT_MONEY)
 			continue;
 		struct xlsx_fb f = { .n = 0 };
-		struct xlsx_crit crit = { l->cols[c].currency_col, t->is_null ? NULL : t->cur };
+		struct xlsx_crit crit[2] = { { l->cols[c].currency_col, t->is_null ? NULL : t->cur, NULL },
+					     { s->status_col, sub ? sub->status : XLSX_EXCLUDED_STATUS, NULL } };
+		int64_t v = sub ? sub->sum_micros[c] : t->sum_micros[c];
 		fb_put(&f, "=");
-		if (fb_aggregate(&f, s, (int)c, &crit, s->totals_n > 1) < 0)
+		if (fb_aggregate(&f, s, (int)c, crit, sub ? 2 : s->totals_n > 1) < 0)
 			return err_set(e, EXIT_FAILED, "the total formula is too long");
+		if (excl) {
+			fb_put(&f, "-(");
+			if (fb_aggregate(&f, s, (int)c, crit, 2) < 0)
+				return err_set(e, EXIT_FAILED, "the total formula is too long");
+			fb_put(&f, ")");
+			if (money_sub(v, excl->sum_micros[c], &v) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", l->cols[c].name);
+		}
 		le = worksheet_write_formula_num(p->ws, row, (lxw_col_t)c, f.s, w->fmt.money_bold[minor],
-						 money_to_double_for_stats(t->sum_micros[c]));
+						 money_to_double_for_stats(v));
+		xlsx_widen(&s->width[c], xlsx_money_chars(v, minor) + 1); /* bold is wider */
 	}
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the totals");
 }
@@ -869,18 +1215,27 @@ static int xlsx_totals(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *
 	if (!s->l->sheet_totals || s->totals_n == 0)
 		return 0;
 	qsort(s->totals, s->totals_n, sizeof s->totals[0], xlsx_total_cmp);
+	qsort(s->subs, s->subs_n, sizeof s->subs[0], xlsx_sub_cmp);
 	struct xlsx_part *p = &s->parts[s->parts_n - 1];
-	/* rows used: header + data + blank + totals */
-	if ((uint64_t)p->rows_n + 2 + s->totals_n > w->rows_max) {
-		if (2 + s->totals_n > w->rows_max)
-			return err_set(e, EXIT_FAILED, "%zu totals rows do not fit on a worksheet", s->totals_n);
+	size_t n = s->totals_n + s->subs_n;
+	/* rows used: title, note, header + data + blank + totals */
+	if ((uint64_t)p->rows_n + XLSX_TOP_ROWS + 1 + n > w->rows_max) {
+		if (XLSX_TOP_ROWS + 1 + n > w->rows_max)
+			return err_set(e, EXIT_FAILED, "%zu totals rows do not fit on a worksheet", n);
 		if (xlsx_part_new(w, s, e) < 0 || xlsx_part_end(s, e) < 0)
 			return -1;
 		p = &s->parts[s->parts_n - 1];
 	}
-	for (size_t i = 0; i < s->totals_n; i++)
-		if (xlsx_total_row(w, s, p, p->rows_n + 2 + (uint32_t)i, &s->totals[i], e) < 0)
+	uint32_t row = p->rows_n + XLSX_TOP_ROWS + 1;
+	for (size_t i = 0, k = 0; i < s->totals_n; i++) {
+		/* per currency: its subtotals by status (in xlsx_sub_cmp order), then its total */
+		for (; k < s->subs_n && s->subs[k].is_null == s->totals[i].is_null &&
+		       strcmp(s->subs[k].cur, s->totals[i].cur) == 0; k++)
+			if (xlsx_total_row(w, s, p, row++, &s->totals[i], &s->subs[k], e) < 0)
+				return -1;
+		if (xlsx_total_row(w, s, p, row++, &s->totals[i], NULL, e) < 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -889,19 +1244,40 @@ static int xlsx_totals(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *
  * libxlsxwriter writes <cols> when it assembles the sheet. */
 static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
 {
-	for (size_t c = 0; c < s->l->ncols; c++) {
+	unsigned chars = 0;
+	for (size_t c = 0; c < s->l->ncols + (s->code_col >= 0); c++) {
 		unsigned wd = s->width[c];
-		xlsx_widen(&wd, xlsx_chars(s->l->cols[c].name) + 3);
+		char label[128];
+		/* the header is bold (+1) and has the filter button (+3) */
+		xlsx_widen(&wd, xlsx_chars(c < s->l->ncols ? xlsx_label(s->l->cols[c].name, label, sizeof label)
+							   : "Status") + 4);
 		if (wd < XLSX_WIDTH_MIN)
 			wd = XLSX_WIDTH_MIN;
+		chars += wd + 2; /* the padding between columns */
 		for (size_t i = 0; i < s->parts_n; i++) {
 			lxw_error le = worksheet_set_column(s->parts[i].ws, (lxw_col_t)c, (lxw_col_t)c,
-							    wd + 1, NULL);
+							    wd + 2, NULL);
 			if (le != LXW_NO_ERROR)
 				return xlsx_fail(e, le, "the column widths");
 		}
 	}
+	for (size_t i = 0; i < s->parts_n; i++)
+		xlsx_print_setup(s->parts[i].ws, s->l->sheet_name, chars);
 	return 0;
+}
+
+/* The sheet-only Status of an exception (issue 16; the CSV keeps SPEC §8's columns): "info" for
+ * the codes that flag a fact and need no correction — an allocated group past its offer's
+ * validity (§4.2), a balance adjustment reported as is (§4.1) — "open" for every other: something
+ * does not reconcile until a person looks. settle keeps no resolution history, so nothing is ever
+ * "closed" here. */
+static const char *xlsx_exception_status(const char *code)
+{
+	static const char *const info[] = { "OFFER_EXPIRED", "BALANCE_ADJUSTMENT" };
+	for (size_t i = 0; code && i < sizeof info / sizeof info[0]; i++)
+		if (strcmp(code, info[i]) == 0)
+			return "info";
+	return "open";
 }
 
 /* Streams listing number si into its sheet(s). */
@@ -916,14 +1292,26 @@ static int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
 		goto fail;
 	while ((rc = report_cursor_next(cur, &v, e)) == 1) {
 		struct xlsx_part *p = &s->parts[s->parts_n - 1];
-		if (p->rows_n + 1 >= w->rows_max) {
+		if (p->rows_n + XLSX_TOP_ROWS >= w->rows_max) {
 			if (xlsx_part_end(s, e) < 0 || xlsx_part_new(w, s, e) < 0)
 				goto fail;
 			p = &s->parts[s->parts_n - 1];
 		}
 		for (size_t c = 0; c < s->l->ncols; c++)
-			if (xlsx_cell(w, s, p, p->rows_n + 1, c, v, e) < 0)
+			if (xlsx_cell(w, s, p, p->rows_n + XLSX_TOP_ROWS, c, v, e) < 0)
 				goto fail;
+		if (s->status_col >= 0 && xlsx_sub_add(s, v, e) < 0)
+			goto fail;
+		if (s->code_col >= 0) {
+			const char *st = xlsx_exception_status(v[s->code_col]);
+			lxw_error le = xlsx_write_text(p->ws, p->rows_n + XLSX_TOP_ROWS, (unsigned)s->l->ncols, st,
+						       w->fmt.text);
+			xlsx_widen(&s->width[s->l->ncols], strlen(st) + 2);
+			if (le != LXW_NO_ERROR) {
+				xlsx_fail(e, le, "a cell");
+				goto fail;
+			}
+		}
 		p->rows_n++;
 		s->rows_n++;
 		int cc = xlsx_count_col(s->l);
@@ -972,7 +1360,39 @@ static void xlsx_roles_find(struct xlsx_writer *w)
 {
 	struct xlsx_roles *r = &w->roles;
 	memset(r, -1, sizeof *r);
+	for (size_t i = 0; i < w->sheets_n; i++) {
+		const struct report_listing *l = w->sheets[i].l;
+		w->sheets[i].status_col = l->sheet_totals ? xlsx_col_by_name(l, "status", REPORT_TEXT) : -1;
+		w->sheets[i].code_col = strcmp(l->sheet_name, "Exceptions") == 0 && l->ncols < REPORT_COLS_MAX
+						? xlsx_col_by_name(l, "code", REPORT_TEXT)
+						: -1;
+	}
 	r->alloc = xlsx_sheet_by_name(w, "Allocations");
+	r->groups = xlsx_sheet_by_name(w, "Charge groups");
+	r->disb = xlsx_sheet_by_name(w, "Disbursements");
+	if (r->groups >= 0) {
+		const struct report_listing *l = w->sheets[r->groups].l;
+		r->cg_billed = xlsx_col_by_name(l, "billed", REPORT_MONEY);
+		r->cg_xtax = xlsx_col_by_name(l, "marketplace_tax", REPORT_MONEY);
+		r->cg_revenue = xlsx_col_by_name(l, "revenue", REPORT_MONEY);
+		r->cg_cogs = xlsx_col_by_name(l, "cost_of_goods", REPORT_MONEY);
+		r->cg_fee = xlsx_col_by_name(l, "listing_fee", REPORT_MONEY);
+		r->cg_stax = xlsx_col_by_name(l, "seller_tax", REPORT_MONEY);
+		r->cg_net = xlsx_col_by_name(l, "net_earned", REPORT_MONEY);
+		r->cg_allocated = xlsx_col_by_name(l, "allocated", REPORT_TEXT);
+		if (r->cg_billed < 0 || r->cg_xtax < 0 || r->cg_revenue < 0 || r->cg_cogs < 0 || r->cg_fee < 0 ||
+		    r->cg_stax < 0 || r->cg_net < 0 || r->cg_allocated < 0)
+			r->groups = -1;
+	}
+	if (r->disb >= 0) {
+		const struct report_listing *l = w->sheets[r->disb].l;
+		r->disb_amount = xlsx_col_by_name(l, "amount", REPORT_MONEY);
+		r->disb_status = xlsx_col_by_name(l, "status", REPORT_TEXT);
+		r->disb_diff = xlsx_col_by_name(l, "difference", REPORT_MONEY);
+		r->disb_deposit = xlsx_col_by_name(l, "deposit_id", REPORT_TEXT);
+		if (r->disb_amount < 0 || r->disb_status < 0 || r->disb_diff < 0 || r->disb_deposit < 0)
+			r->disb = -1;
+	}
 	r->payouts = xlsx_sheet_by_name(w, "Payouts");
 	r->exceptions = xlsx_sheet_by_name(w, "Exceptions");
 	r->aging = xlsx_sheet_by_name(w, "Aging");
@@ -1107,7 +1527,7 @@ static int sum_sumifs(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 	const struct xlsx_sheet *s = &w->sheets[si];
 	int64_t v = xlsx_sheet_sum(s, money_col, cur);
 	struct xlsx_fb f = { .n = 0 };
-	struct xlsx_crit crit = { s->l->cols[money_col].currency_col, cur };
+	struct xlsx_crit crit = { s->l->cols[money_col].currency_col, cur, NULL };
 	fb_put(&f, "=");
 	if (fb_aggregate(&f, s, money_col, &crit, 1) < 0)
 		f.full = 1;
@@ -1210,16 +1630,29 @@ static int sum_linked(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 	const struct xlsx_sheet *s = &w->sheets[si];
 	const struct xlsx_total *t = xlsx_sheet_total(s, cur);
 	int64_t streamed = t == NULL ? 0 : money_col >= 0 ? t->sum_micros[money_col] : t->rows_n;
+	/* the payout amount leaves the failed payouts out (SPEC §4.5): they were not paid */
+	const struct xlsx_sub *excl = t && money_col >= 0 && s->status_col >= 0
+					      ? xlsx_sub_of(s, t, XLSX_EXCLUDED_STATUS)
+					      : NULL;
+	if (excl && money_sub(streamed, excl->sum_micros[money_col], &streamed) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "a summary total overflows");
 	if (streamed != value)
 		return err_set(e, EXIT_FAILED,
 			       "%s %s is %" PRId64 " in the summary but %" PRId64 " on sheet \"%s\"",
 			       w->summary_listing->cols[col].name, cur ? cur : "(no currency)", value,
 			       streamed, s->l->sheet_name);
 	struct xlsx_fb f = { .n = 0 };
-	struct xlsx_crit crit = { money_col >= 0 ? s->l->cols[money_col].currency_col : xlsx_count_col(s->l), cur };
+	struct xlsx_crit crit = { money_col >= 0 ? s->l->cols[money_col].currency_col : xlsx_count_col(s->l), cur, NULL };
 	fb_put(&f, "=");
 	if (fb_aggregate(&f, s, money_col, &crit, 1) < 0)
 		f.full = 1;
+	if (excl) {
+		struct xlsx_crit cr[2] = { crit, { s->status_col, XLSX_EXCLUDED_STATUS, NULL } };
+		fb_put(&f, "-(");
+		if (fb_aggregate(&f, s, money_col, cr, 2) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+	}
 	double cached = money_col >= 0 ? money_to_double_for_stats(value) : (double)value;
 	size_t chars = money_col >= 0 ? xlsx_money_chars(value, xlsx_minor(cur)) : 8;
 	return sum_formula(w, row, col, &f, fmt, cached, chars + 2, e);
@@ -1323,11 +1756,13 @@ static int sum_listing(struct xlsx_writer *w, struct err *e)
 	if (l == NULL)
 		return 0;
 	ASSERT(xlsx_count_col(l) >= 0 && l->ncols + 2 <= XLSX_SUMMARY_COLS);
-	if (sum_title(w, "Totals by currency", e) < 0)
+	if (sum_title(w, "Detail: totals by currency (charge groups, allocations, payout statements, payouts)", e) < 0)
 		return -1;
 	for (size_t c = 0; c < l->ncols; c++) {
+		char label[128];
 		link_si[c] = l->cols[c].type == REPORT_TEXT ? -1 : xlsx_link_find(w, l->cols[c].name, &link_col[c]);
-		if (sum_text(w, w->srow, (unsigned)c, l->cols[c].name, w->fmt.header, 1, e) < 0)
+		if (sum_text(w, w->srow, (unsigned)c, xlsx_label(l->cols[c].name, label, sizeof label), w->fmt.header,
+			     0, e) < 0)
 			return -1;
 	}
 	if (xlsx_col_by_name(l, "allocations_net", REPORT_MONEY) >= 0 &&
@@ -1384,7 +1819,7 @@ static int sum_codes(struct xlsx_writer *w, struct err *e)
 		const struct xlsx_tally_entry *x = &w->codes.e[i];
 		uint32_t row = w->srow++;
 		struct xlsx_fb f = { .n = 0 };
-		struct xlsx_crit crit = { r->exc_code, x->label };
+		struct xlsx_crit crit = { r->exc_code, x->label, NULL };
 		fb_put(&f, "=");
 		if (fb_aggregate(&f, s, -1, &crit, 1) < 0)
 			f.full = 1;
@@ -1395,30 +1830,6 @@ static int sum_codes(struct xlsx_writer *w, struct err *e)
 	if (w->codes.n == 0 && sum_text(w, w->srow++, 0, "no exceptions", w->fmt.note, 0, e) < 0)
 		return -1;
 	return 0;
-}
-
-/* Chart helpers: no legend, anchored at (row, col) of the Summary. */
-static int sum_chart(struct xlsx_writer *w, uint8_t type, const char *title, uint32_t first,
-		     uint32_t last, uint32_t anchor, unsigned col, const char *num_format, struct err *e)
-{
-	lxw_chart *ch = workbook_add_chart(w->wb, type);
-	if (ch == NULL)
-		return err_set(e, EXIT_FAILED, "could not add a chart");
-	lxw_chart_series *se = chart_add_series(ch, NULL, NULL);
-	if (se == NULL)
-		return err_set(e, EXIT_FAILED, "could not add a chart series");
-	chart_series_set_categories(se, "Summary", first, 0, last, 0);
-	chart_series_set_values(se, "Summary", first, 1, last, 1);
-	chart_title_set_name(ch, title);
-	chart_legend_set_position(ch, LXW_CHART_LEGEND_NONE);
-	/* In a bar chart libxlsxwriter's y_axis is the category axis and x_axis the value axis. */
-	lxw_chart_axis *values = type == LXW_CHART_BAR ? ch->x_axis : ch->y_axis;
-	if (num_format)
-		chart_axis_set_num_format(values, num_format);
-	if (type == LXW_CHART_BAR)
-		chart_axis_set_reverse(ch->y_axis); /* the first (largest) party on top */
-	lxw_error le = worksheet_insert_chart(w->summary, anchor, (lxw_col_t)col, ch);
-	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a chart");
 }
 
 static int64_t xlsx_tally_get(const struct xlsx_tally *t, const char *label, const char *cur, int count)
@@ -1449,7 +1860,7 @@ static int sum_insight_count(struct xlsx_writer *w, uint32_t row, int si, int co
 		return err_set(e, EXIT_FAILED, "%s is %" PRId64 " in the insights but %" PRId64 " on sheet \"%s\"",
 			       label, listed, streamed, s->l->sheet_name);
 	struct xlsx_fb f = { .n = 0 };
-	struct xlsx_crit crit = { col, value };
+	struct xlsx_crit crit = { col, value, NULL };
 	fb_put(&f, "=");
 	if (fb_aggregate(&f, s, -1, &crit, 1) < 0)
 		f.full = 1;
@@ -1527,139 +1938,608 @@ static int sum_insights(struct xlsx_writer *w, struct err *e)
 	return 0;
 }
 
-/* SPEC §4.8: charge groups not fully disbursed, by bucket: counts and outstanding amounts per
- * currency, and a column chart of the counts. */
-static int sum_aging(struct xlsx_writer *w, struct err *e)
+/* ---------------------------------------------------------------------------------------------
+ * The bridge (SPEC §8): per currency, how billed money becomes banked money. Columns A..E: step,
+ * amount, count, check, the sheet behind it (an internal link); G..H: the largest net payables
+ * by party (the payout chart's data); below: the payout chart and the aging chart of the
+ * currency. Every amount is a live formula over the sheet it comes from, cached with the exact
+ * sum streamed into that sheet; every check is IF(ROUND(x,6)=0,"OK",ROUND(x,6)).
+ */
+
+#define XLSX_BRIDGE_PARTY_COL 6
+static void sum_page_break(struct xlsx_writer *w, uint32_t row);
+static lxw_chart *xlsx_chart_new(struct xlsx_writer *w, uint8_t type, const char *title, struct err *e);
+
+/* Writes =<sign>Σ(si.money_col | crit) (or the count when money_col < 0) at (row, col). */
+static int br_agg(struct xlsx_writer *w, uint32_t row, unsigned col, int si, int money_col,
+		  const struct xlsx_crit *crit, size_t crit_n, int neg, int64_t cached, lxw_format *fmt,
+		  struct err *e)
 {
-	const struct xlsx_roles *r = &w->roles;
-	if (r->aging < 0 || r->aging_bucket < 0)
-		return 0;
-	const struct xlsx_sheet *s = &w->sheets[r->aging];
-	char curs[XLSX_KEYS_MAX][XLSX_KEY_MAX];
-	size_t ncur = r->aging_amount >= 0 ? xlsx_currencies(w, r->aging, -1, curs, XLSX_AGING_CURRENCIES) : 0;
-	const char *labels[XLSX_BUCKETS_N + XLSX_TALLY_MAX];
-	size_t nl = 0;
-	for (size_t b = 0; b < XLSX_BUCKETS_N; b++)
-		labels[nl++] = xlsx_buckets[b];
-	for (size_t i = 0; i < w->aging.n; i++) { /* labels outside SPEC §4.8, first seen first */
-		size_t j = 0;
-		while (j < nl && strcmp(labels[j], w->aging.e[i].label) != 0)
-			j++;
-		if (j == nl)
-			labels[nl++] = w->aging.e[i].label;
-	}
-	if (sum_title(w, "Aging: charge groups not fully disbursed at as-of, by days since invoice", e) < 0)
-		return -1;
-	uint32_t anchor = w->srow;
-	if (sum_text(w, w->srow, 0, "Days", w->fmt.header, 1, e) < 0 ||
-	    sum_text(w, w->srow, 1, "Groups", w->fmt.header, 1, e) < 0)
-		return -1;
-	for (size_t k = 0; k < ncur; k++) {
-		char h[32];
-		snprintf(h, sizeof h, "Outstanding %s", curs[k]);
-		if (sum_text(w, w->srow, 2 + (unsigned)k, h, w->fmt.header, 1, e) < 0)
-			return -1;
-	}
-	uint32_t first = ++w->srow;
-	for (size_t b = 0; b < nl; b++) {
-		uint32_t row = w->srow++;
-		struct xlsx_crit crit[2] = { { r->aging_bucket, labels[b] }, { -1, NULL } };
-		struct xlsx_fb f = { .n = 0 };
-		fb_put(&f, "=");
-		if (fb_aggregate(&f, s, -1, crit, 1) < 0)
-			f.full = 1;
-		if (sum_text(w, row, 0, labels[b], NULL, 1, e) < 0 ||
-		    sum_formula(w, row, 1, &f, w->fmt.count, (double)xlsx_tally_get(&w->aging, labels[b], NULL, 1), 8, e) < 0)
-			return -1;
-		for (size_t k = 0; k < ncur; k++) {
-			int64_t v = xlsx_tally_get(&w->aging, labels[b], curs[k], 0);
-			int minor = xlsx_minor(curs[k]);
-			struct xlsx_fb g = { .n = 0 };
-			crit[1].col = s->l->cols[r->aging_amount].currency_col;
-			crit[1].value = curs[k];
-			fb_put(&g, "=");
-			if (fb_aggregate(&g, s, r->aging_amount, crit, 2) < 0)
-				g.full = 1;
-			if (sum_formula(w, row, 2 + (unsigned)k, &g, w->fmt.money[minor],
-					money_to_double_for_stats(v), xlsx_money_chars(v, minor) + 2, e) < 0)
-				return -1;
-		}
-	}
-	if (sum_chart(w, LXW_CHART_COLUMN, "Charge groups not fully disbursed, by age (days)", first,
-		      w->srow - 1, anchor, 3 + (unsigned)ncur, "0", e) < 0)
-		return -1;
-	if (w->srow < anchor + XLSX_CHART_ROWS)
-		w->srow = anchor + XLSX_CHART_ROWS;
-	return 0;
+	struct xlsx_fb f = { .n = 0 };
+	fb_put(&f, neg ? "=-(" : "=");
+	if (fb_aggregate(&f, &w->sheets[si], money_col, crit, crit_n) < 0)
+		f.full = 1;
+	if (neg)
+		fb_put(&f, ")");
+	if (money_col < 0)
+		return sum_formula(w, row, col, &f, fmt, (double)cached, 8, e);
+	return sum_formula(w, row, col, &f, fmt, money_to_double_for_stats(cached),
+			   xlsx_money_chars(cached, XLSX_MINOR_UNKNOWN) + 2, e);
 }
 
-/* Net payable by party, one block and one bar chart per currency (the first
- * XLSX_CHART_CURRENCIES in byte order): the XLSX_TOP_PARTIES largest by |net payable|, then one
- * "Other" row for the rest, each a live SUMIFS over the Payouts sheet. */
-static int sum_parties_one(struct xlsx_writer *w, const struct xlsx_top *t, struct err *e)
+/* A check: OK when expr is zero to the micro, else the difference itself (a number). */
+static int br_check(struct xlsx_writer *w, uint32_t row, unsigned col, const char *expr, int64_t diff,
+		    int minor, struct err *e)
+{
+	struct xlsx_fb f = { .n = 0 };
+	fb_put(&f, "=IF(ROUND(%s,6)=0,\"OK\",ROUND(%s,6))", expr, expr);
+	if (f.full)
+		return err_set(e, EXIT_FAILED, "a summary formula is too long");
+	lxw_error le = diff == 0
+			       ? worksheet_write_formula_str(w->summary, row, (lxw_col_t)col, f.s, w->fmt.check, "OK")
+			       : worksheet_write_formula_num(w->summary, row, (lxw_col_t)col, f.s,
+							     w->fmt.money_bold[minor], money_to_double_for_stats(diff));
+	xlsx_widen(&w->swidth[col], diff == 0 ? 3 : xlsx_money_chars(diff, minor) + 2);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a formula");
+}
+
+/* An internal link to the first worksheet of listing si, its header and data. */
+static int br_link(struct xlsx_writer *w, uint32_t row, unsigned col, int si, struct err *e)
+{
+	if (si < 0)
+		return 0;
+	const struct xlsx_sheet *s = &w->sheets[si];
+	struct xlsx_fb f = { .n = 0 };
+	fb_put(&f, "internal:");
+	fb_range(&f, s->parts[0].name, 0, XLSX_HEAD_ROW + 1, s->parts[0].rows_n + XLSX_TOP_ROWS);
+	if (f.full)
+		return err_set(e, EXIT_FAILED, "a link is too long");
+	/* fb_range writes $A$3:$A$n: a link selects the first column of the rows behind the figure */
+	char text[LXW_SHEETNAME_MAX * 4 + 8];
+	snprintf(text, sizeof text, "%s \xE2\x86\x92", s->parts[0].name);
+	lxw_error le = worksheet_write_url_opt(w->summary, row, (lxw_col_t)col, f.s, w->fmt.link, text, NULL);
+	xlsx_widen(&w->swidth[col], xlsx_chars(text));
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a link");
+}
+
+/* One step of the bridge: what it is, its amount (and count), its check, its sheet. */
+struct br_step {
+	const char *label;
+	lxw_format *label_fmt;
+	int si, money_col;             /* amount = [−] Σ si.money_col | crit (si < 0: expr, or none) */
+	struct xlsx_crit crit[3];
+	size_t crit_n;
+	int neg;
+	const char *expr;              /* instead of a Σ: a formula over cells of this block */
+	int64_t amount;                /* exact cached value */
+	int count_si;                  /* count = COUNTIFS over count_si | crit (or count_expr) */
+	const char *count_expr;
+	int64_t count;
+	int has_count;
+	const char *check;             /* a check expression (zero: OK) */
+	int64_t check_diff;
+	int link;                      /* a sheet to link to, -1 none */
+	int bold;
+};
+
+/* The party rows of a currency (G..H) beside the bridge row `i` (0: header). */
+static int br_party(struct xlsx_writer *w, const struct xlsx_top *t, uint32_t row, size_t i,
+		    uint32_t first, int64_t *top_sum, struct err *e)
 {
 	const struct xlsx_roles *r = &w->roles;
+	if (t == NULL || r->payouts < 0 || r->pay_party < 0)
+		return 0;
 	const struct xlsx_sheet *s = &w->sheets[r->payouts];
 	int cur_col = s->l->cols[r->pay_payable].currency_col;
 	int minor = xlsx_minor(t->cur);
-	char title[96];
-	snprintf(title, sizeof title, "Net payable by party (%s)", t->cur);
-	if (sum_title(w, title, e) < 0)
-		return -1;
-	uint32_t anchor = w->srow;
-	static const char *const head[] = { "Party", "Net payable" };
-	if (sum_header(w, head, 2, e) < 0)
-		return -1;
-	uint32_t first = w->srow;
-	int64_t top_sum = 0;
-	for (size_t i = 0; i < t->top_n; i++) {
-		const struct xlsx_party *p = &t->top[i];
-		uint32_t row = w->srow++;
-		struct xlsx_crit crit[2] = { { r->pay_party, p->account }, { cur_col, t->cur } };
-		struct xlsx_fb f = { .n = 0 };
-		fb_put(&f, "=");
-		if (money_add(top_sum, p->payable_micros, &top_sum) != MONEY_OK)
-			return err_set(e, EXIT_FAILED, "a payable total overflows");
-		if (sum_text(w, row, 0, p->account, NULL, 1, e) < 0)
-			return -1;
-		if (fb_aggregate(&f, s, r->pay_payable, crit, 2) < 0) { /* too long a party id: the number */
-			if (sum_number(w, row, 1, money_to_double_for_stats(p->payable_micros), w->fmt.money[minor], e) < 0)
-				return -1;
-			continue;
-		}
-		if (sum_formula(w, row, 1, &f, w->fmt.money[minor], money_to_double_for_stats(p->payable_micros),
-				xlsx_money_chars(p->payable_micros, minor) + 2, e) < 0)
-			return -1;
+	unsigned pc = XLSX_BRIDGE_PARTY_COL;
+	char head[64], label[XLSX_LABEL_MAX + 32];
+	if (i == 0) {
+		snprintf(head, sizeof head, "Net payable %s", t->cur);
+		return sum_text(w, row, pc, "Party (largest first)", w->fmt.header, 1, e) < 0 ||
+				       sum_text(w, row, pc + 1, head, w->fmt.header, 1, e) < 0
+			       ? -1
+			       : 0;
 	}
-	if (t->parties_n > (int64_t)t->top_n) {
-		uint32_t row = w->srow++;
-		int64_t other;
-		char label[64];
+	if (i <= t->top_n) {
+		const struct xlsx_party *p = &t->top[i - 1];
+		struct xlsx_crit crit[2] = { { r->pay_party, p->account, NULL }, { cur_col, t->cur, NULL } };
 		struct xlsx_fb f = { .n = 0 };
-		struct xlsx_crit crit = { cur_col, t->cur };
-		if (money_sub(t->total_micros, top_sum, &other) != MONEY_OK)
+		if (money_add(*top_sum, p->payable_micros, top_sum) != MONEY_OK)
 			return err_set(e, EXIT_FAILED, "a payable total overflows");
-		snprintf(label, sizeof label, "Other (%" PRId64 " parties)", t->parties_n - (int64_t)t->top_n);
+		/* Hook for the account feed's names (SPEC §1): none yet, the account id labels the bar. */
+		if (sum_text(w, row, pc, p->account, NULL, 1, e) < 0)
+			return -1;
+		fb_put(&f, "=");
+		if (fb_aggregate(&f, s, r->pay_payable, crit, 2) < 0) /* too long a party id: the number */
+			return sum_number(w, row, pc + 1, money_to_double_for_stats(p->payable_micros),
+					  w->fmt.money[minor], e);
+		return sum_formula(w, row, pc + 1, &f, w->fmt.money[minor], money_to_double_for_stats(p->payable_micros),
+				   xlsx_money_chars(p->payable_micros, minor) + 2, e);
+	}
+	if (i == t->top_n + 1 && t->parties_n > (int64_t)t->top_n) {
+		int64_t other;
+		struct xlsx_fb f = { .n = 0 };
+		struct xlsx_crit crit = { cur_col, t->cur, NULL };
+		if (money_sub(t->total_micros, *top_sum, &other) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "a payable total overflows");
+		snprintf(label, sizeof label, "Others (%" PRId64 " parties)", t->parties_n - (int64_t)t->top_n);
 		fb_put(&f, "=");
 		if (fb_aggregate(&f, s, r->pay_payable, &crit, 1) < 0)
 			f.full = 1;
 		fb_put(&f, "-SUM(");
-		fb_cell(&f, 1, first);
+		fb_cell(&f, pc + 1, first);
 		fb_put(&f, ":");
-		fb_cell(&f, 1, row - 1);
+		fb_cell(&f, pc + 1, row - 1);
 		fb_put(&f, ")");
-		if (sum_text(w, row, 0, label, NULL, 1, e) < 0 ||
-		    sum_formula(w, row, 1, &f, w->fmt.money[minor], money_to_double_for_stats(other),
-				xlsx_money_chars(other, minor) + 2, e) < 0)
+		return sum_text(w, row, pc, label, NULL, 1, e) < 0 ||
+				       sum_formula(w, row, pc + 1, &f, w->fmt.money[minor],
+						   money_to_double_for_stats(other), xlsx_money_chars(other, minor) + 2, e) < 0
+			       ? -1
+			       : 0;
+	}
+	return 0;
+}
+
+/* A chart of the Summary: categories and values in one block, every category labelled. */
+static int br_chart(struct xlsx_writer *w, uint8_t type, const char *title, uint32_t first, uint32_t last,
+		    unsigned cat_col, unsigned val_col, uint32_t anchor, int32_t x_offset, const char *num_format,
+		    struct err *e)
+{
+	lxw_chart *ch = xlsx_chart_new(w, type, title, e);
+	if (ch == NULL)
+		return -1;
+	lxw_chart_series *se = chart_add_series(ch, NULL, NULL);
+	if (se == NULL)
+		return err_set(e, EXIT_FAILED, "could not add a chart series");
+	chart_series_set_categories(se, "Summary", first, (lxw_col_t)cat_col, last, (lxw_col_t)cat_col);
+	chart_series_set_values(se, "Summary", first, (lxw_col_t)val_col, last, (lxw_col_t)val_col);
+	chart_series_set_labels(se);
+	chart_series_set_labels_num_format(se, num_format);
+	chart_legend_set_position(ch, LXW_CHART_LEGEND_NONE);
+	/* In a bar chart libxlsxwriter's y_axis is the category axis and x_axis the value axis. */
+	lxw_chart_axis *cats = type == LXW_CHART_BAR ? ch->y_axis : ch->x_axis;
+	lxw_chart_axis *values = type == LXW_CHART_BAR ? ch->x_axis : ch->y_axis;
+	chart_axis_set_num_format(values, num_format);
+	chart_axis_set_interval_unit(cats, 1); /* every label shown */
+	if (type == LXW_CHART_BAR)
+		chart_axis_set_reverse(cats); /* the first (largest) party on top */
+	lxw_chart_font small = { .size = 11, .bold = LXW_TRUE };
+	chart_title_set_name_font(ch, &small);
+	/* two side by side fit the bridge's columns A..E (about 108 characters, 760 px): a printed page
+	 * ends at a column edge, so a chart reaching further would be cut */
+	lxw_chart_options opt = { .x_offset = x_offset, .x_scale = 0.78, .y_scale = 1.25 };
+	lxw_error le = worksheet_insert_chart_opt(w->summary, anchor, 0, ch, &opt);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a chart");
+}
+
+static const struct xlsx_top *xlsx_top_find(const struct xlsx_writer *w, const char *cur)
+{
+	for (size_t i = 0; i < w->parties.cur_n; i++)
+		if (strcmp(w->parties.cur[i].cur, cur) == 0 && w->parties.cur[i].top_n > 0)
+			return &w->parties.cur[i];
+	return NULL;
+}
+
+static int64_t xlsx_sub_sum(const struct xlsx_sheet *s, const char *cur, const char *status, int col, int count)
+{
+	for (size_t i = 0; i < s->subs_n; i++)
+		if (!s->subs[i].is_null && strcmp(s->subs[i].cur, cur) == 0 && strcmp(s->subs[i].status, status) == 0)
+			return count ? s->subs[i].rows_n : col >= 0 ? s->subs[i].sum_micros[col] : 0;
+	return 0;
+}
+
+/* "B12": a cell of the bridge's amount (col 1) or count (col 2) column. */
+static char *br_ref(char *buf, unsigned col, uint32_t row0)
+{
+	char c[4];
+	xlsx_col_name(col, c);
+	sprintf(buf, "%s%" PRIu32, c, row0 + 1);
+	return buf;
+}
+
+static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
+{
+	const struct xlsx_roles *r = &w->roles;
+	const struct xlsx_top *top = xlsx_top_find(w, cur);
+	int minor = xlsx_minor(cur);
+	struct br_step st[XLSX_BRIDGE_ROWS_MAX];
+	char (*exprs)[3][XLSX_FORMULA_MAX] = w->br_exprs;
+	size_t n = 0;
+	uint32_t row0 = w->srow + 3; /* the row of st[0]: after a blank row, the title and the header */
+#define BR_ROW(i) (row0 + (uint32_t)(i))
+#define BR_NEW() (memset(&st[n], 0, sizeof st[n]), st[n].si = -1, st[n].money_col = -1, st[n].count_si = -1, \
+		  st[n].link = -1, &st[n++])
+	struct br_step *x;
+	char a[16], b[16], c[16];
+
+	/* Earned: the charge groups of the period (SPEC §4.1). */
+	int64_t billed = 0, xtax = 0, cogs = 0, fee = 0, stax = 0, net = 0, earned = 0;
+	if (r->groups >= 0) {
+		const struct xlsx_sheet *g = &w->sheets[r->groups];
+		int cc = g->l->cols[r->cg_billed].currency_col;
+		const struct xlsx_total *gt = xlsx_sheet_total(g, cur);
+		billed = xlsx_sheet_sum(g, r->cg_billed, cur);
+		xtax = xlsx_sheet_sum(g, r->cg_xtax, cur);
+		cogs = xlsx_sheet_sum(g, r->cg_cogs, cur);
+		fee = xlsx_sheet_sum(g, r->cg_fee, cur);
+		stax = xlsx_sheet_sum(g, r->cg_stax, cur);
+		net = xlsx_sheet_sum(g, r->cg_net, cur);
+		x = BR_NEW();
+		x->label = "Earned from the period's charge groups";
+		x->label_fmt = w->fmt.bold;
+		const struct {
+			const char *label;
+			int col, neg;
+			int64_t v;
+		} e5[] = {
+			{ "Billed to buyers, tax included", r->cg_billed, 0, billed },
+			{ "\xE2\x88\x92 Marketplace tax (not the seller's)", r->cg_xtax, 1, -xtax },
+			{ "\xE2\x88\x92 Cost of goods passed to ISVs", r->cg_cogs, 0, cogs },
+			{ "\xE2\x88\x92 Listing fees", r->cg_fee, 0, fee },
+			{ "\xE2\x88\x92 Seller tax (to the seller, who remits it)", r->cg_stax, 1, -stax },
+		};
+		size_t first = n;
+		for (size_t k = 0; k < 5; k++) {
+			x = BR_NEW();
+			x->label = e5[k].label;
+			x->si = r->groups;
+			x->money_col = e5[k].col;
+			x->crit[0] = (struct xlsx_crit){ cc, cur, NULL };
+			x->crit_n = 1;
+			x->neg = e5[k].neg;
+			x->amount = e5[k].v;
+			x->link = r->groups;
+			if (k == 0) {
+				x->has_count = 1;
+				x->count_si = r->groups;
+				x->count = gt ? gt->rows_n : 0;
+			}
+			if (k == 1 && xlsx_sheet_by_name(w, "Tax") >= 0)
+				x->link = xlsx_sheet_by_name(w, "Tax");
+		}
+		if (money_sub(billed, xtax, &earned) != MONEY_OK || money_add(earned, cogs, &earned) != MONEY_OK ||
+		    money_add(earned, fee, &earned) != MONEY_OK || money_sub(earned, stax, &earned) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the bridge of %s overflows", cur);
+		x = BR_NEW();
+		x->label = "= Net earned";
+		x->bold = 1;
+		snprintf(exprs[n - 1][0], sizeof exprs[0][0], "SUM(%s:%s)", br_ref(a, 1, BR_ROW(first)),
+			 br_ref(b, 1, BR_ROW(n - 2)));
+		x->expr = exprs[n - 1][0];
+		x->amount = earned;
+		/* check: the steps add up to the sheet's own net earned column */
+		struct xlsx_fb f = { .n = 0 };
+		fb_put(&f, "%s-(", br_ref(c, 1, BR_ROW(n - 1)));
+		struct xlsx_crit cr = { cc, cur, NULL };
+		if (fb_aggregate(&f, g, r->cg_net, &cr, 1) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+		if (f.full || f.n >= sizeof exprs[0][2])
+			return err_set(e, EXIT_FAILED, "a summary formula is too long");
+		memcpy(exprs[n - 1][2], f.s, f.n + 1);
+		x->check = exprs[n - 1][2];
+		x->check_diff = earned - net;
+		x->link = r->groups;
+	}
+	/* Allocated (SPEC §4.3) and payout statements (§4.4). */
+	if (r->alloc >= 0 && r->alloc_measure[3] >= 0) {
+		const struct xlsx_sheet *s = &w->sheets[r->alloc];
+		int col = r->alloc_measure[3];
+		int64_t v = xlsx_sheet_sum(s, col, cur);
+		x = BR_NEW();
+		x->label = "Allocated to the parties";
+		x->si = r->alloc;
+		x->money_col = col;
+		x->crit[0] = (struct xlsx_crit){ s->l->cols[col].currency_col, cur, NULL };
+		x->crit_n = 1;
+		x->amount = v;
+		x->link = r->alloc;
+		if (r->groups >= 0) {
+			const struct xlsx_sheet *g = &w->sheets[r->groups];
+			int cc = g->l->cols[r->cg_revenue].currency_col;
+			struct xlsx_crit cr[2] = { { cc, cur, NULL }, { r->cg_allocated, "yes", NULL } };
+			struct xlsx_fb f = { .n = 0 };
+			int cols3[3] = { r->cg_revenue, r->cg_fee, r->cg_stax };
+			fb_put(&f, "%s-(", br_ref(a, 1, BR_ROW(n - 1)));
+			for (size_t k = 0; k < 3; k++) {
+				if (k)
+					fb_put(&f, "+");
+				if (fb_aggregate(&f, g, cols3[k], cr, 2) < 0)
+					f.full = 1;
+			}
+			fb_put(&f, ")");
+			if (f.full || f.n >= sizeof exprs[0][2])
+				return err_set(e, EXIT_FAILED, "a summary formula is too long");
+			memcpy(exprs[n - 1][2], f.s, f.n + 1);
+			x->check = exprs[n - 1][2];
+			x->check_diff = v - xlsx_tally_get(&w->bridge, XLSX_T_BFT, cur, 0);
+		}
+	}
+	if (r->payouts >= 0 && r->pay_payable >= 0 && r->pay_rounding >= 0) {
+		const struct xlsx_sheet *s = &w->sheets[r->payouts];
+		int64_t v = xlsx_sheet_sum(s, r->pay_payable, cur);
+		int64_t rd = xlsx_sheet_sum(s, r->pay_rounding, cur);
+		int cc = s->l->cols[r->pay_payable].currency_col;
+		x = BR_NEW();
+		x->label = "Payout statements (net payable)";
+		x->si = r->payouts;
+		x->money_col = r->pay_payable;
+		x->crit[0] = (struct xlsx_crit){ cc, cur, NULL };
+		x->crit_n = 1;
+		x->amount = v;
+		x->link = r->payouts;
+		if (r->alloc >= 0) { /* = allocations + rounding to the currency's units */
+			struct xlsx_fb f = { .n = 0 };
+			struct xlsx_crit cr = { cc, cur, NULL };
+			fb_put(&f, "%s-%s-(", br_ref(a, 1, BR_ROW(n - 1)), br_ref(b, 1, BR_ROW(n - 2)));
+			if (fb_aggregate(&f, s, r->pay_rounding, &cr, 1) < 0)
+				f.full = 1;
+			fb_put(&f, ")");
+			if (f.full || f.n >= sizeof exprs[0][2])
+				return err_set(e, EXIT_FAILED, "a summary formula is too long");
+			memcpy(exprs[n - 1][2], f.s, f.n + 1);
+			x->check = exprs[n - 1][2];
+			x->check_diff = v - st[n - 2].amount - rd;
+		}
+	}
+	/* Paid: the period's payouts by status (SPEC §4.5), deposits. */
+	if (r->disb >= 0) {
+		const struct xlsx_sheet *d = &w->sheets[r->disb];
+		int cc = d->l->cols[r->disb_amount].currency_col;
+		static const char *const statuses[] = { "SETTLED", "MISMATCH", "FAILED" };
+		static const char *const labels[] = { "Payouts settled (amount = lines)",
+						      "Payouts mismatched (amount \xE2\x89\xA0 lines)",
+						      "Payouts failed (not paid, not disbursed)" };
+		x = BR_NEW();
+		x->label = "Paid out in the period";
+		x->label_fmt = w->fmt.bold;
+		size_t first = n;
+		for (size_t k = 0; k < 3; k++) {
+			x = BR_NEW();
+			x->label = labels[k];
+			x->si = r->disb;
+			x->money_col = r->disb_amount;
+			x->crit[0] = (struct xlsx_crit){ cc, cur, NULL };
+			x->crit[1] = (struct xlsx_crit){ r->disb_status, statuses[k], NULL };
+			x->crit_n = 2;
+			x->amount = xlsx_sub_sum(d, cur, statuses[k], r->disb_amount, 0);
+			x->has_count = 1;
+			x->count_si = r->disb;
+			x->count = xlsx_sub_sum(d, cur, statuses[k], -1, 1);
+			x->link = r->disb;
+			if (k == 1) { /* the amount by which mismatched payouts differ from their lines */
+				struct xlsx_fb f = { .n = 0 };
+				if (fb_aggregate(&f, d, r->disb_diff, x->crit, 2) < 0 || f.n >= sizeof exprs[0][2])
+					return err_set(e, EXIT_FAILED, "a summary formula is too long");
+				memcpy(exprs[n - 1][2], f.s, f.n + 1);
+				x->check = exprs[n - 1][2];
+				x->check_diff = xlsx_sub_sum(d, cur, statuses[k], r->disb_diff, 0);
+			}
+		}
+		int64_t disbursed, all = xlsx_sheet_sum(d, r->disb_amount, cur), rest;
+		const struct xlsx_total *dt = xlsx_sheet_total(d, cur);
+		if (money_add(st[first].amount, st[first + 1].amount, &disbursed) != MONEY_OK ||
+		    money_sub(all, disbursed, &rest) != MONEY_OK || money_sub(rest, st[first + 2].amount, &rest) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the bridge of %s overflows", cur);
+		x = BR_NEW();
+		x->label = "= Disbursed (settled + mismatched)";
+		x->bold = 1;
+		snprintf(exprs[n - 1][0], sizeof exprs[0][0], "%s+%s", br_ref(a, 1, BR_ROW(first)),
+			 br_ref(b, 1, BR_ROW(first + 1)));
+		x->expr = exprs[n - 1][0];
+		x->amount = disbursed;
+		x->has_count = 1;
+		snprintf(exprs[n - 1][1], sizeof exprs[0][1], "%s+%s", br_ref(a, 2, BR_ROW(first)),
+			 br_ref(b, 2, BR_ROW(first + 1)));
+		x->count_expr = exprs[n - 1][1];
+		x->count = st[first].count + st[first + 1].count;
+		{ /* every payout row of the currency is one of the three */
+			struct xlsx_fb f = { .n = 0 };
+			struct xlsx_crit cr = { cc, cur, NULL };
+			if (fb_aggregate(&f, d, r->disb_amount, &cr, 1) < 0)
+				f.full = 1;
+			fb_put(&f, "-%s-%s", br_ref(a, 1, BR_ROW(n - 1)), br_ref(b, 1, BR_ROW(first + 2)));
+			if (f.full || f.n >= sizeof exprs[0][2])
+				return err_set(e, EXIT_FAILED, "a summary formula is too long");
+			memcpy(exprs[n - 1][2], f.s, f.n + 1);
+			x->check = exprs[n - 1][2];
+			x->check_diff = rest;
+		}
+		(void)dt;
+		x->link = r->disb;
+		size_t disb_row = n - 1;
+		int64_t dep = xlsx_tally_get(&w->bridge, XLSX_T_DEPOSITED, cur, 0);
+		x = BR_NEW();
+		x->label = "Matched to a bank deposit";
+		x->si = r->disb;
+		x->money_col = r->disb_amount;
+		x->crit[0] = (struct xlsx_crit){ cc, cur, NULL };
+		x->crit[1] = (struct xlsx_crit){ r->disb_deposit, NULL, "<>" };
+		x->crit[2] = (struct xlsx_crit){ r->disb_status, XLSX_EXCLUDED_STATUS, "<>" };
+		x->crit_n = 3;
+		x->amount = dep;
+		x->has_count = 1;
+		x->count_si = r->disb;
+		x->count = xlsx_tally_get(&w->bridge, XLSX_T_DEPOSITED, cur, 1);
+		x->link = r->disb;
+		x = BR_NEW();
+		x->label = "Not (yet) matched to a deposit";
+		snprintf(exprs[n - 1][0], sizeof exprs[0][0], "%s-%s", br_ref(a, 1, BR_ROW(disb_row)),
+			 br_ref(b, 1, BR_ROW(n - 2)));
+		x->expr = exprs[n - 1][0];
+		x->amount = disbursed - dep;
+		x->has_count = 1;
+		snprintf(exprs[n - 1][1], sizeof exprs[0][1], "%s-%s", br_ref(a, 2, BR_ROW(disb_row)),
+			 br_ref(b, 2, BR_ROW(n - 2)));
+		x->count_expr = exprs[n - 1][1];
+		x->count = st[disb_row].count - st[n - 2].count;
+		snprintf(exprs[n - 1][2], sizeof exprs[0][2], "%s", br_ref(a, 1, BR_ROW(n - 1)));
+		x->check = exprs[n - 1][2];
+		x->check_diff = x->amount;
+		x->link = xlsx_sheet_by_name(w, "Exceptions");
+	}
+	/* Outstanding at as-of, by age (SPEC §4.8). */
+	size_t aging_first = 0, aging_last = 0;
+	int64_t aging_count = 0;
+	if (r->aging >= 0 && r->aging_bucket >= 0 && r->aging_amount >= 0) {
+		const struct xlsx_sheet *s = &w->sheets[r->aging];
+		int cc = s->l->cols[r->aging_amount].currency_col;
+		const char *labels[XLSX_BUCKETS_N + 8];
+		size_t nl = 0;
+		for (size_t k = 0; k < XLSX_BUCKETS_N; k++)
+			labels[nl++] = xlsx_buckets[k];
+		for (size_t i = 0; i < w->aging.n && nl < sizeof labels / sizeof labels[0]; i++) {
+			size_t j = 0; /* labels outside SPEC §4.8, first seen first */
+			while (j < nl && strcmp(labels[j], w->aging.e[i].label) != 0)
+				j++;
+			if (j == nl && strcmp(w->aging.e[i].cur, cur) == 0)
+				labels[nl++] = w->aging.e[i].label;
+		}
+		x = BR_NEW();
+		x->label = "Outstanding at as-of, by age (days)";
+		x->label_fmt = w->fmt.bold;
+		aging_first = n;
+		int64_t total = 0, count = 0;
+		for (size_t k = 0; k < nl; k++) {
+			x = BR_NEW();
+			x->label = labels[k];
+			x->si = r->aging;
+			x->money_col = r->aging_amount;
+			x->crit[0] = (struct xlsx_crit){ cc, cur, NULL };
+			x->crit[1] = (struct xlsx_crit){ r->aging_bucket, labels[k], NULL };
+			x->crit_n = 2;
+			x->amount = xlsx_tally_get(&w->aging, labels[k], cur, 0);
+			x->has_count = 1;
+			x->count_si = r->aging;
+			x->count = xlsx_tally_get(&w->aging, labels[k], cur, 1);
+			x->link = r->aging;
+			if (money_add(total, x->amount, &total) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "the bridge of %s overflows", cur);
+			count += x->count;
+		}
+		aging_last = n - 1;
+		aging_count = count;
+		x = BR_NEW();
+		x->label = "= Outstanding at as-of";
+		x->bold = 1;
+		snprintf(exprs[n - 1][0], sizeof exprs[0][0], "SUM(%s:%s)", br_ref(a, 1, BR_ROW(aging_first)),
+			 br_ref(b, 1, BR_ROW(aging_last)));
+		x->expr = exprs[n - 1][0];
+		x->amount = total;
+		x->has_count = 1;
+		snprintf(exprs[n - 1][1], sizeof exprs[0][1], "SUM(%s:%s)", br_ref(a, 2, BR_ROW(aging_first)),
+			 br_ref(b, 2, BR_ROW(aging_last)));
+		x->count_expr = exprs[n - 1][1];
+		x->count = count;
+		struct xlsx_fb f = { .n = 0 };
+		struct xlsx_crit cr = { cc, cur, NULL };
+		fb_put(&f, "%s-(", br_ref(c, 1, BR_ROW(n - 1)));
+		if (fb_aggregate(&f, s, r->aging_amount, &cr, 1) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+		if (f.full || f.n >= sizeof exprs[0][2])
+			return err_set(e, EXIT_FAILED, "a summary formula is too long");
+		memcpy(exprs[n - 1][2], f.s, f.n + 1);
+		x->check = exprs[n - 1][2];
+		x->check_diff = total - xlsx_sheet_sum(s, r->aging_amount, cur);
+		x->link = r->aging;
+	}
+	ASSERT(n <= XLSX_BRIDGE_ROWS_MAX);
+#undef BR_NEW
+
+	/* Title and header, then the steps with the party block beside them. Printed: each
+	 * currency starts a page, its charts the next one. */
+	char title[160], head[32];
+	snprintf(title, sizeof title, "%s: from billed to banked", cur);
+	snprintf(head, sizeof head, "Amount %s", cur);
+	w->srow++;
+	if (w->srow > XLSX_TOP_ROWS + 2) /* not before the first: it goes under the Summary's title */
+		sum_page_break(w, w->srow);
+	if (sum_text(w, w->srow, 0, title, w->fmt.section, 0, e) < 0)
+		return -1;
+	w->srow++;
+	static const char *const cols[] = { "Step", NULL, "Count", "Check", "Rows behind it" };
+	for (unsigned k = 0; k < 5; k++)
+		if (sum_text(w, w->srow, k, cols[k] ? cols[k] : head, w->fmt.header, 1, e) < 0)
+			return -1;
+	int64_t top_sum = 0;
+	uint32_t party_first = w->srow + 1;
+	if (br_party(w, top, w->srow, 0, party_first, &top_sum, e) < 0)
+		return -1;
+	size_t party_rows = top ? top->top_n + (top->parties_n > (int64_t)top->top_n) : 0;
+	size_t rows = n > party_rows ? n : party_rows;
+	w->srow++;
+	ASSERT(w->srow == row0);
+	for (size_t i = 0; i < rows; i++) {
+		uint32_t row = w->srow++;
+		if (i < n) {
+			x = &st[i];
+			lxw_format *mf = x->bold ? w->fmt.money_bold[minor] : w->fmt.money[minor];
+			if (sum_text(w, row, 0, x->label, x->label_fmt ? x->label_fmt : x->bold ? w->fmt.bold : NULL, 1,
+				     e) < 0)
+				return -1;
+			if (x->si >= 0) {
+				if (br_agg(w, row, 1, x->si, x->money_col, x->crit, x->crit_n, x->neg, x->amount, mf, e) < 0)
+					return -1;
+			} else if (x->expr) {
+				struct xlsx_fb f = { .n = 0 };
+				fb_put(&f, "=%s", x->expr);
+				if (sum_formula(w, row, 1, &f, mf, money_to_double_for_stats(x->amount),
+						xlsx_money_chars(x->amount, minor) + 2, e) < 0)
+					return -1;
+			}
+			if (x->has_count && x->count_si >= 0) {
+				if (br_agg(w, row, 2, x->count_si, -1, x->crit, x->crit_n ? x->crit_n : 1, 0, x->count,
+					   w->fmt.count, e) < 0)
+					return -1;
+			} else if (x->has_count && x->count_expr) {
+				struct xlsx_fb f = { .n = 0 };
+				fb_put(&f, "=%s", x->count_expr);
+				if (sum_formula(w, row, 2, &f, w->fmt.count, (double)x->count, 8, e) < 0)
+					return -1;
+			}
+			if (x->check && br_check(w, row, 3, x->check, x->check_diff, minor, e) < 0)
+				return -1;
+			if (x->link >= 0 && (x->si >= 0 || x->expr) && br_link(w, row, 4, x->link, e) < 0)
+				return -1;
+		}
+		if (br_party(w, top, row, i + 1, party_first, &top_sum, e) < 0)
 			return -1;
 	}
-	char fmt[32];
-	snprintf(fmt, sizeof fmt, "#,##0");
-	if (sum_chart(w, LXW_CHART_BAR, title, first, w->srow - 1, anchor, 3, fmt, e) < 0)
-		return -1;
-	if (w->srow < anchor + XLSX_CHART_ROWS)
-		w->srow = anchor + XLSX_CHART_ROWS;
+	/* The charts of the currency, side by side under its block. */
+	uint32_t anchor = w->srow + 1;
+	int aging_chart = aging_first > 0 && aging_count > 0; /* nothing outstanding: no chart */
+	if (top || aging_chart)
+		sum_page_break(w, anchor);
+	int charts = 0;
+	if (top) {
+		char t[96];
+		snprintf(t, sizeof t, "Net payable by party, %s (top %d + others)", cur, XLSX_TOP_PARTIES);
+		if (br_chart(w, LXW_CHART_BAR, t, party_first, party_first + (uint32_t)party_rows - 1,
+			     XLSX_BRIDGE_PARTY_COL, XLSX_BRIDGE_PARTY_COL + 1, anchor, 0, "#,##0", e) < 0)
+			return -1;
+		charts++;
+	}
+	if (aging_chart) {
+		char t[96];
+		snprintf(t, sizeof t, "Outstanding %s at as-of by days since invoice", cur);
+		if (br_chart(w, LXW_CHART_COLUMN, t, BR_ROW(aging_first), BR_ROW(aging_last), 0, 1, anchor,
+			     charts ? 385 : 0, "#,##0", e) < 0)
+			return -1;
+		charts++;
+	}
+	if (charts)
+		w->srow = anchor + XLSX_CHART_ROWS + 3;
+#undef BR_ROW
 	return 0;
+}
+
+/* A printed page starts at row (0-based) of the Summary. */
+static void sum_page_break(struct xlsx_writer *w, uint32_t row)
+{
+	if (row > 0 && w->breaks_n + 1 < XLSX_BREAKS_MAX)
+		w->breaks[w->breaks_n++] = row;
 }
 
 static int xlsx_top_cmp(const void *a, const void *b)
@@ -1667,15 +2547,32 @@ static int xlsx_top_cmp(const void *a, const void *b)
 	return strcmp(((const struct xlsx_top *)a)->cur, ((const struct xlsx_top *)b)->cur);
 }
 
-static int sum_parties(struct xlsx_writer *w, struct err *e)
+/* One bridge per currency of the charge groups, allocations, payouts, disbursements and aging
+ * (byte order). */
+static int sum_bridge(struct xlsx_writer *w, struct err *e)
 {
-	struct xlsx_parties *ps = &w->parties;
-	if (w->roles.payouts < 0 || w->roles.pay_party < 0)
-		return 0;
-	qsort(ps->cur, ps->cur_n, sizeof ps->cur[0], xlsx_top_cmp);
-	for (size_t i = 0; i < ps->cur_n && i < XLSX_CHART_CURRENCIES; i++)
-		if (ps->cur[i].top_n > 0 && sum_parties_one(w, &ps->cur[i], e) < 0)
+	const struct xlsx_roles *r = &w->roles;
+	char curs[XLSX_KEYS_MAX][XLSX_KEY_MAX], more[XLSX_KEYS_MAX][XLSX_KEY_MAX];
+	size_t n = xlsx_currencies(w, r->groups, r->alloc, curs, XLSX_KEYS_MAX);
+	int ids[3] = { r->payouts, r->disb, r->aging };
+	for (size_t k = 0; k < 3; k++) {
+		size_t m = xlsx_currencies(w, ids[k], -1, more, XLSX_KEYS_MAX);
+		for (size_t i = 0; i < m; i++) {
+			size_t j = 0;
+			while (j < n && strcmp(curs[j], more[i]) != 0)
+				j++;
+			if (j == n && n < XLSX_KEYS_MAX)
+				memcpy(curs[n++], more[i], XLSX_KEY_MAX);
+		}
+	}
+	qsort(curs, n, XLSX_KEY_MAX, (int (*)(const void *, const void *))strcmp);
+	qsort(w->parties.cur, w->parties.cur_n, sizeof w->parties.cur[0], xlsx_top_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (sum_bridge_one(w, curs[i], e) < 0)
 			return -1;
+	if (n == 0 && sum_text(w, w->srow++, 0, "nothing was billed, paid or outstanding in this period", w->fmt.note,
+			       0, e) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1699,30 +2596,42 @@ static int sum_facts(struct xlsx_writer *w, struct err *e)
 static int sum_write(struct xlsx_writer *w, struct err *e)
 {
 	const struct report_xlsx_input *in = w->in;
-	char title[96], as_of[32];
+	char title[512], as_of[32];
 	time_format(in->as_of_us, as_of);
-	snprintf(title, sizeof title, "settle: reconciliation of period %s", in->period);
+	xlsx_sheet_title(w, "Summary", "how much was billed, earned, paid out and banked, and what is still out",
+			 title, sizeof title);
 	w->srow = 0;
 	if (sum_text(w, 0, 0, title, w->fmt.title, 0, e) < 0 || sum_text(w, 1, 0, "As of", NULL, 1, e) < 0 ||
 	    sum_text(w, 1, 1, as_of, NULL, 0, e) < 0 ||
-	    sum_text(w, 2, 0, "Cells show amounts in the currency's minor units and hold the nearest "
-			      "floating-point number; the CSV files are the exact record to the micro.",
+	    sum_text(w, 2, 0, "Per currency, every amount below is a formula over the sheet named beside it; "
+			      "a check says OK or shows the difference. Cells show the currency's minor units; "
+			      "the CSV files are the exact record to the micro.",
 		     w->fmt.note, 0, e) < 0)
 		return -1;
 	w->srow = 3;
-	if (sum_listing(w, e) < 0 || sum_control(w, e) < 0 || sum_counts(w, e) < 0 ||
-	    sum_codes(w, e) < 0 || sum_insights(w, e) < 0 || sum_aging(w, e) < 0 || sum_parties(w, e) < 0 ||
-	    sum_facts(w, e) < 0)
+	if (sum_bridge(w, e) < 0)
 		return err_prefix(e, "sheet \"Summary\"");
+	sum_page_break(w, w->srow + 1);
+	if (sum_listing(w, e) < 0 || sum_control(w, e) < 0 || sum_counts(w, e) < 0 ||
+	    sum_codes(w, e) < 0 || sum_insights(w, e) < 0 || sum_facts(w, e) < 0)
+		return err_prefix(e, "sheet \"Summary\"");
+	unsigned chars = 0;
+	for (unsigned c = 0; c < 5; c++)
+		chars += (w->swidth[c] < XLSX_WIDTH_MIN ? XLSX_WIDTH_MIN : w->swidth[c]) + 2;
 	for (unsigned c = 0; c < XLSX_SUMMARY_COLS; c++) {
 		if (w->swidth[c] == 0)
 			continue;
 		unsigned wd = w->swidth[c] < XLSX_WIDTH_MIN ? XLSX_WIDTH_MIN : w->swidth[c];
-		lxw_error le = worksheet_set_column(w->summary, (lxw_col_t)c, (lxw_col_t)c, wd + 1, NULL);
+		lxw_error le = worksheet_set_column(w->summary, (lxw_col_t)c, (lxw_col_t)c, wd + 2, NULL);
 		if (le != LXW_NO_ERROR)
 			return xlsx_fail(e, le, "the column widths of the Summary");
 	}
-	return 0;
+	xlsx_print_setup(w->summary, "Summary", chars);
+	w->breaks[w->breaks_n] = 0;
+	if (w->breaks_n > 0 && worksheet_set_h_pagebreaks(w->summary, w->breaks) != LXW_NO_ERROR)
+		return err_set(e, EXIT_FAILED, "sheet \"Summary\": could not set the page breaks");
+	lxw_error le = xlsx_page_header(w, w->summary);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the page header of the Summary");
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1966,13 +2875,15 @@ static int xlsx_charts_usage(struct xlsx_writer *w, lxw_worksheet *ws, struct er
 static int xlsx_charts_write(struct xlsx_writer *w, struct err *e)
 {
 	static const double widths[] = { 19, 12, 12, 12, 12, 8 };
-	char title[96];
+	char title[512];
 	lxw_worksheet *ws = workbook_add_worksheet(w->wb, XLSX_CHARTS_SHEET);
 	if (ws == NULL)
 		return err_set(e, EXIT_FAILED, "could not add sheet \"%s\"", XLSX_CHARTS_SHEET);
 	worksheet_set_landscape(ws);
 	worksheet_fit_to_pages(ws, 1, 0);
-	snprintf(title, sizeof title, "settle: insights of period %s", w->in->period);
+	if (xlsx_page_header(w, ws) != LXW_NO_ERROR)
+		return err_set(e, EXIT_FAILED, "sheet \"%s\": could not set the page header", XLSX_CHARTS_SHEET);
+	xlsx_sheet_title(w, XLSX_CHARTS_SHEET, "how usage and payment timing behave", title, sizeof title);
 	if (xlsx_charts_text(ws, 0, 0, title, w->fmt.title, e) < 0 ||
 	    xlsx_charts_text(ws, 1, 0, "The charts draw from the blocks below them; sheets Insights and Payment "
 				       "timing list every figure (docs/insights.md).", w->fmt.note, e) < 0)
@@ -2016,8 +2927,6 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 	w->summary = workbook_add_worksheet(w->wb, "Summary");
 	if (w->summary == NULL)
 		return err_set(e, EXIT_FAILED, "could not add sheet \"Summary\"");
-	worksheet_set_landscape(w->summary);
-	worksheet_fit_to_pages(w->summary, 1, 0);
 	for (size_t i = 0; i < report_listings_n; i++) {
 		const struct report_listing *l = &report_listings[i];
 		if (l->sheet_name == NULL)

@@ -83,9 +83,9 @@ check "the usage chart names its series" \
 	charts_have '<a:t>Usage of 111111111111:prod-x:api_calls with its expected band</a:t>'
 check "the usage chart draws the 744 hours from the Insight charts sheet" \
 	charts_have "<c:f>'Insight charts'!\$B\$23:\$B\$766</c:f>"
-check "sheets: the SPEC §8 ones, then Insights, Payment timing, Tax by jurisdiction, Insight charts" \
+check "sheets: the SPEC §8 ones, then Insights, Payment timing, Tax by jurisdiction, Charge groups, Insight charts" \
 	test "$(xml xl/workbook.xml | grep -o '<sheet name="[^"]*"' | sed 's/<sheet name="//; s/"$//' | tr '\n' ,)" = \
-	"Summary,Payouts,Allocations,Exceptions,Disbursements,Aging,Metering,Tax,Rejected,Insights,Payment timing,Tax by jurisdiction,Insight charts,"
+	"Summary,Payouts,Allocations,Exceptions,Disbursements,Aging,Metering,Tax,Rejected,Insights,Payment timing,Tax by jurisdiction,Charge groups,Insight charts,"
 
 # --- determinism (SPEC §6) ------------------------------------------------------------------------
 env TZ=Pacific/Chatham LC_ALL=C.UTF-8 "$SETTLE_BIN" --db "$DB" report --period 2026-10 --as-of $as_of \

@@ -139,7 +139,7 @@ for f in '#,##0' '#,##0.00' '#,##0.000'; do
 	grep -q "formatCode=\"$f\"" <<<"$styles" || probs+=("no number format $f in xl/styles.xml")
 done
 sheets=$(unzip -p "$r1/$book" xl/workbook.xml | grep -o '<sheet name="[^"]*"' | sed 's/<sheet name="//; s/"$//' | tr '\n' ',')
-[ "$sheets" = "Summary,Payouts,Allocations,Exceptions,Disbursements,Aging,Metering,Tax,Rejected,Insights,Payment timing,Tax by jurisdiction,Insight charts," ] ||
+[ "$sheets" = "Summary,Payouts,Allocations,Exceptions,Disbursements,Aging,Metering,Tax,Rejected,Insights,Payment timing,Tax by jurisdiction,Charge groups,Insight charts," ] ||
 	probs+=("sheets in xl/workbook.xml: $sheets")
 if unzip -p "$r1/$book" 'xl/worksheets/sheet*.xml' | grep -o '<f>[^<]*</f>' | grep -qi hyperlink; then
 	probs+=("a <f> formula holds HYPERLINK")

@@ -35,7 +35,40 @@ except ImportError:  # the test prints one FAIL line naming the missing package
 
 # Listing sheets in workbook order (SPEC §8, then the insights of issue 6) and their CSV twins.
 SHEETS = ["Payouts", "Allocations", "Exceptions", "Disbursements", "Aging", "Metering", "Tax", "Rejected",
-          "Insights", "Payment timing", "Tax by jurisdiction"]
+          "Insights", "Payment timing", "Tax by jurisdiction", "Charge groups"]
+# A listing sheet: row 1 the title line, row 2 a note, row 3 the header, data from row 4.
+HEAD = 3
+FIRST = 4
+# Sheet headers are words; the CSV keeps the contract's names (report_xlsx.c xlsx_labels[]): a
+# name without an entry reads as itself, underscores as spaces, first letter capital.
+LABELS = {"party_role": "Role", "party_account_id": "Party account", "recipient_account_id": "Recipient account",
+          "transaction_reference_id": "Reference", "agreement_id": "Agreement", "offer_id": "Offer",
+          "match_rule": "Match rule", "payout_id": "Payout", "payout_date": "Payout date",
+          "lines_total": "Sum of lines", "lines": "Lines", "bank_trace_id": "Bank trace id", "deposit_id": "Deposit",
+          "deposit_match": "Deposit matched by", "disbursement_status": "Disbursement status",
+          "remainder": "Outstanding", "bucket": "Age (days)", "days": "Days", "usage_month": "Usage month",
+          "unit_price": "Unit price", "marketplace_tax": "Marketplace tax", "other_seller_tax": "Other seller tax",
+          "infra": "Infrastructure fee", "cost_of_goods": "Cost of goods", "net_earned": "Net earned",
+          "billed": "Billed (tax incl.)", "customer_aws_account_id": "Customer account",
+          "product_code": "Product code", "history_mad": "History MAD", "max_score": "Max score",
+          "p90_days": "P90 days"}
+UNLABEL = {v: k for k, v in LABELS.items()}
+
+
+def label(name):
+    if name in LABELS:
+        return LABELS[name]
+    t = name.replace("_", " ")
+    return t[:1].upper() + t[1:]
+
+
+def unlabel(text):
+    if text is None:
+        return None
+    if text in UNLABEL:
+        return UNLABEL[text]
+    return text[:1].lower() + text[1:].replace(" ", "_")
+
 CSV_OF = {"Payouts": "payouts.csv", "Allocations": "allocations.csv", "Exceptions": "exceptions.csv",
           "Disbursements": "disbursements.csv", "Aging": "aging.csv", "Metering": "metering.csv",
           "Rejected": "rejected.csv", "Insights": "insights.csv", "Payment timing": "payment_timing.csv",
@@ -49,7 +82,9 @@ DECIMALS = {"Insights": ["history_median", "history_mad", "max_score"],
 BINS = ["<0", "0-7", "8-14", "15-30", "31-45", "46-60", "61-90", ">90"]
 DASH = "\u2014"
 # Sheets whose money columns end in totals (report_listings[].sheet_totals).
-TOTALS = ["Payouts", "Allocations", "Disbursements", "Aging", "Tax"]
+TOTALS = ["Payouts", "Allocations", "Disbursements", "Aging", "Tax", "Charge groups"]
+# Sheets whose totals have subtotals per status; the currency's total leaves FAILED out.
+STATUS_TOTALS = {"Disbursements": "status"}
 # SPEC §2 minor units; anything else shows up to 6 decimals.
 MINOR = {"USD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "INR": 2, "CAD": 2, "CHF": 2, "JPY": 0, "KWD": 3, "BHD": 3}
 GUARD = ("=", "+", "-", "@", "\t", "\r")
@@ -60,6 +95,19 @@ def money_format(cur):
         return "#,##0.00####"
     m = MINOR[cur]
     return "#,##0" + ("." + "0" * m if m else "")
+
+
+def price_format(cur):
+    """Unit prices keep every digit: the currency's decimals, two at least, up to six."""
+    lo = max(2, MINOR.get(cur, 2))
+    return "#,##0." + "0" * lo + "#" * (6 - lo)
+
+
+def shown(dec, cur):
+    """The text a money format shows for an exact amount: grouping, the currency's decimals."""
+    m = MINOR.get(cur, 2)
+    q = dec.quantize(Decimal(1).scaleb(-m)) if m else dec.quantize(Decimal(1))
+    return "{:,}".format(q)
 
 
 def close(cell, dec):
@@ -83,20 +131,25 @@ class Book:
         return sorted(names, key=lambda n: 1 if n == base else int(n.rsplit("(", 1)[1][:-1]))
 
     @staticmethod
+    def labels(ws):
+        return [c.value for c in ws[HEAD] if c.value is not None]
+
+    @staticmethod
     def header(ws):
-        return [c.value for c in ws[1] if c.value is not None]
+        """The contract's column names of a listing sheet (its words translated back)."""
+        return [unlabel(v) for v in Book.labels(ws)]
 
     @staticmethod
     def data_rows(ws):
-        """Row numbers of the data: from 2 to the row before the first empty one."""
-        r = 2
+        """Row numbers of the data: from FIRST to the row before the first empty one."""
+        r = FIRST
         while r <= ws.max_row and any(c.value is not None for c in ws[r]):
             r += 1
-        return list(range(2, r))
+        return list(range(FIRST, r))
 
     def totals_rows(self, ws):
         rows = self.data_rows(ws)
-        r = (rows[-1] if rows else 1) + 2
+        r = (rows[-1] if rows else HEAD) + 2
         out = []
         while r <= ws.max_row and any(c.value is not None for c in ws[r]):
             out.append(r)
@@ -157,7 +210,7 @@ def check_parts(book, rows_max):
     """With rows_max rows per worksheet (header included): full worksheets of rows_max - 1 data
     rows, then the rest, then the totals where they fit (else on one more worksheet)."""
     p = []
-    per = rows_max - 1
+    per = rows_max - (FIRST - 1)
     continued = 0
     for base in SHEETS:
         parts = book.parts(base)
@@ -168,7 +221,9 @@ def check_parts(book, rows_max):
         want = max(1, -(-n // per))
         if base in TOTALS and n > 0:
             keys = len({k[0] for k in exact_sums(book, base)})
-            if n - (want - 1) * per + 2 + keys > rows_max:
+            if base in STATUS_TOTALS:
+                keys += len({k[:2] for k in status_sums(base)})
+            if n - (want - 1) * per + FIRST + keys > rows_max:  # title, note, header, blank
                 want += 1
         if len(parts) != want:
             p.append("%s: %d rows on %d worksheets %r, expected %d worksheets" % (base, n, len(parts), parts, want))
@@ -193,17 +248,17 @@ def check_layout(book, args):
             ws = book.wb[name]
             head = book.header(ws)
             rows = book.data_rows(ws)
-            if ws.freeze_panes != "A2":
-                p.append("%s: frozen panes %r, expected A2" % (name, ws.freeze_panes))
+            if ws.freeze_panes != "A%d" % FIRST:
+                p.append("%s: frozen panes %r, expected A%d" % (name, ws.freeze_panes, FIRST))
             last = openpyxl.utils.get_column_letter(len(head))
-            want = "A1:%s%d" % (last, rows[-1] if rows else 1)
+            want = "A%d:%s%d" % (HEAD, last, rows[-1] if rows else HEAD)
             if ws.auto_filter.ref != want:
                 p.append("%s: autofilter %r, expected %r" % (name, ws.auto_filter.ref, want))
             for i, h in enumerate(head):
                 letter = openpyxl.utils.get_column_letter(i + 1)
                 dim = ws.column_dimensions.get(letter)
                 width = dim.width if dim is not None else None
-                if not width or width < len(h):
+                if not width or width < len(label(h)):
                     p.append("%s: column %s (%s) width %r narrower than its header" % (name, letter, h, width))
                 widest = max((len(str(ws.cell(r, i + 1).value)) for r in rows
                               if isinstance(ws.cell(r, i + 1).value, str)), default=0)
@@ -232,9 +287,10 @@ def check_money_formats(book, args):
                     if head[c - 1] in ("quantity", "lines", "days", "charge_groups"):
                         continue
                     seen.add(cur)
-                    if cell.number_format != money_format(cur):
+                    want = price_format(cur) if head[c - 1] == "unit_price" else money_format(cur)
+                    if cell.number_format != want:
                         p.append("%s!%s: %s amount with format %r, expected %r"
-                                 % (name, cell.coordinate, cur, cell.number_format, money_format(cur)))
+                                 % (name, cell.coordinate, cur, cell.number_format, want))
     for cur in (args.currencies or "").split(","):
         if cur and cur not in seen:
             p.append("no %s amount found in any sheet" % cur)
@@ -273,8 +329,10 @@ def check_csv_twins(book, args):
         got = []
         for name in book.parts(base):
             ws = book.wb[name]
-            if book.header(ws) != head:
-                p.append("%s: header %r differs from %s %r" % (name, book.header(ws), csv_name, head))
+            extra = ["Status"] if base == "Exceptions" else []  # sheet-only, after the CSV's columns
+            if book.labels(ws) != [label(h) for h in head] + extra:
+                p.append("%s: header %r, expected the words %r for %s %r" % (name, book.labels(ws),
+                                                                            [label(h) for h in head], csv_name, head))
                 break
             got += [(name, r) for r in book.data_rows(ws)]
         if len(got) != len(rows):
@@ -287,6 +345,12 @@ def check_csv_twins(book, args):
                 if not cell_equals(cell, text):
                     p.append("%s!%s: %r (%s) but %s has %r" % (name, cell.coordinate, cell.value,
                                                               cell.data_type, csv_name, text))
+            if base == "Exceptions":
+                code = row[head.index("code")]
+                want = "info" if code in ("OFFER_EXPIRED", "BALANCE_ADJUSTMENT") else "open"
+                if ws.cell(r, len(head) + 1).value != want:
+                    p.append("%s row %d: status %r for %s, expected %r" % (name, r, ws.cell(r, len(head) + 1).value,
+                                                                           code, want))
     return p
 
 
@@ -335,14 +399,23 @@ def check_totals(book, args):
             p.append("%s: no totals rows" % last)
             continue
         sums = exact_sums(book, base)
+        subs = status_sums(base) if base in STATUS_TOTALS else {}
+        si = head.index(STATUS_TOTALS[base]) + 1 if base in STATUS_TOTALS else None
         ci = head.index("currency") + 1
         currencies = sorted({k[0] for k in sums if k[0] is not None})
-        if [ws.cell(r, ci).value for r in rows] != currencies + ([None] if any(k[0] is None for k in sums) else []):
-            p.append("%s: totals for %r, expected %r" % (last, [ws.cell(r, ci).value for r in rows], currencies))
+        total_rows = [r for r in rows if not str(ws.cell(r, 1).value).startswith("Subtotal")]
+        sub_rows = [r for r in rows if str(ws.cell(r, 1).value).startswith("Subtotal")]
+        if [ws.cell(r, ci).value for r in total_rows] != currencies + ([None] if any(k[0] is None for k in sums) else []):
+            p.append("%s: totals for %r, expected %r" % (last, [ws.cell(r, ci).value for r in total_rows], currencies))
+        want_subs = sorted({(k[0], k[1]) for k in subs})
+        if sorted((ws.cell(r, ci).value, ws.cell(r, si).value) for r in sub_rows) != want_subs:
+            p.append("%s: subtotals for %r, expected %r" % (last, [(ws.cell(r, ci).value, ws.cell(r, si).value)
+                                                                 for r in sub_rows], want_subs))
         for r in rows:
             cur = ws.cell(r, ci).value
-            label = [c.value for c in ws[r] if isinstance(c.value, str) and c.value.startswith("Total")]
-            if not label:
+            sub = ws.cell(r, si).value if r in sub_rows else None
+            label_ = [c.value for c in ws[r] if isinstance(c.value, str) and c.value.startswith(("Total", "Subtotal"))]
+            if not label_:
                 p.append("%s row %d: no \"Total\" label" % (last, r))
             for c, h in enumerate(head):
                 cell = ws.cell(r, c + 1)
@@ -354,13 +427,35 @@ def check_totals(book, args):
                 for part in parts:
                     if book.data_rows(book.wb[part]) and ("'%s'!" % part) not in f:
                         p.append("%s!%s: total %r does not cover worksheet %s" % (last, cell.coordinate, f, part))
-                want = sums.get((cur, h), Decimal(0))
+                if sub is not None:
+                    want = subs.get((cur, sub, h), Decimal(0))
+                else:
+                    # a failed payout was not paid: the currency's total leaves it out (SPEC §4.5)
+                    want = sums.get((cur, h), Decimal(0)) - (subs.get((cur, "FAILED", h), Decimal(0)) if subs else 0)
                 got = wc.cell(r, c + 1).value
                 if not close(got, want):
                     p.append("%s!%s: cached total %r, exact sum %s" % (last, cell.coordinate, got, want))
                 if cell.number_format != money_format(cur):
                     p.append("%s!%s: total format %r" % (last, cell.coordinate, cell.number_format))
+                # the bold total fits its column (no ###): its digits, grouping, sign, decimals
+                dim = ws.column_dimensions.get(openpyxl.utils.get_column_letter(c + 1))
+                width = dim.width if dim is not None else 8.43
+                if width < len(shown(want, cur)) + 1:
+                    p.append("%s!%s: total %s does not fit width %.1f" % (last, cell.coordinate, shown(want, cur), width))
     return p
+
+
+def status_sums(base):
+    """Σ per (currency, status, money column) of a listing with subtotals by status, from its CSV."""
+    head, rows = read_csv("%s/%s" % (args_dir, CSV_OF[base]))
+    ci, si = head.index("currency"), head.index(STATUS_TOTALS[base])
+    out = {}
+    for row in rows:
+        for c, h in enumerate(head):
+            if re.fullmatch(r"-?\d+(\.\d+)?", row[c] or "") and h not in ("line", "lines", "days", "quantity"):
+                k = (row[ci] or None, row[si], h)
+                out[k] = out.get(k, Decimal(0)) + Decimal(row[c])
+    return out
 
 
 def check_no_text_formulas(book, args):
@@ -420,14 +515,17 @@ def check_summary(book, args):
         for cell in row:
             if isinstance(cell.value, str) and cell.value.startswith("=IF(") and '"OK"' in cell.value:
                 checks += 1
-                if wc[cell.coordinate].value != "OK":
-                    p.append("Summary!%s: %r is %r" % (cell.coordinate, cell.value, wc[cell.coordinate].value))
+                v = wc[cell.coordinate].value
+                # a tie-out says OK; a bridge check says OK or shows the difference (a number)
+                if v != "OK" and ('"CHECK"' in cell.value or not isinstance(v, (int, float))):
+                    p.append("Summary!%s: %r is %r" % (cell.coordinate, cell.value, v))
     if checks == 0 and not args.empty:
         p.append("no check cells on the Summary")
     links = {"allocations_net": ("Allocations", "net"), "payouts_net": ("Payouts", "net"),
              "net_payable": ("Payouts", "net_payable"), "rounding": ("Payouts", "rounding"),
              "payout_amount": ("Disbursements", "amount")}
-    _, head, rows = summary_block(ws, "currency")
+    _, head, rows = summary_block(ws, "Currency")
+    head = [unlabel(h) for h in head]
     if not rows and not args.empty:
         p.append("no \"Totals by currency\" table")
     sums = {base: exact_sums(book, base) for base in set(v[0] for v in links.values())}
@@ -452,6 +550,8 @@ def check_summary(book, args):
             if not (isinstance(f, str) and f.startswith("=") and ("'%s'!" % base) in f or f == "=0"):
                 p.append("Summary!%s: %s %r is not a formula over %s" % (ws.cell(r, c).coordinate, k, f, base))
             want = sums[base].get((cur, col), Decimal(0))
+            if k == "payout_amount":  # failed payouts were not paid (SPEC §4.5)
+                want -= status_sums("Disbursements").get((cur, "FAILED", col), Decimal(0))
             if not close(wc.cell(r, c).value, want):
                 p.append("Summary!%s: %s %s cached %r, exact %s" % (ws.cell(r, c).coordinate, k, cur,
                                                                    wc.cell(r, c).value, want))
@@ -492,10 +592,21 @@ def check_charts(book, args):
         p.append("no bar chart (payouts by party) among %r" % sorted(charts))
     if not payouts and "bar" in summary_dirs:
         p.append("a payout chart without payouts")
-    if "col" not in summary_dirs:
+    aging = any(book.data_rows(book.wb[x]) for x in book.parts("Aging"))
+    if aging and "col" not in summary_dirs:
         p.append("no column chart (aging buckets) among %r" % sorted(charts))
-    if not book.wb["Summary"]._charts:
+    if (payouts or aging) and not book.wb["Summary"]._charts:
         p.append("the Summary has no charts")
+    # one payout chart per currency of the payouts, titled with it (issue 16: not only the first four)
+    titles = [t for (k, t, refs) in charts.values() if t]
+    pcur = set()
+    for name in book.parts("Payouts"):
+        ws = book.wb[name]
+        ci = book.header(ws).index("currency") + 1
+        pcur |= {ws.cell(r, ci).value for r in book.data_rows(ws)}
+    for cur in sorted(x for x in pcur if x):
+        if not any(t.startswith("Net payable by party, %s " % cur) for t in titles):
+            p.append("no payout chart for %s among %r" % (cur, titles))
     return p
 
 
@@ -732,8 +843,13 @@ class Formula:
 
     @staticmethod
     def match(v, crit):
+        if crit.startswith("<>"):
+            want = re.sub(r"~([*?~])", r"\1", crit[2:])
+            if want == "":
+                return v is not None and v != ""
+            return v is None or str(v) != want
         if not crit.startswith("="):
-            raise ValueError("criterion %r without =" % crit)
+            raise ValueError("criterion %r without = or <>" % crit)
         want = re.sub(r"~([*?~])", r"\1", crit[1:])
         if want == "":
             return v is None or v == ""

@@ -178,7 +178,7 @@ TEST(listings_are_well_formed)
 	CHECK_I64(report_listings_n, REPORT_LISTINGS_N);
 	static const char *const sheets[] = { "Summary", "Payouts", "Allocations", "Exceptions", "Disbursements",
 					      "Aging", "Metering", "Tax", "Rejected", "Insights", "Payment timing",
-					      "Tax by jurisdiction" };
+					      "Tax by jurisdiction", "Charge groups" };
 	REQUIRE(report_listings_n == sizeof sheets / sizeof sheets[0]);
 	for (size_t i = 0; i < report_listings_n; i++) {
 		const struct report_listing *l = &report_listings[i];
