@@ -46,6 +46,9 @@
 #define INSIGHTS_DAY_FLOOR_E4 500        /* ... sigma at least 5 % of the expected total */
 #define INSIGHTS_WEEK_THRESHOLD 4        /* a week's total: score above 4 ... */
 #define INSIGHTS_WEEK_FLOOR_E4 1000      /* ... sigma at least 10 % */
+#define INSIGHTS_LEAK_THRESHOLD 4        /* a shift since day d: total deviation > 4 sigma of the total ... */
+#define INSIGHTS_LEAK_MIN_E2 15          /* ... and at least 15 % of the expected total ... */
+#define INSIGHTS_LEAK_DAYS_E2 75         /* ... with 75 % of its days on its side */
 #define INSIGHTS_TREND_MAX_E2 200        /* the trend factor stays within 1/2 .. 2 */
 #define INSIGHTS_MAD_SCALE_E4 14826      /* 1.4826: MAD -> standard deviation under normality */
 #define INSIGHTS_SIGMA_FLOOR_UNITS 1     /* sigma is at least one unit of quantity */

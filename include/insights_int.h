@@ -71,7 +71,10 @@ struct spoint {
 	__int128 expected_x4f; /* median_x4 · f_num (divide by 4 · f_den) */
 	int64_t f_den;
 	int64_t low, high, score_tenths;
-	int direction;         /* 0, +1, −1 */
+	int direction;         /* 0, +1, −1: outside the band */
+	int lean;              /* 0, +1, −1: at least half the threshold away from the expectation */
+	int idle;              /* nothing expected (median 0) and nothing came */
+	int64_t dev_q4, exp_q4, sig_q4; /* deviation, expectation and sigma in whole quarter-units */
 };
 
 /* A USAGE_ANOMALY: consecutive anomalous points of one series in one direction (SPEC §4.9). */

@@ -369,8 +369,11 @@ static void basis_text(const struct usage *u, const struct usage_row *row, char 
 	snprintf(trend, sizeof trend, "%s%s", row->trend_e4 < 0 ? "-" : "+", tenths);
 	static const char *const what[] = { "the same hour of the week (\xc2\xb1" "1 hour for daylight saving)",
 					    "the same weekday", "the weekly totals" };
-	snprintf(buf, size, "%s in the %" PRId64 " weeks before %s, trend %s %%/week", what[row->grain], row->weeks,
-		 period, trend);
+	if (row->grain == GRAIN_WEEK)
+		snprintf(buf, size, "%s of the %" PRId64 " weeks before %s, no trend", what[row->grain], row->weeks, period);
+	else
+		snprintf(buf, size, "%s in the %" PRId64 " weeks before %s, trend %s %%/week", what[row->grain], row->weeks,
+			 period, trend);
 }
 
 static void usage_note(const struct usage *u, const struct usage_row *row, char *buf, size_t size)
@@ -506,7 +509,8 @@ static void anomaly_when(const struct anomaly *a, char *buf, size_t size)
 	unit_text(a->grain, a->from_us, 0, from);
 	unit_text(a->grain, a->to_us, 1, to);
 	if (a->grain == GRAIN_WEEK)
-		snprintf(buf, size, "%s %s to %s (%" PRId64 " %s)", a->ongoing ? "since the week of" : "in the weeks",
+		snprintf(buf, size, "%s %s to %s (%" PRId64 " %s)",
+			 a->ongoing && a->points > 1 ? "since the week of" : a->points == 1 ? "in the week" : "in the weeks",
 			 from, to, a->points, a->points == 1 ? "week" : "weeks");
 	else if (a->points == 1)
 		snprintf(buf, size, "on %s", from);

@@ -183,12 +183,17 @@ static int grain_daily(const struct usage *u, const struct scan *sc)
 	return present > 0;
 }
 
+static size_t iso_week_start(const struct usage *u, size_t h);
+
+/* ISO weeks with usage among the W whole ISO weeks before the period. */
 static int64_t weeks_with_usage(const struct usage *u, const struct scan *sc)
 {
 	int64_t n = 0;
-	for (int64_t j = 0; j < sc->weeks; j++) {
+	size_t end = iso_week_start(u, u->ps);
+	for (int64_t j = 1; j <= sc->weeks && end >= (size_t)j * HOURS_PER_WEEK; j++) {
+		size_t from = end - (size_t)j * HOURS_PER_WEEK;
 		int any = 0;
-		for (size_t h = sc->b0 + (size_t)j * HOURS_PER_WEEK; h < sc->b0 + (size_t)(j + 1) * HOURS_PER_WEEK && !any; h++)
+		for (size_t h = from; h < from + HOURS_PER_WEEK && !any; h++)
 			any = u->hseen[h];
 		n += any;
 	}
@@ -235,8 +240,18 @@ static int add_incident(struct usage *u, enum usage_grain grain, const struct sp
 	return 0;
 }
 
-/* Incidents of pts[0..n): maximal runs of anomalous points in one direction. */
-static int incidents_of(struct usage *u, enum usage_grain grain, const struct spoint *pts, size_t n,
+/* Whether point p, not anomalous itself, may lie inside an incident of direction dir: it leans
+ * the same way (a score of at least half the threshold), or nothing is expected and nothing came
+ * (the night or weekend of business hours). */
+static int bridges(const struct spoint *p, int dir)
+{
+	return p->direction == 0 && (p->lean == dir || p->idle);
+}
+
+/* Incidents of pts[0..n): runs of anomalous points in one direction, where up to gap_max
+ * consecutive points that bridge (above) do not end the run. An incident starts and ends on an
+ * anomalous point. */
+static int incidents_of(struct usage *u, enum usage_grain grain, const struct spoint *pts, size_t n, size_t gap_max,
 			struct err *e)
 {
 	for (size_t i = 0; i < n;) {
@@ -244,19 +259,97 @@ static int incidents_of(struct usage *u, enum usage_grain grain, const struct sp
 			i++;
 			continue;
 		}
-		size_t j = i + 1;
-		while (j < n && pts[j].direction == pts[i].direction)
+		int dir = pts[i].direction;
+		size_t last = i, j = i + 1, gap = 0;
+		while (j < n) {
+			if (pts[j].direction == dir) {
+				last = j;
+				gap = 0;
+			} else if (gap < gap_max && bridges(&pts[j], dir)) {
+				gap++;
+			} else {
+				break;
+			}
 			j++;
-		if (add_incident(u, grain, pts, i, j, j == n, e) < 0)
+		}
+		if (add_incident(u, grain, pts, i, last + 1, last + 1 == n, e) < 0)
 			return -1;
-		i = j;
+		i = last + 1;
+	}
+	return 0;
+}
+
+/* The revenue-leak check (SPEC §4.9 "since 2026-11-16 recorded usage is 40 % below expected"):
+ * lost records and level shifts persist, and a persistent shift too small for any one day's band
+ * is large over the days since it began. Among the suffixes of the period's scored days
+ * pts[d..n), the one where a shift is most likely — the largest (Σ dev)² / n, the earliest on a
+ * tie — is an incident when its total deviation exceeds INSIGHTS_LEAK_THRESHOLD times the root of
+ * the sum of the days' variances, is at least INSIGHTS_LEAK_MIN_E2 % of what was expected, spans
+ * at least two days, and at least INSIGHTS_LEAK_DAYS_E2 % of its days lean its way (a spike is
+ * not a shift). All in whole quarter-units, so the decision is exact. Returns the suffix's first
+ * index and *dir, or n. */
+static size_t leak_of(const struct spoint *pts, size_t n, int *dir)
+{
+	__int128 sum = 0, var = 0, exp = 0;
+	size_t best = n;
+	__int128 best_sum = 0, best_var = 0, best_exp = 0;
+	for (size_t k = n; k-- > 0;) {
+		sum += pts[k].dev_q4;
+		var += (__int128)pts[k].sig_q4 * pts[k].sig_q4;
+		exp += pts[k].exp_q4;
+		size_t len = n - k, blen = n - best;
+		/* sum² / len >= best_sum² / blen, preferring the longer (earlier) suffix on a tie */
+		if (best == n || sum * sum * (__int128)blen >= best_sum * best_sum * (__int128)len) {
+			best = k;
+			best_sum = sum;
+			best_var = var;
+			best_exp = exp;
+		}
+	}
+	if (best == n || n - best < 2 || best_sum == 0)
+		return n;
+	int d = best_sum > 0 ? 1 : -1;
+	size_t lean = 0;
+	for (size_t k = best; k < n; k++)
+		lean += (d > 0 ? pts[k].dev_q4 > 0 : pts[k].dev_q4 < 0);
+	__int128 abs_sum = best_sum < 0 ? -best_sum : best_sum;
+	if (abs_sum * abs_sum <= (__int128)INSIGHTS_LEAK_THRESHOLD * INSIGHTS_LEAK_THRESHOLD * best_var ||
+	    abs_sum * 100 < best_exp * INSIGHTS_LEAK_MIN_E2 || lean * 100 < (n - best) * INSIGHTS_LEAK_DAYS_E2)
+		return n;
+	*dir = d;
+	return best;
+}
+
+/* The day incidents of pts[0..n): the leak since some day, when there is one, and the runs of
+ * anomalous days before it (a weekend may lie inside a run: gaps of up to 3 days). */
+static int day_incidents(struct usage *u, const struct spoint *pts, size_t n, struct err *e)
+{
+	int dir = 0;
+	size_t leak = leak_of(pts, n, &dir);
+	if (incidents_of(u, GRAIN_DAY, pts, leak, 3, e) < 0)
+		return -1;
+	/* a run that reaches into the leak's days in its direction joins it */
+	size_t from = leak;
+	if (leak < n && u->anomalies_n > 0) {
+		struct anomaly *last = &u->anomalies[u->anomalies_n - 1];
+		if (last->row == u->rows_n - 1 && last->grain == GRAIN_DAY && last->direction == dir &&
+		    last->to_us + 4 * 24 * US_PER_HOUR > pts[leak].start_us) {
+			for (from = leak; from > 0 && pts[from - 1].start_us >= last->from_us; from--)
+				;
+			u->anomalies_n--;
+		}
+	}
+	if (leak < n) {
+		if (add_incident(u, GRAIN_DAY, pts, from, n, 1, e) < 0)
+			return -1;
+		u->anomalies[u->anomalies_n - 1].direction = dir;
 	}
 	return 0;
 }
 
 /* Where hour incidents [h0, h1) and day incidents [d0, d1) of the series overlap in one direction,
- * one stands for both: a single-day incident that its hour incidents explain (at least half of
- * its deviation) gives way to them — the hours say more precisely what happened; otherwise the day
+ * one stands for both: a single-day incident that one hour incident explains (at least half of
+ * its deviation) gives way to it — the hours say more precisely what happened; otherwise the day
  * incident stays and the hour incidents within its days are dropped (a level shift or a long
  * outage is one row, not one per day). */
 static void merge_grains(struct usage *u, size_t h0, size_t h1, size_t d0, size_t d1)
@@ -271,13 +364,13 @@ static void merge_grains(struct usage *u, size_t h0, size_t h1, size_t d0, size_
 			if (hr->dropped || hr->direction != day->direction || hr->to_us < day->from_us ||
 			    hr->from_us >= day_end_us)
 				continue;
-			overlaps = 1;
+			overlaps++;
 			explained += hr->actual - hr->expected;
 		}
 		if (!overlaps)
 			continue;
 		__int128 dev = day->actual - day->expected;
-		if (day->points == 1 && (explained < 0 ? -explained : explained) * 2 >= (dev < 0 ? -dev : dev)) {
+		if (day->points == 1 && overlaps == 1 && (explained < 0 ? -explained : explained) * 2 >= (dev < 0 ? -dev : dev)) {
 			day->dropped = 1;
 			continue;
 		}
@@ -292,6 +385,21 @@ static void merge_grains(struct usage *u, size_t h0, size_t h1, size_t d0, size_
 /* ---------------------------------------------------------------------------------------------
  * Scoring at each grain
  */
+
+/* The rest of point p from its own band b and threshold t: direction, lean, idle, and its
+ * deviation, expectation and sigma in whole quarter-units (rounded half away from zero; the
+ * leak check adds them up). */
+static void finish_point(struct spoint *p, const struct insights_band *b, int t)
+{
+	p->direction = p->quantity > p->high ? 1 : p->quantity < p->low ? -1 : 0;
+	__int128 dev = (__int128)p->quantity * 4 * b->f_den - (__int128)b->median_x4 * b->f_num;
+	int64_t own = insights_score_tenths(b, p->quantity);
+	p->lean = own * 2 >= (int64_t)t * 10 ? (dev > 0 ? 1 : dev < 0 ? -1 : 0) : 0;
+	p->idle = b->median_x4 == 0 && p->quantity == 0;
+	p->dev_q4 = round_div128(dev, b->f_den);
+	p->exp_q4 = round_div128((__int128)b->median_x4 * b->f_num, b->f_den);
+	p->sig_q4 = round_div128((__int128)b->sigma_x40000 * b->f_num, (__int128)10000 * b->f_den);
+}
 
 /* The baseline of a slot: the values v(anchor − step·j), j = 0..W−1, that lie in the window. */
 static size_t baseline_values(const int64_t *v, int64_t anchor, int64_t step, int64_t weeks, int64_t lowest,
@@ -344,7 +452,7 @@ static void score_hours(struct usage *u, const struct scan *sc, struct spoint *p
 			int64_t s = insights_score_tenths(&b[t], p->quantity);
 			p->score_tenths = s < p->score_tenths ? s : p->score_tenths;
 		}
-		p->direction = p->quantity > p->high ? 1 : p->quantity < p->low ? -1 : 0;
+		finish_point(p, &b[1], INSIGHTS_HOUR_THRESHOLD);
 	}
 	*pts_n = n;
 }
@@ -378,22 +486,35 @@ static void score_days(struct usage *u, const struct scan *sc, struct spoint *pt
 		p->low = b.low;
 		p->high = b.high;
 		p->score_tenths = insights_score_tenths(&b, p->quantity);
-		p->direction = p->quantity > p->high ? 1 : p->quantity < p->low ? -1 : 0;
+		finish_point(p, &b, INSIGHTS_DAY_THRESHOLD);
 	}
 	*pts_n = n;
 }
 
-/* Weeks ending at the period's complete days (the last one at sc->day_end), each against the W
- * weeks before the first of them. */
+/* The first hour (window index) of the UTC ISO week (Monday 00:00) holding hour h (h may be the
+ * window's end; no array is read). */
+static size_t iso_week_start(const struct usage *u, size_t h)
+{
+	int64_t day = time_day_of(u->window_start_us) + (int64_t)(h / 24); /* days since 1970-01-01, a Thursday */
+	int64_t monday_back = ((day + 3) % 7 + 7) % 7;
+	ASSERT((int64_t)(h / 24) >= monday_back || h < HOURS_PER_WEEK);
+	return (int64_t)(h / 24) >= monday_back ? (h / 24 - (size_t)monday_back) * 24 : 0;
+}
+
+/* Weekly totals: the UTC ISO weeks (Monday to Sunday; a weekly job keeps to some weekly cycle,
+ * and Monday's is the usual one) that end in the period before the horizon's last complete day,
+ * each against the median and MAD of the W weeks before the first of them. No trend: a weekly
+ * job's four-week totals are too coarse to estimate one. */
 static void score_weeks(struct usage *u, const struct scan *sc, struct spoint *pts, size_t *pts_n)
 {
-	size_t nb = 0;
-	while (sc->day_end >= (nb + 1) * HOURS_PER_WEEK && sc->day_end - nb * HOURS_PER_WEEK > u->ps)
-		nb++;
 	*pts_n = 0;
+	size_t end = iso_week_start(u, sc->day_end); /* the last complete week ends on a Monday */
+	size_t nb = 0;
+	while (end >= (nb + 1) * HOURS_PER_WEEK && end - nb * HOURS_PER_WEEK > u->ps)
+		nb++;
 	if (nb == 0)
 		return;
-	size_t e0 = sc->day_end - nb * HOURS_PER_WEEK; /* the first scored week's first hour */
+	size_t e0 = end - nb * HOURS_PER_WEEK; /* the first scored week's first hour */
 	int64_t vals[INSIGHTS_BASE_WEEKS];
 	size_t n = 0;
 	for (int64_t j = 0; j < sc->weeks; j++) {
@@ -410,19 +531,17 @@ static void score_weeks(struct usage *u, const struct scan *sc, struct spoint *p
 	stats_robust_small(vals, n, &r);
 	for (size_t i = 0; i < nb; i++) {
 		size_t from = e0 + i * HOURS_PER_WEEK;
-		int64_t f_num, f_den;
-		trend_factor(sc, (int64_t)i + 1, &f_num, &f_den);
 		struct insights_band b;
-		insights_band_of(&r, INSIGHTS_WEEK_THRESHOLD, INSIGHTS_WEEK_FLOOR_E4, f_num, f_den, &b);
+		insights_band_of(&r, INSIGHTS_WEEK_THRESHOLD, INSIGHTS_WEEK_FLOOR_E4, 1, 1, &b);
 		struct spoint *p = &pts[(*pts_n)++];
 		p->start_us = u->window_start_us + (int64_t)from * US_PER_HOUR;
 		p->quantity = sum_hours(u, from, from + HOURS_PER_WEEK);
-		p->expected_x4f = (__int128)b.median_x4 * f_num;
-		p->f_den = f_den;
+		p->expected_x4f = (__int128)b.median_x4;
+		p->f_den = 1;
 		p->low = b.low;
 		p->high = b.high;
 		p->score_tenths = insights_score_tenths(&b, p->quantity);
-		p->direction = p->quantity > p->high ? 1 : p->quantity < p->low ? -1 : 0;
+		finish_point(p, &b, INSIGHTS_WEEK_THRESHOLD);
 	}
 }
 
@@ -552,6 +671,8 @@ int usage_score_series(struct usage *u, struct err *e)
 			 days, sc.weeks * 7, weeks_with_usage(u, &sc), sc.weeks, pstart);
 		return 0;
 	}
+	if (row->grain == GRAIN_WEEK)
+		row->trend_e4 = 0; /* weekly totals are scored without a trend (score_weeks) */
 	if (row_level(u, row, &sc, e) < 0)
 		return -1;
 	row->scored = 1;
@@ -563,23 +684,23 @@ int usage_score_series(struct usage *u, struct err *e)
 		score_hours(u, &sc, hp, &hn);
 		score_days(u, &sc, dp, &dn);
 		size_t h0 = u->anomalies_n;
-		if (incidents_of(u, GRAIN_HOUR, hp, hn, e) < 0)
+		if (incidents_of(u, GRAIN_HOUR, hp, hn, 2, e) < 0)
 			return -1;
 		size_t d0 = u->anomalies_n;
-		if (incidents_of(u, GRAIN_DAY, dp, dn, e) < 0)
+		if (day_incidents(u, dp, dn, e) < 0)
 			return -1;
 		merge_grains(u, h0, d0, d0, u->anomalies_n);
 		copy_points(u, hp, hn);
 		row_totals(row, dp, dn, 1);
 	} else if (row->grain == GRAIN_DAY) {
 		score_days(u, &sc, dp, &dn);
-		if (incidents_of(u, GRAIN_DAY, dp, dn, e) < 0)
+		if (day_incidents(u, dp, dn, e) < 0)
 			return -1;
 		copy_points(u, dp, dn);
 		row_totals(row, dp, dn, 1);
 	} else {
 		score_weeks(u, &sc, dp, &dn);
-		if (incidents_of(u, GRAIN_WEEK, dp, dn, e) < 0)
+		if (incidents_of(u, GRAIN_WEEK, dp, dn, 1, e) < 0)
 			return -1;
 		copy_points(u, dp, dn);
 		row_totals(row, dp, dn, 7);
