@@ -5,20 +5,22 @@
  * series, the points of the most anomalous series for its chart (settle.insight_usage_point),
  * timing statistics per recipient and currency (settle.insight_timing) with their histograms
  * (settle.insight_histogram), the period's totals (settle.insight_summary), and one
- * USAGE_ANOMALY row in settle.exception per anomalous hour (an addition to SPEC §4.7).
+ * USAGE_ANOMALY row in settle.exception per incident (SPEC §4.7, §4.9).
  *
- * Everything is computed from integer days and quantities through stats.h (GNU GSL); nothing
- * here reads an amount or writes one, so no insight can change an allocation or a payout. The
+ * Everything is computed from integer days and quantities through stats.h (GNU GSL); the only
+ * amounts are an incident's expected and actual quantities at the offer's unit price (money.h),
+ * written to the exception and never read back, so no insight can change an allocation or a payout. The
  * stored numbers are exact decimals (numeric) or integers, and every query has a total order in
  * C collation, so the same database, period and as-of give the same rows on every machine.
  *
- * The usage method (docs/insights.md has the reasons): a series is (customer_aws_account_id,
- * product_code, dimension); its points are hours with Success records (quantities of one hour
- * summed); its history is the points of the INSIGHTS_HISTORY_MONTHS months before the period. With
- * at least INSIGHTS_HISTORY_POINTS_MIN points over INSIGHTS_HISTORY_DAYS_MIN distinct days, the
- * history gives a median m and MAD, sigma = max(1.4826·MAD, 10 % of |m|, 1), and an hour x of the
- * period is an anomaly when |x − m| / sigma > INSIGHTS_SCORE_THRESHOLD. Shorter histories are
- * recorded as NOT_ENOUGH_HISTORY with a note, never as exceptions.
+ * The usage method (SPEC §4.9; docs/insights.md has the reasons): a series is
+ * (customer_aws_account_id, product_code, dimension), its hours the sums of its Success records.
+ * It is scored at a grain chosen from its baseline (hourly, daily or weekly totals): each point of
+ * the period against the median and MAD of the same hour of the week (±1 hour for daylight saving),
+ * weekday or week of the INSIGHTS_BASE_WEEKS weeks before the period, scaled by the trend of those
+ * weeks; hourly series are also checked on daily totals. Consecutive anomalous points are one
+ * incident, one USAGE_ANOMALY row priced at the offer's unit price. Series without enough calendar
+ * history, onboarding or too irregular are noted, never raised.
  */
 #ifndef SETTLE_INSIGHTS_H
 #define SETTLE_INSIGHTS_H
@@ -31,13 +33,26 @@
 #include "err.h"
 #include "stats.h"
 
-#define INSIGHTS_HISTORY_MONTHS 12       /* history window: the 12 calendar months before the period */
-#define INSIGHTS_HISTORY_POINTS_MIN 168  /* hourly points (one week of hours) ... */
-#define INSIGHTS_HISTORY_DAYS_MIN 7      /* ... over at least this many distinct UTC days */
-#define INSIGHTS_SCORE_THRESHOLD 5       /* robust score above which an hour is an anomaly */
-#define INSIGHTS_MAD_SCALE_E4 14826      /* 1.4826: MAD → standard deviation under normality */
-#define INSIGHTS_SIGMA_FLOOR_MEDIAN_E4 1000 /* sigma is at least 10 % of |median| ... */
-#define INSIGHTS_SIGMA_FLOOR_UNITS 1     /* ... and at least one unit of quantity */
+#define INSIGHTS_HISTORY_MONTHS 12       /* window: the 12 calendar months before the period (first usage) */
+#define INSIGHTS_BASE_WEEKS 8            /* expectations from the same hour/weekday of the 8 weeks before */
+#define INSIGHTS_MIN_WEEKS 4             /* calendar history needed to score: 4 weeks (then W = 4 or 6) */
+#define INSIGHTS_ONBOARDING_WEEKS 8      /* a series younger than this whose weekly usage grew ... */
+#define INSIGHTS_ONBOARDING_GROWTH_E2 125 /* ... to at least 1.25 x its first full week is onboarding */
+#define INSIGHTS_HOURLY_SLOTS_MIN 14     /* hourly grain: at least 14 hours of the week always report ... */
+#define INSIGHTS_REGULAR_SLOTS_MIN 151   /* ... and 151 of 168 (90 %) either always or never */
+#define INSIGHTS_HOUR_THRESHOLD 5        /* robust score above which an hour is anomalous */
+#define INSIGHTS_HOUR_FLOOR_E4 500       /* an hour's sigma is at least 5 % of its expectation */
+#define INSIGHTS_DAY_THRESHOLD 4         /* a day's total: score above 4 ... */
+#define INSIGHTS_DAY_FLOOR_E4 500        /* ... sigma at least 5 % of the expected total */
+#define INSIGHTS_WEEK_THRESHOLD 4        /* a week's total: score above 4 ... */
+#define INSIGHTS_WEEK_FLOOR_E4 1000      /* ... sigma at least 10 % */
+#define INSIGHTS_LEAK_THRESHOLD 4        /* a shift since day d: total deviation > 4 sigma of the total ... */
+#define INSIGHTS_LEAK_MIN_E2 15          /* ... and at least 15 % of the expected total ... */
+#define INSIGHTS_LEAK_DAYS_E2 75         /* ... with 75 % of its days on its side */
+#define INSIGHTS_TREND_MAX_E2 200        /* the trend factor stays within 1/2 .. 2 */
+#define INSIGHTS_MAD_SCALE_E4 14826      /* 1.4826: MAD -> standard deviation under normality */
+#define INSIGHTS_SIGMA_FLOOR_UNITS 1     /* sigma is at least one unit of quantity */
+#define INSIGHTS_HORIZON_LAG_HOURS 3     /* a running month: its newest 3 hours of usage are not scored */
 #define INSIGHTS_SERIES_POINTS_MAX 20000 /* more hourly points than 13 months hold is a bug */
 /* Usage records held in memory at once, a series counting as INSIGHTS_SERIES_COST_POINTS records
  * (its key and arrays): about 10-15 bytes a record, so some 120 MiB at most. A window with more
@@ -46,27 +61,33 @@
 #define INSIGHTS_POINTS_PER_PASS 8000000
 #define INSIGHTS_SERIES_COST_POINTS 32
 
-/* Which hourly quantities are not anomalies, from a history's median and MAD: every integer x in
- * [low, high]. sigma_x40000 is sigma × 40000 (exact: 4 for the quarters of stats_robust, 10^4 for
- * the scale and floors above). low is never below 0 (quantities are not negative). */
+/* Which quantities are not anomalies at one point, from the baseline's median and MAD (x4, exact),
+ * a threshold T, a floor of sigma (x10^4 of the median) and a trend factor f_num / f_den (> 0):
+ * every integer x in [low, high], where
+ *   sigma = max(1.4826 MAD, floor |median|, 1)        (sigma_x40000 = sigma x 40000, exact)
+ *   expected = f median,  x is no anomaly  <=>  |x - expected| <= T f sigma.
+ * low is never below 0 (quantities are not negative). */
 struct insights_band {
 	int64_t sigma_x40000;
+	int64_t median_x4;
+	int64_t f_num, f_den;
 	int64_t low;
 	int64_t high;
 };
-void insights_band_of(const struct stats_robust *r, struct insights_band *out);
-/* |x − median| / sigma in tenths, rounded half away from zero (for notes and the chart). */
-int64_t insights_score_tenths(const struct stats_robust *r, const struct insights_band *b, int64_t quantity);
-/* 1 when quantity lies outside [low, high], i.e. its exact score is above the threshold. */
+void insights_band_of(const struct stats_robust *r, int threshold, int64_t floor_e4, int64_t f_num, int64_t f_den,
+		      struct insights_band *out);
+/* |x - expected| / (f sigma) in tenths, rounded half away from zero (for notes and the chart). */
+int64_t insights_score_tenths(const struct insights_band *b, int64_t quantity);
+/* 1 when quantity lies outside [low, high]. */
 int insights_is_anomaly(const struct insights_band *b, int64_t quantity);
 
 /* The period's totals, also stored in settle.insight_summary. */
 struct insights_summary {
 	int64_t usage_series;             /* series with Success usage in the period */
 	int64_t usage_scored;             /* of which had enough history */
-	int64_t usage_not_enough_history; /* of which did not (a note each, no exception) */
+	int64_t usage_not_enough_history; /* of which were not (onboarding, too short, irregular: a note each) */
 	int64_t usage_anomalous_series;
-	int64_t usage_anomalies;          /* anomalous hours = USAGE_ANOMALY exceptions */
+	int64_t usage_anomalies;          /* incidents = USAGE_ANOMALY exceptions */
 	int64_t payout_samples;           /* invoice_to_payout samples of the period, all recipients */
 	int64_t payout_median_days_tenths;     /* valid when payout_samples > 0 */
 	int64_t collection_samples;       /* invoice_to_collection samples */

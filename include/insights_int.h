@@ -19,48 +19,103 @@
 #include "insights.h"
 #include "stats.h"
 
+/* The grain a series is scored at (docs/insights.md, "Which grain"). */
+enum usage_grain { GRAIN_HOUR = 0, GRAIN_DAY = 1, GRAIN_WEEK = 2 };
+
+/* One point of the chart (settle.insight_usage_point): an hour, or the first hour of a day or week. */
 struct point {
 	int64_t hour_us;
 	int64_t quantity;
+	int64_t low, high;        /* the quantities that are not anomalies there */
+	int64_t score_tenths;
+	int anomaly;
+};
+
+/* The price of a series' usage: its offer's unit price for the dimension (SPEC §3.3), when the
+ * series' agreement names one offer and that offer prices the dimension. */
+struct usage_price {
+	int64_t unit_price_micros;
+	char currency[4];
+	int minor_units;
 };
 
 /* One series' result: a row of settle.insight_usage. Strings owned (NULL = SQL NULL). */
 struct usage_row {
 	char *customer, *product_code, *dimension, *agreement_id, *offer_id;
-	const char *status;       /* OK | ANOMALY | NOT_ENOUGH_HISTORY */
-	int64_t history_points, history_days;
+	const char *status;       /* OK | ANOMALY | NOT_ENOUGH_HISTORY | ONBOARDING | IRREGULAR */
 	int scored;
-	struct stats_robust robust;
-	struct insights_band band;
+	enum usage_grain grain;
+	int64_t history_points;   /* baseline points (hours, days or weeks) */
+	int64_t history_days;     /* calendar days from the first usage to the period (window-capped) */
+	int64_t first_day;        /* UTC day number of the first usage in the window; -1: none before */
+	int64_t weeks;            /* baseline weeks W */
+	int64_t trend_e4;         /* growth per week × 10^4 (for the text) */
+	struct stats_robust robust; /* median and MAD of the baseline's points (the level) */
+	int64_t band_low, band_high; /* the smallest and largest quantity not flagged over the period */
 	int64_t period_points, observed_min, observed_max;
 	int64_t anomalies, max_score_tenths;
+	/* the period's totals over its scored days (hourly and daily) or weeks (weekly) */
+	int64_t total_from_day, total_to_day; /* UTC day numbers, inclusive; total_days 0: none */
+	int64_t total_days;
+	int64_t total_expected, total_actual;
+	int priced;
+	struct usage_price price;
+	char reason[256];         /* why not scored (status other than OK/ANOMALY) */
 };
 
+/* One scored point of the series being scored (insights_score.c): its quantity, expectation
+ * (× 4 · f_den, exact) and band. */
+struct spoint {
+	int64_t start_us;
+	int64_t quantity;
+	__int128 expected_x4f; /* median_x4 · f_num (divide by 4 · f_den) */
+	int64_t f_den;
+	int64_t low, high, score_tenths;
+	int direction;         /* 0, +1, −1: outside the band */
+	int lean;              /* 0, +1, −1: at least half the threshold away from the expectation */
+	int idle;              /* nothing expected (median 0) and nothing came */
+	int64_t dev_q4, exp_q4, sig_q4; /* deviation, expectation and sigma in whole quarter-units */
+};
+
+/* A USAGE_ANOMALY: consecutive anomalous points of one series in one direction (SPEC §4.9). */
 struct anomaly {
 	size_t row;               /* index into usage.rows */
-	int64_t hour_us, quantity, score_tenths;
+	enum usage_grain grain;
+	int64_t from_us, to_us;   /* the first and the last point's first instant */
+	int64_t points;
+	int direction;            /* +1 above expected, -1 below */
+	int64_t expected, actual; /* quantities over the incident (expected rounded half away from zero) */
+	int64_t score_tenths;     /* the highest score of its points */
+	int ongoing;              /* it reaches the last scored point of the period */
 	int64_t seq;              /* 1, or more when another series' reference reads the same */
+	int dropped;              /* absorbed by an incident of another grain (not written) */
 };
 
 /* Everything the usage pass computes, buffered until the stream has ended. */
 struct usage {
 	int32_t period;
 	int64_t period_start_us;
+	const struct config *cfg;
 	struct usage_row *rows;
 	size_t rows_n, rows_cap;
 	struct anomaly *anomalies;
 	size_t anomalies_n, anomalies_cap;
-	/* the series being read */
-	int64_t *history;         /* INSIGHTS_SERIES_POINTS_MAX slots */
-	size_t history_n;
-	int64_t history_days;
-	int32_t history_last_day;
-	struct point *points;     /* the period's hours, INSIGHTS_SERIES_POINTS_MAX slots */
-	size_t points_n;
+	/* The window's hours (history and period): window_start_us is its first hour, ps and pe the
+	 * period's first and end index, horizon the end of the scored hours (the newest usage of any
+	 * series, docs/insights.md "Horizon"). */
+	int64_t window_start_us;
+	size_t hours, ps, pe, horizon;
+	/* the series being read: its hourly sums, which hours have records, and the touched ones */
+	int64_t *hq;
+	unsigned char *hseen;
+	size_t *touched;
+	size_t touched_n;
+	int64_t *dq;              /* its daily sums (hours / 24 slots), then scratch (hours slots) */
+	struct spoint *spoints;   /* scored points: 2 × hours slots */
 	/* the chart: the ANOMALY series with the highest score (first in key order on ties) */
 	size_t best_row;          /* SIZE_MAX: none */
-	struct point *best_points;
-	size_t best_points_n;
+	struct point *points, *best_points; /* hours slots each */
+	size_t points_n, best_points_n;
 };
 
 /* The window: the history's first instant to the period's end; formatted for SQL by
@@ -73,9 +128,14 @@ struct usage_window {
 /* insights.c: the series being read (see above). Strings are copied; agreement_id and offer_id
  * may be NULL (none). */
 int usage_start_series(struct usage *u, const char *customer, const char *product_code, const char *dimension,
-		       const char *agreement_id, const char *offer_id, struct err *e);
+		       const char *agreement_id, const char *offer_id, const struct usage_price *price,
+		       struct err *e);
 void usage_take_hour(struct usage *u, int64_t hour_us, int64_t quantity);
 int usage_finish_series(struct usage *u, struct err *e);
+
+/* insights_score.c: scores the current series (u->hq, u->hseen) onto its row u->rows[u->rows_n − 1]
+ * and its incidents onto u->anomalies; fills u->points with its chart points. */
+int usage_score_series(struct usage *u, struct err *e);
 
 /* insights.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
  * p or its reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
@@ -86,5 +146,10 @@ int64_t insights_cell_i64(const PGresult *res, int row, int col);
 /* insights_read.c: every series with Success usage in the period, as of w->as_of, scored in key
  * order onto u->rows; *passes counts the passes over the window (0 when the period has none). */
 int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes, struct err *e);
+
+/* Series sources. Today there is one, the seller's metering records (insights_read.c); a second
+ * one (the marketplace's recorded usage, daily) would read its own rows and feed the same three
+ * calls above, its days as hours at 00:00 with the day's total — the scoring picks the day grain
+ * for such a series by itself, and the rows and exceptions need no change. */
 
 #endif

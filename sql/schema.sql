@@ -1379,8 +1379,26 @@ CREATE TABLE settle.insight_usage (
     anomalies bigint NOT NULL,
     max_score numeric(12,1),
     note text NOT NULL,
-    CONSTRAINT insight_usage_status_check CHECK ((status = ANY (ARRAY['OK'::text, 'ANOMALY'::text, 'NOT_ENOUGH_HISTORY'::text])))
+    CONSTRAINT insight_usage_status_check CHECK ((status = ANY (ARRAY['OK'::text, 'ANOMALY'::text, 'NOT_ENOUGH_HISTORY'::text, 'ONBOARDING'::text, 'IRREGULAR'::text])))
 );
+
+--
+-- Name: COLUMN insight_usage.history_points; Type: COMMENT; Schema: settle; Owner: -
+--
+
+COMMENT ON COLUMN settle.insight_usage.history_points IS 'points of the baseline (hours, days or weeks of the weeks before the period) at the series'' grain';
+
+--
+-- Name: COLUMN insight_usage.history_days; Type: COMMENT; Schema: settle; Owner: -
+--
+
+COMMENT ON COLUMN settle.insight_usage.history_days IS 'calendar days from the first usage in the 12 months before the period to the period';
+
+--
+-- Name: COLUMN insight_usage.anomalies; Type: COMMENT; Schema: settle; Owner: -
+--
+
+COMMENT ON COLUMN settle.insight_usage.anomalies IS 'incidents = USAGE_ANOMALY rows of the series';
 
 --
 -- Name: insight_usage_point; Type: TABLE; Schema: settle; Owner: -

@@ -23,63 +23,15 @@
 #include <time.h>
 
 #include "log.h"
+#include "money.h"
 #include "reconcile.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
+#include "usage.h"
 
 #define INSIGHTS_COPY_FLUSH_BYTES 65536
-#define INSIGHTS_TEXT_MAX 512 /* a note or an exception sentence */
-
-/* ---------------------------------------------------------------------------------------------
- * The usage method: band and score (pure)
- */
-
-static int64_t floor_div128(__int128 n, int64_t d)
-{
-	ASSERT(d > 0);
-	__int128 q = n / d;
-	if (n % d != 0 && n < 0)
-		q--;
-	ASSERT(q >= INT64_MIN && q <= INT64_MAX);
-	return (int64_t)q;
-}
-
-void insights_band_of(const struct stats_robust *r, struct insights_band *out)
-{
-	ASSERT(r->mad_x4 >= 0);
-	int64_t median_abs_x4 = r->median_x4 < 0 ? -r->median_x4 : r->median_x4;
-	/* sigma = max(1.4826·MAD, 10 % of |median|, 1 unit), all × 40000: exact integers. */
-	__int128 s = (__int128)INSIGHTS_MAD_SCALE_E4 * r->mad_x4;
-	__int128 s_median = (__int128)INSIGHTS_SIGMA_FLOOR_MEDIAN_E4 * median_abs_x4;
-	__int128 s_units = (__int128)INSIGHTS_SIGMA_FLOOR_UNITS * 40000;
-	if (s < s_median)
-		s = s_median;
-	if (s < s_units)
-		s = s_units;
-	ASSERT(s > 0 && s <= INT64_MAX);
-	out->sigma_x40000 = (int64_t)s;
-	/* An integer x is no anomaly iff |4x − m4|·10^4 <= T·S, i.e.
-	 * ceil((m4·10^4 − T·S) / 40000) <= x <= floor((m4·10^4 + T·S) / 40000). */
-	__int128 center = (__int128)r->median_x4 * 10000;
-	__int128 reach = (__int128)INSIGHTS_SCORE_THRESHOLD * s;
-	out->high = floor_div128(center + reach, 40000);
-	out->low = -floor_div128(-(center - reach), 40000);
-	if (out->low < 0)
-		out->low = 0;
-}
-
-int64_t insights_score_tenths(const struct stats_robust *r, const struct insights_band *b, int64_t quantity)
-{
-	__int128 dev_x4 = (__int128)quantity * 4 - r->median_x4;
-	if (dev_x4 < 0)
-		dev_x4 = -dev_x4;
-	return stats_div_round(dev_x4 * 10000 * 10, b->sigma_x40000);
-}
-
-int insights_is_anomaly(const struct insights_band *b, int64_t quantity)
-{
-	return quantity < b->low || quantity > b->high;
-}
+#define INSIGHTS_TEXT_MAX 768 /* a note or an exception sentence */
+#define US_PER_HOUR_I INT64_C(3600000000)
 
 /* ---------------------------------------------------------------------------------------------
  * The summary sentence
@@ -282,7 +234,7 @@ static int co_finish(struct copy_out *c, int rc, struct err *e)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Usage: scoring the series (insights_read.c feeds them, insights_int.h)
+ * Usage: the series being read (insights_read.c feeds them, insights_int.h)
  */
 
 static void usage_release(struct usage *u)
@@ -296,72 +248,61 @@ static void usage_release(struct usage *u)
 	}
 	free(u->rows);
 	free(u->anomalies);
-	free(u->history);
+	free(u->hq);
+	free(u->hseen);
+	free(u->touched);
+	free(u->dq);
+	free(u->spoints);
 	free(u->points);
 	free(u->best_points);
 	memset(u, 0, sizeof *u);
 }
 
-/* Scores the period's points of the current series against its history (insights.h). */
-static int usage_score(struct usage *u, struct usage_row *row, struct err *e)
+/* Forgets the hours of the series just scored (only those it touched: a window has thousands). */
+static void usage_clear_hours(struct usage *u)
 {
-	size_t row_index = (size_t)(row - u->rows);
-	if (stats_robust(u->history, u->history_n, &row->robust, e) < 0)
-		return err_prefix(e, "usage of \"%s\" \"%s\" \"%s\"", row->customer, row->product_code,
-				  row->dimension);
-	insights_band_of(&row->robust, &row->band);
-	row->scored = 1;
-	for (size_t i = 0; i < u->points_n; i++) {
-		const struct point *p = &u->points[i];
-		int64_t score = insights_score_tenths(&row->robust, &row->band, p->quantity);
-		if (score > row->max_score_tenths)
-			row->max_score_tenths = score;
-		if (!insights_is_anomaly(&row->band, p->quantity))
-			continue;
-		struct anomaly *a = insights_grow(u->anomalies, &u->anomalies_cap, u->anomalies_n + 1, sizeof *a, e);
-		if (!a)
-			return -1;
-		u->anomalies = a;
-		u->anomalies[u->anomalies_n++] = (struct anomaly){ row_index, p->hour_us, p->quantity, score, 1 };
-		row->anomalies++;
-	}
-	row->status = row->anomalies > 0 ? "ANOMALY" : "OK";
-	return 0;
+	for (size_t i = 0; i < u->touched_n; i++)
+		u->hseen[u->touched[i]] = 0;
+	u->touched_n = 0;
 }
 
 /* Ends the current series: its row gets the statistics; the chart keeps the most anomalous. */
 int usage_finish_series(struct usage *u, struct err *e)
 {
 	struct usage_row *row = &u->rows[u->rows_n - 1];
-	ASSERT(u->points_n > 0); /* a series exists because it has usage in the period */
-	row->history_points = (int64_t)u->history_n;
-	row->history_days = u->history_days;
-	row->period_points = (int64_t)u->points_n;
-	row->observed_min = row->observed_max = u->points[0].quantity;
-	for (size_t i = 1; i < u->points_n; i++) {
-		if (u->points[i].quantity < row->observed_min)
-			row->observed_min = u->points[i].quantity;
-		if (u->points[i].quantity > row->observed_max)
-			row->observed_max = u->points[i].quantity;
+	row->period_points = 0;
+	for (size_t i = 0; i < u->touched_n; i++) {
+		size_t h = u->touched[i];
+		if (h < u->ps || h >= u->pe)
+			continue;
+		int64_t q = u->hq[h];
+		if (row->period_points == 0 || q < row->observed_min)
+			row->observed_min = q;
+		if (row->period_points == 0 || q > row->observed_max)
+			row->observed_max = q;
+		row->period_points++;
 	}
-	if (u->history_n < INSIGHTS_HISTORY_POINTS_MIN || u->history_days < INSIGHTS_HISTORY_DAYS_MIN) {
-		row->status = "NOT_ENOUGH_HISTORY"; /* a note, never an exception */
-	} else if (usage_score(u, row, e) < 0) {
-		return -1;
-	}
-	if (row->anomalies > 0 &&
+	ASSERT(row->period_points > 0); /* a series exists because it has usage in the period */
+	int rc = usage_score_series(u, e);
+	if (rc == 0 && row->anomalies > 0 &&
 	    (u->best_row == SIZE_MAX || row->max_score_tenths > u->rows[u->best_row].max_score_tenths)) {
 		u->best_row = u->rows_n - 1;
 		memcpy(u->best_points, u->points, u->points_n * sizeof *u->points);
 		u->best_points_n = u->points_n;
 	}
+	usage_clear_hours(u);
+	if (rc < 0)
+		return err_prefix(e, "usage of \"%s\" \"%s\" \"%s\"", row->customer, row->product_code, row->dimension);
 	return 0;
 }
 
-/* Starts a series. The strings are copied; agreement_id and offer_id may be NULL (none). */
+/* Starts a series. The strings are copied; agreement_id and offer_id may be NULL (none), and
+ * price (NULL: unpriced). */
 int usage_start_series(struct usage *u, const char *customer, const char *product_code, const char *dimension,
-		       const char *agreement_id, const char *offer_id, struct err *e)
+		       const char *agreement_id, const char *offer_id, const struct usage_price *price,
+		       struct err *e)
 {
+	usage_clear_hours(u);
 	struct usage_row *rows = insights_grow(u->rows, &u->rows_cap, u->rows_n + 1, sizeof *rows, e);
 	if (!rows)
 		return -1;
@@ -373,57 +314,98 @@ int usage_start_series(struct usage *u, const char *customer, const char *produc
 	    dup_opt(offer_id, &row->offer_id, e) < 0)
 		return -1;
 	ASSERT(row->customer && row->product_code && row->dimension);
-	u->history_n = 0;
-	u->history_days = 0;
-	u->points_n = 0;
+	if (price) {
+		row->priced = 1;
+		row->price = *price;
+	}
 	return 0;
 }
 
-/* One hour of the current series (its records summed), in hour order: history first. */
+/* One hour of the current series (its records summed), each hour once. */
 void usage_take_hour(struct usage *u, int64_t hour_us, int64_t quantity)
 {
 	ASSERT(u->rows_n > 0);
-	ASSERT(u->history_n + u->points_n < INSIGHTS_SERIES_POINTS_MAX); /* distinct hours of 13 months */
-	if (hour_us < u->period_start_us) {
-		ASSERT(u->points_n == 0); /* sorted by hour: history first */
-		int32_t day = time_day_of(hour_us);
-		if (u->history_n == 0 || day != u->history_last_day)
-			u->history_days++;
-		u->history_last_day = day;
-		u->history[u->history_n++] = quantity;
-	} else {
-		u->points[u->points_n++] = (struct point){ hour_us, quantity };
-	}
+	ASSERT(hour_us >= u->window_start_us && (hour_us - u->window_start_us) % US_PER_HOUR_I == 0);
+	size_t h = (size_t)((hour_us - u->window_start_us) / US_PER_HOUR_I);
+	ASSERT(h < u->hours && !u->hseen[h]);
+	u->hq[h] = quantity;
+	u->hseen[h] = 1;
+	u->touched[u->touched_n++] = h;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Usage: writing the results
  */
 
+/* "2026-11-05" of an instant's UTC day. */
+static void day_text(int64_t us, char buf[11])
+{
+	time_format_day(time_day_of(us), buf);
+}
+
+/* " ≈ 1200.00 USD" of a quantity at the row's price, or "" (unpriced, or beyond the range). */
+static void money_text(const struct usage *u, const struct usage_row *row, int64_t quantity, char *buf, size_t size)
+{
+	int64_t micros;
+	buf[0] = '\0';
+	if (!row->priced ||
+	    usage_expected(quantity, row->price.unit_price_micros, row->price.minor_units, u->cfg->rounding, &micros) !=
+		    MONEY_OK)
+		return;
+	char amount[MONEY_FORMAT_MAX];
+	money_format(micros, row->price.minor_units, amount);
+	snprintf(buf, size, " \xe2\x89\x88 %s %s", amount, row->price.currency);
+}
+
+/* "the same hour of the week (±1 hour for daylight saving) in the 8 weeks before 2026-11, trend
+ * +1.2 %/week" */
+static void basis_text(const struct usage *u, const struct usage_row *row, char *buf, size_t size)
+{
+	char period[8], trend[STATS_FORMAT_MAX + 8];
+	period_format(u->period, period);
+	int64_t t = row->trend_e4 < 0 ? -row->trend_e4 : row->trend_e4;
+	char tenths[STATS_FORMAT_MAX];
+	stats_format_tenths(stats_div_round(t, 10), tenths);
+	snprintf(trend, sizeof trend, "%s%s", row->trend_e4 < 0 ? "-" : "+", tenths);
+	static const char *const what[] = { "the same hour of the week (\xc2\xb1" "1 hour for daylight saving)",
+					    "the same weekday", "the weekly totals" };
+	if (row->grain == GRAIN_WEEK)
+		snprintf(buf, size, "%s of the %" PRId64 " weeks before %s, no trend", what[row->grain], row->weeks, period);
+	else
+		snprintf(buf, size, "%s in the %" PRId64 " weeks before %s, trend %s %%/week", what[row->grain], row->weeks,
+			 period, trend);
+}
+
 static void usage_note(const struct usage *u, const struct usage_row *row, char *buf, size_t size)
 {
-	char period[8], median[STATS_FORMAT_MAX], mad[STATS_FORMAT_MAX];
-	period_format(u->period, period);
 	if (!row->scored) {
-		snprintf(buf, size,
-			 "not enough history to score: %" PRId64 " hourly points over %" PRId64
-			 " days in the %d months before %s; at least %d over %d days are needed",
-			 row->history_points, row->history_days, INSIGHTS_HISTORY_MONTHS, period,
-			 INSIGHTS_HISTORY_POINTS_MIN, INSIGHTS_HISTORY_DAYS_MIN);
+		snprintf(buf, size, "%s", row->reason);
 		return;
 	}
-	stats_format_quarters(row->robust.median_x4, median);
-	stats_format_quarters(row->robust.mad_x4, mad);
-	char head[64];
+	char basis[256], from[11], to[11], money[64], head[64];
+	static const char *const grain_name[] = { "hourly", "daily totals", "weekly totals" };
+	basis_text(u, row, basis, sizeof basis);
 	if (row->anomalies > 0)
-		snprintf(head, sizeof head, "%" PRId64 " of %" PRId64 " hours outside", row->anomalies,
-			 row->period_points);
+		snprintf(head, sizeof head, "%" PRId64 " %s", row->anomalies, row->anomalies == 1 ? "incident" : "incidents");
 	else
-		snprintf(head, sizeof head, "all %" PRId64 " hours within", row->period_points);
+		snprintf(head, sizeof head, "no incident");
+	if (row->total_days == 0) {
+		snprintf(buf, size, "%s against %s; %s (no complete %s of the period yet)", grain_name[row->grain], basis,
+			 head, row->grain == GRAIN_WEEK ? "week" : "day");
+		return;
+	}
+	time_format_day((int32_t)row->total_from_day, from);
+	time_format_day((int32_t)row->total_to_day, to);
+	int64_t diff = row->total_actual - row->total_expected;
+	char pct[32] = "";
+	if (row->total_expected > 0)
+		snprintf(pct, sizeof pct, ", %s%" PRId64 " %%", diff < 0 ? "-" : "+",
+			 stats_div_round((__int128)(diff < 0 ? -diff : diff) * 100, row->total_expected));
+	money_text(u, row, diff < 0 ? -diff : diff, money, sizeof money);
 	snprintf(buf, size,
-		 "%s the expected %" PRId64 " to %" PRId64 " (history median %s, MAD %s, %" PRId64
-		 " hourly points over %" PRId64 " days before %s)",
-		 head, row->band.low, row->band.high, median, mad, row->history_points, row->history_days, period);
+		 "%s against %s; %s to %s: %" PRId64 " units against %" PRId64 " expected (%s%" PRId64 " units%s%s); %s",
+		 grain_name[row->grain], basis, from, to, row->total_actual, row->total_expected, diff < 0 ? "-" : "+",
+		 diff < 0 ? -diff : diff, money, pct, head);
 }
 
 static const char usage_copy_sql[] =
@@ -455,8 +437,8 @@ static int usage_write_rows(struct db *db, const struct usage *u, int64_t run_id
 		if (row->scored) {
 			co_quarters(&c, row->robust.median_x4);
 			co_quarters(&c, row->robust.mad_x4);
-			co_i64(&c, row->band.low);
-			co_i64(&c, row->band.high);
+			co_i64(&c, row->band_low);
+			co_i64(&c, row->band_high);
 		} else {
 			for (int k = 0; k < 4; k++)
 				co_null(&c); /* median, MAD, band: not scored */
@@ -480,31 +462,82 @@ static const char exception_copy_sql[] =
 	"COPY settle.exception (run_id, period, code, reference, seq, recipient_account_id, agreement_id,"
 	" offer_id, currency, expected_micros, actual_micros, difference_micros, detail) FROM STDIN";
 
-/* The exception's reference: customer:product_code:dimension@YYYY-MM-DDTHH (UTC hour). */
+/* The last instant's unit text of an incident: "2026-11-05T13" (hours) or "2026-11-05" (days; a
+ * week ends on its seventh day). */
+static void unit_text(enum usage_grain g, int64_t us, int last, char buf[32])
+{
+	if (g == GRAIN_HOUR) {
+		char t[32];
+		time_format(us, t);
+		snprintf(buf, 32, "%.13s", t);
+		return;
+	}
+	if (g == GRAIN_WEEK && last)
+		us += 6 * 24 * US_PER_HOUR_I;
+	day_text(us, buf);
+}
+
+/* The exception's reference (SPEC §4.9): customer:product_code:dimension@FROM/TO, UTC hours
+ * YYYY-MM-DDTHH or days YYYY-MM-DD, /TO omitted for a single hour or day. */
 static void anomaly_reference(const struct usage *u, const struct anomaly *a, char *ref, size_t ref_size)
 {
 	const struct usage_row *row = &u->rows[a->row];
-	char hour[32];
-	time_format(a->hour_us, hour); /* 2026-10-05T13:00:00Z */
-	snprintf(ref, ref_size, "%s:%s:%s@%.13s", row->customer, row->product_code, row->dimension, hour);
+	char from[32], to[32];
+	unit_text(a->grain, a->from_us, 0, from);
+	unit_text(a->grain, a->to_us, 1, to);
+	if (a->points == 1 && a->grain != GRAIN_WEEK)
+		snprintf(ref, ref_size, "%s:%s:%s@%s", row->customer, row->product_code, row->dimension, from);
+	else
+		snprintf(ref, ref_size, "%s:%s:%s@%s/%s", row->customer, row->product_code, row->dimension, from, to);
 }
 
-/* SPEC §4.7 addition: one USAGE_ANOMALY per anomalous hour. The money columns stay NULL (a
- * quantity is not an amount); the observed quantity and the expected range are in the sentence. */
+/* When: "in hour 2026-11-05T13:00Z", "from 2026-11-05T13:00Z to 2026-11-05T18:59Z (6 hours)",
+ * "on 2026-11-05", "from 2026-11-16 to 2026-11-18 (3 days)", "since 2026-11-16 (15 days, to
+ * 2026-11-30)", "in the week 2026-11-02 to 2026-11-08". */
+static void anomaly_when(const struct anomaly *a, char *buf, size_t size)
+{
+	char from[32], to[32];
+	if (a->grain == GRAIN_HOUR) {
+		time_format(a->from_us, from);
+		time_format(a->to_us, to);
+		if (a->points == 1)
+			snprintf(buf, size, "in hour %.16sZ", from);
+		else
+			snprintf(buf, size, "from %.16sZ to %.14s59Z (%" PRId64 " hours)", from, to, a->points);
+		return;
+	}
+	unit_text(a->grain, a->from_us, 0, from);
+	unit_text(a->grain, a->to_us, 1, to);
+	if (a->grain == GRAIN_WEEK)
+		snprintf(buf, size, "%s %s to %s (%" PRId64 " %s)",
+			 a->ongoing && a->points > 1 ? "since the week of" : a->points == 1 ? "in the week" : "in the weeks",
+			 from, to, a->points, a->points == 1 ? "week" : "weeks");
+	else if (a->points == 1)
+		snprintf(buf, size, "on %s", from);
+	else if (a->ongoing)
+		snprintf(buf, size, "since %s (%" PRId64 " days, to %s)", from, a->points, to);
+	else
+		snprintf(buf, size, "from %s to %s (%" PRId64 " days)", from, to, a->points);
+}
+
+/* SPEC §4.9: when, how much (units, %, money) and the basis. */
 static void anomaly_detail(const struct usage *u, const struct anomaly *a, char *detail, size_t detail_size)
 {
 	const struct usage_row *row = &u->rows[a->row];
-	char hour[32], period[8], median[STATS_FORMAT_MAX], mad[STATS_FORMAT_MAX], score[STATS_FORMAT_MAX];
-	time_format(a->hour_us, hour);
-	period_format(u->period, period);
-	stats_format_quarters(row->robust.median_x4, median);
-	stats_format_quarters(row->robust.mad_x4, mad);
+	char when[96], basis[256], money[64], score[STATS_FORMAT_MAX], pct[32] = "";
+	anomaly_when(a, when, sizeof when);
+	basis_text(u, row, basis, sizeof basis);
 	stats_format_tenths(a->score_tenths, score);
+	int64_t diff = a->actual - a->expected, adiff = diff < 0 ? -diff : diff;
+	money_text(u, row, adiff, money, sizeof money);
+	if (a->expected > 0)
+		snprintf(pct, sizeof pct, "%" PRId64 " %% ", stats_div_round((__int128)adiff * 100, a->expected));
+	static const int thresholds[] = { INSIGHTS_HOUR_THRESHOLD, INSIGHTS_DAY_THRESHOLD, INSIGHTS_WEEK_THRESHOLD };
 	snprintf(detail, detail_size,
-		 "metered quantity %" PRId64 " in hour %.16sZ is %s the expected %" PRId64 " to %" PRId64
-		 " (history median %s, MAD %s, %" PRId64 " hourly points before %s); robust score %s > %d",
-		 a->quantity, hour, a->quantity > row->band.high ? "above" : "below", row->band.low, row->band.high,
-		 median, mad, row->history_points, period, score, INSIGHTS_SCORE_THRESHOLD);
+		 "%s recorded usage is %s(\xe2\x89\x88 %" PRId64 " units%s%s) %s expected: %" PRId64 " units against %" PRId64
+		 " expected; expected from %s; highest robust score %s > %d",
+		 when, pct, adiff, money, row->priced ? "" : "; no unit price known", a->direction > 0 ? "above" : "below",
+		 a->actual, a->expected, basis, score, thresholds[a->grain]);
 }
 
 struct numbered_ref {
@@ -550,6 +583,17 @@ free_refs:
 	return rc;
 }
 
+/* A quantity at the row's price, in micros rounded to the currency's minor units (SPEC §4.6's
+ * rule, money.h); 0 when beyond the range (*ok = 0). */
+static int64_t priced(const struct usage *u, const struct usage_row *row, int64_t quantity, int *ok)
+{
+	int64_t micros = 0;
+	if (usage_expected(quantity, row->price.unit_price_micros, row->price.minor_units, u->cfg->rounding, &micros) !=
+	    MONEY_OK)
+		*ok = 0;
+	return micros;
+}
+
 static int usage_write_exceptions(struct db *db, const struct usage *u, int64_t run_id, const char *period,
 				  struct err *e)
 {
@@ -559,7 +603,7 @@ static int usage_write_exceptions(struct db *db, const struct usage *u, int64_t 
 	if (co_begin(&c, db, exception_copy_sql, e) < 0)
 		return -1;
 	int rc = 0;
-	char ref[INSIGHTS_TEXT_MAX], detail[INSIGHTS_TEXT_MAX];
+	char ref[INSIGHTS_TEXT_MAX], detail[INSIGHTS_TEXT_MAX * 2];
 	for (size_t i = 0; i < u->anomalies_n && rc == 0; i++) {
 		const struct anomaly *a = &u->anomalies[i];
 		const struct usage_row *row = &u->rows[a->row];
@@ -573,10 +617,23 @@ static int usage_write_exceptions(struct db *db, const struct usage *u, int64_t 
 		co_null(&c); /* recipient: a customer is not a feed recipient */
 		co_text(&c, row->agreement_id);
 		co_text(&c, row->offer_id);
-		co_null(&c); /* currency, expected, actual, difference: not money */
-		co_null(&c);
-		co_null(&c);
-		co_null(&c);
+		int ok = row->priced;
+		int64_t expected = 0, actual = 0, difference = 0;
+		if (ok) {
+			expected = priced(u, row, a->expected, &ok);
+			actual = priced(u, row, a->actual, &ok);
+			if (ok && money_sub(actual, expected, &difference) != MONEY_OK)
+				ok = 0;
+		}
+		if (ok) {
+			co_text(&c, row->price.currency);
+			co_i64(&c, expected);
+			co_i64(&c, actual);
+			co_i64(&c, difference);
+		} else {
+			for (int k = 0; k < 4; k++)
+				co_null(&c); /* no unit price: the quantities are in the sentence */
+		}
 		co_text(&c, detail);
 		rc = co_end_row(&c, e);
 	}
@@ -590,7 +647,7 @@ static const char point_copy_sql[] =
 static int usage_write_chart(struct db *db, const struct usage *u, int64_t run_id, const char *period,
 			     struct err *e)
 {
-	if (u->best_row == SIZE_MAX)
+	if (u->best_row == SIZE_MAX || u->best_points_n == 0)
 		return 0;
 	const struct usage_row *row = &u->rows[u->best_row];
 	struct copy_out c;
@@ -606,19 +663,35 @@ static int usage_write_chart(struct db *db, const struct usage *u, int64_t run_i
 		co_text(&c, row->dimension);
 		co_instant(&c, p->hour_us);
 		co_i64(&c, p->quantity);
-		co_i64(&c, row->band.low);
-		co_i64(&c, row->band.high);
-		co_tenths(&c, insights_score_tenths(&row->robust, &row->band, p->quantity));
-		co_text(&c, insights_is_anomaly(&row->band, p->quantity) ? "t" : "f");
+		co_i64(&c, p->low);
+		co_i64(&c, p->high);
+		co_tenths(&c, p->score_tenths);
+		co_text(&c, p->anomaly ? "t" : "f");
 		rc = co_end_row(&c, e);
 	}
 	return co_finish(&c, rc, e);
 }
 
-static int usage_compute(struct db *db, int64_t run_id, int32_t period, int64_t as_of_us,
+static int usage_alloc(struct usage *u, struct err *e)
+{
+	size_t h = u->hours;
+	u->hq = malloc(h * sizeof *u->hq);
+	u->hseen = calloc(h, 1);
+	u->touched = malloc(h * sizeof *u->touched);
+	u->dq = malloc((h / 24 + h) * sizeof *u->dq);
+	u->spoints = malloc(2 * h * sizeof *u->spoints);
+	u->points = malloc(h * sizeof *u->points);
+	u->best_points = malloc(h * sizeof *u->best_points);
+	if (!u->hq || !u->hseen || !u->touched || !u->dq || !u->spoints || !u->points || !u->best_points)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	return 0;
+}
+
+static int usage_compute(struct db *db, const struct config *cfg, int64_t run_id, int32_t period, int64_t as_of_us,
 			 struct insights_summary *out, struct err *e)
 {
-	struct usage u = { .period = period, .period_start_us = period_start_us(period), .best_row = SIZE_MAX };
+	struct usage u = { .period = period, .period_start_us = period_start_us(period), .best_row = SIZE_MAX,
+			   .cfg = cfg };
 	struct usage_window w;
 	char period_text[8];
 	int32_t hist_period = period - INSIGHTS_HISTORY_MONTHS;
@@ -631,14 +704,15 @@ static int usage_compute(struct db *db, int64_t run_id, int32_t period, int64_t 
 	time_format_pg(w.history_start_us, w.history_start);
 	time_format_pg(u.period_start_us, w.period_start);
 	time_format_pg(w.period_end_us, w.period_end);
+	u.window_start_us = w.history_start_us;
+	u.hours = (size_t)((w.period_end_us - w.history_start_us) / US_PER_HOUR_I);
+	u.ps = (size_t)((u.period_start_us - w.history_start_us) / US_PER_HOUR_I);
+	u.pe = u.hours;
+	u.horizon = u.pe;
+	ASSERT(u.hours <= INSIGHTS_SERIES_POINTS_MAX);
 	int rc = -1;
-	u.history = malloc(INSIGHTS_SERIES_POINTS_MAX * sizeof *u.history);
-	u.points = malloc(INSIGHTS_SERIES_POINTS_MAX * sizeof *u.points);
-	u.best_points = malloc(INSIGHTS_SERIES_POINTS_MAX * sizeof *u.best_points);
-	if (!u.history || !u.points || !u.best_points) {
-		err_set(e, EXIT_FAILED, "insights: out of memory");
+	if (usage_alloc(&u, e) < 0)
 		goto release;
-	}
 	double t0 = log_clock();
 	size_t passes = 0;
 	char phase[64];
@@ -933,7 +1007,7 @@ int insights_compute(struct db *db, const struct config *cfg, int64_t run_id, in
 	for (size_t i = 0; i < sizeof clear_sql / sizeof clear_sql[0]; i++)
 		if (run_params(db, clear_sql[i], 2, params, e) < 0)
 			return err_prefix(e, "insights %s", period_text);
-	if (usage_compute(db, run_id, period, as_of_us, out, e) < 0)
+	if (usage_compute(db, cfg, run_id, period, as_of_us, out, e) < 0)
 		return err_prefix(e, "insights %s", period_text);
 	double t0 = log_clock();
 	if (timing_compute(db, run_id, period, as_of_us, out, e) < 0 ||

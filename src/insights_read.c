@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "currency.h"
 #include "insights_int.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
@@ -169,6 +170,7 @@ struct pass {
 	unsigned char *keys; /* the series' keys, one after the other (compared on every record) */
 	size_t keys_len, keys_cap;
 	size_t used;        /* points: records, and INSIGHTS_SERIES_COST_POINTS per series */
+	int64_t max_hour;   /* the newest hour of any record read (-1: none), for the horizon */
 	size_t budget;      /* points this pass may hold: beyond, it overflows */
 	int overflow;       /* stopped reading at the budget */
 	char *text;         /* the key of the series being scored, as three C strings */
@@ -192,6 +194,7 @@ static void pass_clear(struct pass *p)
 		memset(p->slots, 0, p->slots_cap * sizeof *p->slots);
 	p->used = 0;
 	p->overflow = 0;
+	p->max_hour = -1;
 }
 
 static void pass_release(struct pass *p)
@@ -212,6 +215,7 @@ static int pass_init(struct pass *p, int64_t window_start_us, int64_t window_end
 	memset(p, 0, sizeof *p);
 	ASSERT(window_start_us % US_PER_HOUR == 0 && window_end_us % US_PER_HOUR == 0);
 	p->first_hour = window_start_us / US_PER_HOUR;
+	p->max_hour = -1;
 	p->hours = (size_t)((window_end_us - window_start_us) / US_PER_HOUR);
 	ASSERT(p->hours > 0 && p->hours <= INSIGHTS_SERIES_POINTS_MAX && p->hours <= UINT16_MAX);
 	p->hour_sum = malloc(p->hours * sizeof *p->hour_sum); /* owned by p */
@@ -394,6 +398,8 @@ static int pass_take(struct pass *p, int64_t period_start_us, const struct bin_i
 	int64_t us = be64(in->field[R_HOUR]) + PG_EPOCH_US;
 	int64_t hour = us / US_PER_HOUR - (us % US_PER_HOUR < 0);
 	ASSERT(hour >= p->first_hour && hour < p->first_hour + (int64_t)p->hours); /* the WHERE's window */
+	if (hour - p->first_hour > p->max_hour)
+		p->max_hour = hour - p->first_hour;
 	if (hour * US_PER_HOUR >= period_start_us) {
 		s->in_period = 1;
 		if (series_take_agreement(s, in->field[R_AGREEMENT], in->len[R_AGREEMENT], e) < 0)
@@ -475,28 +481,60 @@ static int pass_key_text(struct pass *p, const struct pseries *s, const char *ou
 	return 0;
 }
 
-/* The offers by agreement (column 0, sorted in byte order): the one offer with that agreement,
- * current at as-of, or NULL. */
-static const char *offer_of(const PGresult *offers, const char *agreement_id)
+/* The offers and their prices (usage_offers, usage_prices). */
+struct offers {
+	PGresult *offers; /* agreement_id (sorted in byte order), offer_id, currency */
+	PGresult *prices; /* offer_id, dimension (sorted in byte order), unit_price_micros */
+};
+
+/* The row of the offers by agreement: the one offer with that agreement, current at as-of; -1. */
+static int offer_row(const PGresult *offers, const char *agreement_id)
 {
 	if (!agreement_id)
-		return NULL;
+		return -1;
 	int lo = 0, hi = PQntuples(offers);
 	while (lo < hi) {
 		int mid = lo + (hi - lo) / 2;
 		int c = strcmp(PQgetvalue(offers, mid, 0), agreement_id);
 		if (c == 0)
-			return PQgetvalue(offers, mid, 1);
+			return mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return -1;
+}
+
+/* The unit price of (offer_id, dimension), as of the run: 1 and *out filled, or 0. */
+static int price_of(const struct offers *o, int row, const char *dimension, struct usage_price *out)
+{
+	const char *offer_id = PQgetvalue(o->offers, row, 1), *currency = PQgetvalue(o->offers, row, 2);
+	int lo = 0, hi = PQntuples(o->prices);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(PQgetvalue(o->prices, mid, 0), offer_id);
+		if (c == 0)
+			c = strcmp(PQgetvalue(o->prices, mid, 1), dimension);
+		if (c == 0) {
+			int minor = currency_minor_units(currency, strlen(currency));
+			if (minor < 0 || strlen(currency) != 3)
+				return 0; /* an unknown currency: no amount can be formatted */
+			out->unit_price_micros = insights_cell_i64(o->prices, mid, 2);
+			memcpy(out->currency, currency, 4);
+			out->minor_units = minor;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
 }
 
 /* Scores one series from its grouped records: the records of one hour summed, hours in order. */
-static int pass_score_series(struct pass *p, struct usage *u, const struct pseries *s, const PGresult *offers,
+static int pass_score_series(struct pass *p, struct usage *u, const struct pseries *s, const struct offers *offers,
 			     struct err *e)
 {
 	const struct urec *recs = s->recs;
@@ -516,9 +554,13 @@ static int pass_score_series(struct pass *p, struct usage *u, const struct pseri
 	}
 	const char *key[3];
 	int rc = pass_key_text(p, s, key, e);
+	int orow = offer_row(offers->offers, series_agreement(s));
+	struct usage_price price;
+	int has_price = rc == 0 && orow >= 0 && price_of(offers, orow, key[R_DIMENSION], &price);
 	if (rc == 0)
 		rc = usage_start_series(u, key[R_CUSTOMER], key[R_PRODUCT_CODE], key[R_DIMENSION],
-					series_agreement(s), offer_of(offers, series_agreement(s)), e);
+					series_agreement(s), orow >= 0 ? PQgetvalue(offers->offers, orow, 1) : NULL,
+					has_price ? &price : NULL, e);
 	for (size_t h = lo; h <= hi && h < p->hours; h++) { /* also on errors: hour_seen is 0 again */
 		if (!p->hour_seen[h])
 			continue;
@@ -536,7 +578,7 @@ static int pass_score_series(struct pass *p, struct usage *u, const struct pseri
 }
 
 /* Scores the pass's series with usage in the period, in key order, onto u->rows. */
-static int pass_score(struct pass *p, struct usage *u, const PGresult *offers, struct err *e)
+static int pass_score(struct pass *p, struct usage *u, const struct offers *offers, struct err *e)
 {
 	if (p->series_n == 0)
 		return 0;
@@ -613,10 +655,26 @@ static int usage_estimate(struct db *db, int64_t *out, struct err *e)
 	return 0;
 }
 
+/* The horizon: the end of the hours scored (docs/insights.md, "Horizon"). Usage is complete up to
+ * the newest hour of any series' records in the window (max_hour, window-relative; -1: none):
+ * when that is the period's last hour, the whole period is scored; otherwise (a month still
+ * running) the newest INSIGHTS_HORIZON_LAG_HOURS hours are left out too, as records of the other
+ * series may still be on their way, and their absence must not read as an outage. */
+static void usage_set_horizon(struct usage *u, int64_t max_hour)
+{
+	int64_t end = max_hour + 1;
+	if (end < (int64_t)u->pe)
+		end -= INSIGHTS_HORIZON_LAG_HOURS;
+	if (end < (int64_t)u->ps)
+		end = (int64_t)u->ps;
+	ASSERT(end <= (int64_t)u->pe);
+	u->horizon = (size_t)end;
+}
+
 /* Reads and scores every series in one pass. *overflow = 1 (nothing scored) when the window has
  * more than budget records: the estimate was low, and the caller reads it in ranges instead. */
 static int usage_read_once(struct db *db, struct usage *u, const struct usage_window *w, struct pass *p,
-			   const PGresult *offers, size_t budget, int *overflow, struct err *e)
+			   const struct offers *offers, size_t budget, int *overflow, struct err *e)
 {
 	char *sql = usage_copy_sql_of(w, 0); /* owned here */
 	if (!sql)
@@ -625,8 +683,10 @@ static int usage_read_once(struct db *db, struct usage *u, const struct usage_wi
 	int rc = pass_read(db, sql, p, u->period_start_us, e);
 	free(sql);
 	*overflow = rc == 0 && p->overflow;
-	if (rc == 0 && !p->overflow)
+	if (rc == 0 && !p->overflow) {
+		usage_set_horizon(u, p->max_hour);
 		rc = pass_score(p, u, offers, e);
+	}
 	pass_clear(p);
 	return rc;
 }
@@ -670,11 +730,12 @@ static int usage_set_range(struct db *db, const struct series_count *lo, const s
  * single series has more): counts the records per series, cuts the series in key order into
  * ranges, and reads each range with its own COPY. */
 static int usage_read_ranges(struct db *db, struct usage *u, const struct usage_window *w, struct pass *p,
-			     const PGresult *offers, size_t budget, size_t *passes, struct err *e)
+			     const struct offers *offers, size_t budget, size_t *passes, struct err *e)
 {
 	const char *params[3] = { w->as_of, w->history_start, w->period_end };
 	PGresult *res = db_query(db,
-				 "SELECT customer_aws_account_id, product_code, dimension, count(*)"
+				 "SELECT customer_aws_account_id, product_code, dimension, count(*),"
+				 " floor(extract(epoch FROM max(usage_hour) - $2::timestamptz) / 3600)::bigint"
 				 " FROM settle.metering_asof($1::timestamptz)"
 				 " WHERE status = 'Success'"
 				 "   AND usage_hour >= $2::timestamptz AND usage_hour < $3::timestamptz"
@@ -690,9 +751,14 @@ static int usage_read_ranges(struct db *db, struct usage *u, const struct usage_
 		err_set(e, EXIT_FAILED, "insights: out of memory");
 		goto clear;
 	}
-	for (size_t i = 0; i < n; i++)
+	int64_t max_hour = -1;
+	for (size_t i = 0; i < n; i++) {
 		sc[i] = (struct series_count){ PQgetvalue(res, (int)i, 0), PQgetvalue(res, (int)i, 1),
 					       PQgetvalue(res, (int)i, 2), insights_cell_i64(res, (int)i, 3) };
+		int64_t h = insights_cell_i64(res, (int)i, 4);
+		max_hour = h > max_hour ? h : max_hour;
+	}
+	usage_set_horizon(u, max_hour);
 	qsort(sc, n, sizeof *sc, cmp_series_count);
 	sql = usage_copy_sql_of(w, 1);
 	if (!sql) {
@@ -732,16 +798,27 @@ clear:
 	return rc;
 }
 
-/* The informative offer of an agreement: the one offer current at as-of with that agreement_id,
- * when there is exactly one. Column 0 agreement_id (sorted in byte order), 1 offer_id. */
-static PGresult *usage_offers(struct db *db, const struct usage_window *w, struct err *e)
+/* The offer of an agreement: the one offer current at as-of with that agreement_id, when there is
+ * exactly one (column 0 agreement_id, sorted in byte order, 1 offer_id, 2 its currency), and the
+ * unit prices of the offers' dimensions as of the run (SPEC §3.3: offer_id, dimension, sorted in
+ * byte order, unit_price_micros). */
+static int usage_offers(struct db *db, const struct usage_window *w, struct offers *o, struct err *e)
 {
 	const char *params[1] = { w->as_of };
-	return db_query(db,
-			"SELECT agreement_id, min(offer_id COLLATE \"C\")"
-			" FROM settle.offer_asof($1::timestamptz) WHERE agreement_id <> ''"
-			" GROUP BY agreement_id HAVING count(*) = 1 ORDER BY agreement_id COLLATE \"C\"",
-			1, params, PGRES_TUPLES_OK, e);
+	o->offers = db_query(db,
+			     "SELECT agreement_id, min(offer_id COLLATE \"C\"), min(currency COLLATE \"C\")"
+			     " FROM settle.offer_asof($1::timestamptz) WHERE agreement_id <> ''"
+			     " GROUP BY agreement_id HAVING count(*) = 1 ORDER BY agreement_id COLLATE \"C\"",
+			     1, params, PGRES_TUPLES_OK, e);
+	if (!o->offers)
+		return -1;
+	o->prices = db_query(db,
+			     "SELECT offer_id, dimension, min(unit_price_micros)"
+			     " FROM settle.offer_dimension_asof($1::timestamptz)"
+			     " GROUP BY offer_id, dimension HAVING count(DISTINCT unit_price_micros) = 1"
+			     " ORDER BY offer_id COLLATE \"C\", dimension COLLATE \"C\"",
+			     1, params, PGRES_TUPLES_OK, e);
+	return o->prices ? 0 : -1;
 }
 
 /* Every series with Success usage in the period, scored in key order onto u->rows. One pass when
@@ -754,21 +831,22 @@ static int usage_read_all(struct db *db, struct usage *u, const struct usage_win
 	if (usage_budget(&budget, e) < 0 || usage_estimate(db, &estimate, e) < 0)
 		return -1;
 	struct pass p;
-	PGresult *offers = NULL; /* owned here */
+	struct offers offers = { NULL, NULL }; /* owned here */
 	int rc = -1, overflow = 1;
-	if (pass_init(&p, w->history_start_us, w->period_end_us, e) < 0 || !(offers = usage_offers(db, w, e)))
+	if (pass_init(&p, w->history_start_us, w->period_end_us, e) < 0 || usage_offers(db, w, &offers, e) < 0)
 		goto release;
 	if (estimate < 0 || (uint64_t)estimate <= budget) {
 		(*passes)++;
-		if (usage_read_once(db, u, w, &p, offers, budget, &overflow, e) < 0)
+		if (usage_read_once(db, u, w, &p, &offers, budget, &overflow, e) < 0)
 			goto release;
 	}
-	if (overflow && usage_read_ranges(db, u, w, &p, offers, budget, passes, e) < 0)
+	if (overflow && usage_read_ranges(db, u, w, &p, &offers, budget, passes, e) < 0)
 		goto release;
 	rc = 0;
 release:
 	pass_release(&p);
-	PQclear(offers);
+	PQclear(offers.offers);
+	PQclear(offers.prices);
 	return rc;
 }
 

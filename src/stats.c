@@ -180,6 +180,43 @@ int stats_robust(const int64_t *values, size_t n, struct stats_robust *out, stru
 	return 0;
 }
 
+/* Insertion sort of a small array (n <= STATS_SMALL_N_MAX). */
+static void sort_small(int64_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		int64_t x = v[i];
+		size_t j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* The median × 2 of sorted v[0..n): an integer. */
+static int64_t median_x2_sorted(const int64_t *v, size_t n)
+{
+	return n % 2 ? 2 * v[n / 2] : v[n / 2 - 1] + v[n / 2];
+}
+
+void stats_robust_small(const int64_t *values, size_t n, struct stats_robust *out)
+{
+	ASSERT(n >= 1 && n <= STATS_SMALL_N_MAX);
+	int64_t v[STATS_SMALL_N_MAX], dev[STATS_SMALL_N_MAX];
+	for (size_t i = 0; i < n; i++) {
+		ASSERT(values[i] <= STATS_VALUE_ABS_MAX && values[i] >= -STATS_VALUE_ABS_MAX);
+		v[i] = values[i];
+	}
+	sort_small(v, n);
+	int64_t m_x2 = median_x2_sorted(v, n);
+	/* |2x − 2m| are integers; their median × 2 is the MAD × 4. */
+	for (size_t i = 0; i < n; i++)
+		dev[i] = 2 * v[i] > m_x2 ? 2 * v[i] - m_x2 : m_x2 - 2 * v[i];
+	sort_small(dev, n);
+	out->n = n;
+	out->median_x4 = 2 * m_x2;
+	out->mad_x4 = median_x2_sorted(dev, n);
+}
+
 int stats_histogram(const int64_t *values, size_t n, const int64_t *edges, size_t bins_n, int64_t *counts,
 		    struct err *e)
 {

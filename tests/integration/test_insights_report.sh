@@ -27,7 +27,7 @@ same() { # name, expected file, actual file
 # --- feeds ------------------------------------------------------------------------------------
 "$FIX/gen-metering.sh" "$work"
 settle ingest "$work/metering-history.csv" "$work/metering-2026-10.csv" "$work/metering-late.csv" \
-	"$FIX/billing_event.csv" "$FIX/offer.csv" >"$work/ingest.log" 2>&1
+	"$FIX/billing_event.csv" "$FIX/offer.csv" "$FIX/offer_dimension.csv" >"$work/ingest.log" 2>&1
 rc=$?
 check "ingest the insights fixtures" test $rc = 0
 [ $rc = 0 ] || cat "$work/ingest.log"
@@ -53,10 +53,18 @@ block 'period,measure,recipient_account_id,' >"$work/want-timing.csv"
 check "the expected blocks were found" test -s "$work/want-insights.csv" -a -s "$work/want-timing.csv"
 same "insights.csv is insight_usage as computed by hand" "$work/want-insights.csv" "$set1/insights.csv"
 same "payment_timing.csv is insight_timing as computed by hand" "$work/want-timing.csv" "$set1/payment_timing.csv"
-# exceptions.csv has no seq column; the rest of each USAGE_ANOMALY row is the table's.
-block 'period,code,reference,seq,' | sed 1d | sed 's/^\([^,]*,[^,]*,[^,]*\),[^,]*,/\1,/' >"$work/want-anomalies.csv"
+# exceptions.csv has no seq column, and shows the micros as amounts (USD: two decimals); the rest of
+# each USAGE_ANOMALY row is the table's.
+block 'period,code,reference,seq,' | sed 1d | sed 's/^\([^,]*,[^,]*,[^,]*\),[^,]*,/\1,/' | awk '
+function amount(m,    s) { if (m == "") return ""; s = m < 0 ? "-" : ""; m = m < 0 ? -m : m
+	return s int(m / 1000000) "." sprintf("%02d", int((m % 1000000) / 10000)) }
+{ rest = $0; out = ""
+  for (i = 1; i <= 10; i++) { k = index(rest, ","); f[i] = substr(rest, 1, k - 1); rest = substr(rest, k + 1) }
+  for (i = 8; i <= 10; i++) f[i] = amount(f[i])
+  for (i = 1; i <= 10; i++) out = out f[i] ","
+  print out rest }' >"$work/want-anomalies.csv"
 grep '^2026-10,USAGE_ANOMALY,' "$set1/exceptions.csv" >"$work/anomalies.csv"
-same "exceptions.csv lists the USAGE_ANOMALY rows, money and currency empty" \
+same "exceptions.csv lists the USAGE_ANOMALY rows, priced where the offer has a unit price" \
 	"$work/want-anomalies.csv" "$work/anomalies.csv"
 check "exceptions.csv stays sorted by code, reference" \
 	sh -c "sed 1d '$set1/exceptions.csv' | cut -d, -f2,3 | LC_ALL=C sort -c"
@@ -112,7 +120,7 @@ settle report --period 2026-12 --as-of 2026-12-11T00:00:00Z --out "$work/r5" 2>"
 check "a period without history or payouts reports" \
 	grep -q '; 0 usage anomalies; no payouts to time$' "$work/r5.log"
 check "insights.csv guards text that looks like a formula" \
-	grep -q "^2026-12,'=1+2,'-prod,'@dim,,,NOT_ENOUGH_HISTORY,0,0,,,,,2,7,9,0,,not enough history" \
+	grep -q "^2026-12,'=1+2,'-prod,'@dim,,,NOT_ENOUGH_HISTORY,0,0,,,,,2,7,9,0,,not scored" \
 	"$work/r5/2026-12/insights.csv"
 check "payment_timing.csv: the header only" \
 	test "$(cat "$work/r5/2026-12/payment_timing.csv")" = \
@@ -126,7 +134,7 @@ fi
 # --- nightly: one insights line per period, the summary line still last ---------------------------
 DB=$(pg_test_createdb insights_nightly) || { ko "create the nightly database"; exit 1; }
 mkdir -p "$work/inbox"
-cp "$work/metering-history.csv" "$work/metering-2026-10.csv" "$FIX/billing_event.csv" "$FIX/offer.csv" "$work/inbox/"
+cp "$work/metering-history.csv" "$work/metering-2026-10.csv" "$FIX/billing_event.csv" "$FIX/offer.csv" "$FIX/offer_dimension.csv" "$work/inbox/"
 settle nightly --inbox "$work/inbox" --out "$work/nightly" 2>"$work/nightly.log"
 rc=$?
 check "nightly exits 0" test $rc = 0
@@ -137,7 +145,7 @@ periods=$(grep -c '^settle: nightly: [0-9]\{4\}-[0-9][0-9]: [0-9]* usage anomal'
 written=$(tail -n 1 "$work/nightly.log" | sed -n 's/.*periods written: //p' | wc -w)
 check "one insights line per period written ($periods of $written)" test "$periods" = "$written" -a "$written" -gt 0
 check "the summary is still the last line" \
-	sh -c "tail -n 1 '$work/nightly.log' | grep -q '^settle: nightly: 4 files (4 ingested.*exceptions, periods written: '"
+	sh -c "tail -n 1 '$work/nightly.log' | grep -q '^settle: nightly: 5 files (5 ingested.*exceptions, periods written: '"
 check "nightly writes the insight files" \
 	test -s "$work/nightly/2026-10/insights.csv" -a -s "$work/nightly/2026-10/payment_timing.csv"
 exit 0

@@ -270,6 +270,33 @@ TEST(robust_matches_definition_on_random_data)
 	}
 }
 
+TEST(robust_small_equals_gsl)
+{
+	/* The integer-only median/MAD of small samples gives GSL's numbers, and leaves its input. */
+	int64_t v[STATS_SMALL_N_MAX], copy[STATS_SMALL_N_MAX];
+	lcg_seed(7);
+	for (int round = 0; round < 20000; round++) {
+		size_t n = 1 + lcg_next() % STATS_SMALL_N_MAX;
+		int64_t span = round % 4 == 0 ? STATS_VALUE_ABS_MAX : round % 4 == 1 ? 100000 : round % 4 == 2 ? 5 : 0;
+		for (size_t i = 0; i < n; i++)
+			v[i] = (int64_t)(lcg_next() % (uint64_t)(2 * span + 1)) - span;
+		memcpy(copy, v, n * sizeof *v);
+		struct stats_robust r, s;
+		struct err e = { 0 };
+		REQUIRE(stats_robust(v, n, &r, &e) == 0);
+		stats_robust_small(v, n, &s);
+		CHECK_I64(s.n, (int64_t)n);
+		CHECK_I64(s.median_x4, r.median_x4);
+		CHECK_I64(s.mad_x4, r.mad_x4);
+		CHECK(memcmp(v, copy, n * sizeof *v) == 0);
+	}
+	int64_t eight[] = { 100, 90, 110, 0, 105, 95, 100, 5000 }; /* median 100, |dev| 0 10 10 100 5 5 0 4900 */
+	struct stats_robust s;
+	stats_robust_small(eight, 8, &s);
+	CHECK_I64(s.median_x4, 400);
+	CHECK_I64(s.mad_x4, 30); /* median of 0 0 5 5 10 10 100 4900 = 7.5 */
+}
+
 TEST(robust_does_not_touch_input)
 {
 	int64_t v[] = { 9, 1, 8, 2, 7, 3 };
@@ -405,6 +432,7 @@ int main(void)
 	RUN(summarize_rejects_bad_input);
 	RUN(robust_hand_computed);
 	RUN(robust_matches_definition_on_random_data);
+	RUN(robust_small_equals_gsl);
 	RUN(robust_does_not_touch_input);
 	RUN(histogram_bins);
 	RUN(histogram_empty_and_out_of_range);
