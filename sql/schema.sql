@@ -354,17 +354,20 @@ CREATE FUNCTION settle.offer_derived_asof(as_of timestamp with time zone) RETURN
         FROM ag
         UNION ALL
         SELECT DISTINCT r.offer_id, NULL, NULL, NULL, NULL, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz
-        FROM revs r WHERE r.offer_id NOT IN (SELECT ag.offer_id FROM ag)
+        FROM revs r WHERE NOT EXISTS (SELECT 1 FROM ag WHERE ag.offer_id = r.offer_id)
     ),
     -- the revision in force when the agreement was accepted (as the marketplace's own agreement
-    -- report joins them), else the latest
+    -- report joins them); an agreement accepted before the offer's first revision (backdated) has
+    -- the first one, as that report extends the first revision back in time; an offer no agreement
+    -- accepted yet, the latest
     rev AS (
         SELECT DISTINCT ON (b.offer_id, b.agreement_id) b.offer_id, b.agreement_id, r.offer_revision,
                r.seller_account_id, r.opportunity_id
         FROM base b JOIN revs r ON r.offer_id = b.offer_id
         ORDER BY b.offer_id, b.agreement_id,
                  (b.accepted IS NOT NULL AND r.valid_from IS NOT NULL AND r.valid_from <= b.accepted) DESC,
-                 r.valid_from DESC NULLS LAST, r.offer_revision DESC
+                 CASE WHEN b.accepted IS NULL OR r.valid_from <= b.accepted THEN r.valid_from END DESC NULLS LAST,
+                 r.valid_from ASC NULLS LAST, r.offer_revision COLLATE "C" DESC
     ),
     prod AS (
         SELECT DISTINCT ON (p.offer_id, p.offer_revision) p.offer_id, p.offer_revision,
@@ -561,7 +564,7 @@ CREATE FUNCTION settle.offer_terms_asof(as_of timestamp with time zone) RETURNS 
                CASE WHEN s.split_basis IS NULL THEN 'no split_basis in the offer file' END), ''),
            false
     FROM stated s
-    WHERE s.offer_id IS NOT NULL AND s.offer_id NOT IN (SELECT d.offer_id FROM d)
+    WHERE s.offer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM d WHERE d.offer_id = s.offer_id)
 $$;
 
 --
