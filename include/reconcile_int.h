@@ -65,7 +65,7 @@ struct rc {
 	struct match_index *index;
 	struct rc_billed *billed;      /* offers_n entries */
 	unsigned char *offer_reported; /* offers_n entries: its OFFER_ problem is in this period's exceptions */
-	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros; sorted */
+	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros (NULL: price unusable), price; sorted */
 
 	/* payouts and deposits (rc_payouts_load) */
 	PGresult *payouts_res;

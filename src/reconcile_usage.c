@@ -355,6 +355,7 @@ struct dim_row {
 	int64_t recorded_micros;       /* SPEC §4.6 three-way: micros of a unit; 0 when none recorded */
 	int priced;
 	int64_t unit_price_micros, expected_micros;
+	const char *bad_price;         /* the feed's price that is no exact amount of micros, or NULL */
 };
 
 static void meter_result(struct rc *rc, const struct offer_ctx *c, const struct dim_row *d, int64_t billed,
@@ -407,6 +408,16 @@ static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, cons
 			r->quantity = acc[ai].quantity;
 			r->records = acc[ai].records;
 			ai++;
+		}
+		if (c0 <= 0 && PQgetisnull(rc->dims_res, di, 2)) {
+			/* SPEC §3.3: a feed price with more than 6 fractional digits (or no number) prices
+			 * nothing — exact micros or nothing; a metered dimension names it, an unmetered one
+			 * is no row */
+			r->bad_price = PQgetvalue(rc->dims_res, di, 3);
+			di++;
+			if (c0 < 0)
+				n--;
+			continue;
 		}
 		if (c0 <= 0) {
 			r->priced = 1;
@@ -523,10 +534,15 @@ static int offer_month(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, con
 		if (rows[i].priced)
 			continue;
 		snprintf(ref, sizeof ref, "%s:%s:%s", c->o->offer_id, rc->period_text, rows[i].dimension);
-		if (offer_exception(rc, c, "UNKNOWN_DIMENSION", ref, 0, 0, 0, 0,
-				    rtext_unknown_dimension(buf, sizeof buf, c->o->offer_id, rows[i].dimension,
-							    rc->period_text, rows[i].quantity, rows[i].records),
-				    e) < 0)
+		rtext_unknown_dimension(buf, sizeof buf, c->o->offer_id, rows[i].dimension, rc->period_text,
+					rows[i].quantity, rows[i].records);
+		if (rows[i].bad_price) {
+			size_t len = strlen(buf);
+			snprintf(buf + len, sizeof buf - len,
+				 ": the agreement term's price %s is not an exact amount with at most 6 fractional digits; "
+				 "state the price in the offer_dimension file", rows[i].bad_price);
+		}
+		if (offer_exception(rc, c, "UNKNOWN_DIMENSION", ref, 0, 0, 0, 0, buf, e) < 0)
 			goto done;
 	}
 	rc_code = 0;

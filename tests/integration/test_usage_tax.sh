@@ -76,3 +76,27 @@ check "without the daily usage feed the recorded column is empty" \
 	grep -qx '2026-10,offer-3,2026-10,users,USD,300,,0.0025,0.75,0.00,UNBILLED' "$work/plain/2026-10/metering.csv"
 check "without the feeds no USAGE_RECORD_MISMATCH or TAX_ITEM_ exception" \
 	sh -c "! grep -Eq '^2026-10,(USAGE_RECORD_MISMATCH|TAX_ITEM_MISSING|TAX_ITEM_MISMATCH),' '$work/plain/2026-10/exceptions.csv'"
+
+# SPEC §3.3: a rate card price with more than 6 fractional digits prices nothing (exact micros or
+# nothing) and is named, not passed off as a dimension the offer does not price
+python3 - "$fx/agreementtermfeed_v1.csv" "$work/term_v2.csv" <<'PY' || ko "write the term revision"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n"); w.writeheader()
+    for r in rows:
+        if r["term_id"] == "term-3":
+            r["term_configuration"] = r["term_configuration"].replace('"0.0025"', '"0.00250001"')
+            r["update_date"] = "2026-10-20T00:00:00Z"
+            w.writerow(r)
+PY
+settle ingest --kind agreementtermfeed_v1 "$work/term_v2.csv" >/dev/null 2>&1 || ko "ingest the term revision"
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants (3)"
+check "the unusable price is passed on without micros" \
+	test "$(sql "SELECT price || ':' || coalesce(unit_price_micros::text, 'none') FROM settle.offer_dimension_terms_asof(now())
+		WHERE offer_id = 'offer-3' AND dimension = 'users'")" = "0.00250001:none"
+settle report --period 2026-10 --as-of 2026-11-20T00:00:00Z --out "$work/badprice" >"$work/badprice.log" 2>&1
+check "report exits 0 with a 7-digit price" test $? = 0
+check "the dimension is UNKNOWN_DIMENSION naming the feed's price" \
+	sh -c "grep '^2026-10,UNKNOWN_DIMENSION,offer-3:2026-10:users,' '$work/badprice/2026-10/exceptions.csv' | grep -q 'price 0.00250001 is not an exact amount'"
+check "the other dimension keeps its price" grep -q '^2026-10,offer-3,2026-10,gb,USD,0,,12.50,' "$work/badprice/2026-10/metering.csv"
