@@ -64,8 +64,9 @@ struct rc {
 	size_t offers_n;
 	struct match_index *index;
 	struct rc_billed *billed;      /* offers_n entries */
+	size_t *offer_head;            /* rc_usage_run: per offer row, the first row of its offer_id */
 	unsigned char *offer_reported; /* offers_n entries: its OFFER_ problem is in this period's exceptions */
-	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros; sorted */
+	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros (NULL: price unusable), price; sorted */
 
 	/* payouts and deposits (rc_payouts_load) */
 	PGresult *payouts_res;

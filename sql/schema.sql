@@ -354,17 +354,20 @@ CREATE FUNCTION settle.offer_derived_asof(as_of timestamp with time zone) RETURN
         FROM ag
         UNION ALL
         SELECT DISTINCT r.offer_id, NULL, NULL, NULL, NULL, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz
-        FROM revs r WHERE r.offer_id NOT IN (SELECT ag.offer_id FROM ag)
+        FROM revs r WHERE NOT EXISTS (SELECT 1 FROM ag WHERE ag.offer_id = r.offer_id)
     ),
     -- the revision in force when the agreement was accepted (as the marketplace's own agreement
-    -- report joins them), else the latest
+    -- report joins them); an agreement accepted before the offer's first revision (backdated) has
+    -- the first one, as that report extends the first revision back in time; an offer no agreement
+    -- accepted yet, the latest
     rev AS (
         SELECT DISTINCT ON (b.offer_id, b.agreement_id) b.offer_id, b.agreement_id, r.offer_revision,
                r.seller_account_id, r.opportunity_id
         FROM base b JOIN revs r ON r.offer_id = b.offer_id
         ORDER BY b.offer_id, b.agreement_id,
                  (b.accepted IS NOT NULL AND r.valid_from IS NOT NULL AND r.valid_from <= b.accepted) DESC,
-                 r.valid_from DESC NULLS LAST, r.offer_revision DESC
+                 CASE WHEN b.accepted IS NULL OR r.valid_from <= b.accepted THEN r.valid_from END DESC NULLS LAST,
+                 r.valid_from ASC NULLS LAST, r.offer_revision COLLATE "C" DESC
     ),
     prod AS (
         SELECT DISTINCT ON (p.offer_id, p.offer_revision) p.offer_id, p.offer_revision,
@@ -429,14 +432,13 @@ $$;
 -- Name: offer_dimension_terms_asof(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
 --
 
-CREATE FUNCTION settle.offer_dimension_terms_asof(as_of timestamp with time zone) RETURNS TABLE(offer_id text, dimension text, unit_price_micros bigint)
+CREATE FUNCTION settle.offer_dimension_terms_asof(as_of timestamp with time zone) RETURNS TABLE(offer_id text, dimension text, unit_price_micros bigint, price text)
     LANGUAGE sql STABLE
     AS $$
-    SELECT s.offer_id, s.dimension, s.unit_price_micros FROM settle.offer_dimension_asof(as_of) s
+    SELECT s.offer_id, s.dimension, s.unit_price_micros, NULL::text FROM settle.offer_dimension_asof(as_of) s
     UNION ALL
-    SELECT p.offer_id, p.dimension, p.unit_price_micros FROM settle.offer_term_prices_asof(as_of) p
-    WHERE p.unit_price_micros IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM settle.offer_dimension_asof(as_of) s
+    SELECT p.offer_id, p.dimension, p.unit_price_micros, p.price FROM settle.offer_term_prices_asof(as_of) p
+    WHERE NOT EXISTS (SELECT 1 FROM settle.offer_dimension_asof(as_of) s
                       WHERE s.offer_id = p.offer_id AND s.dimension = p.dimension)
 $$;
 
@@ -456,12 +458,16 @@ CREATE FUNCTION settle.offer_term_prices_asof(as_of timestamp with time zone) RE
     FROM settle.sdds_agreement_term_asof(as_of) t
     JOIN settle.sdds_agreement_asof(as_of) a ON a.agreement_id = t.agreement_id
     CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(t.term_configuration->'rateCards') = 'array'
-                                                 THEN t.term_configuration->'rateCards' ELSE '[]' END) rc (elem)
+                                                 THEN t.term_configuration->'rateCards' ELSE '[]' END)
+                       WITH ORDINALITY rc (elem, n)
     CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(rc.elem->'rateCard') = 'array'
-                                                 THEN rc.elem->'rateCard' ELSE '[]' END) card (elem)
+                                                 THEN rc.elem->'rateCard' ELSE '[]' END)
+                       WITH ORDINALITY card (elem, n)
     WHERE t.term_type = 'UsageBasedPricingTerm' AND a.offer_id IS NOT NULL
       AND card.elem->>'dimensionKey' IS NOT NULL
-    ORDER BY a.offer_id, card.elem->>'dimensionKey', a.start_time DESC NULLS LAST, a.agreement_id DESC
+    -- a total order: one agreement may carry a dimension in several terms or rate cards
+    ORDER BY a.offer_id, card.elem->>'dimensionKey', a.start_time DESC NULLS LAST, a.agreement_id COLLATE "C" DESC,
+             t.term_id COLLATE "C", rc.n, card.n
 $_$;
 
 --
@@ -561,7 +567,7 @@ CREATE FUNCTION settle.offer_terms_asof(as_of timestamp with time zone) RETURNS 
                CASE WHEN s.split_basis IS NULL THEN 'no split_basis in the offer file' END), ''),
            false
     FROM stated s
-    WHERE s.offer_id IS NOT NULL AND s.offer_id NOT IN (SELECT d.offer_id FROM d)
+    WHERE s.offer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM d WHERE d.offer_id = s.offer_id)
 $$;
 
 --

@@ -490,7 +490,7 @@ int rc_offers_load(struct rc *rc, struct err *e)
 	if (match_index_build(rc->offers, n, &rc->index, e) < 0)
 		return -1;
 	rc->dims_res = db_query(rc->db,
-				"SELECT offer_id, dimension, unit_price_micros FROM settle.offer_dimension_terms_asof($1::timestamptz)"
+				"SELECT offer_id, dimension, unit_price_micros, price FROM settle.offer_dimension_terms_asof($1::timestamptz)"
 				" ORDER BY offer_id COLLATE \"C\", dimension COLLATE \"C\"",
 				1, params, PGRES_TUPLES_OK, e);
 	return rc->dims_res ? 0 : -1;

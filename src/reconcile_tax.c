@@ -24,27 +24,47 @@ static const char tax_loaded_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM settle.sdds_tax_item t JOIN settle.ingest_file f ON f.file_id = t.file_id"
 	"               WHERE f.ingested_at <= $1::timestamptz)";
 
-/* $1 as-of, $2/$3 the period's first and end day (days since 1970-01-01). */
+/* $1 as-of, $2/$3 the period's first and end day (days since 1970-01-01). The items are summed
+ * per line item and per invoice and reference first, each sum twice — the items an AWS_TAX_SHARE
+ * event may take (party not Seller) and those a SELLER_TAX_SHARE event may (party not AWS) — and
+ * the events hash-joined to those sums: a per-event scan of every item would be events × items. */
 static const char tax_events_sql[] =
 	"WITH ti AS MATERIALIZED ("
 	"  SELECT t.line_item_id, t.invoice_id, t.transaction_reference_id, t.tax_amount_micros,"
 	"         upper(coalesce(t.tax_liable_party, '')) AS party"
 	"  FROM settle.sdds_tax_item_asof($1::timestamptz) t),"
+	" li AS ("
+	"  SELECT ti.line_item_id,"
+	"         count(*) FILTER (WHERE ti.party <> 'SELLER') AS n_aws,"
+	"         sum(ti.tax_amount_micros) FILTER (WHERE ti.party <> 'SELLER') AS s_aws,"
+	"         count(*) FILTER (WHERE ti.party <> 'AWS') AS n_seller,"
+	"         sum(ti.tax_amount_micros) FILTER (WHERE ti.party <> 'AWS') AS s_seller"
+	"  FROM ti WHERE ti.line_item_id IS NOT NULL GROUP BY ti.line_item_id),"
+	" ir AS ("
+	"  SELECT ti.invoice_id, ti.transaction_reference_id,"
+	"         count(*) FILTER (WHERE ti.party <> 'SELLER') AS n_aws,"
+	"         sum(ti.tax_amount_micros) FILTER (WHERE ti.party <> 'SELLER') AS s_aws,"
+	"         count(*) FILTER (WHERE ti.party <> 'AWS') AS n_seller,"
+	"         sum(ti.tax_amount_micros) FILTER (WHERE ti.party <> 'AWS') AS s_seller"
+	"  FROM ti WHERE ti.invoice_id IS NOT NULL AND ti.transaction_reference_id IS NOT NULL"
+	"  GROUP BY ti.invoice_id, ti.transaction_reference_id),"
 	" ev AS ("
 	"  SELECT be.beid, be.recipient, be.tref, be.currency, be.amount, be.day, be.line_item, be.invoice,"
-	"         CASE WHEN be.ttype LIKE 'AWS_TAX_SHARE%' THEN 'AWS' ELSE 'SELLER' END AS party"
+	"         be.ttype LIKE 'AWS_TAX_SHARE%' AS aws"
 	"  FROM pg_temp.rc_be be"
 	"  WHERE be.action IN ('INVOICED', 'FORGIVEN') AND be.day >= $2::int AND be.day < $3::int"
 	"    AND (be.ttype LIKE 'SELLER_TAX_SHARE%' OR be.ttype LIKE 'AWS_TAX_SHARE%'))"
-	" SELECT ev.beid, ev.recipient, ev.tref, ev.currency, ev.amount, ev.day, m.n, m.total, m.basis"
-	" FROM ev CROSS JOIN LATERAL ("
-	"  SELECT count(*) AS n, coalesce(sum(ti.tax_amount_micros), 0)::text AS total,"
-	"         CASE WHEN bool_or(ti.line_item_id = ev.line_item) THEN 'line item' ELSE 'invoice and reference' END AS basis"
-	"  FROM ti"
-	"  WHERE (ti.party NOT IN ('AWS', 'SELLER') OR ti.party = ev.party)"
-	"    AND CASE WHEN ev.line_item IS NOT NULL AND EXISTS (SELECT 1 FROM ti t2 WHERE t2.line_item_id = ev.line_item)"
-	"             THEN ti.line_item_id = ev.line_item"
-	"             ELSE ti.invoice_id = ev.invoice AND ti.transaction_reference_id = ev.tref END) m"
+	/* an event takes its line item's items when some item carries that line item (of whichever
+	 * party), else its invoice's and reference's */
+	" SELECT ev.beid, ev.recipient, ev.tref, ev.currency, ev.amount, ev.day,"
+	"        coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.n_aws ELSE li.n_seller END"
+	"                      ELSE CASE WHEN ev.aws THEN ir.n_aws ELSE ir.n_seller END END, 0),"
+	"        coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.s_aws ELSE li.s_seller END"
+	"                      ELSE CASE WHEN ev.aws THEN ir.s_aws ELSE ir.s_seller END END, 0)::text,"
+	"        CASE WHEN li.line_item_id IS NOT NULL THEN 'line item' ELSE 'invoice and reference' END"
+	" FROM ev"
+	" LEFT JOIN li ON li.line_item_id = ev.line_item"
+	" LEFT JOIN ir ON li.line_item_id IS NULL AND ir.invoice_id = ev.invoice AND ir.transaction_reference_id = ev.tref"
 	" ORDER BY ev.beid COLLATE \"C\", ev.recipient COLLATE \"C\"";
 
 enum { X_BEID, X_RECIPIENT, X_TREF, X_CURRENCY, X_AMOUNT, X_DAY, X_N, X_TOTAL, X_BASIS, X_COLS };

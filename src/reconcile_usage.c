@@ -141,6 +141,7 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
 	int n, failed = 0;
 	struct usage_acc *a;
 	if (found == 1) {
+		offer = rc->offer_head[offer]; /* an offer's agreements meter into one offer (SPEC §4.6) */
 		n = snprintf(key, sizeof key, "%zu\x1f%s", offer, f[M_DIMENSION]);
 		if (n < 0 || (size_t)n >= sizeof key)
 			return err_set(e, EXIT_FAILED, "metering dimension \"%.64s...\" is too long", f[M_DIMENSION]);
@@ -228,6 +229,7 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, int *loaded, size
 			(*unplaced)++;
 			continue;
 		}
+		m.offer = rc->offer_head[m.offer];
 		char key[1024];
 		int n = snprintf(key, sizeof key, "%zu\x1f%s", m.offer, PQgetvalue(res, i, 2));
 		if (n < 0 || (size_t)n >= sizeof key) {
@@ -323,6 +325,7 @@ struct offer_ctx {
 	size_t index;
 	const struct usage_set *claimed;  /* the month's metering per (offer, dimension), with days */
 	const struct usage_set *recorded; /* the daily usage feed's, or NULL when it is not loaded */
+	struct rc_billed billed;          /* Σ over the offer's rows (its agreements) */
 	int minor;
 	int64_t tol;
 	char reference[512];
@@ -355,6 +358,7 @@ struct dim_row {
 	int64_t recorded_micros;       /* SPEC §4.6 three-way: micros of a unit; 0 when none recorded */
 	int priced;
 	int64_t unit_price_micros, expected_micros;
+	const char *bad_price;         /* the feed's price that is no exact amount of micros, or NULL */
 };
 
 static void meter_result(struct rc *rc, const struct offer_ctx *c, const struct dim_row *d, int64_t billed,
@@ -407,6 +411,16 @@ static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, cons
 			r->quantity = acc[ai].quantity;
 			r->records = acc[ai].records;
 			ai++;
+		}
+		if (c0 <= 0 && PQgetisnull(rc->dims_res, di, 2)) {
+			/* SPEC §3.3: a feed price with more than 6 fractional digits (or no number) prices
+			 * nothing — exact micros or nothing; a metered dimension names it, an unmetered one
+			 * is no row */
+			r->bad_price = PQgetvalue(rc->dims_res, di, 3);
+			di++;
+			if (c0 < 0)
+				n--;
+			continue;
 		}
 		if (c0 <= 0) {
 			r->priced = 1;
@@ -488,7 +502,7 @@ static int record_check(struct rc *rc, const struct offer_ctx *c, struct dim_row
 static int offer_month(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, const struct usage_acc *acc, size_t alo,
 		       size_t ahi, struct err *e)
 {
-	const struct rc_billed *b = &rc->billed[c->index];
+	const struct rc_billed *b = &c->billed;
 	size_t cap = (size_t)(dhi - dlo) + (ahi - alo);
 	if (cap == 0 && b->rows == 0 && !offer_in_month(rc, c->o))
 		return 0;
@@ -523,10 +537,15 @@ static int offer_month(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, con
 		if (rows[i].priced)
 			continue;
 		snprintf(ref, sizeof ref, "%s:%s:%s", c->o->offer_id, rc->period_text, rows[i].dimension);
-		if (offer_exception(rc, c, "UNKNOWN_DIMENSION", ref, 0, 0, 0, 0,
-				    rtext_unknown_dimension(buf, sizeof buf, c->o->offer_id, rows[i].dimension,
-							    rc->period_text, rows[i].quantity, rows[i].records),
-				    e) < 0)
+		rtext_unknown_dimension(buf, sizeof buf, c->o->offer_id, rows[i].dimension, rc->period_text,
+					rows[i].quantity, rows[i].records);
+		if (rows[i].bad_price) {
+			size_t len = strlen(buf);
+			snprintf(buf + len, sizeof buf - len,
+				 ": the agreement term's price %s is not an exact amount with at most 6 fractional digits; "
+				 "state the price in the offer_dimension file", rows[i].bad_price);
+		}
+		if (offer_exception(rc, c, "UNKNOWN_DIMENSION", ref, 0, 0, 0, 0, buf, e) < 0)
 			goto done;
 	}
 	rc_code = 0;
@@ -562,6 +581,15 @@ int rc_usage_run(struct rc *rc, struct err *e)
 	memset(&unclaimed, 0, sizeof unclaimed);
 	memset(&recorded, 0, sizeof recorded);
 	int rc_code = -1;
+	/* SPEC §4.6 is per offer: an offer with several agreements is several rows of one offer_id
+	 * (sorted together); metering, recorded usage and billing of all of them count for its first
+	 * row, the one the walk below reports (metering_result has one row per offer and dimension) */
+	rc->offer_head = malloc((rc->offers_n ? rc->offers_n : 1) * sizeof *rc->offer_head);
+	if (!rc->offer_head)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < rc->offers_n; i++)
+		rc->offer_head[i] = i > 0 && strcmp(rc->offers[i - 1].offer_id, rc->offers[i].offer_id) == 0
+					    ? rc->offer_head[i - 1] : i;
 	if (read_metering(rc, &claimed, &unclaimed, e) < 0)
 		goto done;
 	int recorded_loaded = 0;
@@ -590,10 +618,22 @@ int rc_usage_run(struct rc *rc, struct err *e)
 		size_t alo = ai;
 		while (ai < claimed.n && claimed.acc[ai].offer == i)
 			ai++;
-		if (!o->usage)
-			continue;
-		struct offer_ctx c = { .o = o, .index = i, .claimed = &claimed,
+		if (rc->offer_head[i] != i)
+			continue; /* reported with its offer's first row */
+		struct offer_ctx c = { .o = NULL, .index = i, .claimed = &claimed,
 				       .recorded = recorded_loaded ? &recorded : NULL };
+		for (size_t j = i; j < rc->offers_n && rc->offer_head[j] == i; j++) {
+			if (rc->offers[j].usage && !c.o)
+				c.o = &rc->offers[j];
+			if (__builtin_add_overflow(c.billed.billed_micros, rc->billed[j].billed_micros, &c.billed.billed_micros) ||
+			    __builtin_add_overflow(c.billed.rows, rc->billed[j].rows, &c.billed.rows)) {
+				err_set(e, EXIT_FAILED, "offer %s: the billed usage overflows", o->offer_id);
+				goto done;
+			}
+		}
+		if (!c.o)
+			continue;
+		o = c.o;
 		if (rc_minor_units(o->currency, &c.minor, e) < 0 || rc_tolerance(rc, o->currency, &c.tol, e) < 0 ||
 		    offer_month(rc, &c, dlo, di, claimed.acc, alo, ai, e) < 0)
 			goto done;
@@ -603,6 +643,8 @@ int rc_usage_run(struct rc *rc, struct err *e)
 		goto done;
 	rc_code = 0;
 done:
+	free(rc->offer_head);
+	rc->offer_head = NULL;
 	usage_set_free(&claimed);
 	usage_set_free(&recorded);
 	usage_set_free(&unclaimed);

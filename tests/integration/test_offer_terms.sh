@@ -76,3 +76,41 @@ check "a stated-only offer without ISV is OFFER_INCOMPLETE" \
 printf 'offer_id,isv_account_id\n,444455556666\n' >"$work/nokey.csv"
 settle ingest --kind offer "$work/nokey.csv" >"$work/nokey.log" 2>&1
 check "a row without offer_id or resale_authorization_id is quarantined" grep -q 'offer_id: required field is empty' "$work/nokey.log"
+
+# the offer revision of an agreement (SPEC §3.2, as the marketplace's agreement report joins them):
+# the one in force at acceptance; a backdated acceptance before the first revision takes the first
+# revision (the report extends it back), not the latest
+python3 - "$work/rev" <<'PY' || ko "write the revision fixtures"
+import csv, os, sys
+d = sys.argv[1]; os.makedirs(d, exist_ok=True)
+H = ["valid_from", "insert_date", "update_date", "delete_date"]
+def write(name, cols, rows):
+    with open(os.path.join(d, name + ".csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n"); w.writerow(cols + H)
+        for r in rows: w.writerow([r.get(c, "") for c in cols + H])
+ISV = "iSvaCCountIdOfTheManufacturerAbcdefghijklmn"
+RES = "rSeLLeRaCCountIdOfTheCPPOResellerAbcdefghij"
+write("offerfeed_v1", ["offer_id", "offer_revision", "name", "expiration_date", "opportunity_name",
+      "opportunity_description", "seller_account_id", "opportunity_id", "recipient_account_id", "catalog"],
+      [dict(offer_id="offer-5", offer_revision="1", seller_account_id=RES, opportunity_id="ra-5a",
+            valid_from="2026-03-01T00:00:00Z", insert_date="2026-03-01T00:00:00Z"),
+       dict(offer_id="offer-5", offer_revision="2", seller_account_id=RES, opportunity_id="ra-5b",
+            valid_from="2026-06-01T00:00:00Z", insert_date="2026-06-01T00:00:00Z")])
+write("offerproductfeed_v1", ["offer_id", "offer_revision", "product_id"],
+      [dict(offer_id="offer-5", offer_revision=r, product_id="prod-a", valid_from=v, insert_date=v)
+       for r, v in (("1", "2026-03-01T00:00:00Z"), ("2", "2026-06-01T00:00:00Z"))])
+write("agreementfeed_v1", ["agreement_id", "offer_id", "proposer_account_id", "acceptor_account_id", "start_time",
+      "end_time", "acceptance_time", "intent", "preceding_agreement_id", "status", "status_reason_code",
+      "currency_code", "estimated_agreement_value", "offer_set_id", "catalog"],
+      [dict(agreement_id=a, offer_id="offer-5", proposer_account_id=RES, acceptor_account_id=RES,
+            start_time=t, acceptance_time=t, status="ACTIVE", currency_code="USD",
+            valid_from="2026-07-01T00:00:00Z", insert_date="2026-07-01T00:00:00Z")
+       for a, t in (("agmt-5a", "2026-02-01T00:00:00Z"), ("agmt-5b", "2026-04-01T00:00:00Z"),
+                    ("agmt-5c", "2026-07-01T00:00:00Z"))])
+PY
+for k in offerfeed_v1 offerproductfeed_v1 agreementfeed_v1; do
+	settle ingest --kind "$k" "$work/rev/$k.csv" >>"$work/ingest.log" 2>&1 || ko "ingest the revision fixture $k"
+done
+check "agreements take the offer revision of their acceptance; a backdated one the first revision" \
+	test "$(sql "SELECT string_agg(agreement_id || ':' || resale_authorization_id, ',' ORDER BY agreement_id)
+		FROM settle.offer_derived_asof(now()) WHERE offer_id = 'offer-5'")" = "agmt-5a:ra-5a,agmt-5b:ra-5a,agmt-5c:ra-5b"

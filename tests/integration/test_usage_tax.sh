@@ -76,3 +76,74 @@ check "without the daily usage feed the recorded column is empty" \
 	grep -qx '2026-10,offer-3,2026-10,users,USD,300,,0.0025,0.75,0.00,UNBILLED' "$work/plain/2026-10/metering.csv"
 check "without the feeds no USAGE_RECORD_MISMATCH or TAX_ITEM_ exception" \
 	sh -c "! grep -Eq '^2026-10,(USAGE_RECORD_MISMATCH|TAX_ITEM_MISSING|TAX_ITEM_MISMATCH),' '$work/plain/2026-10/exceptions.csv'"
+
+# SPEC §3.3: a rate card price with more than 6 fractional digits prices nothing (exact micros or
+# nothing) and is named, not passed off as a dimension the offer does not price
+python3 - "$fx/agreementtermfeed_v1.csv" "$work/term_v2.csv" <<'PY' || ko "write the term revision"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+with open(sys.argv[2], "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n"); w.writeheader()
+    for r in rows:
+        if r["term_id"] == "term-3":
+            r["term_configuration"] = r["term_configuration"].replace('"0.0025"', '"0.00250001"')
+            r["update_date"] = "2026-10-20T00:00:00Z"
+            w.writerow(r)
+PY
+settle ingest --kind agreementtermfeed_v1 "$work/term_v2.csv" >/dev/null 2>&1 || ko "ingest the term revision"
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants (3)"
+check "the unusable price is passed on without micros" \
+	test "$(sql "SELECT price || ':' || coalesce(unit_price_micros::text, 'none') FROM settle.offer_dimension_terms_asof(now())
+		WHERE offer_id = 'offer-3' AND dimension = 'users'")" = "0.00250001:none"
+settle report --period 2026-10 --as-of 2026-11-20T00:00:00Z --out "$work/badprice" >"$work/badprice.log" 2>&1
+check "report exits 0 with a 7-digit price" test $? = 0
+check "the dimension is UNKNOWN_DIMENSION naming the feed's price" \
+	sh -c "grep '^2026-10,UNKNOWN_DIMENSION,offer-3:2026-10:users,' '$work/badprice/2026-10/exceptions.csv' | grep -q 'price 0.00250001 is not an exact amount'"
+check "the other dimension keeps its price" grep -q '^2026-10,offer-3,2026-10,gb,USD,0,,12.50,' "$work/badprice/2026-10/metering.csv"
+
+# SPEC §4.6 is per offer: a usage offer with two agreements (two buyers) is one metering line per
+# dimension with both agreements' metering, recorded usage and billing
+harness_db3=$(pg_test_createdb usage_tax_two) || ko "third database"
+DB=$harness_db3
+check "every feed ingests (two agreements)" ingest_all
+python3 - "$fx" "$work/two" <<'PY' || ko "write the second agreement"
+import csv, os, sys
+src, d = sys.argv[1], sys.argv[2]; os.makedirs(d, exist_ok=True)
+def rewrite(name, pick, change):
+    rows = list(csv.DictReader(open(os.path.join(src, name + ".csv"))))
+    with open(os.path.join(d, name + ".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n"); w.writeheader()
+        for r in rows:
+            if pick(r):
+                change(r); w.writerow(r)
+BUY = "bUyeRaCCountIdOfTheBuyerOfTheCPPOSaleAbcdef"
+rewrite("agreementfeed_v1", lambda r: r["agreement_id"] == "agmt-3",
+        lambda r: r.update(agreement_id="agmt-3b", acceptor_account_id=BUY))
+rewrite("agreementtermfeed_v1", lambda r: r["agreement_id"] == "agmt-3",
+        lambda r: r.update(agreement_id="agmt-3b", term_id="term-3b"))
+rewrite("dailyusagefeed_v1", lambda r: r["usage_feed_id"] == "u1",
+        lambda r: r.update(usage_feed_id="u1b", agreement_id="agmt-3b", usage_quantity="5"))
+with open(os.path.join(d, "metering.csv"), "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["metering_record_id", "timestamp", "customer_aws_account_id", "product_code", "dimension",
+                "quantity", "status", "agreement_id"])
+    w.writerow(["m-b-1", "2026-10-01T03:00:00Z", "900000000001", "pc-u", "users", "5", "Success", "agmt-3b"])
+PY
+for k in agreementfeed_v1 agreementtermfeed_v1 dailyusagefeed_v1; do
+	settle ingest --kind "$k" "$work/two/$k.csv" >/dev/null 2>&1 || ko "ingest the second agreement's $k"
+done
+settle ingest --kind metering "$work/two/metering.csv" >/dev/null 2>&1 || ko "ingest the second agreement's metering"
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants (4)"
+settle report --period 2026-10 --as-of 2026-11-20T00:00:00Z --out "$work/two/out" >"$work/two/report.log" 2>&1
+rc=$?
+check "report exits 0 with an offer of two usage agreements" test $rc = 0
+[ $rc = 0 ] || sed 's/^/  /' "$work/two/report.log"
+# (the gb usage row names no agreement: with two agreements its offer alone is ambiguous, as in
+# matching, so it is recorded nowhere)
+cat >"$work/two/metering.expected" <<'CSV'
+period,offer_id,usage_month,dimension,currency,quantity,recorded_quantity,unit_price,expected,billed,status
+2026-10,offer-3,2026-10,gb,USD,0,0,12.50,0.00,0.00,UNBILLED
+2026-10,offer-3,2026-10,users,USD,305,265,0.0025,0.76,0.00,UNBILLED
+CSV
+check "one metering line per dimension, both agreements' usage in it" \
+	diff -u "$work/two/metering.expected" "$work/two/out/2026-10/metering.csv"
