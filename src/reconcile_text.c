@@ -212,10 +212,13 @@ const char *rtext_disbursement_failed(char *buf, size_t size, const char *payout
 	const char *how = !link ? "" : strcmp(link, "PARENT") == 0 ? ", which names it as parent"
 				 : strcmp(link, "TRACE_ID") == 0 ? ", by its bank trace id"
 								 : ", by its amount";
+	int one = lines_n == 1;
 	snprintf(buf, size, "payout %s of %s %s on %s failed (%s%s); its %" PRId64 " line%s %s", payout_id,
 		 rtext_amount(amount_micros, minor_units, a), currency, day_text(day, dd), or_none(failure_id), how,
-		 lines_n, lines_n == 1 ? "" : "s",
-		 reversal ? "count, and so do the failure's reversal lines that give them back" : "count as not disbursed");
+		 lines_n, one ? "" : "s",
+		 reversal ? (one ? "counts, and so does the failure's reversal line that gives it back"
+				 : "count, and so do the failure's reversal lines that give them back")
+			  : (one ? "counts as not disbursed" : "count as not disbursed"));
 	return buf;
 }
 
@@ -223,16 +226,21 @@ const char *rtext_failure_unlinked(char *buf, size_t size, const char *failure_i
 				   int minor_units, int64_t amount_micros, int32_t day, const char *parent_id,
 				   int64_t reversal_lines_n)
 {
-	char a[RTEXT_AMOUNT_MAX], dd[11], parent[160];
+	char a[RTEXT_AMOUNT_MAX], dd[11], parent[160], lines[96];
+	if (reversal_lines_n == 0)
+		snprintf(lines, sizeof lines, "it has no reversal lines");
+	else
+		snprintf(lines, sizeof lines, "its %" PRId64 " reversal line%s count%s as %s stand%s", reversal_lines_n,
+			 reversal_lines_n == 1 ? "" : "s", reversal_lines_n == 1 ? "s" : "", reversal_lines_n == 1 ? "it" : "they",
+			 reversal_lines_n == 1 ? "s" : "");
 	if (parent_id && *parent_id)
 		snprintf(parent, sizeof parent, "its parent %s is no payout of this recipient and currency, ", parent_id);
 	else
 		parent[0] = '\0';
 	snprintf(buf, size,
 		 "payout failure %s of %s %s on %s undoes no payout: %sno payout has its bank trace id or an amount it"
-		 " cancels on or before it; its %" PRId64 " reversal line%s count as they stand",
-		 failure_id, rtext_amount(amount_micros, minor_units, a), currency, day_text(day, dd), parent,
-		 reversal_lines_n, reversal_lines_n == 1 ? "" : "s");
+		 " cancels on or before it; %s",
+		 failure_id, rtext_amount(amount_micros, minor_units, a), currency, day_text(day, dd), parent, lines);
 	return buf;
 }
 
