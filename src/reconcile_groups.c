@@ -196,6 +196,7 @@ static int add(int64_t *sum, int64_t v, const struct ref *r, struct err *e)
 static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_t amount, int32_t day,
 		      struct err *e)
 {
+	ASSERT(r->active && ref_same(r, f));
 	enum match_family fam = match_family_of(f[F_TYPE], f[F_SIDE]);
 	/* SPEC §4.5: the remainder counts every type except the AWS_TAX_SHARE family. */
 	if (fam != MATCH_FAM_AWS_TAX && add(&r->remainder, amount, r, e) < 0)
@@ -261,6 +262,7 @@ static int ref_touch(struct ref *r, int32_t day, const char *id, int failed, str
  * failure ingested so far still counts; it has no date to touch the reference with. */
 static int row_line(struct rc *rc, struct ref *r, const char *const *f, int64_t amount, struct err *e)
 {
+	ASSERT(r->active && ref_same(r, f) && strcmp(f[F_ACTION], "DISBURSED") == 0);
 	size_t i;
 	int counts = 1;
 	r->any_line = 1;
@@ -593,6 +595,8 @@ static int group_not_party(struct rc *rc, const struct gctx *c, struct err *e)
 static int group_finish(struct rc *rc, const struct ref *r, const struct grp *g, enum disburse_status st,
 			struct err *e)
 {
+	/* A group holds rows of one month, its date the earliest of them. */
+	ASSERT(g->rows > 0 && period_of_us(time_day_start_us(g->min_day)) == g->period);
 	struct gctx c;
 	if (group_match(rc, r, g, &c, e) < 0 || group_usage(rc, &c, e) < 0)
 		return -1;
@@ -621,6 +625,11 @@ static int group_finish(struct rc *rc, const struct ref *r, const struct grp *g,
 				    e) < 0)
 			return -1;
 	}
+	ASSERT(c.disposition != NULL);
+	/* allocated ⇔ matched with something to allocate and a party as recipient (SPEC §4.3) */
+	ASSERT((strcmp(c.disposition, "ALLOCATED") == 0) ==
+	       (c.m.status == MATCH_MATCHED && c.material && c.view != ALLOC_VIEW_NOT_PARTY &&
+		strcmp(c.disposition, "OFFER_INCOMPLETE") != 0));
 	group_row(rc, &c, st);
 	group_aging(rc, &c, st);
 	return 0;
@@ -637,6 +646,10 @@ static int ref_finish(struct rc *rc, struct ref *r, struct err *e)
 	if (rc_tolerance(rc, r->currency.s, &tol, e) < 0)
 		return -1;
 	enum disburse_status st = disburse_status_of(r->remainder, tol, r->any_line, r->has_last && r->last_failed);
+	/* SPEC §4.5's order, restated: FAILED owes money, NOT_DISBURSED has no line, OVER is negative */
+	ASSERT(st != DISBURSE_FAILED || r->remainder > tol);
+	ASSERT(st != DISBURSE_NOT_DISBURSED || (!r->any_line && r->remainder >= -tol));
+	ASSERT(st != DISBURSE_OVER || r->remainder < -tol);
 	for (size_t i = 0; i < r->gn; i++)
 		if (group_finish(rc, r, &r->g[i], st, e) < 0)
 			return -1;
@@ -690,6 +703,9 @@ static int row(struct rc *rc, struct ref *r, struct stream_order *o, const char 
 
 int rc_groups_run(struct rc *rc, struct err *e)
 {
+	/* The payouts and failures (rc_payouts_load) come first: lines look them up. */
+	ASSERT(rc->payouts_n == 0 || rc->payout_slots != NULL);
+	ASSERT(rc->failures_n == 0 || rc->failure_by_id != NULL);
 	struct rio_in in;
 	struct ref r;
 	memset(&r, 0, sizeof r);

@@ -251,6 +251,7 @@ int rc_failure_find(const struct rc *rc, const char *recipient, const char *id, 
  * line: the failure has lines of its own, SPEC §4.5). */
 static int sum_line(struct rc *rc, const char *recipient, const char *disb_id, int64_t amount, struct err *e)
 {
+	ASSERT(recipient && disb_id);
 	size_t i;
 	if (rc_payout_find(rc, recipient, disb_id, &i) == 0) {
 		if (!rc->payout_in_period[i])
@@ -345,7 +346,11 @@ static int payout_deposit(struct rc *rc, const struct disburse_payout *p, int mi
 
 static int payout_finish(struct rc *rc, size_t i, struct err *e)
 {
+	ASSERT(i < rc->payouts_n && rc->payout_in_period[i] && rc->payout_lines_n[i] >= 0);
 	const struct disburse_payout *p = &rc->payouts[i];
+	/* a failed payout and its failure point at each other (disburse_link_failures) */
+	ASSERT(!p->failed || (p->failure < rc->failures_n && rc->failures[p->failure].payout == i &&
+			      rc->failures[p->failure].link != DISBURSE_LINK_NONE));
 	int minor;
 	int64_t tol, settles;
 	char buf[RTEXT_MAX];
@@ -413,7 +418,9 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
  * period: money the marketplace says it could not pay, with no payout to hang it on. */
 static int failure_unlinked(struct rc *rc, size_t k, struct err *e)
 {
+	ASSERT(k < rc->failures_n && rc->failure_in_period[k] && rc->failures[k].link == DISBURSE_LINK_NONE);
 	const struct disburse_failure *f = &rc->failures[k];
+	ASSERT(f->has_reversal_lines == (rc->failure_lines_n[k] > 0));
 	int minor;
 	char buf[RTEXT_MAX];
 	if (rc_minor_units(f->currency, &minor, e) < 0)
@@ -433,6 +440,10 @@ static int failure_unlinked(struct rc *rc, size_t k, struct err *e)
 
 int rc_payouts_run(struct rc *rc, struct err *e)
 {
+	/* Loaded, linked and summed by rc_payouts_load; the links are one-to-one. */
+	for (size_t k = 0; k < rc->failures_n; k++)
+		ASSERT(rc->failures[k].link == DISBURSE_LINK_NONE ||
+		       (rc->payouts[rc->failures[k].payout].failed && rc->payouts[rc->failures[k].payout].failure == k));
 	for (size_t i = 0; i < rc->payouts_n; i++)
 		if (rc->payout_in_period[i] && payout_finish(rc, i, e) < 0)
 			return -1;
