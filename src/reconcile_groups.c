@@ -628,7 +628,7 @@ static int group_finish(struct rc *rc, const struct ref *r, const struct grp *g,
 	ASSERT(c.disposition != NULL);
 	/* allocated ⇔ matched with something to allocate and a party as recipient (SPEC §4.3) */
 	ASSERT((strcmp(c.disposition, "ALLOCATED") == 0) ==
-	       (c.m.status == MATCH_MATCHED && c.material && c.view != ALLOC_VIEW_NOT_PARTY &&
+	       (c.m.status == MATCH_MATCHED && c.material && !c.o->problem_code && c.view != ALLOC_VIEW_NOT_PARTY &&
 		strcmp(c.disposition, "OFFER_INCOMPLETE") != 0));
 	group_row(rc, &c, st);
 	group_aging(rc, &c, st);
