@@ -2,7 +2,8 @@
  *
  * reconcile_period (reconcile.c) runs the phases in order on one struct rc:
  *   rc_offers_load      offers and usage prices current at as-of, and the match index
- *   rc_payouts_load     every payout, its failure, every deposit; deposits matched (SPEC §4.5)
+ *   rc_payouts_load     every payout, failure and payout line, every deposit; failures linked to
+ *                       their payouts, deposits matched (SPEC §4.5)
  *   rc_groups_run       charge groups of the period: match, allocate, check, status, aging (§4.1–4.5, 4.8)
  *   rc_payouts_run      the period's payouts: lines, mismatch, failure, deposit checks (§4.5)
  *   rc_usage_run        metering against billing for the usage month = period (§4.6)
@@ -39,12 +40,20 @@ struct rc_billed {
 	int64_t rows;
 };
 
-/* One payout statement being summed (SPEC §4.4). */
+/* The sums of a payout statement (SPEC §4.4). */
+struct rc_sums {
+	int64_t revenue_micros, listing_fee_micros, seller_tax_micros, net_micros;
+	int64_t parts;
+};
+
+/* One payout statement being summed (SPEC §4.4): the party's allocations of groups it received
+ * itself (own) apart from those of groups another recipient received (via, e.g. an ISV's
+ * wholesale in its reseller's feed), which count only when the party has no feed of its own. */
 struct rc_statement {
 	const char *account;  /* borrowed from the offers' PGresult */
 	enum alloc_role role;
 	const char *currency; /* borrowed from the offers' PGresult */
-	int64_t revenue_micros, listing_fee_micros, seller_tax_micros, net_micros;
+	struct rc_sums own, via;
 };
 
 struct rc {
@@ -73,12 +82,17 @@ struct rc {
 	struct disburse_payout *payouts;
 	size_t payouts_n;
 	int *payout_in_period;
-	const char **payout_failure_id; /* NULL when the payout did not fail */
-	int32_t *payout_failure_day;
-	int64_t *payout_lines_micros;
+	int64_t *payout_lines_micros;   /* Σ of its lines (payouts of the period only) */
 	int64_t *payout_lines_n;
 	size_t *payout_slots;           /* hash of (recipient, payout_id) -> payout index + 1 */
 	size_t payout_slots_mask;
+	PGresult *failures_res;
+	struct disburse_failure *failures; /* by day, recipient, failure_id */
+	size_t failures_n;
+	int *failure_in_period;
+	int64_t *failure_lines_micros;  /* Σ of its reversal lines */
+	int64_t *failure_lines_n;
+	size_t *failure_by_id;          /* failure indexes sorted by (recipient, failure_id) */
 	PGresult *deposits_res;
 	struct disburse_deposit *deposits;
 	size_t deposits_n;
@@ -115,8 +129,8 @@ int rc_exception_add(struct rc *rc, const struct rc_exception *x, struct err *e)
 int rc_minor_units(const char *currency, int *out, struct err *e);
 int rc_tolerance(const struct rc *rc, const char *currency, int64_t *out, struct err *e);
 
-/* Adds one allocated part to its payout statement. */
-int rc_statement_add(struct rc *rc, const char *account, enum alloc_role role, const char *currency,
+/* Adds one allocated part to its payout statement; via: the group's recipient is another account. */
+int rc_statement_add(struct rc *rc, const char *account, enum alloc_role role, const char *currency, int via,
 		     const struct alloc_part *part, struct err *e);
 
 int rc_offers_load(struct rc *rc, struct err *e);
@@ -129,6 +143,8 @@ int rc_statements_run(struct rc *rc, struct err *e);
 
 /* The payout (recipient, billing_event_id) among rc->payouts: 0 and its index, or -1. */
 int rc_payout_find(const struct rc *rc, const char *recipient, const char *payout_id, size_t *out);
+/* The DISBURSEMENT_FAILURE (recipient, billing_event_id) among rc->failures: 0 and its index, or -1. */
+int rc_failure_find(const struct rc *rc, const char *recipient, const char *failure_id, size_t *out);
 
 /* NULL for "" — ids are stored as NULL when absent. */
 const char *rc_nullif(const char *s);

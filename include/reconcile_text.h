@@ -42,6 +42,11 @@ const char *rtext_currency_mismatch(char *buf, size_t size, const struct rtext_g
 /* valid_from/valid_until: NULL when open. */
 const char *rtext_offer_expired(char *buf, size_t size, const struct rtext_group *g, const char *rule,
 				const char *offer_id, const char *valid_from, const char *valid_until);
+/* SPEC §4.3: the recipient is neither the offer's seller of record nor its ISV. */
+const char *rtext_recipient_not_party(char *buf, size_t size, const struct rtext_group *g, const char *offer_id,
+				      const char *isv_account_id, const char *reseller_account_id);
+/* SPEC §4.3: a MARKUP offer without a markup and a group without cost of goods. */
+const char *rtext_offer_incomplete(char *buf, size_t size, const struct rtext_group *g, const char *offer_id);
 const char *rtext_fee_variance(char *buf, size_t size, int minor_units, int64_t actual_fee_micros,
 			       int64_t expected_fee_micros, int64_t rate_micros, int64_t revenue_micros);
 const char *rtext_split_variance(char *buf, size_t size, int minor_units, int64_t isv_revenue_micros,
@@ -51,9 +56,15 @@ const char *rtext_balance_adjustment(char *buf, size_t size, const struct rtext_
 
 const char *rtext_payout_mismatch(char *buf, size_t size, const char *payout_id, const char *currency,
 				  int minor_units, int64_t amount_micros, int64_t lines_micros, int64_t lines_n);
+/* link: "PARENT", "TRACE_ID" or "AMOUNT" (how the failure was linked to the payout, SPEC §4.5);
+ * reversal: the failure gives the lines back by reversal lines of its own. */
 const char *rtext_disbursement_failed(char *buf, size_t size, const char *payout_id, const char *currency,
 				      int minor_units, int64_t amount_micros, int32_t day, const char *failure_id,
-				      int64_t lines_n);
+				      const char *link, int64_t lines_n, int reversal);
+/* A DISBURSEMENT_FAILURE that undoes no payout (parent_id: "" when it names none). */
+const char *rtext_failure_unlinked(char *buf, size_t size, const char *failure_id, const char *currency,
+				   int minor_units, int64_t amount_micros, int32_t day, const char *parent_id,
+				   int64_t reversal_lines_n);
 const char *rtext_deposit_missing(char *buf, size_t size, const char *payout_id, const char *currency,
 				  int minor_units, int64_t amount_micros, int32_t day, int64_t days_since,
 				  const char *bank_trace_id, size_t candidates);

@@ -4,24 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "money.h"
+
 static int present(const char *s)
 {
 	return s && *s;
 }
 
-enum disburse_status disburse_status_of(int64_t remainder_micros, int64_t tol_micros, int something_disbursed,
-					int last_payout_failed)
+enum disburse_status disburse_status_of(int64_t remainder_micros, int64_t tol_micros, int any_line,
+					int latest_is_failure)
 {
 	ASSERT(tol_micros >= 0);
-	if (last_payout_failed)
+	/* SPEC §4.5: the order of the checks is the contract. */
+	if (remainder_micros > tol_micros && latest_is_failure)
 		return DISBURSE_FAILED;
-	if (!something_disbursed)
-		return DISBURSE_NOT_DISBURSED;
 	if (remainder_micros < -tol_micros)
 		return DISBURSE_OVER;
-	if (remainder_micros > tol_micros)
-		return DISBURSE_PARTIAL;
-	return DISBURSE_DISBURSED;
+	if (!any_line)
+		return DISBURSE_NOT_DISBURSED;
+	if (remainder_micros <= tol_micros)
+		return DISBURSE_DISBURSED;
+	return DISBURSE_PARTIAL;
 }
 
 const char *disburse_status_name(enum disburse_status st)
@@ -43,9 +46,15 @@ const char *disburse_status_name(enum disburse_status st)
 
 int disburse_is_aged(enum disburse_status st, int64_t remainder_micros, int64_t tol_micros)
 {
+	ASSERT(tol_micros >= 0);
 	if (st != DISBURSE_PARTIAL && st != DISBURSE_NOT_DISBURSED && st != DISBURSE_FAILED)
 		return 0;
-	return remainder_micros > tol_micros || remainder_micros < -tol_micros;
+	return remainder_micros > tol_micros;
+}
+
+int disburse_trace_is_placeholder(const char *bank_trace_id)
+{
+	return bank_trace_id && (strcmp(bank_trace_id, "EMEA_MP_TEST_TRACE_ID") == 0 || strcmp(bank_trace_id, "testTraceId") == 0);
 }
 
 const char *disburse_aging_bucket(int64_t days)
@@ -211,4 +220,163 @@ int disburse_match_deposits(struct disburse_payout *payouts, size_t np, struct d
 	free(by_trace);
 	free(by_amount);
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Failures
+ */
+
+static const struct disburse_payout *sort_payouts;
+
+/* (recipient, currency, payout_id): a failure's candidates are one range of it. */
+static int payout_key_cmp(const void *a, const void *b)
+{
+	const struct disburse_payout *pa = &sort_payouts[*(const size_t *)a];
+	const struct disburse_payout *pb = &sort_payouts[*(const size_t *)b];
+	int c = strcmp(pa->recipient_account_id, pb->recipient_account_id);
+	if (!c)
+		c = strcmp(pa->currency, pb->currency);
+	return c ? c : strcmp(pa->payout_id, pb->payout_id);
+}
+
+/* First position in idx[0..n) whose payout is not less than (recipient, currency, id); id NULL
+ * compares below every id (the start of the range). */
+static size_t payout_lower_bound(const struct disburse_payout *payouts, const size_t *idx, size_t n,
+				 const char *recipient, const char *currency, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct disburse_payout *p = &payouts[idx[mid]];
+		int c = strcmp(p->recipient_account_id, recipient);
+		if (!c)
+			c = strcmp(p->currency, currency);
+		if (!c)
+			c = id ? strcmp(p->payout_id, id) : 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void link_set(struct disburse_payout *payouts, struct disburse_failure *failures, size_t f, size_t p,
+		     enum disburse_link link)
+{
+	ASSERT(!payouts[p].failed && failures[f].link == DISBURSE_LINK_NONE);
+	payouts[p].failed = 1;
+	payouts[p].failure = f;
+	failures[f].link = link;
+	failures[f].payout = p;
+}
+
+/* Pass 1: the payout the parent names, of the same recipient and currency. Returns whether the
+ * failure is decided (linked, or a duplicate of a payout already undone). */
+static int link_parent(struct disburse_payout *payouts, const size_t *idx, size_t np,
+		       struct disburse_failure *failures, size_t f)
+{
+	const struct disburse_failure *x = &failures[f];
+	if (!present(x->parent_id))
+		return 0;
+	size_t k = payout_lower_bound(payouts, idx, np, x->recipient_account_id, x->currency, x->parent_id);
+	if (k == np)
+		return 0;
+	const struct disburse_payout *p = &payouts[idx[k]];
+	if (strcmp(p->recipient_account_id, x->recipient_account_id) || strcmp(p->currency, x->currency) ||
+	    strcmp(p->payout_id, x->parent_id))
+		return 0; /* names no payout of this recipient and currency: the other rules decide */
+	if (!p->failed)
+		link_set(payouts, failures, f, idx[k], DISBURSE_LINK_PARENT);
+	return 1;
+}
+
+/* Passes 2 and 3: the latest payout (day, then the greater id) dated on or before the failure, not
+ * undone yet, with its trace id (by_trace) or the amount it cancels. */
+static void link_latest(struct disburse_payout *payouts, const size_t *idx, size_t np,
+			struct disburse_failure *failures, size_t f, int by_trace)
+{
+	const struct disburse_failure *x = &failures[f];
+	int64_t cancels;
+	if (by_trace ? !present(x->bank_trace_id) : money_neg(x->amount_micros, &cancels) != MONEY_OK)
+		return;
+	size_t best = np;
+	for (size_t k = payout_lower_bound(payouts, idx, np, x->recipient_account_id, x->currency, NULL); k < np; k++) {
+		const struct disburse_payout *p = &payouts[idx[k]];
+		if (strcmp(p->recipient_account_id, x->recipient_account_id) || strcmp(p->currency, x->currency))
+			break;
+		if (p->failed || p->day > x->day)
+			continue;
+		if (by_trace ? !present(p->bank_trace_id) || strcmp(p->bank_trace_id, x->bank_trace_id) != 0
+			     : p->amount_micros != cancels)
+			continue;
+		const struct disburse_payout *b = best < np ? &payouts[idx[best]] : NULL;
+		if (!b || p->day > b->day || (p->day == b->day && strcmp(p->payout_id, b->payout_id) > 0))
+			best = k;
+	}
+	if (best < np)
+		link_set(payouts, failures, f, idx[best], by_trace ? DISBURSE_LINK_TRACE_ID : DISBURSE_LINK_AMOUNT);
+}
+
+int disburse_link_failures(struct disburse_payout *payouts, size_t np, struct disburse_failure *failures,
+			   size_t nf, struct err *e)
+{
+	size_t *idx = malloc((np ? np : 1) * sizeof *idx);
+	unsigned char *decided = calloc(nf ? nf : 1, 1);
+	if (!idx || !decided) {
+		free(idx);
+		free(decided);
+		return err_set(e, EXIT_FAILED, "out of memory");
+	}
+	for (size_t k = 0; k < np; k++) {
+		payouts[k].failed = 0;
+		payouts[k].failure = 0;
+		idx[k] = k;
+	}
+	for (size_t f = 0; f < nf; f++) {
+		failures[f].link = DISBURSE_LINK_NONE;
+		failures[f].payout = 0;
+	}
+	sort_payouts = payouts;
+	qsort(idx, np, sizeof *idx, payout_key_cmp);
+	/* SPEC §4.5: parent first, for every failure, so that an older failure linked by amount can
+	 * never take the payout a later failure names explicitly. */
+	for (size_t f = 0; f < nf; f++)
+		decided[f] = (unsigned char)link_parent(payouts, idx, np, failures, f);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t f = 0; f < nf; f++)
+			if (!decided[f] && failures[f].link == DISBURSE_LINK_NONE)
+				link_latest(payouts, idx, np, failures, f, pass == 0);
+	/* Postcondition: the links are one-to-one and stay within recipient and currency. */
+	for (size_t f = 0; f < nf; f++) {
+		if (failures[f].link == DISBURSE_LINK_NONE)
+			continue;
+		const struct disburse_payout *p = &payouts[failures[f].payout];
+		ASSERT(p->failed && p->failure == f);
+		ASSERT(strcmp(p->recipient_account_id, failures[f].recipient_account_id) == 0 &&
+		       strcmp(p->currency, failures[f].currency) == 0);
+	}
+	free(idx);
+	free(decided);
+	return 0;
+}
+
+int disburse_lines_count(const struct disburse_payout *p, const struct disburse_failure *failures)
+{
+	return !p->failed || failures[p->failure].has_reversal_lines;
+}
+
+const char *disburse_link_name(enum disburse_link link)
+{
+	switch (link) {
+	case DISBURSE_LINK_PARENT:
+		return "PARENT";
+	case DISBURSE_LINK_TRACE_ID:
+		return "TRACE_ID";
+	case DISBURSE_LINK_AMOUNT:
+		return "AMOUNT";
+	case DISBURSE_LINK_NONE:
+		break;
+	}
+	return NULL;
 }

@@ -77,9 +77,21 @@ int rc_exception_add(struct rc *rc, const struct rc_exception *x, struct err *e)
 	return 0;
 }
 
-int rc_statement_add(struct rc *rc, const char *account, enum alloc_role role, const char *currency,
+static int sums_add(struct rc_sums *s, const struct alloc_part *part)
+{
+	s->parts++;
+	return money_add(s->revenue_micros, part->revenue_micros, &s->revenue_micros) != MONEY_OK ||
+			       money_add(s->listing_fee_micros, part->listing_fee_micros, &s->listing_fee_micros) != MONEY_OK ||
+			       money_add(s->seller_tax_micros, part->seller_tax_micros, &s->seller_tax_micros) != MONEY_OK ||
+			       money_add(s->net_micros, part->net_micros, &s->net_micros) != MONEY_OK
+		       ? -1
+		       : 0;
+}
+
+int rc_statement_add(struct rc *rc, const char *account, enum alloc_role role, const char *currency, int via,
 		     const struct alloc_part *part, struct err *e)
 {
+	ASSERT(part->net_micros == part->revenue_micros + part->listing_fee_micros + part->seller_tax_micros);
 	char key[512];
 	int n = snprintf(key, sizeof key, "%s\x1f%d\x1f%s", account, (int)role, currency);
 	if (n < 0 || (size_t)n >= sizeof key)
@@ -105,10 +117,7 @@ int rc_statement_add(struct rc *rc, const char *account, enum alloc_role role, c
 		s->currency = currency;
 	}
 	struct rc_statement *s = &rc->statements[id];
-	if (money_add(s->revenue_micros, part->revenue_micros, &s->revenue_micros) != MONEY_OK ||
-	    money_add(s->listing_fee_micros, part->listing_fee_micros, &s->listing_fee_micros) != MONEY_OK ||
-	    money_add(s->seller_tax_micros, part->seller_tax_micros, &s->seller_tax_micros) != MONEY_OK ||
-	    money_add(s->net_micros, part->net_micros, &s->net_micros) != MONEY_OK)
+	if (sums_add(via ? &s->via : &s->own, part) < 0)
 		return err_set(e, EXIT_FAILED, "the payout statement of %s in %s overflows", account, currency);
 	return 0;
 }
@@ -509,33 +518,112 @@ static int statement_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->currency, y->currency);
 }
 
+/* SPEC §4.4: the accounts among the statements' parties with allocations via another
+ * recipient's feed that have a feed of their own (billing events ingested up to as-of with the
+ * account as recipient: rc_be holds every current one). One scan of rc_be, and none at all when no
+ * party earns through another's feed (no CPPO, or only DIRECT offers). */
+static const char own_feed_sql[] =
+	"SELECT DISTINCT recipient FROM pg_temp.rc_be WHERE recipient = ANY ($1::text[])";
+
+static int statements_own_feed(struct rc *rc, PGresult **res, struct err *e)
+{
+	*res = NULL;
+	size_t len = 2, n = 0;
+	for (size_t i = 0; i < rc->statements_n; i++)
+		if (rc->statements[i].via.parts > 0) {
+			len += strlen(rc->statements[i].account) * 2 + 3;
+			n++;
+		}
+	if (n == 0)
+		return 0;
+	/* A text[] literal of the accounts, each quoted with " and \ escaped. */
+	char *arr = malloc(len + 1), *w = arr;
+	if (!arr)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	*w++ = '{';
+	for (size_t i = 0, k = 0; i < rc->statements_n; i++) {
+		if (rc->statements[i].via.parts == 0)
+			continue;
+		if (k++)
+			*w++ = ',';
+		*w++ = '"';
+		for (const char *c = rc->statements[i].account; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				*w++ = '\\';
+			*w++ = *c;
+		}
+		*w++ = '"';
+	}
+	*w++ = '}';
+	*w = '\0';
+	const char *params[] = { arr };
+	*res = db_query(rc->db, own_feed_sql, 1, params, PGRES_TUPLES_OK, e);
+	free(arr);
+	return *res ? 0 : -1;
+}
+
+/* Whether account is among the rows of own (a linear look: there are as many rows as parties
+ * that earn through another recipient's feed, the ISVs of CPPO sales). */
+static int has_own_feed(PGresult *own, const char *account)
+{
+	for (int i = 0; own && i < PQntuples(own); i++)
+		if (strcmp(PQgetvalue(own, i, 0), account) == 0)
+			return 1;
+	return 0;
+}
+
 int rc_statements_run(struct rc *rc, struct err *e)
 {
+	PGresult *own;
+	if (statements_own_feed(rc, &own, e) < 0)
+		return -1;
 	if (rc->statements_n > 0)
 		qsort(rc->statements, rc->statements_n, sizeof *rc->statements, statement_cmp);
+	int rc_code = -1;
 	for (size_t i = 0; i < rc->statements_n; i++) {
 		const struct rc_statement *s = &rc->statements[i];
+		ASSERT(s->own.parts + s->via.parts > 0);
+		/* SPEC §4.4: a party with its own feed counts only the groups it received itself. */
+		struct rc_sums t = s->own;
+		if (s->via.parts > 0 && !has_own_feed(own, s->account)) {
+			if (money_add(t.revenue_micros, s->via.revenue_micros, &t.revenue_micros) != MONEY_OK ||
+			    money_add(t.listing_fee_micros, s->via.listing_fee_micros, &t.listing_fee_micros) != MONEY_OK ||
+			    money_add(t.seller_tax_micros, s->via.seller_tax_micros, &t.seller_tax_micros) != MONEY_OK ||
+			    money_add(t.net_micros, s->via.net_micros, &t.net_micros) != MONEY_OK) {
+				err_set(e, EXIT_FAILED, "the payout statement of %s in %s overflows", s->account, s->currency);
+				goto done;
+			}
+			t.parts += s->via.parts;
+		}
+		if (t.parts == 0)
+			continue; /* only allocations that the party's own feed counts instead */
+		ASSERT((__int128)t.net_micros == (__int128)t.revenue_micros + t.listing_fee_micros + t.seller_tax_micros);
 		int mu;
 		int64_t payable, rounding;
 		if (rc_minor_units(s->currency, &mu, e) < 0)
-			return -1;
-		if (alloc_payable(s->net_micros, mu, rc->cfg->rounding, &payable, &rounding) != MONEY_OK)
-			return err_set(e, EXIT_FAILED, "the net payable of %s in %s overflows", s->account, s->currency);
+			goto done;
+		if (alloc_payable(t.net_micros, mu, rc->cfg->rounding, &payable, &rounding) != MONEY_OK) {
+			err_set(e, EXIT_FAILED, "the net payable of %s in %s overflows", s->account, s->currency);
+			goto done;
+		}
 		struct rio_out *o = &rc->out_stmt;
 		rio_int(o, rc->run_id);
 		rio_text(o, rc->period_text);
 		rio_text(o, s->account);
 		rio_text(o, alloc_role_name(s->role));
 		rio_text(o, s->currency);
-		rio_int(o, s->revenue_micros);
-		rio_int(o, s->listing_fee_micros);
-		rio_int(o, s->seller_tax_micros);
-		rio_int(o, s->net_micros);
+		rio_int(o, t.revenue_micros);
+		rio_int(o, t.listing_fee_micros);
+		rio_int(o, t.seller_tax_micros);
+		rio_int(o, t.net_micros);
 		rio_int(o, payable);
 		rio_int(o, rounding);
 		rio_end_row(o);
 	}
-	return 0;
+	rc_code = 0;
+done:
+	PQclear(own);
+	return rc_code;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -738,9 +826,16 @@ static const char rc_assert_sql[] =
 	"                                                       + seller_tax_micros) AS bad_net"
 	"        FROM (SELECT " RC_KEY_HASH("recipient_account_id", "transaction_reference_id", "currency") " AS h, *"
 	"              FROM settle.allocation WHERE run_id = $1::bigint AND period = $2) a),"
+	/* SPEC §4.4: a party with a feed of its own counts only the groups it received itself */
+	" fed AS (SELECT DISTINCT b.recipient FROM pg_temp.rc_be b WHERE b.recipient IN ("
+	"          SELECT party_account_id FROM settle.allocation WHERE run_id = $1::bigint AND period = $2"
+	"            AND party_account_id <> recipient_account_id)),"
 	" ap AS (SELECT party_account_id, party_role, currency, sum(revenue_micros) AS r,"
 	"               sum(listing_fee_micros) AS f, sum(seller_tax_micros) AS t, sum(net_micros) AS n"
-	"        FROM settle.allocation WHERE run_id = $1::bigint AND period = $2 GROUP BY 1, 2, 3),"
+	"        FROM settle.allocation WHERE run_id = $1::bigint AND period = $2"
+	"          AND (party_account_id = recipient_account_id"
+	"               OR party_account_id NOT IN (SELECT recipient FROM fed WHERE recipient IS NOT NULL))"
+	"        GROUP BY 1, 2, 3),"
 	" s AS (SELECT * FROM settle.payout_statement WHERE run_id = $1::bigint AND period = $2),"
 	" xm AS (SELECT DISTINCT recipient_account_id, reference, currency, code FROM settle.exception"
 	"        WHERE run_id = $1::bigint AND period = $2"
@@ -766,8 +861,14 @@ static const char rc_assert_sql[] =
 	"  (SELECT count(*) FROM settle.charge_group g LEFT JOIN xm ON xm.recipient_account_id = g.recipient_account_id"
 	"     AND xm.reference = g.transaction_reference_id AND xm.currency = g.currency AND xm.code = g.match_status"
 	"   WHERE g.run_id = $1::bigint AND g.period = $2 AND NOT ("
-	"      (g.disposition = 'ALLOCATED' AND g.match_status = 'MATCHED' AND g.seller_of_record)"
-	"   OR (g.disposition = 'NOT_SELLER_OF_RECORD' AND g.match_status = 'MATCHED' AND NOT g.seller_of_record)"
+	"      (g.disposition = 'ALLOCATED' AND g.match_status = 'MATCHED')"
+	"   OR (g.disposition IN ('RECIPIENT_NOT_PARTY', 'OFFER_INCOMPLETE') AND g.match_status = 'MATCHED'"
+	"       AND (g.disposition = 'OFFER_INCOMPLETE' OR NOT g.seller_of_record)"
+	"       AND EXISTS (SELECT 1 FROM settle.exception x WHERE x.run_id = $1::bigint AND x.period = $2"
+	"         AND x.code = g.disposition AND x.recipient_account_id = g.recipient_account_id"
+	"         AND x.currency = g.currency"
+	"         AND x.reference = CASE g.disposition WHEN 'OFFER_INCOMPLETE' THEN g.matched_offer_id"
+	"                                              ELSE g.transaction_reference_id END))"
 	"   OR (g.disposition = 'UNMATCHED' AND g.match_status <> 'MATCHED' AND xm.code IS NOT NULL)"
 	"   OR (g.disposition = 'OFFER_UNUSABLE' AND g.match_status = 'MATCHED')"
 	"   OR (g.disposition = 'NOTHING_TO_ALLOCATE' AND g.revenue_micros = 0 AND g.listing_fee_micros = 0"
@@ -782,7 +883,7 @@ static int rc_assert(struct rc *rc, struct err *e)
 		"allocated parts do not add up to their charge groups",
 		"an allocated part's net is not revenue + listing fee + seller tax",
 		"payout statements do not add up to the allocations",
-		"a charge group is neither allocated, excepted, another seller's, nor empty",
+		"a charge group is neither allocated, excepted, nor empty",
 	};
 	char run[24];
 	snprintf(run, sizeof run, "%" PRId64, rc->run_id);
@@ -811,7 +912,7 @@ static int rc_assert(struct rc *rc, struct err *e)
 		       "                       'METERING_VARIANCE', 'UNBILLED_USAGE', 'USAGE_WITHOUT_OFFER',"
 		       "                       'UNKNOWN_DIMENSION', 'BALANCE_ADJUSTMENT', 'OFFER_TERMS_CONFLICT',"
 		       "                       'OFFER_INCOMPLETE', 'USAGE_RECORD_MISMATCH', 'TAX_ITEM_MISSING',"
-		       "                       'TAX_ITEM_MISMATCH'))",
+		       "                       'TAX_ITEM_MISMATCH', 'RECIPIENT_NOT_PARTY'))",
 		       2, params, PGRES_TUPLES_OK, e);
 	if (!res)
 		return -1;
@@ -840,8 +941,12 @@ static void rc_release(struct rc *rc)
 	PQclear(rc->dims_res);
 	free(rc->payouts);
 	free(rc->payout_in_period);
-	free(rc->payout_failure_id);
-	free(rc->payout_failure_day);
+	free(rc->failures);
+	free(rc->failure_in_period);
+	free(rc->failure_lines_micros);
+	free(rc->failure_lines_n);
+	free(rc->failure_by_id);
+	PQclear(rc->failures_res);
 	free(rc->payout_lines_micros);
 	free(rc->payout_lines_n);
 	free(rc->payout_slots);

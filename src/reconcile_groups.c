@@ -97,11 +97,11 @@ struct ref {
 	struct rio_str recipient, tref, currency;
 	int active;
 	int64_t remainder;         /* SPEC §4.5 */
-	int disbursed_any;
-	int has_last;              /* the latest payout seen on its lines: (day, id) */
+	int any_line;              /* a DISBURSED line row touches it */
+	int has_last;              /* the latest payout or failure touching it: (day, id) */
 	int32_t last_day;
 	struct rio_str last_id;
-	int last_failed;
+	int last_failed;           /* ... is a failure or a failed payout */
 	int relevant;              /* a row in the period, or usage in it (else skipped) */
 	struct grp *g;
 	size_t gn, gcap;
@@ -129,7 +129,7 @@ static int ref_start(struct ref *r, const char *const *f, struct err *e)
 		return -1;
 	r->active = 1;
 	r->remainder = 0;
-	r->disbursed_any = 0;
+	r->any_line = 0;
 	r->has_last = 0;
 	r->last_failed = 0;
 	r->relevant = 0;
@@ -196,6 +196,7 @@ static int add(int64_t *sum, int64_t v, const struct ref *r, struct err *e)
 static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_t amount, int32_t day,
 		      struct err *e)
 {
+	ASSERT(r->active && ref_same(r, f));
 	enum match_family fam = match_family_of(f[F_TYPE], f[F_SIDE]);
 	/* SPEC §4.5: the remainder counts every type except the AWS_TAX_SHARE family. */
 	if (fam != MATCH_FAM_AWS_TAX && add(&r->remainder, amount, r, e) < 0)
@@ -241,30 +242,50 @@ static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_
 	return 0;
 }
 
-/* A DISBURSED line (SPEC §4.5): settles its amount unless its payout failed. A line whose payout
- * is not (yet) among the events still counts as disbursed; it just has no payout date. */
+/* A payout or failure (day, billing_event_id) touches the reference: keep the latest, by date
+ * then id in byte order (SPEC §4.5), and whether it is a failure or a failed payout. */
+static int ref_touch(struct ref *r, int32_t day, const char *id, int failed, struct err *e)
+{
+	if (r->has_last && (day < r->last_day || (day == r->last_day && strcmp(id, r->last_id.s) <= 0)))
+		return 0;
+	if (rio_str_set(&r->last_id, id, e) < 0)
+		return -1;
+	r->has_last = 1;
+	r->last_day = day;
+	r->last_failed = failed;
+	return 0;
+}
+
+/* A DISBURSED line row (SPEC §4.5). It counts as it stands — a payout's line, or a failure's
+ * reversal line — except a line of a failed payout whose failure has no reversal lines of its own
+ * (older feeds: the failure alone says the line was not paid). A line naming neither a payout nor a
+ * failure ingested so far still counts; it has no date to touch the reference with. */
 static int row_line(struct rc *rc, struct ref *r, const char *const *f, int64_t amount, struct err *e)
 {
+	ASSERT(r->active && ref_same(r, f) && strcmp(f[F_ACTION], "DISBURSED") == 0);
 	size_t i;
-	const struct disburse_payout *p = NULL;
-	if (f[F_DISB_ID] && rc_payout_find(rc, r->recipient.s, f[F_DISB_ID], &i) == 0)
-		p = &rc->payouts[i];
-	int failed = p && p->failed;
-	if (!failed) {
-		if (add(&r->remainder, amount, r, e) < 0)
+	int counts = 1;
+	r->any_line = 1;
+	if (f[F_DISB_ID] && rc_payout_find(rc, r->recipient.s, f[F_DISB_ID], &i) == 0) {
+		const struct disburse_payout *p = &rc->payouts[i];
+		counts = disburse_lines_count(p, rc->failures);
+		if (ref_touch(r, p->day, p->payout_id, p->failed, e) < 0)
 			return -1;
-		r->disbursed_any = 1;
-	}
-	if (!p)
-		return 0;
-	/* "its last payout": the latest by (payout date, payout id in byte order). */
-	if (!r->has_last || p->day > r->last_day || (p->day == r->last_day && strcmp(p->payout_id, r->last_id.s) > 0)) {
-		if (rio_str_set(&r->last_id, p->payout_id, e) < 0)
+		if (p->failed) {
+			/* the failure that undoes it touches the reference too */
+			const struct disburse_failure *x = &rc->failures[p->failure];
+			ASSERT(x->link != DISBURSE_LINK_NONE && x->payout == i);
+			if (ref_touch(r, x->day, x->failure_id, 1, e) < 0)
+				return -1;
+		}
+	} else if (f[F_DISB_ID] && rc_failure_find(rc, r->recipient.s, f[F_DISB_ID], &i) == 0) {
+		const struct disburse_failure *x = &rc->failures[i];
+		ASSERT(x->has_reversal_lines);
+		if (ref_touch(r, x->day, x->failure_id, 1, e) < 0)
 			return -1;
-		r->has_last = 1;
-		r->last_day = p->day;
-		r->last_failed = failed;
 	}
+	if (counts && add(&r->remainder, amount, r, e) < 0)
+		return -1;
 	return 0;
 }
 
@@ -279,6 +300,7 @@ struct gctx {
 	struct match_result m;
 	const struct match_offer *o; /* the matched offer (MATCHED or CURRENCY_MISMATCH) */
 	int sor;                     /* the recipient is the offer's seller of record */
+	enum alloc_view view;        /* MATCHED: whose feed the group is (SPEC §4.3) */
 	int material;                /* B, F or T is not zero */
 	int minor;
 	int64_t tol;
@@ -368,15 +390,11 @@ static int group_match_exceptions(struct rc *rc, struct gctx *c, struct err *e)
 			       e);
 }
 
-/* SPEC §4.3: allocation rows, payout statement sums, FEE_VARIANCE and SPLIT_VARIANCE. */
-static int group_allocate(struct rc *rc, struct gctx *c, struct err *e)
+/* One allocation row per party, and the party's payout statement (SPEC §4.4: via another
+ * recipient's feed when the party is not the group's recipient). */
+static int group_parts_out(struct rc *rc, const struct gctx *c, const struct alloc_result *res, struct err *e)
 {
-	struct alloc_split split;
-	struct alloc_part parts[ALLOC_PARTIES_MAX];
-	const struct alloc_totals totals = { c->g->revenue, c->g->fee, c->g->seller_tax };
-	if (alloc_split_of(c->o, &split, e) < 0 || alloc_group(&split, &totals, parts, e) < 0)
-		return err_prefix(e, "charge %s of %s", c->r->tref.s, c->r->recipient.s);
-	for (size_t p = 0; p < split.n; p++) {
+	for (size_t p = 0; p < res->n; p++) {
 		struct rio_out *o = &rc->out_alloc;
 		rio_int(o, rc->run_id);
 		rio_text(o, rc->period_text);
@@ -387,19 +405,26 @@ static int group_allocate(struct rc *rc, struct gctx *c, struct err *e)
 		rio_text(o, rc_nullif(c->g->agreement.s));
 		rio_text(o, c->o->offer_id);
 		rio_text(o, match_rule_name(c->m.rule));
-		rio_text(o, alloc_role_name(split.roles[p]));
-		rio_text(o, split.accounts[p]);
-		rio_int(o, parts[p].revenue_micros);
-		rio_int(o, parts[p].listing_fee_micros);
-		rio_int(o, parts[p].seller_tax_micros);
-		rio_int(o, parts[p].net_micros);
+		rio_text(o, alloc_role_name(res->roles[p]));
+		rio_text(o, res->accounts[p]);
+		rio_int(o, res->parts[p].revenue_micros);
+		rio_int(o, res->parts[p].listing_fee_micros);
+		rio_int(o, res->parts[p].seller_tax_micros);
+		rio_int(o, res->parts[p].net_micros);
 		rio_end_row(o);
-		if (rc_statement_add(rc, split.accounts[p], split.roles[p], c->o->currency, &parts[p], e) < 0)
+		int via = strcmp(res->accounts[p], c->r->recipient.s) != 0;
+		if (rc_statement_add(rc, res->accounts[p], res->roles[p], c->o->currency, via, &res->parts[p], e) < 0)
 			return -1;
 	}
-	rc->summary.allocated++;
+	return 0;
+}
+
+/* SPEC §4.3 checks of an allocated group: FEE_VARIANCE (groups of the seller of record: the fee
+ * rate is the seller of record's), SPLIT_VARIANCE (cost of goods against the split's ISV part). */
+static int group_checks(struct rc *rc, const struct gctx *c, const struct alloc_split *split, struct err *e)
+{
 	char buf[RTEXT_MAX];
-	if (c->o->has_listing_fee_rate) {
+	if (c->view == ALLOC_VIEW_SELLER_OF_RECORD && c->o->has_listing_fee_rate) {
 		int64_t expected;
 		if (alloc_expected_fee(c->g->revenue, c->o->listing_fee_rate_micros, rc->cfg->rounding, &expected) != MONEY_OK)
 			return err_set(e, EXIT_FAILED, "charge %s of %s: the expected listing fee overflows", c->r->tref.s,
@@ -411,19 +436,54 @@ static int group_allocate(struct rc *rc, struct gctx *c, struct err *e)
 				    e) < 0)
 			return -1;
 	}
-	/* SPEC §4.3 SPLIT_VARIANCE: the reseller's cost of goods (−C) is what the ISV should get. */
-	if (c->g->cogs != 0) {
-		int64_t paid;
-		if (money_neg(c->g->cogs, &paid) != MONEY_OK)
-			return err_set(e, EXIT_FAILED, "charge %s: the cost of goods overflows", c->r->tref.s);
-		if (alloc_differs(paid, parts[0].revenue_micros, c->tol) &&
-		    group_exception(rc, c, "SPLIT_VARIANCE", 1, paid, 1, parts[0].revenue_micros,
-				    rtext_split_variance(buf, sizeof buf, c->minor, parts[0].revenue_micros, c->g->cogs,
-							 split.accounts[0]),
-				    e) < 0)
-			return -1;
-	}
+	/* SPLIT_VARIANCE: the reseller's cost of goods (−C) against what the markup or share says the
+	 * ISV's part of B is; only when that markup or share is known. */
+	int64_t by_weights, paid;
+	if (c->g->cogs == 0 || !alloc_isv_by_weights(split, c->g->revenue, &by_weights))
+		return 0;
+	if (money_neg(c->g->cogs, &paid) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "charge %s: the cost of goods overflows", c->r->tref.s);
+	if (alloc_differs(paid, by_weights, c->tol) &&
+	    group_exception(rc, c, "SPLIT_VARIANCE", 1, paid, 1, by_weights,
+			    rtext_split_variance(buf, sizeof buf, c->minor, by_weights, c->g->cogs, split->accounts[0]), e) < 0)
+		return -1;
 	return 0;
+}
+
+/* SPEC §4.3: a matched group with something to allocate, from its recipient's point of view.
+ * Sets c->disposition: ALLOCATED, or OFFER_INCOMPLETE (unknown markup, no cost of goods). */
+static int group_allocate(struct rc *rc, struct gctx *c, struct err *e)
+{
+	ASSERT(c->m.status == MATCH_MATCHED && c->material && c->view != ALLOC_VIEW_NOT_PARTY);
+	ASSERT(c->sor == (c->view == ALLOC_VIEW_SELLER_OF_RECORD));
+	struct alloc_split split;
+	struct alloc_result res;
+	const struct alloc_totals totals = { c->g->revenue, c->g->fee, c->g->seller_tax, c->g->cogs };
+	int outcome;
+	if (alloc_split_of(c->o, &split, e) < 0 || (outcome = alloc_group(&split, c->view, &totals, &res, e)) < 0)
+		return err_prefix(e, "charge %s of %s", c->r->tref.s, c->r->recipient.s);
+	if (outcome == ALLOC_INCOMPLETE) {
+		char buf[RTEXT_MAX];
+		c->disposition = "OFFER_INCOMPLETE";
+		/* SPEC §4.7: the OFFER_ codes name the offer. */
+		struct rc_exception x = {
+			.code = "OFFER_INCOMPLETE",
+			.reference = c->o->offer_id,
+			.recipient_account_id = c->r->recipient.s,
+			.agreement_id = c->g->agreement.s,
+			.offer_id = c->o->offer_id,
+			.currency = c->r->currency.s,
+			.has_actual = 1,
+			.actual_micros = c->net,
+			.detail = rtext_offer_incomplete(buf, sizeof buf, &c->t, c->o->offer_id),
+		};
+		return rc_exception_add(rc, &x, e);
+	}
+	c->disposition = "ALLOCATED";
+	if (group_parts_out(rc, c, &res, e) < 0)
+		return -1;
+	rc->summary.allocated++;
+	return group_checks(rc, c, &split, e);
 }
 
 static void group_row(struct rc *rc, const struct gctx *c, enum disburse_status st)
@@ -497,7 +557,8 @@ static int group_match(struct rc *rc, const struct ref *r, const struct grp *g, 
 	match_group(rc->index, &mg, &c->m);
 	if (c->m.status == MATCH_MATCHED || c->m.status == MATCH_CURRENCY_MISMATCH)
 		c->o = &rc->offers[c->m.offer];
-	c->sor = c->m.status == MATCH_MATCHED && strcmp(r->recipient.s, match_seller_of_record(c->o)) == 0;
+	c->view = c->m.status == MATCH_MATCHED ? alloc_view_of(c->o, r->recipient.s) : ALLOC_VIEW_NOT_PARTY;
+	c->sor = c->m.status == MATCH_MATCHED && c->view == ALLOC_VIEW_SELLER_OF_RECORD;
 	c->material = g->revenue != 0 || g->fee != 0 || g->seller_tax != 0;
 	if (rc_minor_units(r->currency.s, &c->minor, e) < 0 || rc_tolerance(rc, r->currency.s, &c->tol, e) < 0)
 		return -1;
@@ -521,26 +582,41 @@ static int group_usage(struct rc *rc, const struct gctx *c, struct err *e)
 	return 0;
 }
 
+/* SPEC §4.3: a matched group whose recipient is neither the seller of record nor the ISV. */
+static int group_not_party(struct rc *rc, const struct gctx *c, struct err *e)
+{
+	char buf[RTEXT_MAX];
+	return group_exception(rc, c, "RECIPIENT_NOT_PARTY", 0, 0, 1, c->net,
+			       rtext_recipient_not_party(buf, sizeof buf, &c->t, c->o->offer_id, c->o->isv_account_id,
+							 c->o->reseller_account_id),
+			       e);
+}
+
 static int group_finish(struct rc *rc, const struct ref *r, const struct grp *g, enum disburse_status st,
 			struct err *e)
 {
+	/* A group holds rows of one month, its date the earliest of them. */
+	ASSERT(g->rows > 0 && period_of_us(time_day_start_us(g->min_day)) == g->period);
 	struct gctx c;
 	if (group_match(rc, r, g, &c, e) < 0 || group_usage(rc, &c, e) < 0)
 		return -1;
 	if (g->period != rc->period)
 		return 0; /* another month's group, read for its usage billing only */
 	rc->summary.groups++;
+	/* What becomes of the group (docs/reconcile.md; balance assertion 5 checks each). */
 	if (c.m.status != MATCH_MATCHED)
 		c.disposition = c.material ? "UNMATCHED" : "NOTHING_TO_ALLOCATE";
 	else if (c.o->problem_code)
 		c.disposition = c.material ? "OFFER_UNUSABLE" : "NOTHING_TO_ALLOCATE";
-	else if (!c.sor)
-		c.disposition = "NOT_SELLER_OF_RECORD";
-	else
-		c.disposition = c.material ? "ALLOCATED" : "NOTHING_TO_ALLOCATE";
+	else if (!c.material)
+		c.disposition = "NOTHING_TO_ALLOCATE";
+	else if (c.view == ALLOC_VIEW_NOT_PARTY)
+		c.disposition = "RECIPIENT_NOT_PARTY";
 	if (group_match_exceptions(rc, &c, e) < 0)
 		return -1;
-	if (strcmp(c.disposition, "ALLOCATED") == 0 && group_allocate(rc, &c, e) < 0)
+	if (!c.disposition && group_allocate(rc, &c, e) < 0)
+		return -1;
+	if (strcmp(c.disposition, "RECIPIENT_NOT_PARTY") == 0 && group_not_party(rc, &c, e) < 0)
 		return -1;
 	if (g->balance_adj_rows > 0) {
 		char buf[RTEXT_MAX];
@@ -549,6 +625,11 @@ static int group_finish(struct rc *rc, const struct ref *r, const struct grp *g,
 				    e) < 0)
 			return -1;
 	}
+	ASSERT(c.disposition != NULL);
+	/* allocated ⇔ matched with something to allocate and a party as recipient (SPEC §4.3) */
+	ASSERT((strcmp(c.disposition, "ALLOCATED") == 0) ==
+	       (c.m.status == MATCH_MATCHED && c.material && !c.o->problem_code && c.view != ALLOC_VIEW_NOT_PARTY &&
+		strcmp(c.disposition, "OFFER_INCOMPLETE") != 0));
 	group_row(rc, &c, st);
 	group_aging(rc, &c, st);
 	return 0;
@@ -564,7 +645,11 @@ static int ref_finish(struct rc *rc, struct ref *r, struct err *e)
 	int64_t tol;
 	if (rc_tolerance(rc, r->currency.s, &tol, e) < 0)
 		return -1;
-	enum disburse_status st = disburse_status_of(r->remainder, tol, r->disbursed_any, r->has_last && r->last_failed);
+	enum disburse_status st = disburse_status_of(r->remainder, tol, r->any_line, r->has_last && r->last_failed);
+	/* SPEC §4.5's order, restated: FAILED owes money, NOT_DISBURSED has no line, OVER is negative */
+	ASSERT(st != DISBURSE_FAILED || r->remainder > tol);
+	ASSERT(st != DISBURSE_NOT_DISBURSED || (!r->any_line && r->remainder >= -tol));
+	ASSERT(st != DISBURSE_OVER || r->remainder < -tol);
 	for (size_t i = 0; i < r->gn; i++)
 		if (group_finish(rc, r, &r->g[i], st, e) < 0)
 			return -1;
@@ -618,6 +703,9 @@ static int row(struct rc *rc, struct ref *r, struct stream_order *o, const char 
 
 int rc_groups_run(struct rc *rc, struct err *e)
 {
+	/* The payouts and failures (rc_payouts_load) come first: lines look them up. */
+	ASSERT(rc->payouts_n == 0 || rc->payout_slots != NULL);
+	ASSERT(rc->failures_n == 0 || rc->failure_by_id != NULL);
 	struct rio_in in;
 	struct ref r;
 	memset(&r, 0, sizeof r);

@@ -1,5 +1,12 @@
 /* reconcile_payouts.c — SPEC §4.5: payouts against their lines, failures and bank deposits.
  *
+ * Load (before the charge groups, which need it): every payout and every DISBURSEMENT_FAILURE up
+ * to as-of, then one stream of every payout line, which sums the lines of the period's payouts and
+ * finds the failures that have reversal lines of their own; then each failure is linked to the
+ * payout it undoes (by parent, bank trace id, or exact amount: disburse_link_failures), and the
+ * deposits are matched. The charge groups then count a line as disbursed unless its payout failed
+ * without reversal lines (disburse_lines_count).
+ *
  * Deposit matching is global (every payout and deposit ingested up to as-of, in one total order;
  * disburse.c), so a payout late in one month and its deposit early in the next are matched the
  * same way whichever period is computed. The period then reports its own payouts (by payout date)
@@ -16,16 +23,22 @@
 
 static const char payouts_sql[] =
 	"SELECT pay.recipient, pay.beid, pay.currency, coalesce(pay.trace, ''), pay.day, pay.amount,"
-	"       (pay.day >= p.p0 AND pay.day < p.p1), f.beid, f.day"
+	"       (pay.day >= p.p0 AND pay.day < p.p1)"
 	" FROM pg_temp.rc_be pay CROSS JOIN pg_temp.rc_param p"
-	" LEFT JOIN (SELECT DISTINCT ON (recipient, parent_id) recipient, parent_id, beid, day FROM pg_temp.rc_be"
-	"            WHERE ttype = 'DISBURSEMENT_FAILURE' AND parent_id IS NOT NULL"
-	"            ORDER BY recipient, parent_id, beid COLLATE \"C\") f"
-	"        ON f.recipient = pay.recipient AND f.parent_id = pay.beid"
 	" WHERE pay.action = 'DISBURSED' AND pay.ttype = 'DISBURSEMENT'"
 	" ORDER BY pay.day, pay.recipient COLLATE \"C\", pay.beid COLLATE \"C\"";
 
-enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_FAIL_ID, P_FAIL_DAY, P_N };
+enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_N };
+
+/* Every DISBURSEMENT_FAILURE, in the order disburse_link_failures takes them. */
+static const char failures_sql[] =
+	"SELECT f.recipient, f.beid, f.currency, coalesce(f.parent_id, ''), coalesce(f.trace, ''), f.day, f.amount,"
+	"       (f.day >= p.p0 AND f.day < p.p1)"
+	" FROM pg_temp.rc_be f CROSS JOIN pg_temp.rc_param p"
+	" WHERE f.ttype = 'DISBURSEMENT_FAILURE'"
+	" ORDER BY f.day, f.recipient COLLATE \"C\", f.beid COLLATE \"C\"";
+
+enum { FL_RECIPIENT, FL_ID, FL_CURRENCY, FL_PARENT, FL_TRACE, FL_DAY, FL_AMOUNT, FL_IN_PERIOD, FL_N };
 
 static const char deposits_sql[] =
 	"SELECT d.deposit_id, settle.account_ident(d.account_id, da.account_key), d.currency,"
@@ -37,7 +50,8 @@ static const char deposits_sql[] =
 
 enum { D_ID, D_ACCOUNT, D_CURRENCY, D_TRACE, D_DAY, D_AMOUNT, D_N };
 
-/* Every line that names a payout; C keeps those of the period's payouts and sums them (SPEC §4.5). */
+/* Every line that names a payout or a failure; C sums those of the period's payouts and of every
+ * failure (its reversal lines, SPEC §4.5). */
 static const char lines_sql[] =
 	"COPY (SELECT recipient, disb_id, amount FROM pg_temp.rc_be"
 	" WHERE action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
@@ -72,21 +86,25 @@ static int payout_hash_build(struct rc *rc, struct err *e)
 	return 0;
 }
 
+/* A bank trace id as SPEC §3.1 counts it: placeholders are none. */
+static const char *trace_or_none(const char *trace)
+{
+	return disburse_trace_is_placeholder(trace) ? "" : trace;
+}
+
 static int load_payouts(struct rc *rc, struct err *e)
 {
 	rc->payouts_res = db_query(rc->db, payouts_sql, 0, NULL, PGRES_TUPLES_OK, e);
 	if (!rc->payouts_res)
 		return -1;
 	PGresult *res = rc->payouts_res;
+	ASSERT(PQnfields(res) == P_N);
 	size_t n = (size_t)PQntuples(res), m = n ? n : 1;
 	rc->payouts = calloc(m, sizeof *rc->payouts);
 	rc->payout_in_period = calloc(m, sizeof *rc->payout_in_period);
-	rc->payout_failure_id = calloc(m, sizeof *rc->payout_failure_id);
-	rc->payout_failure_day = calloc(m, sizeof *rc->payout_failure_day);
 	rc->payout_lines_micros = calloc(m, sizeof *rc->payout_lines_micros);
 	rc->payout_lines_n = calloc(m, sizeof *rc->payout_lines_n);
-	if (!rc->payouts || !rc->payout_in_period || !rc->payout_failure_id || !rc->payout_failure_day ||
-	    !rc->payout_lines_micros || !rc->payout_lines_n)
+	if (!rc->payouts || !rc->payout_in_period || !rc->payout_lines_micros || !rc->payout_lines_n)
 		return err_set(e, EXIT_FAILED, "out of memory");
 	rc->payouts_n = n;
 	for (int i = 0; i < (int)n; i++) {
@@ -94,18 +112,56 @@ static int load_payouts(struct rc *rc, struct err *e)
 		p->recipient_account_id = PQgetvalue(res, i, P_RECIPIENT);
 		p->payout_id = PQgetvalue(res, i, P_ID);
 		p->currency = PQgetvalue(res, i, P_CURRENCY);
-		p->bank_trace_id = PQgetvalue(res, i, P_TRACE);
+		p->bank_trace_id = trace_or_none(PQgetvalue(res, i, P_TRACE));
 		if (rio_i32(PQgetvalue(res, i, P_DAY), &p->day) < 0 || rio_i64(PQgetvalue(res, i, P_AMOUNT), &p->amount_micros) < 0)
 			return err_set(e, EXIT_FAILED, "database: payout \"%s\" has no date or amount", p->payout_id);
 		rc->payout_in_period[i] = strcmp(PQgetvalue(res, i, P_IN_PERIOD), "t") == 0;
-		p->failed = !PQgetisnull(res, i, P_FAIL_ID);
-		if (p->failed) {
-			rc->payout_failure_id[i] = PQgetvalue(res, i, P_FAIL_ID);
-			if (rio_i32(PQgetvalue(res, i, P_FAIL_DAY), &rc->payout_failure_day[i]) < 0)
-				return err_set(e, EXIT_FAILED, "database: a payout failure has no date");
-		}
 	}
 	return payout_hash_build(rc, e);
+}
+
+/* qsort has no context argument; reconcile is single-threaded. */
+static const struct disburse_failure *sort_failures;
+
+static int failure_id_cmp(const void *a, const void *b)
+{
+	const struct disburse_failure *x = &sort_failures[*(const size_t *)a], *y = &sort_failures[*(const size_t *)b];
+	int c = strcmp(x->recipient_account_id, y->recipient_account_id);
+	return c ? c : strcmp(x->failure_id, y->failure_id);
+}
+
+static int load_failures(struct rc *rc, struct err *e)
+{
+	rc->failures_res = db_query(rc->db, failures_sql, 0, NULL, PGRES_TUPLES_OK, e);
+	if (!rc->failures_res)
+		return -1;
+	PGresult *res = rc->failures_res;
+	ASSERT(PQnfields(res) == FL_N);
+	size_t n = (size_t)PQntuples(res), m = n ? n : 1;
+	rc->failures = calloc(m, sizeof *rc->failures);
+	rc->failure_in_period = calloc(m, sizeof *rc->failure_in_period);
+	rc->failure_lines_micros = calloc(m, sizeof *rc->failure_lines_micros);
+	rc->failure_lines_n = calloc(m, sizeof *rc->failure_lines_n);
+	rc->failure_by_id = calloc(m, sizeof *rc->failure_by_id);
+	if (!rc->failures || !rc->failure_in_period || !rc->failure_lines_micros || !rc->failure_lines_n ||
+	    !rc->failure_by_id)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	rc->failures_n = n;
+	for (int i = 0; i < (int)n; i++) {
+		struct disburse_failure *f = &rc->failures[i];
+		f->recipient_account_id = PQgetvalue(res, i, FL_RECIPIENT);
+		f->failure_id = PQgetvalue(res, i, FL_ID);
+		f->currency = PQgetvalue(res, i, FL_CURRENCY);
+		f->parent_id = PQgetvalue(res, i, FL_PARENT);
+		f->bank_trace_id = trace_or_none(PQgetvalue(res, i, FL_TRACE));
+		if (rio_i32(PQgetvalue(res, i, FL_DAY), &f->day) < 0 || rio_i64(PQgetvalue(res, i, FL_AMOUNT), &f->amount_micros) < 0)
+			return err_set(e, EXIT_FAILED, "database: payout failure \"%s\" has no date or amount", f->failure_id);
+		rc->failure_in_period[i] = strcmp(PQgetvalue(res, i, FL_IN_PERIOD), "t") == 0;
+		rc->failure_by_id[i] = (size_t)i;
+	}
+	sort_failures = rc->failures;
+	qsort(rc->failure_by_id, n, sizeof *rc->failure_by_id, failure_id_cmp);
+	return 0;
 }
 
 static int load_deposits(struct rc *rc, struct err *e)
@@ -138,10 +194,15 @@ static int load_deposits(struct rc *rc, struct err *e)
 	return 0;
 }
 
+static int sum_lines(struct rc *rc, struct err *e);
+
 int rc_payouts_load(struct rc *rc, struct err *e)
 {
-	if (load_payouts(rc, e) < 0 || load_deposits(rc, e) < 0)
+	if (load_payouts(rc, e) < 0 || load_failures(rc, e) < 0 || sum_lines(rc, e) < 0 ||
+	    disburse_link_failures(rc->payouts, rc->payouts_n, rc->failures, rc->failures_n, e) < 0 ||
+	    load_deposits(rc, e) < 0)
 		return -1;
+	/* A failed payout expects no deposit, so the links come before the deposits (disburse.h). */
 	return disburse_match_deposits(rc->payouts, rc->payouts_n, rc->deposits, rc->deposits_n,
 				       rc->cfg->deposit_window_days, e);
 }
@@ -165,6 +226,50 @@ int rc_payout_find(const struct rc *rc, const char *recipient, const char *id, s
 	return -1;
 }
 
+int rc_failure_find(const struct rc *rc, const char *recipient, const char *id, size_t *out)
+{
+	size_t lo = 0, hi = rc->failures_n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct disburse_failure *f = &rc->failures[rc->failure_by_id[mid]];
+		int c = strcmp(f->recipient_account_id, recipient);
+		if (!c)
+			c = strcmp(f->failure_id, id);
+		if (c == 0) {
+			*out = rc->failure_by_id[mid];
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* One line that names a payout (summed when the payout is of the period) or a failure (a reversal
+ * line: the failure has lines of its own, SPEC §4.5). */
+static int sum_line(struct rc *rc, const char *recipient, const char *disb_id, int64_t amount, struct err *e)
+{
+	ASSERT(recipient && disb_id);
+	size_t i;
+	if (rc_payout_find(rc, recipient, disb_id, &i) == 0) {
+		if (!rc->payout_in_period[i])
+			return 0;
+		if (money_add(rc->payout_lines_micros[i], amount, &rc->payout_lines_micros[i]) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the lines of payout %s overflow", rc->payouts[i].payout_id);
+		rc->payout_lines_n[i]++;
+		return 0;
+	}
+	if (rc_failure_find(rc, recipient, disb_id, &i) < 0)
+		return 0;
+	rc->failures[i].has_reversal_lines = 1;
+	if (money_add(rc->failure_lines_micros[i], amount, &rc->failure_lines_micros[i]) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the reversal lines of failure %s overflow", rc->failures[i].failure_id);
+	rc->failure_lines_n[i]++;
+	return 0;
+}
+
 static int sum_lines(struct rc *rc, struct err *e)
 {
 	struct rio_in in;
@@ -173,20 +278,15 @@ static int sum_lines(struct rc *rc, struct err *e)
 	int st;
 	while ((st = rio_in_next(&in, 3, e)) == 1) {
 		int64_t amount;
-		size_t i;
 		if (!in.fields[0] || !in.fields[1] || rio_i64(in.fields[2], &amount) < 0) {
 			err_set(e, EXIT_FAILED, "database: a payout line lacks its keys or amount");
 			rio_in_end(&in);
 			return -1;
 		}
-		if (rc_payout_find(rc, in.fields[0], in.fields[1], &i) < 0 || !rc->payout_in_period[i])
-			continue;
-		if (money_add(rc->payout_lines_micros[i], amount, &rc->payout_lines_micros[i]) != MONEY_OK) {
-			err_set(e, EXIT_FAILED, "the lines of payout %s overflow", rc->payouts[i].payout_id);
+		if (sum_line(rc, in.fields[0], in.fields[1], amount, e) < 0) {
 			rio_in_end(&in);
 			return -1;
 		}
-		rc->payout_lines_n[i]++;
 	}
 	rio_in_end(&in);
 	return st < 0 ? -1 : 0;
@@ -246,7 +346,11 @@ static int payout_deposit(struct rc *rc, const struct disburse_payout *p, int mi
 
 static int payout_finish(struct rc *rc, size_t i, struct err *e)
 {
+	ASSERT(i < rc->payouts_n && rc->payout_in_period[i] && rc->payout_lines_n[i] >= 0);
 	const struct disburse_payout *p = &rc->payouts[i];
+	/* a failed payout and its failure point at each other (disburse_link_failures) */
+	ASSERT(!p->failed || (p->failure < rc->failures_n && rc->failures[p->failure].payout == i &&
+			      rc->failures[p->failure].link != DISBURSE_LINK_NONE));
 	int minor;
 	int64_t tol, settles;
 	char buf[RTEXT_MAX];
@@ -264,12 +368,15 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
 				     e) < 0)
 			return -1;
 	}
-	if (p->failed) {
+	const struct disburse_failure *f = p->failed ? &rc->failures[p->failure] : NULL;
+	if (f) {
+		/* SPEC §4.5: the failed payout D is reported with reference D, in D's period. */
 		status = "FAILED";
 		if (payout_exception(rc, p, "DISBURSEMENT_FAILED", 0, 0, 1, p->amount_micros,
 				     rtext_disbursement_failed(buf, sizeof buf, p->payout_id, p->currency, minor,
-							       p->amount_micros, p->day, rc->payout_failure_id[i],
-							       rc->payout_lines_n[i]),
+							       p->amount_micros, p->day, f->failure_id,
+							       disburse_link_name(f->link), rc->payout_lines_n[i],
+							       f->has_reversal_lines),
 				     e) < 0)
 			return -1;
 	}
@@ -290,7 +397,7 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
 	rio_int(o, rc->payout_lines_micros[i]);
 	rio_int(o, rc->payout_lines_n[i]);
 	rio_text(o, status);
-	rio_text(o, rc->payout_failure_id[i]);
+	rio_text(o, f ? f->failure_id : NULL);
 	rio_text(o, rc_nullif(p->bank_trace_id));
 	rio_text(o, d ? d->deposit_id : NULL);
 	rio_text(o, p->match == DISBURSE_MATCH_TRACE_ID ? "TRACE_ID" : p->match == DISBURSE_MATCH_AMOUNT_DATE ? "AMOUNT_DATE" : NULL);
@@ -307,12 +414,41 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
 	return 0;
 }
 
+/* SPEC §4.5: a failure that undoes no payout is DISBURSEMENT_FAILED with reference F, in F's
+ * period: money the marketplace says it could not pay, with no payout to hang it on. */
+static int failure_unlinked(struct rc *rc, size_t k, struct err *e)
+{
+	ASSERT(k < rc->failures_n && rc->failure_in_period[k] && rc->failures[k].link == DISBURSE_LINK_NONE);
+	const struct disburse_failure *f = &rc->failures[k];
+	ASSERT(f->has_reversal_lines == (rc->failure_lines_n[k] > 0));
+	int minor;
+	char buf[RTEXT_MAX];
+	if (rc_minor_units(f->currency, &minor, e) < 0)
+		return -1;
+	struct rc_exception x = {
+		.code = "DISBURSEMENT_FAILED",
+		.reference = f->failure_id,
+		.recipient_account_id = f->recipient_account_id,
+		.currency = f->currency,
+		.has_actual = 1,
+		.actual_micros = f->amount_micros,
+		.detail = rtext_failure_unlinked(buf, sizeof buf, f->failure_id, f->currency, minor, f->amount_micros,
+						 f->day, f->parent_id, rc->failure_lines_n[k]),
+	};
+	return rc_exception_add(rc, &x, e);
+}
+
 int rc_payouts_run(struct rc *rc, struct err *e)
 {
-	if (sum_lines(rc, e) < 0)
-		return -1;
+	/* Loaded, linked and summed by rc_payouts_load; the links are one-to-one. */
+	for (size_t k = 0; k < rc->failures_n; k++)
+		ASSERT(rc->failures[k].link == DISBURSE_LINK_NONE ||
+		       (rc->payouts[rc->failures[k].payout].failed && rc->payouts[rc->failures[k].payout].failure == k));
 	for (size_t i = 0; i < rc->payouts_n; i++)
 		if (rc->payout_in_period[i] && payout_finish(rc, i, e) < 0)
+			return -1;
+	for (size_t k = 0; k < rc->failures_n; k++)
+		if (rc->failure_in_period[k] && rc->failures[k].link == DISBURSE_LINK_NONE && failure_unlinked(rc, k, e) < 0)
 			return -1;
 	char buf[RTEXT_MAX];
 	for (size_t k = 0; k < rc->deposits_n; k++) {

@@ -97,6 +97,31 @@ const char *rtext_no_offer(char *buf, size_t size, const struct rtext_group *g)
 	return buf;
 }
 
+const char *rtext_recipient_not_party(char *buf, size_t size, const struct rtext_group *g, const char *offer_id,
+				      const char *isv_account_id, const char *reseller_account_id)
+{
+	char head[RTEXT_MAX], parties[320];
+	if (reseller_account_id && *reseller_account_id)
+		snprintf(parties, sizeof parties, "whose parties are ISV %s and reseller %s, but its recipient is neither",
+			 or_none(isv_account_id), reseller_account_id);
+	else
+		snprintf(parties, sizeof parties, "whose one party is ISV %s, but its recipient is another account",
+			 or_none(isv_account_id));
+	snprintf(buf, size, "%s matches offer %s, %s (one account written in two forms?); it is not allocated",
+		 group_head(head, sizeof head, g), offer_id, parties);
+	return buf;
+}
+
+const char *rtext_offer_incomplete(char *buf, size_t size, const struct rtext_group *g, const char *offer_id)
+{
+	char head[RTEXT_MAX];
+	snprintf(buf, size,
+		 "%s matches offer %s, a CPPO with no markup stated, and has no cost-of-goods rows to give the ISV's"
+		 " wholesale; it is not allocated until the offer file states the markup",
+		 group_head(head, sizeof head, g), offer_id);
+	return buf;
+}
+
 static const char *rule_key(const char *rule)
 {
 	if (rule && strcmp(rule, "M1") == 0)
@@ -181,12 +206,41 @@ const char *rtext_payout_mismatch(char *buf, size_t size, const char *payout_id,
 
 const char *rtext_disbursement_failed(char *buf, size_t size, const char *payout_id, const char *currency,
 				      int minor_units, int64_t amount_micros, int32_t day, const char *failure_id,
-				      int64_t lines_n)
+				      const char *link, int64_t lines_n, int reversal)
 {
 	char a[RTEXT_AMOUNT_MAX], dd[11];
-	snprintf(buf, size, "payout %s of %s %s on %s failed (%s); its %" PRId64 " line%s count as not disbursed",
-		 payout_id, rtext_amount(amount_micros, minor_units, a), currency, day_text(day, dd),
-		 or_none(failure_id), lines_n, lines_n == 1 ? "" : "s");
+	const char *how = !link ? "" : strcmp(link, "PARENT") == 0 ? ", which names it as parent"
+				 : strcmp(link, "TRACE_ID") == 0 ? ", by its bank trace id"
+								 : ", by its amount";
+	int one = lines_n == 1;
+	snprintf(buf, size, "payout %s of %s %s on %s failed (%s%s); its %" PRId64 " line%s %s", payout_id,
+		 rtext_amount(amount_micros, minor_units, a), currency, day_text(day, dd), or_none(failure_id), how,
+		 lines_n, one ? "" : "s",
+		 reversal ? (one ? "counts, and so does the failure's reversal line that gives it back"
+				 : "count, and so do the failure's reversal lines that give them back")
+			  : (one ? "counts as not disbursed" : "count as not disbursed"));
+	return buf;
+}
+
+const char *rtext_failure_unlinked(char *buf, size_t size, const char *failure_id, const char *currency,
+				   int minor_units, int64_t amount_micros, int32_t day, const char *parent_id,
+				   int64_t reversal_lines_n)
+{
+	char a[RTEXT_AMOUNT_MAX], dd[11], parent[160], lines[96];
+	if (reversal_lines_n == 0)
+		snprintf(lines, sizeof lines, "it has no reversal lines");
+	else
+		snprintf(lines, sizeof lines, "its %" PRId64 " reversal line%s count%s as %s stand%s", reversal_lines_n,
+			 reversal_lines_n == 1 ? "" : "s", reversal_lines_n == 1 ? "s" : "", reversal_lines_n == 1 ? "it" : "they",
+			 reversal_lines_n == 1 ? "s" : "");
+	if (parent_id && *parent_id)
+		snprintf(parent, sizeof parent, "its parent %s is no payout of this recipient and currency, ", parent_id);
+	else
+		parent[0] = '\0';
+	snprintf(buf, size,
+		 "payout failure %s of %s %s on %s undoes no payout: %sno payout has its bank trace id or an amount it"
+		 " cancels on or before it; %s",
+		 failure_id, rtext_amount(amount_micros, minor_units, a), currency, day_text(day, dd), parent, lines);
 	return buf;
 }
 

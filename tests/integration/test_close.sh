@@ -67,7 +67,7 @@ check "October is restated beside it" test -f "$out/2026-10.restated/MANIFEST"
 check "the restated set is complete" sh -c "cd '$out/2026-10.restated' && sha256sum --quiet -c MANIFEST"
 check "restatement.csv has its header" \
 	test "$(head -n 1 "$out/2026-10.restated/restatement.csv")" = "period,currency,measure,closed,now,difference"
-check "revenue: closed, now, +100.00" test "$(csv_row USD revenue)" = "2026-10,USD,revenue,83190.59,83290.59,100.00"
+check "revenue: closed, now, +100.00" test "$(csv_row USD revenue)" = "2026-10,USD,revenue,132447.94,132547.94,100.00"
 check "net: +100.00" sh -c "grep -q '^2026-10,USD,net,.*,100.00\$' '$out/2026-10.restated/restatement.csv'"
 check "the listing fee did not change" sh -c "grep -q '^2026-10,USD,listing_fee,\(.*\),\1,0.00\$' '$out/2026-10.restated/restatement.csv'"
 check "one more exception" sh -c "grep -q '^2026-10,USD,exceptions,10,11,1\$' '$out/2026-10.restated/restatement.csv'"
@@ -86,7 +86,7 @@ ws = wb["Restatement"]
 assert ws["A3"].value == "Currency" and ws["E3"].value == "Difference"
 rows = {(r[0].value, r[1].value): r for r in ws.iter_rows(min_row=4)}
 r = rows[("USD", "revenue")]
-assert abs(r[2].value - 83190.59) < 1e-6 and abs(r[3].value - 83290.59) < 1e-6, (r[2].value, r[3].value)
+assert abs(r[2].value - 132447.94) < 1e-6 and abs(r[3].value - 132547.94) < 1e-6, (r[2].value, r[3].value)
 assert r[4].value.startswith("=D") and "-C" in r[4].value, r[4].value
 PY
 fi
@@ -116,10 +116,10 @@ check "the restated set is the previous one, whole" diff "$work/restated1.sha" <
 SETTLE_FAILPOINT=committed settle nightly --inbox "$inbox" --out "$out" 2>/dev/null
 check "killed after the commit, before the swap" test $? = 137
 check "the restated set is still the previous one, whole" \
-	sh -c "cd '$out/2026-10.restated' && sha256sum --quiet -c MANIFEST && grep -q '^2026-10,USD,revenue,83190.59,83290.59,100.00\$' restatement.csv"
+	sh -c "cd '$out/2026-10.restated' && sha256sum --quiet -c MANIFEST && grep -q '^2026-10,USD,revenue,132447.94,132547.94,100.00\$' restatement.csv"
 settle nightly --inbox "$inbox" --out "$out" 2>"$work/n2.err"
 check "the next nightly completes" test $? = 0
-check "the restated set now shows both late rows" test "$(csv_row USD revenue)" = "2026-10,USD,revenue,83190.59,83340.59,150.00"
+check "the restated set now shows both late rows" test "$(csv_row USD revenue)" = "2026-10,USD,revenue,132447.94,132597.94,150.00"
 check "it is whole" sh -c "cd '$out/2026-10.restated' && sha256sum --quiet -c MANIFEST"
 check "no temporary directories are left" sh -c "! ls -A '$out' | grep -q '^\.'"
 check "the closed set is still the same bytes" diff "$work/closed.sha" <(hashes "$out/2026-10")

@@ -41,16 +41,19 @@ for dir in "$TOP"/fixtures/reconcile/*/; do
 done
 
 # --- SPEC §9, to the micro, against the SPEC's own allocations.csv and payouts.csv ---------------
-spec=$work/spec-example
-for f in allocations.csv payouts.csv; do
-	if [ ! -f "$spec/$f" ]; then
-		ko "spec example $f: not produced"
-	elif diff "$TOP/fixtures/spec-example/expected/$f" "$spec/$f" >/dev/null; then
-		ok "spec example $f equals SPEC §9"
-	else
-		ko "spec example $f differs from SPEC §9"
-		diff "$TOP/fixtures/spec-example/expected/$f" "$spec/$f" | head -n 10
-	fi
+# (and its variant with the ISV's own feed loaded: fixtures/spec-example/expected-isv-feed)
+for pair in spec-example:expected spec-example-isv-feed:expected-isv-feed; do
+	spec=$work/${pair%%:*}
+	for f in allocations.csv payouts.csv; do
+		if [ ! -f "$spec/$f" ]; then
+			ko "${pair%%:*} $f: not produced"
+		elif diff "$TOP/fixtures/spec-example/${pair#*:}/$f" "$spec/$f" >/dev/null; then
+			ok "${pair%%:*} $f equals SPEC §9"
+		else
+			ko "${pair%%:*} $f differs from SPEC §9"
+			diff "$TOP/fixtures/spec-example/${pair#*:}/$f" "$spec/$f" | head -n 10
+		fi
+	done
 done
 
 # --- the command's contract ----------------------------------------------------------------------

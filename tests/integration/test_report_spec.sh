@@ -2,7 +2,8 @@
 # test_report_spec.sh — the SPEC §9 worked example end to end: ingest, report, and the set's files
 # byte for byte (allocations.csv and payouts.csv equal fixtures/spec-example/expected/, every file
 # equals fixtures/golden/spec-example/), the CSV format, MANIFEST, modes, atomic output, reruns of
-# the same command, and report's usage errors.
+# the same command, report's usage errors, and SPEC §9's variant with the ISV's own feed
+# (fixtures/spec-example/expected-isv-feed).
 # SETTLE_UPDATE_GOLDEN=1 rewrites the golden files from this run instead of comparing.
 set -u
 # shellcheck source=../lib/harness.sh
@@ -92,3 +93,17 @@ check "report with an unknown option exits 2" exit_is 2 report --period 2026-10 
 check "report with an extra argument exits 2" exit_is 2 report --period 2026-10 extra
 check "usage errors write nothing" test ! -e "$work/x"
 check "the failed reports changed nothing" diff -r "$work/first" "$set_dir"
+
+# SPEC §9's variant: the database also holds the ISV's own feed of the sale. Its group goes to the
+# ISV alone and the ISV's statement counts it only (fixtures/spec-example/expected-isv-feed).
+DB=$(pg_test_createdb report_spec_isv) || ko "create the variant's database"
+settle init >/dev/null 2>&1
+settle ingest "$fx/offers.csv" "$fx/billing_event.csv" "$fx/billing_event_isv.csv" >"$work/ingest-isv.log" 2>&1
+check "ingest the SPEC §9 files and the ISV's own feed" test $? = 0
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants"
+settle report --period 2026-10 --as-of 2026-11-02T00:00:00Z --out "$work/isv" 2>"$work/report-isv.log"
+check "report with the ISV's own feed exits 0" test $? = 0
+check "allocations.csv with the ISV's own feed is SPEC §9's variant" \
+	diff -u "$fx/expected-isv-feed/allocations.csv" "$work/isv/2026-10/allocations.csv"
+check "payouts.csv with the ISV's own feed is SPEC §9's variant" \
+	diff -u "$fx/expected-isv-feed/payouts.csv" "$work/isv/2026-10/payouts.csv"

@@ -62,11 +62,13 @@ inject='=HYPERLINK("http://evil.example","x")'
 
 # SPEC §9's CPPO sale (USD), a direct JPY sale whose reference looks like a formula, a KWD share
 # split, twelve small direct USD sales (rows for the continuation sheets), a group no offer
-# claims, and a row with a bad amount (quarantined).
+# claims, and a row with a bad amount (quarantined). The JPY seller is not the CPPO's ISV: an ISV
+# with a feed of its own counts only what it received itself (SPEC v2 §4.4), and the Summary's
+# control totals (Σ allocations = Σ statements) do not yet allow for that.
 cat >"$in/offers.csv" <<'EOF'
 offer_id,agreement_id,product_id,buyer_account_id,isv_account_id,reseller_account_id,currency,split_basis,markup_pct,isv_share_pct,listing_fee_pct,valid_from,valid_until
 offer-usd,agmt-usd,prod-a,900000000001,444455556666,111122223333,USD,MARKUP,8,,0.5,2090-01-01,2090-12-31
-offer-jpy,agmt-jpy,prod-j,900000000002,444455556666,,JPY,DIRECT,,,,2090-01-01,2090-12-31
+offer-jpy,agmt-jpy,prod-j,900000000002,444455550000,,JPY,DIRECT,,,,2090-01-01,2090-12-31
 offer-kwd,agmt-kwd,prod-k,900000000003,777788889999,111122223333,KWD,SHARE,,25,,2090-01-01,2090-12-31
 offer-many,agmt-many,prod-m,900000000004,555566667777,,USD,DIRECT,,,,2090-01-01,2090-12-31
 EOF
@@ -83,8 +85,8 @@ e7,111122223333,,,,DISBURSED,SELLER_REV_SHARE,BUYING,40757.50,USD,2090-10-22,tr-
 e8,111122223333,,,,DISBURSED,AWS_REV_SHARE,,220.09,USD,2090-10-22,tr-1,p1,
 e9,111122223333,,,,DISBURSED,SELLER_TAX_SHARE,,-1.01,USD,2090-10-22,tr-1,p1,
 p1,111122223333,AWS,,,DISBURSED,DISBURSEMENT,,3041.52,USD,2090-10-22,,,TRC-778
-j1,444455556666,900000000002,agmt-jpy,prod-j,INVOICED,SELLER_REV_SHARE,,1234567,JPY,2090-10-12,"=HYPERLINK(""http://evil.example"",""x"")",,
-j2,444455556666,444455556666,agmt-jpy,prod-j,INVOICED,AWS_REV_SHARE,,-37037,JPY,2090-10-12,"=HYPERLINK(""http://evil.example"",""x"")",,
+j1,444455550000,900000000002,agmt-jpy,prod-j,INVOICED,SELLER_REV_SHARE,,1234567,JPY,2090-10-12,"=HYPERLINK(""http://evil.example"",""x"")",,
+j2,444455550000,444455550000,agmt-jpy,prod-j,INVOICED,AWS_REV_SHARE,,-37037,JPY,2090-10-12,"=HYPERLINK(""http://evil.example"",""x"")",,
 k1,111122223333,900000000003,agmt-kwd,prod-k,INVOICED,SELLER_REV_SHARE,,1000.125,KWD,2090-10-28,tr-kwd,,
 k2,111122223333,111122223333,agmt-kwd,prod-k,INVOICED,AWS_REV_SHARE,,-30.004,KWD,2090-10-28,tr-kwd,,
 n1,111122223333,900000000009,agmt-none,prod-z,INVOICED,SELLER_REV_SHARE,,10.00,USD,2090-10-15,tr-none,,

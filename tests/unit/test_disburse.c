@@ -9,11 +9,12 @@
 
 #define TOL 10000 /* one cent */
 
+/* SPEC §4.5 (version 2): FAILED, OVER, NOT_DISBURSED, DISBURSED, PARTIAL — the first that applies. */
 TEST(status_precedence)
 {
 	static const struct {
 		int64_t remainder;
-		int disbursed, last_failed;
+		int any_line, latest_failed;
 		enum disburse_status want;
 	} cases[] = {
 		{ 0, 1, 0, DISBURSE_DISBURSED },
@@ -23,13 +24,17 @@ TEST(status_precedence)
 		{ -TOL - 1, 1, 0, DISBURSE_OVER },
 		{ 5000000, 0, 0, DISBURSE_NOT_DISBURSED },
 		{ 0, 0, 0, DISBURSE_NOT_DISBURSED },     /* nothing disbursed, nothing owed */
-		{ -5000000, 0, 0, DISBURSE_NOT_DISBURSED },
-		{ 5000000, 0, 1, DISBURSE_FAILED },      /* its only payout failed */
-		{ 0, 1, 1, DISBURSE_FAILED },            /* the last payout failed wins */
+		{ -5000000, 0, 0, DISBURSE_OVER },       /* OVER comes before NOT_DISBURSED */
+		{ 5000000, 1, 1, DISBURSE_FAILED },      /* its latest payout failed, money still owed */
+		{ TOL + 1, 1, 1, DISBURSE_FAILED },
+		{ TOL, 1, 1, DISBURSE_DISBURSED },       /* failed, but nothing owed: not FAILED */
+		{ 0, 1, 1, DISBURSE_DISBURSED },
+		{ -5000000, 1, 1, DISBURSE_OVER },       /* failed and overpaid: OVER */
+		{ 5000000, 0, 1, DISBURSE_FAILED },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		CHECK_STR(disburse_status_name(disburse_status_of(cases[i].remainder, TOL, cases[i].disbursed,
-								  cases[i].last_failed)),
+		CHECK_STR(disburse_status_name(disburse_status_of(cases[i].remainder, TOL, cases[i].any_line,
+								  cases[i].latest_failed)),
 			  disburse_status_name(cases[i].want));
 }
 
@@ -45,7 +50,9 @@ TEST(aging)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		CHECK_STR(disburse_aging_bucket(cases[i].days), cases[i].bucket);
 	CHECK(disburse_is_aged(DISBURSE_PARTIAL, TOL + 1, TOL));
-	CHECK(disburse_is_aged(DISBURSE_NOT_DISBURSED, -TOL - 1, TOL));
+	CHECK(!disburse_is_aged(DISBURSE_NOT_DISBURSED, -TOL - 1, TOL)); /* owed by the seller: not aged */
+	CHECK(disburse_is_aged(DISBURSE_NOT_DISBURSED, TOL + 1, TOL));
+	CHECK(!disburse_is_aged(DISBURSE_PARTIAL, TOL, TOL));
 	CHECK(disburse_is_aged(DISBURSE_FAILED, 3041520000, TOL));
 	CHECK(!disburse_is_aged(DISBURSE_NOT_DISBURSED, 0, TOL)); /* netted to zero: owed by nobody */
 	CHECK(!disburse_is_aged(DISBURSE_DISBURSED, 0, TOL));
@@ -141,6 +148,94 @@ TEST(deposits_other_account_or_currency)
 	CHECK_I64(p[0].match, DISBURSE_MATCH_NONE);
 }
 
+static struct disburse_failure failure(const char *id, const char *parent, const char *trace, int32_t day,
+				       int64_t amount)
+{
+	struct disburse_failure f = { .recipient_account_id = "s-1", .failure_id = id, .currency = "USD",
+				      .parent_id = parent, .bank_trace_id = trace, .day = day, .amount_micros = amount };
+	return f;
+}
+
+/* SPEC §4.5: parent, else bank trace id, else exact amount; one payout per failure and back. */
+TEST(failure_links)
+{
+	struct disburse_payout p[] = {
+		payout("p-a", "TRC-A", 100, 247500000, 0), /* named by f-parent */
+		payout("p-b", "TRC-B", 100, 300000000, 0), /* same trace id as f-trace */
+		payout("p-c", "", 100, 400000000, 0),      /* amount: an older candidate */
+		payout("p-d", "", 105, 400000000, 0),      /* amount: the latest on or before f-amount */
+		payout("p-e", "", 120, 400000000, 0),      /* after f-amount: not a candidate */
+		payout("p-f", "", 90, 500000000, 0),       /* another recipient below */
+	};
+	p[5].recipient_account_id = "s-2";
+	struct disburse_failure f[] = {
+		failure("f-amount", "", "", 110, -400000000),
+		failure("f-trace", "", "TRC-B", 110, -1),          /* amount differs: the trace id decides */
+		failure("f-parent", "p-a", "TRC-B", 111, -247500000), /* the parent wins over the trace id */
+		failure("f-none", "", "", 111, -999000000),        /* nothing it cancels */
+		failure("f-other", "", "", 111, -500000000),       /* p-f is another recipient's */
+		failure("f-dup", "p-a", "", 112, -247500000),      /* p-a is undone already: undoes nothing */
+		failure("f-lost-parent", "p-zz", "", 113, -400000000), /* unknown parent: the amount decides */
+	};
+	struct err e;
+	REQUIRE(disburse_link_failures(p, 6, f, 7, &e) == 0);
+	CHECK_I64(f[2].link, DISBURSE_LINK_PARENT);
+	CHECK_STR(p[f[2].payout].payout_id, "p-a");
+	CHECK_I64(f[1].link, DISBURSE_LINK_TRACE_ID);
+	CHECK_STR(p[f[1].payout].payout_id, "p-b");
+	CHECK_I64(f[0].link, DISBURSE_LINK_AMOUNT);
+	CHECK_STR(p[f[0].payout].payout_id, "p-d");
+	CHECK_I64(f[3].link, DISBURSE_LINK_NONE);
+	CHECK_I64(f[4].link, DISBURSE_LINK_NONE);
+	CHECK_I64(f[5].link, DISBURSE_LINK_NONE);
+	CHECK_I64(f[6].link, DISBURSE_LINK_AMOUNT); /* p-d is taken: p-c, the next latest before it */
+	CHECK_STR(p[f[6].payout].payout_id, "p-c");
+	CHECK(p[0].failed && p[1].failed && p[2].failed && p[3].failed && !p[4].failed && !p[5].failed);
+	CHECK_I64(p[0].failure, 2);
+	CHECK_STR(disburse_link_name(DISBURSE_LINK_TRACE_ID), "TRACE_ID");
+	CHECK(disburse_link_name(DISBURSE_LINK_NONE) == NULL);
+}
+
+/* Amount ties: the latest date, then the greater billing_event_id; other currencies never match. */
+TEST(failure_amount_ties)
+{
+	struct disburse_payout p[] = {
+		payout("p-10", "", 100, 100000000, 0),
+		payout("p-9", "", 100, 100000000, 0), /* "p-9" > "p-10" in byte order */
+		payout("p-eur", "", 101, 100000000, 0),
+	};
+	p[2].currency = "EUR";
+	struct disburse_failure f[] = { failure("f1", "", "", 101, -100000000), failure("f2", "", "", 101, -100000000),
+					failure("f3", "", "", 101, -100000000) };
+	struct err e;
+	REQUIRE(disburse_link_failures(p, 3, f, 3, &e) == 0);
+	CHECK_STR(p[f[0].payout].payout_id, "p-9");
+	CHECK_STR(p[f[1].payout].payout_id, "p-10");
+	CHECK_I64(f[2].link, DISBURSE_LINK_NONE); /* no third USD payout; p-eur is another currency */
+	CHECK(!p[2].failed);
+	/* no payouts at all */
+	REQUIRE(disburse_link_failures(p, 0, f, 3, &e) == 0);
+	CHECK_I64(f[0].link, DISBURSE_LINK_NONE);
+}
+
+/* A failed payout's lines count only when its failure has reversal lines of its own. */
+TEST(failed_lines_count)
+{
+	struct disburse_payout p[] = { payout("p1", "", 100, 247500000, 0), payout("p2", "", 100, 1, 0) };
+	struct disburse_failure f[] = { failure("f1", "p1", "", 101, -247500000) };
+	struct err e;
+	REQUIRE(disburse_link_failures(p, 2, f, 1, &e) == 0);
+	CHECK(!disburse_lines_count(&p[0], f)); /* older feeds: the failure alone */
+	f[0].has_reversal_lines = 1;
+	CHECK(disburse_lines_count(&p[0], f)); /* current feeds: lines and reversal lines both count */
+	CHECK(disburse_lines_count(&p[1], f)); /* not failed */
+	CHECK(disburse_trace_is_placeholder("EMEA_MP_TEST_TRACE_ID"));
+	CHECK(disburse_trace_is_placeholder("testTraceId"));
+	CHECK(!disburse_trace_is_placeholder("TRC-778"));
+	CHECK(!disburse_trace_is_placeholder(""));
+	CHECK(!disburse_trace_is_placeholder(NULL));
+}
+
 TEST(usage_status)
 {
 	int64_t end = period_end_us(2026 * 12 + 9); /* 2026-11-01T00:00Z */
@@ -178,6 +273,9 @@ int main(void)
 	RUN(deposits_by_trace_then_amount);
 	RUN(deposits_claimed_once);
 	RUN(deposits_other_account_or_currency);
+	RUN(failure_links);
+	RUN(failure_amount_ties);
+	RUN(failed_lines_count);
 	RUN(usage_status);
 	RUN(usage_expected_rounds_per_dimension);
 	return CHECK_EXIT;

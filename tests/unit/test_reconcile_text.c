@@ -105,8 +105,25 @@ TEST(payout_sentences)
 		  "payout p1 of 3,041.52 USD differs from the 3,041.51 its 4 lines settle by 0.01");
 	CHECK_STR(rtext_payout_mismatch(b, sizeof b, "p1", "USD", 2, 5000000, 0, 0),
 		  "payout p1 of 5.00 USD differs from the 0.00 its 0 lines settle by 5.00");
-	CHECK_STR(rtext_disbursement_failed(b, sizeof b, "p1", "USD", 2, 3041520000, d, "f1", 4),
-		  "payout p1 of 3,041.52 USD on 2026-10-22 failed (f1); its 4 lines count as not disbursed");
+	CHECK_STR(rtext_disbursement_failed(b, sizeof b, "p1", "USD", 2, 3041520000, d, "f1", "PARENT", 4, 0),
+		  "payout p1 of 3,041.52 USD on 2026-10-22 failed (f1, which names it as parent); its 4 lines count as"
+		  " not disbursed");
+	CHECK_STR(rtext_disbursement_failed(b, sizeof b, "p1", "USD", 2, 3041520000, d, "f1", "AMOUNT", 1, 1),
+		  "payout p1 of 3,041.52 USD on 2026-10-22 failed (f1, by its amount); its 1 line counts, and so does the"
+		  " failure's reversal line that gives it back");
+	CHECK_STR(rtext_disbursement_failed(b, sizeof b, "p1", "USD", 2, 3041520000, d, "f1", "TRACE_ID", 2, 1),
+		  "payout p1 of 3,041.52 USD on 2026-10-22 failed (f1, by its bank trace id); its 2 lines count, and so do"
+		  " the failure's reversal lines that give them back");
+	CHECK_STR(rtext_failure_unlinked(b, sizeof b, "f9", "USD", 2, -247500000, d, "", 2),
+		  "payout failure f9 of -247.50 USD on 2026-10-22 undoes no payout: no payout has its bank trace id or"
+		  " an amount it cancels on or before it; its 2 reversal lines count as they stand");
+	CHECK_STR(rtext_failure_unlinked(b, sizeof b, "f9", "USD", 2, -247500000, d, "", 0),
+		  "payout failure f9 of -247.50 USD on 2026-10-22 undoes no payout: no payout has its bank trace id or"
+		  " an amount it cancels on or before it; it has no reversal lines");
+	CHECK_STR(rtext_failure_unlinked(b, sizeof b, "f9", "USD", 2, -247500000, d, "p0", 1),
+		  "payout failure f9 of -247.50 USD on 2026-10-22 undoes no payout: its parent p0 is no payout of this"
+		  " recipient and currency, no payout has its bank trace id or an amount it cancels on or before it;"
+		  " its 1 reversal line counts as it stands");
 	CHECK_STR(rtext_deposit_missing(b, sizeof b, "p1", "USD", 2, 3041520000, d, 15, "TRC-778", 0),
 		  "payout p1 of 3,041.52 USD on 2026-10-22 (bank trace id TRC-778) has no bank deposit 15 days later");
 	CHECK_STR(rtext_deposit_missing(b, sizeof b, "p1", "USD", 2, 3041520000, d, 15, "", 2),
