@@ -11,6 +11,9 @@
  * - A UTF-8 byte order mark at byte 0 is skipped; anywhere else it is data.
  * - Spaces are data: nothing is trimmed (" 12.50" stays " 12.50" and fails validation later).
  * - Blank lines are skipped (they still count as physical lines).
+ * - A first line that ends lines with a bare CR (a CR outside quotes followed by anything but CR,
+ *   LF or ','; old Mac files) makes the file invalid at line 1: it would otherwise read as one
+ *   header holding every row.
  * - A field longer than CSV_IN_FIELD_MAX bytes is flagged too_long and not stored; the record
  *   still parses, so the caller can quarantine that one row.
  * - A field longer than CSV_IN_BUFFER_MAX bytes, a quote inside an unquoted field, text after a

@@ -37,6 +37,7 @@ struct csv_in {
 	int libcsv_only;         /* no quote-free fast path (tests) */
 	struct digest *digest;   /* borrowed: fed every byte read, or NULL */
 	int finished;            /* after EOF, INVALID or FAILED */
+	int cr_checked;          /* the first line has been checked for CR-only line ends */
 
 	int64_t line;            /* physical line of the bytes being fed (1-based) */
 	int in_record;           /* a record has started and not yet ended */
@@ -101,8 +102,10 @@ static void csv_in_on_field(void *buf, size_t len, void *data)
 	if (i >= r->fields_max || r->oom)
 		return; /* counted, not stored: the record has more fields than anyone will read */
 	struct csv_in_slot *s = &r->slots[i];
-	if (len > CSV_IN_FIELD_MAX) {
-		*s = (struct csv_in_slot){ 0, 0, 1 };
+	/* Slots are reused record after record: the mark is set or cleared on every field, never
+	 * left over from an earlier record's too-long field. */
+	s->too_long = len > CSV_IN_FIELD_MAX;
+	if (s->too_long) {
 		len = 0;
 		buf = NULL;
 	}
@@ -215,6 +218,23 @@ static int csv_in_fill(struct csv_in *r, struct err *e)
 		/* SPEC §3: an optional UTF-8 BOM at byte 0. */
 		if (r->chunk_len >= 3 && memcmp(r->chunk, "\xEF\xBB\xBF", 3) == 0)
 			r->chunk_pos = 3;
+	}
+	return 0;
+}
+
+/* 1 when the first line of s[0..n) (up to its LF, or all of s) ends lines with a bare CR: a CR
+ * outside quotes followed by anything but another CR, a LF or a delimiter. With CR as libcsv's
+ * "space" such a file would read as one long header whose rows vanish into unknown column names
+ * (old Mac line ends), so it is refused whole instead (SPEC §5). A CR inside quotes is data. */
+static int csv_in_cr_only(const char *s, size_t n)
+{
+	int quoted = 0;
+	for (size_t i = 0; i < n && s[i] != '\n'; i++) {
+		if (s[i] == '"')
+			quoted = !quoted; /* "" inside quotes toggles twice: still quoted */
+		else if (s[i] == '\r' && !quoted && i + 1 < n && s[i + 1] != '\r' && s[i + 1] != '\n'
+			 && s[i + 1] != ',')
+			return 1;
 	}
 	return 0;
 }
@@ -387,6 +407,14 @@ enum csv_in_status csv_in_next(struct csv_in *r, struct csv_in_record *rec, stru
 		}
 		if (avail == 0)
 			return csv_in_finish(r, rec, e);
+		if (!r->cr_checked) {
+			/* The first line lies whole in the buffer here (or fills it): one look suffices. */
+			r->cr_checked = 1;
+			if (csv_in_cr_only(s, avail))
+				return csv_in_invalid(r, r->line,
+						      "not valid CSV: line ends are CR only (old Mac style); settle reads "
+						      "LF or CRLF line ends (convert the file, e.g. with tr '\\r' '\\n')");
+		}
 		/* A whole line, or the part of a line longer than the chunk, or a last line without LF. */
 		size_t n = nl ? (size_t)(nl - s) + 1 : avail;
 		if (!r->in_record) {
