@@ -717,7 +717,9 @@ static int ingest_copy_rejects(struct ingest_state *st, struct err *e)
 		return 0;
 	if (copy_out_flush(&st->rejects, e) < 0)
 		return -1;
-	if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0)
+	if (fflush(st->spool) != 0)
+		return err_set(e, EXIT_FAILED, "could not write the rejected-rows spool file: %s", strerror(errno));
+	if (fseek(st->spool, 0, SEEK_SET) != 0)
 		return err_set(e, EXIT_FAILED, "could not read back the rejected-rows spool file: %s", strerror(errno));
 	if (db_copy_begin(st->db,
 			  "COPY settle.rejected_row (file_id, line, column_name, code, detail) FROM STDIN (FORMAT binary)",

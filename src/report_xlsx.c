@@ -3036,8 +3036,9 @@ int report_xlsx_finish(struct report_xlsx_pending *p, struct err *e)
 		(void)pthread_join(p->thread, NULL);
 	int rc = 0;
 	if (p->result != LXW_NO_ERROR) {
-		rc = err_set(e, EXIT_FAILED, "could not write \"%s\": %s%s%s", p->path, lxw_strerror(p->result),
-			     p->zip_errno ? " " : "", p->zip_errno ? strerror(p->zip_errno) : "");
+		/* The system's reason when there is one ("No space left on device"), else the library's. */
+		rc = err_set(e, EXIT_FAILED, "could not write \"%s\": %s", p->path,
+			     p->zip_errno ? strerror(p->zip_errno) : lxw_strerror(p->result));
 		(void)unlink(p->path);
 	}
 	free(p);
