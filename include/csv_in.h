@@ -85,6 +85,10 @@ const char *csv_in_invalid_detail(const struct csv_in *r);
 
 /* Turns the quote-free fast path off (1, default) or on: for tests comparing both paths. */
 void csv_in_set_libcsv_only(struct csv_in *r, int on);
+/* Reads at most n bytes (4..CSV_IN_CHUNK) per chunk instead of CSV_IN_CHUNK, so that short
+ * inputs exercise the slicing of lines longer than the chunk (tests and fuzzing; same records
+ * for any n). Call before the first csv_in_next. */
+void csv_in_set_chunk_max(struct csv_in *r, size_t n);
 
 struct digest;
 /* Feeds every byte read from f to d (raw, BOM included), so that the file's SHA-256 comes with

@@ -10,6 +10,8 @@
 
 /* Renders every record of data as "L<line>-<end>[<t>]:f1|f2|..." lines ("t" = no line end), a
  * too-long field as <LONG>, and ends with "EOF", "INVALID@<line>" or "FAILED". */
+static size_t render_chunk; /* 0: CSV_IN_CHUNK; else csv_in_set_chunk_max */
+
 static char *render(const char *data, size_t len, int libcsv_only, size_t fields_max)
 {
 	size_t cap = len * 2 + 4096, used = 0;
@@ -21,6 +23,8 @@ static char *render(const char *data, size_t len, int libcsv_only, size_t fields
 	}
 	struct csv_in *r = csv_in_new(f);
 	csv_in_set_libcsv_only(r, libcsv_only);
+	if (render_chunk)
+		csv_in_set_chunk_max(r, render_chunk);
 	if (fields_max)
 		csv_in_set_fields_max(r, fields_max);
 	struct csv_in_record rec;
@@ -66,6 +70,18 @@ static int same(const char *data, const char *want)
 		       slow);
 	free(fast);
 	free(slow);
+	/* Any chunk size gives the same records: lines longer than the chunk are sliced. */
+	static const size_t chunks[] = { 4, 5, 7, 64 };
+	for (size_t i = 0; ok && i < sizeof chunks / sizeof chunks[0]; i++) {
+		render_chunk = chunks[i];
+		char *small = render(data, len, 0, 0);
+		render_chunk = 0;
+		if (strcmp(small, want) != 0) {
+			printf("  input:   \"%s\"\n  want:    \"%s\"\n  chunk %zu: \"%s\"\n", data, want, chunks[i], small);
+			ok = 0;
+		}
+		free(small);
+	}
 	return ok;
 }
 
