@@ -67,6 +67,10 @@ build/libsettle.a: $(patsubst src/%.c,build/%.o,$(filter-out src/main.c,$(SRC)))
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MODS) build/libsettle.a
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(FUZZ_MODS) build/libsettle.a $(LDLIBS)
 
+# The fault-injection shim (tests/fault/fault.c, LD_PRELOAD) of tests/integration/test_fault.sh.
+build/fault.so: tests/fault/fault.c | build
+	$(CC) -std=c17 -O2 -g -fPIC -shared $(WARNINGS) $(shell pkg-config --cflags libpq 2>/dev/null) -o $@ $< -ldl
+
 bench/gen: bench/gen.c
 	$(CC) -std=c17 -O2 $(WARNINGS) -D_GNU_SOURCE -o $@ $<
 
