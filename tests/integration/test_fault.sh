@@ -75,6 +75,7 @@ FAULT_COUNT_FILE=$work/counts LD_PRELOAD=$shim "$bin" --db "$db" nightly --inbox
 rc=$?
 check "undisturbed nightly under the shim" test $rc = 0 -o $rc = 4
 allowed="$allowed$(state "$db" | tr ' ' ,) "
+REF=$db
 read -r counts <"$work/counts" || counts=""
 echo "  calls of a clean nightly: $counts"
 
@@ -118,4 +119,17 @@ for kind in malloc write fsync pq; do
 	done
 	check "$kind: $runs faults (N of $total calls), $failed_exits clean failures, every outcome before or after" \
 		test $bad = 0
+done
+
+# A full disk: every file write fails with ENOSPC. settle names the file and the system's reason
+# (not "Input/output error"), prints no libxlsxwriter line of its own, and leaves nothing behind.
+for n in 1 20; do
+	FAULT_WRITE_N=$n FAULT_STICKY=1 LD_PRELOAD=$shim "$bin" --db "$REF" report --period 2026-10 \
+		--as-of 2030-01-01T00:00:00Z --out "$work/full" >"$work/full.out" 2>&1
+	rc=$?
+	check "disk full from write $n: exit 1" test $rc = 1
+	check "disk full from write $n: could not write FILE: No space left on device" \
+		grep -qE '^settle: report: 2026-10: could not write "[^"]+": No space left on device$' "$work/full.out"
+	check "disk full from write $n: one line, no library message" test "$(wc -l <"$work/full.out")" = 1
+	check "disk full from write $n: nothing left behind" test -z "$(ls -A "$work/full" 2>/dev/null)"
 done
