@@ -82,7 +82,17 @@ static int fault_exempt(void *ra)
 {
 	const char *name = getenv("FAULT_MALLOC_EXEMPT");
 	Dl_info info;
-	if (!name || !*name || !dladdr(ra, &info) || !info.dli_fname || !strstr(info.dli_fname, name))
+	if (!name || !*name || !dladdr(ra, &info) || !info.dli_fname)
+		return 0;
+	int hit = 0; /* NAME is a ':'-separated list of substrings */
+	for (const char *p = name; *p && !hit;) {
+		size_t n = strcspn(p, ":");
+		char one[128];
+		snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
+		hit = n > 0 && strstr(info.dli_fname, one) != NULL;
+		p += n + (p[n] == ':');
+	}
+	if (!hit)
 		return 0;
 	__atomic_add_fetch(&fault_at[F_MALLOC], 1, __ATOMIC_RELAXED);
 	return 1;
