@@ -28,7 +28,7 @@ UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 SETTLE_OUT = $(if $(filter build,$(B)),settle,$(B)/settle)
 
-.PHONY: all test test-run asan demo bench install uninstall clean deps schema
+.PHONY: all test test-run asan demo bench install uninstall clean deps schema fuzz fuzz-bins
 all: $(SETTLE_OUT)
 
 $(SETTLE_OUT): $(B)/main.o $(LIB_OBJ)
@@ -49,6 +49,27 @@ $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJ) | $(B)
 
 $(B):
 	mkdir -p $(B)
+
+# `make fuzz` builds the libFuzzer harnesses of tests/fuzz/ in build/fuzz/ (clang, ASan + UBSan).
+# The modules under test are compiled instrumented; whatever else they reach comes uninstrumented
+# from build/libsettle.a (the ordinary objects), so a module that starts calling another still
+# links. tests/fuzz/run.sh runs them (a short run is part of `make test`; docs/testing.md).
+FUZZ_SRC  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_MODS = $(patsubst %,$(B)/%.o,csv_in feed money currency timeutil)
+FUZZ_CC  ?= clang
+fuzz: deps
+	@$(MAKE) --no-print-directory build/libsettle.a
+	@$(MAKE) --no-print-directory B=build/fuzz CC=$(FUZZ_CC) OPT="-O1 -g" CFLAGS="-Wno-error" \
+		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" fuzz-bins
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(B)/%,$(FUZZ_SRC))
+build/libsettle.a: $(patsubst src/%.c,build/%.o,$(filter-out src/main.c,$(SRC))) build/schema_sql.o
+	rm -f $@ && ar rcs $@ $^
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MODS) build/libsettle.a
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(FUZZ_MODS) build/libsettle.a $(LDLIBS)
+
+# The fault-injection shim (tests/fault/fault.c, LD_PRELOAD) of tests/integration/test_fault.sh.
+build/fault.so: tests/fault/fault.c | build
+	$(CC) -std=c17 -O2 -g -fPIC -shared $(WARNINGS) $(shell pkg-config --cflags libpq 2>/dev/null) -o $@ $< -ldl
 
 bench/gen: bench/gen.c
 	$(CC) -std=c17 -O2 $(WARNINGS) -D_GNU_SOURCE -o $@ $<

@@ -5,8 +5,12 @@
 # so that its pages lay out as Excel's would.
 set -eu
 pkgs="gcc make pkg-config libc6-dev libpq-dev libcsv-dev libxlsxwriter-dev libgsl-dev libssl-dev
-      postgresql postgresql-client util-linux unzip python3 python3-openpyxl time
+      postgresql postgresql-client util-linux unzip python3 python3-openpyxl time clang
       libreoffice-calc-nogui poppler-utils fonts-crosextra-carlito"
+# libFuzzer (make fuzz, tests/integration/test_fuzz.sh) ships in libclang-rt-N-dev, N being the
+# version Debian's clang depends on; --no-install-recommends would leave it out.
+clang_n=$(apt-cache depends clang 2>/dev/null | sed -n 's/^ *Depends: clang-\([0-9][0-9]*\)$/\1/p' | head -n 1)
+[ -n "$clang_n" ] && pkgs="$pkgs libclang-rt-$clang_n-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

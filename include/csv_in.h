@@ -11,6 +11,9 @@
  * - A UTF-8 byte order mark at byte 0 is skipped; anywhere else it is data.
  * - Spaces are data: nothing is trimmed (" 12.50" stays " 12.50" and fails validation later).
  * - Blank lines are skipped (they still count as physical lines).
+ * - A first line that ends lines with a bare CR (a CR outside quotes followed by anything but CR,
+ *   LF or ','; old Mac files) makes the file invalid at line 1: it would otherwise read as one
+ *   header holding every row.
  * - A field longer than CSV_IN_FIELD_MAX bytes is flagged too_long and not stored; the record
  *   still parses, so the caller can quarantine that one row.
  * - A field longer than CSV_IN_BUFFER_MAX bytes, a quote inside an unquoted field, text after a
@@ -82,6 +85,10 @@ const char *csv_in_invalid_detail(const struct csv_in *r);
 
 /* Turns the quote-free fast path off (1, default) or on: for tests comparing both paths. */
 void csv_in_set_libcsv_only(struct csv_in *r, int on);
+/* Reads at most n bytes (4..CSV_IN_CHUNK) per chunk instead of CSV_IN_CHUNK, so that short
+ * inputs exercise the slicing of lines longer than the chunk (tests and fuzzing; same records
+ * for any n). Call before the first csv_in_next. */
+void csv_in_set_chunk_max(struct csv_in *r, size_t n);
 
 struct digest;
 /* Feeds every byte read from f to d (raw, BOM included), so that the file's SHA-256 comes with

@@ -42,6 +42,7 @@ struct rio_out {
 	int col;       /* fields written in the current row */
 	int64_t rows;
 	int failed;    /* a write failed (reported by rio_out_send) */
+	int write_errno; /* the errno of that first failure (a full disk: ENOSPC) */
 };
 
 int rio_out_open(struct rio_out *o, struct err *e);

@@ -21,8 +21,10 @@
 void report_csv_put(FILE *f, const char *s, int guard);
 
 /* An output file being written. */
+struct report_csv_sink;
 struct report_csv_file {
 	FILE *f;
+	struct report_csv_sink *sink; /* f's descriptor and the errno of its first failed write */
 	char path[4096];
 };
 

@@ -37,6 +37,9 @@ struct csv_in {
 	int libcsv_only;         /* no quote-free fast path (tests) */
 	struct digest *digest;   /* borrowed: fed every byte read, or NULL */
 	int finished;            /* after EOF, INVALID or FAILED */
+	int cr_checked;          /* the first line has been checked for CR-only line ends */
+	int cr_quoted, cr_pending; /* that check's state across slices: inside quotes; a CR seen */
+	size_t chunk_max;        /* CSV_IN_CHUNK, or less (tests: the slicing of long lines) */
 
 	int64_t line;            /* physical line of the bytes being fed (1-based) */
 	int in_record;           /* a record has started and not yet ended */
@@ -101,8 +104,10 @@ static void csv_in_on_field(void *buf, size_t len, void *data)
 	if (i >= r->fields_max || r->oom)
 		return; /* counted, not stored: the record has more fields than anyone will read */
 	struct csv_in_slot *s = &r->slots[i];
-	if (len > CSV_IN_FIELD_MAX) {
-		*s = (struct csv_in_slot){ 0, 0, 1 };
+	/* Slots are reused record after record: the mark is set or cleared on every field, never
+	 * left over from an earlier record's too-long field. */
+	s->too_long = len > CSV_IN_FIELD_MAX;
+	if (s->too_long) {
 		len = 0;
 		buf = NULL;
 	}
@@ -134,6 +139,7 @@ struct csv_in *csv_in_new(FILE *f)
 	r->f = f;
 	r->line = 1;
 	r->fields_max = CSV_IN_FIELDS_MAX;
+	r->chunk_max = CSV_IN_CHUNK;
 	r->chunk = malloc(CSV_IN_CHUNK);
 	r->slots = calloc(CSV_IN_FIELDS_MAX, sizeof *r->slots);
 	r->fields = calloc(CSV_IN_FIELDS_MAX, sizeof *r->fields);
@@ -199,8 +205,8 @@ static int csv_in_fill(struct csv_in *r, struct err *e)
 		memmove(r->chunk, r->chunk + r->chunk_pos, rest);
 	r->chunk_len = rest;
 	r->chunk_pos = 0;
-	while (!r->input_eof && r->chunk_len < CSV_IN_CHUNK) {
-		size_t n = fread(r->chunk + r->chunk_len, 1, CSV_IN_CHUNK - r->chunk_len, r->f);
+	while (!r->input_eof && r->chunk_len < r->chunk_max) {
+		size_t n = fread(r->chunk + r->chunk_len, 1, r->chunk_max - r->chunk_len, r->f);
 		if (n == 0) {
 			if (ferror(r->f))
 				return err_set(e, EXIT_FAILED, "could not read the file: %s", strerror(errno));
@@ -215,6 +221,27 @@ static int csv_in_fill(struct csv_in *r, struct err *e)
 		/* SPEC §3: an optional UTF-8 BOM at byte 0. */
 		if (r->chunk_len >= 3 && memcmp(r->chunk, "\xEF\xBB\xBF", 3) == 0)
 			r->chunk_pos = 3;
+	}
+	return 0;
+}
+
+/* Checks the bytes s[0..n) of the first physical line (slice by slice, up to its LF) for line
+ * ends made of a bare CR: a CR outside quotes followed by anything but another CR, a LF or a
+ * delimiter. With CR as libcsv's "space" such a file (old Mac line ends) would read as one long
+ * header whose rows vanish into unknown column names, so it is refused whole instead (SPEC §5).
+ * A CR inside quotes is data. Returns 1 when found. */
+static int csv_in_cr_only(struct csv_in *r, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && !r->cr_checked; i++) {
+		if (r->cr_pending && s[i] != '\r' && s[i] != '\n' && s[i] != ',')
+			return 1;
+		r->cr_pending = 0;
+		if (s[i] == '\n')
+			r->cr_checked = 1;
+		else if (s[i] == '"')
+			r->cr_quoted = !r->cr_quoted; /* "" inside quotes toggles twice: still quoted */
+		else if (s[i] == '\r' && !r->cr_quoted)
+			r->cr_pending = 1;
 	}
 	return 0;
 }
@@ -287,6 +314,13 @@ static enum csv_in_status csv_in_finish(struct csv_in *r, struct csv_in_record *
 void csv_in_set_libcsv_only(struct csv_in *r, int on)
 {
 	r->libcsv_only = on;
+}
+
+void csv_in_set_chunk_max(struct csv_in *r, size_t n)
+{
+	ASSERT(r->chunk_len == 0 && !r->input_eof); /* before the first byte */
+	ASSERT(n >= 4 && n <= CSV_IN_CHUNK);        /* room for the BOM check */
+	r->chunk_max = n;
 }
 
 void csv_in_set_digest(struct csv_in *r, struct digest *d)
@@ -378,7 +412,7 @@ enum csv_in_status csv_in_next(struct csv_in *r, struct csv_in_record *rec, stru
 		size_t avail = r->chunk_len - r->chunk_pos;
 		const char *nl = avail ? memchr(s, '\n', avail) : NULL;
 		/* An incomplete line with room to complete it: read on. */
-		if (!nl && !r->input_eof && (r->chunk_pos > 0 || r->chunk_len < CSV_IN_CHUNK)) {
+		if (!nl && !r->input_eof && (r->chunk_pos > 0 || r->chunk_len < r->chunk_max)) {
 			if (csv_in_fill(r, e) < 0) {
 				r->finished = 1;
 				return CSV_IN_FAILED;
@@ -389,6 +423,10 @@ enum csv_in_status csv_in_next(struct csv_in *r, struct csv_in_record *rec, stru
 			return csv_in_finish(r, rec, e);
 		/* A whole line, or the part of a line longer than the chunk, or a last line without LF. */
 		size_t n = nl ? (size_t)(nl - s) + 1 : avail;
+		if (!r->cr_checked && csv_in_cr_only(r, s, n))
+			return csv_in_invalid(r, 1,
+					      "not valid CSV: line ends are CR only (old Mac style); settle reads "
+					      "LF or CRLF line ends (convert the file, e.g. with tr '\\r' '\\n')");
 		if (!r->in_record) {
 			if (!csv_in_has_content(s, n)) { /* a blank line: libcsv would skip it too */
 				r->chunk_pos += n;

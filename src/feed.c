@@ -845,6 +845,24 @@ static int field_pct(const struct feed_column *col, const struct csv_in_field *f
 			       max_pct);
 }
 
+/* The plausible range of every date and timestamp (docs/ingest.md): UTC days 2000-01-01 up to
+ * 2100-12-31. A valid but absurd date (9999-12-31) would otherwise be stored for good and make
+ * every later reconcile of its period fail; the marketplace began in 2012 (back-filled rows sit in
+ * year=2010 folders but carry their real dates). Columns that mark an open end (an agreement's
+ * end_time, an offer's expiration or valid_until) may lie up to 9999-12-31: they are compared,
+ * never turned into a period. */
+#define FEED_DAY_PLAUSIBLE_MIN 10957 /* 2000-01-01 */
+#define FEED_DAY_PLAUSIBLE_END 47847 /* 2101-01-01, exclusive */
+
+static int field_time_open_end(const char *name)
+{
+	static const char *const open_end[] = { "end_time", "valid_until", "valid_to", "expiration_date" };
+	for (size_t i = 0; i < sizeof open_end / sizeof open_end[0]; i++)
+		if (strcmp(name, open_end[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int field_time(const struct feed_column *col, const struct csv_in_field *f, struct feed_value *v,
 		      struct feed_reject *rej)
 {
@@ -855,8 +873,14 @@ static int field_time(const struct feed_column *col, const struct csv_in_field *
 				       "%s is not a valid ISO 8601 date or timestamp (like 2026-10-03 or "
 				       "2026-10-03T12:00:00Z)",
 				       feed_quote(f->ptr, f->len, q, sizeof q));
+	int32_t day = time_day_of(us);
+	if (day < FEED_DAY_PLAUSIBLE_MIN || (day >= FEED_DAY_PLAUSIBLE_END && !field_time_open_end(col->name)))
+		return feed_reject_set(rej, FEED_BAD_DATE, col->name,
+				       "%s is outside the plausible range of dates (2000-01-01 to 2100-12-31%s)",
+				       feed_quote(f->ptr, f->len, q, sizeof q),
+				       field_time_open_end(col->name) ? " or later" : "");
 	/* SPEC §4.2 compares UTC calendar days: a date column keeps the UTC day of the instant. */
-	v->i64 = col->type == FEED_DATE ? (int64_t)time_day_of(us) : us;
+	v->i64 = col->type == FEED_DATE ? (int64_t)day : us;
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "csv_in.h"
@@ -715,7 +717,9 @@ static int ingest_copy_rejects(struct ingest_state *st, struct err *e)
 		return 0;
 	if (copy_out_flush(&st->rejects, e) < 0)
 		return -1;
-	if (fflush(st->spool) != 0 || fseek(st->spool, 0, SEEK_SET) != 0)
+	if (fflush(st->spool) != 0)
+		return err_set(e, EXIT_FAILED, "could not write the rejected-rows spool file: %s", strerror(errno));
+	if (fseek(st->spool, 0, SEEK_SET) != 0)
 		return err_set(e, EXIT_FAILED, "could not read back the rejected-rows spool file: %s", strerror(errno));
 	if (db_copy_begin(st->db,
 			  "COPY settle.rejected_row (file_id, line, column_name, code, detail) FROM STDIN (FORMAT binary)",
@@ -1121,6 +1125,45 @@ static int ingest_whole(struct ingest_state *st, struct err *e)
 	return 0;
 }
 
+/* Opens path for reading only if it is a regular file. The open itself must not block: opening a
+ * FIFO for reading waits for a writer (forever, in cron), so it opens non-blocking, checks with
+ * fstat on the descriptor (no race with a renamed path), then reads blocking as usual. */
+static FILE *ingest_open_regular(const char *path, struct stat *sb, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		err_set(e, EXIT_FAILED, "could not open \"%s\": %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, sb) != 0) {
+		err_set(e, EXIT_FAILED, "could not open \"%s\": %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		err_set(e, EXIT_FAILED, "\"%s\" is not a regular file (%s); only regular files are read", path,
+			S_ISFIFO(sb->st_mode)  ? "a FIFO"
+			: S_ISDIR(sb->st_mode) ? "a directory"
+			: S_ISSOCK(sb->st_mode) ? "a socket"
+			: S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode) ? "a device"
+						: "not a file");
+		goto fail;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		err_set(e, EXIT_FAILED, "could not open \"%s\": %s", path, strerror(errno));
+		goto fail;
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		err_set(e, EXIT_FAILED, "could not open \"%s\": %s", path, strerror(errno));
+		goto fail;
+	}
+	return f;
+fail:
+	close(fd);
+	return NULL;
+}
+
 int ingest_file(struct db *db, const char *path, const struct ingest_options *opt, struct ingest_result *result,
 		struct err *e)
 {
@@ -1143,9 +1186,9 @@ int ingest_file(struct db *db, const char *path, const struct ingest_options *op
 	}
 	if (opt->ingested_at_us)
 		time_format_pg(opt->ingested_at_us, st.at);
-	st.f = fopen(path, "rb");
-	if (!st.f || fstat(fileno(st.f), &sb) != 0) {
-		rc = err_set(e, EXIT_FAILED, "could not open \"%s\": %s", path, strerror(errno));
+	st.f = ingest_open_regular(path, &sb, e);
+	if (!st.f) {
+		rc = -1;
 		goto done;
 	}
 	st.bytes = (int64_t)sb.st_size;
@@ -1204,21 +1247,19 @@ done:
  * settle ingest
  */
 
-/* Every FILE must be a readable regular file before anything is loaded. */
+/* Every FILE must be a readable regular file before anything is loaded (a FIFO is refused
+ * without blocking on it). */
 static int ingest_check_files(int n, char **files)
 {
 	for (int i = 0; i < n; i++) {
 		struct stat sb;
-		FILE *f;
-		if (stat(files[i], &sb) != 0 || !(f = fopen(files[i], "rb"))) {
-			log_error("could not open \"%s\": %s", files[i], strerror(errno));
+		struct err e = { 0 };
+		FILE *f = ingest_open_regular(files[i], &sb, &e);
+		if (!f) {
+			log_error("%s", e.msg);
 			return -1;
 		}
 		fclose(f);
-		if (!S_ISREG(sb.st_mode)) {
-			log_error("\"%s\" is not a regular file", files[i]);
-			return -1;
-		}
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "escape.h"
 
 static const char *log_command = NULL; /* a literal, set once by main */
 static int log_tty = -1;               /* cached isatty(2), -1 = not asked yet */
@@ -43,6 +44,27 @@ int log_is_tty(void)
 	return log_tty;
 }
 
+/* The message with its control bytes escaped (escape.h): a file name holding a newline or an
+ * ESC must neither split the line nor reach the terminal. */
+static void log_write_escaped(const char *fmt, va_list ap)
+{
+	char small[1024], *msg = small;
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL)
+		vsnprintf(msg, (size_t)n + 1, fmt, again);
+	va_end(again);
+	if (!msg) { /* out of memory: the message cut short beats none */
+		msg = small;
+		n = (int)strlen(small);
+	}
+	if (n > 0)
+		escape_fwrite(stderr, msg, (size_t)n);
+	if (msg != small)
+		free(msg);
+}
+
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
 	if (log_progress_showing)
@@ -52,7 +74,7 @@ static void log_line(const char *level, const char *fmt, va_list ap)
 		fprintf(stderr, "%s: ", log_command);
 	if (level)
 		fprintf(stderr, "%s: ", level);
-	vfprintf(stderr, fmt, ap);
+	log_write_escaped(fmt, ap);
 	fputc('\n', stderr);
 	fflush(stderr);
 }

@@ -139,8 +139,10 @@ void rio_out_close(struct rio_out *o)
  * checked once more by ferror() in rio_out_send. */
 static void put_raw(struct rio_out *o, const char *s, size_t n)
 {
-	if (n > 0 && fwrite_unlocked(s, 1, n, o->f) != n)
+	if (n > 0 && fwrite_unlocked(s, 1, n, o->f) != n && !o->failed) {
 		o->failed = 1;
+		o->write_errno = errno;
+	}
 }
 
 static void sep(struct rio_out *o)
@@ -209,8 +211,10 @@ void rio_end_row(struct rio_out *o)
 int rio_out_send(struct rio_out *o, struct db *db, const char *copy_sql, struct err *e)
 {
 	ASSERT(o->col == 0);
-	if (o->failed || fflush(o->f) != 0 || ferror(o->f))
-		return err_set(e, EXIT_FAILED, "could not write a temporary file: %s", strerror(errno));
+	if (o->failed || fflush(o->f) != 0 || ferror(o->f)) {
+		int saved = o->write_errno ? o->write_errno : errno ? errno : EIO;
+		return err_set(e, EXIT_FAILED, "could not write a temporary file: %s", strerror(saved));
+	}
 	if (o->rows == 0)
 		return 0;
 	rewind(o->f);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,6 +36,40 @@ void report_csv_put(FILE *f, const char *s, int guard)
 	fputc('"', f);
 }
 
+/* The stream writes through this sink so that the errno of the first failed write is kept: stdio
+ * only sets its error flag, and by fclose errno says something else (a full disk used to read
+ * "Input/output error"). */
+struct report_csv_sink {
+	int fd;
+	int write_errno; /* 0 until a write fails */
+};
+
+static ssize_t report_csv_sink_write(void *cookie, const char *buf, size_t n)
+{
+	struct report_csv_sink *s = cookie;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(s->fd, buf + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!s->write_errno)
+				s->write_errno = w < 0 ? errno : EIO;
+			return done > 0 ? (ssize_t)done : -1;
+		}
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
+}
+
+static int report_csv_sink_close(void *cookie)
+{
+	struct report_csv_sink *s = cookie;
+	int rc = close(s->fd);
+	free(s);
+	return rc;
+}
+
 int report_csv_create(const char *path, struct report_csv_file *out, struct err *e)
 {
 	memset(out, 0, sizeof *out);
@@ -42,9 +77,16 @@ int report_csv_create(const char *path, struct report_csv_file *out, struct err 
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return err_set(e, EXIT_FAILED, "could not create \"%s\": %s", path, strerror(errno));
-	out->f = fdopen(fd, "w");
+	static const cookie_io_functions_t io = { .write = report_csv_sink_write, .close = report_csv_sink_close };
+	out->sink = malloc(sizeof *out->sink);
+	if (out->sink) {
+		*out->sink = (struct report_csv_sink){ fd, 0 };
+		out->f = fopencookie(out->sink, "w", io);
+	}
 	if (!out->f) {
-		int saved = errno;
+		int saved = out->sink ? errno : ENOMEM;
+		free(out->sink);
+		out->sink = NULL;
 		close(fd);
 		return err_set(e, EXIT_FAILED, "could not open \"%s\": %s", path, strerror(saved));
 	}
@@ -59,17 +101,15 @@ int report_csv_finish(struct report_csv_file *w, struct err *e)
 	w->f = NULL;
 	if (!f)
 		return err_set(e, EXIT_FAILED, "\"%s\" is not open", w->path);
-	int failed = ferror(f);
-	int saved = failed ? EIO : 0;
-	if (fflush(f) != 0 && !saved) {
+	struct report_csv_sink *sink = w->sink;
+	w->sink = NULL;
+	int failed = fflush(f) != 0 || ferror(f);
+	int saved = failed ? (sink->write_errno ? sink->write_errno : EIO) : 0;
+	if (!failed && fsync(sink->fd) != 0) {
 		saved = errno;
 		failed = 1;
 	}
-	if (!failed && fsync(fileno(f)) != 0) {
-		saved = errno;
-		failed = 1;
-	}
-	if (fclose(f) != 0 && !failed) {
+	if (fclose(f) != 0 && !failed) { /* frees sink */
 		saved = errno;
 		failed = 1;
 	}
@@ -81,8 +121,9 @@ int report_csv_finish(struct report_csv_file *w, struct err *e)
 void report_csv_abandon(struct report_csv_file *w)
 {
 	if (w->f)
-		fclose(w->f);
+		fclose(w->f); /* frees the sink */
 	w->f = NULL;
+	w->sink = NULL;
 }
 
 static void report_csv_header(FILE *f, const struct report_listing *l)

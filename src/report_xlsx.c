@@ -792,8 +792,8 @@ static int xlsx_part_end(struct xlsx_sheet *s, struct err *e)
 }
 
 /* Text longer than Excel's cell limit is cut at a character boundary and ends with "…". */
-static lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text,
-				 lxw_format *f)
+static lxw_error xlsx_write_text_as_is(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text,
+				       lxw_format *f)
 {
 	if (xlsx_chars(text) <= XLSX_STRING_MAX)
 		return worksheet_write_string(ws, row, (lxw_col_t)col, text, f);
@@ -811,6 +811,44 @@ static lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, 
 	memcpy(cut + keep, "\xE2\x80\xA6", 4);
 	lxw_error le = worksheet_write_string(ws, row, (lxw_col_t)col, cut, f);
 	free(cut);
+	return le;
+}
+
+/* 1 when s starts an OOXML escape: "_x", four hex digits, "_". */
+static int xlsx_is_ooxml_escape(const char *s)
+{
+	if (s[0] != '_' || s[1] != 'x')
+		return 0;
+	for (int i = 2; i < 6; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return s[6] == '_';
+}
+
+/* Every text cell goes through here. Excel reads "_xHHHH_" in cell text as the character U+HHHH
+ * (ECMA-376 ST_Xstring; libxlsxwriter uses it for control characters but writes a literal one
+ * unchanged), so the text "_x003D_1+1" would show as "=1+1". Its "_" is written as the escape
+ * of "_" itself, "_x005F_", and the cell shows exactly the text the CSV and the database hold. */
+static lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f)
+{
+	size_t n = 0;
+	for (const char *p = strchr(text, '_'); p; p = strchr(p + 1, '_'))
+		n += (size_t)xlsx_is_ooxml_escape(p);
+	if (n == 0)
+		return xlsx_write_text_as_is(ws, row, col, text, f);
+	char *esc = malloc(strlen(text) + 6 * n + 1), *o = esc;
+	if (esc == NULL)
+		return LXW_ERROR_MEMORY_MALLOC_FAILED;
+	for (const char *p = text; *p; p++) {
+		if (xlsx_is_ooxml_escape(p)) {
+			memcpy(o, "_x005F", 6);
+			o += 6;
+		}
+		*o++ = *p;
+	}
+	*o = '\0';
+	lxw_error le = xlsx_write_text_as_is(ws, row, col, esc, f);
+	free(esc);
 	return le;
 }
 
@@ -3036,8 +3074,9 @@ int report_xlsx_finish(struct report_xlsx_pending *p, struct err *e)
 		(void)pthread_join(p->thread, NULL);
 	int rc = 0;
 	if (p->result != LXW_NO_ERROR) {
-		rc = err_set(e, EXIT_FAILED, "could not write \"%s\": %s%s%s", p->path, lxw_strerror(p->result),
-			     p->zip_errno ? " " : "", p->zip_errno ? strerror(p->zip_errno) : "");
+		/* The system's reason when there is one ("No space left on device"), else the library's. */
+		rc = err_set(e, EXIT_FAILED, "could not write \"%s\": %s", p->path,
+			     p->zip_errno ? strerror(p->zip_errno) : lxw_strerror(p->result));
 		(void)unlink(p->path);
 	}
 	free(p);

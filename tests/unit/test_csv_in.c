@@ -10,6 +10,8 @@
 
 /* Renders every record of data as "L<line>-<end>[<t>]:f1|f2|..." lines ("t" = no line end), a
  * too-long field as <LONG>, and ends with "EOF", "INVALID@<line>" or "FAILED". */
+static size_t render_chunk; /* 0: CSV_IN_CHUNK; else csv_in_set_chunk_max */
+
 static char *render(const char *data, size_t len, int libcsv_only, size_t fields_max)
 {
 	size_t cap = len * 2 + 4096, used = 0;
@@ -21,6 +23,8 @@ static char *render(const char *data, size_t len, int libcsv_only, size_t fields
 	}
 	struct csv_in *r = csv_in_new(f);
 	csv_in_set_libcsv_only(r, libcsv_only);
+	if (render_chunk)
+		csv_in_set_chunk_max(r, render_chunk);
 	if (fields_max)
 		csv_in_set_fields_max(r, fields_max);
 	struct csv_in_record rec;
@@ -66,6 +70,18 @@ static int same(const char *data, const char *want)
 		       slow);
 	free(fast);
 	free(slow);
+	/* Any chunk size gives the same records: lines longer than the chunk are sliced. */
+	static const size_t chunks[] = { 4, 5, 7, 64 };
+	for (size_t i = 0; ok && i < sizeof chunks / sizeof chunks[0]; i++) {
+		render_chunk = chunks[i];
+		char *small = render(data, len, 0, 0);
+		render_chunk = 0;
+		if (strcmp(small, want) != 0) {
+			printf("  input:   \"%s\"\n  want:    \"%s\"\n  chunk %zu: \"%s\"\n", data, want, chunks[i], small);
+			ok = 0;
+		}
+		free(small);
+	}
 	return ok;
 }
 
@@ -94,6 +110,15 @@ static const struct {
 	{ "empty_file", "", "EOF" },
 	{ "bom_only", "\xEF\xBB\xBF", "EOF" },
 	{ "only_blank_lines", "\n\r\n\n", "EOF" },
+	/* CR-only line ends (old Mac files) are refused whole at line 1 (SPEC §5), not read as one
+	 * header; a CR inside quotes is data, in the header as in the rows. */
+	{ "cr_only_line_ends", "a,b\r1,2\r3,4\r", "INVALID@1" },
+	{ "cr_only_quoted_header", "\"a\",\"b\"\r1,\"x\ry\"\r", "INVALID@1" },
+	{ "cr_only_empty_last_field", "a,b,\r1,2,\r", "INVALID@1" },
+	{ "cr_only_header_alone", "a,b\r", "L1-1t:a|b\nEOF" },
+	{ "quoted_cr_is_data", "a,b\n\"x\ry\",2\n\"\r\",3\n", "L1-1:a|b\nL2-2:x\ry|2\nL3-3:\r|3\nEOF" },
+	{ "quoted_cr_in_header", "\"a\rb\",c\r\n1,2\r\n", "L1-1:a\rb|c\nL2-2:1|2\nEOF" },
+	{ "cr_before_delimiter", "a\r,b\n1\r,2\n", "L1-1:a|b\nL2-2:1|2\nEOF" },
 };
 
 TEST(cases_both_paths)
@@ -131,6 +156,18 @@ TEST(field_too_long)
 	snprintf(want, cap, "L1-1:a|b\nL2-2:%s|1\nL3-3:<LONG>|2\nL4-4:<LONG>|3\nEOF", ok);
 	CHECK(same(data, want));
 	free(ok), free(big), free(data), free(want);
+}
+
+/* Regression: the too-long mark of a slot was never cleared, so after one quoted record with a
+ * too-long field every later record going through libcsv had that field flagged too. */
+TEST(too_long_mark_is_cleared)
+{
+	char *big = repeat('y', CSV_IN_FIELD_MAX + 1);
+	size_t cap = CSV_IN_FIELD_MAX + 200;
+	char *data = malloc(cap);
+	snprintf(data, cap, "a,b\n\"%s\",1\n\"x\",2\nplain,3\n\"q\"\"q\",\"4\"\n", big);
+	CHECK(same(data, "L1-1:a|b\nL2-2:<LONG>|1\nL3-3:x|2\nL4-4:plain|3\nL5-5:q\"q|4\nEOF"));
+	free(big), free(data);
 }
 
 /* A "field" past 1 MiB is an unbalanced quote eating the file: invalid, at the record's start. */
@@ -255,6 +292,7 @@ int main(void)
 	RUN(cases_both_paths);
 	RUN(nul_bytes);
 	RUN(field_too_long);
+	RUN(too_long_mark_is_cleared);
 	RUN(field_over_buffer_cap_is_invalid);
 	RUN(lines_longer_than_chunk);
 	RUN(fields_max_counts_the_rest);
