@@ -77,6 +77,11 @@ struct report_job {
 	const int32_t *periods;
 	size_t periods_n;
 	const char *out_root;
+	/* NULL: any failure fails the run (report, rerun, verify). Else periods_n errors: a period
+	 * whose computation fails is rolled back to a savepoint taken before it, its stage is
+	 * discarded, its error lands in period_errs[i] (msg "" for the periods that succeeded) and
+	 * the run goes on with the next period (nightly, docs/reconcile.md "Containment"). */
+	struct err *period_errs;
 };
 
 struct report_job_result {
@@ -86,7 +91,8 @@ struct report_job_result {
 };
 
 /* In one transaction: run_create, then per period reconcile_period, insights_compute (docs/
- * insights.md; stages[i].insights) and report_stage_write, then commit. stages[periods_n] are filled and left staged for the caller to publish (after the
+ * insights.md; stages[i].insights) and report_stage_write, then commit. A period that cannot be
+ * computed (period_computable, timeutil.h) fails like any other error. stages[periods_n] are filled and left staged for the caller to publish (after the
  * commit, so a set in place always has its run committed) or to compare and discard (verify).
  * On failure the transaction is rolled back and every stage discarded. The caller holds the run
  * lock (db_lock_run). */
@@ -121,7 +127,9 @@ int report_read_file(const char *path, size_t max, char **out, size_t *len, stru
 /* Test hook: when the environment variable SETTLE_FAILPOINT equals name, the process kills itself
  * with SIGKILL right there, as a crash or `kill -9` would (tests/integration/test_nightly_kill.sh).
  * Failpoints: "stage-written" (a set staged, before commit), "committed" (after commit, before
- * the first swap), "published-one" (after the first swap). */
+ * the first swap), "published-one" (after the first swap). "abort:YYYY-MM" instead calls abort()
+ * when the run starts computing that period, as an ASSERT reached from its data would
+ * (tests/integration/test_contain.sh). */
 void report_failpoint(const char *name);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "contain.h"
 #include "ingest.h"
 #include "insights.h"
 #include "log.h"
@@ -133,7 +134,7 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct nightly
 
 /* The watermark, the newest file of this run, and the periods to report (sorted, distinct). */
 static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_of_us, int64_t *through,
-			   int32_t **periods, size_t *n, struct err *e)
+			   int64_t *retraction_through, int32_t **periods, size_t *n, struct err *e)
 {
 	char as_of_pg[40], window[16];
 	time_format_pg(as_of_us, as_of_pg);
@@ -166,6 +167,11 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 	}
 	PQclear(res);
 	v[k++] = period_of_us(as_of_us); /* SPEC §7: the current period is always reported */
+	/* Containment and retractions (contain.h): failing periods are retried every night. */
+	if (contain_periods(db, cfg, &v, &k, retraction_through, e) < 0) {
+		free(v);
+		return -1;
+	}
 	for (size_t i = 1; i < k; i++) /* insertion sort: a handful of months */
 		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
 			int32_t t = v[j];
@@ -181,66 +187,123 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 	return 0;
 }
 
-static int nightly_advance(struct db *db, int64_t through, struct err *e)
+/* Runs one report job over periods[0..n) of cp, contained per period, and publishes what it
+ * staged. cp[idx[i]] receives each period's outcome, ins[idx[i]] its insights. */
+static int nightly_job(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
+		       struct contain_period *cp, const size_t *idx, size_t n, struct report_job_result *total,
+		       struct insights_summary *ins, struct err *e)
 {
-	char t[24];
-	snprintf(t, sizeof t, "%lld", (long long)through);
-	const char *params[] = { t };
-	PGresult *res = db_query(db,
-		"UPDATE settle.nightly_state SET reported_through_file_id = greatest(reported_through_file_id, $1::bigint)",
-		1, params, PGRES_COMMAND_OK, e);
-	PQclear(res);
-	return res ? 0 : -1;
+	if (n == 0)
+		return 0;
+	int32_t *periods = calloc(n, sizeof *periods);
+	struct report_stage *stages = calloc(n, sizeof *stages);
+	struct err *errs = calloc(n, sizeof *errs);
+	int rc = -1;
+	if (!periods || !stages || !errs) {
+		err_set(e, EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		periods[i] = cp[idx[i]].period;
+	struct report_job job = { "nightly", cfg, as_of_us, periods, n, out, errs };
+	struct report_job_result res;
+	if (report_job_run(db, &job, stages, &res, e) < 0)
+		goto done;
+	report_failpoint("committed");
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!stages[i].tmp[0])
+			continue; /* failed: nothing staged */
+		rc = report_stage_publish(&stages[i], e);
+		if (i == 0)
+			report_failpoint("published-one");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct contain_period *c = &cp[idx[i]];
+		c->failed = errs[i].msg[0] != '\0';
+		c->err = errs[i];
+		ins[idx[i]] = stages[i].insights;
+		report_stage_discard(&stages[i]);
+	}
+	total->run_id = res.run_id;
+	total->total.groups += res.total.groups;
+	total->total.allocated += res.total.allocated;
+	total->total.exceptions += res.total.exceptions;
+	total->total.payouts += res.total.payouts;
+done:
+	free(periods);
+	free(stages);
+	free(errs);
+	return rc;
 }
 
-/* Reconciles and reports the periods in one run, publishes them, then moves the watermark.
- * ins[n] receives each period's insights. */
+/* Reconciles and reports the periods, publishes them, then moves the watermarks (contain.h):
+ * first every period not suspected of killing the process, in one transaction with a savepoint
+ * each; then each suspect alone, in its own. ins[n] receives each period's insights, cp[n] each
+ * period's outcome. */
 static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
-			  const int32_t *periods, size_t n, int64_t through, struct report_job_result *res,
-			  struct insights_summary *ins, struct err *e)
+			  const int32_t *periods, size_t n, int64_t through, int64_t retraction_through,
+			  struct report_job_result *res, struct insights_summary *ins, struct contain_period *cp,
+			  struct err *e)
 {
-	struct report_stage *stages = calloc(n, sizeof *stages);
-	if (!stages)
+	memset(res, 0, sizeof *res);
+	size_t *idx = calloc(n + 1, sizeof *idx), group_n = 0;
+	if (!idx)
 		return err_set(e, EXIT_FAILED, "out of memory");
-	struct report_job job = { "nightly", cfg, as_of_us, periods, n, out };
-	int rc = report_job_run(db, &job, stages, res, e);
-	if (rc == 0) {
-		report_failpoint("committed");
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			rc = report_stage_publish(&stages[i], e);
-			if (i == 0)
-				report_failpoint("published-one");
-		}
-		for (size_t i = 0; i < n; i++) {
-			ins[i] = stages[i].insights;
-			report_stage_discard(&stages[i]);
-		}
-	}
-	free(stages);
+	for (size_t i = 0; i < n; i++)
+		cp[i].period = periods[i];
+	int rc = contain_prepare(db, cp, n, e);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!cp[i].alone)
+			idx[group_n++] = i;
+	int32_t *group = calloc(group_n + 1, sizeof *group);
+	if (rc == 0 && !group)
+		rc = err_set(e, EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < group_n && rc == 0; i++)
+		group[i] = periods[idx[i]];
+	if (rc == 0 && group_n > 0)
+		rc = contain_attempt(db, group, group_n, 0, e);
 	if (rc == 0)
-		rc = nightly_advance(db, through, e);
+		rc = nightly_job(db, cfg, as_of_us, out, cp, idx, group_n, res, ins, e);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!cp[i].alone)
+			continue;
+		rc = contain_attempt(db, &periods[i], 1, 1, e);
+		if (rc == 0)
+			rc = nightly_job(db, cfg, as_of_us, out, cp, &i, 1, res, ins, e);
+	}
+	free(group);
+	free(idx);
+	if (rc == 0)
+		rc = contain_finish(db, as_of_us, cp, n, through, retraction_through, e);
 	return rc;
 }
 
 /* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
  * payout 34"), then the one summary line, which stays the last line (cron mail, tail -n 1). */
 static void nightly_summary(const struct nightly_stats *s, const struct report_job_result *r,
-			    const int32_t *periods, const struct insights_summary *ins, size_t n)
+			    const int32_t *periods, const struct insights_summary *ins,
+			    const struct contain_period *cp, size_t n)
 {
-	char list[512] = "";
-	size_t used = 0;
+	char list[512] = "", failed[512] = "";
+	size_t used = 0, fused = 0;
 	for (size_t i = 0; i < n; i++) {
 		char p[8], line[256];
 		period_format(periods[i], p);
+		if (cp[i].failed) { /* contain_log has said why */
+			if (fused + 9 < sizeof failed)
+				fused += (size_t)snprintf(failed + fused, sizeof failed - fused, " %s", p);
+			continue;
+		}
 		insights_summary_line(&ins[i], line, sizeof line);
 		log_info("%s: %s", p, line);
 		if (used + 9 < sizeof list)
-			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", p);
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? " " : "", p);
 	}
 	log_info("%zu files (%zu ingested, %zu already ingested, %zu rejected whole), %lld rows loaded,"
-		 " %lld rejected, %lld exceptions, periods written: %s",
+		 " %lld rejected, %lld exceptions, periods written: %s%s%s",
 		 s->files, s->ingested, s->skipped, s->files_rejected, (long long)s->rows, (long long)s->rejected,
-		 (long long)r->total.exceptions, list);
+		 (long long)r->total.exceptions, used ? list : "none", fused ? ", periods failed:" : "", failed);
 }
 
 /* SPEC §7: settle nightly [--inbox DIR] [--out DIR] */
@@ -279,7 +342,9 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	struct insights_summary *ins = NULL;
 	int32_t *periods = NULL;
 	size_t periods_n = 0;
-	int64_t as_of_us = 0, through = 0;
+	struct contain_period *cp = NULL;
+	size_t failed = 0;
+	int64_t as_of_us = 0, through = 0, retraction_through = 0;
 	struct db *db;
 	int rc = -1;
 	if (nightly_list_inbox(inbox, &names, &e) < 0)
@@ -291,25 +356,31 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	time_format(as_of_us, t);
 	log_progress("as of %s: %zu files in %s", t, names.n, inbox);
 	if (nightly_ingest(db, inbox, &names, as_of_us, &s, &e) < 0 ||
-	    nightly_periods(db, &ctx->config, as_of_us, &through, &periods, &periods_n, &e) < 0)
+	    nightly_periods(db, &ctx->config, as_of_us, &through, &retraction_through, &periods, &periods_n, &e) < 0)
 		goto done;
-	if (!(ins = calloc(periods_n, sizeof *ins))) {
+	if (!(ins = calloc(periods_n, sizeof *ins)) || !(cp = calloc(periods_n, sizeof *cp))) {
 		err_set(&e, EXIT_FAILED, "out of memory");
 		goto done;
 	}
-	if (nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, &res, ins, &e) < 0)
+	if (nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, retraction_through, &res,
+			   ins, cp, &e) < 0)
 		goto done;
-	nightly_summary(&s, &res, periods, ins, periods_n);
+	failed = contain_log(cp, periods_n);
+	nightly_summary(&s, &res, periods, ins, cp, periods_n);
 	rc = 0;
 done:
 	nightly_names_free(&names);
 	free(periods);
 	free(ins);
+	free(cp);
 	if (rc < 0) {
 		log_progress_done();
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}
+	/* Containment (contain.h): partly done, the failed periods named above. */
+	if (failed > 0)
+		return EXIT_PARTIAL;
 	/* SPEC §7: done, but input rows of this run were quarantined. */
 	return s.rejected > 0 || s.files_rejected > 0 ? EXIT_QUARANTINED : EXIT_DONE;
 }

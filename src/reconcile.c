@@ -227,7 +227,7 @@ static const char rc_be_sql[] =
 	" LEFT JOIN settle.rc_account af ON af.id = settle.account_pad(s.from_account_id)"
 	" LEFT JOIN settle.rc_parent_ref pr ON s.transaction_reference_id IS NULL AND s.action = 'DISBURSED'"
 	"      AND pr.billing_event_id = s.parent_billing_event_id"
-	" WHERE s.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	" WHERE s.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)"
 	"   AND s.delete_date IS NULL"
 	"   AND (s.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)"
 	"        OR (s.file_id, s.line) IN (SELECT w.file_id, w.line FROM settle.rc_winner w))"

@@ -26,7 +26,7 @@ static const char meter_sql[] =
 	" FROM settle.metering_daily d"
 	/* SPEC §1: the customer as its identity (the account map of the run, sql/016) */
 	" LEFT JOIN settle.rc_account ma ON ma.id = settle.account_pad(d.customer_aws_account_id)"
-	" WHERE d.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	" WHERE d.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)"
 	"   AND d.usage_day >= $2::date AND d.usage_day < $3::date"
 	" GROUP BY 1, 2, 3, 4, 5";
 

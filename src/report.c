@@ -48,7 +48,7 @@ static int report_run_one(struct settle_ctx *ctx, const char *command, const str
 		return -1;
 	if (!as_of_given && report_db_now_us(db, as_of_us, e) < 0)
 		return -1;
-	struct report_job job = { command, cfg, *as_of_us, &period, 1, out_root };
+	struct report_job job = { command, cfg, *as_of_us, &period, 1, out_root, NULL };
 	if (report_job_run(db, &job, st, res, e) < 0)
 		return -1;
 	if (keep_staged)

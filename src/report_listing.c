@@ -170,7 +170,7 @@ static const char sql_rejected[] =
 	"         (($2::text || '-01')::date + interval '1 month')::date AS d1"
 	"  FROM settle.run WHERE run_id = $1::bigint),"
 	" f AS (SELECT i.file_id, i.file_name, i.kind, i.rows_loaded FROM settle.ingest_file i, r"
-	"       WHERE i.ingested_at <= r.as_of"
+	"       WHERE i.file_id IN (SELECT v.file_id FROM settle.visible_files(r.as_of) v)"
 	"         AND EXISTS (SELECT 1 FROM settle.rejected_row x WHERE x.file_id = i.file_id)),"
 	" contrib AS ("
 	"  SELECT b.file_id FROM settle.billing_event b, r"
