@@ -31,6 +31,7 @@ struct nightly_stats {
 	size_t ingested;       /* newly ingested */
 	size_t skipped;        /* already ingested: nothing done */
 	size_t files_rejected; /* structurally broken, rejected whole */
+	size_t files_failed;   /* could not be ingested (unreadable): the run stopped ingesting there */
 	int64_t rows;
 	int64_t rejected;
 };
@@ -110,8 +111,23 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct nightly
 		struct ingest_options opt = { NULL, NULL, as_of_us };
 		struct ingest_result r;
 		memset(&r, 0, sizeof r);
-		if (ingest_file(db, path, &opt, &r, e) < 0)
-			return err_prefix(e, "%s", names->v[i]);
+		if (ingest_file(db, path, &opt, &r, e) < 0) {
+			size_t nl = strlen(names->v[i]);
+			if (strncmp(e->msg, names->v[i], nl) != 0 || e->msg[nl] != ':')
+				err_prefix(e, "%s", names->v[i]);
+			/* SPEC §7 exit codes: the files before this one are committed. While the database
+			 * is there, the run stops ingesting (later files keep their order for the next
+			 * night: "latest ingested" follows it, SPEC §6), reports what it has and ends
+			 * "partly done" (EXIT_PARTIAL) naming this file. */
+			if (e->exit_code == EXIT_LOCKED || PQstatus(db_conn(db)) != CONNECTION_OK ||
+			    PQtransactionStatus(db_conn(db)) != PQTRANS_IDLE)
+				return s->ingested > 0 ? err_prefix(e, "%zu files of this run are committed, their"
+							 " periods not reported yet", s->ingested), -1 : -1;
+			log_progress_done();
+			log_error("%s; %zu later files not read, left for the next nightly", e->msg, names->n - i - 1);
+			s->files_failed++;
+			break;
+		}
 		if (r.already_ingested) { /* ingest_file has said so */
 			s->skipped++;
 			continue;
@@ -376,10 +392,13 @@ done:
 	if (rc < 0) {
 		log_progress_done();
 		log_error("%s", e.msg);
+		/* SPEC §7: 1 means nothing committed; files ingested by this run are. */
+		if (s.ingested > 0 && (e.exit_code == 0 || e.exit_code == EXIT_FAILED))
+			return EXIT_PARTIAL;
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}
 	/* Containment (contain.h): partly done, the failed periods named above. */
-	if (failed > 0)
+	if (failed > 0 || s.files_failed > 0)
 		return EXIT_PARTIAL;
 	/* SPEC §7: done, but input rows of this run were quarantined. */
 	return s.rejected > 0 || s.files_rejected > 0 ? EXIT_QUARANTINED : EXIT_DONE;
