@@ -48,7 +48,8 @@ int contain_periods(struct db *db, const struct config *cfg, int32_t **v, size_t
  * streak and alone flag. Commits. cp[i].period must be set; the rest is filled. */
 int contain_prepare(struct db *db, struct contain_period *cp, size_t n, struct err *e);
 
-/* Commits the attempt rows of the periods about to be computed (alone: a single period). */
+/* Commits the attempt rows of the periods about to be computed (alone: a single period) in place
+ * of those of the periods computed before them. */
 int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, struct err *e);
 
 /* After publishing: in one transaction, the streaks (a failed period's upserted, a computed one's
@@ -59,5 +60,13 @@ int contain_finish(struct db *db, int64_t as_of_us, const struct contain_period 
 /* The error lines of the periods (one each) for the log: what failed now, what is still failing,
  * what came back. Returns how many failed in this run. */
 size_t contain_log(const struct contain_period *cp, size_t n);
+
+/* Drops from periods[*n] the periods that cannot be computed (period_computable, timeutil.h:
+ * 9999-12) when a run at as_of sees no rows of theirs any more (the file was retracted), and ends
+ * their failure streaks. Such a period with rows still fails, named, in the run. Autocommit. */
+int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods, size_t *n, struct err *e);
+
+/* `settle status`: the periods failing in nightly, with since when and why (nothing when none). */
+int contain_status(struct db *db, struct err *e);
 
 #endif

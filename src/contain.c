@@ -128,6 +128,17 @@ int contain_prepare(struct db *db, struct contain_period *cp, size_t n, struct e
 		db_rollback(db);
 		return -1;
 	}
+	/* Said before computing: the run may die in that period again, before its summary. */
+	for (size_t i = 0; i < n; i++) {
+		char p[8];
+		period_format(cp[i].period, p);
+		if (cp[i].crashed)
+			log_warning("%s: an earlier nightly died while computing it (%d time%s since %s); computing it alone,"
+				    " after the other periods", p, cp[i].failures, cp[i].failures == 1 ? "" : "s", cp[i].since);
+		else if (cp[i].alone)
+			log_warning("%s: the previous nightly died while computing it or a period beside it; computing it alone",
+				    p);
+	}
 	return 0;
 }
 
@@ -135,6 +146,11 @@ int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, 
 {
 	if (db_begin(db, e) < 0)
 		return -1;
+	/* The periods computed before these are committed: their attempts are over. */
+	if (db_exec(db, "DELETE FROM settle.period_attempt", e) < 0) {
+		db_rollback(db);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char p[8];
 		period_format(periods[i], p);
@@ -224,9 +240,77 @@ size_t contain_log(const struct contain_period *cp, size_t n)
 		} else if (c->failing) {
 			log_warning("%s: reported again; it had failed since %s (%d nightl%s, last: %s)", p, c->since,
 				    c->failures, c->failures == 1 ? "y" : "ies", c->reason);
-		} else if (c->alone) {
-			log_warning("%s: computed alone: the previous nightly died while computing it or its group", p);
 		}
 	}
 	return failed;
+}
+
+int contain_status(struct db *db, struct err *e)
+{
+	PGresult *r = db_query(db,
+		"SELECT period, to_char(first_failed AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), failures,"
+		"       CASE WHEN crashed THEN 'crashed' ELSE 'error' END, reason"
+		" FROM settle.period_failure ORDER BY period",
+		0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0) {
+		printf("\nperiods failing in nightly (retried every night):\n  %-7s  %-20s  %8s  %-7s  %s\n", "period",
+		       "since", "nightlies", "how", "last reason");
+		for (int i = 0; i < n; i++)
+			printf("  %-7s  %-20s  %8s  %-7s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+			       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Whether a run at as_of sees any dated row in the month of period (billing invoice date,
+ * metering hour, deposit value date). */
+static int contain_month_has_rows(struct db *db, const char *as_of, int32_t period, int *has, struct err *e)
+{
+	char p[8];
+	period_format(period, p);
+	const char *params[] = { as_of, p };
+	return db_query_bool(db,
+		"WITH m AS (SELECT ($2 || '-01')::date AS d0, (($2 || '-01')::date + interval '1 month')::date AS d1),"
+		" v AS (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)"
+		" SELECT EXISTS (SELECT 1 FROM settle.billing_event b, m WHERE b.file_id IN (SELECT file_id FROM v)"
+		"                AND b.invoice_date >= m.d0::timestamp AT TIME ZONE 'UTC')"
+		"     OR EXISTS (SELECT 1 FROM settle.metering u, m WHERE u.file_id IN (SELECT file_id FROM v)"
+		"                AND u.usage_hour >= m.d0::timestamp AT TIME ZONE 'UTC')"
+		"     OR EXISTS (SELECT 1 FROM settle.bank_deposit d, m WHERE d.file_id IN (SELECT file_id FROM v)"
+		"                AND d.value_date >= m.d0)",
+		2, params, has, e);
+}
+
+int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods, size_t *n, struct err *e)
+{
+	char as_of[40];
+	time_format_pg(as_of_us, as_of);
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++) {
+		int has = 1;
+		if (!period_computable(periods[i])) {
+			if (contain_month_has_rows(db, as_of, periods[i], &has, e) < 0)
+				return -1;
+			if (!has) {
+				char p[8];
+				period_format(periods[i], p);
+				const char *params[] = { p };
+				PGresult *r = db_query(db, "DELETE FROM settle.period_failure WHERE period = $1 RETURNING 1", 1,
+						       params, PGRES_TUPLES_OK, e);
+				if (!r)
+					return -1;
+				if (PQntuples(r) > 0)
+					log_warning("%s: no longer has rows (retracted): not reported, no longer failing", p);
+				PQclear(r);
+			}
+		}
+		if (has)
+			periods[k++] = periods[i];
+	}
+	*n = k;
+	return 0;
 }

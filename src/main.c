@@ -20,6 +20,7 @@ static const struct command {
 	{ "nightly", cmd_nightly, "nightly [--inbox DIR] [--out DIR]" },
 	{ "rerun", cmd_rerun, "rerun --run DIR/run.csv --out DIR2" },
 	{ "verify", cmd_verify, "verify DIR" },
+	{ "retract", cmd_retract, "retract FILE|--file-id N --why TEXT" },
 	{ "status", cmd_status, "status" },
 };
 #define COMMANDS_N (sizeof commands / sizeof commands[0])
@@ -31,7 +32,8 @@ static void usage(FILE *to)
 		fprintf(to, "  settle %s\n", commands[i].usage);
 	fprintf(to, "\nThe database comes from --db, else SETTLE_DB, else the libpq environment (PGHOST, ...),\n"
 		    "else a private cluster under $SETTLE_HOME/pg (default ./var) that settle starts itself.\n"
-		    "Exit codes: 0 done, 1 failed, 2 usage, 3 locked by another run, 4 done with quarantined rows.\n");
+		    "Exit codes: 0 done, 1 failed, 2 usage, 3 locked by another run, 4 done with quarantined rows,\n"
+		    "5 partly done (failed periods or files named), 130/143 interrupted by SIGINT/SIGTERM.\n");
 }
 
 int main(int argc, char **argv)

@@ -184,7 +184,8 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 	PQclear(res);
 	v[k++] = period_of_us(as_of_us); /* SPEC §7: the current period is always reported */
 	/* Containment and retractions (contain.h): failing periods are retried every night. */
-	if (contain_periods(db, cfg, &v, &k, retraction_through, e) < 0) {
+	if (contain_periods(db, cfg, &v, &k, retraction_through, e) < 0 ||
+	    contain_drop_uncomputable(db, as_of_us, v, &k, e) < 0) {
 		free(v);
 		return -1;
 	}
