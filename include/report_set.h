@@ -129,7 +129,8 @@ int report_read_file(const char *path, size_t max, char **out, size_t *len, stru
  * Failpoints: "stage-written" (a set staged, before commit), "committed" (after commit, before
  * the first swap), "published-one" (after the first swap). "abort:YYYY-MM" instead calls abort()
  * when the run starts computing that period, as an ASSERT reached from its data would
- * (tests/integration/test_contain.sh). */
+ * (tests/integration/test_contain.sh); "pause:NAME" prints "settle: failpoint NAME: pausing" and
+ * sleeps there up to 60 s, until a signal arrives (tests/integration/test_signals.sh). */
 void report_failpoint(const char *name);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "pgembed.h"
 #include "schema.h"
+#include "signals.h"
 
 /* Advisory lock keys (arbitrary constants, fixed forever: changing one would let an old and a new
  * settle run at once). */
@@ -81,6 +82,7 @@ int db_open(const char *conninfo, struct db **out, struct err *e)
 			PQerrorMessage(db->conn));
 		goto fail;
 	}
+	signals_watch(db->conn); /* signals.h: SIGINT/SIGTERM cancel the running query */
 	if (db_exec(db, db_session_sql, e) < 0)
 		goto fail;
 	*out = db;
@@ -94,8 +96,10 @@ void db_close(struct db *db)
 {
 	if (!db)
 		return;
-	if (db->conn)
+	if (db->conn) {
+		signals_watch(NULL);
 		PQfinish(db->conn);
+	}
 	pgembed_release(db->embed);
 	free(db);
 }
@@ -126,6 +130,9 @@ int db_exec(struct db *db, const char *sql, struct err *e)
 
 int db_exec_state(struct db *db, const char *sql, char state[6], struct err *e)
 {
+	state[0] = '\0';
+	if (signals_check(e) < 0) /* after SIGINT/SIGTERM nothing new starts (signals.h) */
+		return -1;
 	PGresult *res = PQexec(db->conn, sql);
 	ExecStatusType st = PQresultStatus(res);
 	int rc = 0;
@@ -143,6 +150,8 @@ int db_exec_state(struct db *db, const char *sql, char state[6], struct err *e)
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params,
 		   ExecStatusType expected, struct err *e)
 {
+	if (signals_check(e) < 0)
+		return NULL;
 	PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != expected) {
 		db_result_error(db, res, e);
@@ -176,6 +185,11 @@ int db_begin(struct db *db, struct err *e)
 
 int db_commit(struct db *db, struct err *e)
 {
+	/* Interrupted (signals.h): roll back instead, the caller sees a failure. */
+	if (signals_check(e) < 0) {
+		db_rollback(db);
+		return -1;
+	}
 	/* A COMMIT of an aborted transaction "succeeds" as ROLLBACK: check what the server did. */
 	PGresult *res = PQexec(db->conn, "COMMIT");
 	int rc = 0;
@@ -212,6 +226,8 @@ int db_lock_run(struct db *db, struct err *e)
 
 int db_copy_begin(struct db *db, const char *copy_sql, struct err *e)
 {
+	if (signals_check(e) < 0)
+		return -1;
 	PGresult *res = PQexec(db->conn, copy_sql);
 	int rc = 0;
 	if (PQresultStatus(res) != PGRES_COPY_IN)
@@ -348,6 +364,8 @@ int db_copy_reader_begin(struct db_copy_reader *r, struct db *db, const char *co
 {
 	memset(r, 0, sizeof *r);
 	r->db = db;
+	if (signals_check(e) < 0)
+		return -1;
 	PGresult *res = PQexec(db->conn, copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
 		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));

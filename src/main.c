@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "settle.h"
+#include "signals.h"
 
 static const struct command {
 	const char *name;
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
 {
 	/* Numbers and text in reports must not depend on the caller's locale (SPEC §6). */
 	setlocale(LC_ALL, "C");
+	signals_install(); /* SIGINT/SIGTERM: roll back, clean up, exit 130/143 (signals.h) */
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
@@ -96,5 +98,5 @@ int main(int argc, char **argv)
 	optind = 1;
 	int rc = cmd->run(&ctx, argc - first, argv + first);
 	db_close(ctx.db); /* also stops the embedded server this command started */
-	return rc;
+	return signals_exit_code(rc);
 }

@@ -33,6 +33,10 @@ void report_failpoint(const char *name)
 	const char *fp = getenv("SETTLE_FAILPOINT");
 	if (fp && strcmp(fp, name) == 0)
 		raise(SIGKILL);
+	if (fp && strncmp(fp, "pause:", 6) == 0 && strcmp(fp + 6, name) == 0) {
+		fprintf(stderr, "settle: failpoint %s: pausing\n", name);
+		sleep(60); /* a signal handler ends it early (test_signals.sh) */
+	}
 }
 
 /* ---------------------------------------------------------------------------------------------
