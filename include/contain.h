@@ -66,6 +66,10 @@ size_t contain_log(const struct contain_period *cp, size_t n);
  * their failure streaks. Such a period with rows still fails, named, in the run. Autocommit. */
 int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods, size_t *n, struct err *e);
 
+/* After SIGINT/SIGTERM (signals.h) stopped the run: removes its attempts, so that the next
+ * nightly does not take the interruption for a crash. Best effort. */
+void contain_abandon(struct db *db);
+
 /* `settle status`: the periods failing in nightly, with since when and why (nothing when none). */
 int contain_status(struct db *db, struct err *e);
 

@@ -314,3 +314,11 @@ int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods,
 	*n = k;
 	return 0;
 }
+
+void contain_abandon(struct db *db)
+{
+	/* Straight through libpq: the query helpers refuse to start anything after a signal. */
+	PGconn *conn = db_conn(db);
+	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE)
+		PQclear(PQexec(conn, "DELETE FROM settle.period_attempt"));
+}

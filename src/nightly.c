@@ -22,6 +22,7 @@
 #include "log.h"
 #include "report_set.h"
 #include "settle.h"
+#include "signals.h"
 #include "timeutil.h"
 
 #define NIGHTLY_PATH_MAX 4096
@@ -293,6 +294,8 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 	free(idx);
 	if (rc == 0)
 		rc = contain_finish(db, as_of_us, cp, n, through, retraction_through, e);
+	if (rc < 0 && signals_received())
+		contain_abandon(db); /* an interruption is no crash */
 	return rc;
 }
 
