@@ -873,6 +873,11 @@ static int rc_open_outputs(struct rc *rc, struct err *e)
 int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period, int64_t as_of_us,
 		     struct reconcile_summary *out, struct err *e)
 {
+	/* A period named by data or by --period whose end no formatter can write (9999-12): an
+	 * error of this period, not an assertion (issue 17). */
+	if (!period_computable(period))
+		return err_set(e, EXIT_FAILED, "period %04d-%02d cannot be computed: its end lies after year 9999",
+			       (int)(period / 12), (int)(period % 12 + 1));
 	struct rc rc;
 	memset(&rc, 0, sizeof rc);
 	rc.db = db;
