@@ -3,7 +3,8 @@
 # with the embedded server (src/pgembed.c, the watchdog), through the real binary on the embedded
 # default database: a signal rolls back (the database as before: same `settle status`), stops the
 # server, leaves no temporary directory and exits 143 / 130; after kill -9 the postmaster exits
-# within a few seconds; the next nightly then completes.
+# within seconds (its shutdown checkpoint; the bound is loose for loaded test machines); the next
+# nightly then completes.
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -93,7 +94,8 @@ paused_nightly stage-written
 check "kill -9: the nightly is paused with its server running" postmaster_alive
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
-check "kill -9: the postmaster exits within 5 s" no_postmaster_within 5
+# The watchdog's fast shutdown writes a checkpoint: a second or so here, more on a loaded machine.
+check "kill -9: the postmaster exits within seconds (at most 20)" no_postmaster_within 20
 esettle nightly --inbox "$inbox" --out "$out" >/dev/null 2>"$work/n.err"
 rc=$?
 check "the next nightly completes" test $rc = 0 -o $rc = 4
