@@ -40,6 +40,7 @@
 #define PGEMBED_READY_WAIT_MS 120000     /* waiting for a server someone else started */
 #define PGEMBED_TAIL_MAX 300             /* bytes of log quoted in an error message */
 #define PGEMBED_GROUPS_MAX 256
+#define PGEMBED_WATCHDOG_TRIES 50        /* x 100 ms: a dead command's pg.users lock going away */
 
 /* Server settings given at every start (so clusters made by older versions get them too).
  * A month of metering is a few GB of WAL in one transaction: with the default max_wal_size (1GB)
@@ -716,12 +717,12 @@ out_conn:
 	return rc;
 }
 
-/* Stops the server when no command holds LOCK_SH on pg.users. Caller holds the EX lock and no
- * LOCK_SH of its own. */
-static void pgembed_stop_if_unused(struct pgembed *pe)
+/* Stops the server when no command holds LOCK_SH on pg.users; false when one does. Caller holds
+ * the EX lock and no LOCK_SH of its own. */
+static bool pgembed_stop_if_unused(struct pgembed *pe)
 {
 	if (flock(pe->users_fd, LOCK_EX | LOCK_NB) != 0)
-		return; /* another command still uses the server */
+		return false; /* another command still uses the server */
 	pid_t pid;
 	if (pe->log_fd >= 0 && pgembed_pm_state(pe, &pid) == PM_OURS) {
 		const char *argv[] = { pe->pg_ctl, "stop", "-m", "fast", "-w", "-t", "120", "-s", NULL };
@@ -729,6 +730,7 @@ static void pgembed_stop_if_unused(struct pgembed *pe)
 		(void)pgembed_run(pe, "pg_ctl stop", argv, pe->data_dir, &ignored);
 	}
 	flock(pe->users_fd, LOCK_UN);
+	return true;
 }
 
 static int open_lock(const char *home, const char *name, int *fd, struct err *e)
@@ -818,13 +820,27 @@ static void pgembed_watchdog_main(struct pgembed *pe, int rfd)
 	pe->log_fd = 3;
 	pe->lock_fd = pe->users_fd = pe->watch_fd = -1; /* closed: they were settle's */
 	char c;
-	while (read(4, &c, 1) != 0 && errno == EINTR)
+	ssize_t n;
+	while ((n = read(4, &c, 1)) < 0 && errno == EINTR)
 		;
+	dprintf(pe->log_fd, "settle: watchdog %ld: its command has ended (%s)\n", (long)getpid(),
+		n == 0 ? "end of file" : strerror(errno));
 	struct err ignored;
-	if (open_lock(pe->home, "/pg.lock", &pe->lock_fd, &ignored) == 0 &&
-	    open_lock(pe->home, "/pg.users", &pe->users_fd, &ignored) == 0 && flock_wait(pe->lock_fd, LOCK_EX) == 0) {
-		pgembed_stop_if_unused(pe);
+	if (open_lock(pe->home, "/pg.lock", &pe->lock_fd, &ignored) < 0 ||
+	    open_lock(pe->home, "/pg.users", &pe->users_fd, &ignored) < 0)
+		_exit(1);
+	/* A killed process's descriptors are released one by one: the end of file of the pipe may
+	 * come before its LOCK_SH on pg.users goes. So a busy pg.users is tried again for a few
+	 * seconds (the lock released in between, not to hold up other commands); one that stays
+	 * busy belongs to a live command, whose own release (or watchdog) stops the server. */
+	for (int tries = 0; tries < PGEMBED_WATCHDOG_TRIES; tries++) {
+		if (flock_wait(pe->lock_fd, LOCK_EX) < 0)
+			break;
+		bool done = pgembed_stop_if_unused(pe);
 		flock(pe->lock_fd, LOCK_UN);
+		if (done)
+			break;
+		sleep_ms(100);
 	}
 	_exit(0);
 }

@@ -24,6 +24,9 @@ no_postmaster_within() { # seconds
 	local i
 	for i in $(seq $(($1 * 10))); do postmaster_alive || return 0; sleep 0.1; done
 	echo "  a postmaster still serves $SETTLE_HOME/pg/data after $1 s"
+	tail -n 5 "$SETTLE_HOME/pg/server.log" | sed 's/^/  log: /'
+	pgrep -fa -- "$SETTLE_BIN|$SETTLE_HOME" | sed 's/^/  ps: /'
+	[ -f "$work/children" ] && sed 's/^/  children before: /' "$work/children"
 	return 1
 }
 no_temp_left() {
@@ -92,6 +95,7 @@ check "... one file committed (the one before the signal), no run" \
 # kill -9: the watchdog stops the server within a few seconds.
 paused_nightly stage-written
 check "kill -9: the nightly is paused with its server running" postmaster_alive
+ps -o pid=,ppid=,stat=,cmd= --ppid "$pid" >"$work/children" 2>&1
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 # The watchdog's fast shutdown writes a checkpoint: a second or so here, more on a loaded machine.
