@@ -23,10 +23,10 @@ CREATE TABLE settle.retraction (
 CREATE FUNCTION settle.visible_files(as_of timestamptz)
 RETURNS TABLE (file_id bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT f.file_id FROM settle.ingest_file f
-    WHERE f.ingested_at <= as_of
+    SELECT l.file_id FROM settle.ingest_file l
+    WHERE l.ingested_at <= as_of
       AND NOT EXISTS (SELECT 1 FROM settle.retraction r
-                      WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)
+                      WHERE r.file_id = l.file_id AND r.retracted_at <= as_of)
 $$;
 
 -- The retractions the next nightly has not re-reported yet: it re-reports the periods of
@@ -58,135 +58,36 @@ CREATE TABLE settle.period_attempt (
     alone      boolean     NOT NULL
 );
 
--- The as-of readers of 002, 007 and 008 again, with the ledger predicate replaced by
--- visible_files (the bodies are otherwise unchanged; their comments are in those files).
-
-CREATE OR REPLACE FUNCTION settle.billing_event_asof(as_of timestamptz)
-RETURNS SETOF settle.billing_event
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT c.*
-    FROM (
-        SELECT DISTINCT ON (v.billing_event_id) v.*
-        FROM (
-            SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date,
-                                b.recipient_account_id, b.action, b.transaction_type,
-                                b.amount_micros, b.currency, b.invoice_date,
-                                b.transaction_reference_id, b.insert_date, b.delete_date,
-                                b.from_account_id, b.to_account_id, b.end_user_account_id,
-                                b.product_id, b.agreement_id, b.offer_id,
-                                b.parent_billing_event_id, b.disbursement_billing_event_id,
-                                b.balance_impacting, b.payment_due_date, b.usage_period_start_date,
-                                b.usage_period_end_date, b.invoice_id, b.line_item_id,
-                                b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                                b.charge_side, b.billing_address_id, b.bank_trace_id,
-                                b.disbursement_reference_number, b.broker_id, b.action_date) b.*
-            FROM settle.billing_event b
-            WHERE b.file_id IN (SELECT v.file_id FROM settle.visible_files(as_of) v)
-            ORDER BY b.billing_event_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
-                     b.recipient_account_id, b.action, b.transaction_type, b.amount_micros,
-                     b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date,
-                     b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id,
-                     b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id,
-                     b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date,
-                     b.usage_period_start_date, b.usage_period_end_date, b.invoice_id,
-                     b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                     b.charge_side, b.billing_address_id, b.bank_trace_id,
-                     b.disbursement_reference_number, b.broker_id, b.action_date,
-                     b.file_id, b.line
-        ) v
-        ORDER BY v.billing_event_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST,
-                 v.file_id DESC, v.line DESC
-    ) c
-    WHERE c.delete_date IS NULL
-$$;
-
-CREATE OR REPLACE FUNCTION settle.offer_asof(as_of timestamptz)
-RETURNS SETOF settle.offer
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT DISTINCT ON (o.offer_id) o.*
-    FROM settle.offer o
-    WHERE o.file_id IN (SELECT v.file_id FROM settle.visible_files(as_of) v)
-    ORDER BY o.offer_id, o.file_id DESC, o.line DESC
-$$;
-
-CREATE OR REPLACE FUNCTION settle.offer_dimension_asof(as_of timestamptz)
-RETURNS SETOF settle.offer_dimension
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT DISTINCT ON (d.offer_id, d.dimension) d.*
-    FROM settle.offer_dimension d
-    WHERE d.file_id IN (SELECT v.file_id FROM settle.visible_files(as_of) v)
-    ORDER BY d.offer_id, d.dimension, d.file_id DESC, d.line DESC
-$$;
-
-CREATE OR REPLACE FUNCTION settle.metering_asof(as_of timestamptz)
-RETURNS SETOF settle.metering
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT m.* FROM settle.metering m
-    WHERE m.file_id IN (SELECT v.file_id FROM settle.visible_files(as_of) v)
-$$;
-
-CREATE OR REPLACE FUNCTION settle.bank_deposit_asof(as_of timestamptz)
-RETURNS SETOF settle.bank_deposit
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT d.* FROM settle.bank_deposit d
-    WHERE d.file_id IN (SELECT v.file_id FROM settle.visible_files(as_of) v)
-$$;
-
-CREATE OR REPLACE FUNCTION settle.billing_event_winners(as_of timestamptz)
-RETURNS TABLE (file_id bigint, line bigint, deleted boolean)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    WITH keys AS MATERIALIZED (
-        SELECT k.billing_event_id FROM settle.billing_event_multi k
-        UNION
-        SELECT n.billing_event_id FROM settle.billing_event n
-        WHERE n.file_id > (SELECT st.through_file_id FROM settle.billing_event_multi_state st)
-    )
-    SELECT c.file_id, c.line, c.delete_date IS NOT NULL
-    FROM (
-        SELECT DISTINCT ON (v.billing_event_id) v.*
-        FROM (
-            SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date,
-                                b.recipient_account_id, b.action, b.transaction_type,
-                                b.amount_micros, b.currency, b.invoice_date,
-                                b.transaction_reference_id, b.insert_date, b.delete_date,
-                                b.from_account_id, b.to_account_id, b.end_user_account_id,
-                                b.product_id, b.agreement_id, b.offer_id,
-                                b.parent_billing_event_id, b.disbursement_billing_event_id,
-                                b.balance_impacting, b.payment_due_date, b.usage_period_start_date,
-                                b.usage_period_end_date, b.invoice_id, b.line_item_id,
-                                b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                                b.charge_side, b.billing_address_id, b.bank_trace_id,
-                                b.disbursement_reference_number, b.broker_id, b.action_date) b.*
-            FROM settle.billing_event b
-            WHERE b.file_id IN (SELECT v.file_id FROM settle.visible_files(as_of) v)
-              AND b.billing_event_id IN (SELECT keys.billing_event_id FROM keys)
-            ORDER BY b.billing_event_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
-                     b.recipient_account_id, b.action, b.transaction_type, b.amount_micros,
-                     b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date,
-                     b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id,
-                     b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id,
-                     b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date,
-                     b.usage_period_start_date, b.usage_period_end_date, b.invoice_id,
-                     b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant,
-                     b.charge_side, b.billing_address_id, b.bank_trace_id,
-                     b.disbursement_reference_number, b.broker_id, b.action_date,
-                     b.file_id, b.line
-        ) v
-        ORDER BY v.billing_event_id, v.valid_from DESC NULLS LAST, v.update_date DESC NULLS LAST,
-                 v.file_id DESC, v.line DESC
-    ) c
-$$;
-
-CREATE OR REPLACE FUNCTION settle.billing_event_current(as_of timestamptz)
-RETURNS SETOF settle.billing_event
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT s.* FROM settle.billing_event s
-    WHERE s.file_id IN (SELECT v.file_id FROM settle.visible_files(as_of) v)
-      AND s.delete_date IS NULL
-      AND ((s.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)
-            AND s.billing_event_id NOT IN (
-                SELECT n.billing_event_id FROM settle.billing_event n
-                WHERE n.file_id > (SELECT st.through_file_id FROM settle.billing_event_multi_state st)))
-           OR (s.file_id, s.line) IN (SELECT w.file_id, w.line FROM settle.billing_event_winners(as_of) w
-                                      WHERE NOT w.deleted))
-$$;
+-- The as-of functions that exist before this one (002, 007, 008, the SDDS feeds of 009 and their
+-- generator settle.version_resolution_sql) and those of later migrations all test the ledger as
+-- `f.ingested_at <= as_of` on settle.ingest_file f (a subquery or a join). Rather than a copy of
+-- each body here (which a later change of the body would silently undo), visibility_rewrite adds
+-- the retraction test right after that predicate in every function of the schema that has it and
+-- not yet the marker, from the function's own definition (pg_get_functiondef): the bodies stay
+-- what their migrations wrote, with one condition more on the small ledger side, which the
+-- planner turns into a hashed anti-join there, never a test per event row. It runs here and again
+-- after every later migration (db_migrate, src/db.c), so a function a later migration creates the
+-- same way is covered too; it is idempotent. tests/integration/test_retract.sh checks every as-of
+-- function for a retracted file.
+CREATE FUNCTION settle.visibility_rewrite()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    fn record;
+    n integer := 0;
+BEGIN
+    FOR fn IN
+        SELECT p.oid FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace
+        WHERE s.nspname = 'settle' AND p.prosrc LIKE '%f.ingested_at <= as_of%'
+          AND p.prosrc NOT LIKE '%/* not retracted */%'
+        ORDER BY p.oid
+    LOOP
+        EXECUTE replace(pg_get_functiondef(fn.oid), 'f.ingested_at <= as_of',
+                        'f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM'
+                        ' settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$fn$;
+SELECT settle.visibility_rewrite();

@@ -13,6 +13,7 @@
  * settle run at once). */
 #define DB_LOCK_RUN INT64_C(7271652401)
 #define DB_LOCK_MIGRATE INT64_C(7271652402)
+#define DB_MIGRATION_RETRACT 13 /* sql/013_retract.sql defines settle.visibility_rewrite() */
 
 struct db {
 	PGconn *conn;            /* owned */
@@ -316,6 +317,12 @@ static int db_apply_migration(struct db *db, const struct schema_migration *m, s
 	}
 	if (db_exec(db, m->sql, e) < 0) {
 		err_prefix(e, "migration %s", m->name);
+		goto rollback;
+	}
+	/* sql/013_retract.sql: an as-of function a later migration writes with the bare ledger test
+	 * gets the retraction test added, in the same transaction (settle.visibility_rewrite). */
+	if (m->version > DB_MIGRATION_RETRACT && db_exec(db, "SELECT settle.visibility_rewrite()", e) < 0) {
+		err_prefix(e, "migration %s: adding the retraction test", m->name);
 		goto rollback;
 	}
 	res = db_query(db, "INSERT INTO settle.schema_migration (version, name, applied_at) VALUES ($1::int, $2, now())",

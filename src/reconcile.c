@@ -198,14 +198,14 @@ static const char rc_parent_ref_needed_sql[] =
 static const char rc_parent_ref_sql[] =
 	"INSERT INTO settle.rc_parent_ref"
 	" SELECT p.billing_event_id, p.transaction_reference_id FROM settle.billing_event p"
-	" WHERE p.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	" WHERE p.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v))"
 	"   AND p.delete_date IS NULL AND p.transaction_reference_id IS NOT NULL"
 	"   AND (p.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)"
 	"        OR (p.file_id, p.line) IN (SELECT w.file_id, w.line FROM settle.rc_winner w))"
 	"   AND p.billing_event_id IN (SELECT c.parent_billing_event_id FROM settle.billing_event c"
 	"       WHERE c.action = 'DISBURSED' AND c.transaction_reference_id IS NULL"
 	"         AND c.parent_billing_event_id IS NOT NULL"
-	"         AND c.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz))";
+	"         AND c.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)))";
 static const char rc_be_sql[] =
 	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
 	" SELECT hashtextextended(be.recipient || chr(31) || be.tref || chr(31) || be.currency, 0) AS gh, be.*"

@@ -135,7 +135,7 @@ static const char sql_tax_items[] =
 	"        SELECT 'MARKETPLACE', currency, sum(aws_tax_micros) FROM settle.charge_group"
 	"        WHERE run_id = $1::bigint AND period = $2::text GROUP BY currency HAVING sum(aws_tax_micros) <> 0),"
 	" loaded AS (SELECT EXISTS (SELECT 1 FROM settle.sdds_tax_item t JOIN settle.ingest_file f ON f.file_id = t.file_id, r"
-	"                           WHERE f.ingested_at <= r.as_of) AS yes),"
+	"                           WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files(r.as_of) v)) AS yes),"
 	" detail AS (SELECT party, currency, jurisdiction, tax_type, count(*) AS items, sum(amount) AS amount"
 	"            FROM ti GROUP BY 1, 2, 3, 4),"
 	" tot AS (SELECT coalesce(i.party, ev.party) AS party, coalesce(i.currency, ev.currency) AS currency,"
