@@ -82,7 +82,7 @@ for f in 01-offers.csv 02-offer_dimensions.csv 20-metering-2026-10.csv 30-bank_d
 	settle retract "$f" --why "kind test" >/dev/null 2>&1 || ko "retract $f"
 done
 check "every as-of function of the schema has the retraction test (sql/013 visibility_rewrite)" \
-	test "$(sql "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'settle' AND p.prosrc LIKE '%ingested_at <= as_of%' AND p.prosrc NOT LIKE '%not retracted%' AND p.proname <> 'visibility_rewrite'")" = 0
+	test "$(sql "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'settle' AND p.prosrc LIKE '%ingested_at <= as_of%' AND p.prosrc NOT LIKE '%not retracted%' AND p.proname NOT IN ('visibility_rewrite', 'visible_files')")" = 0
 check "... once each" test "$(sql "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'settle' AND p.prosrc LIKE '%not retracted%not retracted%' AND p.proname <> 'visibility_rewrite'")" = 0
 for fn in offer_asof offer_dimension_asof metering_asof bank_deposit_asof; do
 	check "$fn ignores retracted files" test "$(sql "SELECT count(*) FROM settle.$fn(now()) x JOIN settle.retraction r USING (file_id)")" = 0
