@@ -31,7 +31,10 @@ rc=$(nightly)
 check "9999-12-31 rows: exit 5 (partly done), not an abort" test "$rc" = 5
 check "... the period is named with its reason" said "9999-12: not reported: cannot be computed"
 check "... and in the summary line" summary_has "periods failed: 9999-12"
-check "... the current month is still written" test -f "$out/$(date -u +%Y-%m)/MANIFEST"
+# Issue 15 (SPEC v2 §7): the current month is reported once it has data, so this night writes
+# nothing else; the other periods going on beside a failed one are checked below (2026-09 while
+# 2026-10 aborts).
+check "... the summary line writes no other period" summary_has "periods written: none, periods failed: 9999-12\$"
 check "... no 9999-12 set, no temporary directory" test -z "$(ls -A "$out" | grep -e 9999 -e '^\.')"
 check "... the failure is recorded" test "$(sql "SELECT failures FROM settle.period_failure WHERE period = '9999-12'")" = 1
 check "... no attempt left behind" test "$(sql "SELECT count(*) FROM settle.period_attempt")" = 0
@@ -92,9 +95,11 @@ DB=$(pg_test_createdb contain_unreadable) || { ko "create a database"; exit 1; }
 out=$work/out-unreadable
 rm -rf "$inbox" && mkdir -p "$inbox"
 cp "$TOP"/fixtures/demo/inbox/0*.csv "$inbox"/
-ln -s /proc/self/mem "$inbox/50-unreadable.csv" # a regular file whose read fails (EIO)
+# A regular file whose read fails (EIO, by the eio: failpoint: the walk no longer follows a link
+# out of the inbox such as /proc/self/mem, and root reads any file).
+cp "$TOP"/fixtures/demo/inbox/20-metering-2026-10.csv "$inbox/50-unreadable.csv"
 cp "$TOP"/fixtures/demo/inbox/20-metering-2026-10.csv "$inbox/60-later.csv"
-rc=$(nightly)
+rc=$( (SETTLE_FAILPOINT=eio:50-unreadable.csv "$SETTLE_BIN" --db "$DB" nightly --inbox "$inbox" --out "$out" >"$work/n.out" 2>"$work/n.err"; echo $?) )
 check "an unreadable later file: exit 5 (partly done), not 1" test "$rc" = 5
 check "... it is named" said "50-unreadable.csv: could not read"
 check "... the files before it are committed" test "$(sql "SELECT count(*) FROM settle.ingest_file")" = 3
