@@ -19,6 +19,10 @@ enum settle_exit {
 	EXIT_USAGE = 2,       /* usage or configuration error */
 	EXIT_LOCKED = 3,      /* another run holds the lock */
 	EXIT_QUARANTINED = 4, /* done, but input rows were quarantined */
+	EXIT_PARTIAL = 5,     /* partly done: what succeeded is committed, the rest failed and was
+			       * named (nightly: a period that could not be computed, a file that
+			       * could not be read after earlier files were committed) */
+	/* Stopped by SIGINT or SIGTERM: 128 + the signal (130, 143), see signals.h. */
 };
 
 #define ERR_MSG_MAX 1024

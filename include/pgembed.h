@@ -24,7 +24,9 @@
  * The socket path <home>/pg/.s.PGSQL.5432 must fit in sun_path (at most 107 bytes): a longer
  * <home> is a configuration error (EXIT_USAGE), there is no fallback location.
  * Not root: everything runs as the calling user, who must own <home>/pg; SETTLE_PG_USER is ignored.
- * A server left running by a killed command is reused by the next one (and stopped by the last).
+ * A server left running by a killed command is stopped by that command's watchdog (a child that
+ * waits for settle to exit, however it exits, then stops the server unless another command uses
+ * it: pgembed.c), else reused by the next command (and stopped by the last).
  * Children get stdout/stderr on server.log and no other descriptor: nothing here prints.
  */
 #ifndef SETTLE_PGEMBED_H

@@ -106,6 +106,11 @@ struct report_job {
 	int (*before_commit)(struct db *db, const struct report_job *job, struct report_stage *stages,
 			     struct report_job_result *res, struct err *e);
 	void *arg;
+	/* NULL: any failure fails the run (report, rerun, verify). Else periods_n errors: a period
+	 * whose computation fails is rolled back to a savepoint taken before it, its stage is
+	 * discarded, its error lands in period_errs[i] (msg "" for the periods that succeeded) and
+	 * the run goes on with the next period (nightly, docs/reconcile.md "Containment"). */
+	struct err *period_errs;
 };
 
 struct report_job_result {
@@ -115,7 +120,8 @@ struct report_job_result {
 };
 
 /* In one transaction: run_create, then per period reconcile_period, insights_compute (docs/
- * insights.md; stages[i].insights) and report_stage_write, then commit. stages[periods_n] are filled and left staged for the caller to publish (after the
+ * insights.md; stages[i].insights) and report_stage_write, then commit. A period that cannot be
+ * computed (period_computable, timeutil.h) fails like any other error. stages[periods_n] are filled and left staged for the caller to publish (after the
  * commit, so a set in place always has its run committed) or to compare and discard (verify).
  * On failure the transaction is rolled back and every stage discarded. The caller holds the run
  * lock (db_lock_run). */
@@ -152,7 +158,10 @@ int report_read_file(const char *path, size_t max, char **out, size_t *len, stru
 /* Test hook: when the environment variable SETTLE_FAILPOINT equals name, the process kills itself
  * with SIGKILL right there, as a crash or `kill -9` would (tests/integration/test_nightly_kill.sh).
  * Failpoints: "stage-written" (a set staged, before commit), "committed" (after commit, before
- * the first swap), "published-one" (after the first swap). */
+ * the first swap), "published-one" (after the first swap). "abort:YYYY-MM" instead calls abort()
+ * when the run starts computing that period, as an ASSERT reached from its data would
+ * (tests/integration/test_contain.sh); "pause:NAME" prints "settle: failpoint NAME: pausing" and
+ * sleeps there up to 60 s, until a signal arrives (tests/integration/test_signals.sh). */
 void report_failpoint(const char *name);
 
 #endif

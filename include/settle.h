@@ -30,6 +30,7 @@ int cmd_report(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_rerun(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_verify(struct settle_ctx *ctx, int argc, char **argv);
+int cmd_retract(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_status(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_check(struct settle_ctx *ctx, int argc, char **argv);
 int cmd_close(struct settle_ctx *ctx, int argc, char **argv);

@@ -37,5 +37,9 @@ void period_format(int32_t period, char buf[8]);
 int32_t period_of_us(int64_t us);
 int64_t period_start_us(int32_t period); /* first instant of the month */
 int64_t period_end_us(int32_t period);   /* first instant of the next month */
+/* 1 when a period can be computed: its first instant and the first instant after it both fall in
+ * the years 0001..9999 that every formatter here handles (0001-01 through 9999-11). Data can name
+ * 9999-12 (an invoice dated 9999-12-31): callers check this and fail that period with an error. */
+int period_computable(int32_t period);
 
 #endif

@@ -96,7 +96,7 @@ CREATE FUNCTION settle.bank_deposit_asof(as_of timestamp with time zone) RETURNS
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT d.* FROM settle.bank_deposit d JOIN settle.ingest_file f ON f.file_id = d.file_id
-    WHERE f.ingested_at <= as_of
+    WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)
 $$;
 
 --
@@ -173,7 +173,7 @@ CREATE FUNCTION settle.billing_event_asof(as_of timestamp with time zone) RETURN
         FROM (
             SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date, b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source) b.*
             FROM settle.billing_event b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.billing_event_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source, b.file_id, b.line
         ) v
@@ -188,7 +188,7 @@ CREATE FUNCTION settle.billing_event_current(as_of timestamp with time zone) RET
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT s.* FROM settle.billing_event s
-    WHERE s.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+    WHERE s.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
       AND s.delete_date IS NULL
       AND ((s.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)
             AND s.billing_event_id NOT IN (
@@ -245,7 +245,7 @@ CREATE FUNCTION settle.billing_event_winners(as_of timestamp with time zone) RET
         FROM (
             SELECT DISTINCT ON (b.billing_event_id, b.valid_from, b.update_date, b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source) b.*
             FROM settle.billing_event b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of) AND b.billing_event_id IN (SELECT keys.billing_event_id FROM keys)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)) AND b.billing_event_id IN (SELECT keys.billing_event_id FROM keys)
             ORDER BY b.billing_event_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.recipient_account_id, b.action, b.transaction_type, b.amount_micros, b.currency, b.invoice_date, b.transaction_reference_id, b.insert_date, b.delete_date, b.from_account_id, b.to_account_id, b.end_user_account_id, b.product_id, b.agreement_id, b.offer_id, b.parent_billing_event_id, b.disbursement_billing_event_id, b.balance_impacting, b.payment_due_date, b.usage_period_start_date, b.usage_period_end_date, b.invoice_id, b.line_item_id, b.invoice_variant, b.buyer_invoice_id, b.charge_variant, b.charge_side, b.billing_address_id, b.bank_trace_id, b.disbursement_reference_number, b.broker_id, b.action_date, b.buyer_transaction_reference_id, b.buyer_invoice_date, b.buyer_line_item_id, b.disbursement_amount_micros, b.disbursement_currency, b.catalog, b.data_catalog, b.invoice_date_source, b.file_id, b.line
         ) v
@@ -279,7 +279,7 @@ CREATE FUNCTION settle.metering_asof(as_of timestamp with time zone) RETURNS SET
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT m.* FROM settle.metering m JOIN settle.ingest_file f ON f.file_id = m.file_id
-    WHERE f.ingested_at <= as_of
+    WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)
 $$;
 
 --
@@ -319,7 +319,7 @@ CREATE FUNCTION settle.offer_asof(as_of timestamp with time zone) RETURNS SETOF 
     AS $$
     SELECT DISTINCT ON (o.offer_id IS NULL, coalesce(o.offer_id, o.resale_authorization_id)) o.*
     FROM settle.offer o JOIN settle.ingest_file f ON f.file_id = o.file_id
-    WHERE f.ingested_at <= as_of
+    WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)
     ORDER BY o.offer_id IS NULL, coalesce(o.offer_id, o.resale_authorization_id), o.file_id DESC, o.line DESC
 $$;
 
@@ -424,7 +424,7 @@ CREATE FUNCTION settle.offer_dimension_asof(as_of timestamp with time zone) RETU
     AS $$
     SELECT DISTINCT ON (d.offer_id, d.dimension) d.*
     FROM settle.offer_dimension d JOIN settle.ingest_file f ON f.file_id = d.file_id
-    WHERE f.ingested_at <= as_of
+    WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)
     ORDER BY d.offer_id, d.dimension, d.file_id DESC, d.line DESC
 $$;
 
@@ -712,7 +712,7 @@ CREATE FUNCTION settle.sdds_account_asof(as_of timestamp with time zone) RETURNS
         FROM (
             SELECT DISTINCT ON (b.account_id, b.valid_from, b.update_date, b.aws_account_id, b.encrypted_account_id, b.mailing_address_id, b.tax_address_id, b.tax_registration_number, b.tax_legal_name, b.catalog, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_account b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.account_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.aws_account_id, b.encrypted_account_id, b.mailing_address_id, b.tax_address_id, b.tax_registration_number, b.tax_legal_name, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -758,7 +758,7 @@ CREATE FUNCTION settle.sdds_agreement_asof(as_of timestamp with time zone) RETUR
         FROM (
             SELECT DISTINCT ON (b.agreement_id, b.valid_from, b.update_date, b.offer_id, b.proposer_account_id, b.acceptor_account_id, b.start_time, b.end_time, b.acceptance_time, b.intent, b.preceding_agreement_id, b.status, b.status_reason_code, b.currency_code, b.estimated_agreement_value_micros, b.offer_set_id, b.catalog, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_agreement b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.agreement_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.offer_id, b.proposer_account_id, b.acceptor_account_id, b.start_time, b.end_time, b.acceptance_time, b.intent, b.preceding_agreement_id, b.status, b.status_reason_code, b.currency_code, b.estimated_agreement_value_micros, b.offer_set_id, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -793,7 +793,7 @@ CREATE FUNCTION settle.sdds_agreement_term_asof(as_of timestamp with time zone) 
         FROM (
             SELECT DISTINCT ON (b.agreement_id, b.term_id, b.valid_from, b.update_date, b.term_type, b.term_configuration, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_agreement_term b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.agreement_id, b.term_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.term_type, b.term_configuration, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -841,7 +841,7 @@ CREATE FUNCTION settle.sdds_daily_usage_asof(as_of timestamp with time zone) RET
         FROM (
             SELECT DISTINCT ON (b.usage_feed_id, b.valid_from, b.update_date, b.usage_date, b.recipient_account_id, b.payer_account_id, b.end_user_account_id, b.product_id, b.offer_id, b.agreement_id, b.dimension_key, b.usage_unit, b.usage_quantity, b.region, b.charge_item_description, b.pricing_currency, b.usage_rate_per_unit_in_pricing_currency_micros, b.estimated_revenue_in_pricing_currency_micros, b.catalog, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_daily_usage b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.usage_feed_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.usage_date, b.recipient_account_id, b.payer_account_id, b.end_user_account_id, b.product_id, b.offer_id, b.agreement_id, b.dimension_key, b.usage_unit, b.usage_quantity, b.region, b.charge_item_description, b.pricing_currency, b.usage_rate_per_unit_in_pricing_currency_micros, b.estimated_revenue_in_pricing_currency_micros, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -875,7 +875,7 @@ CREATE FUNCTION settle.sdds_legacy_id_mapping_asof(as_of timestamp with time zon
         FROM (
             SELECT DISTINCT ON (b.mapping_type, b.legacy_id, b.valid_from, b.update_date, b.new_id, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_legacy_id_mapping b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.mapping_type, b.legacy_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.new_id, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -916,7 +916,7 @@ CREATE FUNCTION settle.sdds_offer_asof(as_of timestamp with time zone) RETURNS S
         FROM (
             SELECT DISTINCT ON (b.offer_id, b.offer_revision, b.valid_from, b.update_date, b.name, b.expiration_date, b.opportunity_name, b.opportunity_description, b.seller_account_id, b.opportunity_id, b.recipient_account_id, b.catalog, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_offer b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.offer_id, b.offer_revision, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.name, b.expiration_date, b.opportunity_name, b.opportunity_description, b.seller_account_id, b.opportunity_id, b.recipient_account_id, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -950,7 +950,7 @@ CREATE FUNCTION settle.sdds_offer_product_asof(as_of timestamp with time zone) R
         FROM (
             SELECT DISTINCT ON (b.offer_id, b.offer_revision, b.product_id, b.valid_from, b.update_date, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_offer_product b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.offer_id, b.offer_revision, b.product_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -988,7 +988,7 @@ CREATE FUNCTION settle.sdds_offer_target_asof(as_of timestamp with time zone) RE
         FROM (
             SELECT DISTINCT ON (b.offer_target_id, b.valid_from, b.update_date, b.offer_id, b.offer_revision, b.target_type, b.polarity, b.value, b.catalog, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_offer_target b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.offer_target_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.offer_id, b.offer_revision, b.target_type, b.polarity, b.value, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -1024,7 +1024,7 @@ CREATE FUNCTION settle.sdds_product_asof(as_of timestamp with time zone) RETURNS
         FROM (
             SELECT DISTINCT ON (b.product_id, b.valid_from, b.update_date, b.manufacturer_account_id, b.product_code, b.title, b.catalog, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_product b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.product_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.manufacturer_account_id, b.product_code, b.title, b.catalog, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -1085,7 +1085,7 @@ CREATE FUNCTION settle.sdds_tax_item_asof(as_of timestamp with time zone) RETURN
         FROM (
             SELECT DISTINCT ON (b.tax_item_id, b.valid_from, b.update_date, b.invoice_id, b.line_item_id, b.customer_bill_id, b.product_id, b.invoice_date, b.transaction_reference_id, b.transaction_type_code, b.tax_liable_party, b.tax_type_code, b.taxed_jurisdiction, b.tax_jurisdiction_rate, b.tax_amount_micros, b.tax_currency, b.taxed_customer_account_id, b.taxed_customer_country, b.taxed_customer_state_or_region, b.taxed_customer_city, b.taxed_customer_postal_code, b.product_tax_code, b.display_price_taxability_type, b.date_used_for_tax_calculation, b.jurisdiction_level, b.tax_location_code_taxed_jurisdiction, b.tax_calculation_reason_code, b.customer_exemption_certificate_id, b.customer_exemption_certificate_id_domain, b.customer_exemption_certificate_level, b.customer_exemption_code, b.customer_exemption_domain, b.insert_date, b.delete_date) b.*
             FROM settle.sdds_tax_item b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))
             ORDER BY b.tax_item_id, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      b.invoice_id, b.line_item_id, b.customer_bill_id, b.product_id, b.invoice_date, b.transaction_reference_id, b.transaction_type_code, b.tax_liable_party, b.tax_type_code, b.taxed_jurisdiction, b.tax_jurisdiction_rate, b.tax_amount_micros, b.tax_currency, b.taxed_customer_account_id, b.taxed_customer_country, b.taxed_customer_state_or_region, b.taxed_customer_city, b.taxed_customer_postal_code, b.product_tax_code, b.display_price_taxability_type, b.date_used_for_tax_calculation, b.jurisdiction_level, b.tax_location_code_taxed_jurisdiction, b.tax_calculation_reason_code, b.customer_exemption_certificate_id, b.customer_exemption_certificate_id_domain, b.customer_exemption_certificate_level, b.customer_exemption_code, b.customer_exemption_domain, b.insert_date, b.delete_date, b.file_id, b.line
         ) v
@@ -1128,7 +1128,7 @@ BEGIN
         FROM (
             SELECT DISTINCT ON (%2$s, b.valid_from, b.update_date, %3$s) b.*
             FROM %4$s b
-            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of)%5$s
+            WHERE b.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of))%5$s
             ORDER BY %2$s, b.valid_from DESC NULLS LAST, b.update_date DESC NULLS LAST,
                      %3$s, b.file_id, b.line
         ) v
@@ -1136,6 +1136,45 @@ BEGIN
     $q$, k_v, k_b, content, qualified, CASE WHEN filter = '' THEN '' ELSE ' AND ' || filter END);
 END
 $_$;
+
+--
+-- Name: visibility_rewrite(); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.visibility_rewrite() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    fn record;
+    n integer := 0;
+BEGIN
+    FOR fn IN
+        SELECT p.oid FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace
+        WHERE s.nspname = 'settle' AND p.prosrc LIKE '%f.ingested_at <= as_of%'
+          AND p.prosrc NOT LIKE '%/* not retracted */%'
+        ORDER BY p.oid
+    LOOP
+        EXECUTE replace(pg_get_functiondef(fn.oid), 'f.ingested_at <= as_of',
+                        'f.ingested_at <= as_of /* not retracted */ AND NOT EXISTS (SELECT 1 FROM'
+                        ' settle.retraction r WHERE r.file_id = f.file_id AND r.retracted_at <= as_of)');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+--
+-- Name: visible_files(timestamp with time zone); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.visible_files(as_of timestamp with time zone) RETURNS TABLE(file_id bigint)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT l.file_id FROM settle.ingest_file l
+    WHERE l.ingested_at <= as_of
+      AND NOT EXISTS (SELECT 1 FROM settle.retraction r
+                      WHERE r.file_id = l.file_id AND r.retracted_at <= as_of)
+$$;
 
 --
 -- Name: aging; Type: TABLE; Schema: settle; Owner: -
@@ -1466,6 +1505,7 @@ CREATE TABLE settle.metering_result (
 CREATE TABLE settle.nightly_state (
     singleton boolean DEFAULT true NOT NULL,
     reported_through_file_id bigint DEFAULT 0 NOT NULL,
+    reported_through_retraction_id bigint DEFAULT 0 NOT NULL,
     CONSTRAINT nightly_state_singleton_check CHECK (singleton)
 );
 
@@ -1485,6 +1525,16 @@ CREATE TABLE settle.payout_statement (
     net_micros bigint NOT NULL,
     net_payable_micros bigint NOT NULL,
     rounding_micros bigint NOT NULL
+);
+
+--
+-- Name: period_attempt; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.period_attempt (
+    period text NOT NULL,
+    started timestamp with time zone NOT NULL,
+    alone boolean NOT NULL
 );
 
 --
@@ -1515,6 +1565,20 @@ ALTER TABLE settle.period_close ALTER COLUMN close_id ADD GENERATED ALWAYS AS ID
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+--
+-- Name: period_failure; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.period_failure (
+    period text NOT NULL,
+    first_failed timestamp with time zone NOT NULL,
+    last_failed timestamp with time zone NOT NULL,
+    failures integer NOT NULL,
+    crashed boolean NOT NULL,
+    reason text NOT NULL,
+    CONSTRAINT period_failure_period_check CHECK ((period ~ '^[0-9]{4}-[0-9]{2}$'::text))
 );
 
 --
@@ -1554,6 +1618,32 @@ CREATE TABLE settle.rejected_row (
     column_name text,
     code text NOT NULL,
     detail text NOT NULL
+);
+
+--
+-- Name: retraction; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.retraction (
+    retraction_id bigint NOT NULL,
+    file_id bigint NOT NULL,
+    retracted_at timestamp with time zone NOT NULL,
+    reason text NOT NULL,
+    retracted_by text NOT NULL,
+    CONSTRAINT retraction_reason_check CHECK ((reason <> ''::text))
+);
+
+--
+-- Name: retraction_retraction_id_seq; Type: SEQUENCE; Schema: settle; Owner: -
+--
+
+ALTER TABLE settle.retraction ALTER COLUMN retraction_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME settle.retraction_retraction_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 --
@@ -1701,6 +1791,13 @@ ALTER TABLE ONLY settle.payout_statement
     ADD CONSTRAINT payout_statement_pkey PRIMARY KEY (run_id, period, party_account_id, party_role, currency);
 
 --
+-- Name: period_attempt period_attempt_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.period_attempt
+    ADD CONSTRAINT period_attempt_pkey PRIMARY KEY (period);
+
+--
 -- Name: period_close period_close_period_as_of_key; Type: CONSTRAINT; Schema: settle; Owner: -
 --
 
@@ -1713,6 +1810,13 @@ ALTER TABLE ONLY settle.period_close
 
 ALTER TABLE ONLY settle.period_close
     ADD CONSTRAINT period_close_pkey PRIMARY KEY (close_id);
+
+--
+-- Name: period_failure period_failure_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.period_failure
+    ADD CONSTRAINT period_failure_pkey PRIMARY KEY (period);
 
 --
 -- Name: rc_account rc_account_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
@@ -1734,6 +1838,20 @@ ALTER TABLE ONLY settle.rc_parent_ref
 
 ALTER TABLE ONLY settle.rc_winner
     ADD CONSTRAINT rc_winner_pkey PRIMARY KEY (file_id, line);
+
+--
+-- Name: retraction retraction_file_id_key; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.retraction
+    ADD CONSTRAINT retraction_file_id_key UNIQUE (file_id);
+
+--
+-- Name: retraction retraction_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.retraction
+    ADD CONSTRAINT retraction_pkey PRIMARY KEY (retraction_id);
 
 --
 -- Name: run_period run_period_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
@@ -1965,6 +2083,13 @@ ALTER TABLE ONLY settle.period_close
 
 ALTER TABLE ONLY settle.rejected_row
     ADD CONSTRAINT rejected_row_file_id_fkey FOREIGN KEY (file_id) REFERENCES settle.ingest_file(file_id);
+
+--
+-- Name: retraction retraction_file_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.retraction
+    ADD CONSTRAINT retraction_file_id_fkey FOREIGN KEY (file_id) REFERENCES settle.ingest_file(file_id);
 
 --
 -- Name: run_period run_period_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -

@@ -33,7 +33,8 @@ static const struct cli_text {
 	{ "nightly", "nightly [--inbox DIR] [--out DIR] [--as-of TS]",
 	  "Ingest the inbox's new files, then reconcile and report every period they touch and the\n"
 	  "current month once it has data; closed periods whose figures changed go to\n"
-	  "DIR/YYYY-MM.restated.\n"
+	  "DIR/YYYY-MM.restated. A period that fails is rolled back alone, named, retried every night,\n"
+	  "and the run ends 5 (partly done); the other periods are written.\n"
 	  "The last line on stderr is the one summary line (with --quiet, the only line of a clean night).\n"
 	  "  --inbox DIR      the inbox (default: inbox)\n"
 	  "  --out DIR        the output directory (default: reports)\n"
@@ -53,7 +54,13 @@ static const struct cli_text {
 	  "  --as-of TS       the as-of of the closed set (default: now)\n"
 	  "  --out DIR        the output directory (default: reports)\n" },
 	{ "check", "check FILE...", "Validate feed files exactly as ingest would; load nothing, need no database.\n" },
-	{ "retract", "retract FILE|--file-id N --why TEXT", "Withdraw an ingested file, with its instant and reason.\n" },
+	{ "retract", "retract FILE|--file-id N --why TEXT",
+	  "Withdraw an ingested file: a retraction with its instant, $USER and reason is recorded; runs\n"
+	  "at a later as-of leave the file's rows out, reruns at an earlier as-of still see them, and\n"
+	  "the next nightly re-reports the periods it touched. FILE is the name ingest recorded (or its\n"
+	  "base name); every ledger row of that name is retracted. Retracting again is a no-op.\n"
+	  "  --file-id N      the ledger's file number instead of FILE (settle status lists them)\n"
+	  "  --why TEXT       the reason, one line (required)\n" },
 	{ "status", "status",
 	  "Files, rejected rows, runs, periods with their open exceptions, closed and restated periods.\n"
 	  "Reads only: on an embedded default that does not exist it says so and exits 2.\n" },

@@ -8,11 +8,13 @@
 
 #include "pgembed.h"
 #include "schema.h"
+#include "signals.h"
 
 /* Advisory lock keys (arbitrary constants, fixed forever: changing one would let an old and a new
  * settle run at once). */
 #define DB_LOCK_RUN INT64_C(7271652401)
 #define DB_LOCK_MIGRATE INT64_C(7271652402)
+#define DB_MIGRATION_RETRACT 13 /* sql/013_retract.sql defines settle.visibility_rewrite() */
 
 struct db {
 	PGconn *conn;            /* owned */
@@ -96,6 +98,7 @@ int db_open_ex(const char *conninfo, int existing_only, struct db **out, struct 
 			PQerrorMessage(db->conn));
 		goto fail;
 	}
+	signals_watch(db->conn); /* signals.h: SIGINT/SIGTERM cancel the running query */
 	if (db_exec(db, db_session_sql, e) < 0)
 		goto fail;
 	*out = db;
@@ -109,8 +112,10 @@ void db_close(struct db *db)
 {
 	if (!db)
 		return;
-	if (db->conn)
+	if (db->conn) {
+		signals_watch(NULL);
 		PQfinish(db->conn);
+	}
 	pgembed_release(db->embed);
 	free(db);
 }
@@ -141,6 +146,9 @@ int db_exec(struct db *db, const char *sql, struct err *e)
 
 int db_exec_state(struct db *db, const char *sql, char state[6], struct err *e)
 {
+	state[0] = '\0';
+	if (signals_check(e) < 0) /* after SIGINT/SIGTERM nothing new starts (signals.h) */
+		return -1;
 	PGresult *res = PQexec(db->conn, sql);
 	ExecStatusType st = PQresultStatus(res);
 	int rc = 0;
@@ -158,6 +166,8 @@ int db_exec_state(struct db *db, const char *sql, char state[6], struct err *e)
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params,
 		   ExecStatusType expected, struct err *e)
 {
+	if (signals_check(e) < 0)
+		return NULL;
 	PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != expected) {
 		db_result_error(db, res, e);
@@ -191,6 +201,11 @@ int db_begin(struct db *db, struct err *e)
 
 int db_commit(struct db *db, struct err *e)
 {
+	/* Interrupted (signals.h): roll back instead, the caller sees a failure. */
+	if (signals_check(e) < 0) {
+		db_rollback(db);
+		return -1;
+	}
 	/* A COMMIT of an aborted transaction "succeeds" as ROLLBACK: check what the server did. */
 	PGresult *res = PQexec(db->conn, "COMMIT");
 	int rc = 0;
@@ -227,6 +242,8 @@ int db_lock_run(struct db *db, struct err *e)
 
 int db_copy_begin(struct db *db, const char *copy_sql, struct err *e)
 {
+	if (signals_check(e) < 0)
+		return -1;
 	PGresult *res = PQexec(db->conn, copy_sql);
 	int rc = 0;
 	if (PQresultStatus(res) != PGRES_COPY_IN)
@@ -317,6 +334,12 @@ static int db_apply_migration(struct db *db, const struct schema_migration *m, s
 		err_prefix(e, "migration %s", m->name);
 		goto rollback;
 	}
+	/* sql/013_retract.sql: an as-of function a later migration writes with the bare ledger test
+	 * gets the retraction test added, in the same transaction (settle.visibility_rewrite). */
+	if (m->version > DB_MIGRATION_RETRACT && db_exec(db, "SELECT settle.visibility_rewrite()", e) < 0) {
+		err_prefix(e, "migration %s: adding the retraction test", m->name);
+		goto rollback;
+	}
 	res = db_query(db, "INSERT INTO settle.schema_migration (version, name, applied_at) VALUES ($1::int, $2, now())",
 		       2, v_params, PGRES_COMMAND_OK, e);
 	if (!res)
@@ -363,6 +386,8 @@ int db_copy_reader_begin(struct db_copy_reader *r, struct db *db, const char *co
 {
 	memset(r, 0, sizeof *r);
 	r->db = db;
+	if (signals_check(e) < 0)
+		return -1;
 	PGresult *res = PQexec(db->conn, copy_sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
 		err_set(e, EXIT_FAILED, "database: %s", PQresultErrorMessage(res));

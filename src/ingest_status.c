@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "close.h"
+#include "contain.h"
 #include "log.h"
 #include "settle.h"
 
@@ -22,8 +23,11 @@ static int status_files(struct db *db, struct err *e)
 {
 	PGresult *r = db_query(db,
 			       "SELECT file_id, to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-			       " kind, rows_loaded, rows_unchanged, rows_rejected, file_rejected, file_name"
-			       " FROM settle.ingest_file ORDER BY file_id",
+			       " kind, rows_loaded, rows_unchanged, rows_rejected, file_rejected, file_name,"
+			       " (SELECT format('  (retracted %s by %s: %s)',"
+			       "    to_char(r.retracted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+			       "    r.retracted_by, r.reason) FROM settle.retraction r WHERE r.file_id = f.file_id)"
+			       " FROM settle.ingest_file f ORDER BY file_id",
 			       0, NULL, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
@@ -33,9 +37,10 @@ static int status_files(struct db *db, struct err *e)
 		printf("  %6s  %-20s  %-15s  %10s  %9s  %8s  %s\n", "file", "ingested_at", "kind", "loaded", "unchanged",
 		       "rejected", "name");
 	for (int i = 0; i < n; i++)
-		printf("  %6s  %-20s  %-15s  %10s  %9s  %8s  %s%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		printf("  %6s  %-20s  %-15s  %10s  %9s  %8s  %s%s%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
 		       PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-		       PQgetvalue(r, i, 7), strcmp(PQgetvalue(r, i, 6), "t") == 0 ? "  (file rejected)" : "");
+		       PQgetvalue(r, i, 7), strcmp(PQgetvalue(r, i, 6), "t") == 0 ? "  (file rejected)" : "",
+		       PQgetvalue(r, i, 8)); /* sql/013: "" unless retracted */
 	PQclear(r);
 	return 0;
 }
@@ -163,7 +168,8 @@ int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
 	struct err e = { 0 };
 	struct db *db;
 	if (settle_db(ctx, &db, &e) < 0 || status_files(db, &e) < 0 || status_rejected(db, &e) < 0
-	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0 || status_closes(db, &e) < 0) {
+	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0 || status_closes(db, &e) < 0
+	    || contain_status(db, &e) < 0) {
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}

@@ -860,8 +860,8 @@ static int usage_period_empty(struct db *db, const struct usage_window *w, int *
 	const char *params[] = { w->as_of, w->period_start, w->period_end };
 	return db_query_bool(db,
 			     "SELECT NOT EXISTS (SELECT 1 FROM settle.metering_daily d"
-			     " JOIN settle.ingest_file f ON f.file_id = d.file_id"
-			     " WHERE f.ingested_at <= $1::timestamptz AND d.records > 0"
+			     " WHERE d.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)"
+			     "   AND d.records > 0"
 			     "   AND d.usage_day >= ($2::timestamptz AT TIME ZONE 'UTC')::date"
 			     "   AND d.usage_day < ($3::timestamptz AT TIME ZONE 'UTC')::date)",
 			     3, params, empty, e);

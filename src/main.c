@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "log.h"
 #include "settle.h"
+#include "signals.h"
 
 static const struct command {
 	const char *name;
@@ -25,6 +26,7 @@ static const struct command {
 	{ "rerun", cmd_rerun },
 	{ "verify", cmd_verify },
 	{ "close", cmd_close },
+	{ "retract", cmd_retract },
 	{ "status", cmd_status },
 	{ "check", cmd_check },
 };
@@ -41,7 +43,8 @@ static void usage(FILE *to)
 		    "\nThe database comes from --db, else SETTLE_DB, else the libpq environment (PGHOST, ...),\n"
 		    "else a private cluster under $SETTLE_HOME/pg (default ./var) that settle starts itself.\n"
 		    "--quiet prints only errors, warnings and the summary line (for cron).\n"
-		    "Exit codes: 0 done, 1 failed, 2 usage, 3 locked by another run, 4 done with quarantined rows.\n");
+		    "Exit codes: 0 done, 1 failed, 2 usage, 3 locked by another run, 4 done with quarantined rows,\n"
+		    "5 partly done (failed periods or files named), 130/143 interrupted by SIGINT/SIGTERM.\n");
 }
 
 static const struct command *command_find(const char *name)
@@ -87,6 +90,7 @@ int main(int argc, char **argv)
 {
 	/* Numbers and text in reports must not depend on the caller's locale (SPEC §6). */
 	setlocale(LC_ALL, "C");
+	signals_install(); /* SIGINT/SIGTERM: roll back, clean up, exit 130/143 (signals.h) */
 	struct settle_ctx ctx = { 0 };
 	config_init(&ctx.config);
 	int i = 1;
@@ -162,5 +166,5 @@ int main(int argc, char **argv)
 	int rc = cmd->run(&ctx, n, args);
 	db_close(ctx.db); /* also stops the embedded server this command started */
 	free(args);
-	return rc;
+	return signals_exit_code(rc);
 }

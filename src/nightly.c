@@ -15,12 +15,14 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "contain.h"
 #include "inbox.h"
 #include "ingest.h"
 #include "insights.h"
 #include "log.h"
 #include "report_set.h"
 #include "settle.h"
+#include "signals.h"
 #include "timeutil.h"
 
 #define NIGHTLY_PATH_MAX 4096
@@ -40,6 +42,7 @@ struct nightly_stats {
 	size_t feeds_skipped;  /* feeds settle does not read (addressfeed_v1) */
 	size_t files_rejected; /* structurally broken, rejected whole */
 	size_t unreadable;     /* entries of the inbox that are not readable files (inbox.h) */
+	size_t files_failed;   /* could not be ingested (unreadable): the run stopped ingesting there */
 	int64_t rows;
 	int64_t rejected;
 };
@@ -97,8 +100,23 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 		log_mute_info(1);
 		int irc = ingest_file(db, path, &opt, &r, e);
 		log_mute_info(0);
-		if (irc < 0)
-			return err_prefix(e, "%s", rel);
+		if (irc < 0) {
+			size_t nl = strlen(rel);
+			if (strncmp(e->msg, rel, nl) != 0 || e->msg[nl] != ':')
+				err_prefix(e, "%s", rel);
+			/* SPEC §7 exit codes: the files before this one are committed. While the database
+			 * is there, the run stops ingesting (later files keep their order for the next
+			 * night: "latest ingested" follows it, SPEC §6), reports what it has and ends
+			 * "partly done" (EXIT_PARTIAL) naming this file. */
+			if (e->exit_code == EXIT_LOCKED || PQstatus(db_conn(db)) != CONNECTION_OK ||
+			    PQtransactionStatus(db_conn(db)) != PQTRANS_IDLE)
+				return s->ingested > 0 ? err_prefix(e, "%zu files of this run are committed, their"
+							 " periods not reported yet", s->ingested), -1 : -1;
+			log_progress_done();
+			log_error("%s; %zu later files not read, left for the next nightly", e->msg, files->n - i - 1);
+			s->files_failed++;
+			break;
+		}
 		if (r.skipped) {
 			s->feeds_skipped++;
 			continue;
@@ -166,7 +184,7 @@ static int nightly_walk(const char *inbox, struct inbox *in, struct nightly_stat
 
 /* The watermark, the newest file of this run, and the periods to report (sorted, distinct). */
 static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_of_us, int64_t *through,
-			   int32_t **periods, size_t *n, struct err *e)
+			   int64_t *retraction_through, int32_t **periods, size_t *n, struct err *e)
 {
 	char as_of_pg[40], window[16];
 	time_format_pg(as_of_us, as_of_pg);
@@ -212,6 +230,12 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 	}
 	if (seen)
 		v[k++] = period_of_us(as_of_us);
+	/* Containment and retractions (contain.h): failing periods are retried every night. */
+	if (contain_periods(db, cfg, &v, &k, retraction_through, e) < 0 ||
+	    contain_drop_uncomputable(db, as_of_us, v, &k, e) < 0) {
+		free(v);
+		return -1;
+	}
 	for (size_t i = 1; i < k; i++) /* insertion sort: a handful of months */
 		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
 			int32_t t = v[j];
@@ -227,52 +251,9 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 	return 0;
 }
 
-static int nightly_advance(struct db *db, int64_t through, struct err *e)
-{
-	char t[24];
-	snprintf(t, sizeof t, "%lld", (long long)through);
-	const char *params[] = { t };
-	PGresult *res = db_query(db,
-		"UPDATE settle.nightly_state SET reported_through_file_id = greatest(reported_through_file_id, $1::bigint)",
-		1, params, PGRES_COMMAND_OK, e);
-	PQclear(res);
-	return res ? 0 : -1;
-}
-
-/* Reconciles and reports the periods in one run, publishes them, then moves the watermark.
- * ins[n] receives each period's insights. */
-static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
-			  const int32_t *periods, size_t n, int64_t through, struct report_job_result *res,
-			  struct insights_summary *ins, struct nightly_period *np, struct err *e)
-{
-	struct report_stage *stages = calloc(n ? n : 1, sizeof *stages);
-	if (!stages)
-		return err_set(e, EXIT_FAILED, "out of memory");
-	struct report_job job = { .command = "nightly", .cfg = cfg, .as_of_us = as_of_us, .periods = periods,
-				  .periods_n = n, .out_root = out, .close_mode = REPORT_CLOSE_RESPECT };
-	int rc = report_job_run(db, &job, stages, res, e);
-	if (rc == 0) {
-		report_failpoint("committed");
-		for (size_t i = 0; i < n && rc == 0; i++) {
-			rc = report_stage_publish(&stages[i], e);
-			if (i == 0)
-				report_failpoint("published-one");
-		}
-		for (size_t i = 0; i < n; i++) {
-			ins[i] = stages[i].insights;
-			snprintf(np[i].target, sizeof np[i].target, "%s", stages[i].drop_restated ? "" : stages[i].target);
-			snprintf(np[i].note, sizeof np[i].note, "%s", stages[i].note);
-			report_stage_discard(&stages[i]);
-		}
-	}
-	free(stages);
-	if (rc == 0)
-		rc = nightly_advance(db, through, e);
-	return rc;
-}
-
-/* New exceptions: those of this run whose (period, code, reference) the previous report or
- * nightly run of the same period did not have; the others are carried over. */
+/* New exceptions: those of run_id whose (period, code, reference) the previous report or
+ * nightly run of the same period did not have; the others are carried over. Adds to *total and
+ * *fresh (a nightly may be several runs: the suspects of containment go alone, contain.h). */
 static int nightly_new_exceptions(struct db *db, int64_t run_id, int64_t *total, int64_t *fresh, struct err *e)
 {
 	char r[24];
@@ -290,24 +271,142 @@ static int nightly_new_exceptions(struct db *db, int64_t run_id, int64_t *total,
 		1, params, PGRES_TUPLES_OK, e);
 	if (!res)
 		return -1;
-	*total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	*fresh = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	*total += strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*fresh += strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
 	return 0;
 }
 
+/* What a nightly's report jobs gave, over all of them. */
+struct nightly_out {
+	struct report_job_result res; /* summed; run_id the last job's */
+	int64_t exceptions, fresh;    /* nightly_new_exceptions over every job's run */
+};
+
+/* Runs one report job over periods[0..n) of cp, contained per period, and publishes what it
+ * staged: every period but the failed ones, so a closed period as closed (a stage with nothing
+ * staged, report_set.h) still removes a stale P.restated. cp[idx[i]] receives each period's
+ * outcome, ins[idx[i]] its insights, np[idx[i]] what became of it. */
+static int nightly_job(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
+		       struct contain_period *cp, const size_t *idx, size_t n, struct nightly_out *total,
+		       struct insights_summary *ins, struct nightly_period *np, struct err *e)
+{
+	if (n == 0)
+		return 0;
+	int32_t *periods = calloc(n, sizeof *periods);
+	struct report_stage *stages = calloc(n, sizeof *stages);
+	struct err *errs = calloc(n, sizeof *errs);
+	int rc = -1;
+	if (!periods || !stages || !errs) {
+		err_set(e, EXIT_FAILED, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		periods[i] = cp[idx[i]].period;
+	struct report_job job = { .command = "nightly", .cfg = cfg, .as_of_us = as_of_us, .periods = periods,
+				  .periods_n = n, .out_root = out, .close_mode = REPORT_CLOSE_RESPECT,
+				  .period_errs = errs };
+	struct report_job_result res;
+	if (report_job_run(db, &job, stages, &res, e) < 0)
+		goto done;
+	report_failpoint("committed");
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (errs[i].msg[0])
+			continue; /* failed: contained, nothing staged */
+		rc = report_stage_publish(&stages[i], e);
+		if (i == 0)
+			report_failpoint("published-one");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct contain_period *c = &cp[idx[i]];
+		struct nightly_period *q = &np[idx[i]];
+		c->failed = errs[i].msg[0] != '\0';
+		c->err = errs[i];
+		memset(q, 0, sizeof *q);
+		if (!c->failed) {
+			ins[idx[i]] = stages[i].insights;
+			snprintf(q->target, sizeof q->target, "%s", stages[i].drop_restated ? "" : stages[i].target);
+			snprintf(q->note, sizeof q->note, "%s", stages[i].note);
+		}
+		report_stage_discard(&stages[i]);
+	}
+	total->res.run_id = res.run_id;
+	total->res.total.groups += res.total.groups;
+	total->res.total.allocated += res.total.allocated;
+	total->res.total.exceptions += res.total.exceptions;
+	total->res.total.payouts += res.total.payouts;
+	if (rc == 0)
+		rc = nightly_new_exceptions(db, res.run_id, &total->exceptions, &total->fresh, e);
+done:
+	free(periods);
+	free(stages);
+	free(errs);
+	return rc;
+}
+
+/* Reconciles and reports the periods, publishes them, then moves the watermarks (contain.h):
+ * first every period not suspected of killing the process, in one transaction with a savepoint
+ * each; then each suspect alone, in its own. ins[n] receives each period's insights, cp[n] each
+ * period's outcome, np[n] its set's name and close note. */
+static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of_us, const char *out,
+			  const int32_t *periods, size_t n, int64_t through, int64_t retraction_through,
+			  struct nightly_out *res, struct insights_summary *ins, struct contain_period *cp,
+			  struct nightly_period *np, struct err *e)
+{
+	memset(res, 0, sizeof *res);
+	size_t *idx = calloc(n + 1, sizeof *idx), group_n = 0;
+	if (!idx)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		cp[i].period = periods[i];
+	int rc = contain_prepare(db, cp, n, e);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!cp[i].alone)
+			idx[group_n++] = i;
+	int32_t *group = calloc(group_n + 1, sizeof *group);
+	if (rc == 0 && !group)
+		rc = err_set(e, EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < group_n && rc == 0; i++)
+		group[i] = periods[idx[i]];
+	if (rc == 0 && group_n > 0)
+		rc = contain_attempt(db, group, group_n, 0, e);
+	if (rc == 0)
+		rc = nightly_job(db, cfg, as_of_us, out, cp, idx, group_n, res, ins, np, e);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (!cp[i].alone)
+			continue;
+		rc = contain_attempt(db, &periods[i], 1, 1, e);
+		if (rc == 0)
+			rc = nightly_job(db, cfg, as_of_us, out, cp, &i, 1, res, ins, np, e);
+	}
+	free(group);
+	free(idx);
+	if (rc == 0)
+		rc = contain_finish(db, as_of_us, cp, n, through, retraction_through, e);
+	if (rc < 0 && signals_received())
+		contain_abandon(db); /* an interruption is no crash */
+	return rc;
+}
+
 /* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
  * payout 34"), one line per closed period that was restated (shown with --quiet too), then the
- * one summary line, which stays the last line (cron mail, tail -n 1). */
+ * one summary line, which stays the last line (cron mail, tail -n 1); it ends with the periods
+ * that failed (contain_log has said why), when any did. */
 static void nightly_summary(const struct nightly_stats *s, const char *out, int64_t exceptions, int64_t fresh,
 			    const int32_t *periods, const struct insights_summary *ins, const struct nightly_period *np,
-			    size_t n)
+			    const struct contain_period *cp, size_t n)
 {
-	char list[512] = "";
-	size_t used = 0, written = 0;
+	char list[512] = "", failed[512] = "";
+	size_t used = 0, written = 0, fused = 0;
 	for (size_t i = 0; i < n; i++) {
 		char p[8], line[256];
 		period_format(periods[i], p);
+		if (cp[i].failed) {
+			if (fused + 9 < sizeof failed)
+				fused += (size_t)snprintf(failed + fused, sizeof failed - fused, " %s", p);
+			continue;
+		}
 		if (np[i].note[0]) {
 			if (np[i].target[0])
 				log_summary("%s %s", p, np[i].note);
@@ -326,14 +425,16 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 	if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
 		log_warning("read nothing from the inbox: none of its %zu entries could be ingested",
 			    s->files + s->unreadable);
-	char unreadable[48] = "";
+	char unreadable[48] = "", notread[48] = "";
 	if (s->unreadable)
 		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
-	log_summary("%zu files (%zu ingested, %zu already ingested, %zu rejected whole%s), %lld rows loaded,"
-		    " %lld rejected, into %s: %lld new and %lld carried-over exceptions, periods written: %s",
-		    s->files, s->ingested, s->skipped, s->files_rejected, unreadable, (long long)s->rows,
+	if (s->files_failed)
+		snprintf(notread, sizeof notread, ", %zu failed to ingest", s->files_failed);
+	log_summary("%zu files (%zu ingested, %zu already ingested, %zu rejected whole%s%s), %lld rows loaded,"
+		    " %lld rejected, into %s: %lld new and %lld carried-over exceptions, periods written: %s%s%s",
+		    s->files, s->ingested, s->skipped, s->files_rejected, unreadable, notread, (long long)s->rows,
 		    (long long)s->rejected, out, (long long)fresh, (long long)(exceptions - fresh),
-		    written ? list : "none");
+		    written ? list : "none", fused ? ", periods failed:" : "", failed);
 }
 
 /* --as-of TS replays a night at TS (the demo, docs/reports.md): the files are recorded as
@@ -374,13 +475,14 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	struct err e = { 0 };
 	struct nightly_stats s = { 0 };
 	struct inbox in = { 0 };
-	struct report_job_result res = { 0 };
+	struct nightly_out res;
 	struct insights_summary *ins = NULL;
 	struct nightly_period *np = NULL;
-	int64_t exceptions = 0, fresh = 0;
 	int32_t *periods = NULL;
 	size_t periods_n = 0;
-	int64_t as_of_us = 0, through = 0;
+	struct contain_period *cp = NULL;
+	size_t failed = 0;
+	int64_t as_of_us = 0, through = 0, retraction_through = 0;
 	struct db *db;
 	int rc = -1;
 	if (nightly_walk(inbox, &in, &s, &e) < 0)
@@ -393,29 +495,40 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	time_format(as_of_us, t);
 	log_progress("as of %s: %zu files in %s", t, in.files.n, inbox);
 	if (nightly_ingest(db, inbox, &in.files, as_of_us, &s, &e) < 0 ||
-	    nightly_periods(db, &ctx->config, as_of_us, &through, &periods, &periods_n, &e) < 0)
+	    nightly_periods(db, &ctx->config, as_of_us, &through, &retraction_through, &periods, &periods_n, &e) < 0)
 		goto done;
 	if (!(ins = calloc(periods_n ? periods_n : 1, sizeof *ins)) ||
-	    !(np = calloc(periods_n ? periods_n : 1, sizeof *np))) {
+	    !(np = calloc(periods_n ? periods_n : 1, sizeof *np)) ||
+	    !(cp = calloc(periods_n ? periods_n : 1, sizeof *cp))) {
 		err_set(&e, EXIT_FAILED, "out of memory");
 		goto done;
 	}
-	if (nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, &res, ins, np, &e) < 0 ||
-	    nightly_new_exceptions(db, res.run_id, &exceptions, &fresh, &e) < 0)
+	if (nightly_report(db, &ctx->config, as_of_us, out, periods, periods_n, through, retraction_through, &res,
+			   ins, cp, np, &e) < 0)
 		goto done;
-	nightly_summary(&s, out, exceptions, fresh, periods, ins, np, periods_n);
+	failed = contain_log(cp, periods_n);
+	nightly_summary(&s, out, res.exceptions, res.fresh, periods, ins, np, cp, periods_n);
 	rc = 0;
 done:
 	inbox_free(&in);
 	free(periods);
 	free(ins);
 	free(np);
+	free(cp);
 	if (rc < 0) {
 		log_progress_done();
 		log_error("%s", e.msg);
+		/* SPEC §7: 1 means nothing committed; files ingested by this run are. */
+		if (s.ingested > 0 && (e.exit_code == 0 || e.exit_code == EXIT_FAILED))
+			return EXIT_PARTIAL;
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}
-	/* SPEC §7: done, but input rows or files of this run were quarantined -- or, SPEC §3, inbox
-	 * entries could not be read: never a clean night over files it did not read. */
+	/* SPEC §7 exit codes (README "Exit codes"): partly done (5) wins over quarantined (4). A
+	 * period that failed (contained, contain.h; named above) or a file that could not be
+	 * ingested means part of the night's work is missing; quarantined rows or files, or inbox
+	 * entries the walk could not read (SPEC §3: never a clean night over files it did not read),
+	 * mean the work is done with input set aside. */
+	if (failed > 0 || s.files_failed > 0)
+		return EXIT_PARTIAL;
 	return s.rejected > 0 || s.files_rejected > 0 || s.unreadable > 0 ? EXIT_QUARANTINED : EXIT_DONE;
 }

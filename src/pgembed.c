@@ -40,6 +40,7 @@
 #define PGEMBED_READY_WAIT_MS 120000     /* waiting for a server someone else started */
 #define PGEMBED_TAIL_MAX 300             /* bytes of log quoted in an error message */
 #define PGEMBED_GROUPS_MAX 256
+#define PGEMBED_WATCHDOG_TRIES 50        /* x 100 ms: a dead command's pg.users lock going away */
 
 /* Server settings given at every start (so clusters made by older versions get them too).
  * A month of metering is a few GB of WAL in one transaction: with the default max_wal_size (1GB)
@@ -69,6 +70,8 @@ struct pgembed {
 	int lock_fd;             /* <home>/pg.lock, -1 when closed */
 	int users_fd;            /* <home>/pg.users, holds LOCK_SH between acquire and release */
 	int log_fd;              /* server.log, O_APPEND */
+	int watch_fd;            /* write end of the watchdog's pipe, -1 when none */
+	pid_t watch_pid;         /* the watchdog, 0 when none */
 	bool drop;               /* running as root: children run as the user below */
 	uid_t uid;
 	gid_t gid;
@@ -714,12 +717,12 @@ out_conn:
 	return rc;
 }
 
-/* Stops the server when no command holds LOCK_SH on pg.users. Caller holds the EX lock and no
- * LOCK_SH of its own. */
-static void pgembed_stop_if_unused(struct pgembed *pe)
+/* Stops the server when no command holds LOCK_SH on pg.users; false when one does. Caller holds
+ * the EX lock and no LOCK_SH of its own. */
+static bool pgembed_stop_if_unused(struct pgembed *pe)
 {
 	if (flock(pe->users_fd, LOCK_EX | LOCK_NB) != 0)
-		return; /* another command still uses the server */
+		return false; /* another command still uses the server */
 	pid_t pid;
 	if (pe->log_fd >= 0 && pgembed_pm_state(pe, &pid) == PM_OURS) {
 		const char *argv[] = { pe->pg_ctl, "stop", "-m", "fast", "-w", "-t", "120", "-s", NULL };
@@ -727,6 +730,7 @@ static void pgembed_stop_if_unused(struct pgembed *pe)
 		(void)pgembed_run(pe, "pg_ctl stop", argv, pe->data_dir, &ignored);
 	}
 	flock(pe->users_fd, LOCK_UN);
+	return true;
 }
 
 static int open_lock(const char *home, const char *name, int *fd, struct err *e)
@@ -790,6 +794,91 @@ static int pgembed_conninfo(const struct pgembed *pe, char *out, size_t cap, str
 	return 0;
 }
 
+/* The watchdog (issue 17): a child that outlives a killed settle just long enough to stop the
+ * server it was using. It holds the read end of a pipe whose only write end is settle's; when
+ * settle exits — released the server normally, or died of kill -9 — the read sees end of file,
+ * and the watchdog does what pgembed_release does: under pg.lock, stop the server unless another
+ * command holds pg.users. So a server nobody uses never lives on for more than the time of a
+ * fast shutdown. It ignores SIGINT/SIGTERM/SIGHUP (a ^C reaches the whole process group: it must
+ * live to do its job), keeps no descriptor but the log and the pipe (an inherited flock
+ * descriptor would hold settle's lock; an inherited stdout would keep a shell's $(...) waiting),
+ * and never touches settle's own locks: it opens its own. Best effort: without it (fork or pipe
+ * failed), the next settle command adopts the server, as before. */
+static void pgembed_watchdog_main(struct pgembed *pe, int rfd)
+{
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	/* out of the way first, so that moving one to 3 or 4 cannot close the other */
+	int lf = fcntl(pe->log_fd, F_DUPFD, 10), rf = fcntl(rfd, F_DUPFD, 10);
+	int devnull = open("/dev/null", O_RDWR);
+	if (lf < 0 || rf < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+	    dup2(devnull, 2) < 0 || dup2(lf, 3) < 0 || dup2(rf, 4) < 0)
+		_exit(1);
+	close_from(5);
+	pe->log_fd = 3;
+	pe->lock_fd = pe->users_fd = pe->watch_fd = -1; /* closed: they were settle's */
+	char c;
+	ssize_t n;
+	while ((n = read(4, &c, 1)) < 0 && errno == EINTR)
+		;
+	dprintf(pe->log_fd, "settle: watchdog %ld: its command has ended (%s)\n", (long)getpid(),
+		n == 0 ? "end of file" : strerror(errno));
+	struct err ignored;
+	if (open_lock(pe->home, "/pg.lock", &pe->lock_fd, &ignored) < 0 ||
+	    open_lock(pe->home, "/pg.users", &pe->users_fd, &ignored) < 0)
+		_exit(1);
+	/* A killed process's descriptors are released one by one: the end of file of the pipe may
+	 * come before its LOCK_SH on pg.users goes. So a busy pg.users is tried again for a few
+	 * seconds (the lock released in between, not to hold up other commands); one that stays
+	 * busy belongs to a live command, whose own release (or watchdog) stops the server. */
+	for (int tries = 0; tries < PGEMBED_WATCHDOG_TRIES; tries++) {
+		if (flock_wait(pe->lock_fd, LOCK_EX) < 0)
+			break;
+		bool done = pgembed_stop_if_unused(pe);
+		flock(pe->lock_fd, LOCK_UN);
+		if (done)
+			break;
+		sleep_ms(100);
+	}
+	_exit(0);
+}
+
+static void pgembed_watchdog_start(struct pgembed *pe)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		pgembed_watchdog_main(pe, fds[0]);
+	}
+	close(fds[0]);
+	pe->watch_fd = fds[1];
+	pe->watch_pid = pid;
+}
+
+/* Normal end: the server is stopped (or in use by another command); the watchdog wakes, finds
+ * nothing to do and exits. */
+static void pgembed_watchdog_stop(struct pgembed *pe)
+{
+	if (pe->watch_fd >= 0)
+		close(pe->watch_fd);
+	pe->watch_fd = -1;
+	if (pe->watch_pid > 0) {
+		int status;
+		(void)wait_child(pe->watch_pid, &status);
+	}
+	pe->watch_pid = 0;
+}
+
 static void pgembed_free(struct pgembed *pe)
 {
 	if (!pe)
@@ -810,7 +899,7 @@ int pgembed_acquire(const char *home, struct pgembed **out, char *conninfo, size
 	struct pgembed *pe = calloc(1, sizeof *pe);
 	if (!pe)
 		return err_set(e, EXIT_FAILED, "out of memory");
-	pe->lock_fd = pe->users_fd = pe->log_fd = -1;
+	pe->lock_fd = pe->users_fd = pe->log_fd = pe->watch_fd = -1;
 	if (pgembed_setup(pe, home, e) < 0 || open_lock(pe->home, "/pg.lock", &pe->lock_fd, e) < 0 ||
 	    open_lock(pe->home, "/pg.users", &pe->users_fd, e) < 0)
 		goto fail;
@@ -832,6 +921,7 @@ int pgembed_acquire(const char *home, struct pgembed **out, char *conninfo, size
 		err_set(e, EXIT_FAILED, "could not lock \"%s/pg.users\": %s", pe->home, strerror(errno));
 		goto fail_stop;
 	}
+	pgembed_watchdog_start(pe);
 	flock(pe->lock_fd, LOCK_UN);
 	*out = pe;
 	return 0;
@@ -854,5 +944,6 @@ void pgembed_release(struct pgembed *pe)
 		pgembed_stop_if_unused(pe);
 		flock(pe->lock_fd, LOCK_UN);
 	}
+	pgembed_watchdog_stop(pe);
 	pgembed_free(pe);
 }

@@ -207,14 +207,14 @@ static const char rc_parent_ref_needed_sql[] =
 static const char rc_parent_ref_sql[] =
 	"INSERT INTO settle.rc_parent_ref"
 	" SELECT p.billing_event_id, p.transaction_reference_id FROM settle.billing_event p"
-	" WHERE p.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	" WHERE p.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v))"
 	"   AND p.delete_date IS NULL AND p.transaction_reference_id IS NOT NULL"
 	"   AND (p.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)"
 	"        OR (p.file_id, p.line) IN (SELECT w.file_id, w.line FROM settle.rc_winner w))"
 	"   AND p.billing_event_id IN (SELECT c.parent_billing_event_id FROM settle.billing_event c"
 	"       WHERE c.action = 'DISBURSED' AND c.transaction_reference_id IS NULL"
 	"         AND c.parent_billing_event_id IS NOT NULL"
-	"         AND c.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz))";
+	"         AND c.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)))";
 static const char rc_be_sql[] =
 	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
 	" SELECT hashtextextended(be.recipient || chr(31) || be.tref || chr(31) || be.currency, 0) AS gh, be.*"
@@ -236,7 +236,7 @@ static const char rc_be_sql[] =
 	" LEFT JOIN settle.rc_account af ON af.id = settle.account_pad(s.from_account_id)"
 	" LEFT JOIN settle.rc_parent_ref pr ON s.transaction_reference_id IS NULL AND s.action = 'DISBURSED'"
 	"      AND pr.billing_event_id = s.parent_billing_event_id"
-	" WHERE s.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	" WHERE s.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)"
 	"   AND s.delete_date IS NULL"
 	"   AND (s.billing_event_id NOT IN (SELECT k.billing_event_id FROM settle.billing_event_multi k)"
 	"        OR (s.file_id, s.line) IN (SELECT w.file_id, w.line FROM settle.rc_winner w))"
@@ -978,6 +978,11 @@ static int rc_open_outputs(struct rc *rc, struct err *e)
 int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period, int64_t as_of_us,
 		     struct reconcile_summary *out, struct err *e)
 {
+	/* A period named by data or by --period whose end no formatter can write (9999-12): an
+	 * error of this period, not an assertion (issue 17). */
+	if (!period_computable(period))
+		return err_set(e, EXIT_FAILED, "period %04d-%02d cannot be computed: its end lies after year 9999",
+			       (int)(period / 12), (int)(period % 12 + 1));
 	struct rc rc;
 	memset(&rc, 0, sizeof rc);
 	rc.db = db;

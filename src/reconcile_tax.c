@@ -22,7 +22,7 @@
 
 static const char tax_loaded_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM settle.sdds_tax_item t JOIN settle.ingest_file f ON f.file_id = t.file_id"
-	"               WHERE f.ingested_at <= $1::timestamptz)";
+	"               WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v))";
 
 /* $1 as-of, $2/$3 the period's first and end day (days since 1970-01-01). The items are summed
  * per line item and per invoice and reference first, each sum twice — the items an AWS_TAX_SHARE

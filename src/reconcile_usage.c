@@ -26,7 +26,7 @@ static const char meter_sql[] =
 	" FROM settle.metering_daily d"
 	/* SPEC §1: the customer as its identity (the account map of the run, sql/016) */
 	" LEFT JOIN settle.rc_account ma ON ma.id = settle.account_pad(d.customer_aws_account_id)"
-	" WHERE d.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.ingested_at <= $1::timestamptz)"
+	" WHERE d.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)"
 	"   AND d.usage_day >= $2::date AND d.usage_day < $3::date"
 	" GROUP BY 1, 2, 3, 4, 5";
 
@@ -187,7 +187,7 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
  */
 static const char recorded_loaded_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM settle.sdds_daily_usage d JOIN settle.ingest_file f ON f.file_id = d.file_id"
-	"               WHERE f.ingested_at <= $1::timestamptz)";
+	"               WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v))";
 static const char recorded_sql[] =
 	"SELECT coalesce(u.agreement_id, '') AS agreement, coalesce(u.offer_id, '') AS offer, u.dimension_key AS dim,"
 	"       (u.usage_date::date - DATE '1970-01-01') AS day, trunc(sum(u.usage_quantity) * 1000000)::bigint"

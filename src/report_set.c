@@ -33,6 +33,10 @@ void report_failpoint(const char *name)
 	const char *fp = getenv("SETTLE_FAILPOINT");
 	if (fp && strcmp(fp, name) == 0)
 		raise(SIGKILL);
+	if (fp && strncmp(fp, "pause:", 6) == 0 && strcmp(fp + 6, name) == 0) {
+		fprintf(stderr, "settle: failpoint %s: pausing\n", name);
+		sleep(60); /* a signal handler ends it early (test_signals.sh) */
+	}
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -89,9 +93,12 @@ static void report_facts_config(const char *key, const char *value, void *arg)
 /* The input files of a run: every file ingested at or before as-of, whether or not it has rows of
  * this period, because disbursement status, offers and prices reach across periods (SPEC §4.5). */
 static const char report_inputs_sql[] =
-	"SELECT file_name, kind, sha256, (extract(epoch FROM ingested_at) * 1000000)::bigint,"
-	"       rows_loaded, rows_rejected"
-	" FROM settle.ingest_file WHERE ingested_at <= $1::timestamptz ORDER BY file_id";
+	"SELECT f.file_name, f.kind, f.sha256, (extract(epoch FROM f.ingested_at) * 1000000)::bigint,"
+	"       f.rows_loaded, f.rows_rejected,"
+	"       (extract(epoch FROM r.retracted_at) * 1000000)::bigint, r.reason"
+	" FROM settle.ingest_file f"
+	" LEFT JOIN settle.retraction r ON r.file_id = f.file_id AND r.retracted_at <= $1::timestamptz"
+	" WHERE f.ingested_at <= $1::timestamptz ORDER BY f.file_id";
 
 static int report_facts_inputs(struct db *db, int64_t as_of_us, struct report_facts *out, struct err *e)
 {
@@ -122,6 +129,23 @@ static int report_facts_inputs(struct db *db, int64_t as_of_us, struct report_fa
 			}
 			snprintf(key, sizeof key, "input.%d.%s", i + 1, fields[j]);
 			rc = report_facts_add(out, key, v, e);
+		}
+		/* sql/013: a file retracted at or before as-of stays listed (its SHA-256 is part of what
+		 * a rerun checks) and says since when and why its rows do not count. Only such a run
+		 * has these keys, so the run.csv of an as-of before the retraction is unchanged. */
+		if (rc == 0 && !PQgetisnull(res, i, 6)) {
+			int64_t us;
+			char t[32];
+			if (report_parse_micros(PQgetvalue(res, i, 6), &us, e) < 0) {
+				rc = -1;
+				break;
+			}
+			time_format(us, t);
+			snprintf(key, sizeof key, "input.%d.retracted_at", i + 1);
+			rc = report_facts_add(out, key, t, e);
+			snprintf(key, sizeof key, "input.%d.retracted_why", i + 1);
+			if (rc == 0)
+				rc = report_facts_add(out, key, PQgetvalue(res, i, 7), e);
 		}
 	}
 	PQclear(res);
@@ -571,13 +595,58 @@ static void report_stage_none(struct report_stage *st, const char *out_root, int
 	st->remove_stale = remove_stale;
 }
 
+/* One period of a run: reconcile, insights, stage (or, for a closed period as closed, a stage
+ * with nothing staged). res->total counts it only when everything succeeds, so a period
+ * contained by report_job_run adds nothing. */
+static int report_job_period(struct db *db, const struct report_job *job, int32_t period,
+			     struct close_view *cv, struct report_stage *st, struct report_job_result *res,
+			     struct err *e)
+{
+	char p[8];
+	period_format(period, p);
+	if (!period_computable(period))
+		return err_set(e, EXIT_FAILED, "%s: cannot be computed: its end lies after year 9999", p);
+	char fp[24];
+	snprintf(fp, sizeof fp, "abort:%s", p);
+	if (getenv("SETTLE_FAILPOINT") && strcmp(getenv("SETTLE_FAILPOINT"), fp) == 0)
+		abort(); /* test hook: an ASSERT reached from this period's data */
+	struct reconcile_summary sum = { 0 };
+	log_progress("%s: reconciling", p);
+	if (reconcile_period(db, job->cfg, res->run_id, period, job->as_of_us, &sum, e) < 0)
+		return err_prefix(e, "%s", p);
+	/* Issue 6: the insights of the period, in the same transaction and under the same run, so
+	 * the set's insight files and USAGE_ANOMALY exceptions come from the same as-of. */
+	struct insights_summary ins;
+	log_progress("%s: computing insights", p);
+	if (insights_compute(db, job->cfg, res->run_id, period, job->as_of_us, &ins, e) < 0)
+		return err_prefix(e, "%s", p);
+	struct report_set_input in = { res->run_id, period, job->as_of_us, job->cfg, NULL };
+	int write = report_job_close(db, job, res->run_id, period, cv, &in, e);
+	if (write < 0)
+		return err_prefix(e, "%s", p);
+	if (!write) /* a stale P.restated is nightly's to remove: it runs at now, report may not */
+		report_stage_none(st, job->out_root, period, strcmp(job->command, "nightly") == 0);
+	else if (report_stage_write(db, &in, job->out_root, st, e) < 0)
+		return err_prefix(e, "%s", p);
+	st->insights = ins; /* report_stage_write cleared the stage */
+	if (cv->closed)
+		close_note(cv, st->note, sizeof st->note);
+	res->total.groups += sum.groups;
+	res->total.allocated += sum.allocated;
+	res->total.exceptions += sum.exceptions + ins.usage_anomalies;
+	res->total.payouts += sum.payouts;
+	return 0;
+}
+
 int report_job_run(struct db *db, const struct report_job *job, struct report_stage *stages,
 		   struct report_job_result *res, struct err *e)
 {
-	size_t staged = 0;
 	memset(res, 0, sizeof *res);
-	for (size_t i = 0; i < job->periods_n; i++)
+	for (size_t i = 0; i < job->periods_n; i++) {
 		stages[i].tmp[0] = '\0';
+		if (job->period_errs)
+			memset(&job->period_errs[i], 0, sizeof job->period_errs[i]);
+	}
 	struct close_view *cv = malloc(sizeof *cv);
 	if (!cv)
 		return err_set(e, EXIT_FAILED, "out of memory");
@@ -587,43 +656,30 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 	}
 	if (run_create(db, job->command, job->as_of_us, job->cfg, &res->run_id, e) < 0)
 		goto fail;
-	for (; staged < job->periods_n; staged++) {
-		char p[8];
-		period_format(job->periods[staged], p);
-		struct reconcile_summary sum = { 0 };
-		log_progress("%s: reconciling", p);
-		if (reconcile_period(db, job->cfg, res->run_id, job->periods[staged], job->as_of_us, &sum, e) < 0) {
-			err_prefix(e, "%s", p);
+	for (size_t i = 0; i < job->periods_n; i++) {
+		if (!job->period_errs) {
+			if (report_job_period(db, job, job->periods[i], cv, &stages[i], res, e) < 0)
+				goto fail;
+			continue;
+		}
+		/* Containment: the period's rows, temporary tables and stage go; the run goes on. A
+		 * failure to roll back (the connection is gone) fails the whole run. */
+		if (db_exec(db, "SAVEPOINT report_period", e) < 0)
+			goto fail;
+		struct err *pe = &job->period_errs[i];
+		if (report_job_period(db, job, job->periods[i], cv, &stages[i], res, pe) == 0) {
+			if (db_exec(db, "RELEASE SAVEPOINT report_period", e) < 0)
+				goto fail;
+			continue;
+		}
+		if (!pe->msg[0])
+			err_set(pe, EXIT_FAILED, "failed without a message");
+		report_stage_discard(&stages[i]);
+		if (db_exec(db, "ROLLBACK TO SAVEPOINT report_period", e) < 0 ||
+		    db_exec(db, "RELEASE SAVEPOINT report_period", e) < 0) {
+			err_prefix(e, "after %s", pe->msg);
 			goto fail;
 		}
-		/* Issue 6: the insights of the period, in the same transaction and under the same run,
-		 * so the set's insight files and USAGE_ANOMALY exceptions come from the same as-of. */
-		struct insights_summary ins;
-		log_progress("%s: computing insights", p);
-		if (insights_compute(db, job->cfg, res->run_id, job->periods[staged], job->as_of_us, &ins, e) < 0) {
-			err_prefix(e, "%s", p);
-			goto fail;
-		}
-		res->total.groups += sum.groups;
-		res->total.allocated += sum.allocated;
-		res->total.exceptions += sum.exceptions + ins.usage_anomalies;
-		res->total.payouts += sum.payouts;
-		struct report_set_input in = { res->run_id, job->periods[staged], job->as_of_us, job->cfg, NULL };
-		int write = report_job_close(db, job, res->run_id, job->periods[staged], cv, &in, e);
-		if (write < 0) {
-			err_prefix(e, "%s", p);
-			goto fail;
-		}
-		if (!write) /* a stale P.restated is nightly's to remove: it runs at now, report may not */
-			report_stage_none(&stages[staged], job->out_root, job->periods[staged],
-					  strcmp(job->command, "nightly") == 0);
-		else if (report_stage_write(db, &in, job->out_root, &stages[staged], e) < 0) {
-			err_prefix(e, "%s", p);
-			goto fail;
-		}
-		stages[staged].insights = ins; /* report_stage_write cleared the stage */
-		if (cv->closed)
-			close_note(cv, stages[staged].note, sizeof stages[staged].note);
 	}
 	if (job->before_commit && job->before_commit(db, job, stages, res, e) < 0)
 		goto fail;

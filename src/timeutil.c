@@ -354,3 +354,8 @@ int64_t period_end_us(int32_t period)
 	ASSERT(period < INT32_MAX);
 	return period_start_us(period + 1);
 }
+
+int period_computable(int32_t period)
+{
+	return period >= TIME_YEAR_MIN * 12 && period < TIME_YEAR_MAX * 12 + 11;
+}

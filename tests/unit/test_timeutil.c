@@ -414,6 +414,20 @@ TEST(period_property)
 	}
 }
 
+/* Issue 17: the periods whose bounds every formatter handles; data can name 9999-12. */
+TEST(period_computable_bounds)
+{
+	int32_t p;
+	CHECK(period_parse("0001-01", 7, &p) == 0 && period_computable(p));
+	CHECK(period_parse("9999-11", 7, &p) == 0 && period_computable(p));
+	CHECK(period_parse("9999-12", 7, &p) == 0 && !period_computable(p));
+	CHECK(!period_computable(11) && !period_computable(-1));
+	/* every computable period's bounds format without tripping an assertion */
+	char buf[11];
+	CHECK(period_parse("9999-11", 7, &p) == 0);
+	CHECK(time_format_day(time_day_of(period_end_us(p)), buf) == 10 && strcmp(buf, "9999-12-01") == 0);
+}
+
 int main(void)
 {
 	RUN(parse_good);
@@ -426,5 +440,6 @@ int main(void)
 	RUN(period_parse_table);
 	RUN(period_format_and_bounds);
 	RUN(period_property);
+	RUN(period_computable_bounds);
 	return CHECK_EXIT;
 }
