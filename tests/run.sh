@@ -24,11 +24,19 @@ run_one() { # name, command...
 	local out="$log_dir/$(basename "$name").out"
 	"$@" >"$out" 2>&1
 	local rc=$?
-	local p f
+	local p=0 f=0
+	if [ ! -f "$out" ]; then
+		# The log could not be written (its directory vanished or the disk is full): the test's
+		# outcome is unknown, and unknown is a failure, never a pass.
+		echo "--- $name: no output could be recorded in $out"
+		failed=$((failed + 1))
+		failures+=("$name")
+		return
+	fi
 	p=$(grep -c '^PASS: ' "$out")
 	f=$(grep -c '^FAIL: ' "$out")
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-		echo "FAIL: $name: exited with status $rc" >>"$out"
+		echo "FAIL: $name: exited with status $rc" >>"$out" || true
 		f=1
 	fi
 	passed=$((passed + p))
