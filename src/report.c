@@ -34,12 +34,20 @@ static int report_warn_empty(struct db *db, int32_t period, int64_t as_of_us, st
 		log_warning("period %s begins after the as-of %s: its set has no data", p, t);
 	time_format_pg(as_of_us, a);
 	const char *params[] = { a };
-	int any = 0;
+	int any = 0, visible = 0;
 	if (db_query_bool(db, "SELECT EXISTS (SELECT 1 FROM settle.ingest_file WHERE ingested_at <= $1::timestamptz)",
 			  1, params, &any, e) < 0)
 		return -1;
-	if (!any)
+	if (!any) {
 		log_warning("no file was ingested at or before the as-of %s: the set of %s is empty", t, p);
+		return 0;
+	}
+	/* Retracted files are ingested but not seen (settle.visible_files, sql/013). */
+	if (db_query_bool(db, "SELECT EXISTS (SELECT 1 FROM settle.visible_files($1::timestamptz))", 1, params,
+			  &visible, e) < 0)
+		return -1;
+	if (!visible)
+		log_warning("every file ingested by the as-of %s is retracted: the set of %s is empty", t, p);
 	return 0;
 }
 

@@ -100,3 +100,12 @@ settle ingest "$work/a/dep.csv" >/dev/null 2>&1 && settle ingest "$work/b/dep.cs
 check "two ledger rows of one name" test "$(sql "SELECT count(*) FROM settle.ingest_file WHERE file_name = 'dep.csv'")" = 2
 settle retract dep.csv --why "test deposits" >/dev/null 2>&1
 check "retract by name takes both" test "$(sql "SELECT count(*) FROM settle.retraction JOIN settle.ingest_file USING (file_id) WHERE file_name = 'dep.csv'")" = 2
+
+# --- every file retracted: the empty-set warning says why it is empty ----------------------------------
+for id in $(sql "SELECT file_id FROM settle.ingest_file l WHERE NOT EXISTS (SELECT 1 FROM settle.retraction r WHERE r.file_id = l.file_id) ORDER BY 1"); do
+	settle retract --file-id "$id" --why "empty the set" >/dev/null 2>&1
+done
+check "every file retracted" test "$(sql "SELECT count(*) FROM settle.visible_files(now())")" = 0
+settle report --period 2026-10 --out "$work/none" >/dev/null 2>"$work/none.err"
+check "a report with every file retracted: exit 0" test $? = 0
+check "... warns that every file is retracted" grep -q 'warning: every file ingested by the as-of .* is retracted: the set of 2026-10 is empty' "$work/none.err"
