@@ -106,7 +106,7 @@ static void ingest_sql(char *sql, size_t cap, const char *fmt, ...)
 	ASSERT(n > 0 && (size_t)n < cap);
 }
 
-static const char *ingest_base_name(const char *path)
+const char *ingest_base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	return slash && slash[1] ? slash + 1 : path;
@@ -1128,7 +1128,7 @@ static int ingest_whole(struct ingest_state *st, struct err *e)
 /* Opens path for reading only if it is a regular file. The open itself must not block: opening a
  * FIFO for reading waits for a writer (forever, in cron), so it opens non-blocking, checks with
  * fstat on the descriptor (no race with a renamed path), then reads blocking as usual. */
-static FILE *ingest_open_regular(const char *path, struct stat *sb, struct err *e)
+FILE *ingest_open_regular(const char *path, struct stat *sb, struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
