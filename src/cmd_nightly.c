@@ -1,4 +1,4 @@
-/* nightly.c — `settle nightly`: ingest the inbox, then reconcile and report what changed
+/* cmd_nightly.c — `settle nightly`: ingest the inbox, then reconcile and report what changed
  * (SPEC §6, §7).
  *
  * One as-of instant for the whole run: the database clock when the run starts. Every file is

@@ -1,4 +1,4 @@
-/* report.c — `settle report`, `settle rerun` and `settle verify` (SPEC §6, §7, §8).
+/* cmd_report.c — `settle report`, `settle rerun` and `settle verify` (SPEC §6, §7, §8).
  *
  * All three are one run (report_job_run): lock, begin, create the run, reconcile the period at
  * the as-of, write the set into a temporary directory from the uncommitted results, commit. report

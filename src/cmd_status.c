@@ -1,4 +1,4 @@
-/* ingest_status.c — `settle status`: what is in the database (SPEC §7).
+/* cmd_status.c — `settle status`: what is in the database (SPEC §7).
  *
  * Sections, each one query: ingested files (with their counts and ingest instant), the first
  * rejected rows of each file, runs, and per period the open exceptions of its latest run. The

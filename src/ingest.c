@@ -1,4 +1,4 @@
-/* ingest.c — `settle ingest` and ingest_file(): feed files into PostgreSQL (SPEC §3, §5, §6).
+/* ingest.c — ingest_file(): feed files into PostgreSQL (SPEC §3, §5, §6); the command is cmd_ingest.c.
  *
  * One file, one pass, one transaction:
  *   the kind from --kind, the file's SDDS feed folder (ingest_place) or its header;
@@ -33,7 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "csv_in.h"
 #include "digest.h"
 #include "feed.h"
@@ -41,7 +40,6 @@
 #include "ingest_copy.h"
 #include "log.h"
 #include "meter_daily.h"
-#include "settle.h"
 #include "timeutil.h"
 
 #define INGEST_PRINT_MAX 20          /* rejected rows printed per file; all are stored */

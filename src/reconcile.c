@@ -1,5 +1,5 @@
-/* reconcile.c — `settle reconcile`, run_create and reconcile_period (SPEC §4; see reconcile.h and
- * reconcile_int.h for the phases). This file holds the frame: the command, the run row, the
+/* reconcile.c — run_create and reconcile_period (SPEC §4; see reconcile.h and reconcile_int.h for
+ * the phases; the command is cmd_reconcile.c). This file holds the frame: the run row, the
  * temporary tables every phase reads, the offers, the flush of collected rows and the balance
  * assertions. The rules themselves live in match.c, alloc.c, disburse.c, usage.c and the phase
  * files reconcile_groups.c, reconcile_payouts.c, reconcile_usage.c.
@@ -12,11 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
 #include "currency.h"
 #include "log.h"
-#include "reconcile_int.h"
 #include "settle.h"
+#include "reconcile_int.h"
 #include "timeutil.h"
 
 /* ---------------------------------------------------------------------------------------------
