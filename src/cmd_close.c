@@ -28,6 +28,7 @@
 #include "digest.h"
 #include "log.h"
 #include "report_set.h"
+#include "run.h"
 #include "settle.h"
 #include "timeutil.h"
 

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "ingest.h"
 #include "log.h"
+#include "run.h"
 #include "settle.h"
 
 /* Every FILE must be a readable regular file before anything is loaded (a FIFO is refused

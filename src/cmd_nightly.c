@@ -21,6 +21,7 @@
 #include "insights.h"
 #include "log.h"
 #include "report_set.h"
+#include "run.h"
 #include "settle.h"
 #include "signals.h"
 #include "timeutil.h"

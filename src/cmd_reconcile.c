@@ -8,6 +8,7 @@
 #include "log.h"
 #include "reconcile.h"
 #include "reconcile_io.h"
+#include "run.h"
 #include "settle.h"
 #include "timeutil.h"
 

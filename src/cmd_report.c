@@ -18,6 +18,7 @@
 #include "insights.h"
 #include "log.h"
 #include "report_set.h"
+#include "run.h"
 #include "settle.h"
 #include "timeutil.h"
 

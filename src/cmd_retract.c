@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "run.h"
 #include "settle.h"
 
 #define RETRACT_WHY_MAX 1000

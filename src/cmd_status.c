@@ -14,6 +14,7 @@
 #include "close.h"
 #include "contain.h"
 #include "log.h"
+#include "run.h"
 #include "settle.h"
 
 #define STATUS_REJECTED_PER_FILE 5
