@@ -22,6 +22,7 @@
 #include "log.h"
 #include "report.h"
 #include "report_csv.h"
+#include "run.h"
 #include "settle.h"
 #include "timeutil.h"
 
