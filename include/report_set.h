@@ -1,4 +1,4 @@
-/* report_set.h — one period's report directory and the runs that produce it (SPEC §6, §8).
+/* report_set.h — one period's report directory (SPEC §6, §8); the runs that produce it are run.h's.
  *
  * A report set is the directory OUT/YYYY-MM holding the CSV files of report.h's listings, the
  * workbook settle-YYYY-MM.xlsx, run.csv and MANIFEST. It is written whole into a temporary

@@ -1,4 +1,10 @@
-/* run.h — the frame every command shares: the database opened and migrated on first need. */
+/* run.h — the frame every command shares (SPEC §6, §7, §8).
+ *
+ * Below the commands (cmd_*.c) and above the engines: the database opened and migrated on first
+ * need (settle_db), the run lock (run_open_locked), the one database clock (run_db_now_us), the
+ * run row (run_create), running a job -- reconcile, insights and the report set of each period in
+ * one transaction (report_job_run) -- and the test failpoints (run_failpoint).
+ */
 #ifndef SETTLE_RUN_H
 #define SETTLE_RUN_H
 
@@ -14,6 +20,9 @@
 
 /* Opens the database (once), applies migrations, and returns it. */
 int settle_db(struct settle_ctx *ctx, struct db **out, struct err *e);
+
+/* settle_db, then the run lock (db_lock_run): the start of every command that writes. */
+int run_open_locked(struct settle_ctx *ctx, struct db **out, struct err *e);
 
 /* Inserts a settle.run row (command, as_of, config, version, schema version) and returns its id. */
 int run_create(struct db *db, const char *command, int64_t as_of_us, const struct config *cfg,
@@ -64,9 +73,13 @@ struct report_job_result {
 int report_job_run(struct db *db, const struct report_job *job, struct report_stage *stages,
 		   struct report_job_result *res, struct err *e);
 
-/* "Now" from the database server's clock, in microseconds: the instant ingest records and as-of
- * compares with come from the same clock. */
-int report_db_now_us(struct db *db, int64_t *out_us, struct err *e);
+/* "Now": the database server's clock_timestamp(), in microseconds -- the one clock a default
+ * as-of is read from (reconcile, report, nightly, close). It is the server's clock that stamps
+ * ingest_file.ingested_at (now(), the ingest transaction's start, committed before), so a file
+ * ingested just before is inside. clock_timestamp(), not now(): now() is frozen at the start of
+ * the transaction, so it would depend on whether the caller has begun one; clock_timestamp() is
+ * the same instant either way. */
+int run_db_now_us(struct db *db, int64_t *out_us, struct err *e);
 
 /* Test hook: when the environment variable SETTLE_FAILPOINT equals name, the process kills itself
  * with SIGKILL right there, as a crash or `kill -9` would (tests/integration/test_nightly_kill.sh).
@@ -75,6 +88,6 @@ int report_db_now_us(struct db *db, int64_t *out_us, struct err *e);
  * when the run starts computing that period, as an ASSERT reached from its data would
  * (tests/integration/test_contain.sh); "pause:NAME" prints "settle: failpoint NAME: pausing" and
  * sleeps there up to 60 s, until a signal arrives (tests/integration/test_signals.sh). */
-void report_failpoint(const char *name);
+void run_failpoint(const char *name);
 
 #endif

@@ -57,7 +57,7 @@ int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
 
 	struct err e = { 0 };
 	struct db *db;
-	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0) {
+	if (run_open_locked(ctx, &db, &e) < 0) {
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}

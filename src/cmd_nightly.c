@@ -140,7 +140,7 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 			log_info("%s: %s, %lld rows loaded, %lld rejected", rel, r.kind, (long long)r.rows_loaded,
 				 (long long)r.rows_rejected);
 		}
-		report_failpoint("ingested-one");
+		run_failpoint("ingested-one");
 	}
 	log_progress_done();
 	if (s->feeds_skipped)
@@ -310,14 +310,14 @@ static int nightly_job(struct db *db, const struct config *cfg, int64_t as_of_us
 	struct report_job_result res;
 	if (report_job_run(db, &job, stages, &res, e) < 0)
 		goto done;
-	report_failpoint("committed");
+	run_failpoint("committed");
 	rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (errs[i].msg[0])
 			continue; /* failed: contained, nothing staged */
 		rc = report_stage_publish(&stages[i], e);
 		if (i == 0)
-			report_failpoint("published-one");
+			run_failpoint("published-one");
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct contain_period *c = &cp[idx[i]];
@@ -488,7 +488,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	int rc = -1;
 	if (nightly_walk(inbox, &in, &s, &e) < 0)
 		goto done;
-	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0 || report_db_now_us(db, &as_of_us, &e) < 0)
+	if (run_open_locked(ctx, &db, &e) < 0 || run_db_now_us(db, &as_of_us, &e) < 0)
 		goto done;
 	if (as_of_s && nightly_replay_as_of(db, as_of_s, &as_of_us, &e) < 0)
 		goto done;

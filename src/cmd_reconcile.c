@@ -7,22 +7,9 @@
 #include "cli.h"
 #include "log.h"
 #include "reconcile.h"
-#include "reconcile_io.h"
 #include "run.h"
 #include "settle.h"
 #include "timeutil.h"
-
-/* The default as-of is the database's clock at the start of the transaction: the same clock that
- * stamps ingest_file.ingested_at, so a file ingested just before is always inside. */
-static int db_now_us(struct db *db, int64_t *out, struct err *e)
-{
-	PGresult *res = db_query(db, "SELECT (extract(epoch FROM now()) * 1000000)::bigint", 0, NULL, PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	int rc = rio_i64(PQgetvalue(res, 0, 0), out);
-	PQclear(res);
-	return rc < 0 ? err_set(e, EXIT_FAILED, "database: now() is not a number") : 0;
-}
 
 int cmd_reconcile(struct settle_ctx *ctx, int argc, char **argv)
 {
@@ -40,11 +27,11 @@ int cmd_reconcile(struct settle_ctx *ctx, int argc, char **argv)
 	struct db *db;
 	int64_t run_id;
 	struct reconcile_summary sum = { 0 };
-	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0)
+	if (run_open_locked(ctx, &db, &e) < 0)
 		goto fail;
 	if (db_begin(db, &e) < 0)
 		goto fail;
-	if ((!as_of_arg && db_now_us(db, &as_of_us, &e) < 0) ||
+	if ((!as_of_arg && run_db_now_us(db, &as_of_us, &e) < 0) ||
 	    run_create(db, "reconcile", as_of_us, &ctx->config, &run_id, &e) < 0 ||
 	    reconcile_period(db, &ctx->config, run_id, period, as_of_us, &sum, &e) < 0 || db_commit(db, &e) < 0)
 		goto fail;

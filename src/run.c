@@ -1,4 +1,4 @@
-/* run.c — the frame every command shares (see run.h): the database opened and migrated once. */
+/* run.c — the frame every command shares (see run.h). */
 #include "run.h"
 
 #include <signal.h>
@@ -13,6 +13,11 @@
 #include "reconcile_io.h"
 #include "report.h"
 #include "timeutil.h"
+
+int run_open_locked(struct settle_ctx *ctx, struct db **out, struct err *e)
+{
+	return settle_db(ctx, out, e) < 0 || db_lock_run(*out, e) < 0 ? -1 : 0;
+}
 
 int settle_db(struct settle_ctx *ctx, struct db **out, struct err *e)
 {
@@ -69,7 +74,7 @@ int run_create(struct db *db, const char *command, int64_t as_of_us, const struc
 	return 0;
 }
 
-void report_failpoint(const char *name)
+void run_failpoint(const char *name)
 {
 	const char *fp = getenv("SETTLE_FAILPOINT");
 	if (fp && strcmp(fp, name) == 0)
@@ -207,7 +212,7 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 	}
 	if (job->before_commit && job->before_commit(db, job, stages, res, e) < 0)
 		goto fail;
-	report_failpoint("stage-written");
+	run_failpoint("stage-written");
 	if (db_commit(db, e) < 0)
 		goto fail;
 	log_progress_done();
@@ -222,7 +227,7 @@ fail:
 	return -1;
 }
 
-int report_db_now_us(struct db *db, int64_t *out_us, struct err *e)
+int run_db_now_us(struct db *db, int64_t *out_us, struct err *e)
 {
 	PGresult *res = db_query(db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint", 0,
 				 NULL, PGRES_TUPLES_OK, e);
