@@ -18,7 +18,8 @@ static const struct cli_text {
 	  "Validate and load feed files. Bad rows are quarantined with file, line, column and reason.\n"
 	  "  --kind K         the feed kind, when the header does not say it\n"
 	  "  --recipient ID   the recipient account of a billing-event file without that column\n"
-	  "Exit 4 when rows or files were quarantined. A missing file is a usage error (2).\n" },
+	  "Exit 4 when rows or files were quarantined. A missing file is a usage error (2). Each FILE\n"
+	  "is its own transaction: when one fails after others were committed, the exit is 5.\n" },
 	{ "reconcile", "reconcile --period YYYY-MM [--as-of TS]",
 	  "Match, allocate and check one period; prints its counts on stdout.\n"
 	  "  --period YYYY-MM the month\n"
