@@ -54,7 +54,12 @@ static const struct cli_text {
 	  "  --period YYYY-MM the month\n"
 	  "  --as-of TS       the as-of of the closed set (default: now)\n"
 	  "  --out DIR        the output directory (default: reports)\n" },
-	{ "check", "check FILE...", "Validate feed files exactly as ingest would; load nothing, need no database.\n" },
+	{ "check", "check [--kind K] [--recipient ID] FILE...",
+	  "Validate feed files exactly as ingest would and print every rejection; load nothing, need no\n"
+	  "database.\n"
+	  "  --kind K         the feed kind, when the header does not say it\n"
+	  "  --recipient ID   the recipient account of a billing-event file without that column\n"
+	  "Exit 0 clean, 4 rows or files would be rejected, 2 usage, 1 unreadable file.\n" },
 	{ "retract", "retract FILE|--file-id N --why TEXT",
 	  "Withdraw an ingested file: a retraction with its instant, $USER and reason is recorded; runs\n"
 	  "at a later as-of leave the file's rows out, reruns at an earlier as-of still see them, and\n"
