@@ -390,6 +390,35 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 	return rc;
 }
 
+/* The error lines of the periods (one each) for the log: what failed now, what is still failing,
+ * what came back. Returns how many failed in this run. */
+static size_t contain_log(const struct contain_period *cp, size_t n)
+{
+	size_t failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct contain_period *c = &cp[i];
+		char p[8];
+		period_format(c->period, p);
+		/* the job prefixes its errors with the period: not twice */
+		const char *msg = c->err.msg;
+		if (strncmp(msg, p, 7) == 0 && msg[7] == ':' && msg[8] == ' ')
+			msg += 9;
+		if (c->failed) {
+			failed++;
+			if (c->failing)
+				log_error("%s: not reported, still failing since %s (%d earlier nightl%s%s): %s", p, c->since,
+					  c->failures, c->failures == 1 ? "y" : "ies",
+					  c->crashed ? ", the last one died computing it" : "", msg);
+			else
+				log_error("%s: not reported: %s", p, msg);
+		} else if (c->failing) {
+			log_warning("%s: reported again; it had failed since %s (%d nightl%s, last: %s)", p, c->since,
+				    c->failures, c->failures == 1 ? "y" : "ies", c->reason);
+		}
+	}
+	return failed;
+}
+
 /* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
  * payout 34"), one line per closed period that was restated (shown with --quiet too), then the
  * one summary line, which stays the last line (cron mail, tail -n 1); it ends with the periods

@@ -160,6 +160,28 @@ static int status_closes(struct db *db, struct err *e)
 	return 0;
 }
 
+/* `settle status`: the periods failing in nightly, with since when and why (nothing when none). */
+static int contain_status(struct db *db, struct err *e)
+{
+	PGresult *r = db_query(db,
+		"SELECT period, to_char(first_failed AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), failures,"
+		"       CASE WHEN crashed THEN 'crashed' ELSE 'error' END, reason"
+		" FROM settle.period_failure ORDER BY period",
+		0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0) {
+		printf("\nperiods failing in nightly (retried every night):\n  %-7s  %-20s  %8s  %-7s  %s\n", "period",
+		       "since", "nightlies", "how", "last reason");
+		for (int i = 0; i < n; i++)
+			printf("  %-7s  %-20s  %8s  %-7s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+			       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+	}
+	PQclear(r);
+	return 0;
+}
+
 int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
 {
 	int first, pr = cli_parse("status", argc, argv, NULL, 0, 0, &first);
