@@ -37,7 +37,7 @@
 #include "digest.h"
 #include "feed.h"
 #include "inbox.h"
-#include "ingest_copy.h"
+#include "pgcopy.h"
 #include "log.h"
 #include "meter_daily.h"
 #include "timeutil.h"

@@ -1,4 +1,4 @@
-/* ingest_copy.h — PostgreSQL's binary COPY format, written through a bounded buffer.
+/* pgcopy.h — PostgreSQL's COPY formats, both directions: the binary writer (below).
  *
  * Why binary rather than text COPY: settle has already parsed every amount, instant and date, so
  * it sends them as 8-byte integers and the server does not parse them again; text travels as
@@ -9,8 +9,8 @@
  * sink failure is kept, later writes are dropped, and copy_out_flush reports it. Memory is the
  * buffer, whatever the number of rows.
  */
-#ifndef SETTLE_INGEST_COPY_H
-#define SETTLE_INGEST_COPY_H
+#ifndef SETTLE_PGCOPY_H
+#define SETTLE_PGCOPY_H
 
 #include <stddef.h>
 #include <stdint.h>

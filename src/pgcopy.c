@@ -1,5 +1,5 @@
-/* ingest_copy.c — binary COPY encoding through a bounded buffer (see ingest_copy.h). */
-#include "ingest_copy.h"
+/* pgcopy.c — PostgreSQL COPY formats (see pgcopy.h). */
+#include "pgcopy.h"
 
 #include <stdlib.h>
 #include <string.h>
