@@ -14,8 +14,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "db.h"
 #include "err.h"
 
 #define COPY_OUT_CAP ((size_t)256 * 1024)
@@ -123,5 +125,71 @@ void copy_out_raw(struct copy_out *c, const char *s, size_t len);
 
 /* Hands the buffer to the sink. 0, or -1 with e filled from the first failure. */
 int copy_out_flush(struct copy_out *c, struct err *e);
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading: COPY ... TO STDOUT
+ */
+
+/* A COPY ... TO STDOUT being read one CopyData message (one row) at a time: the part the text
+ * reader (reconcile_io.h) and the binary one (insights_read.c) share. */
+struct db_copy_reader {
+	struct db *db;
+	char *msg;  /* libpq's buffer of the current message (freed by the next call or end) */
+	int active; /* the COPY has not ended yet */
+};
+/* Sends copy_sql; *binary, when not NULL, says whether it is FORMAT binary. */
+int db_copy_reader_begin(struct db_copy_reader *r, struct db *db, const char *copy_sql, int *binary,
+			 struct err *e);
+/* 1 with the next message in *msg (its length in *len, valid until the next call), 0 at the end
+ * (the query's own result checked), -1 on error (the rest read and dropped). */
+int db_copy_reader_next(struct db_copy_reader *r, char **msg, int *len, struct err *e);
+/* Frees the message and reads and drops whatever is left (after an error, or when the caller
+ * stops early), so that the connection is usable again. Idempotent. */
+void db_copy_reader_end(struct db_copy_reader *r);
+
+/* The text format, one row at a time (rio_in: fields split and unescaped in place, so no result
+ * set is held in memory). */
+#define RIO_FIELDS_MAX 32
+
+struct rio_in {
+	struct db_copy_reader copy;         /* the current row is its message, unescaped in place */
+	const char *fields[RIO_FIELDS_MAX]; /* NULL for SQL NULL */
+	int nfields;
+	int64_t rows;
+};
+
+/* Starts `COPY (...) TO STDOUT` (constant SQL). */
+int rio_in_begin(struct rio_in *in, struct db *db, const char *copy_sql, struct err *e);
+/* 1 with the next row in in->fields, 0 at the end (the COPY's status checked), -1 on error. A row
+ * whose number of fields is not nfields_expected is an error. */
+int rio_in_next(struct rio_in *in, int nfields_expected, struct err *e);
+/* Reads and discards whatever is left (after an error) so the connection is usable again. */
+void rio_in_end(struct rio_in *in);
+
+/* ---------------------------------------------------------------------------------------------
+ * Writing the text format: rows for one `COPY table FROM STDIN` collected in a temporary file (a
+ * libpq connection cannot send a COPY while it is still receiving another query's rows), then
+ * sent in one COPY at the end.
+ */
+
+struct rio_out {
+	FILE *f;       /* anonymous temporary file */
+	int col;       /* fields written in the current row */
+	int64_t rows;
+	int failed;    /* a write failed (reported by rio_out_send) */
+	int write_errno; /* the errno of that first failure (a full disk: ENOSPC) */
+};
+
+int rio_out_open(struct rio_out *o, struct err *e);
+void rio_out_close(struct rio_out *o);
+/* Field writers in COPY text format: NULL text is \N; tabs, newlines and backslashes escaped. */
+void rio_text(struct rio_out *o, const char *s);
+void rio_int(struct rio_out *o, int64_t v);
+void rio_null(struct rio_out *o);
+void rio_bool(struct rio_out *o, int b);
+void rio_end_row(struct rio_out *o);
+/* Sends every row with the COPY statement copy_sql ("COPY t (cols) FROM STDIN"); the temporary
+ * file is rewound and emptied afterwards. */
+int rio_out_send(struct rio_out *o, struct db *db, const char *copy_sql, struct err *e);
 
 #endif

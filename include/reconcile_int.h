@@ -26,6 +26,7 @@
 #include "err.h"
 #include "match.h"
 #include "reconcile.h"
+#include "pgcopy.h"
 #include "reconcile_io.h"
 
 /* The order of pg_temp.rc_be and of the charge-group stream (reconcile_groups.c): each

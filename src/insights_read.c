@@ -11,6 +11,7 @@
 
 #include "currency.h"
 #include "insights_int.h"
+#include "pgcopy.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
 
