@@ -147,6 +147,37 @@ int db_copy_reader_next(struct db_copy_reader *r, char **msg, int *len, struct e
  * stops early), so that the connection is usable again. Idempotent. */
 void db_copy_reader_end(struct db_copy_reader *r);
 
+/* The binary format, one row at a time: fields point into libpq's buffer (valid until the next
+ * call), with their lengths; at[i] is where field i's length word starts (at[nfields]: the row's
+ * end), so a run of fields can be hashed or compared as sent. */
+#define PGCOPY_BIN_FIELDS_MAX 16
+struct bin_in {
+	struct db_copy_reader copy;      /* the current row is its message */
+	int nfields;                     /* every row has this many fields */
+	const unsigned char *field[PGCOPY_BIN_FIELDS_MAX]; /* NULL for SQL NULL */
+	int32_t len[PGCOPY_BIN_FIELDS_MAX];
+	const unsigned char *at[PGCOPY_BIN_FIELDS_MAX + 1];
+	int header_done;
+};
+/* Starts `COPY (...) TO STDOUT (FORMAT binary)` (constant SQL) of rows of nfields fields. */
+int bin_in_begin(struct bin_in *in, struct db *db, const char *copy_sql, int nfields, struct err *e);
+/* 1 with the next row in in->field, 0 at the end (the COPY's status checked), -1 on error (a
+ * malformed row too). */
+int bin_in_next(struct bin_in *in, struct err *e);
+/* Reads and discards whatever is left (after an error, or when the caller stops early). */
+void bin_in_end(struct bin_in *in);
+
+/* Big-endian integers of the binary format. */
+static inline uint32_t pgcopy_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline int64_t pgcopy_be64(const unsigned char *p)
+{
+	return (int64_t)((uint64_t)pgcopy_be32(p) << 32 | pgcopy_be32(p + 4));
+}
+
 /* The text format, one row at a time (rio_in: fields split and unescaped in place, so no result
  * set is held in memory). */
 #define RIO_FIELDS_MAX 32

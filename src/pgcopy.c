@@ -75,6 +75,75 @@ int copy_out_flush(struct copy_out *c, struct err *e)
  * Reading a COPY ... TO STDOUT, one CopyData message at a time
  */
 
+int bin_in_begin(struct bin_in *in, struct db *db, const char *copy_sql, int nfields, struct err *e)
+{
+	ASSERT(nfields > 0 && nfields <= PGCOPY_BIN_FIELDS_MAX);
+	memset(in, 0, sizeof *in);
+	in->nfields = nfields;
+	int binary;
+	if (db_copy_reader_begin(&in->copy, db, copy_sql, &binary, e) < 0)
+		return -1;
+	ASSERT(binary); /* the statement says FORMAT binary */
+	return 0;
+}
+
+void bin_in_end(struct bin_in *in)
+{
+	db_copy_reader_end(&in->copy);
+}
+
+static int bin_in_bad(struct bin_in *in, struct err *e)
+{
+	err_set(e, EXIT_FAILED, "database: a binary COPY row is malformed");
+	bin_in_end(in);
+	return -1;
+}
+
+/* Each CopyData message of COPY TO is one row; the file header comes with the first one, the
+ * trailer (field count -1) last. */
+int bin_in_next(struct bin_in *in, struct err *e)
+{
+	static const char signature[11] = "PGCOPY\n\377\r\n"; /* with its NUL: 11 bytes */
+	for (;;) {
+		char *buf;
+		int n, got = db_copy_reader_next(&in->copy, &buf, &n, e);
+		if (got <= 0)
+			return got;
+		const unsigned char *p = (const unsigned char *)buf, *end = p + n;
+		if (!in->header_done) { /* signature, flags, extension length, extension */
+			if (end - p < 19 || memcmp(p, signature, sizeof signature) != 0 ||
+			    end - p - 19 < (int64_t)pgcopy_be32(p + 15))
+				return bin_in_bad(in, e);
+			p += 19 + pgcopy_be32(p + 15);
+			in->header_done = 1;
+		}
+		if (end - p < 2)
+			return bin_in_bad(in, e);
+		int16_t fields = (int16_t)(p[0] << 8 | p[1]);
+		p += 2;
+		if (fields == -1 && p == end)
+			continue; /* the trailer: the next call ends the COPY */
+		if (fields != in->nfields)
+			return bin_in_bad(in, e);
+		for (int i = 0; i < in->nfields; i++) {
+			if (end - p < 4)
+				return bin_in_bad(in, e);
+			in->at[i] = p;
+			int32_t len = (int32_t)pgcopy_be32(p);
+			p += 4;
+			if (len < -1 || end - p < len)
+				return bin_in_bad(in, e);
+			in->field[i] = len < 0 ? NULL : p;
+			in->len[i] = len;
+			p += len < 0 ? 0 : len;
+		}
+		in->at[in->nfields] = p;
+		if (p != end)
+			return bin_in_bad(in, e);
+		return 1;
+	}
+}
+
 int db_copy_reader_begin(struct db_copy_reader *r, struct db *db, const char *copy_sql, int *binary,
 			 struct err *e)
 {
