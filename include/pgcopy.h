@@ -1,4 +1,8 @@
-/* pgcopy.h — PostgreSQL's COPY formats, both directions: the binary writer (below).
+/* pgcopy.h — PostgreSQL's COPY formats in both directions, the one place settle speaks them:
+ * the binary writer (copy_out: ingest, quarantine spools), the text writer (rio_out: reconcile's
+ * results, insights), the reader of COPY TO STDOUT (db_copy_reader) with its text (rio_in) and
+ * binary (bin_in) row parsers, and PostgreSQL's epoch (COPY_PG_EPOCH_US). db.c starts and ends a
+ * COPY FROM STDIN (db_copy_begin/put/end/abort); everything about the bytes is here.
  *
  * Why binary rather than text COPY: settle has already parsed every amount, instant and date, so
  * it sends them as 8-byte integers and the server does not parse them again; text travels as
