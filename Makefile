@@ -34,7 +34,8 @@ all: $(SETTLE_OUT)
 $(SETTLE_OUT): $(B)/main.o $(LIB_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/%.o: src/%.c $(wildcard include/*.h) | $(B)
+# include/ holds the public headers, src/*_int.h the private ones of a module (next to its code).
+$(B)/%.o: src/%.c $(wildcard include/*.h src/*.h) | $(B)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The schema is compiled in (SPEC §7): sql/NNN_*.sql become C string constants.

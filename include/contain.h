@@ -57,10 +57,6 @@ int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, 
 int contain_finish(struct db *db, int64_t as_of_us, const struct contain_period *cp, size_t n,
 		   int64_t through_file_id, int64_t retraction_through, struct err *e);
 
-/* The error lines of the periods (one each) for the log: what failed now, what is still failing,
- * what came back. Returns how many failed in this run. */
-size_t contain_log(const struct contain_period *cp, size_t n);
-
 /* Drops from periods[*n] the periods that cannot be computed (period_computable, timeutil.h:
  * 9999-12) when a run at as_of sees no rows of theirs any more (the file was retracted), and ends
  * their failure streaks. Such a period with rows still fails, named, in the run. Autocommit. */
@@ -69,8 +65,5 @@ int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods,
 /* After SIGINT/SIGTERM (signals.h) stopped the run: removes its attempts, so that the next
  * nightly does not take the interruption for a crash. Best effort. */
 void contain_abandon(struct db *db);
-
-/* `settle status`: the periods failing in nightly, with since when and why (nothing when none). */
-int contain_status(struct db *db, struct err *e);
 
 #endif

@@ -67,8 +67,8 @@ enum csv_in_status {
 
 struct csv_in;
 
-/* Reads from f (owned by the caller, read from its current position). name is used in messages
- * only. Returns NULL when out of memory. */
+/* Reads from f (owned by the caller, read from its current position). Returns NULL when out of
+ * memory. */
 struct csv_in *csv_in_new(FILE *f);
 void csv_in_free(struct csv_in *r);
 
@@ -101,8 +101,5 @@ int csv_in_read_all(const struct csv_in *r);
  * lines (an append, SPEC §3): line numbers continue from there, and no BOM is looked for. Call
  * before the first csv_in_next. */
 void csv_in_set_start(struct csv_in *r, int64_t line_first);
-
-/* Physical lines read so far (the line number of the line being read). For progress output. */
-int64_t csv_in_lines(const struct csv_in *r);
 
 #endif

@@ -64,22 +64,6 @@ int db_copy_begin(struct db *db, const char *copy_sql, struct err *e);
 int db_copy_put(struct db *db, const char *buf, size_t len, struct err *e);
 int db_copy_end(struct db *db, struct err *e);
 void db_copy_abort(struct db *db, const char *why);
-/* A COPY ... TO STDOUT being read one CopyData message (one row) at a time: the part the text
- * reader (reconcile_io.h) and the binary one (insights_read.c) share. */
-struct db_copy_reader {
-	struct db *db;
-	char *msg;  /* libpq's buffer of the current message (freed by the next call or end) */
-	int active; /* the COPY has not ended yet */
-};
-/* Sends copy_sql; *binary, when not NULL, says whether it is FORMAT binary. */
-int db_copy_reader_begin(struct db_copy_reader *r, struct db *db, const char *copy_sql, int *binary,
-			 struct err *e);
-/* 1 with the next message in *msg (its length in *len, valid until the next call), 0 at the end
- * (the query's own result checked), -1 on error (the rest read and dropped). */
-int db_copy_reader_next(struct db_copy_reader *r, char **msg, int *len, struct err *e);
-/* Frees the message and reads and drops whatever is left (after an error, or when the caller
- * stops early), so that the connection is usable again. Idempotent. */
-void db_copy_reader_end(struct db_copy_reader *r);
 
 /* Applies the compiled-in migrations (sql/NNN_*.sql) not yet applied, each in its own
  * transaction, under a migration advisory lock. Idempotent. */

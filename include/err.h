@@ -21,7 +21,8 @@ enum settle_exit {
 	EXIT_QUARANTINED = 4, /* done, but input rows were quarantined */
 	EXIT_PARTIAL = 5,     /* partly done: what succeeded is committed, the rest failed and was
 			       * named (nightly: a period that could not be computed, a file that
-			       * could not be read after earlier files were committed) */
+			       * could not be read after earlier files were committed; ingest: a
+			       * FILE that failed after earlier ones were committed) */
 	/* Stopped by SIGINT or SIGTERM: 128 + the signal (130, 143), see signals.h. */
 };
 

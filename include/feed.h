@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "csv_in.h"
-#include "ingest_copy.h"
+#include "pgcopy.h"
 
 /* SPEC §5 rejection codes (plus CONFLICTING_FIELDS for offers, docs/ingest.md). */
 #define FEED_BAD_CSV "BAD_CSV"

@@ -9,6 +9,7 @@
 #define SETTLE_INGEST_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "csv_in.h"
 #include "db.h"
@@ -56,5 +57,13 @@ int ingest_place(const char *name, const char *kind_opt, const struct feed_kind 
  * line end, rejects the file: its field count is not the header's, or the file is an SDDS file
  * (whose every line ends with one: the copy is still being written). */
 int ingest_last_record_rejects(const struct csv_in_record *rec, size_t nfields, int sdds, struct feed_reject *rej);
+
+/* Opens path for reading only when it is a regular file, without blocking on a FIFO; sb is its
+ * fstat. NULL with e set (the path and the reason) otherwise. */
+struct stat;
+FILE *ingest_open_regular(const char *path, struct stat *sb, struct err *e);
+
+/* The last component of path, as messages name a file given by its path. */
+const char *ingest_base_name(const char *path);
 
 #endif

@@ -21,10 +21,6 @@ struct reconcile_summary {
 	int64_t payouts;
 };
 
-/* Inserts a settle.run row (command, as_of, config, version, schema version) and returns its id. */
-int run_create(struct db *db, const char *command, int64_t as_of_us, const struct config *cfg,
-	       int64_t *run_id, struct err *e);
-
 /* Computes `period` (year*12+month-1, timeutil.h) as of as_of_us into run run_id. Ends with the
  * balance assertions of the reconcile issue; a failed one is an error and commits nothing. */
 int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period,

@@ -3,7 +3,8 @@
  * A listing is a query over one run's results plus the description of its columns. The CSV writer
  * (report_csv.c) and the workbook writer (report_xlsx.c) iterate the same listings with the same
  * cursor, so the CSV and the sheet cannot show different numbers. Rows stream from the server
- * (single-row mode); nothing holds a whole listing in memory.
+ * through a cursor, a bounded batch per FETCH (report_listing.c); nothing holds a whole listing
+ * in memory.
  *
  * Every listing's SQL ends in an ORDER BY that is a total order over the rows it can return, with
  * text compared by byte value (COLLATE "C"), so two runs over the same data list the same rows in

@@ -1,4 +1,4 @@
-/* report_set.h — one period's report directory and the runs that produce it (SPEC §6, §8).
+/* report_set.h — one period's report directory (SPEC §6, §8); the runs that produce it are run.h's.
  *
  * A report set is the directory OUT/YYYY-MM holding the CSV files of report.h's listings, the
  * workbook settle-YYYY-MM.xlsx, run.csv and MANIFEST. It is written whole into a temporary
@@ -83,55 +83,6 @@ int report_stage_publish(struct report_stage *st, struct err *e);
 /* Removes a staged set (error paths, verify). Fine on an empty stage. */
 void report_stage_discard(struct report_stage *st);
 
-struct report_job_result;
-
-/* A run that reconciles and reports periods (report, rerun, verify, nightly, close). */
-struct report_job {
-	const char *command;        /* settle.run.command: "report", "nightly", "rerun", "verify" */
-	const struct config *cfg;
-	int64_t as_of_us;
-	const int32_t *periods;
-	size_t periods_n;
-	const char *out_root;
-	/* SPEC §6.1: what a close of a period means to this job (0 when not set). */
-	enum report_close_mode {
-		REPORT_CLOSE_IGNORE = 0, /* plain sets (close itself; rerun/verify of a plain set) */
-		REPORT_CLOSE_RESPECT,    /* report, nightly: a closed period goes to P.restated */
-		REPORT_CLOSE_AGAINST,    /* rerun/verify of a restated set: restate against the close
-					  * at against_as_of_us, always written as P.restated */
-	} close_mode;
-	int64_t against_as_of_us;
-	/* Called once every period is staged, before the commit, in the transaction (close records
-	 * itself there); NULL when not needed. */
-	int (*before_commit)(struct db *db, const struct report_job *job, struct report_stage *stages,
-			     struct report_job_result *res, struct err *e);
-	void *arg;
-	/* NULL: any failure fails the run (report, rerun, verify). Else periods_n errors: a period
-	 * whose computation fails is rolled back to a savepoint taken before it, its stage is
-	 * discarded, its error lands in period_errs[i] (msg "" for the periods that succeeded) and
-	 * the run goes on with the next period (nightly, docs/reconcile.md "Containment"). */
-	struct err *period_errs;
-};
-
-struct report_job_result {
-	int64_t run_id;
-	struct reconcile_summary total; /* summed over the periods; exceptions include the
-					 * USAGE_ANOMALY rows of the insights (all of exceptions.csv) */
-};
-
-/* In one transaction: run_create, then per period reconcile_period, insights_compute (docs/
- * insights.md; stages[i].insights) and report_stage_write, then commit. A period that cannot be
- * computed (period_computable, timeutil.h) fails like any other error. stages[periods_n] are filled and left staged for the caller to publish (after the
- * commit, so a set in place always has its run committed) or to compare and discard (verify).
- * On failure the transaction is rolled back and every stage discarded. The caller holds the run
- * lock (db_lock_run). */
-int report_job_run(struct db *db, const struct report_job *job, struct report_stage *stages,
-		   struct report_job_result *res, struct err *e);
-
-/* "Now" from the database server's clock, in microseconds: the instant ingest records and as-of
- * compares with come from the same clock. */
-int report_db_now_us(struct db *db, int64_t *out_us, struct err *e);
-
 /* Parses a --period argument: exactly "YYYY-MM" (EXIT_USAGE otherwise). */
 int report_parse_period(const char *text, int32_t *out, struct err *e);
 
@@ -154,14 +105,5 @@ void report_runfile_release(struct report_runfile *rf);
 /* Reads a whole small file (run.csv, MANIFEST) of at most max bytes into a NUL-terminated buffer
  * the caller frees. */
 int report_read_file(const char *path, size_t max, char **out, size_t *len, struct err *e);
-
-/* Test hook: when the environment variable SETTLE_FAILPOINT equals name, the process kills itself
- * with SIGKILL right there, as a crash or `kill -9` would (tests/integration/test_nightly_kill.sh).
- * Failpoints: "stage-written" (a set staged, before commit), "committed" (after commit, before
- * the first swap), "published-one" (after the first swap). "abort:YYYY-MM" instead calls abort()
- * when the run starts computing that period, as an ASSERT reached from its data would
- * (tests/integration/test_contain.sh); "pause:NAME" prints "settle: failpoint NAME: pausing" and
- * sleeps there up to 60 s, until a signal arrives (tests/integration/test_signals.sh). */
-void report_failpoint(const char *name);
 
 #endif

@@ -18,9 +18,6 @@ struct settle_ctx {
 	int open_existing;       /* a command that only reads: never create the embedded default */
 };
 
-/* Opens the database (once), applies migrations, and returns it. */
-int settle_db(struct settle_ctx *ctx, struct db **out, struct err *e);
-
 /* The commands (SPEC §7). Each parses its own options from argv (argv[0] is the command name),
  * prints its own errors, and returns a process exit code (enum settle_exit). */
 int cmd_init(struct settle_ctx *ctx, int argc, char **argv);

@@ -18,7 +18,8 @@ static const struct cli_text {
 	  "Validate and load feed files. Bad rows are quarantined with file, line, column and reason.\n"
 	  "  --kind K         the feed kind, when the header does not say it\n"
 	  "  --recipient ID   the recipient account of a billing-event file without that column\n"
-	  "Exit 4 when rows or files were quarantined. A missing file is a usage error (2).\n" },
+	  "Exit 4 when rows or files were quarantined. A missing file is a usage error (2). Each FILE\n"
+	  "is its own transaction: when one fails after others were committed, the exit is 5.\n" },
 	{ "reconcile", "reconcile --period YYYY-MM [--as-of TS]",
 	  "Match, allocate and check one period; prints its counts on stdout.\n"
 	  "  --period YYYY-MM the month\n"
@@ -53,7 +54,12 @@ static const struct cli_text {
 	  "  --period YYYY-MM the month\n"
 	  "  --as-of TS       the as-of of the closed set (default: now)\n"
 	  "  --out DIR        the output directory (default: reports)\n" },
-	{ "check", "check FILE...", "Validate feed files exactly as ingest would; load nothing, need no database.\n" },
+	{ "check", "check [--kind K] [--recipient ID] FILE...",
+	  "Validate feed files exactly as ingest would and print every rejection; load nothing, need no\n"
+	  "database.\n"
+	  "  --kind K         the feed kind, when the header does not say it\n"
+	  "  --recipient ID   the recipient account of a billing-event file without that column\n"
+	  "Exit 0 clean, 4 rows or files would be rejected, 2 usage, 1 unreadable file.\n" },
 	{ "retract", "retract FILE|--file-id N --why TEXT",
 	  "Withdraw an ingested file: a retraction with its instant, $USER and reason is recorded; runs\n"
 	  "at a later as-of leave the file's rows out, reruns at an earlier as-of still see them, and\n"

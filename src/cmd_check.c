@@ -12,12 +12,12 @@
  * Exit: 0 every file is clean, 4 something was rejected, 2 usage, 1 a file could not be read.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "csv_in.h"
 #include "feed.h"
 #include "ingest.h"
@@ -133,56 +133,19 @@ done:
 	return rc;
 }
 
-static void check_usage(FILE *to)
-{
-	fprintf(to, "usage: settle check [--kind K] [--recipient ID] FILE...\n"
-		    "Validates feed files as ingest would and prints every rejection; loads nothing and needs no\n"
-		    "database. Exit 0 clean, 4 rows or files would be rejected, 2 usage, 1 unreadable file.\n");
-}
-
 /* SPEC §7: settle check FILE... */
 int cmd_check(struct settle_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "kind", required_argument, NULL, 'k' },
-		{ "recipient", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *kind = NULL, *recipient = NULL;
-	int c;
+	const struct cli_opt opts[] = { { "kind", &kind, NULL }, { "recipient", &recipient, NULL }, { NULL, NULL, NULL } };
 	(void)ctx; /* no database, no configuration needed */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k': kind = optarg; break;
-		case 'r': recipient = optarg; break;
-		case 'h': check_usage(stdout); return EXIT_DONE;
-		case ':':
-			log_error("option \"%s\" needs a value", argv[optind - 1]);
-			check_usage(stderr);
-			return EXIT_USAGE;
-		default:
-			log_error("unknown option \"%s\"", argv[optind - 1]);
-			check_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		log_error("no files to check");
-		check_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (kind && !feed_kind_by_name(kind)) {
-		log_error("unknown kind \"%s\" (known: %s)", kind, feed_kind_names());
-		return EXIT_USAGE;
-	}
-	if (recipient && !*recipient) {
-		log_error("--recipient needs an account id");
-		return EXIT_USAGE;
-	}
+	int first, pr = cli_parse("check", argc, argv, opts, 1, -1, &first); /* first: the first FILE */
+	if (pr != 0)
+		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
+	if (kind && !feed_kind_by_name(kind))
+		return cli_usage_error("check", "unknown kind \"%s\" (known: %s)", kind, feed_kind_names());
 	int quarantined = 0, failed = 0;
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		const char *name = argv[i];
 		struct stat sb;
 		FILE *f = NULL;

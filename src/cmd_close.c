@@ -28,6 +28,7 @@
 #include "digest.h"
 #include "log.h"
 #include "report_set.h"
+#include "run.h"
 #include "settle.h"
 #include "timeutil.h"
 
@@ -131,8 +132,8 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 		log_error("out of memory");
 		return EXIT_FAILED;
 	}
-	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0 ||
-	    (!as_of_s && report_db_now_us(db, &as_of_us, &e) < 0) || close_find(db, cs.period, -1, prev, &e) < 0)
+	if (run_open_locked(ctx, &db, &e) < 0 ||
+	    (!as_of_s && run_db_now_us(db, &as_of_us, &e) < 0) || close_find(db, cs.period, -1, prev, &e) < 0)
 		goto fail;
 	time_format(as_of_us, t);
 	if (period_start_us(cs.period) > as_of_us) {
@@ -163,7 +164,7 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 				  .before_commit = close_before_commit, .arg = &cs };
 	if (report_job_run(db, &job, &st, &res, &e) < 0)
 		goto fail;
-	report_failpoint("committed");
+	run_failpoint("committed");
 	if (close_set_aside(out, p, prev, aside, &e) < 0) {
 		report_stage_discard(&st);
 		goto fail;

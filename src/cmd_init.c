@@ -1,25 +1,10 @@
-/* cmd_init.c — `settle init` and the lazily opened database every command shares. */
+/* cmd_init.c — `settle init`: create or migrate the schema. */
 #include <stdio.h>
 
 #include "cli.h"
 #include "log.h"
+#include "run.h"
 #include "settle.h"
-
-int settle_db(struct settle_ctx *ctx, struct db **out, struct err *e)
-{
-	if (!ctx->db) {
-		struct db *db = NULL;
-		if (db_open_ex(ctx->db_conninfo, ctx->open_existing, &db, e) < 0)
-			return -1;
-		if (db_migrate(db, e) < 0) {
-			db_close(db);
-			return -1;
-		}
-		ctx->db = db; /* owned by the context from here on; main closes it */
-	}
-	*out = ctx->db;
-	return 0;
-}
 
 /* SPEC §7: create or migrate the schema; idempotent. */
 int cmd_init(struct settle_ctx *ctx, int argc, char **argv)

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "run.h"
 #include "settle.h"
 
 #define RETRACT_WHY_MAX 1000
@@ -83,7 +84,7 @@ static int retract_run(struct settle_ctx *ctx, const char *file, const char *fil
 		       struct err *e)
 {
 	struct db *db;
-	if (settle_db(ctx, &db, e) < 0 || db_lock_run(db, e) < 0 || db_begin(db, e) < 0)
+	if (run_open_locked(ctx, &db, e) < 0 || db_begin(db, e) < 0)
 		return -1;
 	PGresult *found = retract_find(db, file, file_id, e);
 	if (!found)

@@ -218,54 +218,6 @@ fail:
 	return -1;
 }
 
-size_t contain_log(const struct contain_period *cp, size_t n)
-{
-	size_t failed = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct contain_period *c = &cp[i];
-		char p[8];
-		period_format(c->period, p);
-		/* the job prefixes its errors with the period: not twice */
-		const char *msg = c->err.msg;
-		if (strncmp(msg, p, 7) == 0 && msg[7] == ':' && msg[8] == ' ')
-			msg += 9;
-		if (c->failed) {
-			failed++;
-			if (c->failing)
-				log_error("%s: not reported, still failing since %s (%d earlier nightl%s%s): %s", p, c->since,
-					  c->failures, c->failures == 1 ? "y" : "ies",
-					  c->crashed ? ", the last one died computing it" : "", msg);
-			else
-				log_error("%s: not reported: %s", p, msg);
-		} else if (c->failing) {
-			log_warning("%s: reported again; it had failed since %s (%d nightl%s, last: %s)", p, c->since,
-				    c->failures, c->failures == 1 ? "y" : "ies", c->reason);
-		}
-	}
-	return failed;
-}
-
-int contain_status(struct db *db, struct err *e)
-{
-	PGresult *r = db_query(db,
-		"SELECT period, to_char(first_failed AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), failures,"
-		"       CASE WHEN crashed THEN 'crashed' ELSE 'error' END, reason"
-		" FROM settle.period_failure ORDER BY period",
-		0, NULL, PGRES_TUPLES_OK, e);
-	if (!r)
-		return -1;
-	int n = PQntuples(r);
-	if (n > 0) {
-		printf("\nperiods failing in nightly (retried every night):\n  %-7s  %-20s  %8s  %-7s  %s\n", "period",
-		       "since", "nightlies", "how", "last reason");
-		for (int i = 0; i < n; i++)
-			printf("  %-7s  %-20s  %8s  %-7s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-			       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
-	}
-	PQclear(r);
-	return 0;
-}
-
 /* Whether a run at as_of sees any dated row in the month of period (billing invoice date,
  * metering hour, deposit value date). */
 static int contain_month_has_rows(struct db *db, const char *as_of, int32_t period, int *has, struct err *e)

@@ -183,11 +183,6 @@ const char *csv_in_invalid_detail(const struct csv_in *r)
 	return r->invalid_detail;
 }
 
-int64_t csv_in_lines(const struct csv_in *r)
-{
-	return r->line;
-}
-
 static enum csv_in_status csv_in_invalid(struct csv_in *r, int64_t line, const char *detail)
 {
 	r->finished = 1;

@@ -1,4 +1,4 @@
-/* ingest.c — `settle ingest` and ingest_file(): feed files into PostgreSQL (SPEC §3, §5, §6).
+/* ingest.c — ingest_file(): feed files into PostgreSQL (SPEC §3, §5, §6); the command is cmd_ingest.c.
  *
  * One file, one pass, one transaction:
  *   the kind from --kind, the file's SDDS feed folder (ingest_place) or its header;
@@ -33,15 +33,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "csv_in.h"
 #include "digest.h"
 #include "feed.h"
 #include "inbox.h"
-#include "ingest_copy.h"
+#include "pgcopy.h"
 #include "log.h"
 #include "meter_daily.h"
-#include "settle.h"
 #include "timeutil.h"
 
 #define INGEST_PRINT_MAX 20          /* rejected rows printed per file; all are stored */
@@ -106,7 +104,7 @@ static void ingest_sql(char *sql, size_t cap, const char *fmt, ...)
 	ASSERT(n > 0 && (size_t)n < cap);
 }
 
-static const char *ingest_base_name(const char *path)
+const char *ingest_base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	return slash && slash[1] ? slash + 1 : path;
@@ -1128,7 +1126,7 @@ static int ingest_whole(struct ingest_state *st, struct err *e)
 /* Opens path for reading only if it is a regular file. The open itself must not block: opening a
  * FIFO for reading waits for a writer (forever, in cron), so it opens non-blocking, checks with
  * fstat on the descriptor (no race with a renamed path), then reads blocking as usual. */
-static FILE *ingest_open_regular(const char *path, struct stat *sb, struct err *e)
+FILE *ingest_open_regular(const char *path, struct stat *sb, struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -1248,75 +1246,4 @@ done:
 	if (st.f)
 		fclose(st.f);
 	return rc;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * settle ingest
- */
-
-/* Every FILE must be a readable regular file before anything is loaded (a FIFO is refused
- * without blocking on it). */
-static int ingest_check_files(int n, char **files)
-{
-	for (int i = 0; i < n; i++) {
-		struct stat sb;
-		struct err e = { 0 };
-		FILE *f = ingest_open_regular(files[i], &sb, &e);
-		if (!f) {
-			log_error("%s", e.msg);
-			return -1;
-		}
-		fclose(f);
-	}
-	return 0;
-}
-
-static void ingest_summary(const char *path, const struct ingest_result *r)
-{
-	if (r->already_ingested || r->file_rejected)
-		return; /* said already */
-	char unchanged[48] = "";
-	if (r->rows_unchanged)
-		snprintf(unchanged, sizeof unchanged, ", %" PRId64 " unchanged", r->rows_unchanged);
-	char appended[64] = "";
-	if (r->prefix_bytes) /* SPEC §3: only the records after the earlier ingest's bytes */
-		snprintf(appended, sizeof appended, " (appended from line %" PRId64 ")", r->line_first);
-	log_info("%s: %s, file %" PRId64 ": %" PRId64 " rows loaded%s, %" PRId64 " rejected%s", ingest_base_name(path),
-		 r->kind, r->file_id, r->rows_loaded, unchanged, r->rows_rejected, appended);
-}
-
-int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
-{
-	struct ingest_options o = { 0 };
-	const struct cli_opt opts[] = { { "kind", &o.kind, NULL }, { "recipient", &o.recipient, NULL }, { NULL, NULL, NULL } };
-	int first = 1, pr = cli_parse("ingest", argc, argv, opts, 1, -1, &first); /* first: the first FILE */
-	if (pr != 0)
-		return pr > 0 ? EXIT_DONE : EXIT_USAGE;
-	if (o.kind && !feed_kind_by_name(o.kind))
-		return cli_usage_error("ingest", "unknown kind \"%s\" (known: %s)", o.kind, feed_kind_names());
-	/* SPEC §7: a missing input file is a usage error, in every command */
-	if (ingest_check_files(argc - first, argv + first) < 0)
-		return EXIT_USAGE;
-
-	struct err e = { 0 };
-	struct db *db;
-	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0) {
-		log_error("%s", e.msg);
-		return e.exit_code ? e.exit_code : EXIT_FAILED;
-	}
-	int quarantined = 0;
-	for (int i = first; i < argc; i++) {
-		struct ingest_result r;
-		if (ingest_file(db, argv[i], &o, &r, &e) < 0) {
-			log_error("%s", e.msg);
-			if (i > first)
-				log_error("the files before \"%s\" are ingested; ingesting again skips them", argv[i]);
-			return e.exit_code ? e.exit_code : EXIT_FAILED;
-		}
-		ingest_summary(argv[i], &r);
-		if (r.rows_rejected > 0 || r.file_rejected)
-			quarantined = 1;
-	}
-	/* SPEC §7: 4 = done, but input rows were quarantined. */
-	return quarantined ? EXIT_QUARANTINED : EXIT_DONE;
 }

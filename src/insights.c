@@ -25,11 +25,11 @@
 #include "log.h"
 #include "money.h"
 #include "reconcile.h"
+#include "pgcopy.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
 #include "usage.h"
 
-#define INSIGHTS_COPY_FLUSH_BYTES 65536
 #define INSIGHTS_TEXT_MAX 768 /* a note or an exception sentence */
 #define US_PER_HOUR_I INT64_C(3600000000)
 
@@ -107,129 +107,71 @@ int64_t insights_cell_i64(const PGresult *res, int row, int col)
 /* SETTLE_RECONCILE_TIMING=1 (as for reconcile's phases) prints each insights phase's wall time
  * on stderr, for benchmarks and tuning. */
 /* ---------------------------------------------------------------------------------------------
- * COPY ... FROM STDIN in text format, row by row
+ * COPY ... FROM STDIN: pgcopy.h's text writer, the rows sent in one COPY once written
  */
 
-struct copy_out {
+struct insights_out {
 	struct db *db;
-	char *buf;
-	size_t len, cap;
-	int fields; /* fields of the current row so far */
-	int oom;
+	const char *copy_sql;
+	struct rio_out out;
 };
 
-static void co_raw(struct copy_out *c, const char *s, size_t n)
+static void co_text(struct insights_out *c, const char *s)
 {
-	if (c->oom)
-		return;
-	if (c->len + n + 1 > c->cap) {
-		size_t cap = c->cap ? c->cap : INSIGHTS_COPY_FLUSH_BYTES * 2;
-		while (c->len + n + 1 > cap)
-			cap *= 2;
-		char *q = realloc(c->buf, cap);
-		if (!q) {
-			c->oom = 1;
-			return;
-		}
-		c->buf = q;
-		c->cap = cap;
-	}
-	memcpy(c->buf + c->len, s, n);
-	c->len += n;
+	rio_text(&c->out, s);
 }
 
-static void co_sep(struct copy_out *c)
+static void co_i64(struct insights_out *c, int64_t v)
 {
-	if (c->fields++ > 0)
-		co_raw(c, "\t", 1);
+	rio_int(&c->out, v);
 }
 
-/* A text field: NULL is \N; backslash, tab, newline and CR are escaped (COPY text format). */
-static void co_text(struct copy_out *c, const char *s)
+static void co_null(struct insights_out *c)
 {
-	co_sep(c);
-	if (!s) {
-		co_raw(c, "\\N", 2);
-		return;
-	}
-	for (; *s; s++) {
-		switch (*s) {
-		case '\\': co_raw(c, "\\\\", 2); break;
-		case '\t': co_raw(c, "\\t", 2); break;
-		case '\n': co_raw(c, "\\n", 2); break;
-		case '\r': co_raw(c, "\\r", 2); break;
-		default: co_raw(c, s, 1); break;
-		}
-	}
+	rio_null(&c->out);
 }
 
-static void co_i64(struct copy_out *c, int64_t v)
-{
-	char tmp[24];
-	int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-	co_sep(c);
-	co_raw(c, tmp, (size_t)n);
-}
-
-static void co_null(struct copy_out *c)
-{
-	co_text(c, NULL);
-}
-
-static void co_tenths(struct copy_out *c, int64_t tenths)
+static void co_tenths(struct insights_out *c, int64_t tenths)
 {
 	char tmp[STATS_FORMAT_MAX];
 	stats_format_tenths(tenths, tmp);
 	co_text(c, tmp);
 }
 
-static void co_quarters(struct copy_out *c, int64_t x4)
+static void co_quarters(struct insights_out *c, int64_t x4)
 {
 	char tmp[STATS_FORMAT_MAX];
 	stats_format_quarters(x4, tmp);
 	co_text(c, tmp);
 }
 
-static void co_instant(struct copy_out *c, int64_t us)
+static void co_instant(struct insights_out *c, int64_t us)
 {
 	char tmp[40];
 	time_format_pg(us, tmp);
 	co_text(c, tmp);
 }
 
-static int co_begin(struct copy_out *c, struct db *db, const char *copy_sql, struct err *e)
+static int co_begin(struct insights_out *c, struct db *db, const char *copy_sql, struct err *e)
 {
-	memset(c, 0, sizeof *c);
 	c->db = db;
-	return db_copy_begin(db, copy_sql, e);
+	c->copy_sql = copy_sql;
+	return rio_out_open(&c->out, e);
 }
 
-static int co_flush(struct copy_out *c, struct err *e)
+static int co_end_row(struct insights_out *c, struct err *e)
 {
-	if (c->oom)
-		return err_set(e, EXIT_FAILED, "insights: out of memory");
-	if (c->len > 0 && db_copy_put(c->db, c->buf, c->len, e) < 0)
-		return -1;
-	c->len = 0;
+	(void)e; /* a write failure is sticky: rio_out_send reports it */
+	rio_end_row(&c->out);
 	return 0;
 }
 
-static int co_end_row(struct copy_out *c, struct err *e)
+/* Sends the rows with the COPY (rc == 0) or drops them (rc < 0, e already filled). */
+static int co_finish(struct insights_out *c, int rc, struct err *e)
 {
-	co_raw(c, "\n", 1);
-	c->fields = 0;
-	return c->len >= INSIGHTS_COPY_FLUSH_BYTES || c->oom ? co_flush(c, e) : 0;
-}
-
-/* Ends the COPY (rc == 0) or aborts it (rc < 0, e already filled); frees the buffer. */
-static int co_finish(struct copy_out *c, int rc, struct err *e)
-{
-	if (rc == 0 && co_flush(c, e) == 0)
-		rc = db_copy_end(c->db, e);
-	else
-		db_copy_abort(c->db, "insights: aborted");
-	free(c->buf);
-	c->buf = NULL;
+	if (rc == 0)
+		rc = rio_out_send(&c->out, c->db, c->copy_sql, e);
+	rio_out_close(&c->out);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -417,7 +359,7 @@ static const char usage_copy_sql[] =
 static int usage_write_rows(struct db *db, const struct usage *u, int64_t run_id, const char *period,
 			    struct err *e)
 {
-	struct copy_out c;
+	struct insights_out c;
 	if (co_begin(&c, db, usage_copy_sql, e) < 0)
 		return -1;
 	int rc = 0;
@@ -599,7 +541,7 @@ static int usage_write_exceptions(struct db *db, const struct usage *u, int64_t 
 {
 	if (u->anomalies_n == 0)
 		return 0;
-	struct copy_out c;
+	struct insights_out c;
 	if (co_begin(&c, db, exception_copy_sql, e) < 0)
 		return -1;
 	int rc = 0;
@@ -650,7 +592,7 @@ static int usage_write_chart(struct db *db, const struct usage *u, int64_t run_i
 	if (u->best_row == SIZE_MAX || u->best_points_n == 0)
 		return 0;
 	const struct usage_row *row = &u->rows[u->best_row];
-	struct copy_out c;
+	struct insights_out c;
 	if (co_begin(&c, db, point_copy_sql, e) < 0)
 		return -1;
 	int rc = 0;
@@ -803,7 +745,7 @@ static const char timing_copy_sql[] =
 	" mean_days, median_days, p90_days, min_days, max_days) FROM STDIN";
 
 /* Rows [from, to) of res are one (measure, recipient, currency): one settle.insight_timing row. */
-static int timing_write_group(struct copy_out *c, const PGresult *res, int from, int to, const int64_t *days,
+static int timing_write_group(struct insights_out *c, const PGresult *res, int from, int to, const int64_t *days,
 			      int64_t run_id, const char *period, struct err *e)
 {
 	struct stats_summary s;
@@ -837,7 +779,7 @@ static int timing_write_stats(struct db *db, const PGresult *res, const int64_t 
 	int n = PQntuples(res);
 	if (n == 0)
 		return 0;
-	struct copy_out c;
+	struct insights_out c;
 	if (co_begin(&c, db, timing_copy_sql, e) < 0)
 		return -1;
 	int rc = 0;
@@ -858,7 +800,7 @@ static int timing_write_histograms(struct db *db, const PGresult *res, const int
 	for (size_t b = 0; b < TIMING_BINS_N; b++)
 		edges[b] = timing_bins[b].lo;
 	edges[TIMING_BINS_N] = STATS_VALUE_ABS_MAX + 1;
-	struct copy_out c;
+	struct insights_out c;
 	if (co_begin(&c, db,
 		     "COPY settle.insight_histogram (run_id, period, measure, bin_order, bin_label, days_min,"
 		     " days_max, samples) FROM STDIN",

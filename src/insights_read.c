@@ -11,6 +11,7 @@
 
 #include "currency.h"
 #include "insights_int.h"
+#include "pgcopy.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
 
@@ -36,99 +37,8 @@
  */
 
 #define US_PER_HOUR INT64_C(3600000000)
-#define PG_EPOCH_US INT64_C(946684800000000) /* 2000-01-01, PostgreSQL's epoch, in Unix microseconds */
 
 enum { R_CUSTOMER, R_PRODUCT_CODE, R_DIMENSION, R_AGREEMENT, R_HOUR, R_QUANTITY, R_N };
-
-/* One row of a binary COPY: fields point into libpq's buffer, with their lengths; at[i] is where
- * field i's length word starts (at[R_N]: the row's end), so at[0]..at[3] is the series key as
- * sent: three length-prefixed strings, which no other key can spell. */
-struct bin_in {
-	struct db_copy_reader copy;      /* the current row is its message */
-	const unsigned char *field[R_N]; /* NULL for SQL NULL */
-	int32_t len[R_N];
-	const unsigned char *at[R_N + 1];
-	int header_done;
-};
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static int64_t be64(const unsigned char *p)
-{
-	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
-}
-
-static int bin_in_begin(struct bin_in *in, struct db *db, const char *copy_sql, struct err *e)
-{
-	memset(in, 0, sizeof *in);
-	int binary;
-	if (db_copy_reader_begin(&in->copy, db, copy_sql, &binary, e) < 0)
-		return -1;
-	ASSERT(binary); /* the statement says FORMAT binary */
-	return 0;
-}
-
-/* Reads and discards whatever is left (after an error, or a pass that is full). */
-static void bin_in_end(struct bin_in *in)
-{
-	db_copy_reader_end(&in->copy);
-}
-
-static int bin_in_bad(struct bin_in *in, struct err *e)
-{
-	err_set(e, EXIT_FAILED, "database: a binary COPY row of the usage records is malformed");
-	bin_in_end(in);
-	return -1;
-}
-
-/* 1 with the next row in in->field, 0 at the end (the COPY's status checked), -1 on error. Each
- * CopyData message of COPY TO is one row; the file header comes with the first one, the trailer
- * (field count -1) last. */
-static int bin_in_next(struct bin_in *in, struct err *e)
-{
-	static const char signature[11] = "PGCOPY\n\377\r\n"; /* with its NUL: 11 bytes */
-	for (;;) {
-		char *buf;
-		int n, got = db_copy_reader_next(&in->copy, &buf, &n, e);
-		if (got <= 0)
-			return got;
-		const unsigned char *p = (const unsigned char *)buf, *end = p + n;
-		if (!in->header_done) { /* signature, flags, extension length, extension */
-			if (end - p < 19 || memcmp(p, signature, sizeof signature) != 0 ||
-			    end - p - 19 < (int64_t)be32(p + 15))
-				return bin_in_bad(in, e);
-			p += 19 + be32(p + 15);
-			in->header_done = 1;
-		}
-		if (end - p < 2)
-			return bin_in_bad(in, e);
-		int16_t fields = (int16_t)(p[0] << 8 | p[1]);
-		p += 2;
-		if (fields == -1 && p == end)
-			continue; /* the trailer: the next call ends the COPY */
-		if (fields != R_N)
-			return bin_in_bad(in, e);
-		for (int i = 0; i < R_N; i++) {
-			if (end - p < 4)
-				return bin_in_bad(in, e);
-			in->at[i] = p;
-			int32_t len = (int32_t)be32(p);
-			p += 4;
-			if (len < -1 || end - p < len)
-				return bin_in_bad(in, e);
-			in->field[i] = len < 0 ? NULL : p;
-			in->len[i] = len;
-			p += len < 0 ? 0 : len;
-		}
-		in->at[R_N] = p;
-		if (p != end)
-			return bin_in_bad(in, e);
-		return 1;
-	}
-}
 
 /* One record, kept with its series: 10 bytes (packed: a pass holds millions). */
 struct urec {
@@ -395,7 +305,7 @@ static int pass_take(struct pass *p, int64_t period_start_us, const struct bin_i
 	struct pseries *s = &p->series[si];
 	/* date_trunc('hour') in UTC: the floor, also before 1970. The window's bounds keep the
 	 * instant within years 1..9999 (no infinity). */
-	int64_t us = be64(in->field[R_HOUR]) + PG_EPOCH_US;
+	int64_t us = pgcopy_be64(in->field[R_HOUR]) + COPY_PG_EPOCH_US;
 	int64_t hour = us / US_PER_HOUR - (us % US_PER_HOUR < 0);
 	ASSERT(hour >= p->first_hour && hour < p->first_hour + (int64_t)p->hours); /* the WHERE's window */
 	if (hour - p->first_hour > p->max_hour)
@@ -405,7 +315,7 @@ static int pass_take(struct pass *p, int64_t period_start_us, const struct bin_i
 		if (series_take_agreement(s, in->field[R_AGREEMENT], in->len[R_AGREEMENT], e) < 0)
 			return -1;
 	}
-	return series_append(s, (struct urec){ be64(in->field[R_QUANTITY]), (uint16_t)(hour - p->first_hour) }, e);
+	return series_append(s, (struct urec){ pgcopy_be64(in->field[R_QUANTITY]), (uint16_t)(hour - p->first_hour) }, e);
 }
 
 /* Streams copy_sql (columns R_*, binary) into p. Stops at p->budget with p->overflow set, after
@@ -413,7 +323,7 @@ static int pass_take(struct pass *p, int64_t period_start_us, const struct bin_i
 static int pass_read(struct db *db, const char *copy_sql, struct pass *p, int64_t period_start_us, struct err *e)
 {
 	struct bin_in in;
-	if (bin_in_begin(&in, db, copy_sql, e) < 0)
+	if (bin_in_begin(&in, db, copy_sql, R_N, e) < 0)
 		return -1;
 	int st;
 	while ((st = bin_in_next(&in, e)) == 1) {
@@ -434,8 +344,8 @@ static int pass_read(struct db *db, const char *copy_sql, struct pass *p, int64_
 static const unsigned char *key_field(const unsigned char *key, int i, size_t *len)
 {
 	for (; i > 0; i--)
-		key += 4 + be32(key);
-	*len = be32(key);
+		key += 4 + pgcopy_be32(key);
+	*len = pgcopy_be32(key);
 	return key + 4;
 }
 

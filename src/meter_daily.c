@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "hash.h"
-#include "ingest_copy.h"
+#include "pgcopy.h"
 
 #define METER_DAILY_COPY_CAP ((size_t)256 * 1024)
 

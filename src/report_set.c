@@ -22,22 +22,12 @@
 #include "log.h"
 #include "report.h"
 #include "report_csv.h"
+#include "run.h"
 #include "settle.h"
 #include "timeutil.h"
 
 #define REPORT_FILES_MAX 32
 #define REPORT_RUNFILE_MAX (16u << 20)
-
-void report_failpoint(const char *name)
-{
-	const char *fp = getenv("SETTLE_FAILPOINT");
-	if (fp && strcmp(fp, name) == 0)
-		raise(SIGKILL);
-	if (fp && strncmp(fp, "pause:", 6) == 0 && strcmp(fp + 6, name) == 0) {
-		fprintf(stderr, "settle: failpoint %s: pausing\n", name);
-		sleep(60); /* a signal handler ends it early (test_signals.sh) */
-	}
-}
 
 /* ---------------------------------------------------------------------------------------------
  * Facts (run.csv)
@@ -553,161 +543,8 @@ int report_stage_publish(struct report_stage *st, struct err *e)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Runs
+ * Periods
  */
-
-/* SPEC §6.1: a closed period is written beside its closed set, as P.restated, when its figures
- * differ from the close's; as closed, nothing is written. Returns 1 when the caller stages the
- * set (in->restated says how), 0 when nothing is to be staged, -1 on error. cv is filled. */
-static int report_job_close(struct db *db, const struct report_job *job, int64_t run_id, int32_t period,
-			    struct close_view *cv, struct report_set_input *in, struct err *e)
-{
-	memset(cv, 0, sizeof *cv);
-	in->restated = NULL;
-	if (job->close_mode == REPORT_CLOSE_IGNORE)
-		return 1;
-	int64_t at = job->close_mode == REPORT_CLOSE_AGAINST ? job->against_as_of_us : -1;
-	if (close_find(db, period, at, cv, e) < 0)
-		return -1;
-	if (!cv->closed) {
-		if (job->close_mode == REPORT_CLOSE_RESPECT)
-			return 1;
-		char t[32];
-		time_format(at, t);
-		return err_set(e, EXIT_FAILED, "the close as of %s that this set restates is not in the database", t);
-	}
-	if (close_compare(db, run_id, period, cv, e) < 0)
-		return -1;
-	if (!cv->differs && job->close_mode == REPORT_CLOSE_RESPECT)
-		return 0;
-	in->restated = cv;
-	return 1;
-}
-
-/* A closed period as closed: a stage with nothing staged that removes a stale P.restated. */
-static void report_stage_none(struct report_stage *st, const char *out_root, int32_t period, int remove_stale)
-{
-	memset(st, 0, sizeof *st);
-	period_format(period, st->period);
-	snprintf(st->target, sizeof st->target, "%s", st->period);
-	snprintf(st->root, sizeof st->root, "%s", out_root);
-	st->drop_restated = 1;
-	st->remove_stale = remove_stale;
-}
-
-/* One period of a run: reconcile, insights, stage (or, for a closed period as closed, a stage
- * with nothing staged). res->total counts it only when everything succeeds, so a period
- * contained by report_job_run adds nothing. */
-static int report_job_period(struct db *db, const struct report_job *job, int32_t period,
-			     struct close_view *cv, struct report_stage *st, struct report_job_result *res,
-			     struct err *e)
-{
-	char p[8];
-	period_format(period, p);
-	if (!period_computable(period))
-		return err_set(e, EXIT_FAILED, "%s: cannot be computed: its end lies after year 9999", p);
-	char fp[24];
-	snprintf(fp, sizeof fp, "abort:%s", p);
-	if (getenv("SETTLE_FAILPOINT") && strcmp(getenv("SETTLE_FAILPOINT"), fp) == 0)
-		abort(); /* test hook: an ASSERT reached from this period's data */
-	struct reconcile_summary sum = { 0 };
-	log_progress("%s: reconciling", p);
-	if (reconcile_period(db, job->cfg, res->run_id, period, job->as_of_us, &sum, e) < 0)
-		return err_prefix(e, "%s", p);
-	/* Issue 6: the insights of the period, in the same transaction and under the same run, so
-	 * the set's insight files and USAGE_ANOMALY exceptions come from the same as-of. */
-	struct insights_summary ins;
-	log_progress("%s: computing insights", p);
-	if (insights_compute(db, job->cfg, res->run_id, period, job->as_of_us, &ins, e) < 0)
-		return err_prefix(e, "%s", p);
-	struct report_set_input in = { res->run_id, period, job->as_of_us, job->cfg, NULL };
-	int write = report_job_close(db, job, res->run_id, period, cv, &in, e);
-	if (write < 0)
-		return err_prefix(e, "%s", p);
-	if (!write) /* a stale P.restated is nightly's to remove: it runs at now, report may not */
-		report_stage_none(st, job->out_root, period, strcmp(job->command, "nightly") == 0);
-	else if (report_stage_write(db, &in, job->out_root, st, e) < 0)
-		return err_prefix(e, "%s", p);
-	st->insights = ins; /* report_stage_write cleared the stage */
-	if (cv->closed)
-		close_note(cv, st->note, sizeof st->note);
-	res->total.groups += sum.groups;
-	res->total.allocated += sum.allocated;
-	res->total.exceptions += sum.exceptions + ins.usage_anomalies;
-	res->total.payouts += sum.payouts;
-	return 0;
-}
-
-int report_job_run(struct db *db, const struct report_job *job, struct report_stage *stages,
-		   struct report_job_result *res, struct err *e)
-{
-	memset(res, 0, sizeof *res);
-	for (size_t i = 0; i < job->periods_n; i++) {
-		stages[i].tmp[0] = '\0';
-		if (job->period_errs)
-			memset(&job->period_errs[i], 0, sizeof job->period_errs[i]);
-	}
-	struct close_view *cv = malloc(sizeof *cv);
-	if (!cv)
-		return err_set(e, EXIT_FAILED, "out of memory");
-	if (db_begin(db, e) < 0) {
-		free(cv);
-		return -1;
-	}
-	if (run_create(db, job->command, job->as_of_us, job->cfg, &res->run_id, e) < 0)
-		goto fail;
-	for (size_t i = 0; i < job->periods_n; i++) {
-		if (!job->period_errs) {
-			if (report_job_period(db, job, job->periods[i], cv, &stages[i], res, e) < 0)
-				goto fail;
-			continue;
-		}
-		/* Containment: the period's rows, temporary tables and stage go; the run goes on. A
-		 * failure to roll back (the connection is gone) fails the whole run. */
-		if (db_exec(db, "SAVEPOINT report_period", e) < 0)
-			goto fail;
-		struct err *pe = &job->period_errs[i];
-		if (report_job_period(db, job, job->periods[i], cv, &stages[i], res, pe) == 0) {
-			if (db_exec(db, "RELEASE SAVEPOINT report_period", e) < 0)
-				goto fail;
-			continue;
-		}
-		if (!pe->msg[0])
-			err_set(pe, EXIT_FAILED, "failed without a message");
-		report_stage_discard(&stages[i]);
-		if (db_exec(db, "ROLLBACK TO SAVEPOINT report_period", e) < 0 ||
-		    db_exec(db, "RELEASE SAVEPOINT report_period", e) < 0) {
-			err_prefix(e, "after %s", pe->msg);
-			goto fail;
-		}
-	}
-	if (job->before_commit && job->before_commit(db, job, stages, res, e) < 0)
-		goto fail;
-	report_failpoint("stage-written");
-	if (db_commit(db, e) < 0)
-		goto fail;
-	log_progress_done();
-	free(cv);
-	return 0;
-fail:
-	free(cv);
-	log_progress_done();
-	db_rollback(db);
-	for (size_t i = 0; i < job->periods_n; i++)
-		report_stage_discard(&stages[i]);
-	return -1;
-}
-
-int report_db_now_us(struct db *db, int64_t *out_us, struct err *e)
-{
-	PGresult *res = db_query(db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint", 0,
-				 NULL, PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	int rc = report_parse_micros(PQgetvalue(res, 0, 0), out_us, e);
-	PQclear(res);
-	return rc;
-}
 
 int report_parse_period(const char *text, int32_t *out, struct err *e)
 {

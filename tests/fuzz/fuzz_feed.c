@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "feed.h"
-#include "ingest_copy.h"
+#include "pgcopy.h"
 
 static int discard(void *arg, const char *buf, size_t len, struct err *e)
 {

@@ -29,7 +29,7 @@ settle ingest "$work"/inbox/*.csv >/dev/null 2>&1
 settle report --period 2026-10 --out "$work/sets" >/dev/null 2>&1
 set=$work/sets/2026-10
 
-for c in init ingest reconcile report nightly rerun verify close status; do
+for c in init ingest reconcile report nightly rerun verify close status check; do
 	expect "$c: an unknown option" 2 "settle: $c: error: unknown option \"--bogus\"" "$S" --db "$DB" "$c" --bogus
 	check "$c: the usage line follows" grep -q "^usage: settle $c" "$work/err"
 	"$S" "$c" --help >"$work/help1" 2>/dev/null

@@ -7,7 +7,7 @@
 
 #include "check.h"
 #include "feed.h"
-#include "ingest_copy.h"
+#include "pgcopy.h"
 
 /* Parses data (a header and at most one row) and binds/validates it. Writes "OK",
  * "CODE column" / "CODE -" for a row rejection, or "HEADER CODE column|-" for a header one. */

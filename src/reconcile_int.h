@@ -12,7 +12,9 @@
  *   rc_flush            every collected row to its table by COPY
  *   rc_assert           the balance assertions, on the stored rows
  * Rows to store are written to rio_out temporary files while the input streams; nothing is sent
- * before every stream has been read (one connection, one COPY at a time).
+ * before every stream has been read (one connection, one COPY at a time). The phases add to
+ * the shared state through reconcile_state.c (rc_exception_add, rc_statement_add, rc_tolerance,
+ * ...), the file below them all: no phase calls back into reconcile.c.
  */
 #ifndef SETTLE_RECONCILE_INT_H
 #define SETTLE_RECONCILE_INT_H
@@ -26,6 +28,7 @@
 #include "err.h"
 #include "match.h"
 #include "reconcile.h"
+#include "pgcopy.h"
 #include "reconcile_io.h"
 
 /* The order of pg_temp.rc_be and of the charge-group stream (reconcile_groups.c): each

@@ -1,4 +1,4 @@
-/* ingest_status.c — `settle status`: what is in the database (SPEC §7).
+/* cmd_status.c — `settle status`: what is in the database (SPEC §7).
  *
  * Sections, each one query: ingested files (with their counts and ingest instant), the first
  * rejected rows of each file, runs, and per period the open exceptions of its latest run. The
@@ -14,6 +14,7 @@
 #include "close.h"
 #include "contain.h"
 #include "log.h"
+#include "run.h"
 #include "settle.h"
 
 #define STATUS_REJECTED_PER_FILE 5
@@ -154,6 +155,28 @@ static int status_closes(struct db *db, struct err *e)
 		if (current)
 			printf(" (%s/%s%s)", out, p, strcmp(state, "closed") == 0 ? "" : CLOSE_RESTATED_SUFFIX);
 		putchar('\n');
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* `settle status`: the periods failing in nightly, with since when and why (nothing when none). */
+static int contain_status(struct db *db, struct err *e)
+{
+	PGresult *r = db_query(db,
+		"SELECT period, to_char(first_failed AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), failures,"
+		"       CASE WHEN crashed THEN 'crashed' ELSE 'error' END, reason"
+		" FROM settle.period_failure ORDER BY period",
+		0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0) {
+		printf("\nperiods failing in nightly (retried every night):\n  %-7s  %-20s  %8s  %-7s  %s\n", "period",
+		       "since", "nightlies", "how", "last reason");
+		for (int i = 0; i < n; i++)
+			printf("  %-7s  %-20s  %8s  %-7s  %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+			       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
 	}
 	PQclear(r);
 	return 0;

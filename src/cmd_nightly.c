@@ -1,4 +1,4 @@
-/* nightly.c — `settle nightly`: ingest the inbox, then reconcile and report what changed
+/* cmd_nightly.c — `settle nightly`: ingest the inbox, then reconcile and report what changed
  * (SPEC §6, §7).
  *
  * One as-of instant for the whole run: the database clock when the run starts. Every file is
@@ -21,6 +21,7 @@
 #include "insights.h"
 #include "log.h"
 #include "report_set.h"
+#include "run.h"
 #include "settle.h"
 #include "signals.h"
 #include "timeutil.h"
@@ -139,7 +140,7 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 			log_info("%s: %s, %lld rows loaded, %lld rejected", rel, r.kind, (long long)r.rows_loaded,
 				 (long long)r.rows_rejected);
 		}
-		report_failpoint("ingested-one");
+		run_failpoint("ingested-one");
 	}
 	log_progress_done();
 	if (s->feeds_skipped)
@@ -309,14 +310,14 @@ static int nightly_job(struct db *db, const struct config *cfg, int64_t as_of_us
 	struct report_job_result res;
 	if (report_job_run(db, &job, stages, &res, e) < 0)
 		goto done;
-	report_failpoint("committed");
+	run_failpoint("committed");
 	rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (errs[i].msg[0])
 			continue; /* failed: contained, nothing staged */
 		rc = report_stage_publish(&stages[i], e);
 		if (i == 0)
-			report_failpoint("published-one");
+			run_failpoint("published-one");
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct contain_period *c = &cp[idx[i]];
@@ -387,6 +388,35 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 	if (rc < 0 && signals_received())
 		contain_abandon(db); /* an interruption is no crash */
 	return rc;
+}
+
+/* The error lines of the periods (one each) for the log: what failed now, what is still failing,
+ * what came back. Returns how many failed in this run. */
+static size_t contain_log(const struct contain_period *cp, size_t n)
+{
+	size_t failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct contain_period *c = &cp[i];
+		char p[8];
+		period_format(c->period, p);
+		/* the job prefixes its errors with the period: not twice */
+		const char *msg = c->err.msg;
+		if (strncmp(msg, p, 7) == 0 && msg[7] == ':' && msg[8] == ' ')
+			msg += 9;
+		if (c->failed) {
+			failed++;
+			if (c->failing)
+				log_error("%s: not reported, still failing since %s (%d earlier nightl%s%s): %s", p, c->since,
+					  c->failures, c->failures == 1 ? "y" : "ies",
+					  c->crashed ? ", the last one died computing it" : "", msg);
+			else
+				log_error("%s: not reported: %s", p, msg);
+		} else if (c->failing) {
+			log_warning("%s: reported again; it had failed since %s (%d nightl%s, last: %s)", p, c->since,
+				    c->failures, c->failures == 1 ? "y" : "ies", c->reason);
+		}
+	}
+	return failed;
 }
 
 /* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
@@ -487,7 +517,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	int rc = -1;
 	if (nightly_walk(inbox, &in, &s, &e) < 0)
 		goto done;
-	if (settle_db(ctx, &db, &e) < 0 || db_lock_run(db, &e) < 0 || report_db_now_us(db, &as_of_us, &e) < 0)
+	if (run_open_locked(ctx, &db, &e) < 0 || run_db_now_us(db, &as_of_us, &e) < 0)
 		goto done;
 	if (as_of_s && nightly_replay_as_of(db, as_of_s, &as_of_us, &e) < 0)
 		goto done;

@@ -1,4 +1,4 @@
-/* report.c — `settle report`, `settle rerun` and `settle verify` (SPEC §6, §7, §8).
+/* cmd_report.c — `settle report`, `settle rerun` and `settle verify` (SPEC §6, §7, §8).
  *
  * All three are one run (report_job_run): lock, begin, create the run, reconcile the period at
  * the as-of, write the set into a temporary directory from the uncommitted results, commit. report
@@ -18,6 +18,7 @@
 #include "insights.h"
 #include "log.h"
 #include "report_set.h"
+#include "run.h"
 #include "settle.h"
 #include "timeutil.h"
 
@@ -67,9 +68,9 @@ static int report_run_one(struct settle_ctx *ctx, const char *command, const str
 			  struct report_stage *st, struct report_job_result *res, int keep_staged, struct err *e)
 {
 	struct db *db;
-	if (settle_db(ctx, &db, e) < 0 || db_lock_run(db, e) < 0)
+	if (run_open_locked(ctx, &db, e) < 0)
 		return -1;
-	if (!as_of_given && report_db_now_us(db, as_of_us, e) < 0)
+	if (!as_of_given && run_db_now_us(db, as_of_us, e) < 0)
 		return -1;
 	if (!keep_staged && report_warn_empty(db, period, *as_of_us, e) < 0)
 		return -1;
@@ -80,7 +81,7 @@ static int report_run_one(struct settle_ctx *ctx, const char *command, const str
 		return -1;
 	if (keep_staged)
 		return 0;
-	report_failpoint("committed");
+	run_failpoint("committed");
 	if (report_stage_publish(st, e) < 0) {
 		report_stage_discard(st);
 		return -1;
