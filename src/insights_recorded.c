@@ -146,8 +146,9 @@ static int parse_quantity(const char *t, int64_t *out, int *fraction)
 
 /* Whether the metering log explains a history incident of the recorded series: the metering
  * series has usage in the period and its total over the incident's days equals the recorded one
- * within INSIGHTS_RECORD_TOL_E2 % (and one unit). Then the change is in the usage, and the
- * metering series' own row reports it. */
+ * within INSIGHTS_RECORD_TOL_E2 % (and one unit), or within a tenth of the incident's departure
+ * from its expectation (the metering log shows nine tenths of the change). Then the change is in
+ * the usage, and the metering series' own row reports it. */
 static int explained_by_metering(const struct usage *u, const struct rseries *s, const struct anomaly *a)
 {
 	if (!s->metered)
@@ -162,7 +163,8 @@ static int explained_by_metering(const struct usage *u, const struct rseries *s,
 		r += s->rq[d];
 	}
 	__int128 diff = m > r ? m - r : r - m;
-	return diff <= 1 || diff * 100 <= m * INSIGHTS_RECORD_TOL_E2;
+	__int128 dev = a->actual > a->expected ? a->actual - a->expected : a->expected - a->actual;
+	return diff <= 1 || diff * 100 <= m * INSIGHTS_RECORD_TOL_E2 || diff * 10 <= dev;
 }
 
 /* A day of the period on which the marketplace recorded less than was metered: short by more
