@@ -334,7 +334,7 @@ static void usage_note(const struct usage *u, const struct usage_row *row, char 
 		snprintf(buf, size, "%s%s%s", src, row->reason, leaks);
 		return;
 	}
-	char basis[256], from[11], to[11], money[64], head[64];
+	char basis[256], from[11], to[11], money[64], head[192];
 	static const char *const grain_name[] = { "hourly", "daily totals", "weekly totals" };
 	basis_text(u, row, basis, sizeof basis);
 	if (row->anomalies > 0)

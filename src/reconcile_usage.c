@@ -599,7 +599,7 @@ static int unattributed_exceptions(struct rc *rc, struct unattributed_set *s, st
 		qsort(s->u, s->n, sizeof *s->u, unattributed_cmp);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct unattributed *u = &s->u[i];
-		char q[MONEY_FORMAT_MAX], days[RECORD_DAYS_TEXT], who[200], why[400], ref[1024], buf[RTEXT_MAX];
+		char q[MONEY_FORMAT_MAX], days[RECORD_DAYS_TEXT], who[200], why[400], ref[1024], buf[RTEXT_MAX * 2];
 		money_format(u->quantity_micros, 0, q);
 		size_t used = 0, shown = 0, more = 0;
 		days[0] = '\0';
