@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "insights_int.h"
+#include "pgcopy.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
 
