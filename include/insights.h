@@ -52,6 +52,8 @@
 #define INSIGHTS_TREND_MAX_E2 200        /* the trend factor stays within 1/2 .. 2 */
 #define INSIGHTS_MAD_SCALE_E4 14826      /* 1.4826: MAD -> standard deviation under normality */
 #define INSIGHTS_SIGMA_FLOOR_UNITS 1     /* sigma is at least one unit of quantity */
+#define INSIGHTS_RECORD_TOL_E2 1         /* recorded vs metered: a day short by more than 1 % (and 1 unit) ... */
+#define INSIGHTS_RECORD_GAP_DAYS 3       /* ... a run of short days bridges up to 3 days that lean its way */
 #define INSIGHTS_HORIZON_LAG_HOURS 3     /* a running month: its newest 3 hours of usage are not scored */
 #define INSIGHTS_SERIES_POINTS_MAX 20000 /* more hourly points than 13 months hold is a bug */
 /* Usage records held in memory at once, a series counting as INSIGHTS_SERIES_COST_POINTS records

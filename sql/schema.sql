@@ -73,6 +73,51 @@ CREATE FUNCTION settle.account_pad(account text) RETURNS text
 $_$;
 
 --
+-- Name: agreement_usage_prices(timestamp with time zone, date, date); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.agreement_usage_prices(as_of timestamp with time zone, first_day date, end_day date) RETURNS TABLE(agreement_id text, dimension text, usage_day date, price text, unit_price_micros bigint)
+    LANGUAGE sql STABLE
+    AS $_$
+    WITH v AS (
+        SELECT DISTINCT ON (t.agreement_id, t.term_id, t.valid_from) t.agreement_id, t.term_id, t.valid_from,
+               t.term_type, t.term_configuration, t.delete_date
+        FROM settle.sdds_agreement_term t
+        WHERE t.file_id IN (SELECT f.file_id FROM settle.visible_files(as_of) f)
+        ORDER BY t.agreement_id, t.term_id, t.valid_from, t.update_date DESC NULLS LAST, t.file_id DESC, t.line DESC
+    ),
+    r AS (
+        SELECT v.agreement_id, v.term_id, v.term_configuration,
+               CASE WHEN lag(v.valid_from) OVER w IS NULL THEN NULL ELSE v.valid_from END AS valid_from,
+               lead(v.valid_from) OVER w AS valid_to
+        FROM v
+        WHERE v.delete_date IS NULL AND v.term_type = 'UsageBasedPricingTerm'
+        WINDOW w AS (PARTITION BY v.agreement_id, v.term_id ORDER BY v.valid_from NULLS FIRST)
+    ),
+    days AS (
+        SELECT d::date AS usage_day FROM generate_series(first_day::timestamp, end_day::timestamp - interval '1 day',
+                                                         interval '1 day') d
+    )
+    SELECT DISTINCT ON (r.agreement_id, card.elem->>'dimensionKey', days.usage_day)
+           r.agreement_id, card.elem->>'dimensionKey', days.usage_day, card.elem->>'price',
+           CASE WHEN (card.elem->>'price') ~ '^[0-9]+(\.[0-9]+)?$'
+                 AND (card.elem->>'price')::numeric * 1000000 = trunc((card.elem->>'price')::numeric * 1000000)
+                 AND (card.elem->>'price')::numeric < 1000000000000
+                THEN ((card.elem->>'price')::numeric * 1000000)::bigint END
+    FROM r
+    JOIN days ON (r.valid_from IS NULL OR r.valid_from <= days.usage_day::timestamp AT TIME ZONE 'UTC')
+             AND (r.valid_to IS NULL OR days.usage_day::timestamp AT TIME ZONE 'UTC' < r.valid_to)
+    CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.term_configuration->'rateCards') = 'array'
+                                                 THEN r.term_configuration->'rateCards' ELSE '[]' END)
+                       WITH ORDINALITY rc (elem, n)
+    CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(rc.elem->'rateCard') = 'array'
+                                                 THEN rc.elem->'rateCard' ELSE '[]' END)
+                       WITH ORDINALITY card (elem, n)
+    WHERE card.elem->>'dimensionKey' IS NOT NULL
+    ORDER BY r.agreement_id, card.elem->>'dimensionKey', days.usage_day, r.term_id COLLATE "C", rc.n, card.n
+$_$;
+
+--
 -- Name: bank_deposit; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -1424,6 +1469,8 @@ CREATE TABLE settle.insight_usage (
     anomalies bigint NOT NULL,
     max_score numeric(12,1),
     note text NOT NULL,
+    source text DEFAULT 'metering'::text NOT NULL,
+    CONSTRAINT insight_usage_source_check CHECK ((source = ANY (ARRAY['metering'::text, 'recorded'::text]))),
     CONSTRAINT insight_usage_status_check CHECK ((status = ANY (ARRAY['OK'::text, 'ANOMALY'::text, 'NOT_ENOUGH_HISTORY'::text, 'ONBOARDING'::text, 'IRREGULAR'::text])))
 );
 
@@ -1446,6 +1493,12 @@ COMMENT ON COLUMN settle.insight_usage.history_days IS 'calendar days from the f
 COMMENT ON COLUMN settle.insight_usage.anomalies IS 'incidents = USAGE_ANOMALY rows of the series';
 
 --
+-- Name: COLUMN insight_usage.source; Type: COMMENT; Schema: settle; Owner: -
+--
+
+COMMENT ON COLUMN settle.insight_usage.source IS 'metering: the seller''s metering log (Success records, hourly); recorded: the marketplace''s daily usage feed';
+
+--
 -- Name: insight_usage_point; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -1460,7 +1513,9 @@ CREATE TABLE settle.insight_usage_point (
     band_low bigint NOT NULL,
     band_high bigint NOT NULL,
     score numeric(12,1) NOT NULL,
-    anomaly boolean NOT NULL
+    anomaly boolean NOT NULL,
+    source text DEFAULT 'metering'::text NOT NULL,
+    CONSTRAINT insight_usage_point_source_check CHECK ((source = ANY (ARRAY['metering'::text, 'recorded'::text])))
 );
 
 --
@@ -1476,6 +1531,20 @@ CREATE TABLE settle.metering_daily (
     usage_day date NOT NULL,
     quantity bigint NOT NULL,
     records bigint NOT NULL
+);
+
+--
+-- Name: metering_day_result; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.metering_day_result (
+    run_id bigint NOT NULL,
+    period text NOT NULL,
+    offer_id text NOT NULL,
+    dimension text NOT NULL,
+    usage_day date NOT NULL,
+    metered_quantity bigint NOT NULL,
+    recorded_quantity numeric NOT NULL
 );
 
 --
@@ -1495,7 +1564,8 @@ CREATE TABLE settle.metering_result (
     expected_micros bigint,
     billed_micros bigint,
     status text NOT NULL,
-    recorded_quantity numeric
+    recorded_quantity numeric,
+    price_note text
 );
 
 --
@@ -1753,7 +1823,7 @@ ALTER TABLE ONLY settle.insight_timing
 --
 
 ALTER TABLE ONLY settle.insight_usage
-    ADD CONSTRAINT insight_usage_pkey PRIMARY KEY (run_id, period, customer_aws_account_id, product_code, dimension);
+    ADD CONSTRAINT insight_usage_pkey PRIMARY KEY (run_id, period, customer_aws_account_id, product_code, dimension, source);
 
 --
 -- Name: insight_usage_point insight_usage_point_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
@@ -1761,6 +1831,13 @@ ALTER TABLE ONLY settle.insight_usage
 
 ALTER TABLE ONLY settle.insight_usage_point
     ADD CONSTRAINT insight_usage_point_pkey PRIMARY KEY (run_id, period, usage_hour);
+
+--
+-- Name: metering_day_result metering_day_result_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.metering_day_result
+    ADD CONSTRAINT metering_day_result_pkey PRIMARY KEY (run_id, period, offer_id, dimension, usage_day);
 
 --
 -- Name: metering metering_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
@@ -2055,6 +2132,13 @@ ALTER TABLE ONLY settle.insight_usage_point
 
 ALTER TABLE ONLY settle.insight_usage
     ADD CONSTRAINT insight_usage_run_id_fkey FOREIGN KEY (run_id) REFERENCES settle.run(run_id);
+
+--
+-- Name: metering_day_result metering_day_result_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.metering_day_result
+    ADD CONSTRAINT metering_day_result_run_id_fkey FOREIGN KEY (run_id) REFERENCES settle.run(run_id);
 
 --
 -- Name: metering_result metering_result_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -

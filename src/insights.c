@@ -224,8 +224,13 @@ int usage_finish_series(struct usage *u, struct err *e)
 			row->observed_max = q;
 		row->period_points++;
 	}
-	ASSERT(row->period_points > 0); /* a series exists because it has usage in the period */
-	int rc = usage_score_series(u, e);
+	/* a series exists because it has usage in the period; a recorded one may have lost it all
+	 * (its metering log has usage there) */
+	ASSERT(row->period_points > 0 || row->recorded);
+	/* a status set already says why the series is not scored (a recorded series of fractions) */
+	int rc = row->status ? 0 : usage_score_series(u, e);
+	if (rc == 0 && u->after_score)
+		rc = u->after_score(u, u->after_ctx, e);
 	if (rc == 0 && row->anomalies > 0 &&
 	    (u->best_row == SIZE_MAX || row->max_score_tenths > u->rows[u->best_row].max_score_tenths)) {
 		u->best_row = u->rows_n - 1;
@@ -320,20 +325,26 @@ static void basis_text(const struct usage *u, const struct usage_row *row, char 
 
 static void usage_note(const struct usage *u, const struct usage_row *row, char *buf, size_t size)
 {
+	const char *src = row->recorded ? "recorded by the marketplace (daily usage feed): " : "";
+	char leaks[96] = "";
+	if (row->leaks > 0)
+		snprintf(leaks, sizeof leaks, "; %" PRId64 " %s below the metering log", row->leaks,
+			 row->leaks == 1 ? "incident" : "incidents");
 	if (!row->scored) {
-		snprintf(buf, size, "%s", row->reason);
+		snprintf(buf, size, "%s%s%s", src, row->reason, leaks);
 		return;
 	}
-	char basis[256], from[11], to[11], money[64], head[64];
+	char basis[256], from[11], to[11], money[64], head[192];
 	static const char *const grain_name[] = { "hourly", "daily totals", "weekly totals" };
 	basis_text(u, row, basis, sizeof basis);
 	if (row->anomalies > 0)
-		snprintf(head, sizeof head, "%" PRId64 " %s", row->anomalies, row->anomalies == 1 ? "incident" : "incidents");
+		snprintf(head, sizeof head, "%" PRId64 " %s%s", row->anomalies, row->anomalies == 1 ? "incident" : "incidents",
+			 leaks);
 	else
 		snprintf(head, sizeof head, "no incident");
 	if (row->total_days == 0) {
-		snprintf(buf, size, "%s against %s; %s (no complete %s of the period yet)", grain_name[row->grain], basis,
-			 head, row->grain == GRAIN_WEEK ? "week" : "day");
+		snprintf(buf, size, "%s%s against %s; %s (no complete %s of the period yet)", src, grain_name[row->grain],
+			 basis, head, row->grain == GRAIN_WEEK ? "week" : "day");
 		return;
 	}
 	time_format_day((int32_t)row->total_from_day, from);
@@ -345,15 +356,15 @@ static void usage_note(const struct usage *u, const struct usage_row *row, char 
 			 stats_div_round((__int128)(diff < 0 ? -diff : diff) * 100, row->total_expected));
 	money_text(u, row, diff < 0 ? -diff : diff, money, sizeof money);
 	snprintf(buf, size,
-		 "%s against %s; %s to %s: %" PRId64 " units against %" PRId64 " expected (%s%" PRId64 " units%s%s); %s",
-		 grain_name[row->grain], basis, from, to, row->total_actual, row->total_expected, diff < 0 ? "-" : "+",
+		 "%s%s against %s; %s to %s: %" PRId64 " units against %" PRId64 " expected (%s%" PRId64 " units%s%s); %s",
+		 src, grain_name[row->grain], basis, from, to, row->total_actual, row->total_expected, diff < 0 ? "-" : "+",
 		 diff < 0 ? -diff : diff, money, pct, head);
 }
 
 static const char usage_copy_sql[] =
 	"COPY settle.insight_usage (run_id, period, customer_aws_account_id, product_code, dimension,"
 	" agreement_id, offer_id, status, history_points, history_days, history_median, history_mad,"
-	" band_low, band_high, period_points, observed_min, observed_max, anomalies, max_score, note)"
+	" band_low, band_high, period_points, observed_min, observed_max, anomalies, max_score, note, source)"
 	" FROM STDIN";
 
 static int usage_write_rows(struct db *db, const struct usage *u, int64_t run_id, const char *period,
@@ -395,6 +406,7 @@ static int usage_write_rows(struct db *db, const struct usage *u, int64_t run_id
 			co_null(&c);
 		usage_note(u, row, note, sizeof note);
 		co_text(&c, note);
+		co_text(&c, row->recorded ? "recorded" : "metering");
 		rc = co_end_row(&c, e);
 	}
 	return co_finish(&c, rc, e);
@@ -475,11 +487,21 @@ static void anomaly_detail(const struct usage *u, const struct anomaly *a, char 
 	if (a->expected > 0)
 		snprintf(pct, sizeof pct, "%" PRId64 " %% ", stats_div_round((__int128)adiff * 100, a->expected));
 	static const int thresholds[] = { INSIGHTS_HOUR_THRESHOLD, INSIGHTS_DAY_THRESHOLD, INSIGHTS_WEEK_THRESHOLD };
+	if (a->kind == ANOMALY_LEAK) {
+		snprintf(detail, detail_size,
+			 "%s the marketplace's recorded usage (daily usage feed) is %s(\xe2\x89\x88 %" PRId64
+			 " units%s%s) below the metered: %" PRId64 " units recorded against %" PRId64
+			 " metered (Success records of the metering log); metering records the marketplace did not"
+			 " record are not billed",
+			 when, pct, adiff, money, row->priced ? "" : "; no unit price known", a->actual, a->expected);
+		return;
+	}
 	snprintf(detail, detail_size,
-		 "%s recorded usage is %s(\xe2\x89\x88 %" PRId64 " units%s%s) %s expected: %" PRId64 " units against %" PRId64
+		 "%s %s is %s(\xe2\x89\x88 %" PRId64 " units%s%s) %s expected: %" PRId64 " units against %" PRId64
 		 " expected; expected from %s; highest robust score %s > %d",
-		 when, pct, adiff, money, row->priced ? "" : "; no unit price known", a->direction > 0 ? "above" : "below",
-		 a->actual, a->expected, basis, score, thresholds[a->grain]);
+		 when, row->recorded ? "the marketplace's recorded usage (daily usage feed)" : "recorded usage", pct, adiff,
+		 money, row->priced ? "" : "; no unit price known", a->direction > 0 ? "above" : "below", a->actual,
+		 a->expected, basis, score, thresholds[a->grain]);
 }
 
 struct numbered_ref {
@@ -584,7 +606,7 @@ static int usage_write_exceptions(struct db *db, const struct usage *u, int64_t 
 
 static const char point_copy_sql[] =
 	"COPY settle.insight_usage_point (run_id, period, customer_aws_account_id, product_code, dimension,"
-	" usage_hour, quantity, band_low, band_high, score, anomaly) FROM STDIN";
+	" usage_hour, quantity, band_low, band_high, score, anomaly, source) FROM STDIN";
 
 static int usage_write_chart(struct db *db, const struct usage *u, int64_t run_id, const char *period,
 			     struct err *e)
@@ -609,6 +631,7 @@ static int usage_write_chart(struct db *db, const struct usage *u, int64_t run_i
 		co_i64(&c, p->high);
 		co_tenths(&c, p->score_tenths);
 		co_text(&c, p->anomaly ? "t" : "f");
+		co_text(&c, row->recorded ? "recorded" : "metering");
 		rc = co_end_row(&c, e);
 	}
 	return co_finish(&c, rc, e);
@@ -662,6 +685,10 @@ static int usage_compute(struct db *db, const struct config *cfg, int64_t run_id
 		goto release;
 	snprintf(phase, sizeof phase, "usage read (%zu %s)", passes, passes == 1 ? "pass" : "passes");
 	log_phase("insights", period_text, phase, t0);
+	t0 = log_clock();
+	if (usage_read_recorded(db, &u, &w, e) < 0)
+		goto release;
+	log_phase("insights", period_text, "recorded usage read", t0);
 	t0 = log_clock();
 	if (anomalies_number(&u, e) < 0 || usage_write_rows(db, &u, run_id, period_text, e) < 0 ||
 	    usage_write_exceptions(db, &u, run_id, period_text, e) < 0 ||
@@ -957,6 +984,7 @@ int insights_compute(struct db *db, const struct config *cfg, int64_t run_id, in
 		return err_prefix(e, "insights %s", period_text);
 	log_phase("insights", period_text, "payment timing", t0);
 	ASSERT(out->usage_series == out->usage_scored + out->usage_not_enough_history);
-	ASSERT(out->usage_anomalous_series <= out->usage_scored);
+	/* a recorded series not scored on its history may still lie below the metering log */
+	ASSERT(out->usage_anomalous_series <= out->usage_series);
 	return 0;
 }

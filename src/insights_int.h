@@ -61,6 +61,8 @@ struct usage_row {
 	int priced;
 	struct usage_price price;
 	char reason[256];         /* why not scored (status other than OK/ANOMALY) */
+	int recorded;             /* the marketplace's recorded series (daily usage feed), not the metering log */
+	int64_t leaks;            /* of its incidents, recorded usage below the metering log (ANOMALY_LEAK) */
 };
 
 /* One scored point of the series being scored (insights_score.c): its quantity, expectation
@@ -77,8 +79,13 @@ struct spoint {
 	int64_t dev_q4, exp_q4, sig_q4; /* deviation, expectation and sigma in whole quarter-units */
 };
 
+/* What an incident departs from: the series' own history, or (a recorded series only) the
+ * seller's metering log of the same days (docs/insights.md, "The marketplace's recorded series"). */
+enum anomaly_kind { ANOMALY_HISTORY = 0, ANOMALY_LEAK = 1 };
+
 /* A USAGE_ANOMALY: consecutive anomalous points of one series in one direction (SPEC §4.9). */
 struct anomaly {
+	enum anomaly_kind kind;
 	size_t row;               /* index into usage.rows */
 	enum usage_grain grain;
 	int64_t from_us, to_us;   /* the first and the last point's first instant */
@@ -116,6 +123,10 @@ struct usage {
 	size_t best_row;          /* SIZE_MAX: none */
 	struct point *points, *best_points; /* hours slots each */
 	size_t points_n, best_points_n;
+	/* Called by usage_finish_series right after the series is scored (NULL: none): the recorded
+	 * series' reader adds its leak check and drops what the metering log explains there. */
+	int (*after_score)(struct usage *u, void *ctx, struct err *e);
+	void *after_ctx;
 };
 
 /* The window: the history's first instant to the period's end; formatted for SQL by
@@ -147,9 +158,24 @@ int64_t insights_cell_i64(const PGresult *res, int row, int col);
  * order onto u->rows; *passes counts the passes over the window (0 when the period has none). */
 int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes, struct err *e);
 
-/* Series sources. Today there is one, the seller's metering records (insights_read.c); a second
- * one (the marketplace's recorded usage, daily) would read its own rows and feed the same three
- * calls above, its days as hours at 00:00 with the day's total — the scoring picks the day grain
- * for such a series by itself, and the rows and exceptions need no change. */
+/* The offers and their prices, by agreement (insights_read.c). */
+struct offers {
+	PGresult *offers; /* agreement_id (sorted in byte order), offer_id, currency */
+	PGresult *prices; /* offer_id, dimension (sorted in byte order), unit_price_micros */
+};
+int usage_offers(struct db *db, const struct usage_window *w, struct offers *o, struct err *e);
+/* The row of the one offer with that agreement, current at as-of, or -1. */
+int usage_offer_row(const PGresult *offers, const char *agreement_id);
+/* The unit price of (that offer, dimension): 1 and *out filled, or 0. */
+int usage_price_of(const struct offers *o, int row, const char *dimension, struct usage_price *out);
+
+/* Series sources: the seller's metering records (insights_read.c, hourly) and the marketplace's
+ * recorded usage (insights_recorded.c, the daily usage feed): its days are fed as hours at 00:00
+ * with the day's total, so the scoring picks the day grain by itself; the reader adds the leak
+ * check against the metering log of the same series (docs/insights.md).
+ * usage_read_recorded: every series of the daily usage feed with recorded or metered usage in the
+ * period, scored onto u->rows after the metering series; nothing when the feed has no row in the
+ * window as of w->as_of. */
+int usage_read_recorded(struct db *db, struct usage *u, const struct usage_window *w, struct err *e);
 
 #endif

@@ -391,14 +391,8 @@ static int pass_key_text(struct pass *p, const struct pseries *s, const char *ou
 	return 0;
 }
 
-/* The offers and their prices (usage_offers, usage_prices). */
-struct offers {
-	PGresult *offers; /* agreement_id (sorted in byte order), offer_id, currency */
-	PGresult *prices; /* offer_id, dimension (sorted in byte order), unit_price_micros */
-};
-
 /* The row of the offers by agreement: the one offer with that agreement, current at as-of; -1. */
-static int offer_row(const PGresult *offers, const char *agreement_id)
+int usage_offer_row(const PGresult *offers, const char *agreement_id)
 {
 	if (!agreement_id)
 		return -1;
@@ -417,7 +411,7 @@ static int offer_row(const PGresult *offers, const char *agreement_id)
 }
 
 /* The unit price of (offer_id, dimension), as of the run: 1 and *out filled, or 0. */
-static int price_of(const struct offers *o, int row, const char *dimension, struct usage_price *out)
+int usage_price_of(const struct offers *o, int row, const char *dimension, struct usage_price *out)
 {
 	const char *offer_id = PQgetvalue(o->offers, row, 1), *currency = PQgetvalue(o->offers, row, 2);
 	int lo = 0, hi = PQntuples(o->prices);
@@ -464,9 +458,9 @@ static int pass_score_series(struct pass *p, struct usage *u, const struct pseri
 	}
 	const char *key[3];
 	int rc = pass_key_text(p, s, key, e);
-	int orow = offer_row(offers->offers, series_agreement(s));
+	int orow = usage_offer_row(offers->offers, series_agreement(s));
 	struct usage_price price;
-	int has_price = rc == 0 && orow >= 0 && price_of(offers, orow, key[R_DIMENSION], &price);
+	int has_price = rc == 0 && orow >= 0 && usage_price_of(offers, orow, key[R_DIMENSION], &price);
 	if (rc == 0)
 		rc = usage_start_series(u, key[R_CUSTOMER], key[R_PRODUCT_CODE], key[R_DIMENSION],
 					series_agreement(s), orow >= 0 ? PQgetvalue(offers->offers, orow, 1) : NULL,
@@ -712,7 +706,7 @@ clear:
  * exactly one (column 0 agreement_id, sorted in byte order, 1 offer_id, 2 its currency), and the
  * unit prices of the offers' dimensions as of the run (SPEC §3.3: offer_id, dimension, sorted in
  * byte order, unit_price_micros). */
-static int usage_offers(struct db *db, const struct usage_window *w, struct offers *o, struct err *e)
+int usage_offers(struct db *db, const struct usage_window *w, struct offers *o, struct err *e)
 {
 	const char *params[1] = { w->as_of };
 	o->offers = db_query(db,

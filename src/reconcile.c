@@ -510,7 +510,8 @@ static int rc_flush(struct rc *rc, struct err *e)
 		  " invoice_date, days, bucket, disbursement_status, remainder_micros) FROM STDIN" },
 		{ offsetof(struct rc, out_meter),
 		  "COPY settle.metering_result (run_id, period, offer_id, usage_month, dimension, currency, quantity,"
-		  " records, recorded_quantity, unit_price_micros, expected_micros, billed_micros, status) FROM STDIN" },
+		  " records, recorded_quantity, unit_price_micros, expected_micros, billed_micros, status, price_note)"
+		  " FROM STDIN" },
 		{ offsetof(struct rc, out_exc),
 		  "COPY pg_temp.rc_exc (code, reference, recipient, agreement, offer, currency, expected, actual,"
 		  " difference, detail) FROM STDIN" },

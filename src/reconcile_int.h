@@ -77,6 +77,7 @@ struct rc {
 	struct match_index *index;
 	struct rc_billed *billed;      /* offers_n entries */
 	size_t *offer_head;            /* rc_usage_run: per offer row, the first row of its offer_id */
+	PGresult *day_prices;          /* rc_usage_run: usage prices by agreement, dimension and day (reconcile_usage.c) */
 	unsigned char *offer_reported; /* offers_n entries: its OFFER_ problem is in this period's exceptions */
 	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros (NULL: price unusable), price; sorted */
 

@@ -5,6 +5,13 @@
  * and streams those sums here. C assigns each to its USAGE offer (match.c), prices them per
  * dimension (round(Σ quantity × unit_price), SPEC §4.6), and compares with what the offers' charge
  * groups billed (summed by reconcile_groups.c into rc->billed).
+ *
+ * The unit price of a day's usage is the one of the agreement term revision valid on that day
+ * (settle.agreement_usage_prices, sql/020), as the marketplace's reference queries join the
+ * agreement revision valid on the usage date; a price the offer_dimension file states wins
+ * (SPEC §3.3). Within a dimension the exact products quantity × price of every day are summed and
+ * rounded once, so a price that changes mid-month is still round(Σ quantity × unit_price).
+ * docs/reconcile.md "Prices by day".
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -38,6 +45,8 @@ static const char meter_copy_sql[] =
 enum { M_AGREEMENT, M_CUSTOMER, M_CODE, M_DIMENSION, M_DAY, M_QUANTITY, M_RECORDS, M_N };
 
 #define USAGE_MONTH_DAYS_MAX 31
+#define USAGE_PRICE_SEGS 4
+#define RECORD_DAYS_TEXT (8 * 12 + 32)
 
 /* Metered quantity of one (offer, dimension), or of one (customer, product code, dimension) that
  * no single offer claims. */
@@ -49,6 +58,18 @@ struct usage_acc {
 	int64_t quantity;       /* metered: units; recorded: micros of a unit */
 	int64_t records;
 	int64_t day_qty[USAGE_MONTH_DAYS_MAX]; /* the same, per day of the month (claimed and recorded) */
+	/* Prices by day (claimed and recorded): the usage priced at the agreement term revision valid
+	 * on its day, summed unrounded in micros; `unpriced` the quantity of days without such a price
+	 * (the offer's price applies, offer_dims), `bad` a day's price that is no exact number of
+	 * micros. Segments: the distinct prices used, for metering_result.price_note. */
+	int64_t value_micros, unpriced;
+	const char *bad;        /* borrowed from rc->day_prices */
+	int day_priced;         /* some usage has a day's price */
+	struct price_seg {
+		int64_t price_micros, quantity;
+		int32_t first_day, last_day;
+	} seg[USAGE_PRICE_SEGS];
+	size_t segs;            /* may exceed USAGE_PRICE_SEGS: those are not itemised */
 };
 
 struct usage_set {
@@ -127,6 +148,131 @@ static char *dup_or_fail(const char *s, int *failed)
 	return d;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Prices by day (SPEC §3.3, §4.6; sql/020 settle.agreement_usage_prices): rc->day_prices holds,
+ * per agreement, dimension and day of the month, the price of the agreement term revision valid on
+ * that day (agreement_id, dimension, day number, price text, unit_price_micros or NULL), sorted.
+ */
+static const char day_prices_sql[] =
+	"SELECT agreement_id, dimension, usage_day - DATE '1970-01-01', price, unit_price_micros"
+	" FROM settle.agreement_usage_prices($1::timestamptz, $2::date, $3::date)"
+	" ORDER BY agreement_id COLLATE \"C\", dimension COLLATE \"C\", 3";
+
+/* The row of (agreement, dimension, day) in rc->day_prices, or -1. */
+static int day_price_row(const struct rc *rc, const char *agreement, const char *dimension, int32_t day)
+{
+	if (!rc->day_prices || !agreement || !agreement[0])
+		return -1;
+	int lo = 0, hi = PQntuples(rc->day_prices);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(PQgetvalue(rc->day_prices, mid, 0), agreement);
+		if (!c)
+			c = strcmp(PQgetvalue(rc->day_prices, mid, 1), dimension);
+		if (!c) {
+			int32_t d = (int32_t)strtol(PQgetvalue(rc->day_prices, mid, 2), NULL, 10);
+			c = (d > day) - (d < day);
+		}
+		if (!c)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Whether the offer_dimension file states the price of (offer_id, dimension): then that price
+ * applies to every day (SPEC §3.3). dims_res rows from the file have no price text. */
+static int file_priced(const struct rc *rc, const char *offer_id, const char *dimension)
+{
+	int lo = 0, hi = PQntuples(rc->dims_res);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(PQgetvalue(rc->dims_res, mid, 0), offer_id);
+		if (!c)
+			c = strcmp(PQgetvalue(rc->dims_res, mid, 1), dimension);
+		if (!c)
+			return PQgetisnull(rc->dims_res, mid, 3) && !PQgetisnull(rc->dims_res, mid, 2);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void seg_add(struct usage_acc *a, int64_t price, int64_t quantity, int32_t day)
+{
+	for (size_t i = 0; i < a->segs && i < USAGE_PRICE_SEGS; i++) {
+		struct price_seg *g = &a->seg[i];
+		if (g->price_micros != price)
+			continue;
+		g->quantity += quantity; /* bounded by the accumulator's quantity, checked there */
+		g->first_day = day < g->first_day ? day : g->first_day;
+		g->last_day = day > g->last_day ? day : g->last_day;
+		return;
+	}
+	if (a->segs < USAGE_PRICE_SEGS)
+		a->seg[a->segs] = (struct price_seg){ price, quantity, day, day };
+	a->segs++;
+}
+
+/* Prices one day's usage of agreement row `row` (quantity in units, or in micros of a unit when
+ * `micros`) at the agreement's price of that day, into a; usage without a day's price (or whose
+ * dimension the offer_dimension file prices) is left to the offer's price. */
+static int acc_price_day(struct rc *rc, struct usage_acc *a, size_t row, const char *dimension, int32_t day,
+			 int64_t quantity, int micros, struct err *e)
+{
+	const struct match_offer *o = &rc->offers[row];
+	int k = file_priced(rc, o->offer_id, dimension) ? -1 : day_price_row(rc, o->agreement_id, dimension, day);
+	if (k < 0) {
+		if (__builtin_add_overflow(a->unpriced, quantity, &a->unpriced))
+			return err_set(e, EXIT_FAILED, "offer %s: usage quantities overflow", o->offer_id);
+		return 0;
+	}
+	a->day_priced = 1;
+	if (PQgetisnull(rc->day_prices, k, 4)) {
+		a->bad = PQgetvalue(rc->day_prices, k, 3);
+		return 0;
+	}
+	int64_t price, v;
+	if (rio_i64(PQgetvalue(rc->day_prices, k, 4), &price) < 0)
+		return err_set(e, EXIT_FAILED, "database: a unit price is not an integer");
+	enum money_status st = micros ? money_mul_rate(price, quantity, rc->cfg->rounding, &v)
+				      : money_mul_qty(price, quantity, &v);
+	if (st != MONEY_OK || money_add(a->value_micros, v, &a->value_micros) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "offer %s: the usage amount overflows", o->offer_id);
+	seg_add(a, price, quantity, day);
+	return 0;
+}
+
+/* The amount of a's usage (its exact products by day, and `unpriced` at the offer's price
+ * `price`, has_price 0 when it has none), rounded once to minor units (SPEC §4.6). 0 when a
+ * quantity has no usable price (*out untouched). */
+static int acc_amount(const struct rc *rc, const struct usage_acc *a, int has_price, int64_t price, int micros,
+		      int minor, int64_t *out, int *overflow)
+{
+	int64_t v = a->value_micros, w = 0;
+	*overflow = 0;
+	if (a->bad || (a->unpriced != 0 && !has_price))
+		return 0;
+	if (a->unpriced != 0) {
+		enum money_status st = micros ? money_mul_rate(price, a->unpriced, rc->cfg->rounding, &w)
+					      : money_mul_qty(price, a->unpriced, &w);
+		if (st != MONEY_OK || money_add(v, w, &v) != MONEY_OK) {
+			*overflow = 1;
+			return 0;
+		}
+	}
+	if (money_round(v, minor, rc->cfg->rounding, out) != MONEY_OK) {
+		*overflow = 1;
+		return 0;
+	}
+	return 1;
+}
+
 static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set *unclaimed, const char *const *f,
 		     struct err *e)
 {
@@ -140,6 +286,7 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
 	char key[1024];
 	int n, failed = 0;
 	struct usage_acc *a;
+	size_t row = offer; /* the agreement's row: its prices by day */
 	if (found == 1) {
 		offer = rc->offer_head[offer]; /* an offer's agreements meter into one offer (SPEC §4.6) */
 		n = snprintf(key, sizeof key, "%zu\x1f%s", offer, f[M_DIMENSION]);
@@ -174,6 +321,8 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
 		if (__builtin_add_overflow(a->day_qty[day - rc->period_first_day], quantity,
 					   &a->day_qty[day - rc->period_first_day]))
 			return err_set(e, EXIT_FAILED, "metered quantities overflow");
+		if (acc_price_day(rc, a, row, f[M_DIMENSION], day, quantity, 0, e) < 0)
+			return -1;
 	}
 	return acc_add(a, quantity, records, e);
 }
@@ -184,28 +333,176 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
  * through the match index as M1/M2 find a group's. Quantities are kept in micros of a unit: the
  * feed's usage_quantity is a decimal, the seller's log counts whole units; Σ is exact in SQL and
  * truncated to micros (a quantity with more than six decimals is not a unit anyone meters).
+ *
+ * A row without agreement_id whose offer has several agreements (several offer rows) is the
+ * agreement's of that customer — its payer or end user as the buyer — on that offer, valid on the
+ * usage date, when there is exactly one; the marketplace's reference query (usage_report.sql)
+ * keeps such rows under the row's own offer_id and leaves the agreement "Not available". Rows no
+ * single agreement claims, and rows no USAGE offer claims, are never dropped silently: they are
+ * USAGE_WITHOUT_OFFER, named with their quantity, days and the agreements that could be theirs.
  */
 static const char recorded_loaded_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM settle.sdds_daily_usage d JOIN settle.ingest_file f ON f.file_id = d.file_id"
 	"               WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v))";
 static const char recorded_sql[] =
 	"SELECT coalesce(u.agreement_id, '') AS agreement, coalesce(u.offer_id, '') AS offer, u.dimension_key AS dim,"
-	"       (u.usage_date::date - DATE '1970-01-01') AS day, trunc(sum(u.usage_quantity) * 1000000)::bigint"
+	"       (u.usage_date::date - DATE '1970-01-01') AS day, trunc(sum(u.usage_quantity) * 1000000)::bigint,"
+	"       coalesce(settle.account_ident(u.payer_account_id, mp.account_key), '') AS payer,"
+	"       coalesce(settle.account_ident(u.end_user_account_id, me.account_key), '') AS end_user"
 	" FROM settle.sdds_daily_usage_asof($1::timestamptz) u"
+	/* SPEC §1: the customer as its identity (the account map of the run, sql/016) */
+	" LEFT JOIN settle.rc_account mp ON mp.id = settle.account_pad(u.payer_account_id)"
+	" LEFT JOIN settle.rc_account me ON me.id = settle.account_pad(u.end_user_account_id)"
 	" WHERE u.usage_date >= $2::date AND u.usage_date < $3::date AND u.dimension_key IS NOT NULL"
 	"   AND u.usage_quantity IS NOT NULL"
-	" GROUP BY 1, 2, 3, 4"
+	" GROUP BY 1, 2, 3, 4, 6, 7"
 	" ORDER BY coalesce(u.agreement_id, '') COLLATE \"C\", coalesce(u.offer_id, '') COLLATE \"C\","
-	"          u.dimension_key COLLATE \"C\", 4";
+	"          u.dimension_key COLLATE \"C\", 4,"
+	"          coalesce(settle.account_ident(u.payer_account_id, mp.account_key), '') COLLATE \"C\","
+	"          coalesce(settle.account_ident(u.end_user_account_id, me.account_key), '') COLLATE \"C\"";
 
-static int read_recorded(struct rc *rc, struct usage_set *rec, int *loaded, size_t *unplaced, struct err *e)
+enum { U_AGREEMENT, U_OFFER, U_DIM, U_DAY, U_QUANTITY, U_PAYER, U_END_USER };
+
+/* Recorded usage that no single agreement of a USAGE offer claims, per (offer, agreement,
+ * dimension, customer): its quantity and days, and why. */
+struct unattributed {
+	char *offer_id, *agreement_id, *dimension, *customer;
+	int64_t quantity_micros;
+	uint32_t days;          /* bit d: day d of the month */
+	size_t candidates;      /* agreements of that customer on the offer valid then (0, or more than 1) */
+	char agreements[160];   /* the first of them, comma separated */
+	int no_offer;           /* no USAGE offer has that agreement_id or offer_id */
+};
+
+struct unattributed_set {
+	struct rio_map map;
+	struct unattributed *u;
+	size_t n, cap;
+};
+
+static void unattributed_free(struct unattributed_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->u[i].offer_id);
+		free(s->u[i].agreement_id);
+		free(s->u[i].dimension);
+		free(s->u[i].customer);
+	}
+	free(s->u);
+	rio_map_free(&s->map);
+}
+
+/* The offer rows [lo, hi) of offer_id (rc->offers is sorted by offer_id in byte order). */
+static void offer_rows(const struct rc *rc, const char *offer_id, size_t *lo, size_t *hi)
+{
+	size_t l = 0, h = rc->offers_n;
+	while (l < h) {
+		size_t mid = l + (h - l) / 2;
+		if (strcmp(rc->offers[mid].offer_id, offer_id) < 0)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	*lo = l;
+	while (l < rc->offers_n && strcmp(rc->offers[l].offer_id, offer_id) == 0)
+		l++;
+	*hi = l;
+}
+
+/* The usage agreements of offer_id valid on day whose buyer is the payer or the end user: their
+ * number, the first row in *row, their ids (comma separated, truncated) in names. */
+static size_t customer_agreements(const struct rc *rc, const char *offer_id, const char *payer, const char *end_user,
+				  int32_t day, size_t *row, char *names, size_t names_size)
+{
+	size_t lo, hi, n = 0, used = 0;
+	names[0] = '\0';
+	offer_rows(rc, offer_id, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		const struct match_offer *o = &rc->offers[i];
+		const char *b = o->buyer_account_id ? o->buyer_account_id : "";
+		if (!o->usage || !b[0] || !match_offer_valid_on(o, day) || (strcmp(b, payer) != 0 && strcmp(b, end_user) != 0))
+			continue;
+		if (n++ == 0)
+			*row = i;
+		int k = snprintf(names + used, names_size - used, "%s%s", used ? ", " : "", o->agreement_id);
+		if (k > 0 && (size_t)k < names_size - used)
+			used += (size_t)k;
+	}
+	return n;
+}
+
+/* Every usage agreement of offer_id (valid or not), named, for a row that names no customer. */
+static size_t all_agreements(const struct rc *rc, const char *offer_id, char *names, size_t names_size)
+{
+	size_t lo, hi, n = 0, used = 0;
+	names[0] = '\0';
+	offer_rows(rc, offer_id, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		if (!rc->offers[i].usage)
+			continue;
+		n++;
+		int k = snprintf(names + used, names_size - used, "%s%s", used ? ", " : "", rc->offers[i].agreement_id);
+		if (k > 0 && (size_t)k < names_size - used)
+			used += (size_t)k;
+	}
+	return n;
+}
+
+static int unattributed_add(struct rc *rc, struct unattributed_set *s, const char *const *f, int32_t day, int64_t q,
+			    int no_offer, size_t candidates, const char *names, struct err *e)
+{
+	const char *customer = f[U_PAYER][0] ? f[U_PAYER] : f[U_END_USER];
+	char key[1024];
+	int n = snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%s", f[U_OFFER], f[U_AGREEMENT], f[U_DIM], customer);
+	if (n < 0 || (size_t)n >= sizeof key)
+		return err_set(e, EXIT_FAILED, "a daily usage key is too long");
+	size_t id;
+	int added;
+	if (rio_map_put(&s->map, key, &id, &added, e) < 0)
+		return -1;
+	if (added) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 16;
+			struct unattributed *u = realloc(s->u, cap * sizeof *u);
+			if (!u)
+				return err_set(e, EXIT_FAILED, "out of memory");
+			s->u = u;
+			s->cap = cap;
+		}
+		ASSERT(id == s->n);
+		struct unattributed *u = &s->u[s->n++];
+		memset(u, 0, sizeof *u);
+		int failed = 0;
+		u->offer_id = dup_or_fail(f[U_OFFER], &failed);
+		u->agreement_id = dup_or_fail(f[U_AGREEMENT], &failed);
+		u->dimension = dup_or_fail(f[U_DIM], &failed);
+		u->customer = dup_or_fail(customer, &failed);
+		if (failed)
+			return err_set(e, EXIT_FAILED, "out of memory");
+		u->no_offer = no_offer;
+		u->candidates = candidates;
+		snprintf(u->agreements, sizeof u->agreements, "%s", names);
+	}
+	struct unattributed *u = &s->u[id];
+	if (candidates > u->candidates) {
+		u->candidates = candidates;
+		snprintf(u->agreements, sizeof u->agreements, "%s", names);
+	}
+	ASSERT(day >= rc->period_first_day && day - rc->period_first_day < USAGE_MONTH_DAYS_MAX);
+	u->days |= UINT32_C(1) << (day - rc->period_first_day);
+	if (__builtin_add_overflow(u->quantity_micros, q, &u->quantity_micros))
+		return err_set(e, EXIT_FAILED, "recorded usage quantities overflow");
+	return 0;
+}
+
+static int read_recorded(struct rc *rc, struct usage_set *rec, struct unattributed_set *un, int *loaded,
+			 struct err *e)
 {
 	char as_of[40], p0[11], p1[11];
 	time_format_pg(rc->as_of_us, as_of);
 	time_format_day(rc->period_first_day, p0);
 	time_format_day(rc->period_end_day, p1);
 	const char *params[] = { as_of, p0, p1 };
-	*unplaced = 0;
 	if (db_query_bool(rc->db, recorded_loaded_sql, 1, params, loaded, e) < 0)
 		return -1;
 	if (!*loaded)
@@ -217,21 +514,42 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, int *loaded, size
 	for (int i = 0; i < PQntuples(res); i++) {
 		int32_t day;
 		int64_t q;
-		if (rio_i32(PQgetvalue(res, i, 3), &day) < 0 || rio_i64(PQgetvalue(res, i, 4), &q) < 0 ||
+		if (rio_i32(PQgetvalue(res, i, U_DAY), &day) < 0 || rio_i64(PQgetvalue(res, i, U_QUANTITY), &q) < 0 ||
 		    day < rc->period_first_day || day >= rc->period_end_day) {
 			err_set(e, EXIT_FAILED, "database: a daily usage sum is out of range");
 			goto done;
 		}
-		struct match_group g = { PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), "", "", "", day };
+		const char *f[7];
+		for (int k = 0; k < 7; k++)
+			f[k] = PQgetvalue(res, i, k);
+		struct match_group g = { f[U_AGREEMENT], f[U_OFFER], "", "", "", day };
 		struct match_result m;
 		match_group(rc->index, &g, &m);
+		if (m.status == MATCH_AMBIGUOUS_OFFER && m.rule == MATCH_RULE_M2) {
+			/* the offer has several agreements and the row names none (or an unknown one) */
+			char names[160];
+			size_t row = 0, n = customer_agreements(rc, f[U_OFFER], f[U_PAYER], f[U_END_USER], day, &row, names,
+								sizeof names);
+			if (n == 1) {
+				m.status = MATCH_MATCHED;
+				m.offer = row;
+			} else {
+				if (n == 0 && !f[U_PAYER][0] && !f[U_END_USER][0])
+					n = all_agreements(rc, f[U_OFFER], names, sizeof names);
+				if (unattributed_add(rc, un, f, day, q, 0, n, names, e) < 0)
+					goto done;
+				continue;
+			}
+		}
 		if ((m.status != MATCH_MATCHED && m.status != MATCH_CURRENCY_MISMATCH) || !rc->offers[m.offer].usage) {
-			(*unplaced)++;
+			if (unattributed_add(rc, un, f, day, q, 1, 0, "", e) < 0)
+				goto done;
 			continue;
 		}
+		size_t row = m.offer;
 		m.offer = rc->offer_head[m.offer];
 		char key[1024];
-		int n = snprintf(key, sizeof key, "%zu\x1f%s", m.offer, PQgetvalue(res, i, 2));
+		int n = snprintf(key, sizeof key, "%zu\x1f%s", m.offer, f[U_DIM]);
 		if (n < 0 || (size_t)n >= sizeof key) {
 			err_set(e, EXIT_FAILED, "a daily usage dimension is too long");
 			goto done;
@@ -242,7 +560,7 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, int *loaded, size
 		int failed = 0;
 		if (!a->dimension) {
 			a->offer = m.offer;
-			a->dimension = dup_or_fail(PQgetvalue(res, i, 2), &failed);
+			a->dimension = dup_or_fail(f[U_DIM], &failed);
 		}
 		if (failed) {
 			err_set(e, EXIT_FAILED, "out of memory");
@@ -253,11 +571,85 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, int *loaded, size
 			err_set(e, EXIT_FAILED, "recorded usage quantities overflow");
 			goto done;
 		}
+		if (acc_price_day(rc, a, row, f[U_DIM], day, q, 1, e) < 0)
+			goto done;
 	}
 	rc_code = 0;
 done:
 	PQclear(res);
 	return rc_code;
+}
+
+/* USAGE_WITHOUT_OFFER for the recorded usage no single agreement claims (read_recorded), in
+ * byte order of their key; reference offer_id:YYYY-MM:dimension (SPEC §4.7). */
+static int unattributed_cmp(const void *a, const void *b)
+{
+	const struct unattributed *x = a, *y = b;
+	int c = strcmp(x->offer_id, y->offer_id);
+	if (!c)
+		c = strcmp(x->agreement_id, y->agreement_id);
+	if (!c)
+		c = strcmp(x->dimension, y->dimension);
+	return c ? c : strcmp(x->customer, y->customer);
+}
+
+static int unattributed_exceptions(struct rc *rc, struct unattributed_set *s, struct err *e)
+{
+	if (s->n > 0)
+		qsort(s->u, s->n, sizeof *s->u, unattributed_cmp);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct unattributed *u = &s->u[i];
+		char q[MONEY_FORMAT_MAX], days[RECORD_DAYS_TEXT], who[200], why[400], ref[1024], buf[RTEXT_MAX * 2];
+		money_format(u->quantity_micros, 0, q);
+		size_t used = 0, shown = 0, more = 0;
+		days[0] = '\0';
+		for (int d = 0; d < USAGE_MONTH_DAYS_MAX; d++) {
+			if (!(u->days & (UINT32_C(1) << d)))
+				continue;
+			if (shown++ >= 8) {
+				more++;
+				continue;
+			}
+			char day[11];
+			time_format_day(rc->period_first_day + d, day);
+			int k = snprintf(days + used, sizeof days - used, "%s%s", used ? ", " : "", day);
+			if (k > 0 && (size_t)k < sizeof days - used)
+				used += (size_t)k;
+		}
+		if (more)
+			snprintf(days + used, sizeof days - used, " and %zu more", more);
+		if (u->customer[0])
+			snprintf(who, sizeof who, "customer %s", u->customer);
+		else
+			snprintf(who, sizeof who, "no customer (payer and end user empty)");
+		if (u->no_offer)
+			snprintf(why, sizeof why, "no usage offer has %s%s%s%s%s", u->agreement_id[0] ? "agreement " : "",
+				 u->agreement_id, u->agreement_id[0] && u->offer_id[0] ? " or " : "",
+				 u->offer_id[0] ? "offer " : "", u->offer_id[0] ? u->offer_id : (u->agreement_id[0] ? "" : "an id"));
+		else if (u->candidates == 0)
+			snprintf(why, sizeof why, "the row names no agreement and offer %s has none of that customer valid then",
+				 u->offer_id);
+		else
+			snprintf(why, sizeof why,
+				 "the row names no agreement and offer %s has %zu usage agreements that could be its (%s), so none"
+				 " is chosen", u->offer_id, u->candidates, u->agreements);
+		snprintf(ref, sizeof ref, "%s:%s:%s", u->offer_id[0] ? u->offer_id : u->agreement_id, rc->period_text,
+			 u->dimension);
+		snprintf(buf, sizeof buf,
+			 "the daily usage feed recorded %s units of dimension %s in %s (%s) for %s: %s; counted in no offer's"
+			 " recorded quantity",
+			 q, u->dimension, rc->period_text, days, who, why);
+		struct rc_exception x = {
+			.code = "USAGE_WITHOUT_OFFER",
+			.reference = ref,
+			.agreement_id = u->agreement_id[0] ? u->agreement_id : NULL,
+			.offer_id = u->offer_id[0] ? u->offer_id : NULL,
+			.detail = buf,
+		};
+		if (rc_exception_add(rc, &x, e) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int read_metering(struct rc *rc, struct usage_set *claimed, struct usage_set *unclaimed, struct err *e)
@@ -329,6 +721,7 @@ struct offer_ctx {
 	int minor;
 	int64_t tol;
 	char reference[512];
+	struct rio_out *days_out;         /* metering_day_result rows (sql/020), or NULL */
 };
 
 static int offer_exception(struct rc *rc, const struct offer_ctx *c, const char *code, const char *reference,
@@ -359,6 +752,10 @@ struct dim_row {
 	int priced;
 	int64_t unit_price_micros, expected_micros;
 	const char *bad_price;         /* the feed's price that is no exact amount of micros, or NULL */
+	const struct usage_acc *acc;   /* its metering, or NULL */
+	int has_offer_price;           /* the offer's price of the dimension (dims_res), for usage without a day's price */
+	int64_t offer_price_micros;
+	char price_note[256];          /* prices by day, when more than one applied */
 };
 
 static void meter_result(struct rc *rc, const struct offer_ctx *c, const struct dim_row *d, int64_t billed,
@@ -389,7 +786,51 @@ static void meter_result(struct rc *rc, const struct offer_ctx *c, const struct 
 	}
 	rio_int(o, billed);
 	rio_text(o, d->priced ? status : "UNKNOWN_DIMENSION");
+	if (d->priced && d->price_note[0])
+		rio_text(o, d->price_note);
+	else
+		rio_null(o);
 	rio_end_row(o);
+}
+
+/* "0.0025 for 150 units (2026-10-01 to 2026-10-15), 0.003 for 150 units (2026-10-16 to
+ * 2026-10-31)": the prices by day of a's usage, when more than one applied; *last the price of the
+ * latest day. Usage without a day's price is at the offer's price (its days not itemised). */
+static void price_note_of(const struct usage_acc *a, const struct dim_row *r, char *buf, size_t size, int64_t *last)
+{
+	buf[0] = '\0';
+	size_t n = a->segs < USAGE_PRICE_SEGS ? a->segs : USAGE_PRICE_SEGS;
+	int32_t latest = INT32_MIN;
+	for (size_t i = 0; i < n; i++)
+		if (a->seg[i].last_day > latest) {
+			latest = a->seg[i].last_day;
+			*last = a->seg[i].price_micros;
+		}
+	size_t distinct = a->segs + (a->unpriced != 0 && r->has_offer_price);
+	if (distinct < 2)
+		return;
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		char p[MONEY_FORMAT_MAX], d0[11], d1[11];
+		money_format(a->seg[i].price_micros, 6, p);
+		time_format_day(a->seg[i].first_day, d0);
+		time_format_day(a->seg[i].last_day, d1);
+		int k = snprintf(buf + used, size - used, "%s%s for %" PRId64 " units (%s to %s)", used ? ", " : "", p,
+				 a->seg[i].quantity, d0, d1);
+		if (k > 0 && (size_t)k < size - used)
+			used += (size_t)k;
+	}
+	if (a->segs > n) {
+		int k = snprintf(buf + used, size - used, " and %zu more prices", a->segs - n);
+		if (k > 0 && (size_t)k < size - used)
+			used += (size_t)k;
+	}
+	if (a->unpriced != 0 && r->has_offer_price) {
+		char p[MONEY_FORMAT_MAX];
+		money_format(r->offer_price_micros, 6, p);
+		snprintf(buf + used, size - used, "%s%s for %" PRId64 " units (days without a term price)", used ? ", " : "",
+			 p, a->unpriced);
+	}
 }
 
 /* Walks the offer's priced dimensions (dims_res rows [dlo, dhi)) and metered dimensions
@@ -408,29 +849,51 @@ static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, cons
 		memset(r, 0, sizeof *r);
 		r->dimension = c0 <= 0 ? pd : md;
 		if (c0 >= 0) {
+			r->acc = &acc[ai];
 			r->quantity = acc[ai].quantity;
 			r->records = acc[ai].records;
 			ai++;
 		}
-		if (c0 <= 0 && PQgetisnull(rc->dims_res, di, 2)) {
-			/* SPEC §3.3: a feed price with more than 6 fractional digits (or no number) prices
-			 * nothing — exact micros or nothing; a metered dimension names it, an unmetered one
-			 * is no row */
-			r->bad_price = PQgetvalue(rc->dims_res, di, 3);
-			di++;
-			if (c0 < 0)
-				n--;
-			continue;
-		}
+		const char *bad = NULL;
 		if (c0 <= 0) {
-			r->priced = 1;
-			if (rio_i64(PQgetvalue(rc->dims_res, di, 2), &r->unit_price_micros) < 0)
-				return err_set(e, EXIT_FAILED, "database: a unit price is not an integer");
+			if (PQgetisnull(rc->dims_res, di, 2)) {
+				/* SPEC §3.3: a feed price with more than 6 fractional digits (or no number) prices
+				 * nothing — exact micros or nothing */
+				bad = PQgetvalue(rc->dims_res, di, 3);
+			} else {
+				r->has_offer_price = 1;
+				if (rio_i64(PQgetvalue(rc->dims_res, di, 2), &r->offer_price_micros) < 0)
+					return err_set(e, EXIT_FAILED, "database: a unit price is not an integer");
+			}
 			di++;
-			if (usage_expected(r->quantity, r->unit_price_micros, c->minor, rc->cfg->rounding, &r->expected_micros) != MONEY_OK ||
-			    money_add(*expected, r->expected_micros, expected) != MONEY_OK)
-				return err_set(e, EXIT_FAILED, "offer %s: the metered amount overflows", c->o->offer_id);
 		}
+		if (r->acc && r->acc->day_priced) {
+			/* prices by day: the agreement term revision valid on each day, the offer's price for
+			 * the days without one */
+			int overflow;
+			r->bad_price = r->acc->bad ? r->acc->bad : r->acc->unpriced != 0 && !r->has_offer_price ? bad : NULL;
+			r->priced = acc_amount(rc, r->acc, r->has_offer_price, r->offer_price_micros, 0, c->minor,
+					       &r->expected_micros, &overflow);
+			if (overflow)
+				return err_set(e, EXIT_FAILED, "offer %s: the metered amount overflows", c->o->offer_id);
+			if (r->priced) {
+				r->unit_price_micros = r->offer_price_micros;
+				price_note_of(r->acc, r, r->price_note, sizeof r->price_note, &r->unit_price_micros);
+			}
+		} else if (r->has_offer_price) {
+			r->priced = 1;
+			r->unit_price_micros = r->offer_price_micros;
+			if (usage_expected(r->quantity, r->unit_price_micros, c->minor, rc->cfg->rounding, &r->expected_micros) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "offer %s: the metered amount overflows", c->o->offer_id);
+		} else {
+			r->bad_price = bad;
+			if (c0 < 0) { /* an unusable price of a dimension not metered: no row */
+				n--;
+				continue;
+			}
+		}
+		if (r->priced && money_add(*expected, r->expected_micros, expected) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "offer %s: the metered amount overflows", c->o->offer_id);
 	}
 	*nrows = n;
 	return 0;
@@ -446,6 +909,28 @@ static const struct usage_acc *acc_find(const struct usage_set *set, size_t offe
 		return NULL;
 	ASSERT(id < set->n);
 	return &set->acc[id];
+}
+
+/* settle.metering_day_result (sql/020): every day of the month of a dimension whose metered and
+ * recorded quantities differ, with both, for the workbook's metering chart. */
+static int record_days(struct rc *rc, const struct offer_ctx *c, const char *dimension, const struct usage_acc *m,
+		       const struct usage_acc *u)
+{
+	struct rio_out *o = c->days_out;
+	for (int d = 0; d < USAGE_MONTH_DAYS_MAX && rc->period_first_day + d < rc->period_end_day; d++) {
+		char day[11], q[MONEY_FORMAT_MAX];
+		time_format_day(rc->period_first_day + d, day);
+		money_format(u ? u->day_qty[d] : 0, 0, q);
+		rio_int(o, rc->run_id);
+		rio_text(o, rc->period_text);
+		rio_text(o, c->o->offer_id);
+		rio_text(o, dimension);
+		rio_text(o, day);
+		rio_int(o, m ? m->day_qty[d] : 0);
+		rio_text(o, q);
+		rio_end_row(o);
+	}
+	return 0;
 }
 
 /* SPEC §4.6 three-way: USAGE_RECORD_MISMATCH when the seller's Success quantity of a dimension
@@ -480,11 +965,24 @@ static int record_check(struct rc *rc, const struct offer_ctx *c, struct dim_row
 		snprintf(days + used, sizeof days - used, " and %zu more", parted - RECORD_DAYS_SHOWN);
 	int64_t exp_v = 0, act_v = 0;
 	int priced = r->priced;
-	if (priced && (money_mul_rate(r->unit_price_micros, metered_micros, rc->cfg->rounding, &exp_v) != MONEY_OK ||
-		       money_round(exp_v, c->minor, rc->cfg->rounding, &exp_v) != MONEY_OK ||
-		       money_mul_rate(r->unit_price_micros, r->recorded_micros, rc->cfg->rounding, &act_v) != MONEY_OK ||
-		       money_round(act_v, c->minor, rc->cfg->rounding, &act_v) != MONEY_OK))
+	if (priced && ((m && m->day_priced) || (u && u->day_priced))) {
+		/* prices by day: the metered side is the dimension's expected amount, the recorded side
+		 * its own days at their prices */
+		int overflow = 0;
+		exp_v = r->expected_micros;
+		if (u)
+			priced = acc_amount(rc, u, r->has_offer_price, r->offer_price_micros, 1, c->minor, &act_v, &overflow);
+		if (overflow)
+			return err_set(e, EXIT_FAILED, "offer %s: the recorded usage amount overflows", c->o->offer_id);
+	} else if (priced &&
+		   (money_mul_rate(r->unit_price_micros, metered_micros, rc->cfg->rounding, &exp_v) != MONEY_OK ||
+		    money_round(exp_v, c->minor, rc->cfg->rounding, &exp_v) != MONEY_OK ||
+		    money_mul_rate(r->unit_price_micros, r->recorded_micros, rc->cfg->rounding, &act_v) != MONEY_OK ||
+		    money_round(act_v, c->minor, rc->cfg->rounding, &act_v) != MONEY_OK)) {
 		return err_set(e, EXIT_FAILED, "offer %s: the recorded usage amount overflows", c->o->offer_id);
+	}
+	if (c->days_out && record_days(rc, c, r->dimension, m, u) < 0)
+		return -1;
 	char mq[MONEY_FORMAT_MAX], uq[MONEY_FORMAT_MAX], ref[600], buf[RTEXT_MAX];
 	money_format(metered_micros, 0, mq);
 	money_format(r->recorded_micros, 0, uq);
@@ -577,10 +1075,15 @@ static int unclaimed_exceptions(struct rc *rc, struct usage_set *u, struct err *
 int rc_usage_run(struct rc *rc, struct err *e)
 {
 	struct usage_set claimed, unclaimed, recorded;
+	struct unattributed_set unattributed;
+	struct rio_out days_out;
 	memset(&claimed, 0, sizeof claimed);
 	memset(&unclaimed, 0, sizeof unclaimed);
 	memset(&recorded, 0, sizeof recorded);
+	memset(&unattributed, 0, sizeof unattributed);
+	memset(&days_out, 0, sizeof days_out);
 	int rc_code = -1;
+	rc->day_prices = NULL;
 	/* SPEC §4.6 is per offer: an offer with several agreements is several rows of one offer_id
 	 * (sorted together); metering, recorded usage and billing of all of them count for its first
 	 * row, the one the walk below reports (metering_result has one row per offer and dimension) */
@@ -590,11 +1093,22 @@ int rc_usage_run(struct rc *rc, struct err *e)
 	for (size_t i = 0; i < rc->offers_n; i++)
 		rc->offer_head[i] = i > 0 && strcmp(rc->offers[i - 1].offer_id, rc->offers[i].offer_id) == 0
 					    ? rc->offer_head[i - 1] : i;
+	{
+		char as_of[40], p0[11], p1[11];
+		time_format_pg(rc->as_of_us, as_of);
+		time_format_day(rc->period_first_day, p0);
+		time_format_day(rc->period_end_day, p1);
+		const char *params[] = { as_of, p0, p1 };
+		rc->day_prices = db_query(rc->db, day_prices_sql, 3, params, PGRES_TUPLES_OK, e);
+		if (!rc->day_prices)
+			goto done;
+	}
+	if (rio_out_open(&days_out, e) < 0)
+		goto done;
 	if (read_metering(rc, &claimed, &unclaimed, e) < 0)
 		goto done;
 	int recorded_loaded = 0;
-	size_t unplaced = 0;
-	if (read_recorded(rc, &recorded, &recorded_loaded, &unplaced, e) < 0)
+	if (read_recorded(rc, &recorded, &unattributed, &recorded_loaded, e) < 0)
 		goto done;
 	/* the claimed map's ids are its insertion order: look-ups (record_check) go through the map
 	 * before the array is sorted, so sort a copy of the order instead of the array itself */
@@ -621,7 +1135,7 @@ int rc_usage_run(struct rc *rc, struct err *e)
 		if (rc->offer_head[i] != i)
 			continue; /* reported with its offer's first row */
 		struct offer_ctx c = { .o = NULL, .index = i, .claimed = &claimed,
-				       .recorded = recorded_loaded ? &recorded : NULL };
+				       .recorded = recorded_loaded ? &recorded : NULL, .days_out = &days_out };
 		for (size_t j = i; j < rc->offers_n && rc->offer_head[j] == i; j++) {
 			if (rc->offers[j].usage && !c.o)
 				c.o = &rc->offers[j];
@@ -639,10 +1153,20 @@ int rc_usage_run(struct rc *rc, struct err *e)
 			goto done;
 	}
 	ASSERT(ai == claimed.n);
-	if (unclaimed_exceptions(rc, &unclaimed, e) < 0)
+	if (unclaimed_exceptions(rc, &unclaimed, e) < 0 || unattributed_exceptions(rc, &unattributed, e) < 0)
+		goto done;
+	if (days_out.rows > 0 &&
+	    rio_out_send(&days_out, rc->db,
+			 "COPY settle.metering_day_result (run_id, period, offer_id, dimension, usage_day, metered_quantity,"
+			 " recorded_quantity) FROM STDIN",
+			 e) < 0)
 		goto done;
 	rc_code = 0;
 done:
+	rio_out_close(&days_out);
+	PQclear(rc->day_prices);
+	rc->day_prices = NULL;
+	unattributed_free(&unattributed);
 	free(rc->offer_head);
 	rc->offer_head = NULL;
 	usage_set_free(&claimed);

@@ -217,15 +217,16 @@ static const char sql_rejected[] =
 	" ORDER BY f.file_name COLLATE \"C\", f.file_id, x.line, x.column_name COLLATE \"C\" NULLS FIRST,"
 	"          x.code COLLATE \"C\", x.detail COLLATE \"C\"";
 
-/* insights.csv (docs/insights.md): one row per usage series with Success usage in the period,
- * sorted by the table's key (customer, product_code, dimension). Statistics are numeric text,
+/* insights.csv (docs/insights.md): one row per usage series with usage in the period — the
+ * metering log's, and the marketplace's recorded series (source) — sorted by the table's key. Statistics are numeric text,
  * printed by the server exactly as insights.c stored them. */
 static const char sql_insights[] =
 	"SELECT period, customer_aws_account_id, product_code, dimension, agreement_id, offer_id, status,"
 	"       history_points, history_days, history_median, history_mad, band_low, band_high,"
-	"       period_points, observed_min, observed_max, anomalies, max_score, note"
+	"       period_points, observed_min, observed_max, anomalies, max_score, note, source"
 	" FROM settle.insight_usage WHERE run_id = $1::bigint AND period = $2::text"
-	" ORDER BY customer_aws_account_id COLLATE \"C\", product_code COLLATE \"C\", dimension COLLATE \"C\"";
+	" ORDER BY customer_aws_account_id COLLATE \"C\", product_code COLLATE \"C\", dimension COLLATE \"C\","
+	"          source COLLATE \"C\"";
 
 /* payment_timing.csv (docs/insights.md): days from invoice to payout / collection per measure,
  * recipient and currency, sorted by the table's key. */
@@ -299,11 +300,11 @@ const struct report_listing report_listings[] = {
 		0,
 	},
 	[REPORT_INSIGHTS] = {
-		"insights.csv", "Insights", sql_insights, 19,
+		"insights.csv", "Insights", sql_insights, 20,
 		{ T("period"), T("customer_aws_account_id"), T("product_code"), T("dimension"), T("agreement_id"),
 		  T("offer_id"), T("status"), I("history_points"), I("history_days"), N("history_median"),
 		  N("history_mad"), I("band_low"), I("band_high"), I("period_points"), I("observed_min"),
-		  I("observed_max"), I("anomalies"), N("max_score"), T("note") },
+		  I("observed_max"), I("anomalies"), N("max_score"), T("note"), T("source") },
 		0,
 	},
 	[REPORT_PAYMENT_TIMING] = {

@@ -139,9 +139,10 @@ fi
 dump_results() { # run_id, period
 	q -c "COPY (SELECT period, customer_aws_account_id, product_code, dimension, agreement_id, offer_id, status,
 	        history_points, history_days, history_median, history_mad, band_low, band_high, period_points,
-	        observed_min, observed_max, anomalies, max_score, note
+	        observed_min, observed_max, anomalies, max_score, note, source
 	      FROM settle.insight_usage WHERE run_id = $1 AND period = '$2'
-	      ORDER BY customer_aws_account_id COLLATE \"C\", product_code COLLATE \"C\", dimension COLLATE \"C\")
+	      ORDER BY customer_aws_account_id COLLATE \"C\", product_code COLLATE \"C\", dimension COLLATE \"C\",
+	               source COLLATE \"C\")
 	      TO STDOUT (FORMAT csv, HEADER)"
 	q -c "COPY (SELECT period, code, reference, seq, recipient_account_id, agreement_id, offer_id, currency,
 	        expected_micros, actual_micros, difference_micros, detail

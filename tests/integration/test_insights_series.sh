@@ -168,14 +168,17 @@ check "incidents carry expected and actual at the unit price (0.01 USD), differe
 dump() { # run_id
 	q -c "COPY (SELECT customer_aws_account_id, product_code, dimension, status, history_points, history_days,
 	        history_median, history_mad, band_low, band_high, period_points, observed_min, observed_max, anomalies,
-	        max_score, note FROM settle.insight_usage WHERE run_id = $1
-	        ORDER BY customer_aws_account_id COLLATE \"C\", product_code COLLATE \"C\", dimension COLLATE \"C\")
+	        max_score, note, source FROM settle.insight_usage WHERE run_id = $1 ${2:+AND source = '$2'}
+	        ORDER BY customer_aws_account_id COLLATE \"C\", product_code COLLATE \"C\", dimension COLLATE \"C\",
+	                 source COLLATE \"C\")
 	      TO STDOUT (FORMAT csv)"
 	q -c "COPY (SELECT reference, seq, currency, expected_micros, actual_micros, difference_micros, detail
-	      FROM settle.exception WHERE run_id = $1 AND code = 'USAGE_ANOMALY' ORDER BY reference COLLATE \"C\", seq)
+	      FROM settle.exception WHERE run_id = $1 AND code = 'USAGE_ANOMALY'
+	      ${2:+AND (detail LIKE '%daily usage feed%') = ('$2' = 'recorded')}
+	      ORDER BY reference COLLATE \"C\", seq)
 	      TO STDOUT (FORMAT csv)"
-	q -c "COPY (SELECT usage_hour, quantity, band_low, band_high, score, anomaly FROM settle.insight_usage_point
-	      WHERE run_id = $1 ORDER BY usage_hour) TO STDOUT (FORMAT csv)"
+	[ -n "${2:-}" ] || q -c "COPY (SELECT usage_hour, quantity, band_low, band_high, score, anomaly
+	      FROM settle.insight_usage_point WHERE run_id = $1 ORDER BY usage_hour) TO STDOUT (FORMAT csv)"
 }
 dump "$run1" >"$work/run1.csv"
 if TZ=Asia/Kathmandu LC_ALL=C.UTF-8 drive "$work/nov2.out" 2026-11 "$as_of" &&
@@ -190,6 +193,114 @@ if TZ=Asia/Kathmandu LC_ALL=C.UTF-8 drive "$work/nov2.out" 2026-11 "$as_of" &&
 else
 	fail "reruns under other time zones and locales" "$(cat "$work/nov2.out" "$work/nov3.out")"
 fi
+
+# --- the marketplace's recorded series (daily usage feed) ----------------------------------------
+# fixtures/insights/gen-recorded.sh: recorded = metered per day with boundary noise, lost records
+# planted in one clean control per profile, three series only the feed knows. Each USAGE_ANOMALY
+# row of the recorded series (its detail names the daily usage feed) is a hit when it overlaps its
+# series' planted loss (UTC days, inclusive); the metering log's rows must stay as they were.
+"$FIX/gen-recorded.sh" "$work" && "$FIX/gen-recorded.sh" "$work/again" || { fail "generate the recorded usage"; exit 1; }
+if cmp -s "$work/daily_usage.csv" "$work/again/daily_usage.csv"; then
+	pass "the recorded usage generator is deterministic"
+else
+	fail "the recorded usage generator is deterministic"
+fi
+q -c "CREATE TABLE public.st_daily (usage_feed_id text, usage_date text, customer text, product_id text,
+        agreement_id text, dimension_key text, usage_quantity numeric);
+      CREATE TABLE public.truth_recorded (customer text, kind text, from_day date, to_day date)" || exit 1
+q -c "COPY public.st_daily FROM STDIN (FORMAT csv, HEADER)" <"$work/daily_usage.csv" &&
+	q -c "COPY public.truth_recorded FROM STDIN (FORMAT csv, HEADER)" <"$work/truth_recorded.csv" || { fail "load the feed"; exit 1; }
+q -c "INSERT INTO settle.ingest_file (file_name, sha256, kind, rows_loaded, rows_rejected, ingested_at) VALUES
+        ('dailyusagefeed_v1/year=2026/month=11/data.csv', repeat('e', 64), 'dailyusagefeed_v1', 0, 0, '2026-12-01T06:00:00Z'),
+        ('productfeed_v1/year=2026/month=01/data.csv', repeat('f', 64), 'productfeed_v1', 0, 0, '2026-01-01T00:00:00Z');
+      INSERT INTO settle.sdds_daily_usage (usage_feed_id, file_id, line, usage_date, payer_account_id,
+        end_user_account_id, product_id, agreement_id, dimension_key, usage_unit, usage_quantity)
+      SELECT usage_feed_id, (SELECT file_id FROM settle.ingest_file WHERE kind = 'dailyusagefeed_v1'),
+             row_number() OVER (ORDER BY usage_feed_id) + 1, usage_date::timestamptz, customer, customer, product_id,
+             agreement_id, dimension_key, 'Units', usage_quantity
+      FROM public.st_daily;
+      INSERT INTO settle.sdds_product (product_id, file_id, line, product_code)
+      SELECT DISTINCT product_id, (SELECT file_id FROM settle.ingest_file WHERE kind = 'productfeed_v1'), 2,
+             'prod-' || substr(product_id, 5)
+      FROM public.st_daily" || { fail "load the feed tables"; exit 1; }
+if budget=40000 drive "$work/rec.out" 2026-11 "$as_of"; then
+	pass "compute 2026-11 with the recorded usage ($(sed -n 's/^passes: //p' "$work/rec.out"))"
+else
+	fail "compute 2026-11 with the recorded usage" "$(cat "$work/rec.out")"
+	exit 1
+fi
+runr=$(sed -n 's/^run_id //p' "$work/rec.out")
+dump "$run1" metering >"$work/met1.csv"
+dump "$runr" metering >"$work/metr.csv"
+if cmp -s "$work/met1.csv" "$work/metr.csv"; then
+	pass "the metering log's rows and incidents are unchanged by the feed"
+else
+	fail "the metering log's rows and incidents are unchanged by the feed" "$(diff "$work/met1.csv" "$work/metr.csv" | head -n 10)"
+fi
+q -c "CREATE VIEW public.rec_eval AS
+      WITH r AS (
+        SELECT e.reference, e.detail, split_part(e.reference, ':', 1) AS customer, split_part(e.reference, '@', 2) AS span
+        FROM settle.exception e WHERE e.run_id = $runr AND e.code = 'USAGE_ANOMALY' AND e.detail LIKE '%daily usage feed%'
+      ), i AS (
+        SELECT r.reference, r.detail, r.customer, split_part(span, '/', 1)::date AS lo,
+               coalesce(nullif(split_part(span, '/', 2), ''), split_part(span, '/', 1))::date AS hi
+        FROM r
+      )
+      SELECT i.*, tr.kind, tr.kind <> 'clean' AND i.lo <= tr.to_day AND i.hi >= tr.from_day AS hit
+      FROM i JOIN public.truth_recorded tr USING (customer)" || exit 1
+r_planted=$(q -c "SELECT count(*) FROM public.truth_recorded WHERE kind <> 'clean'")
+r_found=$(q -c "SELECT count(*) FROM public.truth_recorded t WHERE kind <> 'clean'
+                AND EXISTS (SELECT 1 FROM public.rec_eval r WHERE r.customer = t.customer AND r.hit)")
+r_rows=$(q -c "SELECT count(*) FROM public.rec_eval")
+r_hits=$(q -c "SELECT count(*) FROM public.rec_eval WHERE hit")
+r_clean=$(q -c "SELECT count(*) FROM public.rec_eval WHERE kind = 'clean'")
+r_clean_series=$(q -c "SELECT count(*) FROM public.truth_recorded WHERE kind = 'clean'")
+r_unlisted=$(q -c "SELECT count(*) FROM public.rec_eval WHERE kind IS NULL")
+echo "measured (recorded series): $r_rows rows, $r_hits on a planted loss (precision $r_hits/$r_rows); $r_found of" \
+	"$r_planted planted losses found (recall); $r_clean false alarms on $r_clean_series clean series-months"
+q -c "SELECT '  missed: ' || t.customer || ' ' || t.kind FROM public.truth_recorded t WHERE kind <> 'clean'
+      AND NOT EXISTS (SELECT 1 FROM public.rec_eval r WHERE r.customer = t.customer AND r.hit) ORDER BY 1"
+q -c "SELECT '  false alarm: ' || kind || ' ' || reference FROM public.rec_eval WHERE NOT hit ORDER BY 1"
+check "recorded: every planted loss is found" "$r_planted" "$r_found"
+at_most "recorded: false alarms on the clean recorded series ($r_clean_series series-months)" 1 "$r_clean"
+at_most "recorded: one row per planted loss (rows beyond one per loss)" 2 "$((r_hits - r_found))"
+check "recorded: every row names a series of the feed" "0" "$r_unlisted"
+check "recorded: 30 % lost since the 16th is one row below the metered, in money" \
+	"902010000000:prod-eu_biz:units@2026-11-16/2026-11-30 true" \
+	"$(q -c "SELECT string_agg(reference || ' ' || (detail ~ '^since 2026-11-16 \\(15 days, to 2026-11-30\\) the marketplace.s recorded usage \\(daily usage feed\\) is (29|30|31) % \\(≈ [0-9]+ units ≈ [0-9]+\\.[0-9]{2} USD\\) below the metered: [0-9]+ units recorded against [0-9]+ metered')::text, ';')
+	         FROM settle.exception WHERE run_id = $runr AND reference LIKE '902010000000:%'")"
+check "recorded: a loss is priced (metered and recorded at 0.01 USD), difference = recorded − metered" \
+	"0" \
+	"$(q -c "SELECT count(*) FROM settle.exception WHERE run_id = $runr AND code = 'USAGE_ANOMALY'
+	         AND detail LIKE '%below the metered%'
+	         AND (currency IS DISTINCT FROM 'USD' OR difference_micros <> actual_micros - expected_micros
+	              OR difference_micros >= 0)")"
+check "recorded: a young customer's loss is found without history (onboarding, below the metering log)" \
+	"ANOMALY true" \
+	"$(q -c "SELECT status || ' ' || (note LIKE 'recorded by the marketplace (daily usage feed): onboarding, not scored%1 incident below the metering log')::text
+	         FROM settle.insight_usage WHERE run_id = $runr AND source = 'recorded' AND customer_aws_account_id = '910010000000'")"
+check "recorded: the series only the feed knows are scored on their own history" \
+	"990010000001 OK|990010000002 ANOMALY|990010000003 ANOMALY" \
+	"$(q -c "SELECT string_agg(customer_aws_account_id || ' ' || status, '|' ORDER BY customer_aws_account_id)
+	         FROM settle.insight_usage WHERE run_id = $runr AND source = 'recorded' AND customer_aws_account_id LIKE '990%'")"
+check "recorded: one row per series of the feed with usage in the period" \
+	"$(q -c "SELECT count(DISTINCT customer) FROM public.st_daily WHERE usage_date >= '2026-11-01'")" \
+	"$(q -c "SELECT count(*) FROM settle.insight_usage WHERE run_id = $runr AND source = 'recorded'")"
+dump "$runr" >"$work/runr1.csv"
+if TZ=Pacific/Chatham LC_ALL=C drive "$work/rec2.out" 2026-11 "$as_of"; then
+	dump "$(sed -n 's/^run_id //p' "$work/rec2.out")" >"$work/runr2.csv"
+	if cmp -s "$work/runr1.csv" "$work/runr2.csv"; then
+		pass "recorded: a rerun under another time zone and locale gives identical rows"
+	else
+		fail "recorded: a rerun under another time zone and locale gives identical rows" "$(diff "$work/runr1.csv" "$work/runr2.csv" | head -n 10)"
+	fi
+else
+	fail "recorded: rerun" "$(cat "$work/rec2.out")"
+fi
+[ -n "${INSIGHTS_SERIES_DEBUG:-}" ] && q -c "SELECT kind, hit, reference, detail FROM public.rec_eval ORDER BY 1, 3" &&
+	q -c "SELECT customer_aws_account_id, status, note FROM settle.insight_usage WHERE run_id = $runr AND source = 'recorded' AND customer_aws_account_id ~ '^9(1[01]|90)'"
+# The rest of this test is about the metering log alone.
+q -c "UPDATE settle.ingest_file SET ingested_at = '2027-01-01T00:00:00Z' WHERE kind = 'dailyusagefeed_v1'" || exit 1
 
 # --- a month still running: the horizon -----------------------------------------------------------
 # As of 2026-11-20T12:00Z with records up to then only, no hour after the newest records is an

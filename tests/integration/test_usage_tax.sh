@@ -123,6 +123,17 @@ rewrite("agreementtermfeed_v1", lambda r: r["agreement_id"] == "agmt-3",
         lambda r: r.update(agreement_id="agmt-3b", term_id="term-3b"))
 rewrite("dailyusagefeed_v1", lambda r: r["usage_feed_id"] == "u1",
         lambda r: r.update(usage_feed_id="u1b", agreement_id="agmt-3b", usage_quantity="5"))
+# rows without agreement_id on the two-agreement offer: one of Buyer Two (one agreement of that
+# customer: agmt-3), one of an account with no agreement on the offer
+BU2 = "bUyeR2aCCountIdOfTheDirectBuyerAbcdefghijkl"
+RES = "rSeLLeRaCCountIdOfTheCPPOResellerAbcdefghij"
+path = os.path.join(d, "dailyusagefeed_v1.csv")
+rows = list(csv.DictReader(open(path)))
+with open(path, "a", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    base = dict(rows[0], agreement_id="", dimension_key="gb", usage_date="2026-10-06T00:00:00Z")
+    w.writerow(dict(base, usage_feed_id="u5", payer_account_id=BU2, usage_quantity="2"))
+    w.writerow(dict(base, usage_feed_id="u6", payer_account_id=RES, usage_quantity="1", usage_date="2026-10-07T00:00:00Z"))
 with open(os.path.join(d, "metering.csv"), "w", newline="") as f:
     w = csv.writer(f, lineterminator="\n")
     w.writerow(["metering_record_id", "timestamp", "customer_aws_account_id", "product_code", "dimension",
@@ -138,12 +149,69 @@ settle report --period 2026-10 --as-of 2026-11-20T00:00:00Z --out "$work/two/out
 rc=$?
 check "report exits 0 with an offer of two usage agreements" test $rc = 0
 [ $rc = 0 ] || sed 's/^/  /' "$work/two/report.log"
-# (the gb usage row names no agreement: with two agreements its offer alone is ambiguous, as in
-# matching, so it is recorded nowhere)
+# Rows without agreement_id on an offer of two agreements: u5 (Buyer Two, whose one agreement on
+# the offer is agmt-3) is attributed and counted; u4 (no payer, no end user) and u6 (an account
+# without an agreement on the offer) are USAGE_WITHOUT_OFFER, named, and counted nowhere. (Before,
+# every such row was counted nowhere and named nowhere.)
 cat >"$work/two/metering.expected" <<'CSV'
 period,offer_id,usage_month,dimension,currency,quantity,recorded_quantity,unit_price,expected,billed,status
-2026-10,offer-3,2026-10,gb,USD,0,0,12.50,0.00,0.00,UNBILLED
+2026-10,offer-3,2026-10,gb,USD,0,2,12.50,0.00,0.00,UNBILLED
 2026-10,offer-3,2026-10,users,USD,305,265,0.0025,0.76,0.00,UNBILLED
 CSV
 check "one metering line per dimension, both agreements' usage in it" \
 	diff -u "$work/two/metering.expected" "$work/two/out/2026-10/metering.csv"
+two_exc=$work/two/out/2026-10/exceptions.csv
+check "a row without agreement and customer names the offer's agreements" \
+	sh -c "grep '^2026-10,USAGE_WITHOUT_OFFER,offer-3:2026-10:gb,' '$two_exc' | grep 'recorded 5 units' |
+		grep '2026-10-05' | grep 'no customer' | grep -q 'has 2 usage agreements that could be its (agmt-3, agmt-3b)'"
+check "a row of a customer without an agreement on the offer is named" \
+	sh -c "grep '^2026-10,USAGE_WITHOUT_OFFER,offer-3:2026-10:gb,' '$two_exc' | grep 'recorded 1 units' |
+		grep 'customer 111122223333' | grep -q 'has none of that customer valid then'"
+check "the attributed row raises nothing" \
+	sh -c "! grep 'USAGE_WITHOUT_OFFER' '$two_exc' | grep -q '2026-10-06'"
+
+# --- SPEC §3.3, §4.6: the price of the agreement term revision valid on the usage date ----------
+# The usage term of agmt-3 gets a revision valid from 2026-10-02 with users at 0.003 (was 0.0025),
+# as the marketplace's reference queries join the agreement revision valid on the usage date:
+# October 1 (100 users) is priced at 0.0025, October 2 and 3 (200) at 0.003 — expected 0.85, not
+# 300 × one price. The recorded side (100, 60, 100) is priced by its days too: 0.73.
+harness_db4=$(pg_test_createdb usage_tax_rev) || ko "fourth database"
+DB=$harness_db4
+check "every feed ingests (price revision)" ingest_all
+python3 - "$fx" "$work/rev" <<'PY' || ko "write the term revision"
+import csv, os, sys
+src, d = sys.argv[1], sys.argv[2]; os.makedirs(d, exist_ok=True)
+for name, pick, change in (
+        ("agreementtermfeed_v1", lambda r: r["term_id"] == "term-3",
+         lambda r: r.update(term_configuration=r["term_configuration"].replace('"0.0025"', '"0.003"'))),
+        ("agreementfeed_v1", lambda r: r["agreement_id"] == "agmt-3", lambda r: None)):
+    rows = list(csv.DictReader(open(os.path.join(src, name + ".csv"))))
+    with open(os.path.join(d, name + ".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n"); w.writeheader()
+        for r in rows:
+            if pick(r):
+                change(r)
+                r.update(valid_from="2026-10-02T00:00:00Z", insert_date="2026-10-02T00:00:00Z")
+                w.writerow(r)
+PY
+for k in agreementtermfeed_v1 agreementfeed_v1; do
+	settle ingest --kind "$k" "$work/rev/$k.csv" >/dev/null 2>&1 || ko "ingest the revision's $k"
+done
+sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants (5)"
+settle report --period 2026-10 --as-of 2026-11-20T00:00:00Z --out "$work/rev/out" >"$work/rev/report.log" 2>&1
+rc=$?
+check "report exits 0 with a price revision mid-month" test $rc = 0
+[ $rc = 0 ] || sed 's/^/  /' "$work/rev/report.log"
+check "the revision valid on each day prices its usage: 100 × 0.0025 + 200 × 0.003 = 0.85" \
+	grep -qx '2026-10,offer-3,2026-10,users,USD,300,260,0.003,0.85,0.00,UNBILLED' "$work/rev/out/2026-10/metering.csv"
+check "metering_result says which prices applied to which days" \
+	test "$(sql "SELECT price_note FROM settle.metering_result WHERE offer_id = 'offer-3' AND dimension = 'users'")" = \
+	"0.002500 for 100 units (2026-10-01 to 2026-10-01), 0.003000 for 200 units (2026-10-02 to 2026-10-03)"
+check "the mismatch prices both sides by day: metered 0.85, recorded 100 × 0.0025 + 160 × 0.003 = 0.73" \
+	sh -c "grep -q '^2026-10,USAGE_RECORD_MISMATCH,offer-3:2026-10:users,[^,]*,[^,]*,offer-3,USD,0.85,0.73,-0.12,' '$work/rev/out/2026-10/exceptions.csv'"
+check "a dimension without a change keeps one price and no note" \
+	test "$(sql "SELECT coalesce(price_note, 'none') FROM settle.metering_result WHERE offer_id = 'offer-3' AND dimension = 'gb'")" = none
+check "the per-day three-way of the mismatching dimension (metering_day_result)" \
+	test "$(sql "SELECT string_agg(usage_day || ':' || metered_quantity || ':' || recorded_quantity, ' ' ORDER BY usage_day)
+		FROM settle.metering_day_result WHERE offer_id = 'offer-3' AND dimension = 'users' AND usage_day < '2026-10-06'")" = \
+	"2026-10-01:100:100 2026-10-02:100:60 2026-10-03:100:100 2026-10-04:0:0 2026-10-05:0:0"

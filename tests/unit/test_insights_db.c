@@ -53,7 +53,7 @@ static const char *const passes_budgets[] = { "1", "100", "5000", "20000" };
 static const char dump_sql[] =
 	"SELECT concat_ws(E'\\n--\\n',"
 	" coalesce((SELECT string_agg(t::text, E'\\n' ORDER BY t.customer_aws_account_id COLLATE \"C\","
-	"           t.product_code COLLATE \"C\", t.dimension COLLATE \"C\")"
+	"           t.product_code COLLATE \"C\", t.dimension COLLATE \"C\", t.source COLLATE \"C\")"
 	"           FROM settle.insight_usage t WHERE t.run_id = $1::bigint AND t.period = $2), ''),"
 	" coalesce((SELECT string_agg(t::text, E'\\n' ORDER BY t.reference COLLATE \"C\", t.seq)"
 	"           FROM settle.exception t WHERE t.run_id = $1::bigint AND t.period = $2"

@@ -129,7 +129,7 @@ TEST(listings_have_the_spec_columns)
 	REQUIRE((l = by_csv("insights.csv")) != NULL);
 	CHECK_STR(header(l), "period,customer_aws_account_id,product_code,dimension,agreement_id,offer_id,status,"
 			     "history_points,history_days,history_median,history_mad,band_low,band_high,period_points,"
-			     "observed_min,observed_max,anomalies,max_score,note");
+			     "observed_min,observed_max,anomalies,max_score,note,source");
 	REQUIRE((l = by_csv("payment_timing.csv")) != NULL);
 	CHECK_STR(header(l), "period,measure,recipient_account_id,currency,samples,mean_days,median_days,p90_days,"
 			     "min_days,max_days");
