@@ -126,7 +126,12 @@ struct xlsx_part {
 };
 
 struct xlsx_sheet {
-	const struct report_listing *l;
+	const struct report_listing *l;    /* the sheet's columns: &view */
+	const struct report_listing *src;  /* the listing of report.h (the CSV's columns) the cursor reads */
+	struct report_listing view;        /* src's columns, with an account name beside each account id
+					    * when the account feed names any party (xlsx_view_init) */
+	int from[REPORT_COLS_MAX];         /* view column -> src column; a name column: -1 */
+	int name_of[REPORT_COLS_MAX];      /* view column: the src account column it names; -1 */
 	struct xlsx_part parts[XLSX_PARTS_MAX];
 	size_t parts_n;
 	int64_t rows_n;                    /* data rows over all parts */
@@ -213,6 +218,8 @@ struct xlsx_writer {
 	char br_exprs[XLSX_BRIDGE_ROWS_MAX][3][XLSX_FORMULA_MAX];
 	lxw_row_t breaks[XLSX_BREAKS_MAX]; /* the Summary's page breaks, 0-terminated */
 	size_t breaks_n;
+	PGresult *names;          /* (account id, legal name) of the period's parties, sorted by id
+				   * in byte order (xlsx_names_load); NULL or no rows: no name columns */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -383,6 +390,113 @@ static const char *xlsx_label(const char *name, char *out, size_t size)
 	if (out[0] >= 'a' && out[0] <= 'z')
 		out[0] = (char)(out[0] - 'a' + 'A');
 	return out;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Account names (issue 16). The account feed (SDDS.md, settle.account_map) gives each account
+ * its tax_legal_name; a sheet shows it in a column of its own beside every account id
+ * ("Recipient account", "Recipient name"), and the Summary's party lines as "Name (id)". Sheet
+ * only: the CSV files keep SPEC §8's columns, which have no name. The names are read once, for
+ * the accounts the period's results name (parties, recipients, customers): memory grows with the
+ * number of parties, never with the rows of a listing.
+ */
+
+static const char xlsx_names_sql[] =
+	"WITH ids AS ("
+	"  SELECT recipient_account_id AS id FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT party_account_id FROM settle.payout_statement WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT recipient_account_id FROM settle.disbursement WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT recipient_account_id FROM settle.exception WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT recipient_account_id FROM settle.insight_timing WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT customer_aws_account_id FROM settle.insight_usage WHERE run_id = $1::bigint AND period = $2::text)"
+	" SELECT ids.id, m.tax_legal_name"
+	" FROM ids JOIN settle.account_map($3::timestamptz) m ON m.id = settle.account_pad(ids.id)"
+	" WHERE m.tax_legal_name IS NOT NULL AND m.tax_legal_name <> ''"
+	" ORDER BY ids.id COLLATE \"C\"";
+
+static int xlsx_names_load(struct xlsx_writer *w, struct err *e)
+{
+	char run[24], as_of[32];
+	snprintf(run, sizeof run, "%" PRId64, w->in->run_id);
+	time_format(w->in->as_of_us, as_of);
+	const char *params[3] = { run, w->in->period, as_of };
+	w->names = db_query(w->db, xlsx_names_sql, 3, params, PGRES_TUPLES_OK, e);
+	return w->names ? 0 : err_prefix(e, "account names");
+}
+
+/* The legal name of an account id as the sheets show it, or NULL. */
+static const char *xlsx_name_of(const struct xlsx_writer *w, const char *id)
+{
+	if (w->names == NULL || id == NULL)
+		return NULL;
+	int lo = 0, hi = PQntuples(w->names);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(PQgetvalue(w->names, mid, 0), id);
+		if (c == 0)
+			return PQgetvalue(w->names, mid, 1);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The name column shown beside an account column, or NULL when the column is no account id. */
+static const char *xlsx_name_col(const char *name)
+{
+	static const struct {
+		const char *id, *name;
+	} cols[] = {
+		{ "party_account_id", "party_name" },
+		{ "recipient_account_id", "recipient_name" },
+		{ "customer_aws_account_id", "customer_name" },
+	};
+	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+		if (strcmp(cols[i].id, name) == 0)
+			return cols[i].name;
+	size_t n = strlen(name), k = strlen("_account_id");
+	return n > k && strcmp(name + n - k, "_account_id") == 0 ? "account_name" : NULL;
+}
+
+/* The sheet's columns: the listing's, and when any party has a name, a text column with the
+ * name after each account id (money columns' currency columns renumbered). Without names (no
+ * account feed loaded) the sheet has exactly the listing's columns. */
+static void xlsx_view_init(const struct xlsx_writer *w, struct xlsx_sheet *s, const struct report_listing *src)
+{
+	int names = w->names && PQntuples(w->names) > 0;
+	int at[REPORT_COLS_MAX];
+	struct report_listing *v = &s->view;
+	*v = *src;
+	s->src = src;
+	s->l = v;
+	v->ncols = 0;
+	for (size_t c = 0; c < src->ncols; c++) {
+		ASSERT(v->ncols < REPORT_COLS_MAX);
+		at[c] = (int)v->ncols;
+		s->from[v->ncols] = (int)c;
+		s->name_of[v->ncols] = -1;
+		v->cols[v->ncols++] = src->cols[c];
+		const char *nc = src->cols[c].type == REPORT_TEXT ? xlsx_name_col(src->cols[c].name) : NULL;
+		/* room is kept for the Exceptions' Status column after the last */
+		if (names && nc && v->ncols + 1 < REPORT_COLS_MAX) {
+			s->from[v->ncols] = -1;
+			s->name_of[v->ncols] = (int)c;
+			v->cols[v->ncols++] = (struct report_column){ nc, REPORT_TEXT, -1 };
+		}
+	}
+	for (size_t c = 0; c < v->ncols; c++)
+		if (v->cols[c].type == REPORT_MONEY)
+			v->cols[c].currency_col = at[v->cols[c].currency_col];
+}
+
+/* One row of the listing as the sheet's columns (view order, names looked up). */
+static void xlsx_view_row(const struct xlsx_writer *w, const struct xlsx_sheet *s, const char *const *src,
+			  const char **out)
+{
+	for (size_t c = 0; c < s->l->ncols; c++)
+		out[c] = s->from[c] >= 0 ? src[s->from[c]] : xlsx_name_of(w, src[s->name_of[c]]);
 }
 
 /* What each sheet answers (its title line, with the period and the as-of) and the note under
@@ -1325,10 +1439,13 @@ static int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
 	struct report_cursor *cur = NULL;
 	const char *const *v;
 	int rc;
+	const char *row[REPORT_COLS_MAX];
 	if (xlsx_part_new(w, s, e) < 0 ||
-	    report_cursor_open(w->db, s->l, w->in->run_id, w->in->period, &cur, e) < 0)
+	    report_cursor_open(w->db, s->src, w->in->run_id, w->in->period, &cur, e) < 0)
 		goto fail;
 	while ((rc = report_cursor_next(cur, &v, e)) == 1) {
+		xlsx_view_row(w, s, v, row);
+		v = row;
 		struct xlsx_part *p = &s->parts[s->parts_n - 1];
 		if (p->rows_n + XLSX_TOP_ROWS >= w->rows_max) {
 			if (xlsx_part_end(s, e) < 0 || xlsx_part_new(w, s, e) < 0)
@@ -2093,8 +2210,11 @@ static int br_party(struct xlsx_writer *w, const struct xlsx_top *t, uint32_t ro
 		struct xlsx_fb f = { .n = 0 };
 		if (money_add(*top_sum, p->payable_micros, top_sum) != MONEY_OK)
 			return err_set(e, EXIT_FAILED, "a payable total overflows");
-		/* Hook for the account feed's names (SPEC §1): none yet, the account id labels the bar. */
-		if (sum_text(w, row, pc, p->account, NULL, 1, e) < 0)
+		/* the bar's label: the account feed's name with the id, else the id */
+		const char *name = xlsx_name_of(w, p->account);
+		if (name)
+			snprintf(label, sizeof label, "%.160s (%s)", name, p->account);
+		if (sum_text(w, row, pc, name ? label : p->account, NULL, 1, e) < 0)
 			return -1;
 		fb_put(&f, "=");
 		if (fb_aggregate(&f, s, r->pay_payable, crit, 2) < 0) /* too long a party id: the number */
@@ -2970,6 +3090,8 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 {
 	if (xlsx_properties(w, e) < 0 || xlsx_formats_init(w, e) < 0)
 		return -1;
+	if (xlsx_names_load(w, e) < 0)
+		return -1;
 	w->summary = workbook_add_worksheet(w->wb, "Summary");
 	if (w->summary == NULL)
 		return err_set(e, EXIT_FAILED, "could not add sheet \"Summary\"");
@@ -2983,7 +3105,7 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 			continue;
 		}
 		ASSERT(w->sheets_n < XLSX_SHEETS_MAX);
-		w->sheets[w->sheets_n++].l = l;
+		xlsx_view_init(w, &w->sheets[w->sheets_n++], l);
 	}
 	xlsx_roles_find(w);
 	for (size_t i = 0; i < w->sheets_n; i++)
@@ -3060,6 +3182,7 @@ int report_xlsx_start(struct db *db, const struct report_xlsx_input *in, const c
 		lxw_workbook_free(w->wb);
 		goto fail;
 	}
+	PQclear(w->names);
 	p->wb = w->wb;
 	p->threaded = pthread_create(&p->thread, NULL, xlsx_close_thread, p) == 0;
 	if (!p->threaded) /* no thread to be had: zip here */
@@ -3068,6 +3191,7 @@ int report_xlsx_start(struct db *db, const struct report_xlsx_input *in, const c
 	*out = p;
 	return 0;
 fail:
+	PQclear(w ? w->names : NULL);
 	free(w);
 	free(p);
 	(void)unlink(path); /* a failed workbook never stays behind (ENOENT is fine) */

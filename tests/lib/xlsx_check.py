@@ -53,6 +53,9 @@ LABELS = {"party_role": "Role", "party_account_id": "Party account", "recipient_
           "product_code": "Product code", "history_mad": "History MAD", "max_score": "Max score",
           "p90_days": "P90 days"}
 UNLABEL = {v: k for k, v in LABELS.items()}
+# Sheet-only name columns and the account column each stands beside (report_xlsx.c xlsx_name_col).
+NAME_COLS = {"party_name": "party_account_id", "recipient_name": "recipient_account_id",
+             "customer_name": "customer_aws_account_id", "account_name": None}
 
 
 def label(name):
@@ -320,6 +323,12 @@ def cell_equals(cell, text):
     return False
 
 
+def csv_columns(head):
+    """The sheet columns (1-based) of a listing's CSV columns: the sheet-only name columns beside
+    the account ids (report_xlsx.c xlsx_view_init) are skipped."""
+    return [i + 1 for i, h in enumerate(head) if h not in NAME_COLS]
+
+
 def check_csv_twins(book, args):
     """The sheet shows the CSV's rows, in order: text as text (no formula guard), amounts as the
     nearest double, dates as dates; continuation worksheets continue the rows."""
@@ -327,13 +336,19 @@ def check_csv_twins(book, args):
     for base, csv_name in CSV_OF.items():
         head, rows = read_csv("%s/%s" % (args.dir, csv_name))
         got = []
+        cols = None
         for name in book.parts(base):
             ws = book.wb[name]
             extra = ["Status"] if base == "Exceptions" else []  # sheet-only, after the CSV's columns
-            if book.labels(ws) != [label(h) for h in head] + extra:
+            labels = book.labels(ws)
+            cols = csv_columns(book.header(ws))
+            if [labels[i - 1] for i in cols] != [label(h) for h in head] + extra:
                 p.append("%s: header %r, expected the words %r for %s %r" % (name, book.labels(ws),
                                                                             [label(h) for h in head], csv_name, head))
                 break
+            for i, h in enumerate(book.header(ws)):
+                if h in NAME_COLS and not (i > 0 and book.header(ws)[i - 1].endswith("_account_id")):
+                    p.append("%s: name column %r is not beside its account id" % (name, labels[i]))
             got += [(name, r) for r in book.data_rows(ws)]
         if len(got) != len(rows):
             p.append("%s: %d rows on the sheet, %d in %s" % (base, len(got), len(rows), csv_name))
@@ -341,16 +356,82 @@ def check_csv_twins(book, args):
         for (name, r), row in zip(got, rows):
             ws = book.wb[name]
             for c, text in enumerate(row):
-                cell = ws.cell(r, c + 1)
+                cell = ws.cell(r, cols[c])
                 if not cell_equals(cell, text):
                     p.append("%s!%s: %r (%s) but %s has %r" % (name, cell.coordinate, cell.value,
                                                               cell.data_type, csv_name, text))
             if base == "Exceptions":
                 code = row[head.index("code")]
                 want = "info" if code in ("OFFER_EXPIRED", "BALANCE_ADJUSTMENT") else "open"
-                if ws.cell(r, len(head) + 1).value != want:
-                    p.append("%s row %d: status %r for %s, expected %r" % (name, r, ws.cell(r, len(head) + 1).value,
-                                                                           code, want))
+                st = ws.cell(r, len(book.header(ws))).value
+                if st != want:
+                    p.append("%s row %d: status %r for %s, expected %r" % (name, r, st, code, want))
+    return p
+
+
+def read_names(path):
+    """id (12-digit number and account_id) -> tax_legal_name of an account feed file (the latest
+    valid_from of each account wins; deleted rows are left out)."""
+    head, rows = read_csv(path)
+    h = {n: i for i, n in enumerate(head)}
+    best = {}
+    for row in rows:
+        key = row[h["account_id"]]
+        if row[h["delete_date"]]:
+            best.pop(key, None)
+            continue
+        if key not in best or row[h["valid_from"]] >= best[key][0]:
+            best[key] = (row[h["valid_from"]], row)
+    out = {}
+    for key, (_, row) in best.items():
+        name = row[h["tax_legal_name"]]
+        if not name:
+            continue
+        out[key] = name
+        if row[h["aws_account_id"]]:
+            out[row[h["aws_account_id"]].zfill(12)] = name
+    return out
+
+
+def check_names(book, args):
+    """With --names FEED: every name column holds the feed's legal name of the account id beside
+    it (empty where the feed does not know the account), names show on the sheets that name
+    parties, and the Summary's party lines read "Name (id)". Without it: no name column."""
+    p = []
+    names = read_names(args.names) if args.names else {}
+    shown = set()
+    for base in SHEETS:
+        for n in book.parts(base):
+            ws = book.wb[n]
+            head = book.header(ws)
+            for i, h in enumerate(head):
+                if h not in NAME_COLS:
+                    continue
+                if not names:
+                    p.append("%s: a name column %r without an account feed" % (n, h))
+                    break
+                for r in book.data_rows(ws):
+                    ident = ws.cell(r, i).value
+                    want = names.get(ident)
+                    got = ws.cell(r, i + 1).value
+                    if got != want:
+                        p.append("%s!%s: name %r for %r, the feed says %r" % (n, ws.cell(r, i + 1).coordinate, got,
+                                                                             ident, want))
+                    if got:
+                        shown.add(base)
+    if names:
+        for base in ("Payouts", "Allocations", "Disbursements", "Aging", "Charge groups"):
+            if book.parts(base) and base not in shown:
+                p.append("%s: no account name shown" % base)
+        ws = book.wb["Summary"]
+        labels = [c.value for row in ws.iter_rows() for c in row
+                  if isinstance(c.value, str) and re.fullmatch(r".+ \(\d{12}\)", c.value)]
+        if not labels:
+            p.append("Summary: no party line reads \"Name (id)\"")
+        for v in labels:
+            name, ident = v[:-15], v[-13:-1]
+            if names.get(ident) != name:
+                p.append("Summary: party %r, the feed names %s %r" % (v, ident, names.get(ident)))
     return p
 
 
@@ -937,6 +1018,7 @@ def main():
     ap.add_argument("--parts", action="append")
     ap.add_argument("--rows-max", type=int)
     ap.add_argument("--empty", action="store_true")
+    ap.add_argument("--names", help="the account feed file whose legal names the sheets show")
     ap.add_argument("--hist-payout", help="expected payout histogram, 8 comma-separated counts")
     ap.add_argument("--hist-collection", help="expected collection histogram")
     ap.add_argument("--median-payout", help="expected median days to payout on the Summary")
@@ -961,7 +1043,8 @@ def main():
                      ("csv twins", check_csv_twins), ("totals", check_totals),
                      ("text stays text", check_no_text_formulas), ("summary ties out", check_summary),
                      ("formulas recompute", check_recompute),
-                     ("charts", check_charts), ("insights", check_insights), ("properties", check_properties)):
+                     ("charts", check_charts), ("insights", check_insights), ("properties", check_properties),
+                     ("account names", check_names)):
         try:
             problems = fn(book, args)
         except Exception as ex:  # a reader crash is a failed case, with its reason
