@@ -2185,6 +2185,34 @@ struct br_step {
 	int bold;
 };
 
+/* A step's check formula f, kept in slot (one of w->br_exprs): the formula must fit. */
+static int br_check_set(struct br_step *x, char *slot, const struct xlsx_fb *f, struct err *e)
+{
+	if (f->full || f->n >= XLSX_FORMULA_MAX)
+		return err_set(e, EXIT_FAILED, "a summary formula is too long");
+	memcpy(slot, f->s, f->n + 1);
+	x->check = slot;
+	return 0;
+}
+
+/* A step that sums money_col of sheet si, and counts its rows, where the currency is cur and
+ * column by_col is by (a status, an age bucket); it links to that sheet. */
+static void br_step_by(struct br_step *x, const char *label, int si, int money_col, int cur_col, const char *cur,
+		       int by_col, const char *by, int64_t amount, int64_t count)
+{
+	x->label = label;
+	x->si = si;
+	x->money_col = money_col;
+	x->crit[0] = (struct xlsx_crit){ cur_col, cur, NULL };
+	x->crit[1] = (struct xlsx_crit){ by_col, by, NULL };
+	x->crit_n = 2;
+	x->amount = amount;
+	x->has_count = 1;
+	x->count_si = si;
+	x->count = count;
+	x->link = si;
+}
+
 /* The party rows of a currency (G..H) beside the bridge row `i` (0: header). */
 static int br_party(struct xlsx_writer *w, const struct xlsx_top *t, uint32_t row, size_t i,
 		    uint32_t first, int64_t *top_sum, struct err *e)
@@ -2381,10 +2409,8 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		if (fb_aggregate(&f, g, r->cg_net, &cr, 1) < 0)
 			f.full = 1;
 		fb_put(&f, ")");
-		if (f.full || f.n >= sizeof exprs[0][2])
-			return err_set(e, EXIT_FAILED, "a summary formula is too long");
-		memcpy(exprs[n - 1][2], f.s, f.n + 1);
-		x->check = exprs[n - 1][2];
+		if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+			return -1;
 		x->check_diff = earned - net;
 		x->link = r->groups;
 	}
@@ -2415,10 +2441,8 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 					f.full = 1;
 			}
 			fb_put(&f, ")");
-			if (f.full || f.n >= sizeof exprs[0][2])
-				return err_set(e, EXIT_FAILED, "a summary formula is too long");
-			memcpy(exprs[n - 1][2], f.s, f.n + 1);
-			x->check = exprs[n - 1][2];
+			if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+				return -1;
 			x->check_diff = v - xlsx_tally_get(&w->bridge, XLSX_T_BFT, cur, 0);
 		}
 	}
@@ -2442,10 +2466,8 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 			if (fb_aggregate(&f, s, r->pay_rounding, &cr, 1) < 0)
 				f.full = 1;
 			fb_put(&f, ")");
-			if (f.full || f.n >= sizeof exprs[0][2])
-				return err_set(e, EXIT_FAILED, "a summary formula is too long");
-			memcpy(exprs[n - 1][2], f.s, f.n + 1);
-			x->check = exprs[n - 1][2];
+			if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+				return -1;
 			x->check_diff = v - st[n - 2].amount - rd;
 		}
 	}
@@ -2463,23 +2485,15 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		size_t first = n;
 		for (size_t k = 0; k < 3; k++) {
 			x = BR_NEW();
-			x->label = labels[k];
-			x->si = r->disb;
-			x->money_col = r->disb_amount;
-			x->crit[0] = (struct xlsx_crit){ cc, cur, NULL };
-			x->crit[1] = (struct xlsx_crit){ r->disb_status, statuses[k], NULL };
-			x->crit_n = 2;
-			x->amount = xlsx_sub_sum(d, cur, statuses[k], r->disb_amount, 0);
-			x->has_count = 1;
-			x->count_si = r->disb;
-			x->count = xlsx_sub_sum(d, cur, statuses[k], -1, 1);
-			x->link = r->disb;
+			br_step_by(x, labels[k], r->disb, r->disb_amount, cc, cur, r->disb_status, statuses[k],
+				   xlsx_sub_sum(d, cur, statuses[k], r->disb_amount, 0),
+				   xlsx_sub_sum(d, cur, statuses[k], -1, 1));
 			if (k == 1) { /* the amount by which mismatched payouts differ from their lines */
 				struct xlsx_fb f = { .n = 0 };
-				if (fb_aggregate(&f, d, r->disb_diff, x->crit, 2) < 0 || f.n >= sizeof exprs[0][2])
-					return err_set(e, EXIT_FAILED, "a summary formula is too long");
-				memcpy(exprs[n - 1][2], f.s, f.n + 1);
-				x->check = exprs[n - 1][2];
+				if (fb_aggregate(&f, d, r->disb_diff, x->crit, 2) < 0)
+					f.full = 1;
+				if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+					return -1;
 				x->check_diff = xlsx_sub_sum(d, cur, statuses[k], r->disb_diff, 0);
 			}
 		}
@@ -2506,10 +2520,8 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 			if (fb_aggregate(&f, d, r->disb_amount, &cr, 1) < 0)
 				f.full = 1;
 			fb_put(&f, "-%s-%s", br_ref(a, 1, BR_ROW(n - 1)), br_ref(b, 1, BR_ROW(first + 2)));
-			if (f.full || f.n >= sizeof exprs[0][2])
-				return err_set(e, EXIT_FAILED, "a summary formula is too long");
-			memcpy(exprs[n - 1][2], f.s, f.n + 1);
-			x->check = exprs[n - 1][2];
+			if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+				return -1;
 			x->check_diff = rest;
 		}
 		(void)dt;
@@ -2569,17 +2581,9 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		int64_t total = 0, count = 0;
 		for (size_t k = 0; k < nl; k++) {
 			x = BR_NEW();
-			x->label = labels[k];
-			x->si = r->aging;
-			x->money_col = r->aging_amount;
-			x->crit[0] = (struct xlsx_crit){ cc, cur, NULL };
-			x->crit[1] = (struct xlsx_crit){ r->aging_bucket, labels[k], NULL };
-			x->crit_n = 2;
-			x->amount = xlsx_tally_get(&w->aging, labels[k], cur, 0);
-			x->has_count = 1;
-			x->count_si = r->aging;
-			x->count = xlsx_tally_get(&w->aging, labels[k], cur, 1);
-			x->link = r->aging;
+			br_step_by(x, labels[k], r->aging, r->aging_amount, cc, cur, r->aging_bucket, labels[k],
+				   xlsx_tally_get(&w->aging, labels[k], cur, 0),
+				   xlsx_tally_get(&w->aging, labels[k], cur, 1));
 			if (money_add(total, x->amount, &total) != MONEY_OK)
 				return err_set(e, EXIT_FAILED, "the bridge of %s overflows", cur);
 			count += x->count;
@@ -2604,10 +2608,8 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		if (fb_aggregate(&f, s, r->aging_amount, &cr, 1) < 0)
 			f.full = 1;
 		fb_put(&f, ")");
-		if (f.full || f.n >= sizeof exprs[0][2])
-			return err_set(e, EXIT_FAILED, "a summary formula is too long");
-		memcpy(exprs[n - 1][2], f.s, f.n + 1);
-		x->check = exprs[n - 1][2];
+		if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+			return -1;
 		x->check_diff = total - xlsx_sheet_sum(s, r->aging_amount, cur);
 		x->link = r->aging;
 	}
