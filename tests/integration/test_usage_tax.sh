@@ -38,6 +38,13 @@ period,offer_id,usage_month,dimension,currency,quantity,recorded_quantity,unit_p
 CSV
 check "metering.csv shows metered, recorded and billed side by side" diff -u "$work/metering.expected" "$set_dir/metering.csv"
 
+# the workbook: every check of xlsx_check.py, among them the Metering by day sheet of the offer
+# whose metered and recorded usage differ (its days, the line chart over them) and the names
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+"$py" "$TOP/tests/lib/xlsx_check.py" check "$set_dir/settle-2026-10.xlsx" --dir "$set_dir" \
+	--as-of 2026-11-20T00:00:00Z --names "$fx/accountfeed_v1.csv" --name "$T" || true
+
 exc() { grep "^2026-10,$1," "$set_dir/exceptions.csv"; }
 check "USAGE_RECORD_MISMATCH for users: lost records, both quantities, the day they part" \
 	sh -c "grep '^2026-10,USAGE_RECORD_MISMATCH,offer-3:2026-10:users,' '$set_dir/exceptions.csv' |

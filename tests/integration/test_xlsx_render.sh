@@ -18,7 +18,9 @@ harness_init xlsx_render xlsx_render
 period=2026-10
 as_of=2026-11-02T03:00:00Z
 
-settle ingest "$TOP"/fixtures/demo/inbox/*.csv >"$work/ingest.log" 2>&1
+# the demo month and its account feed (fixtures/demo/accounts: the legal names the sheets show
+# beside the account ids)
+settle ingest "$TOP"/fixtures/demo/inbox/*.csv "$TOP"/fixtures/demo/accounts/*.csv >"$work/ingest.log" 2>&1
 rc=$?
 check "ingest the demo month" test $rc = 0 -o $rc = 4
 sql "UPDATE settle.ingest_file SET ingested_at = '2026-11-01T00:00:00Z'" || ko "set ingest instants"
@@ -28,7 +30,7 @@ check "$period: report exits 0" test $rc = 0
 [ $rc = 0 ] || cat "$work/report.log"
 set_dir="$work/reports/$period"
 "$py" "$TOP/tests/lib/xlsx_check.py" check "$set_dir/settle-$period.xlsx" --dir "$set_dir" --as-of $as_of \
-	--name "$T" || true
+	--names "$TOP/fixtures/demo/accounts/accountfeed-2026-10.csv" --name "$T" || true
 png=${SETTLE_WORKBOOK_PNG:-$TOP/build/workbook-png}
 "$py" "$TOP/tests/lib/xlsx_render.py" "$set_dir/settle-$period.xlsx" --dir "$set_dir" --period $period \
 	--as-of $as_of --work "$work/render" --png "$png" --name "$T" || true

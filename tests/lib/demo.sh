@@ -38,7 +38,7 @@ if [ -f "reports/2026-10.restated/MANIFEST" ] && [ -d "$SETTLE_HOME/pg/data" ]; 
 else
 	# The inbox is copied so that the demo never touches the fixtures.
 	mkdir -p "$inbox"
-	cp -p fixtures/demo/inbox/*.csv "$inbox"/
+	cp -p fixtures/demo/inbox/*.csv fixtures/demo/accounts/*.csv "$inbox"/ # accounts: the names in the workbook
 	echo "demo: the as-of is pinned to the sample month's nights: $night1, then $night2"
 	echo
 	echo "demo: 1. the nightly job on the sample month, as of $night1"

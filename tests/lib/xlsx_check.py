@@ -53,6 +53,9 @@ LABELS = {"party_role": "Role", "party_account_id": "Party account", "recipient_
           "product_code": "Product code", "history_mad": "History MAD", "max_score": "Max score",
           "p90_days": "P90 days"}
 UNLABEL = {v: k for k, v in LABELS.items()}
+# Sheet-only name columns and the account column each stands beside (report_xlsx.c xlsx_name_col).
+NAME_COLS = {"party_name": "party_account_id", "recipient_name": "recipient_account_id",
+             "customer_name": "customer_aws_account_id", "account_name": None}
 
 
 def label(name):
@@ -75,6 +78,8 @@ CSV_OF = {"Payouts": "payouts.csv", "Allocations": "allocations.csv", "Exception
           "Tax by jurisdiction": "tax.csv"}
 # Sheets after the listings that are not listings.
 CHARTS_SHEET = "Insight charts"
+# The metering chart's sheet, beside Metering when an offer's metered and recorded usage differ.
+METER_SHEET = "Metering by day"
 # REPORT_DECIMAL columns: number cells with format "0.0".
 DECIMALS = {"Insights": ["history_median", "history_mad", "max_score"],
             "Payment timing": ["mean_days", "median_days", "p90_days"]}
@@ -189,6 +194,8 @@ def check_sheets(book, args):
     for s in SHEETS:
         order += book.parts(s)
     order.append(CHARTS_SHEET)
+    if METER_SHEET in names:
+        order.insert(order.index(book.parts("Metering")[-1]) + 1, METER_SHEET)
     if names != order:
         p.append("sheets %r, expected %r" % (names, order))
     for spec in args.parts or []:
@@ -320,6 +327,12 @@ def cell_equals(cell, text):
     return False
 
 
+def csv_columns(head):
+    """The sheet columns (1-based) of a listing's CSV columns: the sheet-only name columns beside
+    the account ids (report_xlsx.c xlsx_view_init) are skipped."""
+    return [i + 1 for i, h in enumerate(head) if h not in NAME_COLS]
+
+
 def check_csv_twins(book, args):
     """The sheet shows the CSV's rows, in order: text as text (no formula guard), amounts as the
     nearest double, dates as dates; continuation worksheets continue the rows."""
@@ -327,13 +340,19 @@ def check_csv_twins(book, args):
     for base, csv_name in CSV_OF.items():
         head, rows = read_csv("%s/%s" % (args.dir, csv_name))
         got = []
+        cols = None
         for name in book.parts(base):
             ws = book.wb[name]
             extra = ["Status"] if base == "Exceptions" else []  # sheet-only, after the CSV's columns
-            if book.labels(ws) != [label(h) for h in head] + extra:
+            labels = book.labels(ws)
+            cols = csv_columns(book.header(ws))
+            if [labels[i - 1] for i in cols] != [label(h) for h in head] + extra:
                 p.append("%s: header %r, expected the words %r for %s %r" % (name, book.labels(ws),
                                                                             [label(h) for h in head], csv_name, head))
                 break
+            for i, h in enumerate(book.header(ws)):
+                if h in NAME_COLS and not (i > 0 and book.header(ws)[i - 1].endswith("_account_id")):
+                    p.append("%s: name column %r is not beside its account id" % (name, labels[i]))
             got += [(name, r) for r in book.data_rows(ws)]
         if len(got) != len(rows):
             p.append("%s: %d rows on the sheet, %d in %s" % (base, len(got), len(rows), csv_name))
@@ -341,16 +360,82 @@ def check_csv_twins(book, args):
         for (name, r), row in zip(got, rows):
             ws = book.wb[name]
             for c, text in enumerate(row):
-                cell = ws.cell(r, c + 1)
+                cell = ws.cell(r, cols[c])
                 if not cell_equals(cell, text):
                     p.append("%s!%s: %r (%s) but %s has %r" % (name, cell.coordinate, cell.value,
                                                               cell.data_type, csv_name, text))
             if base == "Exceptions":
                 code = row[head.index("code")]
                 want = "info" if code in ("OFFER_EXPIRED", "BALANCE_ADJUSTMENT") else "open"
-                if ws.cell(r, len(head) + 1).value != want:
-                    p.append("%s row %d: status %r for %s, expected %r" % (name, r, ws.cell(r, len(head) + 1).value,
-                                                                           code, want))
+                st = ws.cell(r, len(book.header(ws))).value
+                if st != want:
+                    p.append("%s row %d: status %r for %s, expected %r" % (name, r, st, code, want))
+    return p
+
+
+def read_names(path):
+    """id (12-digit number and account_id) -> tax_legal_name of an account feed file (the latest
+    valid_from of each account wins; deleted rows are left out)."""
+    head, rows = read_csv(path)
+    h = {n: i for i, n in enumerate(head)}
+    best = {}
+    for row in rows:
+        key = row[h["account_id"]]
+        if row[h["delete_date"]]:
+            best.pop(key, None)
+            continue
+        if key not in best or row[h["valid_from"]] >= best[key][0]:
+            best[key] = (row[h["valid_from"]], row)
+    out = {}
+    for key, (_, row) in best.items():
+        name = row[h["tax_legal_name"]]
+        if not name:
+            continue
+        out[key] = name
+        if row[h["aws_account_id"]]:
+            out[row[h["aws_account_id"]].zfill(12)] = name
+    return out
+
+
+def check_names(book, args):
+    """With --names FEED: every name column holds the feed's legal name of the account id beside
+    it (empty where the feed does not know the account), names show on the sheets that name
+    parties, and the Summary's party lines read "Name (id)". Without it: no name column."""
+    p = []
+    names = read_names(args.names) if args.names else {}
+    shown = set()
+    for base in SHEETS:
+        for n in book.parts(base):
+            ws = book.wb[n]
+            head = book.header(ws)
+            for i, h in enumerate(head):
+                if h not in NAME_COLS:
+                    continue
+                if not names:
+                    p.append("%s: a name column %r without an account feed" % (n, h))
+                    break
+                for r in book.data_rows(ws):
+                    ident = ws.cell(r, i).value
+                    want = names.get(ident)
+                    got = ws.cell(r, i + 1).value
+                    if got != want:
+                        p.append("%s!%s: name %r for %r, the feed says %r" % (n, ws.cell(r, i + 1).coordinate, got,
+                                                                             ident, want))
+                    if got:
+                        shown.add(base)
+    if names:
+        for base in ("Payouts", "Allocations", "Charge groups"):
+            if any(book.data_rows(book.wb[x]) for x in book.parts(base)) and base not in shown:
+                p.append("%s: no account name shown" % base)
+        ws = book.wb["Summary"]
+        labels = [c.value for row in ws.iter_rows() for c in row
+                  if isinstance(c.value, str) and re.fullmatch(r".+ \(\d{12}\)", c.value)]
+        if not labels:
+            p.append("Summary: no party line reads \"Name (id)\"")
+        for v in labels:
+            name, ident = v[:-15], v[-13:-1]
+            if names.get(ident) != name:
+                p.append("Summary: party %r, the feed names %s %r" % (v, ident, names.get(ident)))
     return p
 
 
@@ -586,7 +671,7 @@ def check_charts(book, args):
         on_insights = all(r.startswith(insight_ref) for r in refs)
         if on_summary:
             summary_dirs.append(kind)
-        elif not on_insights:
+        elif not on_insights and not all(r.startswith("'%s'!" % METER_SHEET) for r in refs):
             p.append("%s (%s): series from %r, neither the Summary nor %s" % (n, title, refs, CHARTS_SHEET))
     payouts = any(book.data_rows(book.wb[x]) for x in book.parts("Payouts"))
     if payouts and "bar" not in summary_dirs:
@@ -608,6 +693,87 @@ def check_charts(book, args):
     for cur in sorted(x for x in pcur if x):
         if not any(t.startswith("Net payable by party, %s " % cur) for t in titles):
             p.append("no payout chart for %s among %r" % (cur, titles))
+    return p
+
+
+def mismatched_offers(args):
+    """Offers of metering.csv with a dimension whose recorded quantity differs from the metered."""
+    head, rows = read_csv("%s/metering.csv" % args.dir)
+    h = {n: i for i, n in enumerate(head)}
+    return sorted({r[h["offer_id"]] for r in rows
+                   if r[h["recorded_quantity"]] != "" and Decimal(r[h["recorded_quantity"]]) != Decimal(r[h["quantity"]])})
+
+
+def check_meter_days(book, args):
+    """Metering by day (issue 14): beside Metering exactly when an offer's metered and recorded
+    usage differ; per such offer a block of every day of the period (Day, Metered, Recorded,
+    Billed, in the currency's format) whose line chart draws its three columns; the metered and
+    recorded days add up to the offer's metering.csv rows at their unit prices."""
+    p = []
+    offers = mismatched_offers(args)
+    names = book.wb.sheetnames
+    if not offers:
+        if METER_SHEET in names:
+            p.append("%s without a mismatched offer" % METER_SHEET)
+        return p
+    if METER_SHEET not in names:
+        return ["no %s sheet for %r" % (METER_SHEET, offers)]
+    if names[names.index(METER_SHEET) - 1] != book.parts("Metering")[-1]:
+        p.append("%s is not beside Metering: %r" % (METER_SHEET, names))
+    ws = book.wb[METER_SHEET]
+    head, rows = read_csv("%s/metering.csv" % args.dir)
+    h = {n: i for i, n in enumerate(head)}
+    charts = {t: refs for (k, t, refs) in chart_parts(book).values() if t and t.startswith("Offer ")}
+    period = args.period if hasattr(args, "period") and args.period else None
+    for offer in offers:
+        r0 = next((r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value and
+                   re.fullmatch(r"Offer %s( \(\w+\))?" % re.escape(offer), str(ws.cell(r, 1).value))), None)
+        if r0 is None:
+            p.append("%s: no block for offer %s" % (METER_SHEET, offer))
+            continue
+        hr = r0 + 2
+        if [ws.cell(hr, c).value for c in range(1, 5)] != ["Day", "Metered", "Recorded", "Billed"]:
+            p.append("%s row %d: header %r" % (METER_SHEET, hr, [ws.cell(hr, c).value for c in range(1, 5)]))
+            continue
+        days = []
+        q = hr + 1
+        while q <= ws.max_row and ws.cell(q, 1).value is not None:
+            days.append(q)
+            q += 1
+        mine = [r for r in rows if r[h["offer_id"]] == offer]
+        cur = mine[0][h["currency"]]
+        month = mine[0][h["usage_month"]]
+        y, m = int(month[:4]), int(month[5:])
+        n_days = (datetime.date(y + m // 12, m % 12 + 1, 1) - datetime.date(y, m, 1)).days
+        if [ws.cell(r, 1).value for r in days] != [(datetime.date(y, m, 1) + datetime.timedelta(d)).isoformat()
+                                                   for d in range(n_days)]:
+            p.append("%s: offer %s lists days %r" % (METER_SHEET, offer, [ws.cell(r, 1).value for r in days][:3]))
+        for r in days:
+            for c in (2, 3, 4):
+                if ws.cell(r, c).number_format != money_format(cur):
+                    p.append("%s!%s: format %r" % (METER_SHEET, ws.cell(r, c).coordinate, ws.cell(r, c).number_format))
+        priced = [r for r in mine if r[h["unit_price"]] != ""]
+        want_m = sum(Decimal(r[h["quantity"]]) * Decimal(r[h["unit_price"]]) for r in priced)
+        want_r = sum(Decimal(r[h["recorded_quantity"]] or 0) * Decimal(r[h["unit_price"]]) for r in priced)
+        got_m = sum(Decimal(repr(ws.cell(r, 2).value)) for r in days)
+        got_r = sum(Decimal(repr(ws.cell(r, 3).value)) for r in days)
+        got_b = sum(Decimal(repr(ws.cell(r, 4).value)) for r in days)
+        if abs(got_m - want_m) > Decimal("0.000001") * len(days) or abs(got_r - want_r) > Decimal("0.000001") * len(days):
+            p.append("%s: offer %s days add up to metered %s, recorded %s; metering.csv at its prices %s, %s"
+                     % (METER_SHEET, offer, got_m, got_r, want_m, want_r))
+        if abs(got_b - Decimal(mine[0][h["billed"]])) > Decimal("0.000001") * len(days):
+            p.append("%s: offer %s billed days add up to %s, metering.csv %s" % (METER_SHEET, offer, got_b,
+                                                                              mine[0][h["billed"]]))
+        title = next((t for t in charts if t.startswith("Offer %s:" % offer)), None)
+        if title is None:
+            p.append("%s: no chart for offer %s among %r" % (METER_SHEET, offer, sorted(charts)))
+            continue
+        want_refs = ["'%s'!$%s$%d:$%s$%d" % (METER_SHEET, col, days[0], col, days[-1]) for col in "ABCD"]
+        for ref in want_refs[1:]:
+            if ref not in charts[title]:
+                p.append("%s: chart %r does not draw %s (it draws %r)" % (METER_SHEET, title, ref, charts[title]))
+        if want_refs[0] not in charts[title]:
+            p.append("%s: chart %r has not the days %s as categories" % (METER_SHEET, title, want_refs[0]))
     return p
 
 
@@ -683,7 +849,8 @@ def check_insights(book, args):
     for s in ins:
         if s["status"] == "ANOMALY" and (top is None or Decimal(s["max_score"]) > Decimal(top["max_score"])):
             top = s
-    line = [(n, t, refs) for n, (kind, t, refs) in charts.items() if kind == "line"]
+    line = [(n, t, refs) for n, (kind, t, refs) in charts.items()
+            if kind == "line" and all(r.startswith("'%s'!" % CHARTS_SHEET) for r in refs)]
     r0, rows = block_at(ws, "Hour (UTC)")
     if top is None:
         if line or r0 is not None:
@@ -937,6 +1104,7 @@ def main():
     ap.add_argument("--parts", action="append")
     ap.add_argument("--rows-max", type=int)
     ap.add_argument("--empty", action="store_true")
+    ap.add_argument("--names", help="the account feed file whose legal names the sheets show")
     ap.add_argument("--hist-payout", help="expected payout histogram, 8 comma-separated counts")
     ap.add_argument("--hist-collection", help="expected collection histogram")
     ap.add_argument("--median-payout", help="expected median days to payout on the Summary")
@@ -961,7 +1129,8 @@ def main():
                      ("csv twins", check_csv_twins), ("totals", check_totals),
                      ("text stays text", check_no_text_formulas), ("summary ties out", check_summary),
                      ("formulas recompute", check_recompute),
-                     ("charts", check_charts), ("insights", check_insights), ("properties", check_properties)):
+                     ("charts", check_charts), ("insights", check_insights), ("properties", check_properties),
+                     ("account names", check_names), ("metering by day", check_meter_days)):
         try:
             problems = fn(book, args)
         except Exception as ex:  # a reader crash is a failed case, with its reason

@@ -65,7 +65,9 @@ def soffice(work, src, fmt, outdir):
             f.write(XCU)
     cmd = ["soffice", "-env:UserInstallation=file://" + prof, "--headless", "--norestore",
            "--convert-to", fmt, "--outdir", outdir, src]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    # SETTLE_RENDER_TIMEOUT: seconds a conversion may take (bench/render_month.sh: large months)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=int(os.environ.get("SETTLE_RENDER_TIMEOUT", "600")))
     base = os.path.splitext(os.path.basename(src))[0] + "." + fmt.split(":")[0]
     out = os.path.join(outdir, base)
     if not os.path.exists(out):

@@ -1,0 +1,711 @@
+/* report_xlsx_sheet.c — the listing sheets of the workbook (report_xlsx.c has the shape of a
+ * write): one listing of report_listings[] streamed into its worksheet(s) with its title, header,
+ * cells by column type, totals per currency (and per status) as live formulas with exact cached
+ * values, and column widths that fit; the account names shown beside the account ids.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_xlsx_int.h"
+#include "money.h"
+#include "timeutil.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Account names (issue 16). The account feed (SDDS.md, settle.account_map) gives each account
+ * its tax_legal_name; a sheet shows it in a column of its own beside every account id
+ * ("Recipient account", "Recipient name"), and the Summary's party lines as "Name (id)". Sheet
+ * only: the CSV files keep SPEC §8's columns, which have no name. The names are read once, for
+ * the accounts the period's results name (parties, recipients, customers): memory grows with the
+ * number of parties, never with the rows of a listing.
+ */
+
+static const char xlsx_names_sql[] =
+	"WITH ids AS ("
+	"  SELECT recipient_account_id AS id FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT party_account_id FROM settle.payout_statement WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT recipient_account_id FROM settle.disbursement WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT recipient_account_id FROM settle.exception WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT recipient_account_id FROM settle.insight_timing WHERE run_id = $1::bigint AND period = $2::text"
+	"  UNION SELECT customer_aws_account_id FROM settle.insight_usage WHERE run_id = $1::bigint AND period = $2::text)"
+	" SELECT ids.id, m.tax_legal_name"
+	" FROM ids JOIN settle.account_map($3::timestamptz) m ON m.id = settle.account_pad(ids.id)"
+	" WHERE m.tax_legal_name IS NOT NULL AND m.tax_legal_name <> ''"
+	" ORDER BY ids.id COLLATE \"C\"";
+
+int xlsx_names_load(struct xlsx_writer *w, struct err *e)
+{
+	char run[24], as_of[32];
+	snprintf(run, sizeof run, "%" PRId64, w->in->run_id);
+	time_format(w->in->as_of_us, as_of);
+	const char *params[3] = { run, w->in->period, as_of };
+	w->names = db_query(w->db, xlsx_names_sql, 3, params, PGRES_TUPLES_OK, e);
+	return w->names ? 0 : err_prefix(e, "account names");
+}
+
+/* The legal name of an account id as the sheets show it, or NULL. */
+const char *xlsx_name_of(const struct xlsx_writer *w, const char *id)
+{
+	if (w->names == NULL || id == NULL)
+		return NULL;
+	int lo = 0, hi = PQntuples(w->names);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(PQgetvalue(w->names, mid, 0), id);
+		if (c == 0)
+			return PQgetvalue(w->names, mid, 1);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The name column shown beside an account column, or NULL when the column is no account id. */
+static const char *xlsx_name_col(const char *name)
+{
+	static const struct {
+		const char *id, *name;
+	} cols[] = {
+		{ "party_account_id", "party_name" },
+		{ "recipient_account_id", "recipient_name" },
+		{ "customer_aws_account_id", "customer_name" },
+	};
+	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+		if (strcmp(cols[i].id, name) == 0)
+			return cols[i].name;
+	size_t n = strlen(name), k = strlen("_account_id");
+	return n > k && strcmp(name + n - k, "_account_id") == 0 ? "account_name" : NULL;
+}
+
+/* The sheet's columns: the listing's, and when any party has a name, a text column with the
+ * name after each account id (money columns' currency columns renumbered). Without names (no
+ * account feed loaded) the sheet has exactly the listing's columns. */
+void xlsx_view_init(const struct xlsx_writer *w, struct xlsx_sheet *s, const struct report_listing *src)
+{
+	int names = w->names && PQntuples(w->names) > 0;
+	int at[REPORT_COLS_MAX];
+	struct report_listing *v = &s->view;
+	*v = *src;
+	s->src = src;
+	s->l = v;
+	v->ncols = 0;
+	for (size_t c = 0; c < src->ncols; c++) {
+		ASSERT(v->ncols < REPORT_COLS_MAX);
+		at[c] = (int)v->ncols;
+		s->from[v->ncols] = (int)c;
+		s->name_of[v->ncols] = -1;
+		v->cols[v->ncols++] = src->cols[c];
+		const char *nc = src->cols[c].type == REPORT_TEXT ? xlsx_name_col(src->cols[c].name) : NULL;
+		/* room is kept for the Exceptions' Status column after the last */
+		if (names && nc && v->ncols + 1 < REPORT_COLS_MAX) {
+			s->from[v->ncols] = -1;
+			s->name_of[v->ncols] = (int)c;
+			v->cols[v->ncols++] = (struct report_column){ nc, REPORT_TEXT, -1 };
+		}
+	}
+	for (size_t c = 0; c < v->ncols; c++)
+		if (v->cols[c].type == REPORT_MONEY)
+			v->cols[c].currency_col = at[v->cols[c].currency_col];
+}
+
+/* One row of the listing as the sheet's columns (view order, names looked up). */
+static void xlsx_view_row(const struct xlsx_writer *w, const struct xlsx_sheet *s, const char *const *src,
+			  const char **out)
+{
+	for (size_t c = 0; c < s->l->ncols; c++)
+		out[c] = s->from[c] >= 0 ? src[s->from[c]] : xlsx_name_of(w, src[s->name_of[c]]);
+}
+
+/* What each sheet answers (its title line, with the period and the as-of) and the note under
+ * it. A sheet without an entry is titled by its name. */
+static const struct {
+	const char *sheet, *question, *note;
+} xlsx_titles[] = {
+	{ "Payouts", "what each party is owed for the period's sales (payout statements)",
+	  "Payouts are what settle computes each party is owed (SPEC 4.4); Disbursements are what the "
+	  "marketplace actually paid out in the period and whether it reached the bank." },
+	{ "Allocations", "how each charge group's money divides among the parties",
+	  "One row per allocated charge group and party; net = revenue + listing fee + seller tax." },
+	{ "Exceptions", "what does not reconcile and needs a person",
+	  "Expected and actual of different checks do not add up, so there are no totals; the Summary "
+	  "counts them by code." },
+	{ "Disbursements", "what the marketplace paid out in the period, and whether it reached the bank",
+	  "Failed payouts were not paid: the total per currency leaves them out; subtotals by status "
+	  "follow. Payouts (the sheet) are what each party is owed." },
+	{ "Aging", "what is still not paid out at as-of, and for how long",
+	  "Charge groups not fully disbursed (SPEC 4.8), with the amount still outstanding." },
+	{ "Metering", "whether the metered usage was billed",
+	  "Expected = quantity x unit price per dimension; the billed amount repeats on each dimension row." },
+	{ "Tax", "the tax and non-allocated amounts of each charge group",
+	  "Marketplace tax is collected and remitted by the marketplace; seller tax is paid out to the seller." },
+	{ "Tax by jurisdiction", "who remits which tax, per jurisdiction and tax type",
+	  "From the tax item feed; the (all) rows set the billing events' tax beside the items'." },
+	{ "Rejected", "which input rows were quarantined, and why",
+	  "Nothing was silently dropped: each row names the file, line, column and reason." },
+	{ "Insights", "which usage series behave unusually", NULL },
+	{ "Payment timing", "how long money takes from invoice to payout and to the bank", NULL },
+	{ "Charge groups", "what was billed to buyers and where it went",
+	  "Billed = revenue + seller tax + marketplace tax; net earned = revenue + cost of goods + "
+	  "listing fee (the Summary's bridge sums these rows)." },
+};
+
+static int xlsx_title_of(const char *sheet)
+{
+	for (size_t i = 0; i < sizeof xlsx_titles / sizeof xlsx_titles[0]; i++)
+		if (strcmp(xlsx_titles[i].sheet, sheet) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Listing sheets
+ */
+
+/* The listing table is code: a money column must name a text column as its currency. */
+void xlsx_check_listing(const struct report_listing *l)
+{
+	ASSERT(l->ncols > 0 && l->ncols <= REPORT_COLS_MAX);
+	for (size_t c = 0; c < l->ncols; c++) {
+		if (l->cols[c].type != REPORT_MONEY)
+			continue;
+		int cc = l->cols[c].currency_col;
+		ASSERT(cc >= 0 && (size_t)cc < l->ncols && l->cols[cc].type == REPORT_TEXT);
+	}
+}
+
+static int xlsx_is_currency_col(const struct report_listing *l, size_t col)
+{
+	for (size_t c = 0; c < l->ncols; c++)
+		if (l->cols[c].type == REPORT_MONEY && (size_t)l->cols[c].currency_col == col)
+			return 1;
+	return 0;
+}
+
+/* The currency column of the listing's first money column: rows are counted by its value. -1
+ * when the listing has no money. */
+int xlsx_count_col(const struct report_listing *l)
+{
+	for (size_t c = 0; c < l->ncols; c++)
+		if (l->cols[c].type == REPORT_MONEY)
+			return l->cols[c].currency_col;
+	return -1;
+}
+
+/* "Payouts · period 2026-10 · as of 2026-11-05T00:00:00Z: what each party is owed ...". */
+void xlsx_sheet_title(const struct xlsx_writer *w, const char *sheet, const char *question, char *out,
+		      size_t size)
+{
+	char as_of[32];
+	time_format(w->in->as_of_us, as_of);
+	/* period and as-of first: a long question may run past the printed page, they must not */
+	snprintf(out, size, "%s \xC2\xB7 period %s \xC2\xB7 as of %s%s%s", sheet, w->in->period, as_of,
+		 question ? ": " : "", question ? question : "");
+}
+
+/* Page header and footer of every printed page: what, the period and as-of, page n of m. */
+lxw_error xlsx_page_header(const struct xlsx_writer *w, lxw_worksheet *ws)
+{
+	char as_of[32], head[200];
+	time_format(w->in->as_of_us, as_of);
+	snprintf(head, sizeof head, "&L&A&Csettle period %s, as of %s&RPage &P of &N", w->in->period, as_of);
+	lxw_error le = worksheet_set_header(ws, head);
+	if (le == LXW_NO_ERROR)
+		le = worksheet_set_footer(ws, "&LThe CSV files are the exact record&R&A, page &P of &N");
+	return le;
+}
+
+/* Orientation and scale from the columns' widths: landscape when wide, one page wide only while
+ * that stays legible, never for the sheets people read line by line (Summary, Exceptions,
+ * Rejected: their long sentences would shrink to nothing). */
+void xlsx_print_setup(lxw_worksheet *ws, const char *sheet, unsigned chars)
+{
+	int no_fit = strcmp(sheet, "Summary") == 0 || strcmp(sheet, "Exceptions") == 0 ||
+		     strcmp(sheet, "Rejected") == 0;
+	worksheet_set_paper(ws, 9); /* A4 */
+	if (chars > XLSX_PORTRAIT_CHARS)
+		worksheet_set_landscape(ws);
+	else
+		worksheet_set_portrait(ws);
+	if (!no_fit && chars <= XLSX_FIT_CHARS)
+		worksheet_fit_to_pages(ws, 1, 0);
+}
+
+/* Adds the next worksheet of a listing ("Name", then "Name (2)", ...) with its title, note and
+ * header row, frozen below the header. */
+static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *e)
+{
+	const struct report_listing *l = s->l;
+	if (s->parts_n == XLSX_PARTS_MAX)
+		return err_set(e, EXIT_FAILED,
+			       "more than %d worksheets of %" PRIu32 " rows would be needed; the CSV "
+			       "file has every row",
+			       XLSX_PARTS_MAX, w->rows_max);
+	struct xlsx_part *p = &s->parts[s->parts_n];
+	if (s->parts_n == 0) {
+		snprintf(p->name, sizeof p->name, "%s", l->sheet_name);
+	} else {
+		char suffix[16];
+		int k = snprintf(suffix, sizeof suffix, " (%zu)", s->parts_n + 1);
+		snprintf(p->name, sizeof p->name, "%.*s%s", LXW_SHEETNAME_MAX - k, l->sheet_name, suffix);
+	}
+	lxw_error le = workbook_validate_sheet_name(w->wb, p->name);
+	if (le != LXW_NO_ERROR)
+		return err_set(e, EXIT_FAILED, "invalid sheet name \"%s\": %s", p->name, lxw_strerror(le));
+	p->ws = workbook_add_worksheet(w->wb, p->name);
+	if (p->ws == NULL)
+		return err_set(e, EXIT_FAILED, "could not add sheet \"%s\"", p->name);
+	p->rows_n = 0;
+	s->parts_n++;
+	char title[512], label[128];
+	int t = xlsx_title_of(l->sheet_name);
+	xlsx_sheet_title(w, p->name, t >= 0 ? xlsx_titles[t].question : NULL, title, sizeof title);
+	le = worksheet_write_string(p->ws, 0, 0, title, w->fmt.title);
+	if (le == LXW_NO_ERROR && t >= 0 && xlsx_titles[t].note)
+		le = worksheet_write_string(p->ws, 1, 0, xlsx_titles[t].note, w->fmt.note);
+	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
+		enum report_col_type ty = l->cols[c].type;
+		int num = ty == REPORT_MONEY || ty == REPORT_INT || ty == REPORT_DECIMAL;
+		le = worksheet_write_string(p->ws, XLSX_HEAD_ROW, (lxw_col_t)c,
+					    xlsx_label(l->cols[c].name, label, sizeof label),
+					    num ? w->fmt.header_num : w->fmt.header);
+	}
+	if (le == LXW_NO_ERROR && s->code_col >= 0)
+		le = worksheet_write_string(p->ws, XLSX_HEAD_ROW, (lxw_col_t)l->ncols, "Status", w->fmt.header);
+	if (le != LXW_NO_ERROR)
+		return xlsx_fail(e, le, "the header");
+	worksheet_freeze_panes(p->ws, XLSX_TOP_ROWS, 0);
+	/* Printed: the header row on every page, the period, as-of and page numbers in the page
+	 * header and footer; orientation and scale are set with the widths (xlsx_print_setup). */
+	le = worksheet_repeat_rows(p->ws, XLSX_HEAD_ROW, XLSX_HEAD_ROW);
+	if (le == LXW_NO_ERROR)
+		le = xlsx_page_header(w, p->ws);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the print titles");
+}
+
+/* The autofilter covers the header and the data rows. In constant-memory mode it must be set
+ * while the last data row is still the current one, i.e. before anything is written below it. */
+static int xlsx_part_end(struct xlsx_sheet *s, struct err *e)
+{
+	struct xlsx_part *p = &s->parts[s->parts_n - 1];
+	lxw_error le = worksheet_autofilter(p->ws, XLSX_HEAD_ROW, 0, XLSX_HEAD_ROW + p->rows_n,
+					    (lxw_col_t)(s->l->ncols - (s->code_col < 0)));
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the autofilter");
+}
+
+/* Text longer than Excel's cell limit is cut at a character boundary and ends with "…". */
+static lxw_error xlsx_write_text_as_is(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text,
+				       lxw_format *f)
+{
+	if (xlsx_chars(text) <= XLSX_STRING_MAX)
+		return worksheet_write_string(ws, row, (lxw_col_t)col, text, f);
+	size_t keep = 0, chars = 0;
+	while (text[keep] && chars < XLSX_STRING_MAX - 1) {
+		keep++;
+		while (((unsigned char)text[keep] & 0xC0) == 0x80)
+			keep++;
+		chars++;
+	}
+	char *cut = malloc(keep + 4);
+	if (cut == NULL)
+		return LXW_ERROR_MEMORY_MALLOC_FAILED;
+	memcpy(cut, text, keep);
+	memcpy(cut + keep, "\xE2\x80\xA6", 4);
+	lxw_error le = worksheet_write_string(ws, row, (lxw_col_t)col, cut, f);
+	free(cut);
+	return le;
+}
+
+/* 1 when s starts an OOXML escape: "_x", four hex digits, "_". */
+static int xlsx_is_ooxml_escape(const char *s)
+{
+	if (s[0] != '_' || s[1] != 'x')
+		return 0;
+	for (int i = 2; i < 6; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return s[6] == '_';
+}
+
+/* Every text cell goes through here. Excel reads "_xHHHH_" in cell text as the character U+HHHH
+ * (ECMA-376 ST_Xstring; libxlsxwriter uses it for control characters but writes a literal one
+ * unchanged), so the text "_x003D_1+1" would show as "=1+1". Its "_" is written as the escape
+ * of "_" itself, "_x005F_", and the cell shows exactly the text the CSV and the database hold. */
+lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f)
+{
+	size_t n = 0;
+	for (const char *p = strchr(text, '_'); p; p = strchr(p + 1, '_'))
+		n += (size_t)xlsx_is_ooxml_escape(p);
+	if (n == 0)
+		return xlsx_write_text_as_is(ws, row, col, text, f);
+	char *esc = malloc(strlen(text) + 6 * n + 1), *o = esc;
+	if (esc == NULL)
+		return LXW_ERROR_MEMORY_MALLOC_FAILED;
+	for (const char *p = text; *p; p++) {
+		if (xlsx_is_ooxml_escape(p)) {
+			memcpy(o, "_x005F", 6);
+			o += 6;
+		}
+		*o++ = *p;
+	}
+	*o = '\0';
+	lxw_error le = xlsx_write_text_as_is(ws, row, col, esc, f);
+	free(esc);
+	return le;
+}
+
+/* The totals slot of a currency value (NULL included), created on first sight. */
+static struct xlsx_total *xlsx_total_of(struct xlsx_sheet *s, const char *cur, struct err *e)
+{
+	struct xlsx_total *t = NULL;
+	for (size_t i = 0; i < s->totals_n && !t; i++)
+		if (s->totals[i].is_null ? cur == NULL : cur && strcmp(s->totals[i].cur, cur) == 0)
+			t = &s->totals[i];
+	if (t == NULL) {
+		if (s->totals_n == XLSX_KEYS_MAX || (cur && strlen(cur) >= XLSX_KEY_MAX)) {
+			err_set(e, EXIT_FAILED, "unexpected currency \"%.32s\" (more than %d, or too long)",
+				cur ? cur : "", XLSX_KEYS_MAX);
+			return NULL;
+		}
+		t = &s->totals[s->totals_n++];
+		memset(t, 0, sizeof *t);
+		t->is_null = cur == NULL;
+		snprintf(t->cur, sizeof t->cur, "%s", cur ? cur : "");
+	}
+	return t;
+}
+
+/* The exact running sum of one money cell under its currency value. */
+static int xlsx_total_add(struct xlsx_sheet *s, size_t col, const char *cur, int64_t micros,
+			  struct err *e)
+{
+	struct xlsx_total *t = xlsx_total_of(s, cur, e);
+	if (t == NULL)
+		return -1;
+	if (money_add(t->sum_micros[col], micros, &t->sum_micros[col]) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", s->l->cols[col].name);
+	return 0;
+}
+
+/* The (currency, status) subtotals of a listing with a status column (Disbursements: SETTLED,
+ * MISMATCH, FAILED, SPEC §4.5), summed exactly like the totals. */
+static int xlsx_sub_add(struct xlsx_sheet *s, const char *const *v, struct err *e)
+{
+	const struct report_listing *l = s->l;
+	int cc = xlsx_count_col(l);
+	const char *cur = cc >= 0 ? v[cc] : NULL;
+	const char *status = v[s->status_col] ? v[s->status_col] : "";
+	struct xlsx_sub *x = NULL;
+	if (strlen(status) >= XLSX_LABEL_MAX || (cur && strlen(cur) >= XLSX_KEY_MAX))
+		return err_set(e, EXIT_FAILED, "unexpected status \"%.64s\"", status);
+	for (size_t i = 0; i < s->subs_n && !x; i++)
+		if ((s->subs[i].is_null ? cur == NULL : cur && strcmp(s->subs[i].cur, cur) == 0) &&
+		    strcmp(s->subs[i].status, status) == 0)
+			x = &s->subs[i];
+	if (x == NULL) {
+		if (s->subs_n == XLSX_SUBS_MAX)
+			return err_set(e, EXIT_FAILED, "more than %d (currency, status) pairs", XLSX_SUBS_MAX);
+		x = &s->subs[s->subs_n++];
+		memset(x, 0, sizeof *x);
+		x->is_null = cur == NULL;
+		snprintf(x->cur, sizeof x->cur, "%s", cur ? cur : "");
+		snprintf(x->status, sizeof x->status, "%s", status);
+	}
+	x->rows_n++;
+	for (size_t c = 0; c < l->ncols; c++) {
+		int64_t n;
+		if (l->cols[c].type != REPORT_MONEY || v[c] == NULL)
+			continue;
+		if (xlsx_parse_int64(v[c], &n) < 0 || money_add(x->sum_micros[c], n, &x->sum_micros[c]) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the subtotal of column \"%s\" overflows", l->cols[c].name);
+	}
+	return 0;
+}
+
+/* Status order in subtotals: SPEC §4.5's, then any other in byte order. */
+static int xlsx_status_rank(const char *status)
+{
+	static const char *const order[] = { "SETTLED", "MISMATCH", "FAILED" };
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+		if (strcmp(order[i], status) == 0)
+			return (int)i;
+	return 3;
+}
+
+static int xlsx_sub_cmp(const void *a, const void *b)
+{
+	const struct xlsx_sub *x = a, *y = b;
+	if (x->is_null != y->is_null)
+		return x->is_null - y->is_null;
+	int c = strcmp(x->cur, y->cur);
+	if (c)
+		return c;
+	int rx = xlsx_status_rank(x->status), ry = xlsx_status_rank(y->status);
+	return rx != ry ? rx - ry : strcmp(x->status, y->status);
+}
+
+/* One cell of a data row, by column type. NULL stays an empty cell. */
+static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_part *p, uint32_t row,
+		     size_t c, const char *const *v, struct err *e)
+{
+	const struct report_column *col = &s->l->cols[c];
+	const char *text = v[c];
+	lxw_error le = LXW_NO_ERROR;
+	int64_t n;
+	double serial;
+	if (text == NULL)
+		return 0;
+	switch (col->type) {
+	case REPORT_TEXT:
+		le = xlsx_write_text(p->ws, row, (unsigned)c, text, w->fmt.text);
+		xlsx_widen(&s->width[c], xlsx_chars(text) + 2); /* + the indent */
+		break;
+	case REPORT_MONEY: {
+		const char *cur = v[col->currency_col];
+		int minor = xlsx_minor(cur);
+		if (xlsx_parse_int64(text, &n) < 0)
+			goto bad;
+		if (xlsx_total_add(s, c, cur, n, e) < 0)
+			return -1;
+		int price = strcmp(col->name, "unit_price") == 0;
+		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, money_to_double_for_stats(n),
+					    price ? w->fmt.price[minor] : w->fmt.money[minor]);
+		xlsx_widen(&s->width[c], price ? xlsx_price_chars(n, minor) : xlsx_money_chars(n, minor));
+		break;
+	}
+	case REPORT_INT:
+		if (xlsx_parse_int64(text, &n) < 0)
+			goto bad;
+		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, (double)n, NULL);
+		xlsx_widen(&s->width[c], strlen(text));
+		break;
+	case REPORT_DATE:
+		if (xlsx_parse_date(text, &serial) < 0)
+			goto bad;
+		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, serial, w->fmt.date);
+		xlsx_widen(&s->width[c], 10);
+		break;
+	case REPORT_DECIMAL: /* a statistic, never money: the nearest double of the exact decimal */
+		if (report_parse_decimal(text, &serial, e) < 0)
+			return err_prefix(e, "column \"%s\"", col->name);
+		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, serial, w->fmt.decimal);
+		xlsx_widen(&s->width[c], xlsx_decimal_chars(text));
+		break;
+	}
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a cell");
+bad:
+	return err_set(e, EXIT_FAILED, "column \"%s\": \"%s\" is not a valid value", col->name, text);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Totals under the money columns
+ */
+
+static int xlsx_total_cmp(const void *a, const void *b)
+{
+	const struct xlsx_total *x = a, *y = b;
+	if (x->is_null != y->is_null)
+		return x->is_null - y->is_null; /* the NULL currency last */
+	return strcmp(x->cur, y->cur);
+}
+
+/* The column that carries the "Total" label: the first text column that is not a currency. */
+static size_t xlsx_label_col(const struct report_listing *l)
+{
+	for (size_t c = 0; c < l->ncols; c++)
+		if (l->cols[c].type == REPORT_TEXT && !xlsx_is_currency_col(l, c))
+			return c;
+	return 0;
+}
+
+/* The subtotal of (t's currency, status), or NULL. */
+const struct xlsx_sub *xlsx_sub_of(const struct xlsx_sheet *s, const struct xlsx_total *t,
+				   const char *status)
+{
+	for (size_t i = 0; i < s->subs_n; i++)
+		if (s->subs[i].is_null == t->is_null && strcmp(s->subs[i].cur, t->cur) == 0 &&
+		    strcmp(s->subs[i].status, status) == 0)
+			return &s->subs[i];
+	return NULL;
+}
+
+/* One totals row: label, currency, and per money column the live formula with its exact cached
+ * value. One currency: SUM over the column; several: SUMIFS on the column's currency column.
+ * sub != NULL: the subtotal of one status (SUMIFS on the status too). On a sheet with a status
+ * column the currency's total leaves the failed rows out: SUMIFS(currency) - SUMIFS(currency,
+ * FAILED). Widths grow to fit the bold totals. */
+static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_part *p,
+			  uint32_t row, const struct xlsx_total *t, const struct xlsx_sub *sub, struct err *e)
+{
+	const struct report_listing *l = s->l;
+	char label[64];
+	const struct xlsx_sub *excl = s->status_col >= 0 && sub == NULL ? xlsx_sub_of(s, t, XLSX_EXCLUDED_STATUS) : NULL;
+	const char *left_out = excl ? ", failed left out" : "";
+	if (sub) /* the status again in the label: a printed page may end before the status column */
+		snprintf(label, sizeof label, "Subtotal %.40s", sub->status);
+	else if (t->is_null)
+		snprintf(label, sizeof label, "Total (no currency)%s", left_out);
+	else
+		snprintf(label, sizeof label, "Total %s%s", t->cur, left_out);
+	size_t lc = xlsx_label_col(l);
+	lxw_error le = worksheet_write_string(p->ws, row, (lxw_col_t)lc, label, w->fmt.bold);
+	int minor = xlsx_minor(t->is_null ? NULL : t->cur);
+	if (le == LXW_NO_ERROR && sub)
+		le = worksheet_write_string(p->ws, row, (lxw_col_t)s->status_col, sub->status, w->fmt.bold);
+	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
+		if (xlsx_is_currency_col(l, c) && c != lc && !t->is_null)
+			le = worksheet_write_string(p->ws, row, (lxw_col_t)c, t->cur, w->fmt.bold);
+		if (l->cols[c].type != REPORT_MONEY)
+			continue;
+		struct xlsx_fb f = { .n = 0 };
+		struct xlsx_crit crit[2] = { { l->cols[c].currency_col, t->is_null ? NULL : t->cur, NULL },
+					     { s->status_col, sub ? sub->status : XLSX_EXCLUDED_STATUS, NULL } };
+		int64_t v = sub ? sub->sum_micros[c] : t->sum_micros[c];
+		fb_put(&f, "=");
+		if (fb_aggregate(&f, s, (int)c, crit, sub ? 2 : s->totals_n > 1) < 0)
+			return err_set(e, EXIT_FAILED, "the total formula is too long");
+		if (excl) {
+			fb_put(&f, "-(");
+			if (fb_aggregate(&f, s, (int)c, crit, 2) < 0)
+				return err_set(e, EXIT_FAILED, "the total formula is too long");
+			fb_put(&f, ")");
+			if (money_sub(v, excl->sum_micros[c], &v) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", l->cols[c].name);
+		}
+		le = worksheet_write_formula_num(p->ws, row, (lxw_col_t)c, f.s, w->fmt.money_bold[minor],
+						 money_to_double_for_stats(v));
+		xlsx_widen(&s->width[c], xlsx_money_chars(v, minor) + 1); /* bold is wider */
+	}
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the totals");
+}
+
+/* After a blank row, one totals row per currency value, on the last worksheet of the listing (a
+ * new one when they do not fit below the data). */
+static int xlsx_totals(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *e)
+{
+	if (!s->l->sheet_totals || s->totals_n == 0)
+		return 0;
+	qsort(s->totals, s->totals_n, sizeof s->totals[0], xlsx_total_cmp);
+	qsort(s->subs, s->subs_n, sizeof s->subs[0], xlsx_sub_cmp);
+	struct xlsx_part *p = &s->parts[s->parts_n - 1];
+	size_t n = s->totals_n + s->subs_n;
+	/* rows used: title, note, header + data + blank + totals */
+	if ((uint64_t)p->rows_n + XLSX_TOP_ROWS + 1 + n > w->rows_max) {
+		if (XLSX_TOP_ROWS + 1 + n > w->rows_max)
+			return err_set(e, EXIT_FAILED, "%zu totals rows do not fit on a worksheet", n);
+		if (xlsx_part_new(w, s, e) < 0 || xlsx_part_end(s, e) < 0)
+			return -1;
+		p = &s->parts[s->parts_n - 1];
+	}
+	uint32_t row = p->rows_n + XLSX_TOP_ROWS + 1;
+	for (size_t i = 0, k = 0; i < s->totals_n; i++) {
+		/* per currency: its subtotals by status (in xlsx_sub_cmp order), then its total */
+		for (; k < s->subs_n && s->subs[k].is_null == s->totals[i].is_null &&
+		       strcmp(s->subs[k].cur, s->totals[i].cur) == 0; k++)
+			if (xlsx_total_row(w, s, p, row++, &s->totals[i], &s->subs[k], e) < 0)
+				return -1;
+		if (xlsx_total_row(w, s, p, row++, &s->totals[i], NULL, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Column widths of every worksheet of the listing: the widest cell or the header (plus room for
+ * the filter button), within XLSX_WIDTH_MIN..XLSX_WIDTH_MAX. set_column may come after the rows:
+ * libxlsxwriter writes <cols> when it assembles the sheet. */
+static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
+{
+	unsigned chars = 0;
+	for (size_t c = 0; c < s->l->ncols + (s->code_col >= 0); c++) {
+		unsigned wd = s->width[c];
+		char label[128];
+		/* the header is bold (+1) and has the filter button (+3) */
+		xlsx_widen(&wd, xlsx_chars(c < s->l->ncols ? xlsx_label(s->l->cols[c].name, label, sizeof label)
+							   : "Status") + 4);
+		if (wd < XLSX_WIDTH_MIN)
+			wd = XLSX_WIDTH_MIN;
+		chars += wd + 2; /* the padding between columns */
+		for (size_t i = 0; i < s->parts_n; i++) {
+			lxw_error le = worksheet_set_column(s->parts[i].ws, (lxw_col_t)c, (lxw_col_t)c,
+							    wd + 2, NULL);
+			if (le != LXW_NO_ERROR)
+				return xlsx_fail(e, le, "the column widths");
+		}
+	}
+	for (size_t i = 0; i < s->parts_n; i++)
+		xlsx_print_setup(s->parts[i].ws, s->l->sheet_name, chars);
+	return 0;
+}
+
+/* The sheet-only Status of an exception (issue 16; the CSV keeps SPEC §8's columns): "info" for
+ * the codes that flag a fact and need no correction — an allocated group past its offer's
+ * validity (§4.2), a balance adjustment reported as is (§4.1) — "open" for every other: something
+ * does not reconcile until a person looks. settle keeps no resolution history, so nothing is ever
+ * "closed" here. */
+static const char *xlsx_exception_status(const char *code)
+{
+	static const char *const info[] = { "OFFER_EXPIRED", "BALANCE_ADJUSTMENT" };
+	for (size_t i = 0; code && i < sizeof info / sizeof info[0]; i++)
+		if (strcmp(code, info[i]) == 0)
+			return "info";
+	return "open";
+}
+
+/* Streams listing number si into its sheet(s). */
+int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
+{
+	struct xlsx_sheet *s = &w->sheets[si];
+	struct report_cursor *cur = NULL;
+	const char *const *v;
+	int rc;
+	const char *row[REPORT_COLS_MAX];
+	if (xlsx_part_new(w, s, e) < 0 ||
+	    report_cursor_open(w->db, s->src, w->in->run_id, w->in->period, &cur, e) < 0)
+		goto fail;
+	while ((rc = report_cursor_next(cur, &v, e)) == 1) {
+		xlsx_view_row(w, s, v, row);
+		v = row;
+		struct xlsx_part *p = &s->parts[s->parts_n - 1];
+		if (p->rows_n + XLSX_TOP_ROWS >= w->rows_max) {
+			if (xlsx_part_end(s, e) < 0 || xlsx_part_new(w, s, e) < 0)
+				goto fail;
+			p = &s->parts[s->parts_n - 1];
+		}
+		for (size_t c = 0; c < s->l->ncols; c++)
+			if (xlsx_cell(w, s, p, p->rows_n + XLSX_TOP_ROWS, c, v, e) < 0)
+				goto fail;
+		if (s->status_col >= 0 && xlsx_sub_add(s, v, e) < 0)
+			goto fail;
+		if (s->code_col >= 0) {
+			const char *st = xlsx_exception_status(v[s->code_col]);
+			lxw_error le = xlsx_write_text(p->ws, p->rows_n + XLSX_TOP_ROWS, (unsigned)s->l->ncols, st,
+						       w->fmt.text);
+			xlsx_widen(&s->width[s->l->ncols], strlen(st) + 2);
+			if (le != LXW_NO_ERROR) {
+				xlsx_fail(e, le, "a cell");
+				goto fail;
+			}
+		}
+		p->rows_n++;
+		s->rows_n++;
+		int cc = xlsx_count_col(s->l);
+		struct xlsx_total *t = cc >= 0 ? xlsx_total_of(s, v[cc], e) : NULL;
+		if ((cc >= 0 && t == NULL) || xlsx_track(w, si, v, e) < 0)
+			goto fail;
+		if (t)
+			t->rows_n++;
+	}
+	if (rc < 0)
+		goto fail;
+	report_cursor_close(cur);
+	cur = NULL;
+	if (((int)si == w->roles.payouts && xlsx_parties_flush(&w->parties, e) < 0) ||
+	    xlsx_part_end(s, e) < 0 || xlsx_totals(w, s, e) < 0 || xlsx_widths(s, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	report_cursor_close(cur);
+	return err_prefix(e, "sheet \"%s\"", s->l->sheet_name);
+}
