@@ -8,7 +8,9 @@
 #   pgmem_start PGDATA / pgmem_stop   the server's memory while a command runs (bench/pgmem.py):
 #                          pgmem_stop sets pss_mib (peak Σ PSS), rsssum_mib, hwm_mib, procs
 #   median / ratio A B / load   small helpers
-# The embedded default: bench_embedded DIR sets SETTLE_HOME=DIR and clears the libpq environment.
+# The embedded default: bench_embedded DIR sets emb=(env -u PGHOST ... SETTLE_HOME=DIR), the prefix
+# that runs a command on it (the libpq environment cleared, so a throwaway server of tests/lib/pg.sh
+# in the same script stays reachable for psql).
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 settle=${SETTLE_BIN:-$top/settle}
 gen=$top/bench/gen
@@ -31,7 +33,7 @@ bench_data() { # EVENTS METERING [DAILY]: prints the directory of the generated 
 	if [ ! -f "$dir/.complete" ]; then
 		rm -rf "$dir"
 		mkdir -p "$dir/inbox"
-		echo "$bench_name: generating $events events, $metering metering records${daily/#1/ and the daily usage feed} into $dir" >&2
+		echo "$bench_name: generating $events events, $metering metering records$([ "$daily" = 1 ] && echo " and the daily usage feed") into $dir" >&2
 		local extra=()
 		[ "$daily" = 1 ] && extra=(--daily-usage 1)
 		"$gen" --seed 42 --events "$events" --metering "$metering" --period 2026-10 --out "$dir/inbox" \
@@ -42,8 +44,8 @@ bench_data() { # EVENTS METERING [DAILY]: prints the directory of the generated 
 }
 
 bench_embedded() { # DIR: the embedded default under DIR (fsync on, as users get it)
-	unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGSERVICE PGSERVICEFILE SETTLE_DB
-	export SETTLE_HOME=$1
+	emb=(env -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATABASE -u PGUSER -u PGSERVICE -u PGSERVICEFILE -u SETTLE_DB
+		"SETTLE_HOME=$1")
 }
 
 bench_timed() { # LOG CMD...
