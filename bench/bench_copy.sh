@@ -8,11 +8,12 @@
 # into a fresh database after `settle init` (validation, typed columns, the BRIN index, the ledger,
 # one transaction); a CHECKPOINT before each. The order flips every round (A B, B A, ...), so
 # neither side always runs on a warmer page cache.
+# BENCH_SCALE=small runs it at a small size in a minute or two (a check of the script, not a measure).
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_init bench_copy
-events=${BENCH_EVENTS:-1000000}
-runs=${BENCH_RUNS:-5}
+events=${BENCH_EVENTS:-$(sized 1000000 20000)}
+runs=${BENCH_RUNS:-$(sized 5 2)}
 data=$(bench_data "$events" 1000) || exit 1
 be=$data/inbox/billing_event.csv
 . "$top/tests/lib/pg.sh"

@@ -13,11 +13,12 @@
 #                history, every CSV and the workbook)
 # Prints seconds and settle's peak RSS per step and size, the server's peak Σ PSS over the whole
 # size (bench/pgmem.py), and per step the ratio of the largest to the smallest peak RSS (flat: ~1).
+# BENCH_SCALE=small runs it at a small size in a minute or two (a check of the script, not a measure).
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_init bench_metering
-sizes=${BENCH_METERING_SIZES:-100000 1000000 5000000}
-events=${BENCH_EVENTS:-100000}
+sizes=${BENCH_METERING_SIZES:-$(sized "100000 1000000 5000000" "20000 100000")}
+events=${BENCH_EVENTS:-$(sized 100000 20000)}
 echo "bench_metering: $events events; metering sizes $sizes with the daily usage feed; one run per size; load $(load)"
 res=$work/res.tsv
 : >"$res"

@@ -11,12 +11,13 @@
 # server costs the machine), the peak of Σ RSS (shared pages counted once per process: what adding
 # up `top` would say) and the largest single process's peak RSS (VmHWM). The server's settings are
 # settle's choice (src/pgembed.c, src/db.c); they are printed with the numbers.
+# BENCH_SCALE=small runs it at a small size in a minute or two (a check of the script, not a measure).
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_init bench_month
-events=${BENCH_EVENTS:-1000000}
-metering=${BENCH_METERING:-5000000}
-runs=${BENCH_RUNS:-3}
+events=${BENCH_EVENTS:-$(sized 1000000 20000)}
+metering=${BENCH_METERING:-$(sized 5000000 100000)}
+runs=${BENCH_RUNS:-$(sized 3 2)}
 data=$(bench_data "$events" "$metering") || exit 1
 opts=$(sed -n 's/^#define PGEMBED_SERVER_OPTIONS "\(.*\)"/\1/p' "$top/src/pgembed.c")
 echo "bench_month: $events events + $metering metering records, $runs runs; embedded default: ${opts:-?} (src/pgembed.c)," \

@@ -13,11 +13,12 @@
 # peers' allocations.csv and payouts.csv of the first round are compared byte for byte with
 # settle's (same format by construction; any difference is printed). Options: BENCH_EVENTS
 # (default 1000000), BENCH_RUNS, BENCH_DUCKDB_VERSION (default 1.5.6-r.1).
+# BENCH_SCALE=small runs it at a small size in a minute or two (a check of the script, not a measure).
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_init bench_peers
-events=${BENCH_EVENTS:-1000000}
-runs=${BENCH_RUNS:-3}
+events=${BENCH_EVENTS:-$(sized 1000000 20000)}
+runs=${BENCH_RUNS:-$(sized 3 2)}
 duck_version=${BENCH_DUCKDB_VERSION:-1.5.6-r.1}
 py=/usr/bin/python3
 data=$(bench_data "$events" 1000) || exit 1

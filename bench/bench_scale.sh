@@ -9,11 +9,12 @@
 #            timed, with every step settle prints (SETTLE_RECONCILE_TIMING=1).
 # One run per size. Prints per size the times, settle's peak RSS and the server's peak Σ PSS
 # (bench/pgmem.py), then one table of the steps by size with the ratios of the last two sizes.
+# BENCH_SCALE=small runs it at a small size in a minute or two (a check of the script, not a measure).
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_init bench_scale
-sizes=${BENCH_SIZES:-100000 1000000 3000000}
-metering=${BENCH_METERING:-100000}
+sizes=${BENCH_SIZES:-$(sized "100000 1000000 3000000" "10000 30000")}
+metering=${BENCH_METERING:-$(sized 100000 20000)}
 echo "bench_scale: sizes $sizes events, $metering metering records each; one run per size; load $(load)"
 steps=$work/steps.tsv
 : >"$steps"

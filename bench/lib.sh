@@ -7,6 +7,7 @@
 #                          sets secs (wall) and rss_mib (settle's peak RSS); exit 4 counts as done
 #   pgmem_start PGDATA / pgmem_stop   the server's memory while a command runs (bench/pgmem.py):
 #                          pgmem_stop sets pss_mib (peak Σ PSS), rsssum_mib, hwm_mib, procs
+#   sized FULL SMALL       FULL, or SMALL when BENCH_SCALE=small (a quick check of a script)
 #   median / ratio A B / load   small helpers
 # The embedded default: bench_embedded DIR sets emb=(env -u PGHOST ... SETTLE_HOME=DIR), the prefix
 # that runs a command on it (the libpq environment cleared, so a throwaway server of tests/lib/pg.sh
@@ -84,6 +85,7 @@ pgmem_stop() {
 	pss_mib=$((pss / 1024)) rsssum_mib=$((rss / 1024)) hwm_mib=$((hwm / 1024))
 }
 
+sized() { if [ "${BENCH_SCALE:-full}" = small ]; then echo "$2"; else echo "$1"; fi; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
