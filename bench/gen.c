@@ -5,7 +5,10 @@
  *   bench/gen --seed 42 --events 1000000 --metering 5000000 --period 2026-10 --out DIR
  *
  * writes DIR/offers.csv, offer_dimensions.csv, billing_event.csv, metering.csv and
- * bank_deposits.csv in the formats of SPEC §3. The same arguments give byte-identical files on any
+ * bank_deposits.csv in the formats of SPEC §3, and with --daily-usage 1 also dailyusagefeed.csv (the
+ * marketplace's recorded usage, SDDS.md `dailyusagefeed_v1`: per metering stream with an offer and
+ * UTC day, the Σ quantity of its Success records, so it matches the metering log exactly and
+ * SPEC §4.6's three-way check finds no USAGE_RECORD_MISMATCH). The same arguments give byte-identical files on any
  * machine: one xoshiro256** stream per file family seeded from --seed, per-object decisions by a
  * hash of (seed, object), and integer arithmetic only (amounts are minor units of their currency;
  * rates are percent × 10^4 as in SPEC §3.2). --events 100000 gives the small run for a 100k-vs-1M
@@ -439,6 +442,8 @@ struct gen {
 	struct offer *offers;
 	struct stream *streams;
 	struct payout *payouts;
+	int64_t *daily;                 /* --daily-usage: Σ Success quantity per stream × day */
+	int daily_usage;
 	uint32_t n_payouts_used;
 	uint64_t next_event, next_ref;
 	struct out ev;
@@ -664,8 +669,12 @@ static void metering_row(struct gen *g, struct out *o, struct rng *r, struct str
 	put_ch(o, ',');
 	put_ts(o, hour_ts + 3600 + rng_range(r, 0, 1799));
 	out_row_end(o);
-	if (status[0] == 'S')
+	if (status[0] == 'S') {
 		st->qty_success += q;
+		if (g->daily)
+			g->daily[(size_t)(st - g->streams) * (size_t)g->ndays +
+				 (size_t)((hour_ts - g->month_start) / DAY_S)] += q;
+	}
 }
 
 /* Hour by hour, every stream emits `per` records until --metering rows are written. */
@@ -683,6 +692,63 @@ static void metering_write(struct gen *g, const char *dir)
 		for (uint32_t s = 0; s < g->n_streams && n < g->metering; s++)
 			for (uint64_t k = 0; k < per && n < g->metering; k++, n++)
 				metering_row(g, &o, &r, &g->streams[s], g->month_start + (int64_t)h * 3600, n);
+	out_close(&o);
+}
+
+/* The marketplace's daily usage feed (SDDS.md dailyusagefeed_v1): one row per stream with an offer
+ * and day with Success usage, recorded by the seller of record; delivered the next day. */
+static void daily_usage_write(struct gen *g, const char *dir)
+{
+	struct out o;
+	out_open(&o, dir, "dailyusagefeed.csv",
+		 "usage_feed_id,usage_date,recipient_account_id,payer_account_id,end_user_account_id,"
+		 "product_id,offer_id,agreement_id,dimension_key,usage_unit,usage_quantity,region,"
+		 "charge_item_description,pricing_currency,usage_rate_per_unit_in_pricing_currency,"
+		 "estimated_revenue_in_pricing_currency,catalog,valid_from,insert_date,update_date,delete_date");
+	uint64_t n = 0;
+	for (uint32_t s = 0; s < g->n_streams; s++) {
+		const struct stream *st = &g->streams[s];
+		if (st->offer == NO_PARTY)
+			continue; /* no offer: the marketplace records nothing */
+		const struct offer *f = &g->offers[st->offer];
+		for (int d = 0; d < g->ndays; d++) {
+			int64_t q = g->daily[(size_t)s * (size_t)g->ndays + (size_t)d];
+			if (q == 0)
+				continue;
+			int64_t day_ts = g->month_start + (int64_t)d * DAY_S;
+			out_row_begin(&o);
+			put_id(&o, "uf-", ++n, 10);
+			put_ch(&o, ',');
+			put_ts(&o, day_ts);
+			put_ch(&o, ',');
+			put_acc(&o, party_account(g, offer_seller(f)));
+			put_ch(&o, ',');
+			put_acc(&o, buyer_account(st->customer));
+			put_ch(&o, ',');
+			put_acc(&o, buyer_account(st->customer));
+			put_id(&o, ",prod-", st->product, 5);
+			put_id(&o, ",offer-", st->offer, 6);
+			put_id(&o, ",agmt-", st->offer, 6);
+			put_ch(&o, ',');
+			put_str(&o, DIMENSIONS[st->dim].name);
+			put_str(&o, ",Units,");
+			put_u64(&o, (uint64_t)q);
+			put_str(&o, ",us-east-1,");
+			put_str(&o, DIMENSIONS[st->dim].name);
+			put_str(&o, " usage,");
+			put_str(&o, CURRENCIES[f->cur].code);
+			put_ch(&o, ',');
+			put_fixed(&o, st->price_micros, 6, CURRENCIES[f->cur].digits);
+			put_ch(&o, ',');
+			put_fixed(&o, q * st->price_micros, 6, CURRENCIES[f->cur].digits);
+			put_str(&o, ",AWSMarketplace,");
+			put_ts(&o, day_ts + DAY_S + 3600);
+			put_ch(&o, ',');
+			put_ts(&o, day_ts + DAY_S + 3600);
+			put_str(&o, ",,");
+			out_row_end(&o);
+		}
+	}
 	out_close(&o);
 }
 
@@ -1184,9 +1250,10 @@ static void billing_write(struct gen *g, const char *dir)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gen --seed N --events N --metering N --period YYYY-MM --out DIR\n"
+	fprintf(f, "usage: gen --seed N --events N --metering N --period YYYY-MM --out DIR [--daily-usage 1]\n"
 		   "  writes DIR/offers.csv, offer_dimensions.csv, billing_event.csv, metering.csv,\n"
-		   "  bank_deposits.csv; same arguments, same bytes\n");
+		   "  bank_deposits.csv (and with --daily-usage 1 dailyusagefeed.csv, the marketplace's\n"
+		   "  recorded usage matching the metering log); same arguments, same bytes\n");
 }
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -1253,6 +1320,10 @@ int main(int argc, char **argv)
 			period = v;
 		} else if (!strcmp(a, "--out")) {
 			out_dir = v;
+		} else if (!strcmp(a, "--daily-usage")) {
+			uint64_t on;
+			bad = parse_u64(v, 1, &on);
+			g.daily_usage = !bad && on;
 		} else {
 			fprintf(stderr, "gen: unknown option \"%s\"\n", a);
 			usage(stderr);
@@ -1279,12 +1350,22 @@ int main(int argc, char **argv)
 	offers_make(&g);
 	offers_write(&g, out_dir);
 	dimensions_write(&g, out_dir);
+	if (g.daily_usage) {
+		g.daily = calloc((size_t)g.n_streams * (size_t)g.ndays + 1, sizeof *g.daily);
+		if (!g.daily) {
+			fprintf(stderr, "gen: out of memory\n");
+			return 1;
+		}
+	}
 	metering_write(&g, out_dir);
+	if (g.daily)
+		daily_usage_write(&g, out_dir);
 	billing_write(&g, out_dir);
 	fprintf(stderr, "gen: %" PRIu32 " offers (%" PRIu32 " usage), %" PRIu32 " sellers, %" PRIu64
 		" billing events, %" PRIu32 " payouts, %" PRIu64 " metering records\n",
 		g.n_offers, g.n_offers - g.n_contract, g.n_isv + g.n_res, g.ev.rows, g.n_payouts_used,
 		g.metering);
+	free(g.daily);
 	free(g.offers);
 	free(g.streams);
 	free(g.payouts);
