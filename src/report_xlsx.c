@@ -690,6 +690,13 @@ static int xlsx_count_col(const struct report_listing *l)
 	return -1;
 }
 
+/* Whether a money column is totalled: one in another currency column than the row's (the paid
+ * amount of Disbursements, SPEC §4.5) is shown but never summed, its currencies differ by row. */
+static int xlsx_totalled(const struct report_listing *l, size_t c)
+{
+	return l->cols[c].type == REPORT_MONEY && l->cols[c].currency_col == xlsx_count_col(l);
+}
+
 /* "Payouts · period 2026-10 · as of 2026-11-05T00:00:00Z: what each party is owed ...". */
 static void xlsx_sheet_title(const struct xlsx_writer *w, const char *sheet, const char *question, char *out,
 			     size_t size)
@@ -912,7 +919,7 @@ static int xlsx_sub_add(struct xlsx_sheet *s, const char *const *v, struct err *
 	x->rows_n++;
 	for (size_t c = 0; c < l->ncols; c++) {
 		int64_t n;
-		if (l->cols[c].type != REPORT_MONEY || v[c] == NULL)
+		if (!xlsx_totalled(l, c) || v[c] == NULL)
 			continue;
 		if (xlsx_parse_int64(v[c], &n) < 0 || money_add(x->sum_micros[c], n, &x->sum_micros[c]) != MONEY_OK)
 			return err_set(e, EXIT_FAILED, "the subtotal of column \"%s\" overflows", l->cols[c].name);
@@ -922,6 +929,9 @@ static int xlsx_sub_add(struct xlsx_sheet *s, const char *const *v, struct err *
 
 /* The status a listing total leaves out: a failed payout was not paid (SPEC §4.5). */
 #define XLSX_EXCLUDED_STATUS "FAILED"
+/* The rows of Disbursements that are no payout at all: a DISBURSEMENT_FAILURE's own row (SPEC §8,
+ * one row per failure). Left out of every payout total and count, like a failed payout. */
+#define XLSX_FAILURE_STATUS "FAILURE"
 
 /* Status order in subtotals: SPEC §4.5's, then any other in byte order. */
 static int xlsx_status_rank(const char *status)
@@ -966,7 +976,7 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 		int minor = xlsx_minor(cur);
 		if (xlsx_parse_int64(text, &n) < 0)
 			goto bad;
-		if (xlsx_total_add(s, c, cur, n, e) < 0)
+		if (xlsx_totalled(s->l, c) && xlsx_total_add(s, c, cur, n, e) < 0)
 			return -1;
 		int price = strcmp(col->name, "unit_price") == 0;
 		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, money_to_double_for_stats(n),
@@ -1207,7 +1217,8 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 	const struct report_listing *l = s->l;
 	char label[64];
 	const struct xlsx_sub *excl = s->status_col >= 0 && sub == NULL ? xlsx_sub_of(s, t, XLSX_EXCLUDED_STATUS) : NULL;
-	const char *left_out = excl ? ", failed left out" : "";
+	const struct xlsx_sub *fail = s->status_col >= 0 && sub == NULL ? xlsx_sub_of(s, t, XLSX_FAILURE_STATUS) : NULL;
+	const char *left_out = excl || fail ? ", failed left out" : "";
 	if (sub) /* the status again in the label: a printed page may end before the status column */
 		snprintf(label, sizeof label, "Subtotal %.40s", sub->status);
 	else if (t->is_null)
@@ -1220,9 +1231,9 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 	if (le == LXW_NO_ERROR && sub)
 		le = worksheet_write_string(p->ws, row, (lxw_col_t)s->status_col, sub->status, w->fmt.bold);
 	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
-		if (xlsx_is_currency_col(l, c) && c != lc && !t->is_null)
+		if (xlsx_is_currency_col(l, c) && (int)c == xlsx_count_col(l) && c != lc && !t->is_null)
 			le = worksheet_write_string(p->ws, row, (lxw_col_t)c, t->cur, w->fmt.bold);
-		if (l->cols[c].type != REPORT_MONEY)
+		if (!xlsx_totalled(l, c))
 			continue;
 		struct xlsx_fb f = { .n = 0 };
 		struct xlsx_crit crit[2] = { { l->cols[c].currency_col, t->is_null ? NULL : t->cur, NULL },
@@ -1237,6 +1248,15 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 				return err_set(e, EXIT_FAILED, "the total formula is too long");
 			fb_put(&f, ")");
 			if (money_sub(v, excl->sum_micros[c], &v) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", l->cols[c].name);
+		}
+		if (fail) {
+			struct xlsx_crit fc[2] = { crit[0], { s->status_col, XLSX_FAILURE_STATUS, NULL } };
+			fb_put(&f, "-(");
+			if (fb_aggregate(&f, s, (int)c, fc, 2) < 0)
+				return err_set(e, EXIT_FAILED, "the total formula is too long");
+			fb_put(&f, ")");
+			if (money_sub(v, fail->sum_micros[c], &v) != MONEY_OK)
 				return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", l->cols[c].name);
 		}
 		le = worksheet_write_formula_num(p->ws, row, (lxw_col_t)c, f.s, w->fmt.money_bold[minor],
@@ -1685,6 +1705,10 @@ static int sum_linked(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 					      : NULL;
 	if (excl && money_sub(streamed, excl->sum_micros[money_col], &streamed) != MONEY_OK)
 		return err_set(e, EXIT_FAILED, "a summary total overflows");
+	/* a failure's own row is no payout: neither its amount nor its row counts */
+	const struct xlsx_sub *fail = t && s->status_col >= 0 ? xlsx_sub_of(s, t, XLSX_FAILURE_STATUS) : NULL;
+	if (fail && money_sub(streamed, money_col >= 0 ? fail->sum_micros[money_col] : fail->rows_n, &streamed) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "a summary total overflows");
 	if (streamed != value)
 		return err_set(e, EXIT_FAILED,
 			       "%s %s is %" PRId64 " in the summary but %" PRId64 " on sheet \"%s\"",
@@ -1697,6 +1721,13 @@ static int sum_linked(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 		f.full = 1;
 	if (excl) {
 		struct xlsx_crit cr[2] = { crit, { s->status_col, XLSX_EXCLUDED_STATUS, NULL } };
+		fb_put(&f, "-(");
+		if (fb_aggregate(&f, s, money_col, cr, 2) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+	}
+	if (fail) {
+		struct xlsx_crit cr[2] = { crit, { s->status_col, XLSX_FAILURE_STATUS, NULL } };
 		fb_put(&f, "-(");
 		if (fb_aggregate(&f, s, money_col, cr, 2) < 0)
 			f.full = 1;
@@ -2364,6 +2395,9 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 			}
 		}
 		int64_t disbursed, all = xlsx_sheet_sum(d, r->disb_amount, cur), rest;
+		/* a failure's own row is no payout (XLSX_FAILURE_STATUS) */
+		if (money_sub(all, xlsx_sub_sum(d, cur, XLSX_FAILURE_STATUS, r->disb_amount, 0), &all) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the bridge of %s overflows", cur);
 		const struct xlsx_total *dt = xlsx_sheet_total(d, cur);
 		if (money_add(st[first].amount, st[first + 1].amount, &disbursed) != MONEY_OK ||
 		    money_sub(all, disbursed, &rest) != MONEY_OK || money_sub(rest, st[first + 2].amount, &rest) != MONEY_OK)
@@ -2383,7 +2417,8 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		{ /* every payout row of the currency is one of the three */
 			struct xlsx_fb f = { .n = 0 };
 			struct xlsx_crit cr = { cc, cur, NULL };
-			if (fb_aggregate(&f, d, r->disb_amount, &cr, 1) < 0)
+			struct xlsx_crit fc[2] = { cr, { r->disb_status, XLSX_FAILURE_STATUS, "<>" } };
+			if (fb_aggregate(&f, d, r->disb_amount, fc, 2) < 0)
 				f.full = 1;
 			fb_put(&f, "-%s-%s", br_ref(a, 1, BR_ROW(n - 1)), br_ref(b, 1, BR_ROW(first + 2)));
 			if (f.full || f.n >= sizeof exprs[0][2])
