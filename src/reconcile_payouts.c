@@ -507,7 +507,9 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
 		rio_int(o, p->paid_amount_micros);
 	else
 		rio_null(o);
-	if (p->paid_currency)
+	/* the lines' paid Σ only when every line carries its paid amount: a partial sum would read as
+	 * a total (the PAYOUT_MISMATCH says what is missing) */
+	if (p->paid_currency && p->paid_lines_n == rc->payout_lines_n[i])
 		rio_int(o, p->paid_lines_micros);
 	else
 		rio_null(o);
