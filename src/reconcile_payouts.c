@@ -11,6 +11,11 @@
  * disburse.c), so a payout late in one month and its deposit early in the next are matched the
  * same way whichever period is computed. The period then reports its own payouts (by payout date)
  * and its own unclaimed deposits (by value date).
+ *
+ * A payout paid in another currency than its pricing one (disbursement_currency/_amount, SPEC
+ * §4.5) is checked in both: its lines in the pricing currency, and their disbursement_amount in the
+ * paid currency (payout_paid_check); its deposit is expected in the paid currency. The period's
+ * failures are stored as rows of their own for disbursements.csv (failures_store, sql/019).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -346,7 +351,7 @@ static int payout_deposit(struct rc *rc, const struct disburse_payout *p, int mi
 		int64_t paid = disburse_paid_amount(p);
 		int other_currency = strcmp(d->currency, cur) != 0;
 		*status = "MATCHED";
-		if (cur != p->currency && (rc_minor_units(cur, &minor, e) < 0 || rc_tolerance(rc, cur, &tol, e) < 0))
+		if (p->paid_currency && (rc_minor_units(cur, &minor, e) < 0 || rc_tolerance(rc, cur, &tol, e) < 0))
 			return -1;
 		if (p->match == DISBURSE_MATCH_TRACE_ID &&
 		    (other_currency || (p->paid_currency && !p->paid_amount_known) || alloc_differs(d->amount_micros, paid, tol))) {
@@ -380,7 +385,7 @@ static int payout_deposit(struct rc *rc, const struct disburse_payout *p, int mi
 	*status = "MISSING";
 	/* the deposit awaited is the paid amount, in the paid currency (SPEC §4.5) */
 	const char *cur = disburse_paid_currency(p);
-	if (cur != p->currency && rc_minor_units(cur, &minor, e) < 0)
+	if (p->paid_currency && rc_minor_units(cur, &minor, e) < 0)
 		return -1;
 	struct rc_exception x = {
 		.code = "DEPOSIT_MISSING",
