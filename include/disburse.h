@@ -52,6 +52,15 @@ struct disburse_payout {
 	const char *bank_trace_id; /* NULL or "" when none */
 	int32_t day;               /* payout date (UTC day) */
 	int64_t amount_micros;
+	/* SPEC §4.5: the currency and amount it is paid in (disbursement_currency/_amount) when that
+	 * currency is not its pricing currency; NULL: paid as priced. A deposit is expected in this. */
+	const char *paid_currency;
+	int64_t paid_amount_micros;
+	int paid_amount_known;     /* paid_currency set: the payout carries disbursement_amount */
+	/* the caller's, for its paid-currency check: Σ of its lines' disbursement_amount in
+	 * paid_currency and how many of its lines carry one */
+	int64_t paid_lines_micros;
+	int64_t paid_lines_n;
 	int failed;                /* a DISBURSEMENT_FAILURE undoes it (disburse_link_failures) */
 	size_t failure;            /* index into failures when failed */
 	/* results */
@@ -72,12 +81,18 @@ struct disburse_deposit {
 	size_t payout;             /* index into payouts when claimed */
 };
 
+/* The currency and amount a payout is paid in: paid_currency/paid_amount_micros when set, else its
+ * pricing currency and amount. */
+const char *disburse_paid_currency(const struct disburse_payout *p);
+int64_t disburse_paid_amount(const struct disburse_payout *p);
+
 /* Matches every payout to at most one deposit and every deposit to at most one payout, in a total
  * order that does not depend on the period being computed:
  *   1. payouts in array order (the caller sorts them by day, recipient, payout_id) with a bank trace
  *      id take the unclaimed deposit with that trace id (the smallest deposit_id if several);
  *   2. then payouts still unmatched and not failed take the single unclaimed deposit of their
- *      account (= recipient), currency and exact amount with value date in [day, day + window_days];
+ *      account (= recipient), paid currency and exact paid amount with value date in [day, day + window_days]
+ *      (a payout paid in another currency whose paid amount is unknown takes none);
  *      when several fit, none is taken (an accountant decides, settle does not guess).
  * Deposits may come in any order. */
 int disburse_match_deposits(struct disburse_payout *payouts, size_t np, struct disburse_deposit *deposits,

@@ -56,6 +56,11 @@ const char *rtext_balance_adjustment(char *buf, size_t size, const struct rtext_
 
 const char *rtext_payout_mismatch(char *buf, size_t size, const char *payout_id, const char *currency,
 				  int minor_units, int64_t amount_micros, int64_t lines_micros, int64_t lines_n);
+/* SPEC §4.5 in the paid currency: the payout's disbursement_amount (amount_known 0: it has none)
+ * against its lines' disbursement_amount; missing lines carry none in that currency. */
+const char *rtext_payout_paid_mismatch(char *buf, size_t size, const char *payout_id, const char *paid_currency,
+				       int minor_units, int amount_known, int64_t paid_amount_micros,
+				       int64_t paid_lines_micros, int64_t lines_n, int64_t missing);
 /* link: "PARENT", "TRACE_ID" or "AMOUNT" (how the failure was linked to the payout, SPEC §4.5);
  * reversal: the failure gives the lines back by reversal lines of its own. */
 const char *rtext_disbursement_failed(char *buf, size_t size, const char *payout_id, const char *currency,

@@ -1332,7 +1332,32 @@ CREATE TABLE settle.disbursement (
     deposit_match text,
     deposit_status text NOT NULL,
     deposit_amount_micros bigint,
-    deposit_value_date date
+    deposit_value_date date,
+    paid_currency text,
+    paid_amount_micros bigint,
+    paid_lines_micros bigint,
+    paid_lines_n bigint
+);
+
+--
+-- Name: disbursement_failure; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.disbursement_failure (
+    run_id bigint NOT NULL,
+    period text NOT NULL,
+    recipient_account_id text NOT NULL,
+    failure_id text NOT NULL,
+    failure_date date NOT NULL,
+    currency text NOT NULL,
+    amount_micros bigint NOT NULL,
+    lines_micros bigint NOT NULL,
+    lines_n bigint NOT NULL,
+    payout_id text,
+    link text,
+    bank_trace_id text,
+    paid_currency text,
+    paid_amount_micros bigint
 );
 
 --
@@ -1777,6 +1802,13 @@ ALTER TABLE ONLY settle.billing_event_multi
     ADD CONSTRAINT billing_event_multi_pkey PRIMARY KEY (billing_event_id);
 
 --
+-- Name: disbursement_failure disbursement_failure_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.disbursement_failure
+    ADD CONSTRAINT disbursement_failure_pkey PRIMARY KEY (run_id, period, recipient_account_id, failure_id);
+
+--
 -- Name: disbursement disbursement_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
 --
 
@@ -2076,6 +2108,13 @@ CREATE INDEX sdds_product_file_brin ON settle.sdds_product USING brin (file_id);
 --
 
 CREATE INDEX sdds_tax_item_file_brin ON settle.sdds_tax_item USING brin (file_id);
+
+--
+-- Name: disbursement_failure disbursement_failure_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.disbursement_failure
+    ADD CONSTRAINT disbursement_failure_run_id_fkey FOREIGN KEY (run_id) REFERENCES settle.run(run_id);
 
 --
 -- Name: disbursement disbursement_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -

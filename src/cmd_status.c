@@ -14,6 +14,7 @@
 #include "close.h"
 #include "contain.h"
 #include "log.h"
+#include "offer_terms_list.h"
 #include "run.h"
 #include "settle.h"
 
@@ -192,7 +193,7 @@ int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
 	struct db *db;
 	if (settle_db(ctx, &db, &e) < 0 || status_files(db, &e) < 0 || status_rejected(db, &e) < 0
 	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0 || status_closes(db, &e) < 0
-	    || contain_status(db, &e) < 0) {
+	    || contain_status(db, &e) < 0 || offer_terms_list(db, stdout, &e) < 0) {
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}

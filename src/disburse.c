@@ -74,6 +74,16 @@ const char *disburse_aging_bucket(int64_t days)
  * Deposit matching
  */
 
+const char *disburse_paid_currency(const struct disburse_payout *p)
+{
+	return present(p->paid_currency) ? p->paid_currency : p->currency;
+}
+
+int64_t disburse_paid_amount(const struct disburse_payout *p)
+{
+	return present(p->paid_currency) ? p->paid_amount_micros : p->amount_micros;
+}
+
 /* qsort has no context argument; the matcher is not reentrant (single-threaded settle). */
 static const struct disburse_deposit *sort_deposits;
 
@@ -166,9 +176,11 @@ static void match_by_amount(struct disburse_payout *payouts, size_t np, struct d
 {
 	for (size_t i = 0; i < np; i++) {
 		struct disburse_payout *p = &payouts[i];
-		if (p->match != DISBURSE_MATCH_NONE || p->failed)
+		if (p->match != DISBURSE_MATCH_NONE || p->failed || (present(p->paid_currency) && !p->paid_amount_known))
 			continue;
-		struct amount_probe probe = { p->recipient_account_id, p->currency, p->amount_micros, p->day };
+		/* SPEC §4.5: the deposit is in the paid currency, of the exact paid amount */
+		struct amount_probe probe = { p->recipient_account_id, disburse_paid_currency(p), disburse_paid_amount(p),
+					      p->day };
 		size_t found = 0, which = 0;
 		for (size_t k = lower_bound(by_amount, nd, deposits, amount_probe_cmp, &probe); k < nd; k++) {
 			const struct disburse_deposit *d = &deposits[by_amount[k]];

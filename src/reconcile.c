@@ -82,7 +82,8 @@ static const char rc_be_sql[] =
 	"        s.disbursement_billing_event_id AS disb_id,"
 	"        s.parent_billing_event_id AS parent_id, settle.bank_trace_id(s.bank_trace_id) AS trace,"
 	"        (s.action_date::date - DATE '1970-01-01') AS action_day,"
-	"        s.line_item_id AS line_item, s.invoice_id AS invoice"
+	"        s.line_item_id AS line_item, s.invoice_id AS invoice,"
+	"        s.disbursement_amount_micros AS paid_amount, s.disbursement_currency AS paid_currency" /* §4.5 */
 	" FROM settle.billing_event s"
 	" LEFT JOIN settle.rc_account ar ON ar.id = settle.account_pad(s.recipient_account_id)"
 	" LEFT JOIN settle.rc_account af ON af.id = settle.account_pad(s.from_account_id)"
@@ -504,7 +505,8 @@ static int rc_flush(struct rc *rc, struct err *e)
 		{ offsetof(struct rc, out_disb),
 		  "COPY settle.disbursement (run_id, period, recipient_account_id, payout_id, payout_date, currency,"
 		  " amount_micros, lines_micros, lines_n, status, failure_id, bank_trace_id, deposit_id, deposit_match,"
-		  " deposit_status, deposit_amount_micros, deposit_value_date) FROM STDIN" },
+		  " deposit_status, deposit_amount_micros, deposit_value_date, paid_currency, paid_amount_micros,"
+		  " paid_lines_micros, paid_lines_n) FROM STDIN" },
 		{ offsetof(struct rc, out_aging),
 		  "COPY settle.aging (run_id, period, recipient_account_id, transaction_reference_id, currency,"
 		  " invoice_date, days, bucket, disbursement_status, remainder_micros) FROM STDIN" },

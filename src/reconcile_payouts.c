@@ -11,6 +11,11 @@
  * disburse.c), so a payout late in one month and its deposit early in the next are matched the
  * same way whichever period is computed. The period then reports its own payouts (by payout date)
  * and its own unclaimed deposits (by value date).
+ *
+ * A payout paid in another currency than its pricing one (disbursement_currency/_amount, SPEC
+ * §4.5) is checked in both: its lines in the pricing currency, and their disbursement_amount in the
+ * paid currency (payout_paid_check); its deposit is expected in the paid currency. The period's
+ * failures are stored as rows of their own for disbursements.csv (failures_store, sql/019).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -23,22 +28,26 @@
 
 static const char payouts_sql[] =
 	"SELECT pay.recipient, pay.beid, pay.currency, coalesce(pay.trace, ''), pay.day, pay.amount,"
-	"       (pay.day >= p.p0 AND pay.day < p.p1)"
+	"       (pay.day >= p.p0 AND pay.day < p.p1),"
+	/* SPEC §4.5: paid in another currency only when disbursement_currency names one */
+	"       CASE WHEN pay.paid_currency <> pay.currency THEN pay.paid_currency ELSE '' END, pay.paid_amount"
 	" FROM pg_temp.rc_be pay CROSS JOIN pg_temp.rc_param p"
 	" WHERE pay.action = 'DISBURSED' AND pay.ttype = 'DISBURSEMENT'"
 	" ORDER BY pay.day, pay.recipient COLLATE \"C\", pay.beid COLLATE \"C\"";
 
-enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_N };
+enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_PAID_CURRENCY, P_PAID_AMOUNT, P_N };
 
 /* Every DISBURSEMENT_FAILURE, in the order disburse_link_failures takes them. */
 static const char failures_sql[] =
 	"SELECT f.recipient, f.beid, f.currency, coalesce(f.parent_id, ''), coalesce(f.trace, ''), f.day, f.amount,"
-	"       (f.day >= p.p0 AND f.day < p.p1)"
+	"       (f.day >= p.p0 AND f.day < p.p1),"
+	"       CASE WHEN f.paid_currency <> f.currency THEN f.paid_currency END, f.paid_amount"
 	" FROM pg_temp.rc_be f CROSS JOIN pg_temp.rc_param p"
 	" WHERE f.ttype = 'DISBURSEMENT_FAILURE'"
 	" ORDER BY f.day, f.recipient COLLATE \"C\", f.beid COLLATE \"C\"";
 
-enum { FL_RECIPIENT, FL_ID, FL_CURRENCY, FL_PARENT, FL_TRACE, FL_DAY, FL_AMOUNT, FL_IN_PERIOD, FL_N };
+enum { FL_RECIPIENT, FL_ID, FL_CURRENCY, FL_PARENT, FL_TRACE, FL_DAY, FL_AMOUNT, FL_IN_PERIOD, FL_PAID_CURRENCY,
+       FL_PAID_AMOUNT, FL_N };
 
 static const char deposits_sql[] =
 	"SELECT d.deposit_id, settle.account_ident(d.account_id, da.account_key), d.currency,"
@@ -51,9 +60,9 @@ static const char deposits_sql[] =
 enum { D_ID, D_ACCOUNT, D_CURRENCY, D_TRACE, D_DAY, D_AMOUNT, D_N };
 
 /* Every line that names a payout or a failure; C sums those of the period's payouts and of every
- * failure (its reversal lines, SPEC §4.5). */
+ * failure (its reversal lines, SPEC §4.5), and a payout's lines also in its paid currency. */
 static const char lines_sql[] =
-	"COPY (SELECT recipient, disb_id, amount FROM pg_temp.rc_be"
+	"COPY (SELECT recipient, disb_id, amount, paid_amount, paid_currency FROM pg_temp.rc_be"
 	" WHERE action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
 	"   AND disb_id IS NOT NULL) TO STDOUT";
 
@@ -116,6 +125,13 @@ static int load_payouts(struct rc *rc, struct err *e)
 		if (rio_i32(PQgetvalue(res, i, P_DAY), &p->day) < 0 || rio_i64(PQgetvalue(res, i, P_AMOUNT), &p->amount_micros) < 0)
 			return err_set(e, EXIT_FAILED, "database: payout \"%s\" has no date or amount", p->payout_id);
 		rc->payout_in_period[i] = strcmp(PQgetvalue(res, i, P_IN_PERIOD), "t") == 0;
+		/* SPEC §4.5: paid in another currency; its amount there may be missing (then the paid
+		 * check says so, payout_finish) */
+		p->paid_currency = rc_nullif(PQgetvalue(res, i, P_PAID_CURRENCY));
+		p->paid_amount_micros = 0;
+		p->paid_amount_known = !PQgetisnull(res, i, P_PAID_AMOUNT);
+		if (p->paid_amount_known && rio_i64(PQgetvalue(res, i, P_PAID_AMOUNT), &p->paid_amount_micros) < 0)
+			return err_set(e, EXIT_FAILED, "database: payout \"%s\" has a bad paid amount", p->payout_id);
 	}
 	return payout_hash_build(rc, e);
 }
@@ -249,16 +265,29 @@ int rc_failure_find(const struct rc *rc, const char *recipient, const char *id, 
 
 /* One line that names a payout (summed when the payout is of the period) or a failure (a reversal
  * line: the failure has lines of its own, SPEC §4.5). */
-static int sum_line(struct rc *rc, const char *recipient, const char *disb_id, int64_t amount, struct err *e)
+static int sum_line(struct rc *rc, const char *recipient, const char *disb_id, int64_t amount,
+		    const char *paid_amount, const char *paid_currency, struct err *e)
 {
 	ASSERT(recipient && disb_id);
 	size_t i;
 	if (rc_payout_find(rc, recipient, disb_id, &i) == 0) {
 		if (!rc->payout_in_period[i])
 			return 0;
+		struct disburse_payout *p = &rc->payouts[i];
 		if (money_add(rc->payout_lines_micros[i], amount, &rc->payout_lines_micros[i]) != MONEY_OK)
-			return err_set(e, EXIT_FAILED, "the lines of payout %s overflow", rc->payouts[i].payout_id);
+			return err_set(e, EXIT_FAILED, "the lines of payout %s overflow", p->payout_id);
 		rc->payout_lines_n[i]++;
+		/* SPEC §4.5: a payout paid in another currency is checked there too, against its lines'
+		 * disbursement_amount in that currency (a line in another or no paid currency is not
+		 * counted: paid_lines_n < lines_n, and the check says so) */
+		int64_t paid;
+		if (p->paid_currency && paid_amount && paid_currency && strcmp(paid_currency, p->paid_currency) == 0) {
+			if (rio_i64(paid_amount, &paid) < 0)
+				return err_set(e, EXIT_FAILED, "database: a line of payout %s has a bad paid amount", p->payout_id);
+			if (money_add(p->paid_lines_micros, paid, &p->paid_lines_micros) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "the paid lines of payout %s overflow", p->payout_id);
+			p->paid_lines_n++;
+		}
 		return 0;
 	}
 	if (rc_failure_find(rc, recipient, disb_id, &i) < 0)
@@ -276,14 +305,14 @@ static int sum_lines(struct rc *rc, struct err *e)
 	if (rio_in_begin(&in, rc->db, lines_sql, e) < 0)
 		return -1;
 	int st;
-	while ((st = rio_in_next(&in, 3, e)) == 1) {
+	while ((st = rio_in_next(&in, 5, e)) == 1) {
 		int64_t amount;
 		if (!in.fields[0] || !in.fields[1] || rio_i64(in.fields[2], &amount) < 0) {
 			err_set(e, EXIT_FAILED, "database: a payout line lacks its keys or amount");
 			rio_in_end(&in);
 			return -1;
 		}
-		if (sum_line(rc, in.fields[0], in.fields[1], amount, e) < 0) {
+		if (sum_line(rc, in.fields[0], in.fields[1], amount, in.fields[3], in.fields[4], e) < 0) {
 			rio_in_end(&in);
 			return -1;
 		}
@@ -315,16 +344,32 @@ static int payout_deposit(struct rc *rc, const struct disburse_payout *p, int mi
 {
 	char buf[RTEXT_MAX];
 	if (p->match != DISBURSE_MATCH_NONE) {
+		/* SPEC §4.5: the bank is paid in the paid currency, so the deposit is compared with the
+		 * paid amount, in that currency's tolerance (never converted: settle has no rates) */
 		const struct disburse_deposit *d = &rc->deposits[p->deposit];
-		int other_currency = strcmp(d->currency, p->currency) != 0;
+		const char *cur = disburse_paid_currency(p);
+		int64_t paid = disburse_paid_amount(p);
+		int other_currency = strcmp(d->currency, cur) != 0;
 		*status = "MATCHED";
-		if (p->match == DISBURSE_MATCH_TRACE_ID && (other_currency || alloc_differs(d->amount_micros, p->amount_micros, tol))) {
+		if (p->paid_currency && (rc_minor_units(cur, &minor, e) < 0 || rc_tolerance(rc, cur, &tol, e) < 0))
+			return -1;
+		if (p->match == DISBURSE_MATCH_TRACE_ID &&
+		    (other_currency || (p->paid_currency && !p->paid_amount_known) || alloc_differs(d->amount_micros, paid, tol))) {
 			*status = "AMOUNT_MISMATCH";
-			return payout_exception(rc, p, "DEPOSIT_AMOUNT_MISMATCH", 1, p->amount_micros, 1, d->amount_micros,
-						rtext_deposit_amount_mismatch(buf, sizeof buf, d->deposit_id, d->currency,
-									      d->amount_micros, p->payout_id, p->currency,
-									      p->amount_micros, minor, p->bank_trace_id),
-						e);
+			struct rc_exception x = {
+				.code = "DEPOSIT_AMOUNT_MISMATCH",
+				.reference = p->payout_id,
+				.recipient_account_id = p->recipient_account_id,
+				.currency = cur,
+				.has_expected = !(p->paid_currency && !p->paid_amount_known),
+				.expected_micros = paid,
+				.has_actual = 1,
+				.actual_micros = d->amount_micros,
+				.detail = rtext_deposit_amount_mismatch(buf, sizeof buf, d->deposit_id, d->currency,
+									d->amount_micros, p->payout_id, cur, paid, minor,
+									p->bank_trace_id),
+			};
+			return rc_exception_add(rc, &x, e);
 		}
 		return 0;
 	}
@@ -338,10 +383,58 @@ static int payout_deposit(struct rc *rc, const struct disburse_payout *p, int mi
 		return 0;
 	}
 	*status = "MISSING";
-	return payout_exception(rc, p, "DEPOSIT_MISSING", 1, p->amount_micros, 0, 0,
-				rtext_deposit_missing(buf, sizeof buf, p->payout_id, p->currency, minor, p->amount_micros,
-						      p->day, days, p->bank_trace_id, p->candidates),
-				e);
+	/* the deposit awaited is the paid amount, in the paid currency (SPEC §4.5) */
+	const char *cur = disburse_paid_currency(p);
+	if (p->paid_currency && rc_minor_units(cur, &minor, e) < 0)
+		return -1;
+	struct rc_exception x = {
+		.code = "DEPOSIT_MISSING",
+		.reference = p->payout_id,
+		.recipient_account_id = p->recipient_account_id,
+		.currency = cur,
+		.has_expected = !(p->paid_currency && !p->paid_amount_known),
+		.expected_micros = disburse_paid_amount(p),
+		.detail = rtext_deposit_missing(buf, sizeof buf, p->payout_id, cur, minor, disburse_paid_amount(p), p->day,
+						days, p->bank_trace_id, p->candidates),
+	};
+	return rc_exception_add(rc, &x, e);
+}
+
+/* SPEC §4.5: a payout paid in another currency — disbursement_currency other than its currency —
+ * also has its paid amount checked against its lines' disbursement_amount in that currency,
+ * within that currency's tolerance. Amounts are never converted: the marketplace states both.
+ * Not comparable (a paid amount missing on the payout or on some of its lines) is a mismatch
+ * too: settle does not guess the missing amount. Returns 1 when it differs. */
+static int payout_paid_check(struct rc *rc, size_t i, struct err *e)
+{
+	const struct disburse_payout *p = &rc->payouts[i];
+	if (!p->paid_currency)
+		return 0;
+	int minor;
+	int64_t tol, settles;
+	char buf[RTEXT_MAX];
+	if (rc_minor_units(p->paid_currency, &minor, e) < 0 || rc_tolerance(rc, p->paid_currency, &tol, e) < 0)
+		return -1;
+	if (money_neg(p->paid_lines_micros, &settles) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the paid lines of payout %s overflow", p->payout_id);
+	int64_t missing = rc->payout_lines_n[i] - p->paid_lines_n;
+	ASSERT(missing >= 0);
+	if (p->paid_amount_known && missing == 0 && !alloc_differs(p->paid_amount_micros, settles, tol))
+		return 0;
+	struct rc_exception x = {
+		.code = "PAYOUT_MISMATCH",
+		.reference = p->payout_id,
+		.recipient_account_id = p->recipient_account_id,
+		.currency = p->paid_currency,
+		.has_expected = missing == 0,
+		.expected_micros = settles,
+		.has_actual = p->paid_amount_known,
+		.actual_micros = p->paid_amount_micros,
+		.detail = rtext_payout_paid_mismatch(buf, sizeof buf, p->payout_id, p->paid_currency, minor,
+						     p->paid_amount_known, p->paid_amount_micros, p->paid_lines_micros,
+						     rc->payout_lines_n[i], missing),
+	};
+	return rc_exception_add(rc, &x, e) < 0 ? -1 : 1;
 }
 
 static int payout_finish(struct rc *rc, size_t i, struct err *e)
@@ -368,6 +461,11 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
 				     e) < 0)
 			return -1;
 	}
+	int paid_differs = payout_paid_check(rc, i, e);
+	if (paid_differs < 0)
+		return -1;
+	if (paid_differs)
+		status = "MISMATCH";
 	const struct disburse_failure *f = p->failed ? &rc->failures[p->failure] : NULL;
 	if (f) {
 		/* SPEC §4.5: the failed payout D is reported with reference D, in D's period. */
@@ -409,6 +507,21 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
 	if (d)
 		time_format_day(d->value_day, dday);
 	rio_text(o, d ? dday : NULL);
+	rio_text(o, p->paid_currency);
+	if (p->paid_currency && p->paid_amount_known)
+		rio_int(o, p->paid_amount_micros);
+	else
+		rio_null(o);
+	/* the lines' paid Σ only when every line carries its paid amount: a partial sum would read as
+	 * a total (the PAYOUT_MISMATCH says what is missing) */
+	if (p->paid_currency && p->paid_lines_n == rc->payout_lines_n[i])
+		rio_int(o, p->paid_lines_micros);
+	else
+		rio_null(o);
+	if (p->paid_currency)
+		rio_int(o, p->paid_lines_n);
+	else
+		rio_null(o);
 	rio_end_row(o);
 	rc->summary.payouts++;
 	return 0;
@@ -438,6 +551,58 @@ static int failure_unlinked(struct rc *rc, size_t k, struct err *e)
 	return rc_exception_add(rc, &x, e);
 }
 
+/* SPEC §8 disbursements.csv has a row per failure too: every DISBURSEMENT_FAILURE of the period (by
+ * its date) with the payout it undoes, how it was linked and its reversal lines. Few rows, so they
+ * go to their table in one COPY of their own, here. */
+static const char failures_copy_sql[] =
+	"COPY settle.disbursement_failure (run_id, period, recipient_account_id, failure_id, failure_date, currency,"
+	" amount_micros, lines_micros, lines_n, payout_id, link, bank_trace_id, paid_currency, paid_amount_micros)"
+	" FROM STDIN";
+
+static int failures_store(struct rc *rc, struct err *e)
+{
+	struct rio_out o;
+	if (rio_out_open(&o, e) < 0)
+		return -1;
+	for (size_t k = 0; k < rc->failures_n; k++) {
+		if (!rc->failure_in_period[k])
+			continue;
+		const struct disburse_failure *f = &rc->failures[k];
+		int linked = f->link != DISBURSE_LINK_NONE;
+		char day[11];
+		time_format_day(f->day, day);
+		rio_int(&o, rc->run_id);
+		rio_text(&o, rc->period_text);
+		rio_text(&o, f->recipient_account_id);
+		rio_text(&o, f->failure_id);
+		rio_text(&o, day);
+		rio_text(&o, f->currency);
+		rio_int(&o, f->amount_micros);
+		rio_int(&o, rc->failure_lines_micros[k]);
+		rio_int(&o, rc->failure_lines_n[k]);
+		rio_text(&o, linked ? rc->payouts[f->payout].payout_id : NULL);
+		rio_text(&o, disburse_link_name(f->link));
+		rio_text(&o, rc_nullif(f->bank_trace_id));
+		const char *paid_cur = PQgetvalue(rc->failures_res, (int)k, FL_PAID_CURRENCY);
+		int paid = !PQgetisnull(rc->failures_res, (int)k, FL_PAID_CURRENCY);
+		rio_text(&o, paid ? paid_cur : NULL);
+		int64_t paid_amount;
+		if (paid && !PQgetisnull(rc->failures_res, (int)k, FL_PAID_AMOUNT)) {
+			if (rio_i64(PQgetvalue(rc->failures_res, (int)k, FL_PAID_AMOUNT), &paid_amount) < 0) {
+				rio_out_close(&o);
+				return err_set(e, EXIT_FAILED, "database: failure \"%s\" has a bad paid amount", f->failure_id);
+			}
+			rio_int(&o, paid_amount);
+		} else {
+			rio_null(&o);
+		}
+		rio_end_row(&o);
+	}
+	int rc_code = o.rows > 0 ? rio_out_send(&o, rc->db, failures_copy_sql, e) : 0;
+	rio_out_close(&o);
+	return rc_code;
+}
+
 int rc_payouts_run(struct rc *rc, struct err *e)
 {
 	/* Loaded, linked and summed by rc_payouts_load; the links are one-to-one. */
@@ -450,6 +615,8 @@ int rc_payouts_run(struct rc *rc, struct err *e)
 	for (size_t k = 0; k < rc->failures_n; k++)
 		if (rc->failure_in_period[k] && rc->failures[k].link == DISBURSE_LINK_NONE && failure_unlinked(rc, k, e) < 0)
 			return -1;
+	if (failures_store(rc, e) < 0)
+		return -1;
 	char buf[RTEXT_MAX];
 	for (size_t k = 0; k < rc->deposits_n; k++) {
 		const struct disburse_deposit *d = &rc->deposits[k];

@@ -9,6 +9,15 @@
  * item (the marketplace writes a tax item for every tax event since then, SDDS.md);
  * TAX_ITEM_MISMATCH when |Σ tax_amount − event amount| > tol. PostgreSQL matches and sums (exact
  * bigint sums as numeric); C applies the tolerance and words the sentence.
+ *
+ * A FORGIVEN event is the marketplace forgiving an invoiced charge: it mirrors the INVOICED event
+ * with the opposite sign, on the same invoice line, and the tax item feed writes no item of its own
+ * for it (the items are the tax computed when the line was invoiced; the marketplace's reference
+ * queries count INVOICED and FORGIVEN rows together, so a forgiven charge nets to zero). So a
+ * FORGIVEN event is checked as the undoing of its line's items: TAX_ITEM_MISMATCH when
+ * |(−Σ tax_amount) − event amount| > tol, and never TAX_ITEM_MISSING (the INVOICED event it forgives
+ * carries that check). Compared as an INVOICED one, every forgiven tax would differ by twice its
+ * amount (docs/reconcile.md "Tax items").
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -50,7 +59,7 @@ static const char tax_events_sql[] =
 	"  GROUP BY ti.invoice_id, ti.transaction_reference_id),"
 	" ev AS ("
 	"  SELECT be.beid, be.recipient, be.tref, be.currency, be.amount, be.day, be.line_item, be.invoice,"
-	"         be.ttype LIKE 'AWS_TAX_SHARE%' AS aws"
+	"         be.ttype LIKE 'AWS_TAX_SHARE%' AS aws, be.action = 'FORGIVEN' AS forgiven"
 	"  FROM pg_temp.rc_be be"
 	"  WHERE be.action IN ('INVOICED', 'FORGIVEN') AND be.day >= $2::int AND be.day < $3::int"
 	"    AND (be.ttype LIKE 'SELLER_TAX_SHARE%' OR be.ttype LIKE 'AWS_TAX_SHARE%'))"
@@ -61,13 +70,13 @@ static const char tax_events_sql[] =
 	"                      ELSE CASE WHEN ev.aws THEN ir.n_aws ELSE ir.n_seller END END, 0),"
 	"        coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.s_aws ELSE li.s_seller END"
 	"                      ELSE CASE WHEN ev.aws THEN ir.s_aws ELSE ir.s_seller END END, 0)::text,"
-	"        CASE WHEN li.line_item_id IS NOT NULL THEN 'line item' ELSE 'invoice and reference' END"
+	"        CASE WHEN li.line_item_id IS NOT NULL THEN 'line item' ELSE 'invoice and reference' END, ev.forgiven"
 	" FROM ev"
 	" LEFT JOIN li ON li.line_item_id = ev.line_item"
 	" LEFT JOIN ir ON li.line_item_id IS NULL AND ir.invoice_id = ev.invoice AND ir.transaction_reference_id = ev.tref"
 	" ORDER BY ev.beid COLLATE \"C\", ev.recipient COLLATE \"C\"";
 
-enum { X_BEID, X_RECIPIENT, X_TREF, X_CURRENCY, X_AMOUNT, X_DAY, X_N, X_TOTAL, X_BASIS, X_COLS };
+enum { X_BEID, X_RECIPIENT, X_TREF, X_CURRENCY, X_AMOUNT, X_DAY, X_N, X_TOTAL, X_BASIS, X_FORGIVEN, X_COLS };
 
 /* 2021-08-05 in days since 1970-01-01: from then on every tax event has its tax item. */
 #define TAX_ITEMS_SINCE_DAY 18844
@@ -98,8 +107,9 @@ static int tax_event(struct rc *rc, PGresult *res, int i, struct err *e)
 		.actual_micros = amount,
 		.detail = buf,
 	};
+	int forgiven = strcmp(PQgetvalue(res, i, X_FORGIVEN), "t") == 0;
 	if (n == 0) {
-		if (day < TAX_ITEMS_SINCE_DAY)
+		if (day < TAX_ITEMS_SINCE_DAY || forgiven)
 			return 0;
 		snprintf(buf, sizeof buf,
 			 "tax event %s of %s (charge %s, %s %s) has no tax item in the tax item feed, by line item "
@@ -108,17 +118,27 @@ static int tax_event(struct rc *rc, PGresult *res, int i, struct err *e)
 		x.code = "TAX_ITEM_MISSING";
 		return rc_exception_add(rc, &x, e);
 	}
-	if (money_sub(amount, total, &diff) != MONEY_OK)
+	/* a forgiveness undoes its line's items: it is expected to be their negative */
+	int64_t expected = total;
+	if (forgiven && money_neg(total, &expected) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "tax event %s: the sum of its tax items overflows", beid);
+	if (money_sub(amount, expected, &diff) != MONEY_OK)
 		return err_set(e, EXIT_FAILED, "tax event %s: the difference overflows", beid);
 	if (diff <= tol && diff >= -tol)
 		return 0;
 	money_format(total, minor, t);
-	snprintf(buf, sizeof buf,
-		 "tax event %s of %s (charge %s) is %s %s, its %" PRId64 " tax item%s (matched by %s) sum to %s",
-		 beid, d, PQgetvalue(res, i, X_TREF), a, cur, n, n == 1 ? "" : "s", PQgetvalue(res, i, X_BASIS), t);
+	if (forgiven)
+		snprintf(buf, sizeof buf,
+			 "forgiven tax event %s of %s (charge %s) is %s %s, but its line's %" PRId64
+			 " tax item%s (matched by %s) sum to %s: it does not forgive exactly that tax",
+			 beid, d, PQgetvalue(res, i, X_TREF), a, cur, n, n == 1 ? "" : "s", PQgetvalue(res, i, X_BASIS), t);
+	else
+		snprintf(buf, sizeof buf,
+			 "tax event %s of %s (charge %s) is %s %s, its %" PRId64 " tax item%s (matched by %s) sum to %s",
+			 beid, d, PQgetvalue(res, i, X_TREF), a, cur, n, n == 1 ? "" : "s", PQgetvalue(res, i, X_BASIS), t);
 	x.code = "TAX_ITEM_MISMATCH";
 	x.has_expected = 1;
-	x.expected_micros = total;
+	x.expected_micros = expected;
 	return rc_exception_add(rc, &x, e);
 }
 

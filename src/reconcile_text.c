@@ -204,6 +204,31 @@ const char *rtext_payout_mismatch(char *buf, size_t size, const char *payout_id,
 	return buf;
 }
 
+const char *rtext_payout_paid_mismatch(char *buf, size_t size, const char *payout_id, const char *paid_currency,
+				       int minor_units, int amount_known, int64_t paid_amount_micros,
+				       int64_t paid_lines_micros, int64_t lines_n, int64_t missing)
+{
+	char a[RTEXT_AMOUNT_MAX], l[RTEXT_AMOUNT_MAX], d[RTEXT_AMOUNT_MAX];
+	int64_t settles = paid_lines_micros == INT64_MIN ? INT64_MAX : -paid_lines_micros;
+	if (!amount_known) {
+		snprintf(buf, size, "payout %s is paid in %s but carries no disbursement_amount to check against its %" PRId64
+			 " line%s", payout_id, paid_currency, lines_n, lines_n == 1 ? "" : "s");
+		return buf;
+	}
+	if (missing > 0) {
+		snprintf(buf, size, "payout %s of %s %s (paid currency) cannot be checked there: %" PRId64 " of its %" PRId64
+			 " line%s carry no disbursement_amount in %s", payout_id,
+			 rtext_amount(paid_amount_micros, minor_units, a), paid_currency, missing, lines_n,
+			 lines_n == 1 ? "" : "s", paid_currency);
+		return buf;
+	}
+	snprintf(buf, size, "payout %s of %s %s (paid currency) differs from the %s its %" PRId64 " line%s settle in %s by %s",
+		 payout_id, rtext_amount(paid_amount_micros, minor_units, a), paid_currency,
+		 rtext_amount(settles, minor_units, l), lines_n, lines_n == 1 ? "" : "s", paid_currency,
+		 rtext_amount(magnitude_diff(paid_amount_micros, settles), minor_units, d));
+	return buf;
+}
+
 const char *rtext_disbursement_failed(char *buf, size_t size, const char *payout_id, const char *currency,
 				      int minor_units, int64_t amount_micros, int32_t day, const char *failure_id,
 				      const char *link, int64_t lines_n, int reversal)

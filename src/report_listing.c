@@ -80,14 +80,31 @@ static const char sql_exceptions[] =
 	" FROM settle.exception WHERE run_id = $1::bigint AND period = $2::text"
 	" ORDER BY code COLLATE \"C\", reference COLLATE \"C\", seq";
 
-/* disbursements.csv: one row per payout of the period, in payout date order; difference is
- * amount + lines_total (zero when the payout pays exactly its lines, SPEC §4.5). */
+/* disbursements.csv (SPEC §8): one row per payout and per failure of the period, by date, then
+ * recipient and id (ids are billing_event_ids: a payout and a failure never share one). kind
+ * PAYOUT or FAILURE; difference is amount + lines_total (zero when the payout pays exactly its
+ * lines, SPEC §4.5; a failure's against its reversal lines). status: SETTLED, MISMATCH, FAILED
+ * for a payout, FAILURE for a failure; failed_by names a failed payout's failure, undoes the
+ * payout a failure undoes (empty: none) and link how (docs/reconcile.md §4.5). paid_currency and
+ * paid_amount: what the bank is paid, the pricing currency and amount unless the payout carries
+ * another disbursement_currency; paid_lines_total its lines in that currency. */
 static const char sql_disbursements[] =
-	"SELECT period, payout_id, payout_date, recipient_account_id, currency, amount_micros,"
-	"       lines_micros, amount_micros::numeric + lines_micros, lines_n, status, bank_trace_id,"
-	"       deposit_id, deposit_match"
+	"SELECT * FROM ("
+	" SELECT period, 'PAYOUT' AS kind, payout_id AS id, payout_date AS date, recipient_account_id, currency,"
+	"        amount_micros, lines_micros, amount_micros::numeric + lines_micros, lines_n, status,"
+	"        failure_id AS failed_by, NULL::text AS undoes, NULL::text AS link, bank_trace_id,"
+	"        coalesce(paid_currency, currency) AS paid_currency,"
+	"        CASE WHEN paid_currency IS NULL THEN amount_micros ELSE paid_amount_micros END AS paid_amount,"
+	"        CASE WHEN paid_currency IS NULL THEN lines_micros ELSE paid_lines_micros END AS paid_lines,"
+	"        deposit_id, deposit_match"
 	" FROM settle.disbursement WHERE run_id = $1::bigint AND period = $2::text"
-	" ORDER BY payout_date, recipient_account_id COLLATE \"C\", payout_id COLLATE \"C\"";
+	" UNION ALL"
+	" SELECT period, 'FAILURE', failure_id, failure_date, recipient_account_id, currency, amount_micros,"
+	"        lines_micros, amount_micros::numeric + lines_micros, lines_n, 'FAILURE', NULL, payout_id, link,"
+	"        bank_trace_id, coalesce(paid_currency, currency),"
+	"        CASE WHEN paid_currency IS NULL THEN amount_micros ELSE paid_amount_micros END, NULL, NULL, NULL"
+	" FROM settle.disbursement_failure WHERE run_id = $1::bigint AND period = $2::text) u"
+	" ORDER BY u.date, u.recipient_account_id COLLATE \"C\", u.id COLLATE \"C\"";
 
 /* aging.csv (SPEC §4.8): the period's charge groups not fully disbursed at as-of. */
 static const char sql_aging[] =
@@ -268,10 +285,11 @@ const struct report_listing report_listings[] = {
 		0,
 	},
 	[REPORT_DISBURSEMENTS] = {
-		"disbursements.csv", "Disbursements", sql_disbursements, 13,
-		{ T("period"), T("payout_id"), D("payout_date"), T("recipient_account_id"), T("currency"),
-		  M("amount", 4), M("lines_total", 4), M("difference", 4), I("lines"), T("status"),
-		  T("bank_trace_id"), T("deposit_id"), T("deposit_match") },
+		"disbursements.csv", "Disbursements", sql_disbursements, 20,
+		{ T("period"), T("kind"), T("id"), D("date"), T("recipient_account_id"), T("currency"),
+		  M("amount", 5), M("lines_total", 5), M("difference", 5), I("lines"), T("status"),
+		  T("failed_by"), T("undoes"), T("link"), T("bank_trace_id"), T("paid_currency"),
+		  M("paid_amount", 15), M("paid_lines_total", 15), T("deposit_id"), T("deposit_match") },
 		1,
 	},
 	[REPORT_AGING] = {

@@ -411,6 +411,9 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 			}
 		}
 		int64_t disbursed, all = xlsx_sheet_sum(d, r->disb_amount, cur), rest;
+		/* a failure's own row is no payout (XLSX_FAILURE_STATUS) */
+		if (money_sub(all, xlsx_sub_sum(d, cur, XLSX_FAILURE_STATUS, r->disb_amount, 0), &all) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the bridge of %s overflows", cur);
 		const struct xlsx_total *dt = xlsx_sheet_total(d, cur);
 		if (money_add(st[first].amount, st[first + 1].amount, &disbursed) != MONEY_OK ||
 		    money_sub(all, disbursed, &rest) != MONEY_OK || money_sub(rest, st[first + 2].amount, &rest) != MONEY_OK)
@@ -430,7 +433,8 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		{ /* every payout row of the currency is one of the three */
 			struct xlsx_fb f = { .n = 0 };
 			struct xlsx_crit cr = { cc, cur, NULL };
-			if (fb_aggregate(&f, d, r->disb_amount, &cr, 1) < 0)
+			struct xlsx_crit fc[2] = { cr, { r->disb_status, XLSX_FAILURE_STATUS, "<>" } };
+			if (fb_aggregate(&f, d, r->disb_amount, fc, 2) < 0)
 				f.full = 1;
 			fb_put(&f, "-%s-%s", br_ref(a, 1, BR_ROW(n - 1)), br_ref(b, 1, BR_ROW(first + 2)));
 			if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)

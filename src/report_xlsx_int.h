@@ -200,6 +200,9 @@ struct xlsx_crit {
 /* The status a listing total leaves out: a failed payout was not paid (SPEC §4.5). Labels of
  * w->bridge: the B + F + T of allocated groups, the payouts matched to a deposit. */
 #define XLSX_EXCLUDED_STATUS "FAILED"
+/* The rows of Disbursements that are no payout at all: a DISBURSEMENT_FAILURE's own row (SPEC §8,
+ * one row per failure). Left out of every payout total and count, like a failed payout. */
+#define XLSX_FAILURE_STATUS "FAILURE"
 #define XLSX_T_BFT "allocated B+F+T"
 #define XLSX_T_DEPOSITED "deposited"
 

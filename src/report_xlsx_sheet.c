@@ -194,6 +194,13 @@ int xlsx_count_col(const struct report_listing *l)
 	return -1;
 }
 
+/* Whether a money column is totalled: one in another currency column than the row's (the paid
+ * amount of Disbursements, SPEC §4.5) is shown but never summed, its currencies differ by row. */
+static int xlsx_totalled(const struct report_listing *l, size_t c)
+{
+	return l->cols[c].type == REPORT_MONEY && l->cols[c].currency_col == xlsx_count_col(l);
+}
+
 /* "Payouts · period 2026-10 · as of 2026-11-05T00:00:00Z: what each party is owed ...". */
 void xlsx_sheet_title(const struct xlsx_writer *w, const char *sheet, const char *question, char *out,
 		      size_t size)
@@ -416,7 +423,7 @@ static int xlsx_sub_add(struct xlsx_sheet *s, const char *const *v, struct err *
 	x->rows_n++;
 	for (size_t c = 0; c < l->ncols; c++) {
 		int64_t n;
-		if (l->cols[c].type != REPORT_MONEY || v[c] == NULL)
+		if (!xlsx_totalled(l, c) || v[c] == NULL)
 			continue;
 		if (xlsx_parse_int64(v[c], &n) < 0 || money_add(x->sum_micros[c], n, &x->sum_micros[c]) != MONEY_OK)
 			return err_set(e, EXIT_FAILED, "the subtotal of column \"%s\" overflows", l->cols[c].name);
@@ -467,7 +474,7 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 		int minor = xlsx_minor(cur);
 		if (xlsx_parse_int64(text, &n) < 0)
 			goto bad;
-		if (xlsx_total_add(s, c, cur, n, e) < 0)
+		if (xlsx_totalled(s->l, c) && xlsx_total_add(s, c, cur, n, e) < 0)
 			return -1;
 		int price = strcmp(col->name, "unit_price") == 0;
 		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, money_to_double_for_stats(n),
@@ -542,7 +549,8 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 	const struct report_listing *l = s->l;
 	char label[64];
 	const struct xlsx_sub *excl = s->status_col >= 0 && sub == NULL ? xlsx_sub_of(s, t, XLSX_EXCLUDED_STATUS) : NULL;
-	const char *left_out = excl ? ", failed left out" : "";
+	const struct xlsx_sub *fail = s->status_col >= 0 && sub == NULL ? xlsx_sub_of(s, t, XLSX_FAILURE_STATUS) : NULL;
+	const char *left_out = excl || fail ? ", failed left out" : "";
 	if (sub) /* the status again in the label: a printed page may end before the status column */
 		snprintf(label, sizeof label, "Subtotal %.40s", sub->status);
 	else if (t->is_null)
@@ -555,9 +563,9 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 	if (le == LXW_NO_ERROR && sub)
 		le = worksheet_write_string(p->ws, row, (lxw_col_t)s->status_col, sub->status, w->fmt.bold);
 	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
-		if (xlsx_is_currency_col(l, c) && c != lc && !t->is_null)
+		if (xlsx_is_currency_col(l, c) && (int)c == xlsx_count_col(l) && c != lc && !t->is_null)
 			le = worksheet_write_string(p->ws, row, (lxw_col_t)c, t->cur, w->fmt.bold);
-		if (l->cols[c].type != REPORT_MONEY)
+		if (!xlsx_totalled(l, c))
 			continue;
 		struct xlsx_fb f = { .n = 0 };
 		struct xlsx_crit crit[2] = { { l->cols[c].currency_col, t->is_null ? NULL : t->cur, NULL },
@@ -572,6 +580,15 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 				return err_set(e, EXIT_FAILED, "the total formula is too long");
 			fb_put(&f, ")");
 			if (money_sub(v, excl->sum_micros[c], &v) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", l->cols[c].name);
+		}
+		if (fail) {
+			struct xlsx_crit fc[2] = { crit[0], { s->status_col, XLSX_FAILURE_STATUS, NULL } };
+			fb_put(&f, "-(");
+			if (fb_aggregate(&f, s, (int)c, fc, 2) < 0)
+				return err_set(e, EXIT_FAILED, "the total formula is too long");
+			fb_put(&f, ")");
+			if (money_sub(v, fail->sum_micros[c], &v) != MONEY_OK)
 				return err_set(e, EXIT_FAILED, "the total of column \"%s\" overflows", l->cols[c].name);
 		}
 		le = worksheet_write_formula_num(p->ws, row, (lxw_col_t)c, f.s, w->fmt.money_bold[minor],

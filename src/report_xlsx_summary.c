@@ -491,6 +491,10 @@ static int sum_linked(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 					      : NULL;
 	if (excl && money_sub(streamed, excl->sum_micros[money_col], &streamed) != MONEY_OK)
 		return err_set(e, EXIT_FAILED, "a summary total overflows");
+	/* a failure's own row is no payout: neither its amount nor its row counts */
+	const struct xlsx_sub *fail = t && s->status_col >= 0 ? xlsx_sub_of(s, t, XLSX_FAILURE_STATUS) : NULL;
+	if (fail && money_sub(streamed, money_col >= 0 ? fail->sum_micros[money_col] : fail->rows_n, &streamed) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "a summary total overflows");
 	if (streamed != value)
 		return err_set(e, EXIT_FAILED,
 			       "%s %s is %" PRId64 " in the summary but %" PRId64 " on sheet \"%s\"",
@@ -503,6 +507,13 @@ static int sum_linked(struct xlsx_writer *w, uint32_t row, unsigned col, int si,
 		f.full = 1;
 	if (excl) {
 		struct xlsx_crit cr[2] = { crit, { s->status_col, XLSX_EXCLUDED_STATUS, NULL } };
+		fb_put(&f, "-(");
+		if (fb_aggregate(&f, s, money_col, cr, 2) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+	}
+	if (fail) {
+		struct xlsx_crit cr[2] = { crit, { s->status_col, XLSX_FAILURE_STATUS, NULL } };
 		fb_put(&f, "-(");
 		if (fb_aggregate(&f, s, money_col, cr, 2) < 0)
 			f.full = 1;

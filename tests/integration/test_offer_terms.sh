@@ -46,6 +46,32 @@ allocs() { sql "SELECT concat_ws('|', transaction_reference_id, party_role, part
 allocs >"$work/alloc"
 check "the CPPO group is matched by agreement and allocated to both parties by their 12-digit numbers" \
 	test "$(grep -c '^tr-1|' "$work/alloc")" = 2
+# SPEC §4.3 v2, the §9 numbers: the ISV its wholesale −C, the reseller B − W with its own fee and tax
+check "the ISV's part is its wholesale 40757.50, no fee, no tax" grep -qx 'tr-1|ISV|444455556666|40757500000|0|0|40757500000' "$work/alloc"
+check "the reseller keeps 3260.60 less its fee 220.09 plus the seller tax 1.01: net 3041.52" \
+	grep -qx 'tr-1|RESELLER|111122223333|3260600000|-220090000|1010000|3041520000' "$work/alloc"
+check "the reseller's statement is what the marketplace pays it" test "$(sql "SELECT net_micros FROM settle.payout_statement
+	WHERE run_id = (SELECT max(run_id) FROM settle.run) AND party_role = 'RESELLER'")" = 3041520000
+
+# settle status: each offer's terms and where each came from
+settle status >"$work/status" 2>&1
+check "status lists the offer terms" grep -q '^offer terms' "$work/status"
+check "status: the CPPO offer's block" grep -qx '  offer offer-1, agreement agmt-1' "$work/status"
+st_term() { awk -v o="  offer $1, agreement $2" -v t="$3" '$0 ~ /^  offer / { on = ($0 == o || index($0, o ":") == 1) }
+	on && $1 == t { $1 = ""; sub(/^ +/, ""); print; exit }' "$work/status"; }
+check "status: the ISV from the product feed's manufacturer" \
+	test "$(st_term offer-1 agmt-1 isv_account_id)" = "444455556666 product feed (manufacturer)"
+check "status: the reseller from the offer feed, confirmed by the authorization's row" \
+	test "$(st_term offer-1 agmt-1 reseller_account_id)" = "111122223333 offer feed (seller of record) = offer file (resale authorization)"
+check "status: the markup from the offer file's resale authorization row" \
+	test "$(st_term offer-1 agmt-1 markup_pct)" = "8 offer file, resale authorization ra-1"
+check "status: the currency from the agreement feed" test "$(st_term offer-1 agmt-1 currency)" = "USD agreement feed"
+check "status: the split basis a CPPO implies" \
+	test "$(st_term offer-1 agmt-1 split_basis)" = "MARKUP offer and product feeds (seller of record vs ISV)"
+check "status: CONTRACT by default" test "$(st_term offer-2 agmt-2 pricing_model)" = "CONTRACT default"
+check "status: USAGE from the agreement's usage-based pricing term" \
+	test "$(st_term offer-3 agmt-3 pricing_model)" = "USAGE agreement term feed (usage-based pricing term)"
+check "status: an incomplete offer names its problem" grep -q '^  offer offer-4, agreement agmt-4: OFFER_INCOMPLETE: no ISV' "$work/status"
 check "the CPPO group's parts add up to B + F + T" \
 	test "$(awk -F'|' '$1 == "tr-1" { s += $7 } END { printf "%.0f", s }' "$work/alloc")" = "$((44018100000 - 220090000 + 1010000))"
 check "the direct group goes to the ISV alone, by its number" grep -qx 'tr-2|ISV|444455556666|1000000000|-30000000|0|970000000' "$work/alloc"
@@ -67,6 +93,10 @@ check "the conflict names the term" test "$(sql "SELECT count(*) FROM settle.exc
 	AND detail LIKE '%ISV 999999999999 stated, 444455556666%' AND run_id = (SELECT max(run_id) FROM settle.run)")" = 1
 allocs >"$work/alloc2"
 check "the conflicting offer's group is not allocated" test "$(grep -c '^tr-2|' "$work/alloc2")" = 0
+settle status >"$work/status" 2>&1
+check "status: the conflict on the offer's line" grep -q '^  offer offer-2, agreement agmt-2: OFFER_TERMS_CONFLICT: ISV 999999999999 stated' "$work/status"
+check "status: the ISV term names both sources" \
+	test "$(st_term offer-2 agmt-2 isv_account_id)" = "444455556666 product feed (manufacturer); the offer file states 999999999999"
 
 # the offer file alone still works as in version 1, and an incomplete stated-only offer is named
 printf 'offer_id,currency,split_basis\noffer-9,USD,DIRECT\n' >"$work/only.csv"

@@ -88,7 +88,8 @@ BINS = ["<0", "0-7", "8-14", "15-30", "31-45", "46-60", "61-90", ">90"]
 DASH = "\u2014"
 # Sheets whose money columns end in totals (report_listings[].sheet_totals).
 TOTALS = ["Payouts", "Allocations", "Disbursements", "Aging", "Tax", "Charge groups"]
-# Sheets whose totals have subtotals per status; the currency's total leaves FAILED out.
+# Sheets whose totals have subtotals per status; the currency's total leaves FAILED out, and the
+# rows of the failures themselves (status FAILURE, SPEC §8: one row per failure).
 STATUS_TOTALS = {"Disbursements": "status"}
 # SPEC §2 minor units; anything else shows up to 6 decimals.
 MINOR = {"USD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "INR": 2, "CAD": 2, "CHF": 2, "JPY": 0, "KWD": 3, "BHD": 3}
@@ -285,14 +286,16 @@ def check_money_formats(book, args):
             if "currency" not in head:
                 continue
             ci = head.index("currency") + 1
+            # Disbursements: the paid amounts are in the paid currency (SPEC §4.5)
+            pi = head.index("paid_currency") + 1 if "paid_currency" in head else None
             for r in book.data_rows(ws):
-                cur = ws.cell(r, ci).value
                 for c in range(1, len(head) + 1):
                     cell = ws.cell(r, c)
                     if cell.data_type != "n" or cell.value is None or not cell.number_format.startswith("#,##0"):
                         continue
                     if head[c - 1] in ("quantity", "lines", "days", "charge_groups"):
                         continue
+                    cur = ws.cell(r, pi if pi and head[c - 1].startswith("paid_") else ci).value
                     seen.add(cur)
                     want = price_format(cur) if head[c - 1] == "unit_price" else money_format(cur)
                     if cell.number_format != want:
@@ -516,7 +519,8 @@ def check_totals(book, args):
                     want = subs.get((cur, sub, h), Decimal(0))
                 else:
                     # a failed payout was not paid: the currency's total leaves it out (SPEC §4.5)
-                    want = sums.get((cur, h), Decimal(0)) - (subs.get((cur, "FAILED", h), Decimal(0)) if subs else 0)
+                    want = sums.get((cur, h), Decimal(0)) - (subs.get((cur, "FAILED", h), Decimal(0))
+                                                             + subs.get((cur, "FAILURE", h), Decimal(0)) if subs else 0)
                 got = wc.cell(r, c + 1).value
                 if not close(got, want):
                     p.append("%s!%s: cached total %r, exact sum %s" % (last, cell.coordinate, got, want))
@@ -638,6 +642,7 @@ def check_summary(book, args):
             want = sums[base].get((cur, col), Decimal(0))
             if k == "payout_amount":  # failed payouts were not paid (SPEC §4.5)
                 want -= status_sums("Disbursements").get((cur, "FAILED", col), Decimal(0))
+                want -= status_sums("Disbursements").get((cur, "FAILURE", col), Decimal(0))
             if not close(wc.cell(r, c).value, want):
                 p.append("Summary!%s: %s %s cached %r, exact %s" % (ws.cell(r, c).coordinate, k, cur,
                                                                    wc.cell(r, c).value, want))

@@ -135,6 +135,42 @@ TEST(deposits_claimed_once)
 	CHECK_STR(d[p[3].deposit].deposit_id, "t-b");
 }
 
+/* SPEC §4.5: a payout paid in another currency is deposited in that currency, of its paid amount:
+ * the amount rule looks for the paid amount in the paid currency, never the pricing one; a paid
+ * currency without a known paid amount takes no deposit by amount (nothing to compare). */
+TEST(deposits_in_the_paid_currency)
+{
+	struct disburse_payout p[] = {
+		payout("p-eur", "", 100, 970000000, 0),     /* 970.00 USD paid as 900.00 EUR */
+		payout("p-usd", "", 100, 500000000, 0),     /* paid as priced */
+		payout("p-unknown", "", 100, 300000000, 0), /* paid in EUR, amount unknown */
+	};
+	p[0].paid_currency = "EUR";
+	p[0].paid_amount_micros = 900000000;
+	p[0].paid_amount_known = 1;
+	p[2].paid_currency = "EUR";
+	struct disburse_deposit d[] = {
+		deposit("d-usd-970", "", 101, 970000000),   /* the pricing amount: not what was paid */
+		deposit("d-eur-900", "", 102, 900000000),
+		deposit("d-usd-500", "", 101, 500000000),
+		deposit("d-eur-300", "", 101, 300000000),   /* the unknown one's pricing amount, in EUR */
+	};
+	d[1].currency = "EUR";
+	d[3].currency = "EUR";
+	struct err e;
+	REQUIRE(disburse_match_deposits(p, 3, d, 4, 10, &e) == 0);
+	CHECK_I64(p[0].match, DISBURSE_MATCH_AMOUNT_DATE);
+	CHECK_STR(d[p[0].deposit].deposit_id, "d-eur-900");
+	CHECK_I64(p[1].match, DISBURSE_MATCH_AMOUNT_DATE);
+	CHECK_STR(d[p[1].deposit].deposit_id, "d-usd-500");
+	CHECK_I64(p[2].match, DISBURSE_MATCH_NONE);
+	CHECK(!d[0].claimed && !d[3].claimed);
+	CHECK_STR(disburse_paid_currency(&p[0]), "EUR");
+	CHECK_I64(disburse_paid_amount(&p[0]), 900000000);
+	CHECK_STR(disburse_paid_currency(&p[1]), "USD");
+	CHECK_I64(disburse_paid_amount(&p[1]), 500000000);
+}
+
 TEST(deposits_other_account_or_currency)
 {
 	struct disburse_payout p[] = { payout("p1", "", 100, 500000000, 0) };
@@ -273,6 +309,7 @@ int main(void)
 	RUN(deposits_by_trace_then_amount);
 	RUN(deposits_claimed_once);
 	RUN(deposits_other_account_or_currency);
+	RUN(deposits_in_the_paid_currency);
 	RUN(failure_links);
 	RUN(failure_amount_ties);
 	RUN(failed_lines_count);

@@ -105,6 +105,14 @@ TEST(payout_sentences)
 		  "payout p1 of 3,041.52 USD differs from the 3,041.51 its 4 lines settle by 0.01");
 	CHECK_STR(rtext_payout_mismatch(b, sizeof b, "p1", "USD", 2, 5000000, 0, 0),
 		  "payout p1 of 5.00 USD differs from the 0.00 its 0 lines settle by 5.00");
+	/* SPEC §4.5 in the paid currency: differs, a line without its paid amount, no paid amount */
+	CHECK_STR(rtext_payout_paid_mismatch(b, sizeof b, "P2", "EUR", 2, 1, 460000000, -463000000, 1, 0),
+		  "payout P2 of 460.00 EUR (paid currency) differs from the 463.00 its 1 line settle in EUR by 3.00");
+	CHECK_STR(rtext_payout_paid_mismatch(b, sizeof b, "P3", "EUR", 2, 1, 185000000, 0, 2, 1),
+		  "payout P3 of 185.00 EUR (paid currency) cannot be checked there: 1 of its 2 lines carry no"
+		  " disbursement_amount in EUR");
+	CHECK_STR(rtext_payout_paid_mismatch(b, sizeof b, "P4", "JPY", 0, 0, 0, -1000000, 1, 0),
+		  "payout P4 is paid in JPY but carries no disbursement_amount to check against its 1 line");
 	CHECK_STR(rtext_disbursement_failed(b, sizeof b, "p1", "USD", 2, 3041520000, d, "f1", "PARENT", 4, 0),
 		  "payout p1 of 3,041.52 USD on 2026-10-22 failed (f1, which names it as parent); its 4 lines count as"
 		  " not disbursed");

@@ -191,10 +191,11 @@ TEST(listings_are_well_formed)
 			CHECK(l->cols[c].name && *l->cols[c].name);
 			if (l->cols[c].type != REPORT_MONEY)
 				continue;
-			/* Every amount knows the column of its currency. */
+			/* Every amount knows the column of its currency; a paid amount (Disbursements,
+			 * SPEC v2 §4.5) the paid currency's. */
 			int cc = l->cols[c].currency_col;
 			REQUIRE(cc >= 0 && (size_t)cc < l->ncols);
-			CHECK_STR(l->cols[cc].name, "currency");
+			CHECK_STR(l->cols[cc].name, strncmp(l->cols[c].name, "paid_", 5) == 0 ? "paid_currency" : "currency");
 			CHECK(l->cols[cc].type == REPORT_TEXT);
 		}
 	}
