@@ -104,5 +104,8 @@ void csv_in_set_start(struct csv_in *r, int64_t line_first);
 
 /* Physical lines read so far (the line number of the line being read). For progress output. */
 int64_t csv_in_lines(const struct csv_in *r);
+/* LF bytes among the raw bytes read from f so far (quoted or not): once csv_in_read_all, the
+ * physical line count of the stream, which the ledger keeps for the next append (SPEC §3). */
+int64_t csv_in_lf_read(const struct csv_in *r);
 
 #endif
