@@ -45,6 +45,8 @@ db=$(pg_test_createdb bench_appends)
 "$SETTLE" --db "$db" init >/dev/null 2>&1
 psql -X -q -d "$db" -c CHECKPOINT
 echo "inputs: $rows billing events ($(du -m "$src" | cut -f1) MB) in $nights nights of $per"
+# The machine's load is part of every figure (a shared 2-CPU machine varies by 2x): say it.
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 times=()
 for k in $(seq "$nights"); do
 	n=$((1 + k * per))
@@ -89,4 +91,5 @@ awk -v a="$(pick 1)" -v b="$last" 'BEGIN { printf "ratio last/first: %.2fx (targ
 awk -v s="$sum" -v w="$whole" 'BEGIN { printf "sum of the nights %.3f s, one ingest of the final file %.3f s: %.2fx (target <= 1.2x)\n", s, w, s / w }'
 awk -v s="$sum" -v w="$plain" 'BEGIN { printf "one ingest of the final file into a database already holding rows (no COPY FREEZE) %.3f s: %.2fx\n", w, s / w }'
 echo "rows stored by the nights: $stored ($ledger); by the one ingest: $stored2"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$stored" = "$stored2" ] || { echo "bench_appends: the nights stored $stored rows, the whole file $stored2" >&2; exit 1; }

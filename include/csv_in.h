@@ -102,4 +102,8 @@ int csv_in_read_all(const struct csv_in *r);
  * before the first csv_in_next. */
 void csv_in_set_start(struct csv_in *r, int64_t line_first);
 
+/* LF bytes among the raw bytes read from f so far (quoted or not): once csv_in_read_all, the
+ * physical line count of the stream, which the ledger keeps for the next append (SPEC §3). */
+int64_t csv_in_lf_read(const struct csv_in *r);
+
 #endif

@@ -1399,6 +1399,8 @@ CREATE TABLE settle.ingest_file (
     path text,
     prefix_bytes bigint DEFAULT 0 NOT NULL,
     prefix_file_id bigint,
+    file_lines bigint,
+    CONSTRAINT ingest_file_file_lines_check CHECK ((file_lines >= 0)),
     CONSTRAINT ingest_file_kind_check CHECK ((kind = ANY (ARRAY['billing_event'::text, 'offer'::text, 'offer_dimension'::text, 'metering'::text, 'bank_deposit'::text, 'accountfeed_v1'::text, 'agreementfeed_v1'::text, 'agreementtermfeed_v1'::text, 'offerfeed_v1'::text, 'offerproductfeed_v1'::text, 'offertargetfeed_v1'::text, 'productfeed_v1'::text, 'legacyidmappingfeed_v1'::text, 'taxitemfeed_v1'::text, 'dailyusagefeed_v1'::text, 'unknown'::text]))),
     CONSTRAINT ingest_file_prefix_bytes_check CHECK ((prefix_bytes >= 0))
 );

@@ -36,6 +36,7 @@ struct csv_in {
 	int eof;                 /* csv_fini has run */
 	int libcsv_only;         /* no quote-free fast path (tests) */
 	struct digest *digest;   /* borrowed: fed every byte read, or NULL */
+	int64_t lf_read;         /* LF bytes among the bytes read from f (csv_in_lf_read) */
 	int finished;            /* after EOF, INVALID or FAILED */
 	int cr_checked;          /* the first line has been checked for CR-only line ends */
 	int cr_quoted, cr_pending; /* that check's state across slices: inside quotes; a CR seen */
@@ -183,6 +184,11 @@ const char *csv_in_invalid_detail(const struct csv_in *r)
 	return r->invalid_detail;
 }
 
+int64_t csv_in_lf_read(const struct csv_in *r)
+{
+	return r->lf_read;
+}
+
 static enum csv_in_status csv_in_invalid(struct csv_in *r, int64_t line, const char *detail)
 {
 	r->finished = 1;
@@ -209,6 +215,8 @@ static int csv_in_fill(struct csv_in *r, struct err *e)
 		}
 		if (r->digest && n > 0)
 			digest_update(r->digest, r->chunk + r->chunk_len, n);
+		for (const char *q = r->chunk + r->chunk_len, *end = q + n; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+			r->lf_read++;
 		r->chunk_len += n;
 	}
 	if (!r->bom_checked && (r->chunk_len >= 3 || r->input_eof)) {

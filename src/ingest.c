@@ -25,7 +25,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +66,13 @@ struct ingest_state {
 	int64_t prefix_bytes;
 	int64_t prefix_file_id;
 	int64_t line_first;              /* physical line at prefix_bytes */
+	int sequential;                  /* read an append's prefix before its records (no check thread) */
+	struct prefix_check *check;      /* the append's prefix being hashed on a second thread, or NULL */
 	char *head;                      /* the file's first bytes (its header), head_len of them */
 	size_t head_len;
 	struct ingest_result *res;
 	char sha[DIGEST_HEX_LEN + 1];    /* "" until known */
+	char prefix_sha[DIGEST_HEX_LEN + 1]; /* an append checked on a thread: the prefix's recorded SHA-256 */
 	int64_t bytes;                   /* the file's size */
 	struct digest *digest;           /* computing sha while csv_in reads, or NULL */
 	char at[40];                     /* opt->ingested_at_us for PostgreSQL, "" = now() */
@@ -115,6 +120,140 @@ static int64_t result_i64(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+
+/* ---------------------------------------------------------------------------------------------
+ * The prefix check of an append, on a second thread (SPEC §3 "Appends")
+ *
+ * What is guaranteed: an append's rows are committed only if the file's first prefix_bytes bytes
+ * hash, byte for byte as read now, to the SHA-256 the ledger recorded for them. Every byte of the
+ * prefix is read and hashed every night; no shortcut (file times, sizes, sampled chunks, a stored
+ * hash state resumed without reading) is taken, so a changed byte anywhere in the prefix is
+ * always noticed, and the file is then ingested whole and said so. What changed is only when:
+ * the prefix is hashed on this thread while the main thread parses and copies the new records
+ * (their first line number comes from the ledger's file_lines, migration 018, and their header
+ * from the first bytes), and the verdict is taken before the ledger row is written, inside the
+ * load transaction: a mismatch rolls the load back and the file is read again whole. The thread
+ * also hashes the new bytes twice: once continuing the prefix's state (the whole file's SHA-256,
+ * which the ledger records for the next night) and once alone, to compare with the parser's own
+ * hash of the bytes it read: the recorded SHA-256 is that of the bytes loaded, even if the file
+ * was rewritten in place meanwhile (then the load is an error and the next run reads it again).
+ */
+struct prefix_check {
+	pthread_t thread;
+	int fd;                         /* the file's descriptor, read with pread only */
+	int64_t prefix, end;            /* [0, prefix) is the prefix; [prefix, end) the new bytes */
+	atomic_int cancel;              /* set by the main thread on an error path */
+	int err;                        /* errno of a failed read, or 0 */
+	int shrank;                     /* the file ended before end */
+	char prefix_hex[DIGEST_HEX_LEN + 1], whole_hex[DIGEST_HEX_LEN + 1], tail_hex[DIGEST_HEX_LEN + 1];
+};
+
+static void *prefix_check_run(void *arg)
+{
+	struct prefix_check *c = arg;
+	struct digest *whole = digest_new(), *tail = digest_new();
+	char *buf = malloc(INGEST_READ_CHUNK);
+	if (!whole || !tail || !buf) {
+		c->err = ENOMEM;
+		goto done;
+	}
+	for (int64_t pos = 0; pos < c->end && !atomic_load(&c->cancel);) {
+		/* chunks end at the prefix's end, so that its state can be copied there */
+		int64_t stop = pos < c->prefix ? c->prefix : c->end;
+		size_t want = stop - pos < (int64_t)INGEST_READ_CHUNK ? (size_t)(stop - pos) : INGEST_READ_CHUNK;
+		ssize_t n = pread(c->fd, buf, want, (off_t)pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			c->err = errno;
+			goto done;
+		}
+		if (n == 0) {
+			c->shrank = 1;
+			goto done;
+		}
+		digest_update(whole, buf, (size_t)n);
+		if (pos >= c->prefix)
+			digest_update(tail, buf, (size_t)n);
+		pos += n;
+		if (pos == c->prefix) {
+			struct digest *pre = digest_dup(whole);
+			if (!pre) {
+				c->err = ENOMEM;
+				goto done;
+			}
+			digest_final(pre, c->prefix_hex);
+		}
+	}
+	if (!atomic_load(&c->cancel)) {
+		digest_final(whole, c->whole_hex);
+		digest_final(tail, c->tail_hex);
+		whole = tail = NULL;
+	}
+done:
+	digest_free(whole);
+	digest_free(tail);
+	free(buf);
+	return NULL;
+}
+
+/* Starts the check of [0, prefix) of st->f, whose size is st->bytes. 0, or -1 (nothing started). */
+static int prefix_check_start(struct ingest_state *st, int64_t prefix, struct err *e)
+{
+	struct prefix_check *c = calloc(1, sizeof *c);
+	if (!c)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	c->fd = fileno(st->f);
+	c->prefix = prefix;
+	c->end = st->bytes;
+	atomic_init(&c->cancel, 0);
+	int rc = pthread_create(&c->thread, NULL, prefix_check_run, c);
+	if (rc != 0) {
+		free(c);
+		return err_set(e, EXIT_FAILED, "could not start a thread: %s", strerror(rc));
+	}
+	st->check = c;
+	return 0;
+}
+
+/* Waits for the check (cancelled first when cancel is set) and frees it. */
+static void prefix_check_join(struct ingest_state *st, int cancel, struct prefix_check *out)
+{
+	struct prefix_check *c = st->check;
+	if (!c)
+		return;
+	if (cancel)
+		atomic_store(&c->cancel, 1);
+	int rc = pthread_join(c->thread, NULL);
+	ASSERT(rc == 0);
+	if (out)
+		*out = *c;
+	free(c);
+	st->check = NULL;
+}
+
+/* The verdict, once the parser's own hash of the new bytes it read is tail_hex: 0 (st->sha set to
+ * the whole file's), INGEST_PREFIX_CHANGED, or -1. */
+#define INGEST_PREFIX_CHANGED 7 /* apart from 0, 1, 2 and -1, the load's other outcomes */
+static int prefix_check_verdict(struct ingest_state *st, const char *want, const char *tail_hex, struct err *e)
+{
+	struct prefix_check c;
+	prefix_check_join(st, 0, &c);
+	if (c.err)
+		return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(c.err));
+	if (c.shrank)
+		return err_set(e, EXIT_FAILED, "\"%s\" shrank while settle read it", st->path);
+	if (strcmp(c.prefix_hex, want) != 0)
+		return INGEST_PREFIX_CHANGED;
+	if (strcmp(c.tail_hex, tail_hex) != 0)
+		return err_set(e, EXIT_FAILED,
+			       "\"%s\" changed while settle read it (its new bytes differ between two reads): nothing "
+			       "loaded from it, the next run reads it again",
+			       st->path);
+	snprintf(st->sha, sizeof st->sha, "%s", c.whole_hex);
+	return 0;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The ledger
  */
@@ -160,25 +299,30 @@ static int ingest_ledger_insert(struct ingest_state *st, const char *kind, int f
 {
 	const struct feed_kind *k = feed_kind_by_name(kind);
 	const char *recipient = st->opt->recipient && k && feed_kind_has_recipient(k) ? st->opt->recipient : NULL;
-	char id[24], bytes[24], prefix[24], prefix_id[24];
+	char id[24], bytes[24], prefix[24], prefix_id[24], lines[24];
 	snprintf(id, sizeof id, "%" PRId64, st->file_id);
 	snprintf(bytes, sizeof bytes, "%" PRId64, st->bytes);
 	snprintf(prefix, sizeof prefix, "%" PRId64, st->prefix_bytes);
 	snprintf(prefix_id, sizeof prefix_id, "%" PRId64, st->prefix_file_id);
+	/* migration 018: the file's LF count, known when the reader saw every byte of it */
+	int lines_known = !file_rejected && st->in && csv_in_read_all(st->in);
+	if (lines_known)
+		snprintf(lines, sizeof lines, "%" PRId64,
+			 (st->prefix_bytes ? st->line_first - 1 : 0) + csv_in_lf_read(st->in));
 	const char *params[] = { st->name, st->sha, kind, recipient, file_rejected ? "t" : "f",
 				 st->at[0] ? st->at : NULL, bytes, st->file_id > 0 ? id : NULL, st->ledger_path,
-				 prefix, st->prefix_bytes ? prefix_id : NULL };
+				 prefix, st->prefix_bytes ? prefix_id : NULL, lines_known ? lines : NULL };
 	ASSERT(strlen(st->sha) == DIGEST_HEX_LEN);
 	PGresult *r = db_query(st->db,
 			       "INSERT INTO settle.ingest_file (file_id, file_name, sha256, kind, recipient_account_id,"
 			       " rows_loaded, rows_rejected, rows_unchanged, file_rejected, ingested_at, file_bytes,"
-			       " path, prefix_bytes, prefix_file_id)"
+			       " path, prefix_bytes, prefix_file_id, file_lines)"
 			       " OVERRIDING SYSTEM VALUE"
 			       " VALUES (coalesce($8::bigint, nextval(pg_get_serial_sequence('settle.ingest_file', 'file_id'))),"
 			       " $1, $2, $3, $4, 0, 0, 0, $5::boolean, coalesce($6::timestamptz, now()), $7::bigint,"
-			       " $9, $10::bigint, $11::bigint)"
+			       " $9, $10::bigint, $11::bigint, $12::bigint)"
 			       " RETURNING file_id",
-			       11, params, PGRES_TUPLES_OK, e);
+			       12, params, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
 	st->file_id = result_i64(r, 0, 0);
@@ -216,7 +360,9 @@ static int ingest_drain(struct ingest_state *st, struct digest *d, struct err *e
 }
 
 /* The SHA-256: from the single read when a digest saw the bytes read so far (the rest of a file
- * rejected before its end is read on), else by reading the file. */
+ * rejected before its end is read on), else by reading the file. An append whose prefix is checked
+ * on a thread: the digest saw the new bytes only, and the thread's verdict decides (0, -1, or
+ * INGEST_PREFIX_CHANGED: the caller rolls back and reads the file whole). */
 static int ingest_sha(struct ingest_state *st, struct err *e)
 {
 	if (st->sha[0])
@@ -224,10 +370,15 @@ static int ingest_sha(struct ingest_state *st, struct err *e)
 	if (st->digest) {
 		if (!csv_in_read_all(st->in) && ingest_drain(st, st->digest, e) < 0)
 			return -1;
-		digest_final(st->digest, st->sha);
+		char hex[DIGEST_HEX_LEN + 1];
+		digest_final(st->digest, hex);
 		st->digest = NULL;
+		if (st->check)
+			return prefix_check_verdict(st, st->prefix_sha, hex, e);
+		snprintf(st->sha, sizeof st->sha, "%s", hex);
 		return 0;
 	}
+	ASSERT(!st->check);
 	return digest_file(st->path, st->sha, e);
 }
 
@@ -289,8 +440,9 @@ static int ingest_reject_file(struct ingest_state *st, struct err *e)
 {
 	const char *kind = st->hdr.kind ? st->hdr.kind->name : st->place_kind ? st->place_kind->name : "unknown";
 	char id[24], line[24];
-	if (ingest_sha(st, e) < 0)
-		return -1;
+	int v = ingest_sha(st, e);
+	if (v != 0) /* -1, or an append whose prefix changed: read whole, it may load */
+		return v;
 	if (!st->looked_up) { /* an append that failed: the same bytes may have been rejected before */
 		int found = ingest_find_previous(st, 0, e);
 		if (found != 0)
@@ -781,11 +933,13 @@ static void ingest_print_rejections(struct ingest_state *st, const PGresult *r)
 /* Inside the load transaction, after the rows' COPY: first write wins, the quarantined rows, the
  * ledger's counts, and the first rejections to print once committed (*shown, NULL if none).
  * Returns 0, -1, or 2: an append whose grown file is byte-identical to a file loaded before
- * (at another path): those rows are in, nothing to record (the caller rolls back). */
+ * (at another path): those rows are in, nothing to record (the caller rolls back); or
+ * INGEST_PREFIX_CHANGED (the caller rolls back and reads the file whole). */
 static int ingest_after_copy(struct ingest_state *st, PGresult **shown, struct err *e)
 {
-	if (ingest_sha(st, e) < 0)
-		return -1;
+	int v = ingest_sha(st, e);
+	if (v != 0)
+		return v;
 	if (!st->looked_up) {
 		int found = ingest_find_previous(st, 1, e);
 		if (found != 0)
@@ -826,7 +980,7 @@ static void ingest_deepen_socket(struct db *db)
 }
 
 /* The load transaction. 0 committed, 1 the file is rejected whole (rolled back), -1 error
- * (rolled back). */
+ * (rolled back), INGEST_PREFIX_CHANGED (rolled back). */
 static int ingest_load(struct ingest_state *st, struct err *e)
 {
 	const struct feed_kind *k = st->hdr.kind;
@@ -871,6 +1025,10 @@ static int ingest_load(struct ingest_state *st, struct err *e)
 	if (rc == 2) {
 		db_rollback(st->db);
 		return 0;
+	}
+	if (rc == INGEST_PREFIX_CHANGED) {
+		db_rollback(st->db);
+		return rc;
 	}
 	if (db_commit(st->db, e) < 0) {
 		PQclear(shown);
@@ -965,6 +1123,7 @@ int ingest_last_record_rejects(const struct csv_in_record *rec, size_t nfields, 
 
 struct ingest_prev {
 	int64_t file_id, bytes;
+	int64_t lines;                  /* its file_lines, or -1 when not recorded */
 	char sha[DIGEST_HEX_LEN + 1];
 	char at[32];
 };
@@ -975,7 +1134,7 @@ static int ingest_find_by_path(struct ingest_state *st, struct ingest_prev *p, s
 	const char *params[] = { st->ledger_path };
 	PGresult *r = db_query(st->db,
 			       "SELECT file_id, file_bytes, sha256,"
-			       " to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+			       " to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), file_lines"
 			       " FROM settle.ingest_file WHERE path = $1 AND NOT file_rejected AND file_bytes IS NOT NULL"
 			       " ORDER BY file_id DESC LIMIT 1",
 			       1, params, PGRES_TUPLES_OK, e);
@@ -987,12 +1146,51 @@ static int ingest_find_by_path(struct ingest_state *st, struct ingest_prev *p, s
 		p->bytes = result_i64(r, 0, 1);
 		snprintf(p->sha, sizeof p->sha, "%s", PQgetvalue(r, 0, 2));
 		snprintf(p->at, sizeof p->at, "%s", PQgetvalue(r, 0, 3));
+		p->lines = PQgetisnull(r, 0, 4) ? -1 : result_i64(r, 0, 4);
 	}
 	PQclear(r);
 	return found;
 }
 
-enum ingest_growth { INGEST_UNCHANGED, INGEST_APPEND, INGEST_CHANGED };
+enum ingest_growth { INGEST_UNCHANGED, INGEST_APPEND, INGEST_CHANGED, INGEST_READ_PREFIX };
+
+/* A grown file whose previous load recorded its line count: the append is assumed and loaded
+ * while a thread checks the prefix (see "The prefix check" above). Reads only the prefix's last
+ * byte (it must end a line, else the sequential path says why it is no append) and its first
+ * bytes (the header). INGEST_APPEND with st->f at p->bytes and st->digest fed the new bytes,
+ * INGEST_READ_PREFIX to take the sequential path, -1. */
+static int ingest_growth_async(struct ingest_state *st, const struct ingest_prev *p, struct err *e)
+{
+	int fd = fileno(st->f);
+	unsigned char last;
+	ssize_t n = pread(fd, &last, 1, (off_t)(p->bytes - 1));
+	if (n != 1 || last != '\n')
+		return INGEST_READ_PREFIX;
+	size_t head_cap = p->bytes < (int64_t)INGEST_HEAD_MAX ? (size_t)p->bytes : INGEST_HEAD_MAX;
+	st->head = malloc(head_cap);
+	if (!st->head)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	while (st->head_len < head_cap) {
+		n = pread(fd, st->head + st->head_len, head_cap - st->head_len, (off_t)st->head_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path,
+				       n < 0 ? strerror(errno) : "it shrank while settle read it");
+		st->head_len += (size_t)n;
+	}
+	if (fseeko(st->f, (off_t)p->bytes, SEEK_SET) != 0)
+		return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
+	if (!(st->digest = digest_new()))
+		return err_set(e, EXIT_FAILED, "out of memory");
+	if (prefix_check_start(st, p->bytes, e) < 0)
+		return -1;
+	snprintf(st->prefix_sha, sizeof st->prefix_sha, "%s", p->sha);
+	st->prefix_bytes = p->bytes;
+	st->prefix_file_id = p->file_id;
+	st->line_first = p->lines + 1;
+	return INGEST_APPEND;
+}
 
 /* SPEC §3 "Appends". The previous load of this path covered the first p->bytes bytes. They are
  * read once, from the start: their SHA-256 (its state copied at p->bytes continues into the
@@ -1010,6 +1208,11 @@ static int ingest_growth(struct ingest_state *st, const struct ingest_prev *p, c
 	if (p->bytes > st->bytes) {
 		snprintf(why, why_cap, "it is shorter than the %" PRId64 " bytes ingested then", p->bytes);
 		return digest_file(st->path, st->sha, e) < 0 ? -1 : INGEST_CHANGED;
+	}
+	if (!st->sequential && p->lines >= 0 && p->bytes < st->bytes) {
+		int rc = ingest_growth_async(st, p, e);
+		if (rc != INGEST_READ_PREFIX)
+			return rc;
 	}
 	struct digest *pre = digest_new();
 	char *buf = malloc(INGEST_READ_CHUNK);
@@ -1162,10 +1365,11 @@ fail:
 	return NULL;
 }
 
-int ingest_file(struct db *db, const char *path, const struct ingest_options *opt, struct ingest_result *result,
-		struct err *e)
+/* One attempt; sequential: an append's prefix is read before its records (no check thread). */
+static int ingest_file_once(struct db *db, const char *path, const struct ingest_options *opt,
+			    struct ingest_result *result, int sequential, struct err *e)
 {
-	struct ingest_state st = { .db = db, .path = path, .opt = opt, .res = result };
+	struct ingest_state st = { .db = db, .path = path, .opt = opt, .res = result, .sequential = sequential };
 	struct stat sb;
 	struct ingest_prev prev;
 	char why[160] = "";
@@ -1235,6 +1439,7 @@ int ingest_file(struct db *db, const char *path, const struct ingest_options *op
 	if (rc == 1)
 		rc = ingest_reject_file(&st, e);
 done:
+	prefix_check_join(&st, 1, NULL); /* an error path: the verdict was not needed */
 	digest_free(st.digest);
 	meter_daily_free(st.daily);
 	copy_out_release(&st.rows);
@@ -1245,5 +1450,17 @@ done:
 	free(st.head);
 	if (st.f)
 		fclose(st.f);
+	return rc;
+}
+
+int ingest_file(struct db *db, const char *path, const struct ingest_options *opt, struct ingest_result *result,
+		struct err *e)
+{
+	int rc = ingest_file_once(db, path, opt, result, 0, e);
+	/* An append whose prefix, checked while its records loaded, turned out changed: rolled back;
+	 * read again with the prefix first, which finds the change, says so, and ingests it whole. */
+	if (rc == INGEST_PREFIX_CHANGED)
+		rc = ingest_file_once(db, path, opt, result, 1, e);
+	ASSERT(rc != INGEST_PREFIX_CHANGED);
 	return rc;
 }
