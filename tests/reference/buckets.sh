@@ -1,14 +1,16 @@
 # buckets.sh — builds the SDDS buckets the reference-query test runs on (bash; source it).
 #
-#   ref_bucket_sdds DIR      fixtures/sdds-bucket as delivered by its last night, with the agreement,
-#                            offer, offer product and product feeds a real bucket carries beside the billing events (the
-#                            fixture has none; the reference queries keep only the billing events
-#                            whose agreement the agreement feed knows)
+#   ref_bucket_sdds DIR      fixtures/sdds-bucket as delivered by its last night, with the
+#                            agreement, offer, offer product and product feeds a real bucket
+#                            carries beside the billing events (the fixture has none; the
+#                            reference queries keep only the billing events whose agreement the
+#                            agreement feed knows)
 #   ref_bucket_cppo DIR      fixtures/reconcile/cppo-documented in the delivery layout: one folder per
 #                            recipient, the months of the rows, settle's offer file and bank lines
 #                            beside, and an agreement feed for its two agreements
 #   ref_bucket_terms DIR     fixtures/offer-terms/make.py usage-tax (every feed in its real column
 #                            set) in the delivery layout, with settle's offer file and metering log
+#   ref_bucket_terms_night2 DIR  the next night of ref_bucket_terms: later revisions appended
 #   ref_bucket_gen DIR N     bench/gen --events N in the delivery layout, with an agreement feed
 #                            written from its offers (the generator writes none)
 # Every bucket is a plain directory: `settle nightly --inbox DIR` reads it, and
@@ -22,7 +24,9 @@ _ref_month_split() { # SRC.csv FEED DIR [PREFIX]: splits SRC by the month of its
 	# "li-<invoice_id>-<transaction_reference_id>", and a DISBURSED line without invoice_id or
 	# line_item_id takes those of the event its parent_billing_event_id names. The fixtures leave
 	# them out; the reference queries key line items by them and lump rows without one together.
-	# Likewise an empty balance_impacting becomes the marketplace's (0 for an invoiced
+	# A cost-of-goods row (charge_side BUYING) without charge_variant gets RESALE, and a payout line
+	# without parent_billing_event_id the invoiced row it mirrors (bench/gen writes neither; the
+	# marketplace's feeds do, SDDS.md). Likewise an empty balance_impacting becomes the marketplace's (0 for an invoiced
 	# AWS_TAX_SHARE* row, else 1), and a balance-impacting row without disbursement_amount and
 	# disbursement_currency gets its amount and currency there (paid in the pricing currency): the
 	# collections report sums disbursement_amount and shows nothing without it.
@@ -56,6 +60,31 @@ if feed == "billingeventfeed_v1":
         if not row[ix["disbursement_amount"]] and not row[ix["disbursement_currency"]] and row[ix["balance_impacting"]] == "1":
             row[ix["disbursement_amount"]] = row[ix["amount"]]
             row[ix["disbursement_currency"]] = row[ix["currency"]]
+    for c in ("parent_billing_event_id", "charge_variant", "charge_side"):
+        if c not in ix:
+            head.append(c)
+            ix[c] = len(head) - 1
+            for row in rows:
+                row.append("")
+    # a cost-of-goods row (charge_side BUYING) is a resale charge: charge_variant RESALE
+    for row in rows:
+        if row[ix["charge_side"]] == "BUYING" and not row[ix["charge_variant"]]:
+            row[ix["charge_variant"]] = "RESALE"
+    # a payout line without parent_billing_event_id: the invoiced row it mirrors (same recipient,
+    # reference, type and side, opposite amount), each invoiced row taken once
+    open_rows = {}
+    for row in rows:
+        if row[ix["action"]] in ("INVOICED", "FORGIVEN"):
+            k = (row[ix["recipient_account_id"]], row[ix["transaction_reference_id"]], row[ix["transaction_type"]],
+                 row[ix["charge_side"]], row[ix["amount"]].lstrip("-"), row[ix["amount"]].startswith("-"))
+            open_rows.setdefault(k, []).append(row[ix["billing_event_id"]])
+    for row in rows:
+        if row[ix["action"]] == "DISBURSED" and not row[ix["parent_billing_event_id"]] and \
+                row[ix["transaction_type"]] not in ("DISBURSEMENT", "DISBURSEMENT_FAILURE"):
+            k = (row[ix["recipient_account_id"]], row[ix["transaction_reference_id"]], row[ix["transaction_type"]],
+                 row[ix["charge_side"]], row[ix["amount"]].lstrip("-"), not row[ix["amount"]].startswith("-"))
+            if open_rows.get(k):
+                row[ix["parent_billing_event_id"]] = open_rows[k].pop(0)
     if "parent_billing_event_id" in ix:
         for row in rows:
             p = byid.get(row[ix["parent_billing_event_id"]])
@@ -152,8 +181,8 @@ ref_bucket_gen() { # DIR EVENTS
 	g=$(mktemp -d "${TMPDIR:-/tmp}/settle-refgen.XXXXXX") || return 1
 	cc -std=c17 -O2 -o "$g/gen" "$TOP/bench/gen.c" || { rm -rf "$g"; return 1; }
 	"$g/gen" --seed 7 --events "$n" --metering 2000 --period 2026-10 --out "$g/out" >/dev/null || { rm -rf "$g"; return 1; }
-	mkdir -p "$dir/billingeventfeed_v1/year=2026/month=10" "$dir/agreementfeed_v1/year=2026/month=10"
-	cp "$g/out/billing_event.csv" "$dir/billingeventfeed_v1/year=2026/month=10/data.csv"
+	mkdir -p "$dir/agreementfeed_v1/year=2026/month=10"
+	_ref_month_split "$g/out/billing_event.csv" billingeventfeed_v1 "$dir"
 	cp "$g/out/offers.csv" "$dir/offers.csv"
 	cp "$g/out/offer_dimensions.csv" "$dir/offer_dimension.csv"
 	cp "$g/out/metering.csv" "$dir/metering.csv"
@@ -172,4 +201,30 @@ for o in csv.DictReader(open(sys.argv[1], newline="")):
                 o["valid_from"] + "T00:00:00Z", o["valid_from"] + "T00:00:00Z", "", ""])
 PY
 	rm -rf "$g"
+}
+
+ref_bucket_terms_night2() { # DIR: the next night's appends to ref_bucket_terms's bucket: the
+	# marketplace revises tax item t3 (49.00 -> 50.00, matching its tax event) and the usage of
+	# 2026-10-02 (60 -> 100 users), each as a new version with a later valid_from, appended to the
+	# month's data.csv as the marketplace delivers them (SDDS.md)
+	python3 - "$1" <<'PY'
+import csv, os, sys
+def revise(path, key, keyval, changes):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    head = rows[0]
+    old = [r for r in rows[1:] if r[head.index(key)] == keyval][-1]
+    new = list(old)
+    for c, v in changes.items():
+        new[head.index(c)] = v
+    with open(path, "a", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerow(new)
+d = sys.argv[1]
+revise(os.path.join(d, "taxitemfeed_v1/year=2026/month=10/data.csv"), "tax_item_id", "t3",
+       {"tax_amount": "50.00", "valid_from": "2026-10-06T00:00:00Z", "insert_date": "2026-10-06T00:00:00Z",
+        "update_date": "2026-10-06T00:00:00Z"})
+revise(os.path.join(d, "dailyusagefeed_v1/year=2026/month=10/data.csv"), "usage_feed_id", "u2",
+       {"usage_quantity": "100", "valid_from": "2026-10-06T00:00:00Z", "insert_date": "2026-10-06T00:00:00Z",
+        "update_date": "2026-10-06T00:00:00Z"})
+PY
 }
