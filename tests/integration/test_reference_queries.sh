@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# test_reference_queries.sh — settle's report figures against the marketplace's own reference
+# queries for the seller data feeds (aws-samples/aws-marketplace-api-samples,
+# seller-data-feeds/queries: billed revenue, collections and disbursements, taxation, usage),
+# translated to PostgreSQL in tests/reference/*.sql and run on the same raw rows: each bucket's
+# data.csv files are \copy-loaded into text tables (tests/reference/load.sh), independently of
+# settle's loader, after `settle nightly` read the same bucket. Buckets (tests/reference/buckets.sh):
+# fixtures/sdds-bucket, the documented CPPO example, the offer-terms feeds (every feed in its real
+# column set; a second night brings later revisions of a tax item and a daily usage row), and a
+# bench/gen month. docs/reference-queries.md maps each query to settle's files and explains every
+# place where settle differs on purpose.
+#
+# Every check is a query that lists the rows where the two disagree: PASS when it lists none.
+# Differences that are settle's bugs are printed as KNOWN lines (no PASS/FAIL, so the suite stays
+# green) and listed in docs/reference-queries.md ("Known differences") until fixed; none today
+# beyond those documented there.
+set -u
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init refq
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+# shellcheck source=../reference/buckets.sh
+. "$TOP/tests/reference/buckets.sh"
+# shellcheck source=../reference/load.sh
+. "$TOP/tests/reference/load.sh"
+REF_GEN_EVENTS=${REF_GEN_EVENTS:-2000} # 20000: ~10 min, see docs/reference-queries.md
+
+psqlf() { "$PG_TEST_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$DB" -f "$1" >/dev/null 2>"$work/psql.err"; }
+
+# settle's report CSVs of every period directory, as text tables st_<file> with a period column
+load_settle_reports() { # OUTDIR
+	local out=$1 f name hdr
+	for name in allocations payouts disbursements aging exceptions metering tax; do
+		hdr=
+		for f in "$out"/*/"$name.csv"; do
+			[ -f "$f" ] || continue
+			hdr=$(head -n 1 "$f")
+			break
+		done
+		[ -n "$hdr" ] || continue
+		sql "DROP TABLE IF EXISTS ref.st_$name CASCADE; CREATE TABLE ref.st_$name ($(echo "$hdr" |
+			sed 's/\([a-z_][a-z_]*\)/\1 text/g'))" >/dev/null || return 1
+		for f in "$out"/*/"$name.csv"; do
+			case $f in *.restated/*) continue ;; esac
+			"$PG_TEST_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$DB" \
+				-c "\\copy ref.st_$name FROM '$f' WITH (FORMAT csv, HEADER true)" >/dev/null || return 1
+		done
+	done
+}
+
+# one check: QUERY lists disagreeing rows; PASS when it lists none, else FAIL with the rows
+agree() { # CASE QUERY
+	local rows
+	if ! rows=$("$PG_TEST_BINDIR/psql" -X -q -A -F ' | ' -v ON_ERROR_STOP=1 "$DB" -c "$2" 2>&1); then
+		ko "$bucket: $1 (query failed)"
+		printf '%s\n' "$rows" | sed 's/^/  /'
+		return
+	fi
+	if [ "$(printf '%s\n' "$rows" | tail -n 1)" = "(0 rows)" ]; then
+		ok "$bucket: $1"
+	else
+		ko "$bucket: $1"
+		printf '%s\n' "$rows" | sed 's/^/  /'
+	fi
+}
+# settle's bug of docs/reference-queries.md "Known differences" 1: rows of the stale report set
+known_stale() { # CASE QUERY
+	known "BUG nightly left the period unreported after new tax item / daily usage rows only: $1" "$2"
+}
+# a documented difference: prints the rows as KNOWN lines, asserts nothing
+known() { # CASE QUERY
+	local line
+	"$PG_TEST_BINDIR/psql" -X -q -A -t -F ' | ' "$DB" -c "$2" 2>&1 | while IFS= read -r line; do
+		printf 'KNOWN: %s: %s: %s: %s\n' "$T" "$bucket" "$1" "$line"
+	done
+}
+
+# The comparison views over ref.* (reference) and ref.st_* (settle's CSVs). Accounts: the
+# reference keeps the feeds' account ids; settle shows the 12-digit number where the account feed
+# knows it (SPEC §1), so the reference side is mapped through the account feed first.
+compare_views() {
+	sql "
+CREATE OR REPLACE FUNCTION ref.acct(id text) RETURNS text LANGUAGE sql STABLE AS \$\$
+	SELECT coalesce((SELECT lpad(a.aws_account_id, 12, '0') FROM ref.accountfeed_v1 a
+	                 WHERE a.account_id = id AND coalesce(a.aws_account_id, '') <> ''
+	                 ORDER BY a.valid_from DESC LIMIT 1), id) \$\$;
+-- SPEC §4 tol: one minor unit of the currency (SPEC §2)
+CREATE OR REPLACE FUNCTION ref.tol(cur text) RETURNS numeric LANGUAGE sql IMMUTABLE AS \$\$
+	SELECT CASE WHEN cur = 'JPY' THEN 1 WHEN cur IN ('KWD', 'BHD') THEN 0.001 ELSE 0.01 END \$\$;
+CREATE OR REPLACE FUNCTION ref.num(t text) RETURNS numeric LANGUAGE sql IMMUTABLE AS
+	\$\$ SELECT coalesce(nullif(t, ''), '0')::numeric \$\$;
+-- the reference's billed revenue per charge group (SPEC §4.1: recipient, reference, currency,
+-- period), from its line items; net without what settle never counts in a net (marketplace tax
+-- even when balance-impacting, other sellers' tax, balance adjustments: SPEC §4.1)
+-- A line item's invoiced totals are window sums over the line item (billed_revenue_report.sql,
+-- line_items_with_window_functions), repeated on each of its report rows: a line item whose rows
+-- differ in a grouped column (an end user on one row only, say) has several rows with the same
+-- totals. They are taken once per line item, then summed per charge group.
+CREATE OR REPLACE VIEW ref.ref_line AS
+SELECT silent_internal_report_transaction AS line, min(ref_period) AS period,
+       ref.acct(recipient_account_id) AS recipient, transaction_reference_id AS tr, currency,
+       min(offer_id) AS offer_id,
+       max(revenue_exact) AS revenue, max(cogs_exact) AS cogs, max(listing_fee_exact) AS listing_fee,
+       max(seller_tax_exact) AS seller_tax, max(aws_tax_exact) AS aws_tax,
+       max(seller_net_revenue_exact - aws_tax_balance_impacting_exact - other_seller_tax_exact - adjustment_exact) AS net,
+       max(undisbursed_net_revenue_exact - aws_tax_balance_impacting_exact - other_seller_tax_exact - adjustment_exact) AS undisbursed,
+       max(aws_tax_balance_impacting_exact) AS aws_tax_balance_impacting,
+       string_agg(DISTINCT disbursement_status, ',' ORDER BY disbursement_status) AS statuses,
+       string_agg(ref_billing_event_ids, ' ' ORDER BY ref_billing_event_ids) AS events
+FROM ref.billed_revenue_line
+GROUP BY 1, 3, 4, 5;
+CREATE OR REPLACE VIEW ref.ref_group AS
+SELECT period, recipient, tr, currency, min(offer_id) AS offer_id,
+       sum(revenue) AS revenue, sum(cogs) AS cogs, sum(listing_fee) AS listing_fee,
+       sum(seller_tax) AS seller_tax, sum(aws_tax) AS aws_tax, sum(net) AS net, sum(undisbursed) AS undisbursed,
+       sum(aws_tax_balance_impacting) AS aws_tax_balance_impacting,
+       string_agg(DISTINCT statuses, ',' ORDER BY statuses) AS statuses,
+       string_agg(events, ' ' ORDER BY events) AS events
+FROM ref.ref_line
+GROUP BY 1, 2, 3, 4;
+-- settle's allocations per charge group, and the part of the recipient itself
+CREATE OR REPLACE VIEW ref.st_group AS
+SELECT period, recipient_account_id AS recipient, transaction_reference_id AS tr, currency,
+       min(offer_id) AS offer_id, min(match_rule) AS match_rule,
+       sum(ref.num(revenue)) AS revenue, sum(ref.num(listing_fee)) AS listing_fee,
+       sum(ref.num(seller_tax)) AS seller_tax, sum(ref.num(net)) AS net_all,
+       sum(ref.num(net)) FILTER (WHERE party_account_id = recipient_account_id) AS net_recipient,
+       sum(ref.num(revenue)) FILTER (WHERE party_role = 'ISV' AND party_account_id <> recipient_account_id) AS isv_wholesale,
+       count(*) AS parties,
+       bool_or(offer_id IN (SELECT offer_id FROM ref.offer_file WHERE split_basis = 'SHARE')) AS share
+FROM ref.st_allocations
+GROUP BY 1, 2, 3, 4;" >/dev/null
+}
+
+run_bucket() { # NAME: build, nightly, load, run the reference queries, compare
+	bucket=$1
+	local dir=$work/$bucket out=$work/$bucket.reports rc q
+	DB=$(pg_test_createdb "refq_$bucket") || { ko "$bucket: create a database"; return 1; }
+	case $bucket in
+	sdds) ref_bucket_sdds "$dir" ;;
+	cppo) ref_bucket_cppo "$dir" ;;
+	terms) ref_bucket_terms "$dir" ;;
+	gen) ref_bucket_gen "$dir" "$REF_GEN_EVENTS" ;;
+	esac || { ko "$bucket: build the bucket"; return 1; }
+	settle nightly --inbox "$dir" --out "$out" >"$work/$bucket.n1.log" 2>&1
+	rc=$?
+	check "$bucket: settle nightly succeeds (exit 0, or 4 for quarantined rows)" test "$rc" = 0 -o "$rc" = 4
+	[ "$rc" = 0 ] || [ "$rc" = 4 ] || sed 's/^/  /' "$work/$bucket.n1.log"
+	if [ "$bucket" = terms ]; then # night 2: the marketplace revises a tax item and a usage day
+		ref_bucket_terms_night2 "$dir"
+		settle nightly --inbox "$dir" --out "$out" >"$work/$bucket.n2.log" 2>&1
+		rc=$?
+		check "$bucket: night 2 (appended revisions) succeeds" test "$rc" = 0
+		[ "$rc" = 0 ] || sed 's/^/  /' "$work/$bucket.n2.log"
+	fi
+	ref_load "$dir" || { ko "$bucket: load the raw files"; return 1; }
+	# rows the reference queries cannot cast are settle's quarantined ones
+	local dropped nrej
+	dropped=$(ref_drop_uncastable | wc -l)
+	nrej=$(sql "SELECT count(*) FROM settle.rejected_row r JOIN settle.ingest_file f USING (file_id) WHERE f.kind = 'billing_event'")
+	check "$bucket: the rows the reference queries cannot cast ($dropped) are the rows settle quarantined ($nrej)" \
+		test "$dropped" = "$nrej"
+	for q in billed_revenue collections_and_disbursements taxation usage; do
+		psqlf "$TOP/tests/reference/$q.sql" || { ko "$bucket: reference query $q"; sed 's/^/  /' "$work/psql.err"; return 1; }
+	done
+	load_settle_reports "$out" || { ko "$bucket: load settle's reports"; return 1; }
+	# settle's own offer file says which offers split by SHARE (no feed does, SPEC §3.2)
+	local ohdr="offer_id,split_basis"
+	[ -f "$dir/offers.csv" ] && ohdr=$(head -n 1 "$dir/offers.csv")
+	sql "CREATE TABLE ref.offer_file ($(echo "$ohdr" | sed 's/\([a-z_][a-z_]*\)/\1 text/g'))" >/dev/null
+	[ -f "$dir/offers.csv" ] && "$PG_TEST_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$DB" \
+		-c "\\copy ref.offer_file FROM '$dir/offers.csv' WITH (FORMAT csv, HEADER true)" >/dev/null
+	sql "ALTER TABLE ref.offer_file ADD COLUMN IF NOT EXISTS offer_id text, ADD COLUMN IF NOT EXISTS split_basis text" >/dev/null
+	compare_views || { ko "$bucket: comparison views"; return 1; }
+	compare_all
+	if [ "$bucket" != terms ]; then
+		compare_tax_usage agree
+		return
+	fi
+	# Night 2 brought only tax item and daily usage revisions: settle's nightly ingested them
+	# (appends) but wrote no period (settle.periods_touched knows billing events, metering,
+	# deposits and the offer files only), so the 2026-10 set still shows night 1's tax item and
+	# recorded quantity. Listed, not asserted; then the period is reported again and must agree.
+	compare_tax_usage stale
+	check "$bucket: night 2 wrote no period (the known bug; remove this check when it is fixed)" \
+		grep -q 'periods written: none' "$work/$bucket.n2.log"
+	settle report --period 2026-10 --out "$out" >"$work/$bucket.report.log" 2>&1 ||
+		{ ko "$bucket: settle report --period 2026-10"; sed 's/^/  /' "$work/$bucket.report.log"; return 1; }
+	load_settle_reports "$out" && compare_views || { ko "$bucket: reload settle's reports"; return 1; }
+	compare_tax_usage agree
+}
+
+compare_all() {
+	# ---- billed_revenue_report.sql against allocations.csv (SPEC §4.1, §4.3)
+	agree "billed revenue = allocations: gross revenue B, listing fee F, seller tax T per charge group" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.revenue AS ref_b, s.revenue AS settle_b,
+		       r.listing_fee AS ref_f, s.listing_fee AS settle_f, r.seller_tax AS ref_t, s.seller_tax AS settle_t
+		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
+		WHERE r.revenue <> s.revenue OR r.listing_fee <> s.listing_fee OR r.seller_tax <> s.seller_tax"
+	agree "billed revenue wholesale cost (COGS) = the ISV's part in the seller of record's MARKUP group (SPEC §4.3 W = -C)" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.cogs AS ref_cogs, s.isv_wholesale AS settle_isv_revenue
+		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
+		WHERE r.cogs <> 0 AND NOT s.share AND s.isv_wholesale IS DISTINCT FROM -r.cogs"
+	agree "billed revenue wholesale cost = the ISV's part of a SHARE group within tol, else SPLIT_VARIANCE (SPEC §4.3)" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.cogs AS ref_cogs, s.isv_wholesale AS settle_isv_revenue
+		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
+		WHERE r.cogs <> 0 AND s.share AND abs(s.isv_wholesale + r.cogs) > ref.tol(r.currency)
+		  AND NOT EXISTS (SELECT 1 FROM ref.st_exceptions e WHERE e.code = 'SPLIT_VARIANCE' AND e.reference = r.tr)"
+	agree "billed revenue seller net = the recipient's own net in allocations.csv (DIRECT, MARKUP, the ISV's own feed)" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.net AS ref_net, s.net_recipient AS settle_net, s.parties
+		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
+		JOIN ref.st_allocations a ON a.period = s.period AND a.recipient_account_id = s.recipient
+		     AND a.transaction_reference_id = s.tr AND a.currency = s.currency AND a.party_account_id = s.recipient
+		WHERE r.net IS DISTINCT FROM s.net_recipient AND NOT s.share" # SHARE: below
+	agree "every charge group settle allocated is a line of the billed revenue report" "
+		SELECT s.period, s.recipient, s.tr, s.currency FROM ref.st_group s
+		LEFT JOIN ref.ref_group r USING (period, recipient, tr, currency) WHERE r.tr IS NULL"
+	agree "every billed revenue group settle did not allocate is an exception (SPEC §4.2, §3.2) or has nothing to allocate" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.offer_id, r.revenue, r.listing_fee, r.seller_tax
+		FROM ref.ref_group r LEFT JOIN ref.st_group s USING (period, recipient, tr, currency)
+		WHERE s.tr IS NULL AND (r.revenue <> 0 OR r.listing_fee <> 0 OR r.seller_tax <> 0)
+		  AND NOT EXISTS (SELECT 1 FROM ref.st_exceptions e WHERE e.period = r.period
+		                  AND (e.reference = r.tr OR e.reference = r.offer_id OR e.offer_id = r.offer_id))"
+	known "charge groups settle reports NO_OFFER that the reference drops (agreement_id unknown to the agreement feed: billing_event_with_business_flags keeps only rows whose agreement it finds)" "
+		SELECT e.period, e.recipient_account_id, e.reference, e.agreement_id, e.currency, 'settle_actual=' || e.actual
+		FROM ref.st_exceptions e WHERE e.code = 'NO_OFFER'
+		  AND NOT EXISTS (SELECT 1 FROM ref.ref_group r WHERE r.tr = e.reference AND r.recipient = e.recipient_account_id)
+		ORDER BY 1, 2, 3 LIMIT 5"
+	known "SHARE groups: the seller of record's net in allocations.csv is its share of B + F + T, the reference's is B + C + F + T (SPEC §4.3 SHARE)" "
+		SELECT r.period, r.recipient, r.tr, r.currency, 'ref_net=' || r.net, 'settle_recipient_net=' || s.net_recipient,
+		       'settle_all_parties_net=' || s.net_all, 'ref_cogs=' || r.cogs
+		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
+		WHERE s.share AND r.net IS DISTINCT FROM s.net_recipient
+		ORDER BY 1, 2, 3 LIMIT 5"
+	known "marketplace tax counted in the reference's seller net (balance_impacting = 1 on AWS_TAX_SHARE): never in settle's (SPEC §4.1 X)" "
+		SELECT period, recipient, tr, currency, 'aws_tax_balance_impacting=' || aws_tax_balance_impacting
+		FROM ref.ref_group WHERE aws_tax_balance_impacting <> 0 ORDER BY 1, 2, 3 LIMIT 5"
+
+	# ---- billed_revenue_report.sql (undisbursed, disbursement status) against aging.csv (SPEC §4.5, §4.8)
+	agree "billed revenue undisbursed net revenue = aging.csv remainder, per charge group" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed AS ref_undisbursed, a.remainder AS settle_remainder,
+		       r.statuses AS ref_status, a.disbursement_status AS settle_status
+		FROM ref.ref_group r JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
+		     AND a.transaction_reference_id = r.tr AND a.currency = r.currency
+		WHERE r.undisbursed <> ref.num(a.remainder)"
+	agree "billed revenue disbursement status = aging.csv status (Not disbursed/Partially disbursed/Failed)" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.statuses AS ref_status, a.disbursement_status AS settle_status
+		FROM ref.ref_group r JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
+		     AND a.transaction_reference_id = r.tr AND a.currency = r.currency
+		WHERE NOT (r.statuses = CASE a.disbursement_status WHEN 'NOT_DISBURSED' THEN 'Not disbursed'
+		           WHEN 'PARTIAL' THEN 'Partially disbursed' WHEN 'FAILED' THEN 'Failed' END
+		        OR (a.disbursement_status = 'PARTIAL' AND r.statuses LIKE '%Partially disbursed%')
+		        OR (a.disbursement_status = 'FAILED' AND r.statuses LIKE '%Failed%'))"
+	agree "a group the reference reports with money still due is in aging.csv, and one it reports disbursed is not" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed, r.statuses, a.disbursement_status
+		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
+		LEFT JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
+		     AND a.transaction_reference_id = r.tr AND a.currency = r.currency
+		WHERE (a.transaction_reference_id IS NULL AND r.undisbursed > 0.01 AND r.statuses <> 'Disbursed')
+		   OR (a.transaction_reference_id IS NOT NULL AND r.statuses = 'Disbursed')"
+
+	# ---- billed_revenue_report.sql summed per recipient against payouts.csv (SPEC §4.4)
+	agree "billed revenue seller net per recipient = payouts.csv net of that party (its own feed, SPEC §4.4)" "
+		WITH r AS (SELECT r.period, r.recipient, r.currency, sum(r.net) AS net
+		           FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
+		           WHERE NOT s.share GROUP BY 1, 2, 3),
+		     p AS (SELECT period, party_account_id, currency, sum(ref.num(net)) AS net FROM ref.st_payouts GROUP BY 1, 2, 3)
+		SELECT r.period, r.recipient, r.currency, r.net AS ref_net, p.net AS settle_net
+		FROM r LEFT JOIN p ON p.period = r.period AND p.party_account_id = r.recipient AND p.currency = r.currency
+		WHERE p.net IS DISTINCT FROM r.net
+		  AND NOT EXISTS (SELECT 1 FROM ref.st_group s WHERE s.period = r.period AND s.recipient = r.recipient
+		                  AND s.currency = r.currency AND s.share)"
+	known "payouts.csv parties with no feed of their own: settle states what a reseller's feed owes them, the reference has no line (SPEC §4.3, §4.4)" "
+		SELECT p.period, p.party_role, p.party_account_id, p.currency, 'settle_net=' || p.net
+		FROM ref.st_payouts p WHERE NOT EXISTS (SELECT 1 FROM ref.ref_group r WHERE r.recipient = p.party_account_id)
+		ORDER BY 1, 3, 4 LIMIT 5"
+
+	# ---- collections_and_disbursements_report.sql against disbursements.csv (SPEC §4.5)
+	agree "collections: disbursed seller net per disbursement = -(lines total) in disbursements.csv" "
+		WITH c AS (SELECT disbursement_id, currency, sum(seller_net_revenue_exact) AS disbursed
+		           FROM ref.collections_line GROUP BY 1, 2)
+		SELECT d.payout_id, d.currency, d.amount, d.lines_total AS settle_lines_total, c.disbursed AS ref_disbursed
+		FROM ref.st_disbursements d LEFT JOIN c ON c.disbursement_id = d.payout_id
+		WHERE d.status IN ('SETTLED', 'MISMATCH') AND c.disbursed IS DISTINCT FROM -ref.num(d.lines_total)"
+	agree "collections: every disbursement of the report is a payout or failure in disbursements.csv" "
+		SELECT DISTINCT c.disbursement_id FROM ref.collections_line c
+		WHERE NOT EXISTS (SELECT 1 FROM ref.st_disbursements d WHERE d.payout_id = c.disbursement_id)"
+	agree "collections: lines of a settled payout are Disbursed; lines settle counts failed are Failed or reversed" "
+		SELECT c.disbursement_id, c.transaction_reference_id, c.disbursement_status, d.status
+		FROM ref.collections_line c JOIN ref.st_disbursements d ON d.payout_id = c.disbursement_id
+		WHERE (d.status = 'SETTLED' AND c.disbursement_status NOT IN ('Disbursed', 'Partially disbursed'))
+		   OR (d.status = 'FAILED' AND c.disbursement_status NOT IN ('Failed', 'Disbursement reversed', 'Not disbursed'))"
+
+}
+
+# taxation and usage: MODE agree asserts, MODE stale lists the rows as KNOWN (see run_bucket)
+compare_tax_usage() { # MODE
+	local cmp=agree
+	[ "$1" = stale ] && cmp=known_stale
+	# ---- taxation_report.sql against tax.csv (SPEC §4.6): the current revision of each tax item
+	$cmp "taxation: tax items and amounts per period, liable party, jurisdiction and tax type = tax.csv" "
+		WITH cur AS (SELECT DISTINCT ON (tax_item_id) * FROM ref.taxation_line ORDER BY tax_item_id, valid_from DESC),
+		     r AS (SELECT to_char(invoice_date AT TIME ZONE 'UTC', 'YYYY-MM') AS period,
+		                  CASE WHEN upper(tax_liable_party) = 'SELLER' THEN 'SELLER' ELSE 'MARKETPLACE' END AS party,
+		                  tax_currency AS currency, taxed_jurisdiction AS jurisdiction, tax_type,
+		                  count(*) AS items, sum(tax_amount::numeric(38,6)) AS amount
+		           FROM cur GROUP BY 1, 2, 3, 4, 5),
+		     s AS (SELECT * FROM ref.st_tax WHERE jurisdiction <> '(all)')
+		SELECT coalesce(r.period, s.period), coalesce(r.party, s.liable_party), coalesce(r.jurisdiction, s.jurisdiction),
+		       coalesce(r.tax_type, s.tax_type), r.items AS ref_items, s.tax_items AS settle_items,
+		       r.amount AS ref_amount, s.tax_amount AS settle_amount
+		FROM r FULL JOIN s ON s.period = r.period AND s.liable_party = r.party AND s.currency = r.currency
+		     AND s.jurisdiction = r.jurisdiction AND s.tax_type = r.tax_type
+		WHERE r.items IS DISTINCT FROM ref.num(s.tax_items)::bigint OR r.amount IS DISTINCT FROM ref.num(s.tax_amount)"
+	agree "billed revenue taxes per period and liable party = tax.csv billing events (seller tax T, marketplace tax X)" "
+		WITH r AS (SELECT period, currency, sum(seller_tax) AS seller, sum(aws_tax) AS marketplace FROM ref.ref_group GROUP BY 1, 2)
+		SELECT r.period, r.currency, r.seller, s1.billing_events_amount, r.marketplace, s2.billing_events_amount
+		FROM r LEFT JOIN ref.st_tax s1 ON s1.period = r.period AND s1.currency = r.currency AND s1.liable_party = 'SELLER' AND s1.jurisdiction = '(all)'
+		       LEFT JOIN ref.st_tax s2 ON s2.period = r.period AND s2.currency = r.currency AND s2.liable_party = 'MARKETPLACE' AND s2.jurisdiction = '(all)'
+		WHERE (r.seller <> 0 OR s1.period IS NOT NULL) AND r.seller IS DISTINCT FROM ref.num(s1.billing_events_amount)
+		   OR (r.marketplace <> 0 OR s2.period IS NOT NULL) AND r.marketplace IS DISTINCT FROM ref.num(s2.billing_events_amount)"
+	[ "$1" = stale ] || known "taxation report rows of a revised tax item: the report lists every valid_from revision, settle the current one (SPEC §3.6)" "
+		SELECT tax_item_id, valid_from, tax_amount FROM ref.taxation_line
+		WHERE tax_item_id IN (SELECT tax_item_id FROM ref.taxation_line GROUP BY 1 HAVING count(*) > 1) ORDER BY 1, 2"
+
+	# ---- usage_report.sql against metering.csv recorded_quantity (SPEC §4.6 three-way)
+	$cmp "usage: the marketplace's recorded quantity per offer, month and dimension = metering.csv recorded_quantity" "
+		WITH r AS (SELECT offer_id, to_char(usage_date AT TIME ZONE 'UTC', 'YYYY-MM') AS usage_month, dimension_key,
+		                  sum(estimated_usage_units::numeric) AS recorded
+		           FROM ref.usage_line WHERE valid_to = timestamp '2999-01-01 00:00:00' GROUP BY 1, 2, 3)
+		SELECT r.offer_id, r.usage_month, r.dimension_key, r.recorded AS ref_recorded, m.recorded_quantity AS settle_recorded
+		FROM r LEFT JOIN ref.st_metering m ON m.offer_id = r.offer_id AND m.usage_month = r.usage_month AND m.dimension = r.dimension_key
+		WHERE ref.num(m.recorded_quantity) IS DISTINCT FROM r.recorded"
+	[ "$1" = stale ] || known "usage report rows of a revised usage day: the report lists every revision with its valid_from/valid_to, settle counts the current one (SPEC §3.6)" "
+		SELECT internal_usage_line_item_id, valid_from, valid_to, estimated_usage_units FROM ref.usage_line
+		WHERE internal_usage_line_item_id IN (SELECT internal_usage_line_item_id FROM ref.usage_line GROUP BY 1 HAVING count(*) > 1)
+		ORDER BY 1, 2"
+}
+
+for b in sdds cppo terms gen; do
+	run_bucket "$b"
+done
