@@ -279,15 +279,15 @@ compare_all() {
 	agree "collections: disbursed seller net per disbursement = -(lines total) in disbursements.csv" "
 		WITH c AS (SELECT disbursement_id, currency, sum(seller_net_revenue_exact) AS disbursed
 		           FROM ref.collections_line GROUP BY 1, 2)
-		SELECT d.payout_id, d.currency, d.amount, d.lines_total AS settle_lines_total, c.disbursed AS ref_disbursed
-		FROM ref.st_disbursements d LEFT JOIN c ON c.disbursement_id = d.payout_id
+		SELECT d.id, d.currency, d.amount, d.lines_total AS settle_lines_total, c.disbursed AS ref_disbursed
+		FROM ref.st_disbursements d LEFT JOIN c ON c.disbursement_id = d.id
 		WHERE d.status IN ('SETTLED', 'MISMATCH') AND c.disbursed IS DISTINCT FROM -ref.num(d.lines_total)"
 	agree "collections: every disbursement of the report is a payout or failure in disbursements.csv" "
 		SELECT DISTINCT c.disbursement_id FROM ref.collections_line c
-		WHERE NOT EXISTS (SELECT 1 FROM ref.st_disbursements d WHERE d.payout_id = c.disbursement_id)"
+		WHERE NOT EXISTS (SELECT 1 FROM ref.st_disbursements d WHERE d.id = c.disbursement_id)"
 	agree "collections: lines of a settled payout are Disbursed; lines settle counts failed are Failed or reversed" "
 		SELECT c.disbursement_id, c.transaction_reference_id, c.disbursement_status, d.status
-		FROM ref.collections_line c JOIN ref.st_disbursements d ON d.payout_id = c.disbursement_id
+		FROM ref.collections_line c JOIN ref.st_disbursements d ON d.id = c.disbursement_id
 		WHERE (d.status = 'SETTLED' AND c.disbursement_status NOT IN ('Disbursed', 'Partially disbursed'))
 		   OR (d.status = 'FAILED' AND c.disbursement_status NOT IN ('Failed', 'Disbursement reversed', 'Not disbursed'))"
 
