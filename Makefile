@@ -59,7 +59,7 @@ FUZZ_SRC  = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_MODS = $(patsubst %,$(B)/%.o,csv_in feed money currency timeutil)
 FUZZ_CC  ?= clang
 fuzz: deps
-	@$(MAKE) --no-print-directory build/libsettle.a
+	@$(MAKE) --no-print-directory B=build OPT="-O2 -g" SAN= build/libsettle.a
 	@$(MAKE) --no-print-directory B=build/fuzz CC=$(FUZZ_CC) OPT="-O1 -g" CFLAGS="-Wno-error" \
 		SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" fuzz-bins
 fuzz-bins: $(patsubst tests/fuzz/%.c,$(B)/%,$(FUZZ_SRC))
