@@ -175,16 +175,6 @@ static struct grp *ref_group(struct ref *r, int32_t period, int32_t day, struct 
 	return g;
 }
 
-/* SPEC §4.2: "the smallest non-empty value (byte order) among its rows". */
-static int keep_smallest(struct rio_str *cur, const char *cand, struct err *e)
-{
-	if (!cand || !*cand)
-		return 0;
-	if (cur->len == 0 || strcmp(cand, cur->s) < 0)
-		return rio_str_set(cur, cand, e);
-	return 0;
-}
-
 static int add(int64_t *sum, int64_t v, const struct ref *r, struct err *e)
 {
 	if (money_add(*sum, v, sum) != MONEY_OK)
@@ -223,12 +213,14 @@ static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_
 	}
 	if (sum && add(sum, amount, r, e) < 0)
 		return -1;
-	if (keep_smallest(&g->agreement, f[F_AGREEMENT], e) < 0 || keep_smallest(&g->offer, f[F_OFFER], e) < 0 ||
-	    keep_smallest(&g->product, f[F_PRODUCT], e) < 0)
+	/* SPEC §4.2: "the smallest non-empty value (byte order) among its rows". */
+	if (rio_str_keep_smallest(&g->agreement, f[F_AGREEMENT], e) < 0 ||
+	    rio_str_keep_smallest(&g->offer, f[F_OFFER], e) < 0 ||
+	    rio_str_keep_smallest(&g->product, f[F_PRODUCT], e) < 0)
 		return -1;
 	if (fam == MATCH_FAM_REVENUE) {
 		/* SPEC §4.2: the buyer is the smallest from_account_id of the revenue rows. */
-		if (keep_smallest(&g->buyer, f[F_FROM], e) < 0)
+		if (rio_str_keep_smallest(&g->buyer, f[F_FROM], e) < 0)
 			return -1;
 		int32_t usage_day;
 		if (f[F_USAGE_DAY] && rio_i32(f[F_USAGE_DAY], &usage_day) == 0 && usage_day >= rc->period_first_day &&
