@@ -31,8 +31,9 @@
  * period on a million events (1.8 s against 0.8 s for the stream). SQL does not promise that
  * order, so rc_groups_run checks it row by row and fails the run if it is ever broken. */
 #define GROUPS_COLUMNS \
-	"recipient, tref, currency, action, ttype, side, amount, day, usage_day, agreement, offer, product," \
-	" from_acct, disb_id, gh"
+	ASOF_BE_RECIPIENT ", " ASOF_BE_TREF ", " ASOF_BE_CURRENCY ", " ASOF_BE_ACTION ", " ASOF_BE_TYPE ", " \
+	ASOF_BE_SIDE ", " ASOF_BE_AMOUNT ", " ASOF_BE_DAY ", " ASOF_BE_USAGE_DAY ", " ASOF_BE_AGREEMENT ", " \
+	ASOF_BE_OFFER ", " ASOF_BE_PRODUCT ", " ASOF_BE_FROM ", " ASOF_BE_DISB_ID ", " ASOF_BE_GH
 #define GROUPS_ROWS \
 	"(action IN ('INVOICED', 'FORGIVEN')" \
 	" OR (action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')))"
