@@ -7,16 +7,14 @@
  * ASOF_BE_RECIPIENT ", " ...), so a column renamed here is renamed for every reader, and one
  * removed from here breaks its readers at compile time instead of at run time. A new column is
  * added here first, then to rc_be_sql. Readers written before this header still spell some
- * names out (insights.c's timing_sql, reconcile_payouts.c, reconcile_tax.c): they move to the
- * macros as they are next edited.
+ * names out (insights.c's timing_sql, reconcile_payouts.c, reconcile_tax.c, two queries of
+ * reconcile.c): they move to the macros as they are next edited.
  *
  * Days are UTC days since 1970-01-01 (int; sessions run with TimeZone=UTC); money is int64
  * micros. The table is written in RC_GROUP_ORDER (reconcile_int.h): gh, then the reference.
  */
 #ifndef SETTLE_ASOF_H
 #define SETTLE_ASOF_H
-
-#define ASOF_BE_TABLE "pg_temp.rc_be"
 
 #define ASOF_BE_GH            "gh"            /* bigint: hash of (recipient, tref, currency) */
 #define ASOF_BE_RECIPIENT     "recipient"     /* the recipient's account identity (SPEC §1) */
