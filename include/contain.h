@@ -24,6 +24,8 @@
 #include "db.h"
 #include "err.h"
 
+struct msg_sink;
+
 struct contain_period {
 	int32_t period;
 	int alone;          /* computed in its own transaction, after the others */
@@ -45,8 +47,9 @@ int contain_periods(struct db *db, const struct config *cfg, int32_t **v, size_t
 		    int64_t *retraction_through, struct err *e);
 
 /* Before computing: records the crashes a dead run left (its attempts), then fills each cp's
- * streak and alone flag. Commits. cp[i].period must be set; the rest is filled. */
-int contain_prepare(struct db *db, struct contain_period *cp, size_t n, struct err *e);
+ * streak and alone flag, and warns on msg (msg.h) of each period to be computed alone. Commits. cp[i].period must be set; the rest is filled. */
+int contain_prepare(struct db *db, struct contain_period *cp, size_t n, const struct msg_sink *msg,
+		    struct err *e);
 
 /* Commits the attempt rows of the periods about to be computed (alone: a single period) in place
  * of those of the periods computed before them. */
@@ -59,8 +62,10 @@ int contain_finish(struct db *db, int64_t as_of_us, const struct contain_period 
 
 /* Drops from periods[*n] the periods that cannot be computed (period_computable, timeutil.h:
  * 9999-12) when a run at as_of sees no rows of theirs any more (the file was retracted), and ends
- * their failure streaks. Such a period with rows still fails, named, in the run. Autocommit. */
-int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods, size_t *n, struct err *e);
+ * their failure streaks (a warning on msg each). Such a period with rows still fails, named, in
+ * the run. Autocommit. */
+int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods, size_t *n,
+			      const struct msg_sink *msg, struct err *e);
 
 /* After SIGINT/SIGTERM (signals.h) stopped the run: removes its attempts, so that the next
  * nightly does not take the interruption for a crash. Best effort. */

@@ -16,6 +16,8 @@
 #include "err.h"
 #include "feed.h"
 
+struct msg_sink;
+
 struct ingest_options {
 	const char *kind;         /* "billing_event", ... or NULL: recognise from the header */
 	const char *recipient;    /* --recipient for billing-event files without the column, or NULL */
@@ -24,6 +26,7 @@ struct ingest_options {
 	 * inbox); NULL: the path as given, printed by its base name (settle ingest). */
 	const char *name;
 	int quiet;                /* nightly: no line for an unchanged file or a skipped feed */
+	const struct msg_sink *msg; /* where its lines go (msg.h); NULL: msg_log */
 };
 
 struct ingest_result {

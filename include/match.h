@@ -32,10 +32,6 @@ enum match_family {
 /* The family of a transaction_type (exact, case-sensitive) given its charge_side (NULL = empty). */
 enum match_family match_family_of(const char *transaction_type, const char *charge_side);
 
-/* SPEC §4.2: "the smallest non-empty value (byte order)". Returns the smaller of current and
- * candidate by strcmp, treating NULL and "" as absent; NULL when both are absent. */
-const char *match_smallest(const char *current, const char *candidate);
-
 enum match_basis { MATCH_BASIS_DIRECT = 0, MATCH_BASIS_MARKUP, MATCH_BASIS_SHARE };
 
 /* An offer as current at the run's as-of (SPEC §3.2). Days are days since 1970-01-01 (UTC). */

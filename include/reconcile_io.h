@@ -37,6 +37,9 @@ struct rio_str {
 };
 
 int rio_str_set(struct rio_str *b, const char *s, struct err *e);  /* NULL stores "" */
+/* SPEC §4.2: "the smallest non-empty value (byte order)": cur becomes cand when cand is non-empty
+ * and cur is empty or greater by strcmp; NULL and "" are absent. -1 on out of memory. */
+int rio_str_keep_smallest(struct rio_str *cur, const char *cand, struct err *e);
 void rio_str_free(struct rio_str *b);
 
 #endif

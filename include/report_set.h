@@ -26,6 +26,8 @@
 #include "reconcile.h"
 #include "report_xlsx.h"
 
+struct msg_sink;
+
 #define REPORT_RUN_CSV "run.csv"
 #define REPORT_MANIFEST "MANIFEST"
 #define REPORT_PATH_MAX 4096
@@ -58,6 +60,7 @@ struct report_stage {
 	int drop_restated;
 	int remove_stale; /* with drop_restated: publish removes a stale P.restated (nightly only) */
 	char note[192];
+	const struct msg_sink *msg; /* where its lines go (msg.h): report_set_input.msg */
 };
 
 struct report_set_input {
@@ -67,6 +70,7 @@ struct report_set_input {
 	const struct config *cfg;
 	const struct close_view *restated; /* non-NULL: write root/P.restated with restatement.csv,
 					    * the Restatement sheet and the closed_as_of fact */
+	const struct msg_sink *msg;        /* where its lines go (msg.h); NULL: msg_log */
 };
 
 /* Writes the whole set of in->period into a new temporary directory in out_root (created with its

@@ -35,20 +35,20 @@ struct report_xlsx_input {
 					       * "Restatement" (report_xlsx_restatement.c) */
 };
 
-/* Writes the workbook to path (the caller renames it into place), streaming each listing of run_id
- * and period with report_cursor_* on db (inside the caller's transaction). Byte-identical for the
- * same database content, run inputs and settle version, whatever TZ (the process must run with
- * LC_NUMERIC "C", as main.c sets it: libxlsxwriter prints numbers with the C library). Temporary
- * files go to path's directory and are unlinked at once. Fails (-1, e filled, path removed) when
- * the file cannot be written, a listing would need more than 32 worksheets of 1,048,576 rows, or a
- * Summary figure does not tie out with the sheet it sums (insight counts included). Test hook: SETTLE_XLSX_MAX_ROWS=N
- * (8..1048576) lowers the rows per worksheet to exercise the continuation sheets. */
-int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const char *path, struct err *e);
-
-/* The same in two halves: start writes every sheet (reading the database) and leaves the zip
- * to a thread of its own; finish waits for it. Between the two the caller may use the database
- * and write other files, but not call libxlsxwriter. finish must be called once start has
- * returned 0 (it frees *out); on failure either half removes the file. */
+/* report_xlsx_start writes the workbook to path (the caller renames it into place), streaming each
+ * listing of run_id and period with report_cursor_* on db (inside the caller's transaction).
+ * Byte-identical for the same database content, run inputs and settle version, whatever TZ (the
+ * process must run with LC_NUMERIC "C", as main.c sets it: libxlsxwriter prints numbers with the
+ * C library). Temporary files go to path's directory and are unlinked at once. Fails (-1, e
+ * filled, path removed) when the file cannot be written, a listing would need more than 32
+ * worksheets of 1,048,576 rows, or a Summary figure does not tie out with the sheet it sums
+ * (insight counts included). Test hook: SETTLE_XLSX_MAX_ROWS=N (8..1048576) lowers the rows per
+ * worksheet to exercise the continuation sheets.
+ *
+ * It works in two halves: start writes every sheet (reading the database) and leaves the zip to
+ * a thread of its own; finish waits for it. Between the two the caller may use the database and
+ * write other files, but not call libxlsxwriter. finish must be called once start has returned 0
+ * (it frees *out); on failure either half removes the file. */
 struct report_xlsx_pending;
 int report_xlsx_start(struct db *db, const struct report_xlsx_input *in, const char *path,
 		      struct report_xlsx_pending **out, struct err *e);

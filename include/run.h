@@ -56,6 +56,7 @@ struct report_job {
 	 * discarded, its error lands in period_errs[i] (msg "" for the periods that succeeded) and
 	 * the run goes on with the next period (nightly, docs/reconcile.md "Containment"). */
 	struct err *period_errs;
+	const struct msg_sink *msg; /* where the engines' lines go (msg.h); NULL: msg_log */
 };
 
 struct report_job_result {

@@ -27,6 +27,7 @@
 #include "close.h"
 #include "digest.h"
 #include "log.h"
+#include "msg.h"
 #include "report_set.h"
 #include "run.h"
 #include "settle.h"
@@ -161,7 +162,7 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 	}
 	struct report_job job = { .command = "close", .cfg = &ctx->config, .as_of_us = as_of_us, .periods = &cs.period,
 				  .periods_n = 1, .out_root = out, .close_mode = REPORT_CLOSE_IGNORE,
-				  .before_commit = close_before_commit, .arg = &cs };
+				  .before_commit = close_before_commit, .arg = &cs, .msg = &msg_log };
 	if (report_job_run(db, &job, &st, &res, &e) < 0)
 		goto fail;
 	run_failpoint("committed");

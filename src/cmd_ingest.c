@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "ingest.h"
 #include "log.h"
+#include "msg.h"
 #include "run.h"
 #include "settle.h"
 
@@ -44,7 +45,7 @@ static void ingest_summary(const char *path, const struct ingest_result *r)
 
 int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
 {
-	struct ingest_options o = { 0 };
+	struct ingest_options o = { .msg = &msg_log };
 	const struct cli_opt opts[] = { { "kind", &o.kind, NULL }, { "recipient", &o.recipient, NULL }, { NULL, NULL, NULL } };
 	int first = 1, pr = cli_parse("ingest", argc, argv, opts, 1, -1, &first); /* first: the first FILE */
 	if (pr != 0)

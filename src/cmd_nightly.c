@@ -20,6 +20,7 @@
 #include "ingest.h"
 #include "insights.h"
 #include "log.h"
+#include "msg.h"
 #include "report_set.h"
 #include "run.h"
 #include "settle.h"
@@ -94,7 +95,7 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 		if (snprintf(path, sizeof path, "%s/%s", inbox, rel) >= (int)sizeof path)
 			return err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", inbox, rel);
 		log_progress("[%zu/%zu] ingesting %s", i + 1, files->n, rel);
-		struct ingest_options opt = { NULL, NULL, as_of_us, rel, 1 };
+		struct ingest_options opt = { NULL, NULL, as_of_us, rel, 1, &msg_log };
 		struct ingest_result r;
 		memset(&r, 0, sizeof r);
 		/* issue 15: files already ingested are counted in the summary, not listed one by one */
@@ -233,7 +234,7 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 		v[k++] = period_of_us(as_of_us);
 	/* Containment and retractions (contain.h): failing periods are retried every night. */
 	if (contain_periods(db, cfg, &v, &k, retraction_through, e) < 0 ||
-	    contain_drop_uncomputable(db, as_of_us, v, &k, e) < 0) {
+	    contain_drop_uncomputable(db, as_of_us, v, &k, &msg_log, e) < 0) {
 		free(v);
 		return -1;
 	}
@@ -306,7 +307,7 @@ static int nightly_job(struct db *db, const struct config *cfg, int64_t as_of_us
 		periods[i] = cp[idx[i]].period;
 	struct report_job job = { .command = "nightly", .cfg = cfg, .as_of_us = as_of_us, .periods = periods,
 				  .periods_n = n, .out_root = out, .close_mode = REPORT_CLOSE_RESPECT,
-				  .period_errs = errs };
+				  .period_errs = errs, .msg = &msg_log };
 	struct report_job_result res;
 	if (report_job_run(db, &job, stages, &res, e) < 0)
 		goto done;
@@ -361,7 +362,7 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 		return err_set(e, EXIT_FAILED, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		cp[i].period = periods[i];
-	int rc = contain_prepare(db, cp, n, e);
+	int rc = contain_prepare(db, cp, n, &msg_log, e);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (!cp[i].alone)
 			idx[group_n++] = i;

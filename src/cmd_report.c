@@ -17,6 +17,7 @@
 #include "digest.h"
 #include "insights.h"
 #include "log.h"
+#include "msg.h"
 #include "report_set.h"
 #include "run.h"
 #include "settle.h"
@@ -76,7 +77,7 @@ static int report_run_one(struct settle_ctx *ctx, const char *command, const str
 		return -1;
 	struct report_job job = { .command = command, .cfg = cfg, .as_of_us = *as_of_us, .periods = &period,
 				  .periods_n = 1, .out_root = out_root, .close_mode = close_mode,
-				  .against_as_of_us = against_as_of_us };
+				  .against_as_of_us = against_as_of_us, .msg = &msg_log };
 	if (report_job_run(db, &job, st, res, e) < 0)
 		return -1;
 	if (keep_staged)

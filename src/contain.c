@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "msg.h"
 #include "timeutil.h"
 
 /* Failing periods and the periods of retractions after the watermark (periods_touched over the
@@ -115,7 +115,8 @@ static int contain_read_streaks(struct db *db, struct contain_period *cp, size_t
 	return 0;
 }
 
-int contain_prepare(struct db *db, struct contain_period *cp, size_t n, struct err *e)
+int contain_prepare(struct db *db, struct contain_period *cp, size_t n, const struct msg_sink *msg,
+		    struct err *e)
 {
 	for (size_t i = 0; i < n; i++) {
 		int32_t p = cp[i].period;
@@ -133,11 +134,13 @@ int contain_prepare(struct db *db, struct contain_period *cp, size_t n, struct e
 		char p[8];
 		period_format(cp[i].period, p);
 		if (cp[i].crashed)
-			log_warning("%s: an earlier nightly died while computing it (%d time%s since %s); computing it alone,"
-				    " after the other periods", p, cp[i].failures, cp[i].failures == 1 ? "" : "s", cp[i].since);
+			msg_say(msg, MSG_WARNING,
+				"%s: an earlier nightly died while computing it (%d time%s since %s); computing it alone,"
+				" after the other periods", p, cp[i].failures, cp[i].failures == 1 ? "" : "s", cp[i].since);
 		else if (cp[i].alone)
-			log_warning("%s: the previous nightly died while computing it or a period beside it; computing it alone",
-				    p);
+			msg_say(msg, MSG_WARNING,
+				"%s: the previous nightly died while computing it or a period beside it; computing it alone",
+				p);
 	}
 	return 0;
 }
@@ -237,7 +240,8 @@ static int contain_month_has_rows(struct db *db, const char *as_of, int32_t peri
 		2, params, has, e);
 }
 
-int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods, size_t *n, struct err *e)
+int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods, size_t *n,
+			      const struct msg_sink *msg, struct err *e)
 {
 	char as_of[40];
 	time_format_pg(as_of_us, as_of);
@@ -256,7 +260,8 @@ int contain_drop_uncomputable(struct db *db, int64_t as_of_us, int32_t *periods,
 				if (!r)
 					return -1;
 				if (PQntuples(r) > 0)
-					log_warning("%s: no longer has rows (retracted): not reported, no longer failing", p);
+					msg_say(msg, MSG_WARNING,
+						"%s: no longer has rows (retracted): not reported, no longer failing", p);
 				PQclear(r);
 			}
 		}

@@ -40,8 +40,8 @@
 #include "feed.h"
 #include "inbox.h"
 #include "pgcopy.h"
-#include "log.h"
 #include "meter_daily.h"
+#include "msg.h"
 #include "timeutil.h"
 
 #define INGEST_PRINT_MAX 20          /* rejected rows printed per file; all are stored */
@@ -282,12 +282,13 @@ static int ingest_find_previous(struct ingest_state *st, int loaded_only, struct
 		st->res->file_id = result_i64(r, 0, 0);
 		snprintf(st->res->kind, sizeof st->res->kind, "%s", PQgetvalue(r, 0, 1));
 		if (strcmp(PQgetvalue(r, 0, 4), "t") == 0)
-			log_warning("%s: already rejected whole on %s as file %s (\"%s\"); nothing to do (fix the file, "
-				    "or retry with --kind or --recipient)",
-				    st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+			msg_say(st->opt->msg, MSG_WARNING,
+				"%s: already rejected whole on %s as file %s (\"%s\"); nothing to do (fix the file, "
+				"or retry with --kind or --recipient)",
+				st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
 		else if (!st->opt->quiet)
-			log_info("%s: already ingested on %s as file %s (\"%s\", %s); nothing to do", st->name,
-				 PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
+			msg_say(st->opt->msg, MSG_INFO, "%s: already ingested on %s as file %s (\"%s\", %s); nothing to do",
+				st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
 	}
 	PQclear(r);
 	return found;
@@ -470,10 +471,10 @@ static int ingest_reject_file(struct ingest_state *st, struct err *e)
 	PQclear(r);
 	if (db_commit(st->db, e) < 0)
 		return -1;
-	log_reject("%s:%" PRId64 ": %s%s%s", st->name, st->bad_line, st->bad.column ? st->bad.column : "",
-		  st->bad.column ? ": " : "", st->bad.detail);
-	log_reject("%s: file rejected (%s), nothing loaded; recorded as file %" PRId64, st->name, st->bad.code,
-		  st->file_id);
+	msg_say(st->opt->msg, MSG_REJECT, "%s:%" PRId64 ": %s%s%s", st->name, st->bad_line,
+		st->bad.column ? st->bad.column : "", st->bad.column ? ": " : "", st->bad.detail);
+	msg_say(st->opt->msg, MSG_REJECT, "%s: file rejected (%s), nothing loaded; recorded as file %" PRId64, st->name,
+		st->bad.code, st->file_id);
 	snprintf(st->res->kind, sizeof st->res->kind, "%s", kind);
 	st->res->file_id = st->file_id;
 	st->res->file_rejected = 1;
@@ -514,11 +515,12 @@ static int ingest_header(struct ingest_state *st, struct err *e)
 	kind = st->hdr.kind;
 	snprintf(st->res->kind, sizeof st->res->kind, "%s", kind->name);
 	if (st->hdr.unknown_n)
-		log_warning("%s: ignoring %zu unknown column%s of a %s file: %s", st->name, st->hdr.unknown_n,
-			    st->hdr.unknown_n == 1 ? "" : "s", kind->name, st->hdr.unknown_list);
+		msg_say(st->opt->msg, MSG_WARNING, "%s: ignoring %zu unknown column%s of a %s file: %s", st->name,
+			st->hdr.unknown_n, st->hdr.unknown_n == 1 ? "" : "s", kind->name, st->hdr.unknown_list);
 	if (st->opt->recipient && !feed_kind_has_recipient(kind))
-		log_warning("%s: --recipient applies to billing_event files only; ignored for this %s file", st->name,
-			    kind->name);
+		msg_say(st->opt->msg, MSG_WARNING,
+			"%s: --recipient applies to billing_event files only; ignored for this %s file", st->name,
+			kind->name);
 	csv_in_set_fields_max(st->in, st->hdr.nfields + 1);
 	return 0;
 }
@@ -665,7 +667,7 @@ static int ingest_rows(struct ingest_state *st, struct err *e)
 			return -1;
 		}
 		if (++seen % INGEST_PROGRESS_EVERY == 0)
-			log_progress("%s: %" PRId64 " rows", st->name, seen);
+			msg_say(st->opt->msg, MSG_PROGRESS, "%s: %" PRId64 " rows", st->name, seen);
 	}
 }
 
@@ -918,12 +920,13 @@ static void ingest_print_rejections(struct ingest_state *st, const PGresult *r)
 	int n = PQntuples(r);
 	for (int i = 0; i < n; i++) {
 		int has_col = !PQgetisnull(r, i, 1);
-		log_reject("%s:%s: %s%s%s", st->name, PQgetvalue(r, i, 0), has_col ? PQgetvalue(r, i, 1) : "",
-			  has_col ? ": " : "", PQgetvalue(r, i, 2));
+		msg_say(st->opt->msg, MSG_REJECT, "%s:%s: %s%s%s", st->name, PQgetvalue(r, i, 0),
+			has_col ? PQgetvalue(r, i, 1) : "", has_col ? ": " : "", PQgetvalue(r, i, 2));
 	}
 	if (st->rejected > n)
-		log_reject("%s: and %" PRId64 " more rejected rows (all are in settle.rejected_row; see settle status)",
-			  st->name, st->rejected - n);
+		msg_say(st->opt->msg, MSG_REJECT,
+			"%s: and %" PRId64 " more rejected rows (all are in settle.rejected_row; see settle status)",
+			st->name, st->rejected - n);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1011,7 +1014,7 @@ static int ingest_load(struct ingest_state *st, struct err *e)
 	}
 	copy_out_header(&st->rows);
 	rc = ingest_rows(st, e);
-	log_progress_done();
+	msg_progress_end(st->opt->msg);
 	if (rc != 0) {
 		db_copy_abort(st->db, rc > 0 ? "settle rejected the file" : "settle failed");
 		db_rollback(st->db);
@@ -1383,7 +1386,7 @@ static int ingest_file_once(struct db *db, const char *path, const struct ingest
 	if (st.place == 1) {
 		result->skipped = 1;
 		if (!opt->quiet)
-			log_info("%s: %s", st.name, st.bad.detail);
+			msg_say(opt->msg, MSG_INFO, "%s: %s", st.name, st.bad.detail);
 		return 0;
 	}
 	if (opt->ingested_at_us)
@@ -1412,8 +1415,8 @@ static int ingest_file_once(struct db *db, const char *path, const struct ingest
 		result->already_ingested = 1;
 		result->file_id = prev.file_id;
 		if (!opt->quiet)
-			log_info("%s: already ingested on %s as file %" PRId64 "; nothing to do", st.name, prev.at,
-				 prev.file_id);
+			msg_say(opt->msg, MSG_INFO, "%s: already ingested on %s as file %" PRId64 "; nothing to do", st.name,
+				prev.at, prev.file_id);
 		rc = 0;
 		goto done;
 	}
@@ -1422,9 +1425,9 @@ static int ingest_file_once(struct db *db, const char *path, const struct ingest
 	} else {
 		if (why[0]) {
 			result->prefix_changed = 1;
-			log_warning("%s: changed since it was ingested as file %" PRId64 " on %s (%s): ingested whole as "
-				    "a new file",
-				    st.name, prev.file_id, prev.at, why);
+			msg_say(opt->msg, MSG_WARNING,
+				"%s: changed since it was ingested as file %" PRId64 " on %s (%s): ingested whole as a new file",
+				st.name, prev.file_id, prev.at, why);
 		}
 		rc = ingest_whole(&st, e);
 		if (rc == 1) {

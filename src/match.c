@@ -60,15 +60,6 @@ static int present(const char *s)
 	return s && *s;
 }
 
-const char *match_smallest(const char *current, const char *candidate)
-{
-	if (!present(candidate))
-		return present(current) ? current : NULL;
-	if (!present(current))
-		return candidate;
-	return strcmp(candidate, current) < 0 ? candidate : current;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Offers
  */

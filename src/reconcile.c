@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asof.h"
 #include "currency.h"
 #include "log.h"
 #include "reconcile_int.h"
@@ -67,23 +68,30 @@ static const char rc_parent_ref_sql[] =
 	"       WHERE c.action = 'DISBURSED' AND c.transaction_reference_id IS NULL"
 	"         AND c.parent_billing_event_id IS NOT NULL"
 	"         AND c.file_id IN (SELECT f.file_id FROM settle.ingest_file f WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v)))";
+/* Its columns are asof.h's: every one written under its macro, the contract its readers share. */
 static const char rc_be_sql[] =
 	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS"
-	" SELECT hashtextextended(be.recipient || chr(31) || be.tref || chr(31) || be.currency, 0) AS gh, be.*"
+	" SELECT hashtextextended(be." ASOF_BE_RECIPIENT " || chr(31) || be." ASOF_BE_TREF " || chr(31) || be."
+	ASOF_BE_CURRENCY ", 0) AS " ASOF_BE_GH ", be.*"
 	" FROM ("
-	" SELECT settle.account_ident(s.recipient_account_id, ar.account_key) AS recipient, s.billing_event_id AS beid,"
-	"        coalesce(s.transaction_reference_id, pr.transaction_reference_id, '') AS tref, s.currency, s.action,"
-	"        s.transaction_type AS ttype,"
-	"        s.charge_side AS side, s.amount_micros AS amount,"
-	"        (s.invoice_date::date - DATE '1970-01-01') AS day,"
-	"        (s.usage_period_start_date::date - DATE '1970-01-01') AS usage_day,"
-	"        s.agreement_id AS agreement, s.offer_id AS offer, s.product_id AS product,"
-	"        settle.account_ident(s.from_account_id, af.account_key) AS from_acct,"
-	"        s.disbursement_billing_event_id AS disb_id,"
-	"        s.parent_billing_event_id AS parent_id, settle.bank_trace_id(s.bank_trace_id) AS trace,"
-	"        (s.action_date::date - DATE '1970-01-01') AS action_day,"
-	"        s.line_item_id AS line_item, s.invoice_id AS invoice,"
-	"        s.disbursement_amount_micros AS paid_amount, s.disbursement_currency AS paid_currency" /* §4.5 */
+	" SELECT settle.account_ident(s.recipient_account_id, ar.account_key) AS " ASOF_BE_RECIPIENT ","
+	"        s.billing_event_id AS " ASOF_BE_ID ","
+	"        coalesce(s.transaction_reference_id, pr.transaction_reference_id, '') AS " ASOF_BE_TREF ","
+	"        s.currency AS " ASOF_BE_CURRENCY ", s.action AS " ASOF_BE_ACTION ","
+	"        s.transaction_type AS " ASOF_BE_TYPE ","
+	"        s.charge_side AS " ASOF_BE_SIDE ", s.amount_micros AS " ASOF_BE_AMOUNT ","
+	"        (s.invoice_date::date - DATE '1970-01-01') AS " ASOF_BE_DAY ","
+	"        (s.usage_period_start_date::date - DATE '1970-01-01') AS " ASOF_BE_USAGE_DAY ","
+	"        s.agreement_id AS " ASOF_BE_AGREEMENT ", s.offer_id AS " ASOF_BE_OFFER ","
+	"        s.product_id AS " ASOF_BE_PRODUCT ","
+	"        settle.account_ident(s.from_account_id, af.account_key) AS " ASOF_BE_FROM ","
+	"        s.disbursement_billing_event_id AS " ASOF_BE_DISB_ID ","
+	"        s.parent_billing_event_id AS " ASOF_BE_PARENT_ID ","
+	"        settle.bank_trace_id(s.bank_trace_id) AS " ASOF_BE_TRACE ","
+	"        (s.action_date::date - DATE '1970-01-01') AS " ASOF_BE_ACTION_DAY ","
+	"        s.line_item_id AS " ASOF_BE_LINE_ITEM ", s.invoice_id AS " ASOF_BE_INVOICE ","
+	"        s.disbursement_amount_micros AS " ASOF_BE_PAID_AMOUNT "," /* §4.5 */
+	"        s.disbursement_currency AS " ASOF_BE_PAID_CURRENCY
 	" FROM settle.billing_event s"
 	" LEFT JOIN settle.rc_account ar ON ar.id = settle.account_pad(s.recipient_account_id)"
 	" LEFT JOIN settle.rc_account af ON af.id = settle.account_pad(s.from_account_id)"

@@ -31,8 +31,9 @@
  * period on a million events (1.8 s against 0.8 s for the stream). SQL does not promise that
  * order, so rc_groups_run checks it row by row and fails the run if it is ever broken. */
 #define GROUPS_COLUMNS \
-	"recipient, tref, currency, action, ttype, side, amount, day, usage_day, agreement, offer, product," \
-	" from_acct, disb_id, gh"
+	ASOF_BE_RECIPIENT ", " ASOF_BE_TREF ", " ASOF_BE_CURRENCY ", " ASOF_BE_ACTION ", " ASOF_BE_TYPE ", " \
+	ASOF_BE_SIDE ", " ASOF_BE_AMOUNT ", " ASOF_BE_DAY ", " ASOF_BE_USAGE_DAY ", " ASOF_BE_AGREEMENT ", " \
+	ASOF_BE_OFFER ", " ASOF_BE_PRODUCT ", " ASOF_BE_FROM ", " ASOF_BE_DISB_ID ", " ASOF_BE_GH
 #define GROUPS_ROWS \
 	"(action IN ('INVOICED', 'FORGIVEN')" \
 	" OR (action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')))"
@@ -175,16 +176,6 @@ static struct grp *ref_group(struct ref *r, int32_t period, int32_t day, struct 
 	return g;
 }
 
-/* SPEC §4.2: "the smallest non-empty value (byte order) among its rows". */
-static int keep_smallest(struct rio_str *cur, const char *cand, struct err *e)
-{
-	if (!cand || !*cand)
-		return 0;
-	if (cur->len == 0 || strcmp(cand, cur->s) < 0)
-		return rio_str_set(cur, cand, e);
-	return 0;
-}
-
 static int add(int64_t *sum, int64_t v, const struct ref *r, struct err *e)
 {
 	if (money_add(*sum, v, sum) != MONEY_OK)
@@ -223,12 +214,14 @@ static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_
 	}
 	if (sum && add(sum, amount, r, e) < 0)
 		return -1;
-	if (keep_smallest(&g->agreement, f[F_AGREEMENT], e) < 0 || keep_smallest(&g->offer, f[F_OFFER], e) < 0 ||
-	    keep_smallest(&g->product, f[F_PRODUCT], e) < 0)
+	/* SPEC §4.2: "the smallest non-empty value (byte order) among its rows". */
+	if (rio_str_keep_smallest(&g->agreement, f[F_AGREEMENT], e) < 0 ||
+	    rio_str_keep_smallest(&g->offer, f[F_OFFER], e) < 0 ||
+	    rio_str_keep_smallest(&g->product, f[F_PRODUCT], e) < 0)
 		return -1;
 	if (fam == MATCH_FAM_REVENUE) {
 		/* SPEC §4.2: the buyer is the smallest from_account_id of the revenue rows. */
-		if (keep_smallest(&g->buyer, f[F_FROM], e) < 0)
+		if (rio_str_keep_smallest(&g->buyer, f[F_FROM], e) < 0)
 			return -1;
 		int32_t usage_day;
 		if (f[F_USAGE_DAY] && rio_i32(f[F_USAGE_DAY], &usage_day) == 0 && usage_day >= rc->period_first_day &&

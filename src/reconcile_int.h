@@ -27,6 +27,7 @@
 #include "disburse.h"
 #include "err.h"
 #include "match.h"
+#include "asof.h"
 #include "reconcile.h"
 #include "pgcopy.h"
 #include "reconcile_io.h"
@@ -35,7 +36,9 @@
  * reference's rows together, by day. gh, a 64-bit hash of the reference stored in rc_be, first
  * makes most comparisons one integer compare; the reference itself, in byte order, breaks the rare
  * ties, so references never mix and the stream can check its own order (rc_groups_run). */
-#define RC_GROUP_ORDER "gh, recipient COLLATE \"C\", tref COLLATE \"C\", currency COLLATE \"C\", day"
+#define RC_GROUP_ORDER \
+	ASOF_BE_GH ", " ASOF_BE_RECIPIENT " COLLATE \"C\", " ASOF_BE_TREF " COLLATE \"C\", " ASOF_BE_CURRENCY \
+	" COLLATE \"C\", " ASOF_BE_DAY
 
 /* Per offer, what the charge groups billed for the usage month (SPEC §4.6). */
 struct rc_billed {

@@ -143,6 +143,15 @@ int rio_str_set(struct rio_str *b, const char *s, struct err *e)
 	return 0;
 }
 
+int rio_str_keep_smallest(struct rio_str *cur, const char *cand, struct err *e)
+{
+	if (!cand || !*cand)
+		return 0;
+	if (cur->len == 0 || strcmp(cand, cur->s) < 0)
+		return rio_str_set(cur, cand, e);
+	return 0;
+}
+
 void rio_str_free(struct rio_str *b)
 {
 	free(b->s);

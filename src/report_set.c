@@ -20,6 +20,7 @@
 
 #include "digest.h"
 #include "log.h"
+#include "msg.h"
 #include "report.h"
 #include "report_csv.h"
 #include "run.h"
@@ -234,7 +235,7 @@ static int report_fsync_dir(const char *path, struct err *e)
 
 /* Removes root/name: a set directory (its files, then itself) or a single file. A set has no
  * subdirectories; anything unexpected is left in place with a warning. */
-static void report_remove_entry(const char *root, const char *name)
+static void report_remove_entry(const struct msg_sink *msg, const char *root, const char *name)
 {
 	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
@@ -242,7 +243,7 @@ static void report_remove_entry(const char *root, const char *name)
 	int fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (unlinkat(rootfd, name, 0) != 0 && errno != ENOENT)
-			log_warning("could not remove \"%s/%s\": %s", root, name, strerror(errno));
+			msg_say(msg, MSG_WARNING, "could not remove \"%s/%s\": %s", root, name, strerror(errno));
 		close(rootfd);
 		return;
 	}
@@ -260,17 +261,18 @@ static void report_remove_entry(const char *root, const char *name)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) != 0)
-			log_warning("could not remove \"%s/%s/%s\": %s", root, name, de->d_name, strerror(errno));
+			msg_say(msg, MSG_WARNING, "could not remove \"%s/%s/%s\": %s", root, name, de->d_name,
+				strerror(errno));
 	}
 	closedir(d);
 	if (unlinkat(rootfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-		log_warning("could not remove directory \"%s/%s\": %s", root, name, strerror(errno));
+		msg_say(msg, MSG_WARNING, "could not remove directory \"%s/%s\": %s", root, name, strerror(errno));
 	close(rootfd);
 }
 
 /* Leftovers of killed runs of this period: ".YYYY-MM.tmp-*". The run lock makes this database's
  * runs the only writers; an output directory shared between databases must not be. */
-static void report_remove_stale(const char *root, const char *period)
+static void report_remove_stale(const struct msg_sink *msg, const char *root, const char *period)
 {
 	char prefix[32];
 	snprintf(prefix, sizeof prefix, ".%s.tmp-", period);
@@ -287,8 +289,8 @@ static void report_remove_stale(const char *root, const char *period)
 	}
 	closedir(d);
 	for (size_t i = 0; i < n; i++) {
-		log_warning("removing \"%s/%s\", left by an interrupted run", root, names[i]);
-		report_remove_entry(root, names[i]);
+		msg_say(msg, MSG_WARNING, "removing \"%s/%s\", left by an interrupted run", root, names[i]);
+		report_remove_entry(msg, root, names[i]);
 	}
 }
 
@@ -303,7 +305,7 @@ void report_stage_discard(struct report_stage *st)
 {
 	if (!st->tmp[0])
 		return;
-	report_remove_entry(st->root, st->tmp);
+	report_remove_entry(st->msg, st->root, st->tmp);
 	st->tmp[0] = '\0';
 }
 
@@ -388,7 +390,7 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 	char xlsx[32];
 	snprintf(xlsx, sizeof xlsx, "settle-%s.xlsx", period);
 	struct report_xlsx_input xin = { in->run_id, period, in->as_of_us, facts.v, facts.n, in->restated };
-	log_progress("%s: writing %s", period, xlsx);
+	msg_say(in->msg, MSG_PROGRESS, "%s: writing %s", period, xlsx);
 	if (report_path(xlsx_path, e, dir, xlsx) < 0)
 		goto done;
 	double t0 = log_clock();
@@ -402,7 +404,7 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 		const struct report_listing *l = &report_listings[i];
 		if (!l->csv_name)
 			continue;
-		log_progress("%s: writing %s", period, l->csv_name);
+		msg_say(in->msg, MSG_PROGRESS, "%s: writing %s", period, l->csv_name);
 		if (report_path(path, e, dir, l->csv_name) < 0 ||
 		    report_csv_write_listing(db, l, in->run_id, period, path, NULL, e) < 0)
 			goto done;
@@ -442,6 +444,7 @@ int report_stage_write(struct db *db, const struct report_set_input *in, const c
 		       struct report_stage *st, struct err *e)
 {
 	memset(st, 0, sizeof *st);
+	st->msg = in->msg;
 	period_format(in->period, st->period);
 	snprintf(st->target, sizeof st->target, "%s%s", st->period, in->restated ? CLOSE_RESTATED_SUFFIX : "");
 	int n = snprintf(st->root, sizeof st->root, "%s", out_root);
@@ -451,7 +454,7 @@ int report_stage_write(struct db *db, const struct report_set_input *in, const c
 		st->root[--n] = '\0';
 	if (report_mkdirs(st->root, e) < 0)
 		return -1;
-	report_remove_stale(st->root, st->target);
+	report_remove_stale(st->msg, st->root, st->target);
 	char dir[REPORT_PATH_MAX];
 	snprintf(st->tmp, sizeof st->tmp, ".%s.tmp-XXXXXX", st->target);
 	report_stage_path(st, dir);
@@ -474,7 +477,7 @@ int report_stage_write(struct db *db, const struct report_set_input *in, const c
 		report_stage_discard(st);
 		return -1;
 	}
-	log_progress_done();
+	msg_progress_end(st->msg);
 	return 0;
 }
 
@@ -489,8 +492,9 @@ int report_stage_publish(struct report_stage *st, struct err *e)
 		struct stat sb;
 		char path[REPORT_PATH_MAX];
 		if (report_path(path, e, st->root, name) == 0 && lstat(path, &sb) == 0) {
-			log_info("%s: the figures are as closed again: removing the stale \"%s\"", st->period, path);
-			report_remove_entry(st->root, name);
+			msg_say(st->msg, MSG_INFO, "%s: the figures are as closed again: removing the stale \"%s\"",
+				st->period, path);
+			report_remove_entry(st->msg, st->root, name);
 		}
 		return 0;
 	}
@@ -517,8 +521,9 @@ int report_stage_publish(struct report_stage *st, struct err *e)
 		 * crash between the two renames leaves the old set under the temporary name. */
 		char old[64];
 		snprintf(old, sizeof old, ".%s.tmp-old", st->target);
-		log_warning("\"%s\" cannot exchange directories atomically; replacing in two steps", st->root);
-		report_remove_entry(st->root, old);
+		msg_say(st->msg, MSG_WARNING, "\"%s\" cannot exchange directories atomically; replacing in two steps",
+			st->root);
+		report_remove_entry(st->msg, st->root, old);
 		if (renameat(rootfd, st->target, rootfd, old) != 0 ||
 		    renameat(rootfd, st->tmp, rootfd, st->target) != 0)
 			rc = err_set(e, EXIT_FAILED, "could not replace \"%s/%s\": %s", st->root, st->target,
@@ -537,7 +542,7 @@ int report_stage_publish(struct report_stage *st, struct err *e)
 	if (rc < 0)
 		return -1; /* the caller discards the stage */
 	if (exchanged)
-		report_remove_entry(st->root, st->tmp);
+		report_remove_entry(st->msg, st->root, st->tmp);
 	st->tmp[0] = '\0';
 	return 0;
 }

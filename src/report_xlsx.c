@@ -587,11 +587,3 @@ int report_xlsx_finish(struct report_xlsx_pending *p, struct err *e)
 	free(p);
 	return rc;
 }
-
-int report_xlsx_write(struct db *db, const struct report_xlsx_input *in, const char *path, struct err *e)
-{
-	struct report_xlsx_pending *p;
-	if (report_xlsx_start(db, in, path, &p, e) < 0)
-		return -1;
-	return report_xlsx_finish(p, e);
-}

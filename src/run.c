@@ -114,12 +114,14 @@ static int report_job_close(struct db *db, const struct report_job *job, int64_t
 }
 
 /* A closed period as closed: a stage with nothing staged that removes a stale P.restated. */
-static void report_stage_none(struct report_stage *st, const char *out_root, int32_t period, int remove_stale)
+static void report_stage_none(struct report_stage *st, const struct report_job *job, int32_t period,
+			      int remove_stale)
 {
 	memset(st, 0, sizeof *st);
+	st->msg = job->msg;
 	period_format(period, st->period);
 	snprintf(st->target, sizeof st->target, "%s", st->period);
-	snprintf(st->root, sizeof st->root, "%s", out_root);
+	snprintf(st->root, sizeof st->root, "%s", job->out_root);
 	st->drop_restated = 1;
 	st->remove_stale = remove_stale;
 }
@@ -149,12 +151,12 @@ static int report_job_period(struct db *db, const struct report_job *job, int32_
 	log_progress("%s: computing insights", p);
 	if (insights_compute(db, job->cfg, res->run_id, period, job->as_of_us, &ins, e) < 0)
 		return err_prefix(e, "%s", p);
-	struct report_set_input in = { res->run_id, period, job->as_of_us, job->cfg, NULL };
+	struct report_set_input in = { res->run_id, period, job->as_of_us, job->cfg, NULL, job->msg };
 	int write = report_job_close(db, job, res->run_id, period, cv, &in, e);
 	if (write < 0)
 		return err_prefix(e, "%s", p);
 	if (!write) /* a stale P.restated is nightly's to remove: it runs at now, report may not */
-		report_stage_none(st, job->out_root, period, strcmp(job->command, "nightly") == 0);
+		report_stage_none(st, job, period, strcmp(job->command, "nightly") == 0);
 	else if (report_stage_write(db, &in, job->out_root, st, e) < 0)
 		return err_prefix(e, "%s", p);
 	st->insights = ins; /* report_stage_write cleared the stage */

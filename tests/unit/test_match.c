@@ -54,19 +54,6 @@ TEST(families)
 		CHECK_I64(match_family_of(cases[i].type, cases[i].side), cases[i].want);
 }
 
-TEST(smallest_non_empty)
-{
-	CHECK(match_smallest(NULL, NULL) == NULL);
-	CHECK(match_smallest("", "") == NULL);
-	CHECK_STR(match_smallest(NULL, "b"), "b");
-	CHECK_STR(match_smallest("b", ""), "b");
-	CHECK_STR(match_smallest("b", "a"), "a");
-	CHECK_STR(match_smallest("a", "b"), "a");
-	/* byte order, not locale order: upper case sorts before lower case, "B" < "a" */
-	CHECK_STR(match_smallest("a", "B"), "B");
-	CHECK_STR(match_smallest("agmt-10", "agmt-9"), "agmt-10");
-}
-
 /* The offers of these tests, sorted by offer_id as reconcile loads them. */
 static struct match_offer offers[] = {
 	/* o-a: agreement ag-1, valid 2026 */
@@ -246,7 +233,6 @@ int main(void)
 {
 	setup();
 	RUN(families);
-	RUN(smallest_non_empty);
 	RUN(rules_in_order);
 	RUN(validity_inclusive_and_expired);
 	RUN(seller_of_record);

@@ -1,0 +1,44 @@
+/* asof.h — the contract of pg_temp.rc_be, the current versions of the billing events at as-of
+ * (SPEC §3.1), materialised once per transaction by reconcile_current_events (reconcile.c,
+ * rc_be_sql) and read by reconcile's phases and by insights' SQL.
+ *
+ * Each column is a macro that names it. The CREATE writes every column under its macro, and a
+ * reader names rc_be's columns through these macros (string-literal concatenation: "SELECT "
+ * ASOF_BE_RECIPIENT ", " ...), so a column renamed here is renamed for every reader, and one
+ * removed from here breaks its readers at compile time instead of at run time. A new column is
+ * added here first, then to rc_be_sql. Readers written before this header still spell some
+ * names out (insights.c's timing_sql, reconcile_payouts.c, reconcile_tax.c, two queries of
+ * reconcile.c): they move to the macros as they are next edited.
+ *
+ * Days are UTC days since 1970-01-01 (int; sessions run with TimeZone=UTC); money is int64
+ * micros. The table is written in RC_GROUP_ORDER (reconcile_int.h): gh, then the reference.
+ */
+#ifndef SETTLE_ASOF_H
+#define SETTLE_ASOF_H
+
+#define ASOF_BE_GH            "gh"            /* bigint: hash of (recipient, tref, currency) */
+#define ASOF_BE_RECIPIENT     "recipient"     /* the recipient's account identity (SPEC §1) */
+#define ASOF_BE_ID            "beid"          /* billing_event_id */
+#define ASOF_BE_TREF          "tref"          /* transaction_reference_id, a DISBURSED line's from
+					       * its parent (SPEC §3.1), '' when none */
+#define ASOF_BE_CURRENCY      "currency"
+#define ASOF_BE_ACTION        "action"        /* INVOICED, FORGIVEN, DISBURSED, COLLECTED */
+#define ASOF_BE_TYPE          "ttype"         /* transaction_type */
+#define ASOF_BE_SIDE          "side"          /* charge_side */
+#define ASOF_BE_AMOUNT        "amount"        /* amount, micros */
+#define ASOF_BE_DAY           "day"           /* invoice_date, day number */
+#define ASOF_BE_USAGE_DAY     "usage_day"     /* usage_period_start_date, day number */
+#define ASOF_BE_AGREEMENT     "agreement"     /* agreement_id */
+#define ASOF_BE_OFFER         "offer"         /* offer_id */
+#define ASOF_BE_PRODUCT       "product"       /* product_id */
+#define ASOF_BE_FROM          "from_acct"     /* from_account_id's identity */
+#define ASOF_BE_DISB_ID       "disb_id"       /* disbursement_billing_event_id */
+#define ASOF_BE_PARENT_ID     "parent_id"     /* parent_billing_event_id */
+#define ASOF_BE_TRACE         "trace"         /* bank_trace_id, a placeholder as NULL */
+#define ASOF_BE_ACTION_DAY    "action_day"    /* action_date, day number */
+#define ASOF_BE_LINE_ITEM     "line_item"     /* line_item_id */
+#define ASOF_BE_INVOICE       "invoice"       /* invoice_id */
+#define ASOF_BE_PAID_AMOUNT   "paid_amount"   /* disbursement_amount, micros (SPEC §4.5) */
+#define ASOF_BE_PAID_CURRENCY "paid_currency" /* disbursement_currency (SPEC §4.5) */
+
+#endif
