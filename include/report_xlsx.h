@@ -33,6 +33,8 @@ struct report_xlsx_input {
 	size_t facts_n;
 	const struct close_view *restatement; /* non-NULL in a P.restated set: a last sheet
 					       * "Restatement" (report_xlsx_restatement.c) */
+	int detail_rows;                 /* config workbook_detail_rows: a detail sheet whose listing
+					  * has more rows shows its subtotals (0: never) */
 };
 
 /* report_xlsx_start writes the workbook to path (the caller renames it into place), streaming each

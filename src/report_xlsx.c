@@ -287,6 +287,8 @@ int fb_aggregate(struct xlsx_fb *f, const struct xlsx_sheet *s, int sum_col,
 		 const struct xlsx_crit *crit, size_t crit_n)
 {
 	size_t used = 0;
+	if (sum_col < 0 && s->rows_col >= 0)
+		sum_col = s->rows_col; /* a sheet of subtotals: its Rows column counts the listing's rows */
 	if (s->rows_n == 0) {
 		fb_put(f, "0");
 		return f->full ? -1 : 0;
