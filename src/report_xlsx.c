@@ -44,6 +44,7 @@
 
 #include "report_xlsx_int.h"
 #include "currency.h"
+#include "log.h"
 #include "money.h"
 #include "report_restatement.h"
 #include "timeutil.h"
@@ -480,15 +481,25 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 	}
 	xlsx_roles_find(w);
 	for (size_t i = 0; i < w->sheets_n; i++) {
+		double t0 = log_clock();
 		if (xlsx_sheet_write(w, i, e) < 0)
 			return -1;
+		char phase[64]; /* SETTLE_RECONCILE_TIMING: the time of each sheet */
+		snprintf(phase, sizeof phase, "sheet %s%s", w->sheets[i].l->sheet_name,
+			 w->sheets[i].collapsed ? " (subtotals)" : "");
+		log_phase("report", w->in->period, phase, t0);
 		/* the metering chart's sheet sits beside Metering */
 		if (strcmp(w->sheets[i].l->sheet_name, "Metering") == 0 && xlsx_meter_days(w, e) < 0)
 			return -1;
 	}
+	double t0 = log_clock();
 	if (xlsx_charts_write(w, e) < 0)
 		return -1;
-	return sum_write(w, e);
+	log_phase("report", w->in->period, "sheet Insight charts", t0);
+	t0 = log_clock();
+	int rc = sum_write(w, e);
+	log_phase("report", w->in->period, "sheet Summary", t0);
+	return rc;
 }
 
 /* A workbook whose sheets are written and which a thread of its own is zipping. */

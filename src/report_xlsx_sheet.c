@@ -766,28 +766,34 @@ static int xlsx_grouped_init(const struct report_listing *src, const struct xlsx
 	size_t n = 0;
 #define PUT(...) (n += (size_t)snprintf(sql + n, size - n, __VA_ARGS__))
 	int key[REPORT_COLS_MAX];
+	/* The listing without its ORDER BY (every listing's SQL ends in one, report.h): the groups
+	 * are sorted once, by their keys in byte order, which is also what they are grouped by. */
+	const char *order = NULL;
+	for (const char *q = strstr(src->sql, " ORDER BY "); q; q = strstr(q + 1, " ORDER BY "))
+		order = q;
+	ASSERT(order != NULL);
 	PUT("SELECT ");
 	for (size_t c = 0; c < src->ncols; c++) {
 		const struct report_column *col = &src->cols[c];
 		key[c] = col->type == REPORT_TEXT && xlsx_in(k->keys, nk, col->name);
 		int cur_key = col->type == REPORT_MONEY && xlsx_in(k->keys, nk, src->cols[col->currency_col].name);
 		int sum = cur_key || (col->type == REPORT_INT && xlsx_in(k->sums, 4, col->name));
-		PUT(key[c] ? "u.c%zu, " : sum ? "sum(u.c%zu), " : "NULL, ", c);
+		PUT(key[c] ? "u.c%zu COLLATE \"C\", " : sum ? "sum(u.c%zu), " : "NULL, ", c);
 		blank[c] = !key[c] && !sum;
 	}
-	PUT("count(*), sum(count(*)) OVER () FROM (%s) AS u(", src->sql);
+	PUT("count(*), sum(count(*)) OVER () FROM (%.*s) AS u(", (int)(order - src->sql), src->sql);
 	for (size_t c = 0; c < src->ncols; c++)
 		PUT("%sc%zu", c ? ", " : "", c);
 	PUT(") GROUP BY ");
 	for (size_t i = 0, m = 0; i < nk; i++)
 		for (size_t c = 0; c < src->ncols; c++)
 			if (key[c] && strcmp(src->cols[c].name, k->keys[i]) == 0)
-				PUT("%su.c%zu", m++ ? ", " : "", c);
+				PUT("%s%zu", m++ ? ", " : "", c + 1);
 	PUT(" ORDER BY ");
 	for (size_t i = 0, m = 0; i < nk; i++)
 		for (size_t c = 0; c < src->ncols; c++)
 			if (key[c] && strcmp(src->cols[c].name, k->keys[i]) == 0)
-				PUT("%su.c%zu COLLATE \"C\"", m++ ? ", " : "", c);
+				PUT("%s%zu", m++ ? ", " : "", c + 1);
 #undef PUT
 	ASSERT(n < size);
 	*g = *src;
