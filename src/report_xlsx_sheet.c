@@ -719,10 +719,8 @@ static const struct xlsx_collapse {
 } xlsx_collapses[] = {
 	{ "Allocations", "offer, currency and party",
 	  { "period", "recipient_account_id", "offer_id", "currency", "party_role", "party_account_id" }, { NULL } },
-	{ "Charge groups", "offer, currency, match status, disposition, allocation and disbursement status",
-	  { "period", "recipient_account_id", "offer_id", "currency", "match_status", "disposition", "allocated",
-	    "disbursement_status" },
-	  { NULL } },
+	{ "Charge groups", "offer, currency and allocation (yes/no)",
+	  { "period", "recipient_account_id", "offer_id", "currency", "allocated" }, { NULL } },
 	{ "Tax", "recipient and currency", { "period", "recipient_account_id", "currency" }, { NULL } },
 	{ "Aging", "recipient, currency, age and disbursement status",
 	  { "period", "recipient_account_id", "currency", "bucket", "disbursement_status" }, { NULL } },

@@ -56,8 +56,7 @@ UNLABEL = {v: k for k, v in LABELS.items()}
 # Long listings shown as subtotals (report_xlsx_sheet.c xlsx_collapses[], docs/workbook.md "Long
 # detail sheets"): the columns grouped by, and the integer columns summed besides the amounts.
 COLLAPSE = {"Allocations": (["period", "recipient_account_id", "offer_id", "currency", "party_role", "party_account_id"], []),
-            "Charge groups": (["period", "recipient_account_id", "offer_id", "currency", "match_status", "disposition",
-                               "allocated", "disbursement_status"], []),
+            "Charge groups": (["period", "recipient_account_id", "offer_id", "currency", "allocated"], []),
             "Tax": (["period", "recipient_account_id", "currency"], []),
             "Aging": (["period", "recipient_account_id", "currency", "bucket", "disbursement_status"], []),
             "Exceptions": (["period", "code", "recipient_account_id", "offer_id", "currency"], []),
