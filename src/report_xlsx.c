@@ -19,6 +19,11 @@
  * the exact checked int64 sum, converted once. An IEEE double is exact only to 2^53 micros
  * (about 9.0e9 units); the CSV files are the exact record.
  *
+ * Long listings. A detail sheet whose listing has more rows than the configuration's
+ * workbook_detail_rows shows the listing's subtotals per offer or party instead (the server
+ * groups; report_xlsx_sheet.c "Long detail sheets"); the Summary's formulas select on columns
+ * every subtotal keeps and count by summing its Rows column, so they tie out the same.
+ *
  * Text is always written with worksheet_write_string, never as a formula, whatever it starts with.
  *
  * Determinism (SPEC §6): the only inputs are the database rows, the run input and SETTLE_VERSION;
