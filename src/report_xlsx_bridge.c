@@ -717,7 +717,7 @@ int sum_write(struct xlsx_writer *w, struct err *e)
 	 * below print across pages at that scale. */
 	unsigned ah = 0;
 	for (unsigned c = 0; c <= XLSX_BRIDGE_PARTY_COL + 1; c++)
-		ah += w->swidth[c] == 0 ? 9 : (w->swidth[c] < XLSX_WIDTH_MIN ? XLSX_WIDTH_MIN : w->swidth[c]) + 2;
+		ah += w->swidth[c] == 0 ? 9 : (w->swidth[c] < XLSX_WIDTH_MIN ? XLSX_WIDTH_MIN : w->swidth[c]) + 3;
 	if (ah > XLSX_LANDSCAPE_CHARS) {
 		unsigned scale = XLSX_LANDSCAPE_CHARS * 100 / ah;
 		worksheet_set_landscape(w->summary);

@@ -44,7 +44,8 @@
  * scaled (an unreadable page is worse than two). */
 #define XLSX_PORTRAIT_CHARS 95
 #define XLSX_FIT_CHARS 215
-#define XLSX_LANDSCAPE_CHARS 130   /* characters of column width on a landscape A4 page at 100 % */
+#define XLSX_LANDSCAPE_CHARS 125   /* column width (characters, padding included) that a landscape
+				    * A4 page prints at 100 %, with a margin for the renderer's rounding */
 #define XLSX_SCALE_MIN 65          /* the smallest print scale that stays legible (7 points) */
 #define XLSX_CHART_ROWS 16         /* rows a chart covers at its default size (480 × 288 px) */
 #define XLSX_FORMULA_MAX 8192      /* Excel's limit on the length of a formula */

@@ -655,15 +655,20 @@ int sum_listing(struct xlsx_writer *w, struct err *e)
 /* Rows per sheet (and worksheets, when a listing was continued). */
 int sum_counts(struct xlsx_writer *w, struct err *e)
 {
-	static const char *const head[] = { "Sheet", "Rows", "Worksheets" };
-	if (sum_title(w, "Rows", e) < 0 || sum_header(w, head, 3, e) < 0)
+	static const char *const head[] = { "Sheet", "Rows", "Worksheets", "Shown as" };
+	if (sum_title(w, "Rows", e) < 0 || sum_header(w, head, 4, e) < 0)
 		return -1;
 	for (size_t i = 0; i < w->sheets_n; i++) {
 		const struct xlsx_sheet *s = &w->sheets[i];
 		uint32_t row = w->srow++;
+		char shown[160];
+		/* a sheet of subtotals: the listing's rows, and where they are (docs/workbook.md) */
+		snprintf(shown, sizeof shown, "%" PRId64 " subtotals; %s has every row", s->rows_n,
+			 s->src->csv_name ? s->src->csv_name : "no CSV file");
 		if (sum_text(w, row, 0, s->l->sheet_name, NULL, 1, e) < 0 ||
-		    sum_number(w, row, 1, (double)s->rows_n, w->fmt.count, e) < 0 ||
-		    sum_number(w, row, 2, (double)s->parts_n, w->fmt.count, e) < 0)
+		    sum_number(w, row, 1, (double)(s->collapsed ? s->listed : s->rows_n), w->fmt.count, e) < 0 ||
+		    sum_number(w, row, 2, (double)s->parts_n, w->fmt.count, e) < 0 ||
+		    sum_text(w, row, 3, s->collapsed ? shown : "rows", NULL, 0, e) < 0)
 			return -1;
 	}
 	return 0;
