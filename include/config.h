@@ -26,6 +26,7 @@ struct config {
 	int deposit_window_days;        /* deposit_window_days = 10 (SPEC 4.5) */
 	int deposit_missing_days;       /* deposit_missing_days = 10 (SPEC 4.5) */
 	int usage_billing_lag_days;     /* usage_billing_lag_days = 5 (SPEC 4.6) */
+	int workbook_detail_rows;       /* workbook_detail_rows = 10000: longer sheets show subtotals */
 	size_t tolerances_n;            /* tolerance.USD = 0.01 ... overrides of one minor unit */
 	struct config_tolerance tolerances[CONFIG_TOLERANCES_MAX];
 	char source[256];               /* the file it came from, or "" for built-in defaults */

@@ -33,6 +33,8 @@ struct report_xlsx_input {
 	size_t facts_n;
 	const struct close_view *restatement; /* non-NULL in a P.restated set: a last sheet
 					       * "Restatement" (report_xlsx_restatement.c) */
+	int detail_rows;                 /* config workbook_detail_rows: a detail sheet whose listing
+					  * has more rows shows its subtotals (0: never) */
 };
 
 /* report_xlsx_start writes the workbook to path (the caller renames it into place), streaming each
@@ -42,7 +44,9 @@ struct report_xlsx_input {
  * C library). Temporary files go to path's directory and are unlinked at once. Fails (-1, e
  * filled, path removed) when the file cannot be written, a listing would need more than 32
  * worksheets of 1,048,576 rows, or a Summary figure does not tie out with the sheet it sums
- * (insight counts included). Test hook: SETTLE_XLSX_MAX_ROWS=N (8..1048576) lowers the rows per
+ * (insight counts included). A detail sheet whose listing has more than in->detail_rows rows
+ * shows its subtotals per offer or party (docs/workbook.md "Long detail sheets"); the CSV keeps
+ * every row. Test hook: SETTLE_XLSX_MAX_ROWS=N (8..1048576) lowers the rows per
  * worksheet to exercise the continuation sheets.
  *
  * It works in two halves: start writes every sheet (reading the database) and leaves the zip to

@@ -389,7 +389,8 @@ static int report_write_files(struct db *db, const struct report_set_input *in, 
 	struct report_xlsx_pending *pending = NULL;
 	char xlsx[32];
 	snprintf(xlsx, sizeof xlsx, "settle-%s.xlsx", period);
-	struct report_xlsx_input xin = { in->run_id, period, in->as_of_us, facts.v, facts.n, in->restated };
+	struct report_xlsx_input xin = { in->run_id, period, in->as_of_us, facts.v, facts.n, in->restated,
+					 in->cfg ? in->cfg->workbook_detail_rows : 0 };
 	msg_say(in->msg, MSG_PROGRESS, "%s: writing %s", period, xlsx);
 	if (report_path(xlsx_path, e, dir, xlsx) < 0)
 		goto done;

@@ -19,6 +19,11 @@
  * the exact checked int64 sum, converted once. An IEEE double is exact only to 2^53 micros
  * (about 9.0e9 units); the CSV files are the exact record.
  *
+ * Long listings. A detail sheet whose listing has more rows than the configuration's
+ * workbook_detail_rows shows the listing's subtotals per offer or party instead (the server
+ * groups; report_xlsx_sheet.c "Long detail sheets"); the Summary's formulas select on columns
+ * every subtotal keeps and count by summing its Rows column, so they tie out the same.
+ *
  * Text is always written with worksheet_write_string, never as a formula, whatever it starts with.
  *
  * Determinism (SPEC §6): the only inputs are the database rows, the run input and SETTLE_VERSION;
@@ -44,6 +49,7 @@
 
 #include "report_xlsx_int.h"
 #include "currency.h"
+#include "log.h"
 #include "money.h"
 #include "report_restatement.h"
 #include "timeutil.h"
@@ -287,6 +293,8 @@ int fb_aggregate(struct xlsx_fb *f, const struct xlsx_sheet *s, int sum_col,
 		 const struct xlsx_crit *crit, size_t crit_n)
 {
 	size_t used = 0;
+	if (sum_col < 0 && s->rows_col >= 0)
+		sum_col = s->rows_col; /* a sheet of subtotals: its Rows column counts the listing's rows */
 	if (s->rows_n == 0) {
 		fb_put(f, "0");
 		return f->full ? -1 : 0;
@@ -478,15 +486,25 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 	}
 	xlsx_roles_find(w);
 	for (size_t i = 0; i < w->sheets_n; i++) {
+		double t0 = log_clock();
 		if (xlsx_sheet_write(w, i, e) < 0)
 			return -1;
+		char phase[64]; /* SETTLE_RECONCILE_TIMING: the time of each sheet */
+		snprintf(phase, sizeof phase, "sheet %s%s", w->sheets[i].l->sheet_name,
+			 w->sheets[i].collapsed ? " (subtotals)" : "");
+		log_phase("report", w->in->period, phase, t0);
 		/* the metering chart's sheet sits beside Metering */
 		if (strcmp(w->sheets[i].l->sheet_name, "Metering") == 0 && xlsx_meter_days(w, e) < 0)
 			return -1;
 	}
+	double t0 = log_clock();
 	if (xlsx_charts_write(w, e) < 0)
 		return -1;
-	return sum_write(w, e);
+	log_phase("report", w->in->period, "sheet Insight charts", t0);
+	t0 = log_clock();
+	int rc = sum_write(w, e);
+	log_phase("report", w->in->period, "sheet Summary", t0);
+	return rc;
 }
 
 /* A workbook whose sheets are written and which a thread of its own is zipping. */

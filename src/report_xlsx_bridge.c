@@ -712,6 +712,17 @@ int sum_write(struct xlsx_writer *w, struct err *e)
 			return xlsx_fail(e, le, "the column widths of the Summary");
 	}
 	xlsx_print_setup(w->summary, "Summary", chars);
+	/* The bridge (A..E) and the party lines it explains (G..H) print on one page: scaled to the
+	 * width of A..H on a landscape page, never below XLSX_SCALE_MIN (legible); the wider blocks
+	 * below print across pages at that scale. */
+	unsigned ah = 0;
+	for (unsigned c = 0; c <= XLSX_BRIDGE_PARTY_COL + 1; c++)
+		ah += w->swidth[c] == 0 ? 9 : (w->swidth[c] < XLSX_WIDTH_MIN ? XLSX_WIDTH_MIN : w->swidth[c]) + 3;
+	if (ah > XLSX_LANDSCAPE_CHARS) {
+		unsigned scale = XLSX_LANDSCAPE_CHARS * 100 / ah;
+		worksheet_set_landscape(w->summary);
+		worksheet_set_print_scale(w->summary, (uint16_t)(scale < XLSX_SCALE_MIN ? XLSX_SCALE_MIN : scale));
+	}
 	w->breaks[w->breaks_n] = 0;
 	if (w->breaks_n > 0 && worksheet_set_h_pagebreaks(w->summary, w->breaks) != LXW_NO_ERROR)
 		return err_set(e, EXIT_FAILED, "sheet \"Summary\": could not set the page breaks");

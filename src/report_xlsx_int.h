@@ -44,6 +44,9 @@
  * scaled (an unreadable page is worse than two). */
 #define XLSX_PORTRAIT_CHARS 95
 #define XLSX_FIT_CHARS 215
+#define XLSX_LANDSCAPE_CHARS 125   /* column width (characters, padding included) that a landscape
+				    * A4 page prints at 100 %, with a margin for the renderer's rounding */
+#define XLSX_SCALE_MIN 65          /* the smallest print scale that stays legible (7 points) */
 #define XLSX_CHART_ROWS 16         /* rows a chart covers at its default size (480 × 288 px) */
 #define XLSX_FORMULA_MAX 8192      /* Excel's limit on the length of a formula */
 #define XLSX_LITERAL_MAX 255       /* Excel's limit on a string literal in a formula */
@@ -106,6 +109,18 @@ struct xlsx_sheet {
 					    * the listing's (xlsx_exception_status); -1 */
 	struct xlsx_sub subs[XLSX_SUBS_MAX];
 	size_t subs_n;
+	/* A long listing shown as its subtotals (docs/workbook.md "Long detail sheets"): the rows
+	 * of grouped (src's columns, each key or a sum or NULL, then the rows of the group and the
+	 * rows of the listing) stand for `listed` rows of src; rows_col is the sheet's "Rows"
+	 * column, which the counts of the Summary sum instead of counting cells. */
+	int collapsed;
+	int64_t listed;                    /* rows of the listing (the CSV's rows) */
+	int rows_col;                      /* view column of the group's rows; -1 */
+	int64_t weight;                    /* rows the current sheet row stands for: 1, or its group's */
+	struct report_listing grouped;
+	unsigned char blank[REPORT_COLS_MAX]; /* view columns empty in every subtotal: hidden */
+	char note[512];                    /* what the sheet shows instead of the rows */
+	char footer[200];
 };
 
 /* Counts and sums by (label, currency): exception codes, aging buckets. */
@@ -233,6 +248,7 @@ int xlsx_count_col(const struct report_listing *l);
 void xlsx_sheet_title(const struct xlsx_writer *w, const char *sheet, const char *question, char *out,
 		      size_t size);
 lxw_error xlsx_page_header(const struct xlsx_writer *w, lxw_worksheet *ws);
+lxw_error xlsx_page_header_note(const struct xlsx_writer *w, lxw_worksheet *ws, const char *footer);
 void xlsx_print_setup(lxw_worksheet *ws, const char *sheet, unsigned chars);
 lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f);
 const struct xlsx_sub *xlsx_sub_of(const struct xlsx_sheet *s, const struct xlsx_total *t,

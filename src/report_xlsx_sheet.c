@@ -92,6 +92,8 @@ void xlsx_view_init(const struct xlsx_writer *w, struct xlsx_sheet *s, const str
 	s->src = src;
 	s->l = v;
 	v->ncols = 0;
+	s->rows_col = -1;
+	s->weight = 1;
 	for (size_t c = 0; c < src->ncols; c++) {
 		ASSERT(v->ncols < REPORT_COLS_MAX);
 		at[c] = (int)v->ncols;
@@ -215,12 +217,19 @@ void xlsx_sheet_title(const struct xlsx_writer *w, const char *sheet, const char
 /* Page header and footer of every printed page: what, the period and as-of, page n of m. */
 lxw_error xlsx_page_header(const struct xlsx_writer *w, lxw_worksheet *ws)
 {
-	char as_of[32], head[200];
+	return xlsx_page_header_note(w, ws, NULL);
+}
+
+/* The same with another left footer (a sheet of subtotals says where its rows are). */
+lxw_error xlsx_page_header_note(const struct xlsx_writer *w, lxw_worksheet *ws, const char *footer)
+{
+	char as_of[32], head[200], foot[256];
 	time_format(w->in->as_of_us, as_of);
 	snprintf(head, sizeof head, "&L&A&Csettle period %s, as of %s&RPage &P of &N", w->in->period, as_of);
+	snprintf(foot, sizeof foot, "&L%s&R&A, page &P of &N", footer ? footer : "The CSV files are the exact record");
 	lxw_error le = worksheet_set_header(ws, head);
 	if (le == LXW_NO_ERROR)
-		le = worksheet_set_footer(ws, "&LThe CSV files are the exact record&R&A, page &P of &N");
+		le = worksheet_set_footer(ws, foot);
 	return le;
 }
 
@@ -270,7 +279,9 @@ static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err
 	int t = xlsx_title_of(l->sheet_name);
 	xlsx_sheet_title(w, p->name, t >= 0 ? xlsx_titles[t].question : NULL, title, sizeof title);
 	le = worksheet_write_string(p->ws, 0, 0, title, w->fmt.title);
-	if (le == LXW_NO_ERROR && t >= 0 && xlsx_titles[t].note)
+	if (le == LXW_NO_ERROR && s->collapsed) /* where the rows are, instead of the sheet's note */
+		le = worksheet_write_string(p->ws, 1, 0, s->note, w->fmt.note);
+	else if (le == LXW_NO_ERROR && t >= 0 && xlsx_titles[t].note)
 		le = worksheet_write_string(p->ws, 1, 0, xlsx_titles[t].note, w->fmt.note);
 	for (size_t c = 0; c < l->ncols && le == LXW_NO_ERROR; c++) {
 		enum report_col_type ty = l->cols[c].type;
@@ -288,7 +299,7 @@ static int xlsx_part_new(struct xlsx_writer *w, struct xlsx_sheet *s, struct err
 	 * header and footer; orientation and scale are set with the widths (xlsx_print_setup). */
 	le = worksheet_repeat_rows(p->ws, XLSX_HEAD_ROW, XLSX_HEAD_ROW);
 	if (le == LXW_NO_ERROR)
-		le = xlsx_page_header(w, p->ws);
+		le = xlsx_page_header_note(w, p->ws, s->collapsed ? s->footer : NULL);
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the print titles");
 }
 
@@ -420,7 +431,7 @@ static int xlsx_sub_add(struct xlsx_sheet *s, const char *const *v, struct err *
 		snprintf(x->cur, sizeof x->cur, "%s", cur ? cur : "");
 		snprintf(x->status, sizeof x->status, "%s", status);
 	}
-	x->rows_n++;
+	x->rows_n += s->weight;
 	for (size_t c = 0; c < l->ncols; c++) {
 		int64_t n;
 		if (!xlsx_totalled(l, c) || v[c] == NULL)
@@ -485,8 +496,9 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 	case REPORT_INT:
 		if (xlsx_parse_int64(text, &n) < 0)
 			goto bad;
-		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, (double)n, NULL);
-		xlsx_widen(&s->width[c], strlen(text));
+		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, (double)n,
+					    (int)c == s->rows_col ? w->fmt.count : NULL);
+		xlsx_widen(&s->width[c], strlen(text) + ((int)c == s->rows_col) * (strlen(text) - 1) / 3);
 		break;
 	case REPORT_DATE:
 		if (xlsx_parse_date(text, &serial) < 0)
@@ -595,6 +607,17 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 						 money_to_double_for_stats(v));
 		xlsx_widen(&s->width[c], xlsx_money_chars(v, minor) + 1); /* bold is wider */
 	}
+	if (le == LXW_NO_ERROR && s->rows_col >= 0) { /* subtotals: the rows they stand for, totalled */
+		ASSERT(s->status_col < 0 && sub == NULL);
+		struct xlsx_fb f = { .n = 0 };
+		struct xlsx_crit crit = { xlsx_count_col(l), t->is_null ? NULL : t->cur, NULL };
+		fb_put(&f, "=");
+		if (fb_aggregate(&f, s, s->rows_col, &crit, s->totals_n > 1) < 0)
+			return err_set(e, EXIT_FAILED, "the total formula is too long");
+		le = worksheet_write_formula_num(p->ws, row, (lxw_col_t)s->rows_col, f.s, w->fmt.count,
+						 (double)t->rows_n);
+		xlsx_widen(&s->width[s->rows_col], (size_t)snprintf(NULL, 0, "%" PRId64, t->rows_n) + 2);
+	}
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the totals");
 }
 
@@ -643,10 +666,14 @@ static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
 							   : "Status") + 4);
 		if (wd < XLSX_WIDTH_MIN)
 			wd = XLSX_WIDTH_MIN;
-		chars += wd + 2; /* the padding between columns */
+		/* a sheet of subtotals hides the columns no subtotal has (reference, agreement, ...) */
+		int hide = s->collapsed && c < s->l->ncols && s->blank[c];
+		lxw_row_col_options hidden = { .hidden = 1 };
+		if (!hide)
+			chars += wd + 2; /* the padding between columns */
 		for (size_t i = 0; i < s->parts_n; i++) {
-			lxw_error le = worksheet_set_column(s->parts[i].ws, (lxw_col_t)c, (lxw_col_t)c,
-							    wd + 2, NULL);
+			lxw_error le = worksheet_set_column_opt(s->parts[i].ws, (lxw_col_t)c, (lxw_col_t)c,
+								wd + 2, NULL, hide ? &hidden : NULL);
 			if (le != LXW_NO_ERROR)
 				return xlsx_fail(e, le, "the column widths");
 		}
@@ -670,6 +697,186 @@ static const char *xlsx_exception_status(const char *code)
 	return "open";
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Long detail sheets (issue 19, docs/workbook.md "Long detail sheets"). A listing with more rows
+ * than the configuration's workbook_detail_rows is shown as its subtotals: one row per value of
+ * the columns the sheet's question is about (the offer, or the party where the listing has no
+ * offer) and of every column the Summary selects on (currency, allocated, bucket, code, status),
+ * each money column summed exactly by the server, every other column empty, and a "Rows" column
+ * with the rows each subtotal stands for. The Summary's SUMIFS select the same columns, so they
+ * add up to the same totals; its counts sum the Rows column (fb_aggregate). The CSV file keeps
+ * every row. Sheets not listed here (Payouts and Payment timing are per party already,
+ * Disbursements one row per payout, Metering per offer and dimension, Tax by jurisdiction per
+ * jurisdiction) always show their rows.
+ */
+
+static const struct xlsx_collapse {
+	const char *sheet;
+	const char *per;                 /* "offer, currency and party": what one subtotal is */
+	const char *const keys[10];      /* text columns grouped by, in order (ORDER BY too) */
+	const char *const sums[4];       /* integer columns summed (money columns in a key currency
+					  * always are) */
+} xlsx_collapses[] = {
+	{ "Allocations", "offer, currency and party",
+	  { "period", "recipient_account_id", "offer_id", "currency", "party_role", "party_account_id" }, { NULL } },
+	{ "Charge groups", "offer, currency and allocation (yes/no)",
+	  { "period", "recipient_account_id", "offer_id", "currency", "allocated" }, { NULL } },
+	{ "Tax", "recipient and currency", { "period", "recipient_account_id", "currency" }, { NULL } },
+	{ "Aging", "recipient, currency, age and disbursement status",
+	  { "period", "recipient_account_id", "currency", "bucket", "disbursement_status" }, { NULL } },
+	{ "Exceptions", "code, recipient, offer and currency",
+	  { "period", "code", "recipient_account_id", "offer_id", "currency" }, { NULL } },
+	{ "Rejected", "file, column and code", { "file", "column", "code" }, { NULL } },
+	{ "Insights", "product, dimension, offer, status and source",
+	  { "period", "product_code", "dimension", "offer_id", "status", "source" }, { "anomalies", NULL } },
+};
+
+static const struct xlsx_collapse *xlsx_collapse_of(const char *sheet)
+{
+	for (size_t i = 0; i < sizeof xlsx_collapses / sizeof xlsx_collapses[0]; i++)
+		if (strcmp(xlsx_collapses[i].sheet, sheet) == 0)
+			return &xlsx_collapses[i];
+	return NULL;
+}
+
+static int xlsx_in(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n && names[i]; i++)
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The grouped listing of src: its columns (each a key, a sum or NULL), then the rows of the
+ * group and the rows of the whole listing (a window over the groups, so the first row says
+ * whether the listing is long). Ordered by the keys in byte order: a total order, as the keys
+ * are what is grouped by. The SQL is malloc'd into g->sql (the caller frees it). */
+static int xlsx_grouped_init(const struct report_listing *src, const struct xlsx_collapse *k,
+			     struct report_listing *g, unsigned char *blank, struct err *e)
+{
+	size_t nk = 0;
+	while (nk < sizeof k->keys / sizeof k->keys[0] && k->keys[nk])
+		nk++;
+	size_t size = strlen(src->sql) + 64 * (src->ncols + 2) + 64 * nk * 2 + 256;
+	char *sql = malloc(size); /* owned by the caller: g->sql */
+	if (sql == NULL)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	size_t n = 0;
+#define PUT(...) (n += (size_t)snprintf(sql + n, size - n, __VA_ARGS__))
+	int key[REPORT_COLS_MAX];
+	/* The listing without its ORDER BY (every listing's SQL ends in one, report.h): the groups
+	 * are sorted once, by their keys in byte order, which is also what they are grouped by. */
+	const char *order = NULL;
+	for (const char *q = strstr(src->sql, " ORDER BY "); q; q = strstr(q + 1, " ORDER BY "))
+		order = q;
+	ASSERT(order != NULL);
+	PUT("SELECT ");
+	for (size_t c = 0; c < src->ncols; c++) {
+		const struct report_column *col = &src->cols[c];
+		key[c] = col->type == REPORT_TEXT && xlsx_in(k->keys, nk, col->name);
+		int cur_key = col->type == REPORT_MONEY && xlsx_in(k->keys, nk, src->cols[col->currency_col].name);
+		int sum = cur_key || (col->type == REPORT_INT && xlsx_in(k->sums, 4, col->name));
+		PUT(key[c] ? "u.c%zu COLLATE \"C\", " : sum ? "sum(u.c%zu), " : "NULL, ", c);
+		blank[c] = !key[c] && !sum;
+	}
+	PUT("count(*), sum(count(*)) OVER () FROM (%.*s) AS u(", (int)(order - src->sql), src->sql);
+	for (size_t c = 0; c < src->ncols; c++)
+		PUT("%sc%zu", c ? ", " : "", c);
+	PUT(") GROUP BY ");
+	for (size_t i = 0, m = 0; i < nk; i++)
+		for (size_t c = 0; c < src->ncols; c++)
+			if (key[c] && strcmp(src->cols[c].name, k->keys[i]) == 0)
+				PUT("%s%zu", m++ ? ", " : "", c + 1);
+	PUT(" ORDER BY ");
+	for (size_t i = 0, m = 0; i < nk; i++)
+		for (size_t c = 0; c < src->ncols; c++)
+			if (key[c] && strcmp(src->cols[c].name, k->keys[i]) == 0)
+				PUT("%s%zu", m++ ? ", " : "", c + 1);
+#undef PUT
+	ASSERT(n < size);
+	*g = *src;
+	g->sql = sql;
+	ASSERT(src->ncols + 2 <= REPORT_COLS_MAX);
+	g->cols[g->ncols++] = (struct report_column){ "rows", REPORT_INT, -1 };
+	g->cols[g->ncols++] = (struct report_column){ "rows_listed", REPORT_INT, -1 };
+	return 0;
+}
+
+/* "65,142" */
+static void xlsx_grouped_digits(int64_t v, char *out, size_t size)
+{
+	char d[24];
+	int k = snprintf(d, sizeof d, "%" PRId64, v);
+	size_t o = 0;
+	for (int i = 0; i < k && o + 2 < size; i++) {
+		if (i > 0 && (k - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = d[i];
+	}
+	out[o] = '\0';
+}
+
+/* When listing si has a collapse and more rows than workbook_detail_rows, opens its grouped
+ * cursor and turns the sheet into subtotals (*cur open, *first = 1 with the first row in *v);
+ * else leaves everything as it was (*cur NULL). */
+static int xlsx_collapse_open(struct xlsx_writer *w, struct xlsx_sheet *s, struct report_cursor **cur,
+			      const char *const **v, struct err *e)
+{
+	const struct xlsx_collapse *k = xlsx_collapse_of(s->l->sheet_name);
+	*cur = NULL;
+	if (k == NULL || w->in->detail_rows <= 0)
+		return 0;
+	ASSERT(s->status_col < 0);
+	unsigned char src_blank[REPORT_COLS_MAX];
+	if (xlsx_grouped_init(s->src, k, &s->grouped, src_blank, e) < 0)
+		return -1;
+	int rc = report_cursor_open(w->db, &s->grouped, w->in->run_id, w->in->period, cur, e);
+	free((char *)s->grouped.sql); /* the server has it now */
+	s->grouped.sql = NULL;
+	if (rc < 0)
+		return -1;
+	rc = report_cursor_next(*cur, v, e);
+	int64_t listed = 0;
+	size_t nc = s->src->ncols;
+	if (rc == 1 && ((*v)[nc + 1] == NULL || xlsx_parse_int64((*v)[nc + 1], &listed) < 0))
+		rc = err_set(e, EXIT_FAILED, "bad row count");
+	if (rc < 0 || listed <= w->in->detail_rows) {
+		report_cursor_close(*cur);
+		*cur = NULL;
+		return rc < 0 ? -1 : 0;
+	}
+	s->collapsed = 1;
+	s->listed = listed;
+	for (size_t c = 0; c < s->view.ncols; c++) /* a name column is as empty as its account's */
+		s->blank[c] = src_blank[s->from[c] >= 0 ? s->from[c] : s->name_of[c]];
+	ASSERT(s->view.ncols + 2 <= REPORT_COLS_MAX); /* the Rows column, and Exceptions' Status */
+	s->rows_col = (int)s->view.ncols;
+	s->from[s->view.ncols] = (int)nc;
+	s->name_of[s->view.ncols] = -1;
+	s->view.cols[s->view.ncols++] = (struct report_column){ "rows", REPORT_INT, -1 };
+	char n1[32], n2[32];
+	xlsx_grouped_digits(listed, n1, sizeof n1);
+	xlsx_grouped_digits(w->in->detail_rows, n2, sizeof n2);
+	const char *csv = s->src->csv_name;
+	if (csv)
+		snprintf(s->note, sizeof s->note,
+			 "%s rows: see %s, which is complete. Shown here: one subtotal per %s, with the rows "
+			 "it stands for (a sheet lists its rows up to %s, setting workbook_detail_rows).",
+			 n1, csv, k->per, n2);
+	else
+		snprintf(s->note, sizeof s->note,
+			 "%s rows: shown here as one subtotal per %s, with the rows it stands for (a sheet lists "
+			 "its rows up to %s, setting workbook_detail_rows; this sheet has no CSV file: a report "
+			 "with a larger workbook_detail_rows lists every row).",
+			 n1, k->per, n2);
+	/* every printed page says it too */
+	if (csv)
+		snprintf(s->footer, sizeof s->footer, "Subtotals of %s rows: %s has every row", n1, csv);
+	else
+		snprintf(s->footer, sizeof s->footer, "Subtotals of %s rows (workbook_detail_rows)", n1);
+	return 1;
+}
+
 /* Streams listing number si into its sheet(s). */
 int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
 {
@@ -678,10 +885,16 @@ int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
 	const char *const *v;
 	int rc;
 	const char *row[REPORT_COLS_MAX];
-	if (xlsx_part_new(w, s, e) < 0 ||
-	    report_cursor_open(w->db, s->src, w->in->run_id, w->in->period, &cur, e) < 0)
+	int first = xlsx_collapse_open(w, s, &cur, &v, e);
+	if (first < 0 || xlsx_part_new(w, s, e) < 0 ||
+	    (cur == NULL && report_cursor_open(w->db, s->src, w->in->run_id, w->in->period, &cur, e) < 0))
 		goto fail;
-	while ((rc = report_cursor_next(cur, &v, e)) == 1) {
+	while ((rc = first ? 1 : report_cursor_next(cur, &v, e)) == 1) {
+		first = 0;
+		if (s->collapsed && (v[s->src->ncols] == NULL || xlsx_parse_int64(v[s->src->ncols], &s->weight) < 0)) {
+			err_set(e, EXIT_FAILED, "bad row count");
+			goto fail;
+		}
 		xlsx_view_row(w, s, v, row);
 		v = row;
 		struct xlsx_part *p = &s->parts[s->parts_n - 1];
@@ -712,7 +925,7 @@ int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
 		if ((cc >= 0 && t == NULL) || xlsx_track(w, si, v, e) < 0)
 			goto fail;
 		if (t)
-			t->rows_n++;
+			t->rows_n += s->weight;
 	}
 	if (rc < 0)
 		goto fail;

@@ -20,8 +20,9 @@ _Static_assert(sizeof xlsx_measures / sizeof xlsx_measures[0] == XLSX_MEASURES_N
  * What the Summary keeps while listings stream
  */
 
+/* One sheet row of `weight` listing rows (1, or a subtotal's rows) under (label, currency). */
 static int xlsx_tally_add(struct xlsx_tally *t, const char *label, const char *cur, int64_t micros,
-			  struct err *e)
+			  int64_t weight, struct err *e)
 {
 	if (label == NULL)
 		label = "";
@@ -42,7 +43,7 @@ static int xlsx_tally_add(struct xlsx_tally *t, const char *label, const char *c
 		snprintf(x->label, sizeof x->label, "%s", label);
 		snprintf(x->cur, sizeof x->cur, "%s", cur);
 	}
-	x->n++;
+	x->n += weight;
 	if (money_add(x->sum_micros, micros, &x->sum_micros) != MONEY_OK)
 		return err_set(e, EXIT_FAILED, "a summary total overflows");
 	return 0;
@@ -137,7 +138,7 @@ int xlsx_track(struct xlsx_writer *w, size_t si, const char *const *v, struct er
 {
 	const struct xlsx_roles *r = &w->roles;
 	const struct report_listing *l = w->sheets[si].l;
-	int64_t n = 0;
+	int64_t n = 0, wt = w->sheets[si].weight;
 	if ((int)si == r->groups && v[r->cg_allocated] && strcmp(v[r->cg_allocated], "yes") == 0) {
 		int64_t b = 0, f = 0, t = 0, bft;
 		if ((v[r->cg_revenue] && xlsx_parse_int64(v[r->cg_revenue], &b) < 0) ||
@@ -145,19 +146,19 @@ int xlsx_track(struct xlsx_writer *w, size_t si, const char *const *v, struct er
 		    (v[r->cg_stax] && xlsx_parse_int64(v[r->cg_stax], &t) < 0) ||
 		    money_add(b, f, &bft) != MONEY_OK || money_add(bft, t, &bft) != MONEY_OK)
 			return err_set(e, EXIT_FAILED, "bad charge group amounts");
-		return xlsx_tally_add(&w->bridge, XLSX_T_BFT, v[l->cols[r->cg_revenue].currency_col], bft, e);
+		return xlsx_tally_add(&w->bridge, XLSX_T_BFT, v[l->cols[r->cg_revenue].currency_col], bft, wt, e);
 	}
 	if ((int)si == r->disb && v[r->disb_deposit] && v[r->disb_amount] &&
 	    !(v[r->disb_status] && strcmp(v[r->disb_status], XLSX_EXCLUDED_STATUS) == 0)) {
 		if (xlsx_parse_int64(v[r->disb_amount], &n) < 0)
 			return err_set(e, EXIT_FAILED, "bad amount \"%s\"", v[r->disb_amount]);
-		return xlsx_tally_add(&w->bridge, XLSX_T_DEPOSITED, v[l->cols[r->disb_amount].currency_col], n, e);
+		return xlsx_tally_add(&w->bridge, XLSX_T_DEPOSITED, v[l->cols[r->disb_amount].currency_col], n, wt, e);
 	}
 	if ((int)si == r->exceptions && r->exc_code >= 0)
-		return xlsx_tally_add(&w->codes, v[r->exc_code], NULL, 0, e);
+		return xlsx_tally_add(&w->codes, v[r->exc_code], NULL, 0, wt, e);
 	if ((int)si == r->insights && r->ins_status >= 0) {
 		if (v[r->ins_status] && strcmp(v[r->ins_status], "ANOMALY") == 0)
-			w->ins_anomalous++;
+			w->ins_anomalous += wt;
 		return 0;
 	}
 	if ((int)si == r->aging && r->aging_bucket >= 0) {
@@ -167,7 +168,7 @@ int xlsx_track(struct xlsx_writer *w, size_t si, const char *const *v, struct er
 			if (xlsx_parse_int64(v[r->aging_amount], &n) < 0)
 				return err_set(e, EXIT_FAILED, "bad amount \"%s\"", v[r->aging_amount]);
 		}
-		return xlsx_tally_add(&w->aging, v[r->aging_bucket], cur, n, e);
+		return xlsx_tally_add(&w->aging, v[r->aging_bucket], cur, n, wt, e);
 	}
 	if ((int)si == r->payouts && r->pay_party >= 0 && v[r->pay_payable]) {
 		if (xlsx_parse_int64(v[r->pay_payable], &n) < 0)
@@ -654,15 +655,20 @@ int sum_listing(struct xlsx_writer *w, struct err *e)
 /* Rows per sheet (and worksheets, when a listing was continued). */
 int sum_counts(struct xlsx_writer *w, struct err *e)
 {
-	static const char *const head[] = { "Sheet", "Rows", "Worksheets" };
-	if (sum_title(w, "Rows", e) < 0 || sum_header(w, head, 3, e) < 0)
+	static const char *const head[] = { "Sheet", "Rows", "Worksheets", "Shown as" };
+	if (sum_title(w, "Rows", e) < 0 || sum_header(w, head, 4, e) < 0)
 		return -1;
 	for (size_t i = 0; i < w->sheets_n; i++) {
 		const struct xlsx_sheet *s = &w->sheets[i];
 		uint32_t row = w->srow++;
+		char shown[160];
+		/* a sheet of subtotals: the listing's rows, and where they are (docs/workbook.md) */
+		snprintf(shown, sizeof shown, "%" PRId64 " subtotals; %s has every row", s->rows_n,
+			 s->src->csv_name ? s->src->csv_name : "no CSV file");
 		if (sum_text(w, row, 0, s->l->sheet_name, NULL, 1, e) < 0 ||
-		    sum_number(w, row, 1, (double)s->rows_n, w->fmt.count, e) < 0 ||
-		    sum_number(w, row, 2, (double)s->parts_n, w->fmt.count, e) < 0)
+		    sum_number(w, row, 1, (double)(s->collapsed ? s->listed : s->rows_n), w->fmt.count, e) < 0 ||
+		    sum_number(w, row, 2, (double)s->parts_n, w->fmt.count, e) < 0 ||
+		    sum_text(w, row, 3, s->collapsed ? shown : "rows", NULL, 0, e) < 0)
 			return -1;
 	}
 	return 0;

@@ -203,6 +203,49 @@ else
 	fail "SETTLE_XLSX_MAX_ROWS out of range is refused, nothing published" "$(tail -n 3 "$work/out")"
 fi
 
+# --- long detail sheets: subtotals instead of rows (workbook_detail_rows) ---------------------
+# The test month's listings have up to 15 rows; with workbook_detail_rows = 4 the longer ones
+# show their subtotals per offer or party (docs/workbook.md "Long detail sheets"), the CSV files
+# keep every row, the Summary ties out over the subtotals, and the bytes are reproducible, also
+# through settle rerun (run.csv carries the setting). The default is not in run.csv.
+printf 'workbook_detail_rows = 4\n' >"$work/detail.conf"
+r8="$work/r8/$period"
+report_long() { "$bin" --db "$db" --config "$work/detail.conf" report --period "$period" --as-of "$as_of" --out "$1" >"$work/out" 2>&1; }
+if report_long "$work/r8" && grep -q '^config.workbook_detail_rows,4$' "$r8/run.csv" &&
+	! grep -q workbook_detail_rows "$r1/run.csv"; then
+	pass "workbook_detail_rows = 4: report written, the setting in run.csv (the default is not)"
+	# (no --text: the formula-looking reference is a row's, which no subtotal shows)
+	"$py" "$check" check "$r8/$book" --dir "$r8" --as-of "$as_of" --name "$name" \
+		--currencies JPY,KWD,USD --hist-payout 0,0,0,1,0,0,0,0 \
+		--hist-collection 0,0,0,0,0,0,0,0 --median-payout 17 | sed 's/: xlsx /: xlsx (subtotals) /' || true
+	probs=()
+	for s in Allocations Aging "Charge groups"; do
+		"$py" - "$r8/$book" "$s" <<'PY' || probs+=("$s is not a sheet of subtotals")
+import sys, openpyxl
+ws = openpyxl.load_workbook(sys.argv[1])[sys.argv[2]]
+sys.exit(0 if ws["A2"].value and " rows: " in ws["A2"].value and "Rows" in [c.value for c in ws[3]] else 1)
+PY
+	done
+	for f in allocations.csv aging.csv exceptions.csv; do
+		cmp -s "$r1/$f" "$r8/$f" || probs+=("$f differs from the report without subtotals")
+	done
+	if [ ${#probs[@]} = 0 ]; then pass "long sheets are subtotals, the CSV files complete"; else fail "long sheets are subtotals, the CSV files complete" "${probs[@]}"; fi
+	if report_long "$work/r9" && cmp -s "$r8/$book" "$work/r9/$period/$book"; then
+		pass "subtotals: byte-identical workbook"
+	else
+		fail "subtotals: byte-identical workbook" "$(cmp "$r8/$book" "$work/r9/$period/$book" 2>&1)"
+	fi
+	settle rerun --run "$r8/run.csv" --out "$work/r10" >"$work/out" 2>&1
+	rc=$?
+	if { [ "$rc" = 0 ] || [ "$rc" = 4 ]; } && cmp -s "$r8/$book" "$work/r10/$period/$book"; then
+		pass "subtotals: rerun gives the same workbook"
+	else
+		fail "subtotals: rerun gives the same workbook" "exit $rc" "$(tail -n 3 "$work/out")"
+	fi
+else
+	fail "workbook_detail_rows = 4: report written, the setting in run.csv (the default is not)" "$(tail -n 5 "$work/out")"
+fi
+
 # --- a period without any data: every sheet, headers only ------------------------------------
 period=2090-07
 book=settle-$period.xlsx

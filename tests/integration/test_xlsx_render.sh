@@ -34,3 +34,18 @@ set_dir="$work/reports/$period"
 png=${SETTLE_WORKBOOK_PNG:-$TOP/build/workbook-png}
 "$py" "$TOP/tests/lib/xlsx_render.py" "$set_dir/settle-$period.xlsx" --dir "$set_dir" --period $period \
 	--as-of $as_of --work "$work/render" --png "$png" --name "$T" || true
+
+# The same month with its long sheets as subtotals (workbook_detail_rows = 5, docs/workbook.md
+# "Long detail sheets"): LibreOffice's recalculation of the Summary over the subtotal rows equals
+# the exact CSV sums, bridge counts included, and every page still names the period and as-of.
+printf 'workbook_detail_rows = 5\n' >"$work/detail.conf"
+settle --config "$work/detail.conf" report --period $period --as-of $as_of --out "$work/long" \
+	>"$work/long.log" 2>&1
+rc=$?
+check "$period: report with workbook_detail_rows = 5 exits 0" test $rc = 0
+long_dir="$work/long/$period"
+"$py" "$TOP/tests/lib/xlsx_check.py" check "$long_dir/settle-$period.xlsx" --dir "$long_dir" --as-of $as_of \
+	--names "$TOP/fixtures/demo/accounts/accountfeed-2026-10.csv" --name "$T (subtotals)" || true
+"$py" "$TOP/tests/lib/xlsx_render.py" "$long_dir/settle-$period.xlsx" --dir "$long_dir" --period $period \
+	--as-of $as_of --work "$work/render-long" --name "$T (subtotals)" || true
+

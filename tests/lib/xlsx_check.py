@@ -53,6 +53,15 @@ LABELS = {"party_role": "Role", "party_account_id": "Party account", "recipient_
           "product_code": "Product code", "history_mad": "History MAD", "max_score": "Max score",
           "p90_days": "P90 days"}
 UNLABEL = {v: k for k, v in LABELS.items()}
+# Long listings shown as subtotals (report_xlsx_sheet.c xlsx_collapses[], docs/workbook.md "Long
+# detail sheets"): the columns grouped by, and the integer columns summed besides the amounts.
+COLLAPSE = {"Allocations": (["period", "recipient_account_id", "offer_id", "currency", "party_role", "party_account_id"], []),
+            "Charge groups": (["period", "recipient_account_id", "offer_id", "currency", "allocated"], []),
+            "Tax": (["period", "recipient_account_id", "currency"], []),
+            "Aging": (["period", "recipient_account_id", "currency", "bucket", "disbursement_status"], []),
+            "Exceptions": (["period", "code", "recipient_account_id", "offer_id", "currency"], []),
+            "Rejected": (["file", "column", "code"], []),
+            "Insights": (["period", "product_code", "dimension", "offer_id", "status", "source"], ["anomalies"])}
 # Sheet-only name columns and the account column each stands beside (report_xlsx.c xlsx_name_col).
 NAME_COLS = {"party_name": "party_account_id", "recipient_name": "recipient_account_id",
              "customer_name": "customer_aws_account_id", "account_name": None}
@@ -152,6 +161,12 @@ class Book:
         while r <= ws.max_row and any(c.value is not None for c in ws[r]):
             r += 1
         return list(range(FIRST, r))
+
+    @staticmethod
+    def collapsed(ws):
+        """A sheet of subtotals: its header ends in "Rows" (Exceptions: then "Status")."""
+        labels = Book.labels(ws)
+        return "Rows" in labels[-2:]
 
     def totals_rows(self, ws):
         rows = self.data_rows(ws)
@@ -293,7 +308,7 @@ def check_money_formats(book, args):
                     cell = ws.cell(r, c)
                     if cell.data_type != "n" or cell.value is None or not cell.number_format.startswith("#,##0"):
                         continue
-                    if head[c - 1] in ("quantity", "lines", "days", "charge_groups"):
+                    if head[c - 1] in ("quantity", "lines", "days", "charge_groups", "rows"):
                         continue
                     cur = ws.cell(r, pi if pi and head[c - 1].startswith("paid_") else ci).value
                     seen.add(cur)
@@ -340,7 +355,13 @@ def check_csv_twins(book, args):
     """The sheet shows the CSV's rows, in order: text as text (no formula guard), amounts as the
     nearest double, dates as dates; continuation worksheets continue the rows."""
     p = []
+    for base in COLLAPSE:
+        parts = book.parts(base)
+        if parts and book.collapsed(book.wb[parts[0]]):
+            p += check_collapsed(book, base, args)
     for base, csv_name in CSV_OF.items():
+        if book.parts(base) and book.collapsed(book.wb[book.parts(base)[0]]):
+            continue
         head, rows = read_csv("%s/%s" % (args.dir, csv_name))
         got = []
         cols = None
@@ -373,6 +394,79 @@ def check_csv_twins(book, args):
                 st = ws.cell(r, len(book.header(ws))).value
                 if st != want:
                     p.append("%s row %d: status %r for %s, expected %r" % (name, r, st, code, want))
+    return p
+
+
+def check_collapsed(book, base, args):
+    """A sheet of subtotals: one row per value of the grouped columns, in their byte order, with
+    the exact sums of the CSV's rows of that group, its rows in "Rows", every other column empty;
+    the rows add up to the CSV's; the note and every page's footer say where the rows are."""
+    p = []
+    keys, int_sums = COLLAPSE[base]
+    csv_name = CSV_OF.get(base)
+    got = []
+    for name in book.parts(base):
+        ws = book.wb[name]
+        head = book.header(ws)
+        note = ws.cell(2, 1).value or ""
+        m = re.match(r"([\d,]+) rows: ", note)
+        if not m:
+            p.append("%s: note %r does not say how many rows the subtotals stand for" % (name, note))
+        elif csv_name and "see %s, which is complete" % csv_name not in note:
+            p.append("%s: note %r does not name %s" % (name, note, csv_name))
+        footer = ws.oddFooter.left.text or ""
+        if not footer.startswith("Subtotals of "):
+            p.append("%s: page footer %r does not say the rows are subtotals" % (name, footer))
+        for r in book.data_rows(ws):
+            got.append({h: ws.cell(r, i + 1).value for i, h in enumerate(head)})
+    if not got:
+        return p
+    listed = int(m.group(1).replace(",", "")) if m else None
+    if sum(g["rows"] for g in got) != listed:
+        p.append("%s: the Rows add up to %d, the note says %r" % (base, sum(g["rows"] for g in got), listed))
+    order = [tuple((g[k] is None, g[k] or "") for k in keys) for g in got]
+    if order != sorted(order) or len(set(order)) != len(order):
+        p.append("%s: subtotals not one per group in byte order of %r" % (base, keys))
+    if csv_name is None:
+        return p
+    chead, crows = read_csv("%s/%s" % (args.dir, csv_name))
+    if listed != len(crows):
+        p.append("%s: %r rows in the note, %d in %s" % (base, listed, len(crows), csv_name))
+    money = [h for h in chead if h not in keys and any(re.fullmatch(r"-?\d+(\.\d+)?", r[chead.index(h)] or "") for r in crows)
+             and (h in int_sums or h not in ("line", "lines", "days", "quantity", "history_points", "history_days",
+                                             "band_low", "band_high", "period_points", "observed_min", "observed_max",
+                                             "anomalies"))]
+    want = {}
+    for r in crows:
+        k = tuple(unguard(r[chead.index(h)]) for h in keys)
+        e = want.setdefault(k, {"rows": 0})
+        e["rows"] += 1
+        for h in money + int_sums:
+            if h in chead and r[chead.index(h)] != "":
+                e[h] = e.get(h, Decimal(0)) + Decimal(r[chead.index(h)])
+    seen = set()
+    for g in got:
+        k = tuple(g[h] if g[h] is not None else "" for h in keys)
+        seen.add(k)
+        if k not in want:
+            p.append("%s: subtotal %r, no such rows in %s" % (base, k, csv_name))
+            continue
+        if g["rows"] != want[k]["rows"]:
+            p.append("%s: subtotal %r stands for %r rows, %s has %d" % (base, k, g["rows"], csv_name, want[k]["rows"]))
+        for h in chead:
+            if h in keys:
+                continue
+            if h in want[k]:
+                if not close(g.get(h), want[k][h]) and not (h in int_sums and g.get(h) == want[k][h]):
+                    p.append("%s: subtotal %r %s %r, exact sum %s" % (base, k, h, g.get(h), want[k][h]))
+            elif g.get(h) not in (None, 0):
+                p.append("%s: subtotal %r has %s %r, which is no key and no sum" % (base, k, h, g.get(h)))
+        if base == "Exceptions":
+            code = g["code"]
+            if g.get("status") != ("info" if code in ("OFFER_EXPIRED", "BALANCE_ADJUSTMENT") else "open"):
+                p.append("%s: subtotal %r status %r" % (base, k, g.get("status")))
+    if seen != set(want):
+        p.append("%s: groups of %s without a subtotal: %r" % (base, csv_name, sorted(set(want) - seen)[:5]))
     return p
 
 
@@ -515,6 +609,19 @@ def check_totals(book, args):
                 for part in parts:
                     if book.data_rows(book.wb[part]) and ("'%s'!" % part) not in f:
                         p.append("%s!%s: total %r does not cover worksheet %s" % (last, cell.coordinate, f, part))
+                if h == "rows":  # a sheet of subtotals: the rows they stand for
+                    want = Decimal(sum(wc.cell(q, c + 1).value for n in parts for q in book.data_rows(book.wb[n])
+                                       if book.wb[n].cell(q, ci).value == cur))
+                    if CSV_OF.get(base):
+                        chead, crows = read_csv("%s/%s" % (args.dir, CSV_OF[base]))
+                        want2 = sum(1 for x in crows if (x[chead.index("currency")] or None) == cur)
+                        if want != want2:
+                            p.append("%s!%s: the Rows of %s add up to %s, %s has %d" % (last, cell.coordinate, cur, want,
+                                                                                 CSV_OF[base], want2))
+                    if wc.cell(r, c + 1).value != want or cell.number_format != "#,##0":
+                        p.append("%s!%s: rows total %r (%s), expected %s" % (last, cell.coordinate, wc.cell(r, c + 1).value,
+                                                                              cell.number_format, want))
+                    continue
                 if sub is not None:
                     want = subs.get((cur, sub, h), Decimal(0))
                 else:
