@@ -109,15 +109,63 @@ SELECT silent_internal_report_transaction AS line, min(ref_period) AS period,
        string_agg(ref_billing_event_ids, ' ' ORDER BY ref_billing_event_ids) AS events
 FROM ref.billed_revenue_line
 GROUP BY 1, 3, 4, 5;
+-- A line item's amounts per month of its own rows' invoice_date (ref.categorized_row: the
+-- report's rows before line_items_aggregated, INVOICED/FORGIVEN rows only): SPEC §1 and §4.1 put a
+-- row in the month of its invoice_date, so a line item whose forgiveness or refund is dated in a
+-- later month is one report line but two charge groups (docs/reference-queries.md, Line items
+-- across months). For a line within one month these are its report totals.
+CREATE OR REPLACE VIEW ref.ref_line_month AS
+SELECT internal_buyer_invoice_line_item_surrogate_id_with_currency AS line,
+       to_char(invoice_date AT TIME ZONE 'UTC', 'YYYY-MM') AS period,
+       ref.acct(recipient_account_id) AS recipient,
+       coalesce(buyer_transaction_reference_id, transaction_reference_id) AS tr, currency,
+       min(coalesce(offer_id, 'Not available')) AS offer_id,
+       sum(gross_revenue + gross_refund) AS revenue, sum(cogs + cogs_refund) AS cogs,
+       sum(aws_rev_share + aws_refund_share) AS listing_fee,
+       sum(seller_tax_share + seller_tax_share_refund + wholesale_seller_tax_share + wholesale_seller_tax_share_refund) AS seller_tax,
+       sum(aws_tax_share + aws_tax_share_refund + aws_tax_share_listing_fee + wholesale_aws_tax_share) AS aws_tax,
+       sum(aws_tax_share_balance_impacting + aws_tax_share_refund_balance_impacting) AS aws_tax_balance_impacting
+FROM ref.categorized_row
+WHERE disbursement_id_or_invoiced_or_collected = '<invoiced>'
+GROUP BY 1, 2, 3, 4, 5;
+-- Per charge group: the amounts by month of the rows; what is a line item's as a whole (its
+-- undisbursed net revenue and status) in the line's first month, as the report shows the line once.
 CREATE OR REPLACE VIEW ref.ref_group AS
-SELECT period, recipient, tr, currency, min(offer_id) AS offer_id,
-       sum(revenue) AS revenue, sum(cogs) AS cogs, sum(listing_fee) AS listing_fee,
-       sum(seller_tax) AS seller_tax, sum(aws_tax) AS aws_tax, sum(net) AS net, sum(undisbursed) AS undisbursed,
-       sum(aws_tax_balance_impacting) AS aws_tax_balance_impacting,
-       string_agg(DISTINCT statuses, ',' ORDER BY statuses) AS statuses,
-       string_agg(events, ' ' ORDER BY events) AS events
-FROM ref.ref_line
-GROUP BY 1, 2, 3, 4;
+WITH m AS (SELECT period, recipient, tr, currency, min(offer_id) AS offer_id,
+                  sum(revenue) AS revenue, sum(cogs) AS cogs, sum(listing_fee) AS listing_fee,
+                  sum(seller_tax) AS seller_tax, sum(aws_tax) AS aws_tax,
+                  sum(revenue + cogs + listing_fee + seller_tax) AS net,
+                  sum(aws_tax_balance_impacting) AS aws_tax_balance_impacting
+           FROM ref.ref_line_month GROUP BY 1, 2, 3, 4),
+     l AS (SELECT period, recipient, tr, currency, min(offer_id) AS offer_id, sum(undisbursed) AS undisbursed,
+                  string_agg(DISTINCT statuses, ',' ORDER BY statuses) AS statuses,
+                  string_agg(events, ' ' ORDER BY events) AS events
+           FROM ref.ref_line GROUP BY 1, 2, 3, 4)
+SELECT period, recipient, tr, currency, coalesce(m.offer_id, l.offer_id) AS offer_id,
+       coalesce(m.revenue, 0) AS revenue, coalesce(m.cogs, 0) AS cogs, coalesce(m.listing_fee, 0) AS listing_fee,
+       coalesce(m.seller_tax, 0) AS seller_tax, coalesce(m.aws_tax, 0) AS aws_tax, coalesce(m.net, 0) AS net,
+       l.undisbursed, coalesce(m.aws_tax_balance_impacting, 0) AS aws_tax_balance_impacting, l.statuses, l.events,
+       -- SPEC §4.5 keeps the remainder per reference (every line, every month): the report per
+       -- line item, so a refund on its own invoice line leaves the charged line undisbursed
+       sum(l.undisbursed) OVER (PARTITION BY recipient, tr, currency) AS undisbursed_ref
+FROM m FULL JOIN l USING (period, recipient, tr, currency);
+-- line items whose INVOICED/FORGIVEN rows fall in more than one month
+CREATE OR REPLACE VIEW ref.ref_line_spanning AS
+SELECT line, recipient, tr, currency, string_agg(period || ' B ' || revenue || ' F ' || listing_fee
+       || ' T ' || seller_tax || ' X ' || aws_tax, '; ' ORDER BY period) AS months
+FROM ref.ref_line_month GROUP BY 1, 2, 3, 4 HAVING count(*) > 1;
+-- billing events the report drops by its agreement filter (billing_event_with_business_flags keeps
+-- a row only when the agreement feed has its agreement_id): settle keeps them (SPEC §4.2 NO_OFFER)
+-- and counts their taxes in tax.csv (SPEC §4.1 T, X)
+CREATE OR REPLACE VIEW ref.agreement_dropped AS
+SELECT * FROM (
+	SELECT DISTINCT ON (b.billing_event_id) b.billing_event_id, b.action, b.agreement_id, b.delete_date,
+	       to_char(b.invoice_date::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM') AS period, b.currency,
+	       b.transaction_type, b.amount::numeric(38,6) AS amount
+	FROM ref.billingeventfeed_v1 b
+	ORDER BY b.billing_event_id, b.update_date::timestamptz DESC NULLS LAST) cur
+WHERE action IN ('INVOICED', 'FORGIVEN') AND coalesce(agreement_id, '') <> '' AND coalesce(delete_date, '') = ''
+  AND NOT EXISTS (SELECT 1 FROM ref.categorized_row c WHERE c.billing_event_id = cur.billing_event_id);
 -- settle's allocations per charge group, and the part of the recipient itself
 CREATE OR REPLACE VIEW ref.st_group AS
 SELECT period, recipient_account_id AS recipient, transaction_reference_id AS tr, currency,
@@ -140,6 +188,7 @@ run_bucket() { # NAME: build, nightly, load, run the reference queries, compare
 	sdds) ref_bucket_sdds "$dir" ;;
 	cppo) ref_bucket_cppo "$dir" ;;
 	terms) ref_bucket_terms "$dir" ;;
+	months) ref_bucket_months "$dir" ;;
 	gen) ref_bucket_gen "$dir" "$REF_GEN_EVENTS" ;;
 	esac || { ko "$bucket: build the bucket"; return 1; }
 	settle nightly --inbox "$dir" --out "$out" >"$work/$bucket.n1.log" 2>&1
@@ -152,6 +201,15 @@ run_bucket() { # NAME: build, nightly, load, run the reference queries, compare
 		rc=$?
 		check "$bucket: night 2 (appended revisions) succeeds" test "$rc" = 0
 		[ "$rc" = 0 ] || sed 's/^/  /' "$work/$bucket.n2.log"
+	fi
+	if [ "$bucket" = months ]; then # night 2: November's file, with a row of October arriving late
+		ref_bucket_months_night2 "$dir"
+		settle nightly --inbox "$dir" --out "$out" >"$work/$bucket.n2.log" 2>&1
+		rc=$?
+		check "$bucket: night 2 (November's file) succeeds" test "$rc" = 0
+		[ "$rc" = 0 ] || sed 's/^/  /' "$work/$bucket.n2.log"
+		check "$bucket: night 2 writes October again (a charge of 2026-10-30 delivered in November) and November" \
+			grep -q 'periods written: 2026-10 2026-11' "$work/$bucket.n2.log"
 	fi
 	ref_load "$dir" || { ko "$bucket: load the raw files"; return 1; }
 	# rows the reference queries cannot cast are settle's quarantined ones
@@ -212,6 +270,15 @@ compare_all() {
 		JOIN ref.st_allocations a ON a.period = s.period AND a.recipient_account_id = s.recipient
 		     AND a.transaction_reference_id = s.tr AND a.currency = s.currency AND a.party_account_id = s.recipient
 		WHERE r.net IS DISTINCT FROM s.net_recipient AND NOT s.share" # SHARE: below
+	agree "a line item whose rows fall in several months (forgiven or refunded later): settle's group of each month = the line's rows of that month (SPEC §1, §4.1)" "
+		SELECT m.period, m.recipient, m.tr, m.currency, m.revenue AS ref_b, s.revenue AS settle_b,
+		       m.listing_fee AS ref_f, s.listing_fee AS settle_f, m.seller_tax AS ref_t, s.seller_tax AS settle_t
+		FROM ref.ref_line_month m JOIN ref.ref_line_spanning x USING (line, recipient, tr, currency)
+		LEFT JOIN ref.st_group s USING (period, recipient, tr, currency)
+		WHERE (m.revenue <> 0 OR m.listing_fee <> 0 OR m.seller_tax <> 0)
+		  AND (s.tr IS NULL OR m.revenue <> s.revenue OR m.listing_fee <> s.listing_fee OR m.seller_tax <> s.seller_tax)"
+	known "line items of the billed revenue report whose rows fall in several months: one report line, one charge group per month in settle (SPEC §1, §4.1)" "
+		SELECT recipient, tr, currency, months FROM ref.ref_line_spanning ORDER BY 1, 2, 3 LIMIT 5"
 	agree "every charge group settle allocated is a line of the billed revenue report" "
 		SELECT s.period, s.recipient, s.tr, s.currency FROM ref.st_group s
 		LEFT JOIN ref.ref_group r USING (period, recipient, tr, currency) WHERE r.tr IS NULL"
@@ -237,12 +304,12 @@ compare_all() {
 		FROM ref.ref_group WHERE aws_tax_balance_impacting <> 0 ORDER BY 1, 2, 3 LIMIT 5"
 
 	# ---- billed_revenue_report.sql (undisbursed, disbursement status) against aging.csv (SPEC §4.5, §4.8)
-	agree "billed revenue undisbursed net revenue = aging.csv remainder, per charge group" "
-		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed AS ref_undisbursed, a.remainder AS settle_remainder,
+	agree "billed revenue undisbursed net revenue of the reference's line items = aging.csv remainder, per charge group (SPEC §4.5: per reference)" "
+		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed_ref AS ref_undisbursed, a.remainder AS settle_remainder,
 		       r.statuses AS ref_status, a.disbursement_status AS settle_status
 		FROM ref.ref_group r JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
 		     AND a.transaction_reference_id = r.tr AND a.currency = r.currency
-		WHERE r.undisbursed <> ref.num(a.remainder)"
+		WHERE r.undisbursed_ref <> ref.num(a.remainder)"
 	agree "billed revenue disbursement status = aging.csv status (Not disbursed/Partially disbursed/Failed)" "
 		SELECT r.period, r.recipient, r.tr, r.currency, r.statuses AS ref_status, a.disbursement_status AS settle_status
 		FROM ref.ref_group r JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
@@ -250,13 +317,16 @@ compare_all() {
 		WHERE NOT (r.statuses = CASE a.disbursement_status WHEN 'NOT_DISBURSED' THEN 'Not disbursed'
 		           WHEN 'PARTIAL' THEN 'Partially disbursed' WHEN 'FAILED' THEN 'Failed' END
 		        OR (a.disbursement_status = 'PARTIAL' AND r.statuses LIKE '%Partially disbursed%')
-		        OR (a.disbursement_status = 'FAILED' AND r.statuses LIKE '%Failed%'))"
+		        OR (a.disbursement_status = 'FAILED' AND r.statuses LIKE '%Failed%')
+		        -- a failure of the current feeds gives the payout's lines back (reversal lines): the
+		        -- report calls the line reversed, SPEC §4.5 FAILED (remainder due, failure latest)
+		        OR (a.disbursement_status = 'FAILED' AND r.statuses LIKE '%Disbursement reversed%'))"
 	agree "a group the reference reports with money still due is in aging.csv, and one it reports disbursed is not" "
-		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed, r.statuses, a.disbursement_status
+		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed_ref, r.statuses, a.disbursement_status
 		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
 		LEFT JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
 		     AND a.transaction_reference_id = r.tr AND a.currency = r.currency
-		WHERE (a.transaction_reference_id IS NULL AND r.undisbursed > 0.01 AND r.statuses <> 'Disbursed')
+		WHERE (a.transaction_reference_id IS NULL AND r.undisbursed_ref > 0.01 AND r.statuses <> 'Disbursed')
 		   OR (a.transaction_reference_id IS NOT NULL AND r.statuses = 'Disbursed')"
 
 	# ---- billed_revenue_report.sql summed per recipient against payouts.csv (SPEC §4.4)
@@ -312,8 +382,16 @@ compare_tax_usage() { # MODE
 		FROM r FULL JOIN s ON s.period = r.period AND s.liable_party = r.party AND s.currency = r.currency
 		     AND s.jurisdiction = r.jurisdiction AND s.tax_type = r.tax_type
 		WHERE r.items IS DISTINCT FROM ref.num(s.tax_items)::bigint OR r.amount IS DISTINCT FROM ref.num(s.tax_amount)"
-	agree "billed revenue taxes per period and liable party = tax.csv billing events (seller tax T, marketplace tax X)" "
-		WITH r AS (SELECT period, currency, sum(seller_tax) AS seller, sum(aws_tax) AS marketplace FROM ref.ref_group GROUP BY 1, 2)
+	# the report's taxes plus those of the rows its agreement filter drops (settle's NO_OFFER
+	# groups, whose T and X tax.csv counts: docs/reference-queries.md, "Agreement filter")
+	agree "billed revenue taxes per period and liable party (+ the rows the agreement filter drops) = tax.csv billing events (seller tax T, marketplace tax X)" "
+		WITH g AS (SELECT period, currency, seller_tax AS seller, aws_tax AS marketplace FROM ref.ref_group
+		           UNION ALL
+		           SELECT period, currency,
+		                  CASE WHEN transaction_type LIKE 'SELLER_TAX_SHARE%' THEN amount ELSE 0 END,
+		                  CASE WHEN transaction_type LIKE 'AWS_TAX_SHARE%' THEN amount ELSE 0 END
+		           FROM ref.agreement_dropped),
+		     r AS (SELECT period, currency, sum(seller) AS seller, sum(marketplace) AS marketplace FROM g GROUP BY 1, 2)
 		SELECT r.period, r.currency, r.seller, s1.billing_events_amount, r.marketplace, s2.billing_events_amount
 		FROM r LEFT JOIN ref.st_tax s1 ON s1.period = r.period AND s1.currency = r.currency AND s1.liable_party = 'SELLER' AND s1.jurisdiction = '(all)'
 		       LEFT JOIN ref.st_tax s2 ON s2.period = r.period AND s2.currency = r.currency AND s2.liable_party = 'MARKETPLACE' AND s2.jurisdiction = '(all)'
@@ -337,6 +415,6 @@ compare_tax_usage() { # MODE
 		ORDER BY 1, 2"
 }
 
-for b in sdds cppo terms gen; do
+for b in sdds cppo terms months gen; do
 	run_bucket "$b"
 done
