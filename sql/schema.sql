@@ -646,6 +646,22 @@ $$;
 CREATE FUNCTION settle.periods_touched(after_file_id bigint, through_file_id bigint, deposit_window_days integer) RETURNS SETOF text
     LANGUAGE sql STABLE
     AS $$
+    SELECT p FROM settle.periods_touched_rows(after_file_id, through_file_id, deposit_window_days) p
+    UNION
+    SELECT to_char(date_trunc('month', o.invoice_date AT TIME ZONE 'UTC'), 'YYYY-MM')
+    FROM settle.billing_event o
+    WHERE o.file_id <= after_file_id AND o.invoice_date IS NOT NULL
+      AND o.billing_event_id IN (SELECT n.billing_event_id FROM settle.billing_event n
+                                 WHERE n.file_id > after_file_id AND n.file_id <= through_file_id)
+$$;
+
+--
+-- Name: periods_touched_rows(bigint, bigint, integer); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.periods_touched_rows(after_file_id bigint, through_file_id bigint, deposit_window_days integer) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    AS $$
     WITH be_span AS (
         SELECT date_trunc('month', min(invoice_date) AT TIME ZONE 'UTC') AS lo,
                date_trunc('month', max(invoice_date) AT TIME ZONE 'UTC') AS hi

@@ -210,6 +210,13 @@ run_bucket() { # NAME: build, nightly, load, run the reference queries, compare
 		[ "$rc" = 0 ] || sed 's/^/  /' "$work/$bucket.n2.log"
 		check "$bucket: night 2 writes October again (a charge of 2026-10-30 delivered in November) and November" \
 			grep -q 'periods written: 2026-10 2026-11' "$work/$bucket.n2.log"
+		ref_bucket_months_night3 "$dir" # a revision moves a charge from October to November
+		settle nightly --inbox "$dir" --out "$out" >"$work/$bucket.n3.log" 2>&1
+		rc=$?
+		check "$bucket: night 3 (a revision across month end) succeeds" test "$rc" = 0
+		[ "$rc" = 0 ] || sed 's/^/  /' "$work/$bucket.n3.log"
+		check "$bucket: night 3 writes October (the month the charge leaves) and November" \
+			grep -q 'periods written: 2026-10 2026-11' "$work/$bucket.n3.log"
 	fi
 	ref_load "$dir" || { ko "$bucket: load the raw files"; return 1; }
 	# rows the reference queries cannot cast are settle's quarantined ones

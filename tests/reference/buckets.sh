@@ -238,6 +238,8 @@ PY
 # lines, SPEC §4.5) and one that settles against a deposit. Night 2 (the November file, appended as
 # delivered): the November forgiveness (same invoice line) and refund (its own invoice), and a
 # charge invoiced on 2026-10-30 that arrives only in November, into the already reported October.
+# Night 3 (appended to November's file): new versions of a charge of 2026-10-31 23:30 that move
+# its invoice_date to 2026-11-01 00:30: it leaves October for November (SPEC §3.1 versions, §1).
 _REF_MONTHS_SELLER=sElLeR0000000000000000000000000000000000A1
 _REF_MONTHS_BUYER=bUyEr00000000000000000000000000000000000B1
 _ref_months_rows() { # DIR FILE NIGHT: writes night NIGHT's rows (1 or 2) to DIR/FILE, appending
@@ -252,14 +254,15 @@ head = ("billing_event_id,from_account_id,to_account_id,end_user_account_id,prod
         "invoice_variant,action_date,offer_id,buyer_invoice_date,line_item_id,buyer_line_item_id,charge_variant,"
         "charge_side,recipient_account_id,valid_from,insert_date,update_date,delete_date").split(",")
 rows = []
-def ev(i, action, tt, amount, when, tref="", inv="", parent="", disb="", trace="", delivered=None, dated=False):
+def ev(i, action, tt, amount, when, tref="", inv="", parent="", disb="", trace="", delivered=None, dated=False,
+       updated=""):
     fee = tt.startswith("AWS_REV_SHARE")
     r = dict.fromkeys(head, "")
     r.update(billing_event_id=i, action=action, transaction_type=tt, amount=amount, currency="USD",
              recipient_account_id=S, catalog="AWSMarketplace", broker_id="AWS_INC",
              transaction_reference_id=tref, parent_billing_event_id=parent,
              disbursement_billing_event_id=disb, bank_trace_id=trace,
-             valid_from=delivered or when, insert_date=delivered or when)
+             valid_from=delivered or when, insert_date=delivered or when, update_date=updated)
     if action != "DISBURSED":
         r.update(invoice_date=when, invoice_id=inv, line_item_id=inv.replace("inv-", "li-"),
                  agreement_id="agmt-m1", offer_id="offer-m1", product_id="prod-m1",
@@ -298,6 +301,8 @@ ev("m-p1", "INVOICED", "SELLER_REV_SHARE", "500.00", oct_(8), "tr-failed", "inv-
 ev("m-p2", "INVOICED", "AWS_REV_SHARE", "-7.50", oct_(8), "tr-failed", "inv-m4")
 ev("m-q1", "INVOICED", "SELLER_REV_SHARE", "300.00", oct_(9), "tr-paid", "inv-m5")
 ev("m-q2", "INVOICED", "AWS_REV_SHARE", "-4.50", oct_(9), "tr-paid", "inv-m5")
+ev("m-v1", "INVOICED", "SELLER_REV_SHARE", "60.00", oct_(31, "23:30:00"), "tr-move", "inv-m8")
+ev("m-v2", "INVOICED", "AWS_REV_SHARE", "-0.90", oct_(31, "23:30:00"), "tr-move", "inv-m8")
 # payout D1 of tr-failed, failed on the 20th in the current format: no parent, reversal lines
 ev("m-d1", "DISBURSED", "DISBURSEMENT", "492.50", oct_(15), trace="TRACE-M1")
 ev("m-d1a", "DISBURSED", "SELLER_REV_SHARE", "-500.00", oct_(15), parent="m-p1", disb="m-d1")
@@ -319,7 +324,14 @@ ev("m-r2r", "INVOICED", "AWS_REV_SHARE_REFUND", "1.50", nov(3), "tr-refund", "in
 ev("m-r3r", "INVOICED", "SELLER_TAX_SHARE_REFUND", "-0.33", nov(3), "tr-refund", "inv-m7", parent="m-r3")
 ev("m-l1", "INVOICED", "SELLER_REV_SHARE", "40.00", oct_(30, "20:00:00"), "tr-late", "inv-m6", delivered=nov(2))
 ev("m-l2", "INVOICED", "AWS_REV_SHARE", "-0.60", oct_(30, "20:00:00"), "tr-late", "inv-m6", delivered=nov(2))
-out = rows[:n1] if night == 1 else rows[n1:]
+n2 = len(rows)
+# night 3: new versions of tr-move's rows (newer valid_from and update_date): the invoice was
+# dated 2026-11-01, not 2026-10-31, so the charge leaves the reported October for November
+ev("m-v1", "INVOICED", "SELLER_REV_SHARE", "60.00", nov(1, "00:30:00"), "tr-move", "inv-m8",
+   delivered=nov(5), updated=nov(5))
+ev("m-v2", "INVOICED", "AWS_REV_SHARE", "-0.90", nov(1, "00:30:00"), "tr-move", "inv-m8",
+   delivered=nov(5), updated=nov(5))
+out = rows[:n1] if night == 1 else rows[n1:n2] if night == 2 else rows[n2:]
 new = not os.path.exists(os.path.join(d, path))
 os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
 with open(os.path.join(d, path), "a", newline="") as f:
@@ -350,4 +362,8 @@ ref_bucket_months() { # DIR
 
 ref_bucket_months_night2() { # DIR
 	_ref_months_rows "$1" "billingeventfeed_v1/year=2026/month=11/data.csv" 2
+}
+
+ref_bucket_months_night3() { # DIR
+	_ref_months_rows "$1" "billingeventfeed_v1/year=2026/month=11/data.csv" 3
 }
