@@ -353,12 +353,17 @@ compare_all() {
 		ORDER BY 1, 3, 4 LIMIT 5"
 
 	# ---- collections_and_disbursements_report.sql against disbursements.csv (SPEC §4.5)
-	agree "collections: disbursed seller net per disbursement = -(lines total) in disbursements.csv" "
+	# the report is in the paid currency (disbursement_amount): settle's paid-currency lines total
+	# (SPEC §4.5; the pricing one when the payout is paid in its pricing currency)
+	agree "collections: disbursed seller net per disbursement, in the paid currency = -(paid lines total) in disbursements.csv" "
 		WITH c AS (SELECT disbursement_id, currency, sum(seller_net_revenue_exact) AS disbursed
 		           FROM ref.collections_line GROUP BY 1, 2)
-		SELECT d.id, d.currency, d.amount, d.lines_total AS settle_lines_total, c.disbursed AS ref_disbursed
+		SELECT d.id, d.currency, d.amount, d.paid_currency, d.paid_lines_total AS settle_paid_lines_total,
+		       c.currency AS ref_currency, c.disbursed AS ref_disbursed
 		FROM ref.st_disbursements d LEFT JOIN c ON c.disbursement_id = d.id
-		WHERE d.status IN ('SETTLED', 'MISMATCH') AND c.disbursed IS DISTINCT FROM -ref.num(d.lines_total)"
+		WHERE d.status IN ('SETTLED', 'MISMATCH')
+		  AND (c.disbursed IS DISTINCT FROM -ref.num(coalesce(nullif(d.paid_lines_total, ''), d.lines_total))
+		       OR c.currency IS DISTINCT FROM coalesce(nullif(d.paid_currency, ''), d.currency))"
 	agree "collections: every disbursement of the report is a payout or failure in disbursements.csv" "
 		SELECT DISTINCT c.disbursement_id FROM ref.collections_line c
 		WHERE NOT EXISTS (SELECT 1 FROM ref.st_disbursements d WHERE d.id = c.disbursement_id)"

@@ -235,7 +235,8 @@ PY
 # feed mapping them to the 12-digit numbers settle's own files use (SPEC §1). Night 1 (delivered by
 # 2026-11-01, the October file): a charge forgiven within October; charges whose forgiveness or
 # refund comes in November; a payout that fails in the current format (no parent link, reversal
-# lines, SPEC §4.5) and one that settles against a deposit. Night 2 (the November file, appended as
+# lines, SPEC §4.5), one that settles against a deposit, and a EUR charge paid in USD
+# (disbursement_amount, disbursement_currency). Night 2 (the November file, appended as
 # delivered): the November forgiveness (same invoice line) and refund (its own invoice), and a
 # charge invoiced on 2026-10-30 that arrives only in November, into the already reported October.
 # Night 3 (appended to November's file): new versions of a charge of 2026-10-31 23:30 that move
@@ -255,17 +256,17 @@ head = ("billing_event_id,from_account_id,to_account_id,end_user_account_id,prod
         "charge_side,recipient_account_id,valid_from,insert_date,update_date,delete_date").split(",")
 rows = []
 def ev(i, action, tt, amount, when, tref="", inv="", parent="", disb="", trace="", delivered=None, dated=False,
-       updated=""):
+       updated="", cur="USD", agmt="m1", paid=None):
     fee = tt.startswith("AWS_REV_SHARE")
     r = dict.fromkeys(head, "")
-    r.update(billing_event_id=i, action=action, transaction_type=tt, amount=amount, currency="USD",
+    r.update(billing_event_id=i, action=action, transaction_type=tt, amount=amount, currency=cur,
              recipient_account_id=S, catalog="AWSMarketplace", broker_id="AWS_INC",
              transaction_reference_id=tref, parent_billing_event_id=parent,
              disbursement_billing_event_id=disb, bank_trace_id=trace,
              valid_from=delivered or when, insert_date=delivered or when, update_date=updated)
     if action != "DISBURSED":
         r.update(invoice_date=when, invoice_id=inv, line_item_id=inv.replace("inv-", "li-"),
-                 agreement_id="agmt-m1", offer_id="offer-m1", product_id="prod-m1",
+                 agreement_id="agmt-" + agmt, offer_id="offer-" + agmt, product_id="prod-m1",
                  from_account_id=S if fee else B, to_account_id="AWS" if fee else S,
                  end_user_account_id="" if fee else B, invoice_variant="PURCHASE",
                  charge_variant="LISTING_FEE" if fee else "", charge_side="SELLING")
@@ -281,8 +282,10 @@ def ev(i, action, tt, amount, when, tref="", inv="", parent="", disb="", trace="
                 r[c] = p[c]
     bi = "0" if tt.startswith("AWS_TAX_SHARE") and action != "DISBURSED" else "1"
     r["balance_impacting"] = bi
-    if bi == "1":
-        r.update(disbursement_amount=amount, disbursement_currency="USD")
+    if paid is not None: # paid in another currency: the amount there (empty on the invoiced rows)
+        r.update(disbursement_amount=paid[0], disbursement_currency=paid[1])
+    elif bi == "1":
+        r.update(disbursement_amount=amount, disbursement_currency=cur)
     rows.append(r)
 oct_ = lambda day, h="10:00:00": "2026-10-%02dT%sZ" % (day, h)
 nov = lambda day, h="10:00:00": "2026-11-%02dT%sZ" % (day, h)
@@ -314,6 +317,14 @@ ev("m-x1b", "DISBURSED", "AWS_REV_SHARE", "-7.50", oct_(20), parent="m-p2", disb
 ev("m-d2", "DISBURSED", "DISBURSEMENT", "295.50", oct_(21), trace="TRACE-M2", dated=True)
 ev("m-d2a", "DISBURSED", "SELLER_REV_SHARE", "-300.00", oct_(21), parent="m-q1", disb="m-d2", dated=True)
 ev("m-d2b", "DISBURSED", "AWS_REV_SHARE", "4.50", oct_(21), parent="m-q2", disb="m-d2", dated=True)
+# tr-eur: priced in EUR (agreement agmt-m2), paid in USD (disbursement_amount, SPEC §4.5)
+ev("m-e1", "INVOICED", "SELLER_REV_SHARE", "200.00", oct_(10), "tr-eur", "inv-m9", cur="EUR", agmt="m2", paid=("", ""))
+ev("m-e2", "INVOICED", "AWS_REV_SHARE", "-3.00", oct_(10), "tr-eur", "inv-m9", cur="EUR", agmt="m2", paid=("", ""))
+ev("m-d3", "DISBURSED", "DISBURSEMENT", "197.00", oct_(22), trace="TRACE-M3", dated=True, cur="EUR", paid=("216.70", "USD"))
+ev("m-d3a", "DISBURSED", "SELLER_REV_SHARE", "-200.00", oct_(22), parent="m-e1", disb="m-d3", dated=True, cur="EUR",
+   paid=("-220.00", "USD"))
+ev("m-d3b", "DISBURSED", "AWS_REV_SHARE", "3.00", oct_(22), parent="m-e2", disb="m-d3", dated=True, cur="EUR",
+   paid=("3.30", "USD"))
 n1 = len(rows)
 # night 2: November, as delivered into November's file
 ev("m-f1f", "FORGIVEN", "SELLER_REV_SHARE", "-250.00", nov(4), "tr-forgiven", "inv-m2", parent="m-f1")
@@ -348,16 +359,24 @@ ref_bucket_months() { # DIR
 	_ref_months_rows "$dir" "billingeventfeed_v1/$m/data.csv" 1 || return 1
 	printf 'account_id,aws_account_id,encrypted_account_id,mailing_address_id,tax_address_id,tax_registration_number,tax_legal_name,catalog,%s\n%s,400000000061,,,,,Months ISV Ltd,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\n%s,900000000061,,,,,,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\n' \
 		"$h" "$S" "$B" >"$dir/accountfeed_v1/$m/data.csv"
-	printf 'agreement_id,offer_id,proposer_account_id,acceptor_account_id,start_time,end_time,acceptance_time,intent,preceding_agreement_id,status,status_reason_code,currency_code,estimated_agreement_value,offer_set_id,catalog,%s\nagmt-m1,offer-m1,%s,%s,2026-10-01T00:00:00Z,2027-09-30T23:59:59Z,2026-10-01T00:00:00Z,NEW,,ACTIVE,,USD,,,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\n' \
-		"$h" "$S" "$B" >"$dir/agreementfeed_v1/$m/data.csv"
-	printf 'offer_id,offer_revision,name,expiration_date,opportunity_name,opportunity_description,seller_account_id,opportunity_id,recipient_account_id,catalog,%s\noffer-m1,1,Months offer,2027-09-30T00:00:00Z,,,%s,,%s,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\n' \
-		"$h" "$S" "$S" >"$dir/offerfeed_v1/$m/data.csv"
-	printf 'offer_id,offer_revision,product_id,%s\noffer-m1,1,prod-m1,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\n' "$h" >"$dir/offerproductfeed_v1/$m/data.csv"
+	{
+		echo "agreement_id,offer_id,proposer_account_id,acceptor_account_id,start_time,end_time,acceptance_time,intent,preceding_agreement_id,status,status_reason_code,currency_code,estimated_agreement_value,offer_set_id,catalog,$h"
+		echo "agmt-m1,offer-m1,$S,$B,2026-10-01T00:00:00Z,2027-09-30T23:59:59Z,2026-10-01T00:00:00Z,NEW,,ACTIVE,,USD,,,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,"
+		echo "agmt-m2,offer-m2,$S,$B,2026-10-01T00:00:00Z,2027-09-30T23:59:59Z,2026-10-01T00:00:00Z,NEW,,ACTIVE,,EUR,,,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,"
+	} >"$dir/agreementfeed_v1/$m/data.csv"
+	{
+		echo "offer_id,offer_revision,name,expiration_date,opportunity_name,opportunity_description,seller_account_id,opportunity_id,recipient_account_id,catalog,$h"
+		echo "offer-m1,1,Months offer,2027-09-30T00:00:00Z,,,$S,,$S,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,"
+		echo "offer-m2,1,Months offer (EUR),2027-09-30T00:00:00Z,,,$S,,$S,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,"
+	} >"$dir/offerfeed_v1/$m/data.csv"
+	printf 'offer_id,offer_revision,product_id,%s\noffer-m1,1,prod-m1,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\noffer-m2,1,prod-m1,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\n' \
+		"$h" >"$dir/offerproductfeed_v1/$m/data.csv"
 	printf 'product_id,manufacturer_account_id,product_code,title,catalog,%s\nprod-m1,%s,pc-months,Months product,AWSMarketplace,2026-10-01T00:00:00Z,2026-10-01T00:00:00Z,,\n' \
 		"$h" "$S" >"$dir/productfeed_v1/$m/data.csv"
-	printf 'offer_id,split_basis,listing_fee_pct\noffer-m1,DIRECT,1.5\n' >"$dir/offers.csv"
-	printf 'deposit_id,account_id,value_date,amount,currency,bank_trace_id,reference\ndep-m2,400000000061,2026-10-23,295.50,USD,TRACE-M2,AWS Marketplace\n' \
-		>"$dir/bank_deposits.csv"
+	printf 'offer_id,split_basis,listing_fee_pct\noffer-m1,DIRECT,1.5\noffer-m2,DIRECT,1.5\n' >"$dir/offers.csv"
+	printf 'deposit_id,account_id,value_date,amount,currency,bank_trace_id,reference\n%s\n%s\n' \
+		"dep-m2,400000000061,2026-10-23,295.50,USD,TRACE-M2,AWS Marketplace" \
+		"dep-m3,400000000061,2026-10-24,216.70,USD,TRACE-M3,AWS Marketplace" >"$dir/bank_deposits.csv"
 }
 
 ref_bucket_months_night2() { # DIR
