@@ -217,6 +217,13 @@ run_bucket() { # NAME: build, nightly, load, run the reference queries, compare
 		[ "$rc" = 0 ] || sed 's/^/  /' "$work/$bucket.n3.log"
 		check "$bucket: night 3 writes October (the month the charge leaves) and November" \
 			grep -q 'periods written: 2026-10 2026-11' "$work/$bucket.n3.log"
+		ref_bucket_months_night4 "$dir" # November pays an October charge, lines without reference
+		settle nightly --inbox "$dir" --out "$out" >"$work/$bucket.n4.log" 2>&1
+		rc=$?
+		check "$bucket: night 4 (a November payout of an October charge) succeeds" test "$rc" = 0
+		[ "$rc" = 0 ] || sed 's/^/  /' "$work/$bucket.n4.log"
+		check "$bucket: night 4 writes October (the charge's status) and November (the payout)" \
+			grep -q 'periods written: 2026-10 2026-11' "$work/$bucket.n4.log"
 	fi
 	ref_load "$dir" || { ko "$bucket: load the raw files"; return 1; }
 	# rows the reference queries cannot cast are settle's quarantined ones

@@ -241,6 +241,8 @@ PY
 # charge invoiced on 2026-10-30 that arrives only in November, into the already reported October.
 # Night 3 (appended to November's file): new versions of a charge of 2026-10-31 23:30 that move
 # its invoice_date to 2026-11-01 00:30: it leaves October for November (SPEC §3.1 versions, §1).
+# Night 4: November's payout of the late October charge, its lines without a reference (and its
+# deposit, appended to bank_deposits.csv): October's group shows it disbursed (SPEC §4.5).
 _REF_MONTHS_SELLER=sElLeR0000000000000000000000000000000000A1
 _REF_MONTHS_BUYER=bUyEr00000000000000000000000000000000000B1
 _ref_months_rows() { # DIR FILE NIGHT: writes night NIGHT's rows (1 or 2) to DIR/FILE, appending
@@ -256,7 +258,7 @@ head = ("billing_event_id,from_account_id,to_account_id,end_user_account_id,prod
         "charge_side,recipient_account_id,valid_from,insert_date,update_date,delete_date").split(",")
 rows = []
 def ev(i, action, tt, amount, when, tref="", inv="", parent="", disb="", trace="", delivered=None, dated=False,
-       updated="", cur="USD", agmt="m1", paid=None):
+       updated="", cur="USD", agmt="m1", paid=None, noref=False):
     fee = tt.startswith("AWS_REV_SHARE")
     r = dict.fromkeys(head, "")
     r.update(billing_event_id=i, action=action, transaction_type=tt, amount=amount, currency=cur,
@@ -277,7 +279,7 @@ def ev(i, action, tt, amount, when, tref="", inv="", parent="", disb="", trace="
         r.update(action_date=when, invoice_date=when if dated else "")
         if tt not in ("DISBURSEMENT", "DISBURSEMENT_FAILURE"):
             p = next(x for x in rows if x["billing_event_id"] == parent)
-            for c in ("invoice_id", "line_item_id", "transaction_reference_id") + \
+            for c in ("invoice_id", "line_item_id") + (() if noref else ("transaction_reference_id",)) + \
                     (("agreement_id", "offer_id", "product_id") if dated else ()):
                 r[c] = p[c]
     bi = "0" if tt.startswith("AWS_TAX_SHARE") and action != "DISBURSED" else "1"
@@ -342,7 +344,14 @@ ev("m-v1", "INVOICED", "SELLER_REV_SHARE", "60.00", nov(1, "00:30:00"), "tr-move
    delivered=nov(5), updated=nov(5))
 ev("m-v2", "INVOICED", "AWS_REV_SHARE", "-0.90", nov(1, "00:30:00"), "tr-move", "inv-m8",
    delivered=nov(5), updated=nov(5))
-out = rows[:n1] if night == 1 else rows[n1:n2] if night == 2 else rows[n2:]
+n3 = len(rows)
+# night 4: November's payout of tr-late (invoiced 2026-10-30), its lines without invoice_date and
+# without transaction_reference_id, as in the marketplace's examples (SPEC §3.1: the reference is
+# the parent's): October's group of tr-late is disbursed now
+ev("m-d4", "DISBURSED", "DISBURSEMENT", "39.40", nov(6), trace="TRACE-M4")
+ev("m-d4a", "DISBURSED", "SELLER_REV_SHARE", "-40.00", nov(6), parent="m-l1", disb="m-d4", noref=True)
+ev("m-d4b", "DISBURSED", "AWS_REV_SHARE", "0.60", nov(6), parent="m-l2", disb="m-d4", noref=True)
+out = rows[:n1] if night == 1 else rows[n1:n2] if night == 2 else rows[n2:n3] if night == 3 else rows[n3:]
 new = not os.path.exists(os.path.join(d, path))
 os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
 with open(os.path.join(d, path), "a", newline="") as f:
@@ -385,4 +394,9 @@ ref_bucket_months_night2() { # DIR
 
 ref_bucket_months_night3() { # DIR
 	_ref_months_rows "$1" "billingeventfeed_v1/year=2026/month=11/data.csv" 3
+}
+
+ref_bucket_months_night4() { # DIR
+	_ref_months_rows "$1" "billingeventfeed_v1/year=2026/month=11/data.csv" 4 &&
+		echo "dep-m4,400000000061,2026-11-09,39.40,USD,TRACE-M4,AWS Marketplace" >>"$1/bank_deposits.csv"
 }
