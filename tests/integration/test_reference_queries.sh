@@ -103,7 +103,9 @@ SELECT silent_internal_report_transaction AS line, min(ref_period) AS period,
        max(revenue_exact) AS revenue, max(cogs_exact) AS cogs, max(listing_fee_exact) AS listing_fee,
        max(seller_tax_exact) AS seller_tax, max(aws_tax_exact) AS aws_tax,
        max(seller_net_revenue_exact - aws_tax_balance_impacting_exact - other_seller_tax_exact - adjustment_exact) AS net,
-       max(undisbursed_net_revenue_exact - aws_tax_balance_impacting_exact - other_seller_tax_exact - adjustment_exact) AS undisbursed,
+       -- SPEC §4.5's remainder: every type but the AWS_TAX_SHARE family (balance adjustments and
+       -- other sellers' tax included, unlike a net)
+       max(undisbursed_net_revenue_exact - aws_tax_balance_impacting_exact) AS undisbursed,
        max(aws_tax_balance_impacting_exact) AS aws_tax_balance_impacting,
        string_agg(DISTINCT disbursement_status, ',' ORDER BY disbursement_status) AS statuses,
        string_agg(ref_billing_event_ids, ' ' ORDER BY ref_billing_event_ids) AS events
@@ -149,6 +151,16 @@ SELECT period, recipient, tr, currency, coalesce(m.offer_id, l.offer_id) AS offe
        -- line item, so a refund on its own invoice line leaves the charged line undisbursed
        sum(l.undisbursed) OVER (PARTITION BY recipient, tr, currency) AS undisbursed_ref
 FROM m FULL JOIN l USING (period, recipient, tr, currency);
+-- payouts that failed in the older format (failure linked by parent_billing_event_id, no
+-- reversal lines of its own): the report counts their lines disbursed (it reads each line's own
+-- payout row), settle not (SPEC §4.5); per reference, what the report counts paid by them
+CREATE OR REPLACE VIEW ref.old_failure_paid AS
+SELECT ref.acct(c.recipient_account_id) AS recipient, c.transaction_reference_id AS tr,
+       sum(c.seller_net_revenue_exact) AS paid
+FROM ref.collections_line c
+JOIN ref.st_disbursements d ON d.id = c.disbursement_id AND d.status = 'FAILED'
+JOIN ref.st_disbursements f ON f.id = d.failed_by AND f.link = 'PARENT' AND f.lines = '0'
+GROUP BY 1, 2;
 -- line items whose INVOICED/FORGIVEN rows fall in more than one month
 CREATE OR REPLACE VIEW ref.ref_line_spanning AS
 SELECT line, recipient, tr, currency, string_agg(period || ' B ' || revenue || ' F ' || listing_fee
@@ -287,9 +299,9 @@ compare_all() {
 	agree "a line item whose rows fall in several months (forgiven or refunded later): settle's group of each month = the line's rows of that month (SPEC §1, §4.1)" "
 		SELECT m.period, m.recipient, m.tr, m.currency, m.revenue AS ref_b, s.revenue AS settle_b,
 		       m.listing_fee AS ref_f, s.listing_fee AS settle_f, m.seller_tax AS ref_t, s.seller_tax AS settle_t
-		FROM ref.ref_line_month m JOIN ref.ref_line_spanning x USING (line, recipient, tr, currency)
-		LEFT JOIN ref.st_group s USING (period, recipient, tr, currency)
-		WHERE (m.revenue <> 0 OR m.listing_fee <> 0 OR m.seller_tax <> 0)
+		FROM ref.ref_group m LEFT JOIN ref.st_group s USING (period, recipient, tr, currency)
+		WHERE (m.recipient, m.tr, m.currency) IN (SELECT recipient, tr, currency FROM ref.ref_line_spanning)
+		  AND (m.revenue <> 0 OR m.listing_fee <> 0 OR m.seller_tax <> 0)
 		  AND (s.tr IS NULL OR m.revenue <> s.revenue OR m.listing_fee <> s.listing_fee OR m.seller_tax <> s.seller_tax)"
 	known "line items of the billed revenue report whose rows fall in several months: one report line, one charge group per month in settle (SPEC §1, §4.1)" "
 		SELECT recipient, tr, currency, months FROM ref.ref_line_spanning ORDER BY 1, 2, 3 LIMIT 5"
@@ -320,10 +332,11 @@ compare_all() {
 	# ---- billed_revenue_report.sql (undisbursed, disbursement status) against aging.csv (SPEC §4.5, §4.8)
 	agree "billed revenue undisbursed net revenue of the reference's line items = aging.csv remainder, per charge group (SPEC §4.5: per reference)" "
 		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed_ref AS ref_undisbursed, a.remainder AS settle_remainder,
-		       r.statuses AS ref_status, a.disbursement_status AS settle_status
+		       r.statuses AS ref_status, a.disbursement_status AS settle_status, o.paid AS ref_paid_by_old_failed_payouts
 		FROM ref.ref_group r JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
 		     AND a.transaction_reference_id = r.tr AND a.currency = r.currency
-		WHERE r.undisbursed_ref <> ref.num(a.remainder)"
+		LEFT JOIN ref.old_failure_paid o ON o.recipient = r.recipient AND o.tr = r.tr
+		WHERE r.undisbursed_ref + coalesce(o.paid, 0) <> ref.num(a.remainder)"
 	agree "billed revenue disbursement status = aging.csv status (Not disbursed/Partially disbursed/Failed)" "
 		SELECT r.period, r.recipient, r.tr, r.currency, r.statuses AS ref_status, a.disbursement_status AS settle_status
 		FROM ref.ref_group r JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
@@ -334,14 +347,19 @@ compare_all() {
 		        OR (a.disbursement_status = 'FAILED' AND r.statuses LIKE '%Failed%')
 		        -- a failure of the current feeds gives the payout's lines back (reversal lines): the
 		        -- report calls the line reversed, SPEC §4.5 FAILED (remainder due, failure latest)
-		        OR (a.disbursement_status = 'FAILED' AND r.statuses LIKE '%Disbursement reversed%'))"
+		        OR (a.disbursement_status = 'FAILED' AND r.statuses LIKE '%Disbursement reversed%')
+		        -- an older-format failure: the report shows its payout's lines disbursed
+		        OR (a.disbursement_status = 'FAILED' AND r.statuses = 'Disbursed'
+		            AND EXISTS (SELECT 1 FROM ref.old_failure_paid o WHERE o.recipient = r.recipient AND o.tr = r.tr)))"
 	agree "a group the reference reports with money still due is in aging.csv, and one it reports disbursed is not" "
 		SELECT r.period, r.recipient, r.tr, r.currency, r.undisbursed_ref, r.statuses, a.disbursement_status
 		FROM ref.ref_group r JOIN ref.st_group s USING (period, recipient, tr, currency)
 		LEFT JOIN ref.st_aging a ON a.period = r.period AND a.recipient_account_id = r.recipient
 		     AND a.transaction_reference_id = r.tr AND a.currency = r.currency
 		WHERE (a.transaction_reference_id IS NULL AND r.undisbursed_ref > 0.01 AND r.statuses <> 'Disbursed')
-		   OR (a.transaction_reference_id IS NOT NULL AND r.statuses = 'Disbursed')"
+		   OR (a.transaction_reference_id IS NOT NULL AND r.statuses = 'Disbursed'
+		       AND NOT (a.disbursement_status = 'FAILED'
+		                AND EXISTS (SELECT 1 FROM ref.old_failure_paid o WHERE o.recipient = r.recipient AND o.tr = r.tr)))"
 
 	# ---- billed_revenue_report.sql summed per recipient against payouts.csv (SPEC §4.4)
 	agree "billed revenue seller net per recipient = payouts.csv net of that party (its own feed, SPEC §4.4)" "
@@ -378,7 +396,11 @@ compare_all() {
 		SELECT c.disbursement_id, c.transaction_reference_id, c.disbursement_status, d.status
 		FROM ref.collections_line c JOIN ref.st_disbursements d ON d.id = c.disbursement_id
 		WHERE (d.status = 'SETTLED' AND c.disbursement_status NOT IN ('Disbursed', 'Partially disbursed'))
-		   OR (d.status = 'FAILED' AND c.disbursement_status NOT IN ('Failed', 'Disbursement reversed', 'Not disbursed'))"
+		   OR (d.status = 'FAILED' AND c.disbursement_status NOT IN ('Failed', 'Disbursement reversed', 'Not disbursed')
+		       AND NOT (c.disbursement_status = 'Disbursed' AND EXISTS (SELECT 1 FROM ref.st_disbursements f
+		                WHERE f.id = d.failed_by AND f.link = 'PARENT' AND f.lines = '0')))"
+	known "payouts failed in the older format (failure linked by parent, no reversal lines): the report counts their lines disbursed, settle FAILED with the remainder due (SPEC §4.5)" "
+		SELECT recipient, tr, 'ref_paid=' || paid FROM ref.old_failure_paid ORDER BY 1, 2 LIMIT 5"
 
 }
 

@@ -235,7 +235,7 @@ PY
 # feed mapping them to the 12-digit numbers settle's own files use (SPEC §1). Night 1 (delivered by
 # 2026-11-01, the October file): a charge forgiven within October; charges whose forgiveness or
 # refund comes in November; a payout that fails in the current format (no parent link, reversal
-# lines, SPEC §4.5), one that settles against a deposit, and a EUR charge paid in USD
+# lines, SPEC §4.5) and one in the older format (parent link, no reversal lines), one that settles against a deposit, and a EUR charge paid in USD
 # (disbursement_amount, disbursement_currency). Night 2 (the November file, appended as
 # delivered): the November forgiveness (same invoice line) and refund (its own invoice), and a
 # charge invoiced on 2026-10-30 that arrives only in November, into the already reported October.
@@ -319,6 +319,14 @@ ev("m-x1b", "DISBURSED", "AWS_REV_SHARE", "-7.50", oct_(20), parent="m-p2", disb
 ev("m-d2", "DISBURSED", "DISBURSEMENT", "295.50", oct_(21), trace="TRACE-M2", dated=True)
 ev("m-d2a", "DISBURSED", "SELLER_REV_SHARE", "-300.00", oct_(21), parent="m-q1", disb="m-d2", dated=True)
 ev("m-d2b", "DISBURSED", "AWS_REV_SHARE", "4.50", oct_(21), parent="m-q2", disb="m-d2", dated=True)
+# tr-oldfail: its payout fails in the older format (the failure names the payout as its parent,
+# no reversal lines)
+ev("m-o1", "INVOICED", "SELLER_REV_SHARE", "80.00", oct_(11), "tr-oldfail", "inv-m10")
+ev("m-o2", "INVOICED", "AWS_REV_SHARE", "-1.20", oct_(11), "tr-oldfail", "inv-m10")
+ev("m-d5", "DISBURSED", "DISBURSEMENT", "78.80", oct_(16), trace="TRACE-M5", dated=True)
+ev("m-d5a", "DISBURSED", "SELLER_REV_SHARE", "-80.00", oct_(16), parent="m-o1", disb="m-d5", dated=True)
+ev("m-d5b", "DISBURSED", "AWS_REV_SHARE", "1.20", oct_(16), parent="m-o2", disb="m-d5", dated=True)
+ev("m-x5", "DISBURSED", "DISBURSEMENT_FAILURE", "-78.80", oct_(19), parent="m-d5", dated=True)
 # tr-eur: priced in EUR (agreement agmt-m2), paid in USD (disbursement_amount, SPEC §4.5)
 ev("m-e1", "INVOICED", "SELLER_REV_SHARE", "200.00", oct_(10), "tr-eur", "inv-m9", cur="EUR", agmt="m2", paid=("", ""))
 ev("m-e2", "INVOICED", "AWS_REV_SHARE", "-3.00", oct_(10), "tr-eur", "inv-m9", cur="EUR", agmt="m2", paid=("", ""))
