@@ -7,7 +7,8 @@
 #                            agreement feed knows)
 #   ref_bucket_cppo DIR      fixtures/reconcile/cppo-documented in the delivery layout: one folder per
 #                            recipient, the months of the rows, settle's offer file and bank lines
-#                            beside, and an agreement feed for its two agreements
+#                            beside, and an agreement feed for its two agreements; the feeds' accounts
+#                            in their opaque form with an account feed per recipient folder
 #   ref_bucket_terms DIR     fixtures/offer-terms/make.py usage-tax (every feed in its real column
 #                            set) in the delivery layout, with settle's offer file and metering log
 #   ref_bucket_terms_night2 DIR  the next night of ref_bucket_terms: later revisions appended
@@ -160,6 +161,48 @@ ref_bucket_cppo() { # DIR
 	} >"$dir/777788889999/agreementfeed_v1/year=2018/month=12/data.csv"
 	cp "$src/offers.csv" "$dir/offers.csv"
 	cp "$src/bank_deposits.csv" "$dir/bank_deposits.csv"
+	_ref_opaque_accounts "$dir"
+}
+
+_ref_opaque_accounts() { # DIR: the accounts of a bucket's feeds in their opaque form (SDDS.md: the
+	# feeds write account_id, people and settle's own files the 12-digit number): every 12-digit
+	# id in the billing event and agreement feeds becomes a 42-character account_id, and each
+	# recipient folder gets the account feed that maps them back. settle's offer file and bank
+	# lines keep the numbers (SPEC §1: both forms are one account).
+	python3 - "$1" <<'PY'
+import csv, os, re, sys
+d = sys.argv[1]
+cols = {"billingeventfeed_v1": ("recipient_account_id", "from_account_id", "to_account_id", "end_user_account_id"),
+        "agreementfeed_v1": ("proposer_account_id", "acceptor_account_id")}
+seen = {}
+def opaque(n):
+    return seen.setdefault(n, "Op" + n + "zQ" * 14)
+roots = set()
+for root, _, files in os.walk(d):
+    parts = root.split(os.sep)
+    feed = next((p for p in parts if p in cols), None)
+    if feed is None or "data.csv" not in files:
+        continue
+    roots.add(os.sep.join(parts[:parts.index(feed)]))
+    path = os.path.join(root, "data.csv")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    ix = [rows[0].index(c) for c in cols[feed] if c in rows[0]]
+    for r in rows[1:]:
+        for i in ix:
+            if re.fullmatch(r"[0-9]{12}", r[i]):
+                r[i] = opaque(r[i])
+    with open(path, "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+for root in sorted(roots):
+    out = os.path.join(root, "accountfeed_v1", "year=2010", "month=01")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "data.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow("account_id,aws_account_id,encrypted_account_id,mailing_address_id,tax_address_id,tax_registration_number,tax_legal_name,catalog,valid_from,insert_date,update_date,delete_date".split(","))
+        for n, o in sorted(seen.items()):
+            w.writerow([o, n, "", "", "", "", "", "AWSMarketplace", "2010-01-01T00:00:00Z", "2010-01-01T00:00:00Z", "", ""])
+PY
 }
 
 ref_bucket_terms() { # DIR
