@@ -5,9 +5,11 @@
 # translated to PostgreSQL in tests/reference/*.sql and run on the same raw rows: each bucket's
 # data.csv files are \copy-loaded into text tables (tests/reference/load.sh), independently of
 # settle's loader, after `settle nightly` read the same bucket. Buckets (tests/reference/buckets.sh):
-# fixtures/sdds-bucket, the documented CPPO example, the offer-terms feeds (every feed in its real
-# column set; a second night brings later revisions of a tax item and a daily usage row), and a
-# bench/gen month. docs/reference-queries.md maps each query to settle's files and explains every
+# fixtures/sdds-bucket, the documented CPPO example (opaque account ids), the offer-terms feeds
+# (every feed in its real column set; a second night brings later revisions of a tax item and a
+# daily usage row), the months bucket (four nights: forgiveness and refunds in a later month,
+# failures in both formats, a paid currency, a late row, a revision across month end, a later
+# payout whose lines carry no reference), and a bench/gen month. docs/reference-queries.md maps each query to settle's files and explains every
 # place where settle differs on purpose.
 #
 # Every check is a query that lists the rows where the two disagree: PASS when it lists none.
