@@ -646,6 +646,52 @@ $$;
 CREATE FUNCTION settle.periods_touched(after_file_id bigint, through_file_id bigint, deposit_window_days integer) RETURNS SETOF text
     LANGUAGE sql STABLE
     AS $$
+    SELECT p FROM settle.periods_touched_rows(after_file_id, through_file_id, deposit_window_days) p
+    UNION
+    -- the months of the earlier versions of the keys the new files revise
+    SELECT to_char(date_trunc('month', o.invoice_date AT TIME ZONE 'UTC'), 'YYYY-MM')
+    FROM settle.billing_event o
+    WHERE o.file_id <= after_file_id AND o.invoice_date IS NOT NULL
+      AND o.billing_event_id IN (SELECT n.billing_event_id FROM settle.billing_event n
+                                 WHERE n.file_id > after_file_id AND n.file_id <= through_file_id)
+    UNION
+    -- payout lines without transaction_reference_id (SPEC §3.1: they take their parent's), new or
+    -- of a payout that newly failed: the months of their parents' charge groups (SPEC §4.5),
+    -- which periods_touched_rows finds for lines with a reference only
+    (WITH refless AS MATERIALIZED (
+        SELECT l.parent_billing_event_id FROM settle.billing_event l
+        WHERE l.file_id > after_file_id AND l.file_id <= through_file_id
+          AND l.action = 'DISBURSED' AND l.transaction_reference_id IS NULL
+          AND l.parent_billing_event_id IS NOT NULL
+          AND l.transaction_type NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')
+        UNION
+        SELECT l.parent_billing_event_id
+        FROM settle.billing_event f JOIN settle.billing_event l
+          ON l.recipient_account_id = f.recipient_account_id
+         AND l.disbursement_billing_event_id = f.parent_billing_event_id
+        WHERE f.file_id > after_file_id AND f.file_id <= through_file_id
+          AND f.transaction_type = 'DISBURSEMENT_FAILURE'
+          AND l.file_id <= through_file_id AND l.transaction_reference_id IS NULL
+          AND l.parent_billing_event_id IS NOT NULL
+     )
+     SELECT to_char(date_trunc('month', g.invoice_date AT TIME ZONE 'UTC'), 'YYYY-MM')
+     FROM settle.billing_event g
+     WHERE EXISTS (SELECT 1 FROM refless)  -- a one-time filter: no scan on nights without them
+       AND g.action IN ('INVOICED', 'FORGIVEN') AND g.file_id <= through_file_id
+       AND (g.recipient_account_id, g.transaction_reference_id, g.currency) IN (
+           SELECT p.recipient_account_id, p.transaction_reference_id, p.currency
+           FROM settle.billing_event p
+           WHERE p.file_id <= through_file_id AND p.transaction_reference_id IS NOT NULL
+             AND p.billing_event_id IN (SELECT r.parent_billing_event_id FROM refless r)))
+$$;
+
+--
+-- Name: periods_touched_rows(bigint, bigint, integer); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.periods_touched_rows(after_file_id bigint, through_file_id bigint, deposit_window_days integer) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    AS $$
     WITH be_span AS (
         SELECT date_trunc('month', min(invoice_date) AT TIME ZONE 'UTC') AS lo,
                date_trunc('month', max(invoice_date) AT TIME ZONE 'UTC') AS hi

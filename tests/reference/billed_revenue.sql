@@ -26,7 +26,8 @@
 -- - PostgreSQL names are at most 63 bytes: the original's suffixes _this_disbursement_id_or_invoiced
 --   and _this_disbursement_id_or_invoiced_or_collected are shortened to _this_disb_or_inv and
 --   _this_disb_or_inv_or_coll.
--- Output: table ref.report_line_items (the chain up to the disbursement flag, every row of
+-- Output: table ref.categorized_row (the chain up to billing_event_with_categorized_transaction,
+-- one row per billing event kept), table ref.report_line_items (the chain up to the disbursement flag, every row of
 -- line_items_aggregated; collections_and_disbursements.sql reads it, the chain of that query being
 -- this one's to the letter), and table ref.billed_revenue_line, one row per line item of the report (its key,
 -- internal_buyer_invoice_line_item_surrogate_id_with_currency, is silent_internal_report_transaction
@@ -37,7 +38,12 @@
 
 DROP TABLE IF EXISTS ref.billed_revenue_line;
 DROP TABLE IF EXISTS ref.report_line_items;
-CREATE TABLE ref.report_line_items AS
+DROP TABLE IF EXISTS ref.categorized_row;
+-- The chain is cut in two statements after billing_event_with_categorized_transaction, whose rows
+-- are kept as table ref.categorized_row (a comparison aid: one row per billing event the report
+-- keeps, with its categorized amounts and its own invoice_date, so the test can also sum a line
+-- item per month of its rows, see docs/reference-queries.md "Line items across months").
+CREATE TABLE ref.categorized_row AS
 with
 -- billed_revenue_report.sql: agreements_with_uni_temporal_data
 agreements_with_uni_temporal_data as (
@@ -316,7 +322,12 @@ select
          then disbursement_amount else 0 end as seller_net_part_disbursement_currency
 from
     billing_event_with_business_flags as bl
-),
+)
+select * from billing_event_with_categorized_transaction;
+
+CREATE TABLE ref.report_line_items AS
+with
+billing_event_with_categorized_transaction as (select * from ref.categorized_row),
 -- billed_revenue_report.sql: line_items_aggregated (the only GROUP BY of the chain)
 line_items_aggregated as (
 select
