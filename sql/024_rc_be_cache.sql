@@ -4,16 +4,16 @@
 -- reconcile reads the current versions of every billing event at its as-of into pg_temp.rc_be
 -- (src/reconcile.c). Which version of a billing_event_id is current depends only on that id's
 -- visible rows; the derived columns on the account map (SPEC §1) and, for DISBURSED lines without a
--- reference, on their parent's current version (SPEC §3.1). So when the files visible to the new
--- run are those of the cached run plus new ones, the account map is the same and no line borrows a
--- parent's reference, the new rc_be is the cached rows minus the ids of the new files' rows, plus
--- those ids' current rows computed as always. Anything else (a retraction, an earlier as-of,
+-- reference, on their parent's current reference (SPEC §3.1). So when the files visible to the new
+-- run are those of the cached run plus new ones and the account map is the same, the new rc_be is
+-- the cached rows minus the ids of the new files' rows and of the lines whose parent's reference
+-- changed, plus those ids' current rows computed as always. Anything else (a retraction, an earlier as-of,
 -- another settle binary or rc_be query, a changed account map) is a full recompute, which then
 -- refreshes the cache. docs/reconcile.md "Incremental current versions".
 --
 -- Derived, not results: nothing reads these tables but reconcile, in its own transaction and under
 -- the run lock, so a killed run leaves them as before. Unlogged, like settle.rc_winner: a server
--- crash empties all four together (the state row with them), and an empty state is a full
+-- crash empties all of them together (the state row with them), and an empty state is a full
 -- recompute.
 
 -- The rows of pg_temp.rc_be (reconcile.c rc_be_sql), in its column order, without its order.
@@ -59,6 +59,13 @@ CREATE UNLOGGED TABLE settle.rc_be_cache_file (
 CREATE UNLOGGED TABLE settle.rc_be_cache_account (
     id          text PRIMARY KEY,
     account_key text NOT NULL
+);
+
+-- The parents' references the cached rows borrowed (settle.rc_parent_ref of that run, SPEC §3.1):
+-- a line whose parent's entry differs now is read again.
+CREATE UNLOGGED TABLE settle.rc_be_cache_parent (
+    billing_event_id         text PRIMARY KEY,
+    transaction_reference_id text NOT NULL
 );
 
 -- The billing_event_ids of the new files' rows, for the one run filling it (a regular table, not

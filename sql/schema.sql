@@ -1781,6 +1781,15 @@ CREATE UNLOGGED TABLE settle.rc_be_cache_file (
 );
 
 --
+-- Name: rc_be_cache_parent; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_be_cache_parent (
+    billing_event_id text NOT NULL,
+    transaction_reference_id text NOT NULL
+);
+
+--
 -- Name: rc_be_cache_state; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -2059,6 +2068,13 @@ ALTER TABLE ONLY settle.rc_be_cache_account
 
 ALTER TABLE ONLY settle.rc_be_cache_file
     ADD CONSTRAINT rc_be_cache_file_pkey PRIMARY KEY (file_id);
+
+--
+-- Name: rc_be_cache_parent rc_be_cache_parent_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.rc_be_cache_parent
+    ADD CONSTRAINT rc_be_cache_parent_pkey PRIMARY KEY (billing_event_id);
 
 --
 -- Name: rc_new_key rc_new_key_pkey; Type: CONSTRAINT; Schema: settle; Owner: -

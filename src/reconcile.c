@@ -115,11 +115,12 @@ static const char rc_be_sql[] =
  * Which version of a billing_event_id is current at as-of depends only on that id's visible rows
  * (settle.billing_event_winners), and a row of rc_be on its version, the account map (SPEC §1) and,
  * for a DISBURSED line without a reference, its parent's current version (SPEC §3.1). The last
- * run's rc_be is kept in settle.rc_be_cache with the files it saw and the account map it used.
- * When every one of those files is still visible, the account map is the same, no line needs its
- * parent's reference, the as-of is not earlier and the query is the same, an id without a row in
- * the files new since then has the same current row as in the cache: only the new files' ids are
- * read again (rc_be_new_sql, rc_be_sql's own rows restricted to them) and the rest is copied.
+ * run's rc_be is kept in settle.rc_be_cache with the files it saw, the account map and the
+ * parents' references it used. When every one of those files is still visible, the account map
+ * is the same, the as-of is not earlier and the query is the same, an id without a row in the
+ * files new since then, and not a line whose parent's reference changed, has the same current
+ * row as in the cache: only those ids are read again (rc_be_new_sql, rc_be_sql's own rows
+ * restricted to them) and the rest is copied.
  * Everything else is the full rc_be_sql, which then refreshes the cache. SETTLE_RECONCILE_FULL=1
  * forces the full computation (the equivalence test tests/integration/test_incremental_nights.sh
  * compares both; auditors' reruns go back to an earlier as-of, which is full anyway).
@@ -179,8 +180,19 @@ static const char rc_be_cache_update_sql[] =
 	"DELETE FROM settle.rc_new_key;"
 	"INSERT INTO settle.rc_new_key SELECT DISTINCT n.billing_event_id FROM settle.billing_event n"
 	" WHERE n.file_id IN (SELECT f.file_id FROM pg_temp.rc_new_file f);"
+	/* SPEC §3.1: the lines whose parent's current reference is not the one their cached row
+	 * borrowed (any stored version of such a line: reading an id again is never wrong) */
+	"INSERT INTO settle.rc_new_key SELECT DISTINCT c.billing_event_id FROM settle.billing_event c"
+	" WHERE c.action = 'DISBURSED' AND c.transaction_reference_id IS NULL AND c.parent_billing_event_id IN ("
+	"   (SELECT p.billing_event_id FROM settle.rc_parent_ref p"
+	"    EXCEPT SELECT q.billing_event_id FROM settle.rc_parent_ref p"
+	"      JOIN settle.rc_be_cache_parent q USING (billing_event_id, transaction_reference_id))"
+	"   UNION (SELECT q.billing_event_id FROM settle.rc_be_cache_parent q"
+	"    EXCEPT SELECT p.billing_event_id FROM settle.rc_parent_ref p))"
+	" ON CONFLICT DO NOTHING;"
 	"ANALYZE settle.rc_new_key;"
-	"DELETE FROM settle.rc_be_cache c WHERE c." ASOF_BE_ID " IN (SELECT k.billing_event_id FROM settle.rc_new_key k);";
+	"DELETE FROM settle.rc_be_cache c WHERE c." ASOF_BE_ID " IN (SELECT k.billing_event_id FROM settle.rc_new_key k);"
+	"DELETE FROM settle.rc_be_cache_parent; INSERT INTO settle.rc_be_cache_parent SELECT * FROM settle.rc_parent_ref;";
 static const char rc_be_cache_update_tail_sql[] =
 	"INSERT INTO settle.rc_be_cache_file SELECT f.file_id FROM pg_temp.rc_new_file f;"
 	"DROP TABLE pg_temp.rc_new_file; DELETE FROM settle.rc_new_key;";
@@ -194,10 +206,12 @@ static const char rc_be_cache_columns_sql[] =
 	"        FROM pg_attribute a WHERE a.attrelid = 'settle.rc_be_cache'::regclass AND a.attnum > 0"
 	"          AND NOT a.attisdropped)";
 static const char rc_be_cache_clear_sql[] =
-	"TRUNCATE settle.rc_be_cache, settle.rc_be_cache_state, settle.rc_be_cache_file, settle.rc_be_cache_account";
+	"TRUNCATE settle.rc_be_cache, settle.rc_be_cache_state, settle.rc_be_cache_file, settle.rc_be_cache_account,"
+	" settle.rc_be_cache_parent";
 static const char rc_be_cache_fill_sql[] =
 	"INSERT INTO settle.rc_be_cache SELECT * FROM pg_temp.rc_be;"
-	"INSERT INTO settle.rc_be_cache_account SELECT id, account_key FROM settle.rc_account;";
+	"INSERT INTO settle.rc_be_cache_account SELECT id, account_key FROM settle.rc_account;"
+	"INSERT INTO settle.rc_be_cache_parent SELECT * FROM settle.rc_parent_ref;";
 static const char rc_be_cache_files_sql[] =
 	"INSERT INTO settle.rc_be_cache_file SELECT DISTINCT v.file_id FROM settle.visible_files($1::timestamptz) v";
 static const char rc_be_cache_state_sql[] =
@@ -219,11 +233,10 @@ static int rc_exec_params(struct db *db, const char *sql, int n, const char *con
 }
 
 /* rc_be from the cache brought up to date (*done = 1), or nothing when it may not serve. */
-static int rc_be_incremental(struct db *db, const char *as_of, const char *digest, int parents, int *done,
-			     struct err *e)
+static int rc_be_incremental(struct db *db, const char *as_of, const char *digest, int *done, struct err *e)
 {
 	*done = 0;
-	if (parents || rc_full_forced())
+	if (rc_full_forced())
 		return 0;
 	const char *params[] = { as_of, digest };
 	int usable;
@@ -248,15 +261,14 @@ static int rc_be_incremental(struct db *db, const char *as_of, const char *diges
 }
 
 /* After rc_be_sql: the cache holds its rows for the next run. */
-static int rc_be_cache_refresh(struct db *db, const char *as_of, const char *digest, int parents, struct err *e)
+static int rc_be_cache_refresh(struct db *db, const char *as_of, const char *digest, struct err *e)
 {
 	double t0 = log_clock();
 	if (db_exec(db, rc_be_cache_clear_sql, e) < 0)
 		return -1;
 	int same = 0;
-	/* A cache no run could use is not written: lines borrowing their parent's reference, or a
-	 * forced full computation (which must not be slower than before for its own sake). */
-	if (parents || rc_full_forced())
+	/* A forced full computation writes none (it must cost what it did before the cache). */
+	if (rc_full_forced())
 		return 0;
 	if (db_query_bool(db, rc_be_cache_columns_sql, 0, NULL, &same, e) < 0)
 		return -1;
@@ -401,14 +413,14 @@ static int rc_current_events(struct db *db, int64_t as_of_us, int *reused, struc
 	}
 	char digest[33];
 	int incremental;
-	if (rc_be_digest(db, digest, e) < 0 || rc_be_incremental(db, as_of, digest, parents, &incremental, e) < 0)
+	if (rc_be_digest(db, digest, e) < 0 || rc_be_incremental(db, as_of, digest, &incremental, e) < 0)
 		return -1;
 	if (!incremental) {
 		res = db_query(db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
 		if (!res)
 			return -1;
 		PQclear(res);
-		if (rc_be_cache_refresh(db, as_of, digest, parents, e) < 0)
+		if (rc_be_cache_refresh(db, as_of, digest, e) < 0)
 			return -1;
 	}
 	res = db_query(db, "INSERT INTO pg_temp.rc_state VALUES ($1::timestamptz)", 1, params, PGRES_COMMAND_OK, e);

@@ -49,7 +49,18 @@ sed -n "2,$((per + 1))p" "$src" | awk -F, -v OFS=, '
 		print
 		if (n == 1) { $1 = $1 "-sep"; $19 = "2026-09-29T12:00:00Z"; print }
 	}' >>"$late"
-check "the late file holds new versions" test "$(wc -l <"$late")" -gt 20
+# SPEC §3.1: a DISBURSED line without a reference takes its parent's (night 3), and that parent
+# gets a new version under another reference (night 4): the line's row must follow it, though
+# its own id has no new row.
+parent=$(sed -n "2,$((per + 1))p" "$src" | awk -F, '$12 == "INVOICED" && $13 == "AWS_REV_SHARE" { print $1; exit }')
+sed -n "2,$((per + 1))p" "$src" | awk -F, -v OFS=, -v p="$parent" '
+	$12 == "DISBURSED" && $13 == "AWS_REV_SHARE" { $1 = "be-pline"; $14 = p; $25 = ""; print; exit }' >>"$late"
+late2=$work/late2.csv
+head -n 1 "$src" >"$late2"
+sed -n "2,$((per + 1))p" "$src" | awk -F, -v OFS=, -v p="$parent" '
+	$1 == p { $3 = "2026-11-16T00:00:00Z"; $5 = "2026-11-16T00:00:00Z"; $25 = $25 "-pmoved"; print; exit }' >>"$late2"
+check "the late file holds new versions and a line without a reference" \
+	sh -c "[ $(wc -l <"$late") -gt 20 ] && grep -q '^be-pline,' '$late' && [ $(wc -l <"$late2") = 2 ]"
 
 night() { # K AS_OF: night K on both sides; sets rc_inc, rc_full
 	local k=$1 asof=$2
@@ -73,6 +84,7 @@ for k in $(seq $nights); do
 	head -n $((1 + k * per)) "$src" >"$work/part"
 	put "$work/part" "$rel"
 	[ "$k" = 3 ] && put "$late" "late/billing_event_late.csv"
+	[ "$k" = 4 ] && put "$late2" "late/billing_event_late2.csv"
 	night "$k" "2026-11-2${k}T06:00:00Z"
 	check "night $k: both sides ran (exit $rc_inc / $rc_full)" \
 		sh -c "[ $rc_inc = $rc_full ] && { [ $rc_inc = 0 ] || [ $rc_inc = 4 ]; }"
@@ -87,6 +99,9 @@ for k in $(seq $nights); do
 done
 check "the incremental side read only the new ids after night 1" \
 	test "$(grep -c 'current versions: new' "$work/inc-4.err")" = 1
+check "the line without a reference followed its parent's new reference" \
+	test "$("$PG_TEST_BINDIR/psql" -X -A -t "$DB_INC" -c "SELECT tref FROM settle.rc_be_cache WHERE beid = 'be-pline'")" = \
+	"$("$PG_TEST_BINDIR/psql" -X -A -t "$DB_INC" -c "SELECT transaction_reference_id FROM settle.billing_event WHERE billing_event_id = '$parent' ORDER BY file_id DESC LIMIT 1")"
 check "the month's periods were written" test -f "$work/inc/out/2026-10/MANIFEST" -a -f "$work/inc/out/2026-09/MANIFEST"
 
 # A retraction: the cached files are no longer all visible, so the next night is full, and still
