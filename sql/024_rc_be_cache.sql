@@ -44,7 +44,8 @@ CREATE UNLOGGED TABLE settle.rc_be_cache (
 );
 
 -- What the cached rows are: the as-of and the query that computed them (a digest of reconcile's SQL
--- text and the settle version, so a changed binary never reuses another's rows). At most one row.
+-- text, the settle version and every function of the schema, so neither a changed binary nor a
+-- later migration reuses another's rows). At most one row.
 CREATE UNLOGGED TABLE settle.rc_be_cache_state (
     as_of        timestamptz NOT NULL,
     query_digest text        NOT NULL

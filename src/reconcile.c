@@ -131,8 +131,13 @@ static const char rc_be_new_sql[] =
 static const char rc_be_cached_sql[] =
 	"CREATE TEMP TABLE rc_be ON COMMIT DROP AS SELECT * FROM settle.rc_be_cache ORDER BY " RC_GROUP_ORDER;
 
-/* The digest of what computes rc_be: a cache written by another binary or query is never used. */
-static const char rc_be_digest_sql[] = "SELECT md5($1)";
+/* The digest of what computes rc_be: a cache written by another binary or query, or before a
+ * migration changed any settle function it calls (the version resolution, visible_files,
+ * account_ident, ...: every function of the schema, to be sure), is never used. */
+static const char rc_be_digest_sql[] =
+	"SELECT md5($1 || chr(31) || coalesce((SELECT string_agg(p.oid::regprocedure::text || chr(30) || p.prosrc, chr(31)"
+	"                                          ORDER BY p.oid::regprocedure::text COLLATE \"C\")"
+	"                                      FROM pg_proc p WHERE p.pronamespace = 'settle'::regnamespace), ''))";
 
 static int rc_be_digest(struct db *db, char out[33], struct err *e)
 {
