@@ -393,14 +393,20 @@ static int rc_current_events(struct db *db, int64_t as_of_us, int *reused, struc
 		    "CREATE TEMP TABLE rc_state (as_of timestamptz NOT NULL) ON COMMIT DROP",
 		    e) < 0)
 		return -1;
+	/* SETTLE_RECONCILE_TIMING: the parts of "current versions" (bench/README.md) */
+	double t0 = log_clock();
 	if (db_exec(db, rc_be_prepare_sql, e) < 0)
 		return -1;
+	log_phase("reconcile", "-", "current versions: keys", t0);
+	t0 = log_clock();
 	PGresult *res = db_query(db, rc_winner_sql, 1, params, PGRES_COMMAND_OK, e);
 	if (!res)
 		return -1;
 	PQclear(res);
 	if (db_exec(db, "ANALYZE settle.rc_winner", e) < 0)
 		return -1;
+	log_phase("reconcile", "-", "current versions: winners", t0);
+	t0 = log_clock();
 	res = db_query(db, rc_account_sql, 1, params, PGRES_COMMAND_OK, e);
 	if (!res)
 		return -1;
@@ -416,15 +422,18 @@ static int rc_current_events(struct db *db, int64_t as_of_us, int *reused, struc
 			return -1;
 		PQclear(res);
 	}
+	log_phase("reconcile", "-", "current versions: accounts", t0);
 	char digest[33];
 	int incremental;
 	if (rc_be_digest(db, digest, e) < 0 || rc_be_incremental(db, as_of, digest, &incremental, e) < 0)
 		return -1;
 	if (!incremental) {
+		t0 = log_clock();
 		res = db_query(db, rc_be_sql, 1, params, PGRES_COMMAND_OK, e);
 		if (!res)
 			return -1;
 		PQclear(res);
+		log_phase("reconcile", "-", "current versions: all", t0);
 		if (rc_be_cache_refresh(db, as_of, digest, e) < 0)
 			return -1;
 	}
