@@ -10,6 +10,10 @@
  * names out (insights.c's timing_sql, reconcile_payouts.c, reconcile_tax.c, two queries of
  * reconcile.c): they move to the macros as they are next edited.
  *
+ * settle.rc_be_cache (sql/024_rc_be_cache.sql) keeps the rows of the last run for the next: its
+ * columns are these, in this order; reconcile compares the two tables' columns at run time and
+ * recomputes in full when they differ, so a column added here needs it there too (a migration).
+ *
  * Days are UTC days since 1970-01-01 (int; sessions run with TimeZone=UTC); money is int64
  * micros. The table is written in RC_GROUP_ORDER (reconcile_int.h): gh, then the reference.
  */

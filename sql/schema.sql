@@ -1734,6 +1734,79 @@ CREATE UNLOGGED TABLE settle.rc_account (
 );
 
 --
+-- Name: rc_be_cache; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_be_cache (
+    gh bigint,
+    recipient text,
+    beid text,
+    tref text,
+    currency text,
+    action text,
+    ttype text,
+    side text,
+    amount bigint,
+    day integer,
+    usage_day integer,
+    agreement text,
+    offer text,
+    product text,
+    from_acct text,
+    disb_id text,
+    parent_id text,
+    trace text,
+    action_day integer,
+    line_item text,
+    invoice text,
+    paid_amount bigint,
+    paid_currency text
+);
+
+--
+-- Name: rc_be_cache_account; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_be_cache_account (
+    id text NOT NULL,
+    account_key text NOT NULL
+);
+
+--
+-- Name: rc_be_cache_file; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_be_cache_file (
+    file_id bigint NOT NULL
+);
+
+--
+-- Name: rc_be_cache_parent; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_be_cache_parent (
+    billing_event_id text NOT NULL,
+    transaction_reference_id text NOT NULL
+);
+
+--
+-- Name: rc_be_cache_state; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_be_cache_state (
+    as_of timestamp with time zone NOT NULL,
+    query_digest text NOT NULL
+);
+
+--
+-- Name: rc_new_key; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE UNLOGGED TABLE settle.rc_new_key (
+    billing_event_id text NOT NULL
+);
+
+--
 -- Name: rc_parent_ref; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -1981,6 +2054,34 @@ ALTER TABLE ONLY settle.period_failure
 
 ALTER TABLE ONLY settle.rc_account
     ADD CONSTRAINT rc_account_pkey PRIMARY KEY (id);
+
+--
+-- Name: rc_be_cache_account rc_be_cache_account_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.rc_be_cache_account
+    ADD CONSTRAINT rc_be_cache_account_pkey PRIMARY KEY (id);
+
+--
+-- Name: rc_be_cache_file rc_be_cache_file_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.rc_be_cache_file
+    ADD CONSTRAINT rc_be_cache_file_pkey PRIMARY KEY (file_id);
+
+--
+-- Name: rc_be_cache_parent rc_be_cache_parent_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.rc_be_cache_parent
+    ADD CONSTRAINT rc_be_cache_parent_pkey PRIMARY KEY (billing_event_id);
+
+--
+-- Name: rc_new_key rc_new_key_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.rc_new_key
+    ADD CONSTRAINT rc_new_key_pkey PRIMARY KEY (billing_event_id);
 
 --
 -- Name: rc_parent_ref rc_parent_ref_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
