@@ -259,7 +259,7 @@ run_bucket() { # NAME: build, nightly, load, run the reference queries, compare
 	# Night 2 brought only tax item and daily usage revisions: nightly re-reports the month they
 	# touch (settle.periods_touched, SPEC §6), so 2026-10 shows them without a `settle report`.
 	check "$bucket: night 2 re-reported 2026-10 (the period of the revised tax item and usage day)" \
-		grep -Eq 'periods written: ([0-9]{4}-[0-9]{2}[^,]*, )*2026-10' "$work/$bucket.n2.log"
+		grep -Eq 'periods written: ([^ ,]+ )*2026-10( |,|$)' "$work/$bucket.n2.log"
 	check "$bucket: night 2's tax.csv has the revised tax item (t3: DE VAT 50.00)" \
 		test "$(sql "SELECT string_agg(tax_amount, ',') FROM ref.st_tax WHERE period = '2026-10' AND jurisdiction = 'DE' AND tax_type = 'VAT'")" = 50.00
 	check "$bucket: night 2's metering.csv has the revised usage day (users recorded 300)" \
