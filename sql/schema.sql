@@ -712,6 +712,26 @@ CREATE FUNCTION settle.periods_touched_rows(after_file_id bigint, through_file_i
         UNION SELECT date_trunc('month', u.usage_hour AT TIME ZONE 'UTC') FROM settle.metering u
         WHERE u.file_id > after_file_id AND u.file_id <= through_file_id
           AND (SELECT hi > lo + interval '1 month' FROM me_span)
+    ), ti_span AS (
+        SELECT date_trunc('month', min(invoice_date) AT TIME ZONE 'UTC') AS lo,
+               date_trunc('month', max(invoice_date) AT TIME ZONE 'UTC') AS hi, count(*) AS n
+        FROM settle.sdds_tax_item WHERE file_id > after_file_id AND file_id <= through_file_id
+    ), ti_months AS (
+        SELECT lo AS m FROM ti_span WHERE lo IS NOT NULL
+        UNION SELECT hi FROM ti_span WHERE hi IS NOT NULL
+        UNION SELECT date_trunc('month', t.invoice_date AT TIME ZONE 'UTC') FROM settle.sdds_tax_item t
+        WHERE t.file_id > after_file_id AND t.file_id <= through_file_id AND t.invoice_date IS NOT NULL
+          AND (SELECT hi > lo + interval '1 month' FROM ti_span)
+    ), du_span AS (
+        SELECT date_trunc('month', min(usage_date) AT TIME ZONE 'UTC') AS lo,
+               date_trunc('month', max(usage_date) AT TIME ZONE 'UTC') AS hi, count(*) AS n
+        FROM settle.sdds_daily_usage WHERE file_id > after_file_id AND file_id <= through_file_id
+    ), du_months AS (
+        SELECT lo AS m FROM du_span WHERE lo IS NOT NULL
+        UNION SELECT hi FROM du_span WHERE hi IS NOT NULL
+        UNION SELECT date_trunc('month', u.usage_date AT TIME ZONE 'UTC') FROM settle.sdds_daily_usage u
+        WHERE u.file_id > after_file_id AND u.file_id <= through_file_id AND u.usage_date IS NOT NULL
+          AND (SELECT hi > lo + interval '1 month' FROM du_span)
     ), dep_months AS (
         SELECT DISTINCT date_trunc('month', d.value_date)::timestamp AS m FROM settle.bank_deposit d
         WHERE d.file_id > after_file_id AND d.file_id <= through_file_id
@@ -748,6 +768,55 @@ CREATE FUNCTION settle.periods_touched_rows(after_file_id bigint, through_file_i
           AND date_trunc('month', g.invoice_date AT TIME ZONE 'UTC') NOT IN (SELECT m FROM be_months)
           AND (g.recipient_account_id, g.transaction_reference_id, g.currency)
               IN (SELECT recipient_account_id, transaction_reference_id, currency FROM paid)
+    ),
+    -- the reference feeds' new rows, and the agreements (every stored version) they concern
+    ag_all AS MATERIALIZED (
+        SELECT a.agreement_id, a.offer_id, a.proposer_account_id, a.acceptor_account_id,
+               (a.start_time AT TIME ZONE 'UTC')::date AS valid_from,
+               ((a.end_time AT TIME ZONE 'UTC') + interval '1 month')::date AS valid_until
+        FROM settle.sdds_agreement a WHERE a.file_id <= through_file_id
+    ), new_agreement AS (
+        SELECT a.agreement_id FROM settle.sdds_agreement a
+        WHERE a.file_id > after_file_id AND a.file_id <= through_file_id
+    ), new_term AS (
+        SELECT t.agreement_id FROM settle.sdds_agreement_term t
+        WHERE t.file_id > after_file_id AND t.file_id <= through_file_id
+    ), new_offer AS (
+        SELECT o.offer_id FROM settle.sdds_offer o
+        WHERE o.file_id > after_file_id AND o.file_id <= through_file_id
+        UNION SELECT p.offer_id FROM settle.sdds_offer_product p
+        WHERE p.file_id > after_file_id AND p.file_id <= through_file_id
+        UNION SELECT t.offer_id FROM settle.sdds_offer_target t
+        WHERE t.file_id > after_file_id AND t.file_id <= through_file_id
+        UNION SELECT p.offer_id FROM settle.sdds_offer_product p
+        WHERE p.file_id <= through_file_id
+          AND p.product_id IN (SELECT n.product_id FROM settle.sdds_product n
+                               WHERE n.file_id > after_file_id AND n.file_id <= through_file_id)
+    ), new_account AS (
+        SELECT c.account_id FROM settle.sdds_account c
+        WHERE c.file_id > after_file_id AND c.file_id <= through_file_id
+    ), feed_validity AS (
+        SELECT a.valid_from, a.valid_until FROM ag_all a
+        WHERE a.agreement_id IN (SELECT agreement_id FROM new_agreement UNION SELECT agreement_id FROM new_term)
+           OR a.offer_id IN (SELECT offer_id FROM new_offer)
+           OR a.proposer_account_id IN (SELECT account_id FROM new_account)
+           OR a.acceptor_account_id IN (SELECT account_id FROM new_account)
+        UNION ALL  -- rows that concern no stored agreement, and legacy id mappings: open validity
+        SELECT NULL::date, NULL::date
+        WHERE EXISTS (SELECT 1 FROM new_term t WHERE t.agreement_id IS NULL
+                                                   OR t.agreement_id NOT IN (SELECT agreement_id FROM ag_all))
+           OR EXISTS (SELECT 1 FROM new_offer o WHERE o.offer_id IS NULL
+                                                   OR o.offer_id NOT IN (SELECT a.offer_id FROM ag_all a
+                                                                         WHERE a.offer_id IS NOT NULL))
+           OR EXISTS (SELECT 1 FROM new_account c WHERE NOT EXISTS (
+                          SELECT 1 FROM ag_all a WHERE a.proposer_account_id = c.account_id
+                                                    OR a.acceptor_account_id = c.account_id))
+           OR EXISTS (SELECT 1 FROM settle.sdds_product n
+                      WHERE n.file_id > after_file_id AND n.file_id <= through_file_id
+                        AND NOT EXISTS (SELECT 1 FROM settle.sdds_offer_product p JOIN ag_all a ON a.offer_id = p.offer_id
+                                        WHERE p.product_id = n.product_id AND p.file_id <= through_file_id))
+           OR EXISTS (SELECT 1 FROM settle.sdds_legacy_id_mapping l
+                      WHERE l.file_id > after_file_id AND l.file_id <= through_file_id)
     ), validity AS (
         SELECT o.valid_from, o.valid_until FROM settle.offer o
         WHERE o.file_id > after_file_id AND o.file_id <= through_file_id
@@ -755,15 +824,27 @@ CREATE FUNCTION settle.periods_touched_rows(after_file_id bigint, through_file_i
         SELECT o.valid_from, o.valid_until
         FROM settle.offer_dimension d JOIN settle.offer o ON o.offer_id = d.offer_id
         WHERE d.file_id > after_file_id AND d.file_id <= through_file_id AND o.file_id <= through_file_id
+        UNION
+        SELECT v.valid_from, v.valid_until FROM feed_validity v
     ), known_months AS (
         SELECT m FROM be_months UNION SELECT m FROM me_months
+        UNION SELECT m FROM ti_months UNION SELECT m FROM du_months
         UNION SELECT DISTINCT (period || '-01')::timestamp FROM settle.run_period
+    ), first_load_months AS (  -- the first rows of the tax item or daily usage feed: every month
+        SELECT k.m FROM known_months k
+        WHERE ((SELECT n FROM ti_span) > 0
+               AND NOT EXISTS (SELECT 1 FROM settle.sdds_tax_item t WHERE t.file_id <= after_file_id))
+           OR ((SELECT n FROM du_span) > 0
+               AND NOT EXISTS (SELECT 1 FROM settle.sdds_daily_usage u WHERE u.file_id <= after_file_id))
     ), all_months AS (
         SELECT m FROM be_months
         UNION SELECT m FROM me_months
+        UNION SELECT m FROM ti_months
+        UNION SELECT m FROM du_months
         UNION SELECT m FROM dep_months
         UNION SELECT m FROM dep_window_months
         UNION SELECT m FROM paid_months
+        UNION SELECT m FROM first_load_months
         UNION SELECT k.m FROM known_months k JOIN validity v
           ON (v.valid_from IS NULL OR v.valid_from < k.m + interval '1 month')
          AND (v.valid_until IS NULL OR v.valid_until >= k.m)
@@ -2202,61 +2283,61 @@ CREATE INDEX rejected_row_file ON settle.rejected_row USING btree (file_id, line
 -- Name: sdds_account_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_account_file_brin ON settle.sdds_account USING brin (file_id);
+CREATE INDEX sdds_account_file_brin ON settle.sdds_account USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_agreement_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_agreement_file_brin ON settle.sdds_agreement USING brin (file_id);
+CREATE INDEX sdds_agreement_file_brin ON settle.sdds_agreement USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_agreement_term_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_agreement_term_file_brin ON settle.sdds_agreement_term USING brin (file_id);
+CREATE INDEX sdds_agreement_term_file_brin ON settle.sdds_agreement_term USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_daily_usage_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_daily_usage_file_brin ON settle.sdds_daily_usage USING brin (file_id);
+CREATE INDEX sdds_daily_usage_file_brin ON settle.sdds_daily_usage USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_legacy_id_mapping_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_legacy_id_mapping_file_brin ON settle.sdds_legacy_id_mapping USING brin (file_id);
+CREATE INDEX sdds_legacy_id_mapping_file_brin ON settle.sdds_legacy_id_mapping USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_offer_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_offer_file_brin ON settle.sdds_offer USING brin (file_id);
+CREATE INDEX sdds_offer_file_brin ON settle.sdds_offer USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_offer_product_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_offer_product_file_brin ON settle.sdds_offer_product USING brin (file_id);
+CREATE INDEX sdds_offer_product_file_brin ON settle.sdds_offer_product USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_offer_target_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_offer_target_file_brin ON settle.sdds_offer_target USING brin (file_id);
+CREATE INDEX sdds_offer_target_file_brin ON settle.sdds_offer_target USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_product_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_product_file_brin ON settle.sdds_product USING brin (file_id);
+CREATE INDEX sdds_product_file_brin ON settle.sdds_product USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: sdds_tax_item_file_brin; Type: INDEX; Schema: settle; Owner: -
 --
 
-CREATE INDEX sdds_tax_item_file_brin ON settle.sdds_tax_item USING brin (file_id);
+CREATE INDEX sdds_tax_item_file_brin ON settle.sdds_tax_item USING brin (file_id) WITH (autosummarize='on');
 
 --
 -- Name: disbursement_failure disbursement_failure_run_id_fkey; Type: FK CONSTRAINT; Schema: settle; Owner: -

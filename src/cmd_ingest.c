@@ -62,23 +62,27 @@ int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}
-	int quarantined = 0;
+	int quarantined = 0, committed = 0;
 	for (int i = first; i < argc; i++) {
 		struct ingest_result r;
 		if (ingest_file(db, argv[i], &o, &r, &e) < 0) {
 			log_error("%s", e.msg);
-			if (i == first)
-				return e.exit_code ? e.exit_code : EXIT_FAILED;
-			/* Each FILE is its own transaction, so the files before this one are committed:
-			 * not "failed, nothing committed" (1) but partly done (5), as nightly ends when
-			 * an inbox file fails (README "Exit codes"). The later files are not read: the
-			 * ledger's order is the order given ("latest ingested", SPEC §6), so they wait
-			 * for the run that ingests this one first. An interruption keeps 130/143. */
-			log_error("the files before \"%s\" are ingested; ingesting again skips them", argv[i]);
 			if (i + 1 < argc)
 				log_error("%d later file%s not read", argc - i - 1, argc - i - 1 == 1 ? "" : "s");
+			if (!committed) /* SPEC §7: failed, nothing committed (the files before, if any,
+					 * were in the ledger already) */
+				return e.exit_code ? e.exit_code : EXIT_FAILED;
+			/* Each FILE is its own transaction, so the files this command loaded before this
+			 * one are committed: not "failed, nothing committed" (1) but partly done (5), as
+			 * nightly ends when an inbox file fails (README "Exit codes"). The later files are
+			 * not read: the ledger's order is the order given ("latest ingested", SPEC §6),
+			 * so they wait for the run that ingests this one first. An interruption keeps
+			 * 130/143. */
+			log_error("the files before \"%s\" are ingested; ingesting again skips them", argv[i]);
 			return e.exit_code == 0 || e.exit_code == EXIT_FAILED ? EXIT_PARTIAL : e.exit_code;
 		}
+		if (!r.already_ingested) /* loaded, or recorded as rejected whole: in the ledger now */
+			committed = 1;
 		ingest_summary(argv[i], &r);
 		if (r.rows_rejected > 0 || r.file_rejected)
 			quarantined = 1;

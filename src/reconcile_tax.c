@@ -17,7 +17,10 @@
  * FORGIVEN event is checked as the undoing of its line's items: TAX_ITEM_MISMATCH when
  * |(−Σ tax_amount) − event amount| > tol, and never TAX_ITEM_MISSING (the INVOICED event it forgives
  * carries that check). Compared as an INVOICED one, every forgiven tax would differ by twice its
- * amount (docs/reconcile.md "Tax items").
+ * amount (docs/reconcile.md "Tax items"). Should the feed repeat the line's items for the
+ * forgiveness (negated, on the same line item, as it writes refund items), the line's items net
+ * to the net of its events: a line of the period with a FORGIVEN event whose INVOICED and
+ * FORGIVEN events together are within tol of its items' sum raises nothing, for any of its events.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -64,19 +67,31 @@ static const char tax_events_sql[] =
 	"  WHERE be.action IN ('INVOICED', 'FORGIVEN') AND be.day >= $2::int AND be.day < $3::int"
 	"    AND (be.ttype LIKE 'SELLER_TAX_SHARE%' OR be.ttype LIKE 'AWS_TAX_SHARE%'))"
 	/* an event takes its line item's items when some item carries that line item (of whichever
-	 * party), else its invoice's and reference's */
-	" SELECT ev.beid, ev.recipient, ev.tref, ev.currency, ev.amount, ev.day,"
-	"        coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.n_aws ELSE li.n_seller END"
-	"                      ELSE CASE WHEN ev.aws THEN ir.n_aws ELSE ir.n_seller END END, 0),"
-	"        coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.s_aws ELSE li.s_seller END"
-	"                      ELSE CASE WHEN ev.aws THEN ir.s_aws ELSE ir.s_seller END END, 0)::text,"
-	"        CASE WHEN li.line_item_id IS NOT NULL THEN 'line item' ELSE 'invoice and reference' END, ev.forgiven"
-	" FROM ev"
-	" LEFT JOIN li ON li.line_item_id = ev.line_item"
-	" LEFT JOIN ir ON li.line_item_id IS NULL AND ir.invoice_id = ev.invoice AND ir.transaction_reference_id = ev.tref"
-	" ORDER BY ev.beid COLLATE \"C\", ev.recipient COLLATE \"C\"";
+	 * party), else its invoice's and reference's; lkey names those items */
+	", m AS ("
+	"  SELECT ev.*,"
+	"         CASE WHEN li.line_item_id IS NOT NULL THEN 'l' || li.line_item_id"
+	"              ELSE 'i' || coalesce(ev.invoice, '') || chr(31) || coalesce(ev.tref, '') END AS lkey,"
+	"         coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.n_aws ELSE li.n_seller END"
+	"                       ELSE CASE WHEN ev.aws THEN ir.n_aws ELSE ir.n_seller END END, 0) AS n,"
+	"         coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.s_aws ELSE li.s_seller END"
+	"                       ELSE CASE WHEN ev.aws THEN ir.s_aws ELSE ir.s_seller END END, 0) AS total,"
+	"         CASE WHEN li.line_item_id IS NOT NULL THEN 'line item' ELSE 'invoice and reference' END AS basis"
+	"  FROM ev"
+	"  LEFT JOIN li ON li.line_item_id = ev.line_item"
+	"  LEFT JOIN ir ON li.line_item_id IS NULL AND ir.invoice_id = ev.invoice AND ir.transaction_reference_id = ev.tref)"
+	/* per line (its items, party, recipient and currency): whether the period forgives some of
+	 * it, and the net of its INVOICED and FORGIVEN events */
+	" SELECT m.beid, m.recipient, m.tref, m.currency, m.amount, m.day, m.n, m.total::text, m.basis, m.forgiven,"
+	"        bool_or(m.forgiven) OVER w, (sum(m.amount) OVER w)::text"
+	" FROM m"
+	" WINDOW w AS (PARTITION BY m.lkey, m.aws, m.recipient, m.currency)"
+	" ORDER BY m.beid COLLATE \"C\", m.recipient COLLATE \"C\"";
 
-enum { X_BEID, X_RECIPIENT, X_TREF, X_CURRENCY, X_AMOUNT, X_DAY, X_N, X_TOTAL, X_BASIS, X_FORGIVEN, X_COLS };
+enum {
+	X_BEID, X_RECIPIENT, X_TREF, X_CURRENCY, X_AMOUNT, X_DAY, X_N, X_TOTAL, X_BASIS, X_FORGIVEN,
+	X_LINE_FORGIVEN, X_LINE_NET, X_COLS
+};
 
 /* 2021-08-05 in days since 1970-01-01: from then on every tax event has its tax item. */
 #define TAX_ITEMS_SINCE_DAY 18844
@@ -117,6 +132,20 @@ static int tax_event(struct rc *rc, PGresult *res, int i, struct err *e)
 			 beid, d, PQgetvalue(res, i, X_TREF), a, cur);
 		x.code = "TAX_ITEM_MISSING";
 		return rc_exception_add(rc, &x, e);
+	}
+	/* The tax item feed may follow a forgiveness with items of its own on the same line (the
+	 * invoiced line's items again, negated, as refund items share their forward line item):
+	 * then the line's items net to what its invoiced and forgiven events net to, and none of
+	 * its events is a mismatch (each alone would be: the invoiced tax against items that net
+	 * to less, the forgiveness against their negative). */
+	if (strcmp(PQgetvalue(res, i, X_LINE_FORGIVEN), "t") == 0) {
+		int64_t net, off;
+		if (rio_i64(PQgetvalue(res, i, X_LINE_NET), &net) < 0)
+			return err_set(e, EXIT_FAILED, "tax event %s: the sum of its line's events overflows", beid);
+		if (money_sub(net, total, &off) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "tax event %s: the difference overflows", beid);
+		if (off <= tol && off >= -tol)
+			return 0;
 	}
 	/* a forgiveness undoes its line's items: it is expected to be their negative */
 	int64_t expected = total;

@@ -33,8 +33,19 @@ run_one() { # name, command...
 		failures+=("$name")
 		return
 	fi
+	# grep -c exits 1 on no match and 2 when it cannot read: a log that vanished since the test
+	# above (its directory removed meanwhile) must not read as "0 passed, 0 failed", ok.
+	local gp gf
 	p=$(grep -c '^PASS: ' "$out")
+	gp=$?
 	f=$(grep -c '^FAIL: ' "$out")
+	gf=$?
+	if [ "$gp" -gt 1 ] || [ "$gf" -gt 1 ]; then
+		echo "--- $name: its output $out could not be read"
+		failed=$((failed + 1))
+		failures+=("$name")
+		return
+	fi
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		echo "FAIL: $name: exited with status $rc" >>"$out" || true
 		f=1

@@ -16,11 +16,11 @@ m10=billingeventfeed_v1/year=2026/month=10/data.csv
 m09=billingeventfeed_v1/year=2026/month=09/data.csv
 
 deliver() { # NIGHT: the bucket as synced that night (aws s3 sync rewrites every changed file whole)
-	(cd "$bucket" && find . -type f ! -name NIGHTS) | while read -r f; do
+	(cd "$bucket" && find . -type f) | while read -r f; do
 		mkdir -p "$inbox/$(dirname "$f")"
 		cp "$bucket/$f" "$inbox/$f"
 	done
-	grep -v '^#' "$bucket/NIGHTS" | while read -r p n1 n2 n3; do
+	sed -n '/<!-- nights:begin -->/,/<!-- nights:end -->/{/<!--/!p}' "$bucket.NIGHTS.md" | while read -r p n1 n2 n3; do
 		local n; case $1 in 1) n=$n1 ;; 2) n=$n2 ;; *) n=$n3 ;; esac
 		head -n "$n" "$bucket/$p" >"$inbox/$p"
 	done
@@ -31,6 +31,9 @@ nightly() { # NIGHT: runs it, rc in $rc, stderr in $work/nNIGHT.err
 }
 rows() { sql "SELECT count(*) FROM settle.billing_event"; }
 bad_line_msgs() { cat "$work"/n*.err | grep -c "$m10:4: amount: \"12,50\" is not a decimal number"; }
+
+check "the fixture bucket holds feed files only (used as an inbox, nothing in it is rejected whole)" \
+	test -z "$(cd "$bucket" && find . -type f ! -path './*_v1/year=*/month=*/data.csv')"
 
 # ---- night 1: month 09 complete, month 10 with its first 6 records (one bad), the address feed,
 # an account feed, and a file of no kind.

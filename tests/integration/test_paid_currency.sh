@@ -14,7 +14,9 @@
 #       failed by f4; f4 its own row, undoes P4 by AMOUNT, its reversal line summed
 #   f9  a failure that undoes no payout: its own row, undoes nothing
 #   tr-5 seller tax 10.00 invoiced and forgiven whole (−10.00), one tax item of 10.00: no tax
-#       exception; tr-6 10.00 invoiced, −7.00 forgiven: TAX_ITEM_MISMATCH for the forgiveness only
+#       exception; tr-6 10.00 invoiced, −7.00 forgiven: TAX_ITEM_MISMATCH for the forgiveness only;
+#       tr-7 and tr-8 the same as tr-5 and tr-6, with the feed repeating the line's item negated for
+#       the forgiveness (items 10.00 and −10.00, 10.00 and −7.00): no tax exception
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -91,12 +93,24 @@ rows = [
     inv("c6", "tr-6", "SELLER_REV_SHARE", "100.00"),
     inv("t6", "tr-6", "SELLER_TAX_SHARE", "10.00", line_item_id="li-6", invoice_id="inv-6"),
     inv("t6x", "tr-6", "SELLER_TAX_SHARE", "-7.00", action="FORGIVEN", line_item_id="li-6", invoice_id="inv-6"),
+    inv("c7", "tr-7", "SELLER_REV_SHARE", "100.00"),
+    inv("t7", "tr-7", "SELLER_TAX_SHARE", "10.00", line_item_id="li-7", invoice_id="inv-7"),
+    inv("t7x", "tr-7", "SELLER_TAX_SHARE", "-10.00", action="FORGIVEN", line_item_id="li-7", invoice_id="inv-7"),
+    inv("c8", "tr-8", "SELLER_REV_SHARE", "100.00"),
+    inv("t8", "tr-8", "SELLER_TAX_SHARE", "10.00", line_item_id="li-8", invoice_id="inv-8"),
+    inv("t8x", "tr-8", "SELLER_TAX_SHARE", "-7.00", action="FORGIVEN", line_item_id="li-8", invoice_id="inv-8"),
 ]
 tax = [dict(tax_item_id="ti-" + li, invoice_id="inv-" + li[3:], line_item_id=li, product_id="prod-1",
             invoice_date="2026-10-01T00:00:00Z", transaction_reference_id="tr-" + li[3:],
             transaction_type_code="AWS/Marketplace/Charge", tax_liable_party="Seller", tax_type_code="SalesTax",
             taxed_jurisdiction="WASHINGTON", tax_jurisdiction_rate="0.1", tax_amount="10.00", tax_currency="USD",
-            valid_from="2026-10-01T00:00:00Z", insert_date="2026-10-01T00:00:00Z") for li in ("li-5", "li-6")]
+            valid_from="2026-10-01T00:00:00Z", insert_date="2026-10-01T00:00:00Z")
+       for li in ("li-5", "li-6", "li-7", "li-8")]
+# tr-7 and tr-8: the feed repeats the line's item for the forgiveness, negated (as refund items
+# share their forward line item)
+for li, amount in (("li-7", "-10.00"), ("li-8", "-7.00")):
+    tax.append(dict(tax[-1], tax_item_id="ti-" + li + "-forgiven", line_item_id=li, invoice_id="inv-" + li[3:],
+                    transaction_reference_id="tr-" + li[3:], tax_amount=amount))
 for name, data in (("billingeventfeed_v1", rows), ("taxitemfeed_v1", tax)):
     with open(os.path.join(d, name + ".csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n"); w.writerow(COLS[name] + H)
@@ -158,6 +172,10 @@ check "a tax wholly forgiven raises nothing" sh -c "! grep -Eq '^2026-10,TAX_ITE
 check "a tax forgiven in part: TAX_ITEM_MISMATCH for the forgiveness, expected -10.00, actual -7.00" \
 	sh -c "grep -q '^2026-10,TAX_ITEM_MISMATCH,t6x,400000000001,[^,]*,[^,]*,USD,-10.00,-7.00,3.00,' '$set_dir/exceptions.csv'"
 check "the invoiced tax of tr-6 matches its item" sh -c "! grep -q '^2026-10,TAX_ITEM_[A-Z]*,t6,' '$set_dir/exceptions.csv'"
+check "a tax forgiven whole whose item the feed repeats for the forgiveness (10.00, -10.00): nothing raised" \
+	sh -c "! grep -Eq '^2026-10,TAX_ITEM_[A-Z]*,t7x?,' '$set_dir/exceptions.csv'"
+check "a tax forgiven in part with the feed's item for the forgiveness (10.00, -7.00): nothing raised" \
+	sh -c "! grep -Eq '^2026-10,TAX_ITEM_[A-Z]*,t8x?,' '$set_dir/exceptions.csv'"
 
 # the workbook still ties out with failure rows and paid amounts on its Disbursements sheet
 py=/usr/bin/python3
