@@ -144,3 +144,22 @@ done
 check "agreements take the offer revision of their acceptance; a backdated one the first revision" \
 	test "$(sql "SELECT string_agg(agreement_id || ':' || resale_authorization_id, ',' ORDER BY agreement_id)
 		FROM settle.offer_derived_asof(now()) WHERE offer_id = 'offer-5'")" = "agmt-5a:ra-5a,agmt-5b:ra-5a,agmt-5c:ra-5b"
+
+# settle status: usage prices per dimension with their source (SPEC §3.3): offer-3's rate card,
+# with the offer_dimension file overriding one of its two dimensions and adding one
+printf 'offer_id,dimension,unit_price\noffer-3,gb,11.00\noffer-3,seats,4.00\n' >"$work/dims.csv"
+check "an offer_dimension file ingests" settle ingest --kind offer_dimension "$work/dims.csv"
+# a resale authorization row that applies to no offer (a typo): status names it (docs/offers.md)
+printf 'offer_id,resale_authorization_id,markup_pct,listing_fee_pct\n,ra-typo,25,0.2\n' >"$work/ra-typo.csv"
+check "an authorization row for no offer ingests" settle ingest --kind offer "$work/ra-typo.csv"
+settle status >"$work/status3" 2>&1
+check "status lists the usage prices" grep -q '^usage prices' "$work/status3"
+check "status: a price from the rate card" \
+	grep -qE '^  offer-3 +users +0\.0025 +agreement term feed \(rate card\)$' "$work/status3"
+check "status: the offer_dimension file's price over the rate card's" \
+	grep -qE '^  offer-3 +gb +11\.00 +offer_dimension file \(rate card: 12\.5\)$' "$work/status3"
+check "status: a price from the offer_dimension file alone" \
+	grep -qE '^  offer-3 +seats +4\.00 +offer_dimension file$' "$work/status3"
+check "status: the authorization row that applies to no offer" \
+	grep -q '^  resale authorization ra-typo (ra-typo.csv line 2): applies to no offer' "$work/status3"
+check "status: the used authorization row is not listed as unused" sh -c "! grep -q 'resale authorization ra-1 .*applies to no offer' '$work/status3'"
