@@ -75,6 +75,8 @@ night b2
 check "B: the failure's night re-reports 2026-10 ($written)" test "$written" = "2026-10 2026-11"
 check "B: 2026-10 shows P1 failed" grep -q '^2026-10,PAYOUT,P1,.*,FAILED,' "$out/2026-10/disbursements.csv"
 check "B: ... and DISBURSEMENT_FAILED for P1" grep -q '^2026-10,DISBURSEMENT_FAILED,P1,' "$out/2026-10/exceptions.csv"
+check "B: the failure's row without reversal lines: lines 0, lines_total and difference empty (SPEC §8)" \
+	grep -q "^2026-11,FAILURE,F1,2026-11-03,$S,USD,-100.00,,,0,FAILURE,,P1,PARENT," "$out/2026-11/disbursements.csv"
 
 # --- C: an earlier month's aging, paid and failed in later files ----------------------------
 setup c
