@@ -47,3 +47,33 @@ check "Z: ... expected 0.00 (no known charge), actual 77.00" \
 	grep -q "^2026-10,PAYOUT_MISMATCH,PZ,$S,,,USD,0.00,77.00,77.00,.*settle.* no known charge" "$work/z/out/2026-10/exceptions.csv"
 check "Z: disbursements.csv shows PZ as MISMATCH" grep -q '^2026-10,PAYOUT,PZ,.*,MISMATCH,' "$work/z/out/2026-10/disbursements.csv"
 check "Z: a payout without lines is not an unjoined line" sh -c "! grep -q ',PAYOUT_MISMATCH,PQ,' '$work/z/out/2026-10/exceptions.csv'"
+
+# --- I: deposits and metering in the other id form (SPEC §1, §3.4, §3.5) -------------------
+# The seller's feed names it by its 42-character account_id; its bank statement by its 12-digit
+# number; the offer file names the buyer by its number, the metering log by its account_id. The
+# account feed joins both forms: the deposit matches the payout, the metering the offer.
+newdb i
+B42=bUyEr0000AccountIdOfTheBuyerInSddsFormAbcd
+ACC_HDR=account_id,aws_account_id,encrypted_account_id,mailing_address_id,tax_address_id,tax_registration_number,tax_legal_name,catalog,valid_from,insert_date,update_date,delete_date
+printf '%s\n%s\n%s\n' "$ACC_HDR" "$S42,$S,,,,,Seller Inc,,2026-01-01T00:00:00Z,,," "$B42,$B,,,,,Buyer Ltd,,2026-01-01T00:00:00Z,,," >"$work/i/accounts.csv"
+printf '%s\n%s\n' "$OFFER_HDR" "ou,agmt-u,prod-u,pc-u,$B,$S,,,USD,USAGE,DIRECT,,,,2026-01-01,2026-12-31" >"$work/i/offers.csv"
+printf 'offer_id,dimension,unit_price\nou,calls,2.50\n' >"$work/i/dims.csv"
+printf '%s\n%s\n%s\n%s\n' "$BE_HDR" \
+	"cu,$S42,$B42,agmt-u,prod-u,INVOICED,SELLER_REV_SHARE,,,100.00,USD,2026-10-31,2026-10-01,tr-u,,2026-10-31" \
+	"lu,$S42,,,,DISBURSED,SELLER_REV_SHARE,cu,PU,-100.00,USD,,,tr-u,,2026-11-20" \
+	"PU,$S42,AWS,,,DISBURSED,DISBURSEMENT,,,100.00,USD,,,,,2026-11-20" >"$work/i/be.csv"
+printf 'deposit_id,account_id,value_date,amount,currency,bank_trace_id,reference\ndu,%s,2026-11-23,100.00,USD,,\n' $S >"$work/i/bank.csv"
+# no agreement_id: matched by customer and product code, the customer in the other form
+printf 'metering_record_id,timestamp,customer_aws_account_id,product_code,dimension,quantity,status\nm1,2026-10-05T10:00:00Z,%s,pc-u,calls,40,Success\n' "$B42" >"$work/i/metering.csv"
+report i 2026-10
+settle report --period 2026-11 --out "$work/i/out" >"$work/i/report11.log" 2>&1 || cat "$work/i/report11.log"
+check "I: the charge is allocated to the seller by its number (no RECIPIENT_NOT_PARTY)" \
+	sh -c "grep -q '^2026-10,$S,tr-u,agmt-u,ou,M1,USD,ISV,$S,100.00,' '$work/i/out/2026-10/allocations.csv' && ! grep -q RECIPIENT_NOT_PARTY '$work/i/out/2026-10/exceptions.csv'"
+check "I: the metering in the 42-character form belongs to the offer (no USAGE_WITHOUT_OFFER)" \
+	sh -c "! grep -q USAGE_WITHOUT_OFFER '$work/i/out/2026-10/exceptions.csv'"
+check "I: metering.csv: 40 calls, expected 100.00 = billed 100.00, OK" \
+	grep -q '^2026-10,ou,2026-10,calls,USD,40,,2.50,100.00,100.00,OK$' "$work/i/out/2026-10/metering.csv"
+check "I: the 12-digit deposit matches the 42-character recipient's payout by amount and date" \
+	grep -q "^2026-11,PAYOUT,PU,2026-11-20,$S,USD,100.00,-100.00,0.00,1,SETTLED,.*,du,AMOUNT_DATE$" "$work/i/out/2026-11/disbursements.csv"
+check "I: no DEPOSIT_UNMATCHED or DEPOSIT_MISSING" \
+	sh -c "! grep -Eq 'DEPOSIT_(UNMATCHED|MISSING)' '$work/i/out/2026-11/exceptions.csv'"
