@@ -23,9 +23,11 @@
 -- * the charge groups of the new files' payout and reversal lines, and of the lines of every
 --   payout above: by the line's reference, else its parent's (SPEC §3.1) — every month of that
 --   reference, whose disbursement status and aging the line changes.
--- Speed: each part reads the events only when the new files hold such rows (a hash join on an
--- empty side reads nothing); the groups are looked up only outside the months the caller already
--- has (skip_months), as 004 did. Accounts are compared as delivered, as 004 did: the rows of one
+-- Speed: each part reads the events only when the new files hold such rows (each scan of the
+-- whole table stands behind an EXISTS over the new rows, which PostgreSQL evaluates once, before
+-- the scan); the groups are looked up only outside the months the caller already has
+-- (skip_months), as 004 did. A night with payouts reads the table once for earlier failures (a
+-- filter on transaction_type), as 004's group lookup read it once. Accounts are compared as delivered, as 004 did: the rows of one
 -- payout come from one recipient's feed.
 CREATE FUNCTION settle.periods_touched_paid(after_file_id bigint, through_file_id bigint,
                                             skip_months timestamp[])
@@ -47,7 +49,8 @@ LANGUAGE sql STABLE AS $$
         SELECT d.recipient_account_id, d.billing_event_id, d.invoice_date
         FROM settle.billing_event d JOIN new_failure f
           ON d.recipient_account_id = f.recipient_account_id AND d.currency = f.currency
-        WHERE d.transaction_type = 'DISBURSEMENT' AND d.file_id <= through_file_id
+        WHERE EXISTS (SELECT 1 FROM new_failure)
+          AND d.transaction_type = 'DISBURSEMENT' AND d.file_id <= through_file_id
           AND (d.billing_event_id = f.parent
                OR settle.bank_trace_id(d.bank_trace_id) = f.trace
                OR (d.amount_micros = -f.amount_micros AND d.invoice_date <= f.invoice_date))
@@ -55,7 +58,8 @@ LANGUAGE sql STABLE AS $$
         SELECT d.recipient_account_id, d.billing_event_id, f.invoice_date AS failure_date
         FROM settle.billing_event f JOIN new_payout d
           ON f.recipient_account_id = d.recipient_account_id AND f.currency = d.currency
-        WHERE f.transaction_type = 'DISBURSEMENT_FAILURE' AND f.file_id <= after_file_id
+        WHERE EXISTS (SELECT 1 FROM new_payout)
+          AND f.transaction_type = 'DISBURSEMENT_FAILURE' AND f.file_id <= after_file_id
           AND (f.parent_billing_event_id = d.billing_event_id
                OR settle.bank_trace_id(f.bank_trace_id) = d.trace
                OR (f.amount_micros = -d.amount_micros AND d.invoice_date <= f.invoice_date))
@@ -70,7 +74,8 @@ LANGUAGE sql STABLE AS $$
         JOIN (SELECT recipient_account_id, billing_event_id FROM failed
               UNION SELECT recipient_account_id, billing_event_id FROM undone_by_old) d
           ON l.recipient_account_id = d.recipient_account_id AND l.disbursement_billing_event_id = d.billing_event_id
-        WHERE l.file_id <= through_file_id AND l.action = 'DISBURSED'
+        WHERE (EXISTS (SELECT 1 FROM failed) OR EXISTS (SELECT 1 FROM undone_by_old))
+          AND l.file_id <= through_file_id AND l.action = 'DISBURSED'
           AND l.transaction_type NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')
     ), paid AS (  -- their references, a line without one taking its parent's (SPEC §3.1)
         SELECT l.recipient_account_id, l.transaction_reference_id, l.currency
@@ -78,7 +83,8 @@ LANGUAGE sql STABLE AS $$
         UNION
         SELECT l.recipient_account_id, p.transaction_reference_id, l.currency
         FROM line l JOIN settle.billing_event p ON p.billing_event_id = l.parent_billing_event_id
-        WHERE l.transaction_reference_id IS NULL AND p.file_id <= through_file_id
+        WHERE EXISTS (SELECT 1 FROM line n WHERE n.transaction_reference_id IS NULL)
+          AND l.transaction_reference_id IS NULL AND p.file_id <= through_file_id
           AND p.transaction_reference_id IS NOT NULL
     )
     SELECT date_trunc('month', d.invoice_date AT TIME ZONE 'UTC') FROM failed d
@@ -87,7 +93,8 @@ LANGUAGE sql STABLE AS $$
     UNION
     SELECT date_trunc('month', g.invoice_date AT TIME ZONE 'UTC')
     FROM settle.billing_event g
-    WHERE g.action IN ('INVOICED', 'FORGIVEN') AND g.file_id <= through_file_id
+    WHERE EXISTS (SELECT 1 FROM paid)
+      AND g.action IN ('INVOICED', 'FORGIVEN') AND g.file_id <= through_file_id
       AND date_trunc('month', g.invoice_date AT TIME ZONE 'UTC') <> ALL (skip_months)
       AND (g.recipient_account_id, g.transaction_reference_id, g.currency)
           IN (SELECT recipient_account_id, transaction_reference_id, currency FROM paid)
