@@ -27,8 +27,9 @@
 -- whole table stands behind an EXISTS over the new rows, which PostgreSQL evaluates once, before
 -- the scan); the groups are looked up only outside the months the caller already has
 -- (skip_months), as 004 did. A night with payouts reads the table once for earlier failures (a
--- filter on transaction_type), as 004's group lookup read it once. Accounts are compared as delivered, as 004 did: the rows of one
--- payout come from one recipient's feed.
+-- filter on transaction_type), as 004's group lookup read it once. Accounts are compared as
+-- delivered, as 004 did: the rows of one payout come from one recipient's feed. A parent is looked
+-- up by id in every stored version (a superset again).
 CREATE FUNCTION settle.periods_touched_paid(after_file_id bigint, through_file_id bigint,
                                             skip_months timestamp[])
 RETURNS SETOF timestamp
