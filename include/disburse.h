@@ -61,6 +61,10 @@ struct disburse_payout {
 	 * paid_currency and how many of its lines carry one */
 	int64_t paid_lines_micros;
 	int64_t paid_lines_n;
+	/* the caller's: its lines that settle no known charge — no transaction_reference_id and no
+	 * parent event that has one (SPEC §3.1) — how many and their Σ (PAYOUT_MISMATCH, SPEC §4.5) */
+	int64_t unjoined_lines_n;
+	int64_t unjoined_lines_micros;
 	int failed;                /* a DISBURSEMENT_FAILURE undoes it (disburse_link_failures) */
 	size_t failure;            /* index into failures when failed */
 	/* results */

@@ -15,6 +15,7 @@
  * OFFER_TERMS_CONFLICT / OFFER_INCOMPLETE problem. At most OFFER_TERMS_LIST_MAX offers, then how
  * many more. Reads only. */
 #define OFFER_TERMS_LIST_MAX 50
+#define USAGE_PRICES_LIST_MAX 200 /* usage price lines, then how many more */
 int offer_terms_list(struct db *db, FILE *out, struct err *e);
 
 #endif

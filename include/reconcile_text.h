@@ -56,6 +56,11 @@ const char *rtext_balance_adjustment(char *buf, size_t size, const struct rtext_
 
 const char *rtext_payout_mismatch(char *buf, size_t size, const char *payout_id, const char *currency,
 				  int minor_units, int64_t amount_micros, int64_t lines_micros, int64_t lines_n);
+/* SPEC §4.5: a payout that adds up, of which unjoined_n of lines_n lines (Σ unjoined_micros)
+ * settle no known charge (no reference, no parent with one). */
+const char *rtext_payout_unjoined(char *buf, size_t size, const char *payout_id, const char *currency,
+				  int minor_units, int64_t amount_micros, int64_t unjoined_micros, int64_t unjoined_n,
+				  int64_t lines_n);
 /* SPEC §4.5 in the paid currency: the payout's disbursement_amount (amount_known 0: it has none)
  * against its lines' disbursement_amount; missing lines carry none in that currency. */
 const char *rtext_payout_paid_mismatch(char *buf, size_t size, const char *payout_id, const char *paid_currency,

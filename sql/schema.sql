@@ -646,6 +646,98 @@ $$;
 CREATE FUNCTION settle.periods_touched(after_file_id bigint, through_file_id bigint, deposit_window_days integer) RETURNS SETOF text
     LANGUAGE sql STABLE
     AS $$
+    WITH found AS MATERIALIZED (
+        SELECT p FROM settle.periods_touched_revised(after_file_id, through_file_id, deposit_window_days) p
+    )
+    SELECT p FROM found
+    UNION
+    SELECT to_char(m, 'YYYY-MM')
+    FROM settle.periods_touched_paid(after_file_id, through_file_id,
+                                     ARRAY(SELECT to_date(f.p || '-01', 'YYYY-MM-DD')::timestamp
+                                           FROM found f)) m
+$$;
+
+--
+-- Name: periods_touched_paid(bigint, bigint, timestamp without time zone[]); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.periods_touched_paid(after_file_id bigint, through_file_id bigint, skip_months timestamp without time zone[]) RETURNS SETOF timestamp without time zone
+    LANGUAGE sql STABLE
+    AS $$
+    WITH new_failure AS (
+        SELECT f.recipient_account_id, f.currency, f.parent_billing_event_id AS parent,
+               settle.bank_trace_id(f.bank_trace_id) AS trace, f.amount_micros, f.invoice_date
+        FROM settle.billing_event f
+        WHERE f.file_id > after_file_id AND f.file_id <= through_file_id
+          AND f.transaction_type = 'DISBURSEMENT_FAILURE'
+    ), new_payout AS (
+        SELECT d.recipient_account_id, d.currency, d.billing_event_id,
+               settle.bank_trace_id(d.bank_trace_id) AS trace, d.amount_micros, d.invoice_date
+        FROM settle.billing_event d
+        WHERE d.file_id > after_file_id AND d.file_id <= through_file_id
+          AND d.transaction_type = 'DISBURSEMENT'
+    ), failed AS MATERIALIZED (  -- payouts a new failure may undo
+        SELECT d.recipient_account_id, d.billing_event_id, d.invoice_date
+        FROM settle.billing_event d JOIN new_failure f
+          ON d.recipient_account_id = f.recipient_account_id AND d.currency = f.currency
+        WHERE EXISTS (SELECT 1 FROM new_failure)
+          AND d.transaction_type = 'DISBURSEMENT' AND d.file_id <= through_file_id
+          AND (d.billing_event_id = f.parent
+               OR settle.bank_trace_id(d.bank_trace_id) = f.trace
+               OR (d.amount_micros = -f.amount_micros AND d.invoice_date <= f.invoice_date))
+    ), undone_by_old AS MATERIALIZED (  -- new payouts and the earlier failures that may undo them
+        SELECT d.recipient_account_id, d.billing_event_id, f.invoice_date AS failure_date
+        FROM settle.billing_event f JOIN new_payout d
+          ON f.recipient_account_id = d.recipient_account_id AND f.currency = d.currency
+        WHERE EXISTS (SELECT 1 FROM new_payout)
+          AND f.transaction_type = 'DISBURSEMENT_FAILURE' AND f.file_id <= after_file_id
+          AND (f.parent_billing_event_id = d.billing_event_id
+               OR settle.bank_trace_id(f.bank_trace_id) = d.trace
+               OR (f.amount_micros = -d.amount_micros AND d.invoice_date <= f.invoice_date))
+    ), line AS MATERIALIZED (  -- the new files' payout and reversal lines, and the lines of those payouts
+        SELECT l.recipient_account_id, l.transaction_reference_id, l.parent_billing_event_id, l.currency
+        FROM settle.billing_event l
+        WHERE l.file_id > after_file_id AND l.file_id <= through_file_id
+          AND l.action = 'DISBURSED' AND l.transaction_type NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')
+        UNION
+        SELECT l.recipient_account_id, l.transaction_reference_id, l.parent_billing_event_id, l.currency
+        FROM settle.billing_event l
+        JOIN (SELECT recipient_account_id, billing_event_id FROM failed
+              UNION SELECT recipient_account_id, billing_event_id FROM undone_by_old) d
+          ON l.recipient_account_id = d.recipient_account_id AND l.disbursement_billing_event_id = d.billing_event_id
+        WHERE (EXISTS (SELECT 1 FROM failed) OR EXISTS (SELECT 1 FROM undone_by_old))
+          AND l.file_id <= through_file_id AND l.action = 'DISBURSED'
+          AND l.transaction_type NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')
+    ), paid AS (  -- their references, a line without one taking its parent's (SPEC §3.1)
+        SELECT l.recipient_account_id, l.transaction_reference_id, l.currency
+        FROM line l WHERE l.transaction_reference_id IS NOT NULL
+        UNION
+        SELECT l.recipient_account_id, p.transaction_reference_id, l.currency
+        FROM line l JOIN settle.billing_event p ON p.billing_event_id = l.parent_billing_event_id
+        WHERE EXISTS (SELECT 1 FROM line n WHERE n.transaction_reference_id IS NULL)
+          AND l.transaction_reference_id IS NULL AND p.file_id <= through_file_id
+          AND p.transaction_reference_id IS NOT NULL
+    )
+    SELECT date_trunc('month', d.invoice_date AT TIME ZONE 'UTC') FROM failed d
+    UNION
+    SELECT date_trunc('month', u.failure_date AT TIME ZONE 'UTC') FROM undone_by_old u
+    UNION
+    SELECT date_trunc('month', g.invoice_date AT TIME ZONE 'UTC')
+    FROM settle.billing_event g
+    WHERE EXISTS (SELECT 1 FROM paid)
+      AND g.action IN ('INVOICED', 'FORGIVEN') AND g.file_id <= through_file_id
+      AND date_trunc('month', g.invoice_date AT TIME ZONE 'UTC') <> ALL (skip_months)
+      AND (g.recipient_account_id, g.transaction_reference_id, g.currency)
+          IN (SELECT recipient_account_id, transaction_reference_id, currency FROM paid)
+$$;
+
+--
+-- Name: periods_touched_revised(bigint, bigint, integer); Type: FUNCTION; Schema: settle; Owner: -
+--
+
+CREATE FUNCTION settle.periods_touched_revised(after_file_id bigint, through_file_id bigint, deposit_window_days integer) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    AS $$
     SELECT p FROM settle.periods_touched_rows(after_file_id, through_file_id, deposit_window_days) p
     UNION
     -- the months of the earlier versions of the keys the new files revise

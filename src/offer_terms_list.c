@@ -13,11 +13,20 @@
  * Rates are percent, as the offer file writes them. Accounts are identities (the 12-digit number
  * where the account feed knows it, SPEC §1). Ordered by offer, agreement (byte order), then the
  * terms in the order of SPEC §3.2's offer file columns, so the section reads the same every time.
+ *
+ * Then the usage prices per offer and dimension (SPEC §3.3, as reconcile reads them:
+ * settle.offer_dimension_terms_asof): the offer_dimension file's, naming the rate card's price it
+ * overrides, else the agreement term feed's rate card; and the offer file's resale authorization
+ * rows that apply to no offer (a typo in the authorization id would otherwise change nothing,
+ * silently: docs/offers.md).
  */
 #include "offer_terms_list.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "currency.h"
+#include "money.h"
 
 static const char offer_terms_sql[] =
 	"WITH acct AS MATERIALIZED (SELECT m.id, m.account_key FROM settle.account_map(now()) m),"
@@ -99,6 +108,92 @@ static const char offer_terms_sql[] =
 
 enum { C_OFFER, C_AGREEMENT, C_PROBLEM, C_DETAIL, C_TERM, C_VALUE, C_SOURCE, C_N };
 
+/* SPEC §3.3: the offer_dimension file's price wins over the rate card's (offer_dimension_terms_asof);
+ * both are shown where both give one. The currency is the offer's, for the amount's digits. */
+static const char usage_prices_sql[] =
+	"WITH t AS MATERIALIZED (SELECT DISTINCT ON (o.offer_id) o.offer_id, o.currency"
+	"                        FROM settle.offer_terms_asof(now()) o"
+	"                        ORDER BY o.offer_id, o.currency COLLATE \"C\" NULLS LAST),"
+	" f AS (SELECT d.offer_id, d.dimension, d.unit_price_micros FROM settle.offer_dimension_asof(now()) d),"
+	" c AS (SELECT p.offer_id, p.dimension, p.price, p.unit_price_micros FROM settle.offer_term_prices_asof(now()) p)"
+	" SELECT coalesce(f.offer_id, c.offer_id), coalesce(f.dimension, c.dimension), coalesce(t.currency, ''),"
+	"        f.unit_price_micros, c.price, c.unit_price_micros"
+	" FROM f FULL JOIN c ON c.offer_id = f.offer_id AND c.dimension = f.dimension"
+	" LEFT JOIN t ON t.offer_id = coalesce(f.offer_id, c.offer_id)"
+	" ORDER BY coalesce(f.offer_id, c.offer_id) COLLATE \"C\", coalesce(f.dimension, c.dimension) COLLATE \"C\"";
+
+enum { U_OFFER, U_DIMENSION, U_CURRENCY, U_FILE_PRICE, U_CARD_TEXT, U_CARD_PRICE, U_N };
+
+/* SPEC §3.2: a row without offer_id applies to every offer of its resale authorization; one that
+ * no offer has applies to nothing. */
+static const char unused_ra_sql[] =
+	"SELECT o.resale_authorization_id, f.file_name, o.line"
+	" FROM settle.offer_asof(now()) o JOIN settle.ingest_file f ON f.file_id = o.file_id"
+	" WHERE o.offer_id IS NULL"
+	"   AND NOT EXISTS (SELECT 1 FROM settle.offer_terms_asof(now()) t"
+	"                   WHERE t.resale_authorization_id = o.resale_authorization_id)"
+	" ORDER BY o.resale_authorization_id COLLATE \"C\"";
+
+static const char *price_text(const char *micros_text, const char *currency, char buf[MONEY_FORMAT_MAX])
+{
+	int64_t micros = strtoll(micros_text, NULL, 10);
+	int minor = currency_minor_units(currency, strlen(currency));
+	money_format(micros, minor < 0 ? 2 : minor, buf);
+	return buf;
+}
+
+static int usage_prices_list(struct db *db, FILE *out, struct err *e)
+{
+	PGresult *r = db_query(db, usage_prices_sql, 0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	ASSERT(PQnfields(r) == U_N);
+	int n = PQntuples(r);
+	if (n > 0)
+		fprintf(out, "\nusage prices (as reconcile uses them now; per offer and dimension, with where each came from):\n");
+	for (int i = 0; i < n && i < USAGE_PRICES_LIST_MAX; i++) {
+		const char *cur = PQgetvalue(r, i, U_CURRENCY), *card = PQgetvalue(r, i, U_CARD_TEXT);
+		char price[MONEY_FORMAT_MAX], source[256];
+		const char *shown;
+		if (!PQgetisnull(r, i, U_FILE_PRICE)) {
+			shown = price_text(PQgetvalue(r, i, U_FILE_PRICE), cur, price);
+			if (PQgetisnull(r, i, U_CARD_TEXT))
+				snprintf(source, sizeof source, "offer_dimension file");
+			else
+				snprintf(source, sizeof source, "offer_dimension file (rate card: %s)", card);
+		} else if (!PQgetisnull(r, i, U_CARD_PRICE)) {
+			shown = price_text(PQgetvalue(r, i, U_CARD_PRICE), cur, price);
+			snprintf(source, sizeof source, "agreement term feed (rate card)");
+		} else {
+			/* reconcile names such a dimension with this price rather than calling it unpriced */
+			shown = card;
+			snprintf(source, sizeof source, "agreement term feed (rate card): not an exact amount, not used");
+		}
+		fprintf(out, "  %-24s %-24s %-16s %s\n", PQgetvalue(r, i, U_OFFER), PQgetvalue(r, i, U_DIMENSION), shown,
+			source);
+	}
+	if (n > USAGE_PRICES_LIST_MAX)
+		fprintf(out, "  ... and %d more (settle.offer_dimension_terms_asof(now()) has them all)\n",
+			n - USAGE_PRICES_LIST_MAX);
+	PQclear(r);
+	return 0;
+}
+
+static int unused_ra_list(struct db *db, FILE *out, struct err *e)
+{
+	PGresult *r = db_query(db, unused_ra_sql, 0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0)
+		fprintf(out, "\noffer file rows that apply to no offer (no offer has their resale authorization):\n");
+	for (int i = 0; i < n; i++)
+		fprintf(out, "  resale authorization %s (%s line %s): applies to no offer\n", PQgetvalue(r, i, 0),
+			PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+	PQclear(r);
+	return 0;
+}
+
 int offer_terms_list(struct db *db, FILE *out, struct err *e)
 {
 	PGresult *r = db_query(db, offer_terms_sql, 0, NULL, PGRES_TUPLES_OK, e);
@@ -135,5 +230,5 @@ int offer_terms_list(struct db *db, FILE *out, struct err *e)
 	else if (offers == 0)
 		fprintf(out, "\noffer terms: none (no offer feed, agreement feed or offer file loaded)\n");
 	PQclear(r);
-	return 0;
+	return usage_prices_list(db, out, e) < 0 || unused_ra_list(db, out, e) < 0 ? -1 : 0;
 }

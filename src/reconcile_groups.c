@@ -562,11 +562,17 @@ static int group_match(struct rc *rc, const struct ref *r, const struct grp *g, 
 	return 0;
 }
 
-/* SPEC §4.6 billed: revenue rows with usage in the month, of groups of the offer's seller of
- * record (the ISV's own feed of a CPPO sale would count the same usage twice). */
+/* SPEC §4.6 billed: revenue rows with usage in the month, of the offer's charge groups — those
+ * of its seller of record, and those RECIPIENT_NOT_PARTY of a direct offer (there the one party
+ * is the seller of record, typically written in the other id form with no account feed to join
+ * them: the usage was billed, and UNBILLED_USAGE would say otherwise). Not the ISV's own feed of
+ * a CPPO sale (it would count the same usage twice), nor a CPPO's RECIPIENT_NOT_PARTY group
+ * (the reseller's copy or the ISV's: which one, nothing tells). */
 static int group_usage(struct rc *rc, const struct gctx *c, struct err *e)
 {
-	if (!c->sor || !c->o->usage || c->g->usage_rows == 0)
+	if (c->m.status != MATCH_MATCHED || !c->o->usage || c->g->usage_rows == 0)
+		return 0;
+	if (!c->sor && !(c->view == ALLOC_VIEW_NOT_PARTY && c->o->reseller_account_id[0] == '\0'))
 		return 0;
 	struct rc_billed *b = &rc->billed[c->m.offer];
 	if (money_add(b->billed_micros, c->g->usage_billed, &b->billed_micros) != MONEY_OK)

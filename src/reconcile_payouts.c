@@ -60,9 +60,10 @@ static const char deposits_sql[] =
 enum { D_ID, D_ACCOUNT, D_CURRENCY, D_TRACE, D_DAY, D_AMOUNT, D_N };
 
 /* Every line that names a payout or a failure; C sums those of the period's payouts and of every
- * failure (its reversal lines, SPEC §4.5), and a payout's lines also in its paid currency. */
+ * failure (its reversal lines, SPEC §4.5), and a payout's lines also in its paid currency. tref
+ * is '' for a line without a reference whose parent has none either (rc_be_sql, SPEC §3.1). */
 static const char lines_sql[] =
-	"COPY (SELECT recipient, disb_id, amount, paid_amount, paid_currency FROM pg_temp.rc_be"
+	"COPY (SELECT recipient, disb_id, amount, paid_amount, paid_currency, tref FROM pg_temp.rc_be"
 	" WHERE action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
 	"   AND disb_id IS NOT NULL) TO STDOUT";
 
@@ -266,7 +267,7 @@ int rc_failure_find(const struct rc *rc, const char *recipient, const char *id, 
 /* One line that names a payout (summed when the payout is of the period) or a failure (a reversal
  * line: the failure has lines of its own, SPEC §4.5). */
 static int sum_line(struct rc *rc, const char *recipient, const char *disb_id, int64_t amount,
-		    const char *paid_amount, const char *paid_currency, struct err *e)
+		    const char *paid_amount, const char *paid_currency, const char *tref, struct err *e)
 {
 	ASSERT(recipient && disb_id);
 	size_t i;
@@ -277,6 +278,13 @@ static int sum_line(struct rc *rc, const char *recipient, const char *disb_id, i
 		if (money_add(rc->payout_lines_micros[i], amount, &rc->payout_lines_micros[i]) != MONEY_OK)
 			return err_set(e, EXIT_FAILED, "the lines of payout %s overflow", p->payout_id);
 		rc->payout_lines_n[i]++;
+		/* a line that settles no known charge: the money is paid against nothing settle can
+		 * join it to, which must not be silent (payout_finish) */
+		if (!tref || !*tref) {
+			if (money_add(p->unjoined_lines_micros, amount, &p->unjoined_lines_micros) != MONEY_OK)
+				return err_set(e, EXIT_FAILED, "the lines of payout %s overflow", p->payout_id);
+			p->unjoined_lines_n++;
+		}
 		/* SPEC §4.5: a payout paid in another currency is checked there too, against its lines'
 		 * disbursement_amount in that currency (a line in another or no paid currency is not
 		 * counted: paid_lines_n < lines_n, and the check says so) */
@@ -305,14 +313,14 @@ static int sum_lines(struct rc *rc, struct err *e)
 	if (rio_in_begin(&in, rc->db, lines_sql, e) < 0)
 		return -1;
 	int st;
-	while ((st = rio_in_next(&in, 5, e)) == 1) {
+	while ((st = rio_in_next(&in, 6, e)) == 1) {
 		int64_t amount;
 		if (!in.fields[0] || !in.fields[1] || rio_i64(in.fields[2], &amount) < 0) {
 			err_set(e, EXIT_FAILED, "database: a payout line lacks its keys or amount");
 			rio_in_end(&in);
 			return -1;
 		}
-		if (sum_line(rc, in.fields[0], in.fields[1], amount, in.fields[3], in.fields[4], e) < 0) {
+		if (sum_line(rc, in.fields[0], in.fields[1], amount, in.fields[3], in.fields[4], in.fields[5], e) < 0) {
 			rio_in_end(&in);
 			return -1;
 		}
@@ -458,6 +466,21 @@ static int payout_finish(struct rc *rc, size_t i, struct err *e)
 		if (payout_exception(rc, p, "PAYOUT_MISMATCH", 1, settles, 1, p->amount_micros,
 				     rtext_payout_mismatch(buf, sizeof buf, p->payout_id, p->currency, minor, p->amount_micros,
 							   rc->payout_lines_micros[i], rc->payout_lines_n[i]),
+				     e) < 0)
+			return -1;
+	} else if (p->unjoined_lines_n > 0) {
+		/* Lines that settle no known charge (no reference, no parent with one, SPEC §3.1): the
+		 * payout adds up, but not to what it is known to pay. PAYOUT_MISMATCH with expected the
+		 * part the joined lines settle (docs/reconcile.md). */
+		int64_t joined, joined_settles;
+		if (money_sub(rc->payout_lines_micros[i], p->unjoined_lines_micros, &joined) != MONEY_OK ||
+		    money_neg(joined, &joined_settles) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the lines of payout %s overflow", p->payout_id);
+		status = "MISMATCH";
+		if (payout_exception(rc, p, "PAYOUT_MISMATCH", 1, joined_settles, 1, p->amount_micros,
+				     rtext_payout_unjoined(buf, sizeof buf, p->payout_id, p->currency, minor, p->amount_micros,
+							   p->unjoined_lines_micros, p->unjoined_lines_n,
+							   rc->payout_lines_n[i]),
 				     e) < 0)
 			return -1;
 	}

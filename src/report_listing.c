@@ -83,7 +83,7 @@ static const char sql_exceptions[] =
 /* disbursements.csv (SPEC §8): one row per payout and per failure of the period, by date, then
  * recipient and id (ids are billing_event_ids: a payout and a failure never share one). kind
  * PAYOUT or FAILURE; difference is amount + lines_total (zero when the payout pays exactly its
- * lines, SPEC §4.5; a failure's against its reversal lines). status: SETTLED, MISMATCH, FAILED
+ * lines, SPEC §4.5; a failure's against its reversal lines, both empty when it has none). status: SETTLED, MISMATCH, FAILED
  * for a payout, FAILURE for a failure; failed_by names a failed payout's failure, undoes the
  * payout a failure undoes (empty: none) and link how (docs/reconcile.md §4.5). paid_currency and
  * paid_amount: what the bank is paid, the pricing currency and amount unless the payout carries
@@ -100,7 +100,10 @@ static const char sql_disbursements[] =
 	" FROM settle.disbursement WHERE run_id = $1::bigint AND period = $2::text"
 	" UNION ALL"
 	" SELECT period, 'FAILURE', failure_id, failure_date, recipient_account_id, currency, amount_micros,"
-	"        lines_micros, amount_micros::numeric + lines_micros, lines_n, 'FAILURE', NULL, payout_id, link,"
+	/* a failure without reversal lines (older feeds) has nothing to compare: lines_total and
+	 * difference empty, not 0.00 and the whole amount, which read as a mismatch (SPEC §8) */
+	"        CASE WHEN lines_n > 0 THEN lines_micros END,"
+	"        CASE WHEN lines_n > 0 THEN amount_micros::numeric + lines_micros END, lines_n, 'FAILURE', NULL, payout_id, link,"
 	"        bank_trace_id, coalesce(paid_currency, currency),"
 	"        CASE WHEN paid_currency IS NULL THEN amount_micros ELSE paid_amount_micros END, NULL, NULL, NULL"
 	" FROM settle.disbursement_failure WHERE run_id = $1::bigint AND period = $2::text) u"

@@ -144,3 +144,64 @@ done
 check "agreements take the offer revision of their acceptance; a backdated one the first revision" \
 	test "$(sql "SELECT string_agg(agreement_id || ':' || resale_authorization_id, ',' ORDER BY agreement_id)
 		FROM settle.offer_derived_asof(now()) WHERE offer_id = 'offer-5'")" = "agmt-5a:ra-5a,agmt-5b:ra-5a,agmt-5c:ra-5b"
+
+# settle status: usage prices per dimension with their source (SPEC §3.3): offer-3's rate card,
+# with the offer_dimension file overriding one of its two dimensions and adding one
+printf 'offer_id,dimension,unit_price\noffer-3,gb,11.00\noffer-3,seats,4.00\n' >"$work/dims.csv"
+check "an offer_dimension file ingests" settle ingest --kind offer_dimension "$work/dims.csv"
+# a resale authorization row that applies to no offer (a typo): status names it (docs/offers.md)
+printf 'offer_id,resale_authorization_id,markup_pct,listing_fee_pct\n,ra-typo,25,0.2\n' >"$work/ra-typo.csv"
+check "an authorization row for no offer ingests" settle ingest --kind offer "$work/ra-typo.csv"
+settle status >"$work/status3" 2>&1
+check "status lists the usage prices" grep -q '^usage prices' "$work/status3"
+check "status: a price from the rate card" \
+	grep -qE '^  offer-3 +users +0\.0025 +agreement term feed \(rate card\)$' "$work/status3"
+check "status: the offer_dimension file's price over the rate card's" \
+	grep -qE '^  offer-3 +gb +11\.00 +offer_dimension file \(rate card: 12\.5\)$' "$work/status3"
+check "status: a price from the offer_dimension file alone" \
+	grep -qE '^  offer-3 +seats +4\.00 +offer_dimension file$' "$work/status3"
+check "status: the authorization row that applies to no offer" \
+	grep -q '^  resale authorization ra-typo (ra-typo.csv line 2): applies to no offer' "$work/status3"
+check "status: the used authorization row is not listed as unused" sh -c "! grep -q 'resale authorization ra-1 .*applies to no offer' '$work/status3'"
+
+# A CPPO with no hand-written offer file at all (SPEC §3.2: a derived CPPO offer with no stated
+# split is MARKUP with an unknown markup, allocated from its cost-of-goods rows), seen from both
+# feeds: the reseller's (the SPEC §9 sale) and the ISV's own (the wholesale and the ISV's fee,
+# SPEC §9's last paragraph). Nets: the reseller 3041.52, what the marketplace pays it (p1 of §9);
+# the ISV 39534.77 from its own feed, its payout statement counting that group only (§4.4).
+DB=$(pg_test_createdb offer_terms_nofile) || { ko "create a database"; exit 1; }
+fx=$work/nofile
+python3 "$TOP/fixtures/offer-terms/make.py" "$fx" || ko "write the no-offer-file fixtures"
+ISV42=iSvaCCountIdOfTheManufacturerAbcdefghijklmn RES42=rSeLLeRaCCountIdOfTheCPPOResellerAbcdefghij
+python3 - "$fx/billingeventfeed_v1.csv" "$ISV42" "$RES42" <<'PY' || ko "add the ISV's own feed"
+import csv, sys
+path, isv, res = sys.argv[1:]
+with open(path, newline="") as f:
+    rows = list(csv.DictReader(f))
+cols = list(rows[0].keys())
+def isv_row(i, ttype, amount, **kw):
+    r = dict.fromkeys(cols, "")
+    r.update(billing_event_id=i, recipient_account_id=isv, from_account_id=res, agreement_id="agmt-1",
+             product_id="prod-a", action="INVOICED", transaction_type=ttype, amount=amount, currency="USD",
+             invoice_date="2026-10-05T00:00:00Z", transaction_reference_id="tr-isv-1", balance_impacting="1",
+             valid_from="2026-10-05T00:00:00Z", insert_date="2026-10-05T00:00:00Z", **kw)
+    return r
+rows += [isv_row("i1", "SELLER_REV_SHARE", "40757.50", charge_side="SELLING", charge_variant="RESALE",
+                 invoice_variant="RESALE"),
+         isv_row("i2", "AWS_REV_SHARE", "-1222.73")]
+with open(path, "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n"); w.writeheader(); w.writerows(rows)
+PY
+check "every feed ingests, no offer file" ingest_all
+settle reconcile --period 2026-10 >"$work/rec-nofile.log" 2>&1
+check "reconcile exits 0" test $? = 0
+allocs >"$work/alloc-nofile"
+check "no offer file: the reseller's group gives the ISV its wholesale (−C) and the reseller the rest" \
+	test "$(grep '^tr-1|' "$work/alloc-nofile" | tr '\n' ' ')" = \
+	"tr-1|ISV|444455556666|40757500000|0|0|40757500000 tr-1|RESELLER|111122223333|3260600000|-220090000|1010000|3041520000 "
+check "no offer file: the ISV's own feed of the sale goes to the ISV alone" \
+	grep -qx 'tr-isv-1|ISV|444455556666|40757500000|-1222730000|0|39534770000' "$work/alloc-nofile"
+stmts() { sql "SELECT concat_ws('|', party_role, party_account_id, net_micros) FROM settle.payout_statement
+	WHERE run_id = (SELECT max(run_id) FROM settle.run) ORDER BY 1"; }
+check "no offer file: the reseller's net is 3041.52; the ISV's 39534.77 + its direct sale 970.00, the CPPO counted once" \
+	test "$(stmts | tr '\n' ' ')" = "ISV|444455556666|40504770000 RESELLER|111122223333|3041520000 "

@@ -149,7 +149,7 @@ period,kind,id,date,recipient_account_id,currency,amount,lines_total,difference,
 2026-10,PAYOUT,P3,2026-10-06,400000000001,USD,200.00,-200.00,0.00,1,MISMATCH,,,,,EUR,185.00,,,
 2026-10,PAYOUT,P4,2026-10-08,400000000001,USD,300.00,-300.00,0.00,1,FAILED,f4,,,,USD,300.00,-300.00,,
 2026-10,FAILURE,f4,2026-10-12,400000000001,USD,-300.00,300.00,0.00,1,FAILURE,,P4,AMOUNT,,USD,-300.00,,,
-2026-10,FAILURE,f9,2026-10-12,400000000001,USD,-45.00,0.00,-45.00,0,FAILURE,,,,,USD,-45.00,,,
+2026-10,FAILURE,f9,2026-10-12,400000000001,USD,-45.00,,,0,FAILURE,,,,,USD,-45.00,,,
 CSV
 check "disbursements.csv: a row per payout and per failure, pricing and paid amounts side by side" \
 	diff -u "$work/disb.expected" "$set_dir/disbursements.csv"

@@ -105,6 +105,13 @@ TEST(payout_sentences)
 		  "payout p1 of 3,041.52 USD differs from the 3,041.51 its 4 lines settle by 0.01");
 	CHECK_STR(rtext_payout_mismatch(b, sizeof b, "p1", "USD", 2, 5000000, 0, 0),
 		  "payout p1 of 5.00 USD differs from the 0.00 its 0 lines settle by 5.00");
+	/* SPEC §4.5: a payout that adds up, with lines that settle no known charge */
+	CHECK_STR(rtext_payout_unjoined(b, sizeof b, "PZ", "USD", 2, 77000000, -77000000, 1, 1),
+		  "payout PZ of 77.00 USD: 1 of its 1 line (-77.00) settles no known charge: no transaction_reference_id,"
+		  " and no parent event that has one");
+	CHECK_STR(rtext_payout_unjoined(b, sizeof b, "P9", "USD", 2, 150000000, -50000000, 2, 3),
+		  "payout P9 of 150.00 USD: 2 of its 3 lines (-50.00) settle no known charge: no transaction_reference_id,"
+		  " and no parent event that has one");
 	/* SPEC §4.5 in the paid currency: differs, a line without its paid amount, no paid amount */
 	CHECK_STR(rtext_payout_paid_mismatch(b, sizeof b, "P2", "EUR", 2, 1, 460000000, -463000000, 1, 0),
 		  "payout P2 of 460.00 EUR (paid currency) differs from the 463.00 its 1 line settle in EUR by 3.00");
