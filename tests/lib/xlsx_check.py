@@ -471,7 +471,7 @@ def check_collapsed(book, base, args):
         k = tuple(key_of(r, h) for h in keys)
         e = want.setdefault(k, {"rows": 0})
         e["rows"] += 1
-        for h in money + int_sums:
+        for h in money + [h for h in int_sums if h not in money]:
             if h in chead and r[chead.index(h)] != "":
                 e[h] = e.get(h, Decimal(0)) + Decimal(r[chead.index(h)])
     seen = set()
