@@ -447,7 +447,7 @@ def check_collapsed(book, base, args):
             rest = [g for g in gs if g not in named]
             if len(rest) > 1 or (rest and gs[-1] is not rest[0]) or len(named) > top_n + (not rest):
                 p.append("%s: group %r: %d listed, %d for the rest" % (base, o, len(named), len(rest)))
-            ranks = [(-abs(Decimal(str(g.get(rank_by) or 0))), (g[top] or "").encode()) for g in named]
+            ranks = [(-abs(Decimal(str(g.get(rank_by) or 0))), g[top] is None, (g[top] or "").encode()) for g in named]
             if ranks != sorted(ranks):
                 p.append("%s: group %r not by |%s| descending" % (base, o, rank_by))
             if rest and int(str(rest[0][top]).split()[0]) < 2:
