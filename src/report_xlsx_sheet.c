@@ -608,15 +608,18 @@ static int xlsx_total_row(struct xlsx_writer *w, struct xlsx_sheet *s, struct xl
 		xlsx_widen(&s->width[c], xlsx_money_chars(v, minor) + 1); /* bold is wider */
 	}
 	if (le == LXW_NO_ERROR && s->rows_col >= 0) { /* subtotals: the rows they stand for, totalled */
-		ASSERT(s->status_col < 0 && sub == NULL);
+		/* a currency's total counts every row, the failed ones too: the Rows add up to the
+		 * listing's rows; a status subtotal counts the rows of its status */
 		struct xlsx_fb f = { .n = 0 };
-		struct xlsx_crit crit = { xlsx_count_col(l), t->is_null ? NULL : t->cur, NULL };
+		struct xlsx_crit crit[2] = { { xlsx_count_col(l), t->is_null ? NULL : t->cur, NULL },
+					     { s->status_col, sub ? sub->status : NULL, NULL } };
+		int64_t rows = sub ? sub->rows_n : t->rows_n;
 		fb_put(&f, "=");
-		if (fb_aggregate(&f, s, s->rows_col, &crit, s->totals_n > 1) < 0)
+		if (fb_aggregate(&f, s, s->rows_col, crit, sub ? 2 : s->totals_n > 1) < 0)
 			return err_set(e, EXIT_FAILED, "the total formula is too long");
 		le = worksheet_write_formula_num(p->ws, row, (lxw_col_t)s->rows_col, f.s, w->fmt.count,
-						 (double)t->rows_n);
-		xlsx_widen(&s->width[s->rows_col], (size_t)snprintf(NULL, 0, "%" PRId64, t->rows_n) + 2);
+						 (double)rows);
+		xlsx_widen(&s->width[s->rows_col], (size_t)snprintf(NULL, 0, "%" PRId64, rows) + 2);
 	}
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the totals");
 }
@@ -716,19 +719,44 @@ static const struct xlsx_collapse {
 	const char *const keys[10];      /* text columns grouped by, in order (ORDER BY too) */
 	const char *const sums[4];       /* integer columns summed (money columns in a key currency
 					  * always are) */
+	const char *const flags[2];      /* text columns grouped by whether they are empty: the
+					  * subtotal shows `flag_word` or nothing (a deposit id) */
+	const char *flag_word;
+	/* top: a text column listed only for the top_n largest values within each group of the keys
+	 * (ranked by the absolute sum of the money column rank_by, then in byte order); the others
+	 * of the group are one more subtotal, last, whose top column says "N other offers". */
+	const char *top;
+	int top_n;
+	const char *rank_by;
+	const char *others;              /* "other offers" */
+	/* A sheet whose rows print long (sentences that wrap, 20 columns two pages across) holds a
+	 * tenth of the rows per page: it lists its rows up to workbook_detail_rows / div. */
+	int div;
 } xlsx_collapses[] = {
 	{ "Allocations", "offer, currency and party",
-	  { "period", "recipient_account_id", "offer_id", "currency", "party_role", "party_account_id" }, { NULL } },
-	{ "Charge groups", "offer, currency and allocation (yes/no)",
-	  { "period", "recipient_account_id", "offer_id", "currency", "allocated" }, { NULL } },
-	{ "Tax", "recipient and currency", { "period", "recipient_account_id", "currency" }, { NULL } },
+	  { "period", "recipient_account_id", "offer_id", "currency", "party_role", "party_account_id" }, { NULL },
+	  { NULL }, NULL, NULL, 0, NULL, NULL, 1 },
+	{ "Charge groups",
+	  "recipient, currency and allocation (yes/no), with the recipient's 3 largest offers by billed amount "
+	  "and one line for its other offers",
+	  { "period", "recipient_account_id", "currency", "allocated" }, { NULL }, { NULL }, NULL,
+	  "offer_id", 3, "billed", "other offers", 1 },
+	{ "Tax", "recipient and currency", { "period", "recipient_account_id", "currency" }, { NULL },
+	  { NULL }, NULL, NULL, 0, NULL, NULL, 1 },
 	{ "Aging", "recipient, currency, age and disbursement status",
-	  { "period", "recipient_account_id", "currency", "bucket", "disbursement_status" }, { NULL } },
+	  { "period", "recipient_account_id", "currency", "bucket", "disbursement_status" }, { NULL },
+	  { NULL }, NULL, NULL, 0, NULL, NULL, 1 },
 	{ "Exceptions", "code, recipient, offer and currency",
-	  { "period", "code", "recipient_account_id", "offer_id", "currency" }, { NULL } },
-	{ "Rejected", "file, column and code", { "file", "column", "code" }, { NULL } },
+	  { "period", "code", "recipient_account_id", "offer_id", "currency" }, { NULL },
+	  { NULL }, NULL, NULL, 0, NULL, NULL, 10 },
+	{ "Disbursements", "recipient, currency, kind, status, paid currency and deposit match",
+	  { "period", "recipient_account_id", "currency", "kind", "status", "paid_currency", "deposit_match" },
+	  { "lines", NULL }, { "deposit_id", NULL }, "(matched)", NULL, 0, NULL, NULL, 10 },
+	{ "Rejected", "file, column and code", { "file", "column", "code" }, { NULL },
+	  { NULL }, NULL, NULL, 0, NULL, NULL, 1 },
 	{ "Insights", "product, dimension, offer, status and source",
-	  { "period", "product_code", "dimension", "offer_id", "status", "source" }, { "anomalies", NULL } },
+	  { "period", "product_code", "dimension", "offer_id", "status", "source" }, { "anomalies", NULL },
+	  { NULL }, NULL, NULL, 0, NULL, NULL, 1 },
 };
 
 static const struct xlsx_collapse *xlsx_collapse_of(const char *sheet)
@@ -750,48 +778,111 @@ static int xlsx_in(const char *const *names, size_t n, const char *name)
 /* The grouped listing of src: its columns (each a key, a sum or NULL), then the rows of the
  * group and the rows of the whole listing (a window over the groups, so the first row says
  * whether the listing is long). Ordered by the keys in byte order: a total order, as the keys
- * are what is grouped by. The SQL is malloc'd into g->sql (the caller frees it). */
+ * are what is grouped by (a flag column is grouped and ordered by whether it is empty, after
+ * the keys). With a top column, the groups per value of it are ranked within the keys' group
+ * and all but the top_n largest merged into one, which comes last (ORDER BY the rank: a total
+ * order too, ties broken in byte order). The SQL is malloc'd into g->sql (the caller frees it). */
 static int xlsx_grouped_init(const struct report_listing *src, const struct xlsx_collapse *k,
 			     struct report_listing *g, unsigned char *blank, struct err *e)
 {
 	size_t nk = 0;
 	while (nk < sizeof k->keys / sizeof k->keys[0] && k->keys[nk])
 		nk++;
-	size_t size = strlen(src->sql) + 64 * (src->ncols + 2) + 64 * nk * 2 + 256;
+	size_t size = 3 * strlen(src->sql) + 160 * (src->ncols + 2) + 64 * nk * 4 + 1024;
 	char *sql = malloc(size); /* owned by the caller: g->sql */
 	if (sql == NULL)
 		return err_set(e, EXIT_FAILED, "out of memory");
 	size_t n = 0;
 #define PUT(...) (n += (size_t)snprintf(sql + n, size - n, __VA_ARGS__))
-	int key[REPORT_COLS_MAX];
+	enum { NONE, KEY, FLAG, SUM, TOP } kind[REPORT_COLS_MAX];
+	int rank = -1;
 	/* The listing without its ORDER BY (every listing's SQL ends in one, report.h): the groups
 	 * are sorted once, by their keys in byte order, which is also what they are grouped by. */
 	const char *order = NULL;
 	for (const char *q = strstr(src->sql, " ORDER BY "); q; q = strstr(q + 1, " ORDER BY "))
 		order = q;
 	ASSERT(order != NULL);
-	PUT("SELECT ");
 	for (size_t c = 0; c < src->ncols; c++) {
 		const struct report_column *col = &src->cols[c];
-		key[c] = col->type == REPORT_TEXT && xlsx_in(k->keys, nk, col->name);
 		int cur_key = col->type == REPORT_MONEY && xlsx_in(k->keys, nk, src->cols[col->currency_col].name);
-		int sum = cur_key || (col->type == REPORT_INT && xlsx_in(k->sums, 4, col->name));
-		PUT(key[c] ? "u.c%zu COLLATE \"C\", " : sum ? "sum(u.c%zu), " : "NULL, ", c);
-		blank[c] = !key[c] && !sum;
+		kind[c] = col->type == REPORT_TEXT && xlsx_in(k->keys, nk, col->name)   ? KEY
+			  : col->type == REPORT_TEXT && xlsx_in(k->flags, 2, col->name) ? FLAG
+			  : col->type == REPORT_TEXT && k->top && strcmp(k->top, col->name) == 0 ? TOP
+			  : cur_key || (col->type == REPORT_INT && xlsx_in(k->sums, 4, col->name)) ? SUM
+										    : NONE;
+		blank[c] = kind[c] == NONE;
+		if (k->rank_by && strcmp(k->rank_by, col->name) == 0 && kind[c] == SUM)
+			rank = (int)c;
 	}
-	PUT("count(*), sum(count(*)) OVER () FROM (%.*s) AS u(", (int)(order - src->sql), src->sql);
+	ASSERT(!k->top || rank >= 0);
+	/* the group columns of the inner query: keys in k->keys order, then the flags */
+	size_t gcol[REPORT_COLS_MAX], ng = 0;
+	for (size_t i = 0; i < nk; i++)
+		for (size_t c = 0; c < src->ncols; c++)
+			if (kind[c] == KEY && strcmp(src->cols[c].name, k->keys[i]) == 0)
+				gcol[ng++] = c;
+	for (size_t c = 0; c < src->ncols; c++)
+		if (kind[c] == FLAG)
+			gcol[ng++] = c;
+	PUT("SELECT ");
+	if (k->top) {
+		/* outer: the ranked groups merged past top_n */
+		for (size_t c = 0; c < src->ncols; c++) {
+			if (kind[c] == KEY || kind[c] == FLAG)
+				PUT("r.c%zu, ", c);
+			else if (kind[c] == TOP)
+				PUT("CASE WHEN count(*) = 1 THEN min(r.c%zu COLLATE \"C\") ELSE count(*) || ' %s' END, ", c,
+				    k->others);
+			else if (kind[c] == SUM)
+				PUT("sum(r.c%zu), ", c);
+			else
+				PUT("NULL, ");
+		}
+		PUT("sum(r.n), sum(sum(r.n)) OVER () FROM (SELECT g.*, row_number() OVER (PARTITION BY ");
+		for (size_t i = 0; i < ng; i++)
+			PUT("%sg.c%zu", i ? ", " : "", gcol[i]);
+		PUT(" ORDER BY abs(g.c%d) DESC NULLS LAST, ", rank);
+		for (size_t c = 0; c < src->ncols; c++)
+			if (kind[c] == TOP)
+				PUT("g.c%zu COLLATE \"C\"", c);
+		PUT(") AS rk FROM (SELECT ");
+	}
+	for (size_t c = 0; c < src->ncols; c++) {
+		if (kind[c] == KEY || kind[c] == TOP)
+			PUT("u.c%zu COLLATE \"C\" AS c%zu, ", c, c);
+		else if (kind[c] == FLAG)
+			PUT("CASE WHEN u.c%zu IS NULL OR u.c%zu = '' THEN NULL ELSE '%s' END AS c%zu, ", c, c,
+			    k->flag_word, c);
+		else if (kind[c] == SUM)
+			PUT("sum(u.c%zu) AS c%zu, ", c, c);
+		else
+			PUT("NULL AS c%zu, ", c);
+	}
+	PUT(k->top ? "count(*) AS n" : "count(*), sum(count(*)) OVER ()");
+	PUT(" FROM (%.*s) AS u(", (int)(order - src->sql), src->sql);
 	for (size_t c = 0; c < src->ncols; c++)
 		PUT("%sc%zu", c ? ", " : "", c);
 	PUT(") GROUP BY ");
-	for (size_t i = 0, m = 0; i < nk; i++)
+	/* GROUP BY and ORDER BY name the inner query's output columns (cN), which are the grouped
+	 * expressions */
+	for (size_t i = 0; i < ng; i++)
+		PUT("%s%zu", i ? ", " : "", gcol[i] + 1);
+	if (k->top) {
 		for (size_t c = 0; c < src->ncols; c++)
-			if (key[c] && strcmp(src->cols[c].name, k->keys[i]) == 0)
-				PUT("%s%zu", m++ ? ", " : "", c + 1);
-	PUT(" ORDER BY ");
-	for (size_t i = 0, m = 0; i < nk; i++)
-		for (size_t c = 0; c < src->ncols; c++)
-			if (key[c] && strcmp(src->cols[c].name, k->keys[i]) == 0)
-				PUT("%s%zu", m++ ? ", " : "", c + 1);
+			if (kind[c] == TOP)
+				PUT(", %zu", c + 1);
+		PUT(") AS g) AS r GROUP BY ");
+		for (size_t i = 0; i < ng; i++)
+			PUT("%s%zu", i ? ", " : "", gcol[i] + 1);
+		PUT(", least(r.rk, %d) ORDER BY ", k->top_n + 1);
+		for (size_t i = 0; i < ng; i++)
+			PUT("%s%zu", i ? ", " : "", gcol[i] + 1);
+		PUT(", least(r.rk, %d)", k->top_n + 1);
+	} else {
+		PUT(" ORDER BY ");
+		for (size_t i = 0; i < ng; i++)
+			PUT("%s%zu", i ? ", " : "", gcol[i] + 1);
+	}
 #undef PUT
 	ASSERT(n < size);
 	*g = *src;
@@ -826,7 +917,6 @@ static int xlsx_collapse_open(struct xlsx_writer *w, struct xlsx_sheet *s, struc
 	*cur = NULL;
 	if (k == NULL || w->in->detail_rows <= 0)
 		return 0;
-	ASSERT(s->status_col < 0);
 	unsigned char src_blank[REPORT_COLS_MAX];
 	if (xlsx_grouped_init(s->src, k, &s->grouped, src_blank, e) < 0)
 		return -1;
@@ -840,7 +930,9 @@ static int xlsx_collapse_open(struct xlsx_writer *w, struct xlsx_sheet *s, struc
 	size_t nc = s->src->ncols;
 	if (rc == 1 && ((*v)[nc + 1] == NULL || xlsx_parse_int64((*v)[nc + 1], &listed) < 0))
 		rc = err_set(e, EXIT_FAILED, "bad row count");
-	if (rc < 0 || listed <= w->in->detail_rows) {
+	/* a sheet of long rows lists a tenth of them (rounded up: a threshold of 4 stays >= 1) */
+	int64_t limit = (w->in->detail_rows + k->div - 1) / k->div;
+	if (rc < 0 || listed <= limit) {
 		report_cursor_close(*cur);
 		*cur = NULL;
 		return rc < 0 ? -1 : 0;
@@ -856,13 +948,14 @@ static int xlsx_collapse_open(struct xlsx_writer *w, struct xlsx_sheet *s, struc
 	s->view.cols[s->view.ncols++] = (struct report_column){ "rows", REPORT_INT, -1 };
 	char n1[32], n2[32];
 	xlsx_grouped_digits(listed, n1, sizeof n1);
-	xlsx_grouped_digits(w->in->detail_rows, n2, sizeof n2);
+	xlsx_grouped_digits(limit, n2, sizeof n2);
 	const char *csv = s->src->csv_name;
 	if (csv)
 		snprintf(s->note, sizeof s->note,
 			 "%s rows: see %s, which is complete. Shown here: one subtotal per %s, with the rows "
-			 "it stands for (a sheet lists its rows up to %s, setting workbook_detail_rows).",
-			 n1, csv, k->per, n2);
+			 "it stands for (%s lists its rows up to %s, %sworkbook_detail_rows).",
+			 n1, csv, k->per, k->div > 1 ? "this sheet" : "a sheet", n2,
+			 k->div > 1 ? "a tenth of the setting, as its rows print long: " : "setting ");
 	else
 		snprintf(s->note, sizeof s->note,
 			 "%s rows: shown here as one subtotal per %s, with the rows it stands for (a sheet lists "

@@ -56,12 +56,21 @@ UNLABEL = {v: k for k, v in LABELS.items()}
 # Long listings shown as subtotals (report_xlsx_sheet.c xlsx_collapses[], docs/workbook.md "Long
 # detail sheets"): the columns grouped by, and the integer columns summed besides the amounts.
 COLLAPSE = {"Allocations": (["period", "recipient_account_id", "offer_id", "currency", "party_role", "party_account_id"], []),
-            "Charge groups": (["period", "recipient_account_id", "offer_id", "currency", "allocated"], []),
+            "Charge groups": (["period", "recipient_account_id", "currency", "allocated"], []),
             "Tax": (["period", "recipient_account_id", "currency"], []),
             "Aging": (["period", "recipient_account_id", "currency", "bucket", "disbursement_status"], []),
             "Exceptions": (["period", "code", "recipient_account_id", "offer_id", "currency"], []),
+            "Disbursements": (["period", "recipient_account_id", "currency", "kind", "status", "paid_currency",
+                               "deposit_match", "deposit_id"], ["lines"]),
             "Rejected": (["file", "column", "code"], []),
             "Insights": (["period", "product_code", "dimension", "offer_id", "status", "source"], ["anomalies"])}
+# Columns grouped by whether they are empty: the subtotal shows this word or nothing.
+COLLAPSE_FLAGS = {"deposit_id": "(matched)"}
+# Listed for the largest values only: (column, how many per group of the keys, ranked by the
+# absolute sum of this column, what the rest of the group is called).
+COLLAPSE_TOP = {"Charge groups": ("offer_id", 3, "billed", "other offers")}
+# Sheets that list a tenth of workbook_detail_rows (their rows print long).
+COLLAPSE_DIV = {"Exceptions": 10, "Disbursements": 10}
 # Sheet-only name columns and the account column each stands beside (report_xlsx.c xlsx_name_col).
 NAME_COLS = {"party_name": "party_account_id", "recipient_name": "recipient_account_id",
              "customer_name": "customer_aws_account_id", "account_name": None}
@@ -424,8 +433,26 @@ def check_collapsed(book, base, args):
     listed = int(m.group(1).replace(",", "")) if m else None
     if sum(g["rows"] for g in got) != listed:
         p.append("%s: the Rows add up to %d, the note says %r" % (base, sum(g["rows"] for g in got), listed))
-    order = [tuple((g[k] is None, g[k] or "") for k in keys) for g in got]
-    if order != sorted(order) or len(set(order)) != len(order):
+    order = [tuple((g[k] is None, (g[k] or "").encode()) for k in keys) for g in got]
+    if base in COLLAPSE_TOP:
+        # per group of the keys: the top_n largest values by |rank_by|, then one row for the rest
+        top, top_n, rank_by, others = COLLAPSE_TOP[base]
+        if order != sorted(order):
+            p.append("%s: subtotals not in byte order of %r" % (base, keys))
+        groups = {}
+        for o, g in zip(order, got):
+            groups.setdefault(o, []).append(g)
+        for o, gs in groups.items():
+            named = [g for g in gs if not re.fullmatch(r"\d+ " + others, str(g[top]))]
+            rest = [g for g in gs if g not in named]
+            if len(rest) > 1 or (rest and gs[-1] is not rest[0]) or len(named) > top_n + (not rest):
+                p.append("%s: group %r: %d listed, %d for the rest" % (base, o, len(named), len(rest)))
+            ranks = [(-abs(Decimal(str(g.get(rank_by) or 0))), g[top] is None, (g[top] or "").encode()) for g in named]
+            if ranks != sorted(ranks):
+                p.append("%s: group %r not by |%s| descending" % (base, o, rank_by))
+            if rest and int(str(rest[0][top]).split()[0]) < 2:
+                p.append("%s: group %r: %r" % (base, o, rest[0][top]))
+    elif order != sorted(order) or len(set(order)) != len(order):
         p.append("%s: subtotals not one per group in byte order of %r" % (base, keys))
     if csv_name is None:
         return p
@@ -437,11 +464,14 @@ def check_collapsed(book, base, args):
                                              "band_low", "band_high", "period_points", "observed_min", "observed_max",
                                              "anomalies"))]
     want = {}
+    def key_of(r, h):
+        v = unguard(r[chead.index(h)])
+        return (COLLAPSE_FLAGS[h] if v else "") if h in COLLAPSE_FLAGS else v
     for r in crows:
-        k = tuple(unguard(r[chead.index(h)]) for h in keys)
+        k = tuple(key_of(r, h) for h in keys)
         e = want.setdefault(k, {"rows": 0})
         e["rows"] += 1
-        for h in money + int_sums:
+        for h in money + [h for h in int_sums if h not in money]:
             if h in chead and r[chead.index(h)] != "":
                 e[h] = e.get(h, Decimal(0)) + Decimal(r[chead.index(h)])
     seen = set()
@@ -611,10 +641,12 @@ def check_totals(book, args):
                         p.append("%s!%s: total %r does not cover worksheet %s" % (last, cell.coordinate, f, part))
                 if h == "rows":  # a sheet of subtotals: the rows they stand for
                     want = Decimal(sum(wc.cell(q, c + 1).value for n in parts for q in book.data_rows(book.wb[n])
-                                       if book.wb[n].cell(q, ci).value == cur))
+                                       if book.wb[n].cell(q, ci).value == cur and
+                                       (sub is None or book.wb[n].cell(q, si).value == sub)))
                     if CSV_OF.get(base):
                         chead, crows = read_csv("%s/%s" % (args.dir, CSV_OF[base]))
-                        want2 = sum(1 for x in crows if (x[chead.index("currency")] or None) == cur)
+                        want2 = sum(1 for x in crows if (x[chead.index("currency")] or None) == cur and
+                                    (sub is None or x[chead.index(STATUS_TOTALS[base])] == sub))
                         if want != want2:
                             p.append("%s!%s: the Rows of %s add up to %s, %s has %d" % (last, cell.coordinate, cur, want,
                                                                                  CSV_OF[base], want2))
