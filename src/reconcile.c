@@ -16,8 +16,8 @@
 #include "currency.h"
 #include "log.h"
 #include "reconcile_int.h"
-#include "settle.h"
 #include "timeutil.h"
+#include "version.h"
 
 /* ---------------------------------------------------------------------------------------------
  * The temporary tables of a period computation
