@@ -6,8 +6,7 @@
 #include "config.h"
 #include "db.h"
 #include "err.h"
-
-#define SETTLE_VERSION "0.1.0"
+#include "version.h"
 
 struct settle_ctx {
 	const char *db_conninfo; /* --db, or NULL (then SETTLE_DB, libpq env, embedded) */

@@ -16,8 +16,8 @@
 #include "currency.h"
 #include "log.h"
 #include "reconcile_int.h"
-#include "settle.h"
 #include "timeutil.h"
+#include "version.h"
 
 /* ---------------------------------------------------------------------------------------------
  * The temporary tables of a period computation
@@ -583,7 +583,7 @@ static int statement_cmp(const void *a, const void *b)
  * account as recipient: rc_be holds every current one). One scan of rc_be, and none at all when no
  * party earns through another's feed (no CPPO, or only DIRECT offers). */
 static const char own_feed_sql[] =
-	"SELECT DISTINCT recipient FROM pg_temp.rc_be WHERE recipient = ANY ($1::text[])";
+	"SELECT DISTINCT " ASOF_BE_RECIPIENT " FROM pg_temp.rc_be WHERE " ASOF_BE_RECIPIENT " = ANY ($1::text[])";
 
 static int statements_own_feed(struct rc *rc, PGresult **res, struct err *e)
 {
@@ -842,10 +842,14 @@ static int rc_failpoint(struct rc *rc, struct err *e)
 #define RC_HT(W, filter)                                                                          \
 	"coalesce(sum(h * (" W(RC_LO) "))" filter " + sum(h * (" W(RC_HI) "))" filter " * 4294967296, 0)"
 
+/* RC_B(X): a column of pg_temp.rc_be by asof.h's name; src's amount and fed's recipient are
+ * aliased to the names the rest of the query reads. */
+#define RC_B(col) "b." ASOF_BE_##col
 static const char rc_assert_sql[] =
 	"WITH p AS MATERIALIZED (SELECT p0, p1 FROM pg_temp.rc_param),"
-	" src AS (SELECT " RC_KEY_HASH("b.recipient", "b.tref", "b.currency") " AS h,"
-	"         CASE WHEN fw.w = 1 AND b.side = 'BUYING' THEN 2 ELSE coalesce(fw.w, 0) END AS w, b.amount"
+	" src AS (SELECT " RC_KEY_HASH(RC_B(RECIPIENT), RC_B(TREF), RC_B(CURRENCY)) " AS h,"
+	"         CASE WHEN fw.w = 1 AND " RC_B(SIDE) " = 'BUYING' THEN 2 ELSE coalesce(fw.w, 0) END AS w,"
+	"         " RC_B(AMOUNT) " AS amount"
 	"       FROM pg_temp.rc_be b"
 	/* SPEC §4.1 families, written out a second time, independently of match.c: the weight of
 	 * each type (SELLER_REV_SHARE* with charge_side BUYING is C, weight 2) */
@@ -855,9 +859,9 @@ static const char rc_assert_sql[] =
 	"         ('SELLER_TAX_SHARE_CREDIT', 4), ('AWS_TAX_SHARE', 5), ('AWS_TAX_SHARE_REFUND', 5),"
 	"         ('AWS_TAX_SHARE_CREDIT', 5), ('OTHER_SELLER_TAX_SHARE', 6), ('OTHER_SELLER_TAX_SHARE_REFUND', 6),"
 	"         ('OTHER_SELLER_TAX_SHARE_CREDIT', 6), ('AWS_INFRA_SHARE', 7), ('BALANCE_ADJUSTMENT', 8))"
-	"         fw (ttype, w) ON fw.ttype = b.ttype"
-	"       WHERE b.action IN ('INVOICED', 'FORGIVEN')"
-	"         AND b.day >= (SELECT p0 FROM p) AND b.day < (SELECT p1 FROM p)),"
+	"         fw (ttype, w) ON fw.ttype = " RC_B(TYPE)
+	"       WHERE " RC_B(ACTION) " IN ('INVOICED', 'FORGIVEN')"
+	"         AND " RC_B(DAY) " >= (SELECT p0 FROM p) AND " RC_B(DAY) " < (SELECT p1 FROM p)),"
 	" st AS (SELECT count(*) AS n, coalesce(sum(h), 0) AS hn, count(*) FILTER (WHERE w = 0) AS odd,"
 	"          coalesce(sum(h * w * " RC_LO("amount") ") + sum(h * w * " RC_HI("amount") ") * 4294967296, 0) AS ht,"
 	"          coalesce(sum(amount) FILTER (WHERE w = 1), 0) AS t_b, coalesce(sum(amount) FILTER (WHERE w = 2), 0) AS t_c,"
@@ -889,7 +893,7 @@ static const char rc_assert_sql[] =
 	"        FROM (SELECT " RC_KEY_HASH("recipient_account_id", "transaction_reference_id", "currency") " AS h, *"
 	"              FROM settle.allocation WHERE run_id = $1::bigint AND period = $2) a),"
 	/* SPEC §4.4: a party with a feed of its own counts only the groups it received itself */
-	" fed AS (SELECT DISTINCT b.recipient FROM pg_temp.rc_be b WHERE b.recipient IN ("
+	" fed AS (SELECT DISTINCT " RC_B(RECIPIENT) " AS recipient FROM pg_temp.rc_be b WHERE " RC_B(RECIPIENT) " IN ("
 	"          SELECT party_account_id FROM settle.allocation WHERE run_id = $1::bigint AND period = $2"
 	"            AND party_account_id <> recipient_account_id)),"
 	" ap AS (SELECT party_account_id, party_role, currency, sum(revenue_micros) AS r,"
@@ -935,6 +939,7 @@ static const char rc_assert_sql[] =
 	"   OR (g.disposition = 'OFFER_UNUSABLE' AND g.match_status = 'MATCHED')"
 	"   OR (g.disposition = 'NOTHING_TO_ALLOCATE' AND g.revenue_micros = 0 AND g.listing_fee_micros = 0"
 	"       AND g.seller_tax_micros = 0)))";
+#undef RC_B
 
 static int rc_assert(struct rc *rc, struct err *e)
 {

@@ -35,8 +35,13 @@
 	ASOF_BE_SIDE ", " ASOF_BE_AMOUNT ", " ASOF_BE_DAY ", " ASOF_BE_USAGE_DAY ", " ASOF_BE_AGREEMENT ", " \
 	ASOF_BE_OFFER ", " ASOF_BE_PRODUCT ", " ASOF_BE_FROM ", " ASOF_BE_DISB_ID ", " ASOF_BE_GH
 #define GROUPS_ROWS \
-	"(action IN ('INVOICED', 'FORGIVEN')" \
-	" OR (action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')))"
+	"(" ASOF_BE_ACTION " IN ('INVOICED', 'FORGIVEN')" \
+	" OR (" ASOF_BE_ACTION " = 'DISBURSED' AND " ASOF_BE_TYPE " NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')))"
+/* GR(X): rc_be's column X (asof.h) under the alias r */
+#define GR(col) "r." ASOF_BE_##col
+/* an INVOICED/FORGIVEN row of r whose day or usage day is in the period p */
+#define GROUPS_IN_PERIOD \
+	"(" GR(DAY) " >= p.p0 AND " GR(DAY) " < p.p1) OR (" GR(USAGE_DAY) " >= p.p0 AND " GR(USAGE_DAY) " < p.p1)"
 static const char groups_sql[] =
 	"COPY (SELECT " GROUPS_COLUMNS " FROM pg_temp.rc_be WHERE " GROUPS_ROWS ") TO STDOUT";
 
@@ -49,10 +54,10 @@ static const char groups_period_sql[] =
 	"COPY ("
 	" SELECT " GROUPS_COLUMNS " FROM pg_temp.rc_be"
 	" WHERE " GROUPS_ROWS
-	"   AND (recipient, tref, currency) IN ("
-	"       SELECT r.recipient, r.tref, r.currency FROM pg_temp.rc_be r CROSS JOIN pg_temp.rc_param p"
-	"       WHERE r.action IN ('INVOICED', 'FORGIVEN')"
-	"         AND ((r.day >= p.p0 AND r.day < p.p1) OR (r.usage_day >= p.p0 AND r.usage_day < p.p1)))"
+	"   AND (" ASOF_BE_RECIPIENT ", " ASOF_BE_TREF ", " ASOF_BE_CURRENCY ") IN ("
+	"       SELECT " GR(RECIPIENT) ", " GR(TREF) ", " GR(CURRENCY) " FROM pg_temp.rc_be r CROSS JOIN pg_temp.rc_param p"
+	"       WHERE " GR(ACTION) " IN ('INVOICED', 'FORGIVEN')"
+	"         AND (" GROUPS_IN_PERIOD "))"
 	" ORDER BY " RC_GROUP_ORDER
 	") TO STDOUT";
 
@@ -66,11 +71,9 @@ static int groups_few(struct rc *rc, int *few, struct err *e)
 		return 0;
 	double t0 = log_clock();
 	int rc_code = db_query_bool(rc->db,
-			     "SELECT count(*) FILTER (WHERE (r.day >= p.p0 AND r.day < p.p1)"
-			     "                           OR (r.usage_day >= p.p0 AND r.usage_day < p.p1)) * 2"
-			     "       < count(*)"
+			     "SELECT count(*) FILTER (WHERE " GROUPS_IN_PERIOD ") * 2 < count(*)"
 			     " FROM pg_temp.rc_be r CROSS JOIN pg_temp.rc_param p"
-			     " WHERE r.action IN ('INVOICED', 'FORGIVEN')",
+			     " WHERE " GR(ACTION) " IN ('INVOICED', 'FORGIVEN')",
 			     0, NULL, few, e);
 	/* SETTLE_RECONCILE_TIMING: the count's cost, and which stream it chose (tests read this) */
 	log_phase("reconcile", rc->period_text, *few ? "count: own references" : "count: all references", t0);

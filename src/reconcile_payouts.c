@@ -26,25 +26,33 @@
 #include "reconcile_text.h"
 #include "timeutil.h"
 
+/* rc_be's columns are asof.h's (ASOF_BE_*): a rename there is a rename here. */
+#define PAY(col) "pay." ASOF_BE_##col
 static const char payouts_sql[] =
-	"SELECT pay.recipient, pay.beid, pay.currency, coalesce(pay.trace, ''), pay.day, pay.amount,"
-	"       (pay.day >= p.p0 AND pay.day < p.p1),"
+	"SELECT " PAY(RECIPIENT) ", " PAY(ID) ", " PAY(CURRENCY) ", coalesce(" PAY(TRACE) ", ''), " PAY(DAY) ", "
+	PAY(AMOUNT) ","
+	"       (" PAY(DAY) " >= p.p0 AND " PAY(DAY) " < p.p1),"
 	/* SPEC §4.5: paid in another currency only when disbursement_currency names one */
-	"       CASE WHEN pay.paid_currency <> pay.currency THEN pay.paid_currency ELSE '' END, pay.paid_amount"
+	"       CASE WHEN " PAY(PAID_CURRENCY) " <> " PAY(CURRENCY) " THEN " PAY(PAID_CURRENCY) " ELSE '' END, "
+	PAY(PAID_AMOUNT)
 	" FROM pg_temp.rc_be pay CROSS JOIN pg_temp.rc_param p"
-	" WHERE pay.action = 'DISBURSED' AND pay.ttype = 'DISBURSEMENT'"
-	" ORDER BY pay.day, pay.recipient COLLATE \"C\", pay.beid COLLATE \"C\"";
+	" WHERE " PAY(ACTION) " = 'DISBURSED' AND " PAY(TYPE) " = 'DISBURSEMENT'"
+	" ORDER BY " PAY(DAY) ", " PAY(RECIPIENT) " COLLATE \"C\", " PAY(ID) " COLLATE \"C\"";
+#undef PAY
 
 enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_PAID_CURRENCY, P_PAID_AMOUNT, P_N };
 
 /* Every DISBURSEMENT_FAILURE, in the order disburse_link_failures takes them. */
+#define FL(col) "f." ASOF_BE_##col
 static const char failures_sql[] =
-	"SELECT f.recipient, f.beid, f.currency, coalesce(f.parent_id, ''), coalesce(f.trace, ''), f.day, f.amount,"
-	"       (f.day >= p.p0 AND f.day < p.p1),"
-	"       CASE WHEN f.paid_currency <> f.currency THEN f.paid_currency END, f.paid_amount"
+	"SELECT " FL(RECIPIENT) ", " FL(ID) ", " FL(CURRENCY) ", coalesce(" FL(PARENT_ID) ", ''), coalesce(" FL(TRACE)
+	", ''), " FL(DAY) ", " FL(AMOUNT) ","
+	"       (" FL(DAY) " >= p.p0 AND " FL(DAY) " < p.p1),"
+	"       CASE WHEN " FL(PAID_CURRENCY) " <> " FL(CURRENCY) " THEN " FL(PAID_CURRENCY) " END, " FL(PAID_AMOUNT)
 	" FROM pg_temp.rc_be f CROSS JOIN pg_temp.rc_param p"
-	" WHERE f.ttype = 'DISBURSEMENT_FAILURE'"
-	" ORDER BY f.day, f.recipient COLLATE \"C\", f.beid COLLATE \"C\"";
+	" WHERE " FL(TYPE) " = 'DISBURSEMENT_FAILURE'"
+	" ORDER BY " FL(DAY) ", " FL(RECIPIENT) " COLLATE \"C\", " FL(ID) " COLLATE \"C\"";
+#undef FL
 
 enum { FL_RECIPIENT, FL_ID, FL_CURRENCY, FL_PARENT, FL_TRACE, FL_DAY, FL_AMOUNT, FL_IN_PERIOD, FL_PAID_CURRENCY,
        FL_PAID_AMOUNT, FL_N };
@@ -63,9 +71,10 @@ enum { D_ID, D_ACCOUNT, D_CURRENCY, D_TRACE, D_DAY, D_AMOUNT, D_N };
  * failure (its reversal lines, SPEC §4.5), and a payout's lines also in its paid currency. tref
  * is '' for a line without a reference whose parent has none either (rc_be_sql, SPEC §3.1). */
 static const char lines_sql[] =
-	"COPY (SELECT recipient, disb_id, amount, paid_amount, paid_currency, tref FROM pg_temp.rc_be"
-	" WHERE action = 'DISBURSED' AND ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
-	"   AND disb_id IS NOT NULL) TO STDOUT";
+	"COPY (SELECT " ASOF_BE_RECIPIENT ", " ASOF_BE_DISB_ID ", " ASOF_BE_AMOUNT ", " ASOF_BE_PAID_AMOUNT ", "
+	ASOF_BE_PAID_CURRENCY ", " ASOF_BE_TREF " FROM pg_temp.rc_be"
+	" WHERE " ASOF_BE_ACTION " = 'DISBURSED' AND " ASOF_BE_TYPE " NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
+	"   AND " ASOF_BE_DISB_ID " IS NOT NULL) TO STDOUT";
 
 static uint64_t payout_hash(const char *recipient, const char *id)
 {

@@ -40,6 +40,7 @@ static const char tax_loaded_sql[] =
  * per line item and per invoice and reference first, each sum twice — the items an AWS_TAX_SHARE
  * event may take (party not Seller) and those a SELLER_TAX_SHARE event may (party not AWS) — and
  * the events hash-joined to those sums: a per-event scan of every item would be events × items. */
+#define BE(col) "be." ASOF_BE_##col
 static const char tax_events_sql[] =
 	"WITH ti AS MATERIALIZED ("
 	"  SELECT t.line_item_id, t.invoice_id, t.transaction_reference_id, t.tax_amount_micros,"
@@ -61,11 +62,14 @@ static const char tax_events_sql[] =
 	"  FROM ti WHERE ti.invoice_id IS NOT NULL AND ti.transaction_reference_id IS NOT NULL"
 	"  GROUP BY ti.invoice_id, ti.transaction_reference_id),"
 	" ev AS ("
-	"  SELECT be.beid, be.recipient, be.tref, be.currency, be.amount, be.day, be.line_item, be.invoice,"
-	"         be.ttype LIKE 'AWS_TAX_SHARE%' AS aws, be.action = 'FORGIVEN' AS forgiven"
+	/* rc_be's columns are asof.h's; ev's keep their names, the rest of the query reads those */
+	"  SELECT " BE(ID) " AS beid, " BE(RECIPIENT) " AS recipient, " BE(TREF) " AS tref, " BE(CURRENCY)
+	" AS currency, " BE(AMOUNT) " AS amount, " BE(DAY) " AS day, " BE(LINE_ITEM) " AS line_item, " BE(INVOICE)
+	" AS invoice,"
+	"         " BE(TYPE) " LIKE 'AWS_TAX_SHARE%' AS aws, " BE(ACTION) " = 'FORGIVEN' AS forgiven"
 	"  FROM pg_temp.rc_be be"
-	"  WHERE be.action IN ('INVOICED', 'FORGIVEN') AND be.day >= $2::int AND be.day < $3::int"
-	"    AND (be.ttype LIKE 'SELLER_TAX_SHARE%' OR be.ttype LIKE 'AWS_TAX_SHARE%'))"
+	"  WHERE " BE(ACTION) " IN ('INVOICED', 'FORGIVEN') AND " BE(DAY) " >= $2::int AND " BE(DAY) " < $3::int"
+	"    AND (" BE(TYPE) " LIKE 'SELLER_TAX_SHARE%' OR " BE(TYPE) " LIKE 'AWS_TAX_SHARE%'))"
 	/* an event takes its line item's items when some item carries that line item (of whichever
 	 * party), else its invoice's and reference's; lkey names those items */
 	", m AS ("
@@ -87,6 +91,7 @@ static const char tax_events_sql[] =
 	" FROM m"
 	" WINDOW w AS (PARTITION BY m.lkey, m.aws, m.recipient, m.currency)"
 	" ORDER BY m.beid COLLATE \"C\", m.recipient COLLATE \"C\"";
+#undef BE
 
 enum {
 	X_BEID, X_RECIPIENT, X_TREF, X_CURRENCY, X_AMOUNT, X_DAY, X_N, X_TOTAL, X_BASIS, X_FORGIVEN,

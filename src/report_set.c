@@ -23,9 +23,8 @@
 #include "msg.h"
 #include "report.h"
 #include "report_csv.h"
-#include "run.h"
-#include "settle.h"
 #include "timeutil.h"
+#include "version.h"
 
 #define REPORT_FILES_MAX 32
 #define REPORT_RUNFILE_MAX (16u << 20)

@@ -9,7 +9,7 @@
 
 #include "close.h"
 #include "insights.h"
-#include "log.h"
+#include "msg.h"
 #include "reconcile_io.h"
 #include "report.h"
 #include "timeutil.h"
@@ -142,13 +142,13 @@ static int report_job_period(struct db *db, const struct report_job *job, int32_
 	if (getenv("SETTLE_FAILPOINT") && strcmp(getenv("SETTLE_FAILPOINT"), fp) == 0)
 		abort(); /* test hook: an ASSERT reached from this period's data */
 	struct reconcile_summary sum = { 0 };
-	log_progress("%s: reconciling", p);
+	msg_say(job->msg, MSG_PROGRESS, "%s: reconciling", p);
 	if (reconcile_period(db, job->cfg, res->run_id, period, job->as_of_us, &sum, e) < 0)
 		return err_prefix(e, "%s", p);
 	/* Issue 6: the insights of the period, in the same transaction and under the same run, so
 	 * the set's insight files and USAGE_ANOMALY exceptions come from the same as-of. */
 	struct insights_summary ins;
-	log_progress("%s: computing insights", p);
+	msg_say(job->msg, MSG_PROGRESS, "%s: computing insights", p);
 	if (insights_compute(db, job->cfg, res->run_id, period, job->as_of_us, &ins, e) < 0)
 		return err_prefix(e, "%s", p);
 	struct report_set_input in = { res->run_id, period, job->as_of_us, job->cfg, NULL, job->msg };
@@ -217,12 +217,12 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 	run_failpoint("stage-written");
 	if (db_commit(db, e) < 0)
 		goto fail;
-	log_progress_done();
+	msg_progress_end(job->msg);
 	free(cv);
 	return 0;
 fail:
 	free(cv);
-	log_progress_done();
+	msg_progress_end(job->msg);
 	db_rollback(db);
 	for (size_t i = 0; i < job->periods_n; i++)
 		report_stage_discard(&stages[i]);
