@@ -122,6 +122,11 @@ struct disburse_failure {
 	int32_t day;
 	int64_t amount_micros;     /* F.amount: −D.amount when it cancels D */
 	int has_reversal_lines;    /* DISBURSED line rows name it (current feeds) */
+	/* the caller's: its reversal lines that settle no known charge — no transaction_reference_id
+	 * and no parent event that has one (SPEC §3.1) — how many and their Σ (PAYOUT_MISMATCH with
+	 * reference F, docs/reconcile.md) */
+	int64_t unjoined_lines_n;
+	int64_t unjoined_lines_micros;
 	/* results */
 	enum disburse_link link;
 	size_t payout;             /* index into payouts when linked */

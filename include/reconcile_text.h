@@ -61,6 +61,11 @@ const char *rtext_payout_mismatch(char *buf, size_t size, const char *payout_id,
 const char *rtext_payout_unjoined(char *buf, size_t size, const char *payout_id, const char *currency,
 				  int minor_units, int64_t amount_micros, int64_t unjoined_micros, int64_t unjoined_n,
 				  int64_t lines_n);
+/* SPEC §4.5: a failure of which unjoined_n of its lines_n reversal lines (Σ unjoined_micros) give
+ * money back against no known charge. */
+const char *rtext_failure_unjoined(char *buf, size_t size, const char *failure_id, const char *currency,
+				   int minor_units, int64_t amount_micros, int64_t unjoined_micros, int64_t unjoined_n,
+				   int64_t lines_n);
 /* SPEC §4.5 in the paid currency: the payout's disbursement_amount (amount_known 0: it has none)
  * against its lines' disbursement_amount; missing lines carry none in that currency. */
 const char *rtext_payout_paid_mismatch(char *buf, size_t size, const char *payout_id, const char *paid_currency,

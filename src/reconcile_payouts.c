@@ -309,10 +309,18 @@ static int sum_line(struct rc *rc, const char *recipient, const char *disb_id, i
 	}
 	if (rc_failure_find(rc, recipient, disb_id, &i) < 0)
 		return 0;
-	rc->failures[i].has_reversal_lines = 1;
+	struct disburse_failure *f = &rc->failures[i];
+	f->has_reversal_lines = 1;
 	if (money_add(rc->failure_lines_micros[i], amount, &rc->failure_lines_micros[i]) != MONEY_OK)
-		return err_set(e, EXIT_FAILED, "the reversal lines of failure %s overflow", rc->failures[i].failure_id);
+		return err_set(e, EXIT_FAILED, "the reversal lines of failure %s overflow", f->failure_id);
 	rc->failure_lines_n[i]++;
+	/* a reversal line that settles no known charge gives money back against nothing settle can
+	 * join it to, as a payout's line would pay it (failure_unjoined) */
+	if (!tref || !*tref) {
+		if (money_add(f->unjoined_lines_micros, amount, &f->unjoined_lines_micros) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the reversal lines of failure %s overflow", f->failure_id);
+		f->unjoined_lines_n++;
+	}
 	return 0;
 }
 
@@ -586,6 +594,37 @@ static int failure_unlinked(struct rc *rc, size_t k, struct err *e)
 /* SPEC §8 disbursements.csv has a row per failure too: every DISBURSEMENT_FAILURE of the period (by
  * its date) with the payout it undoes, how it was linked and its reversal lines. Few rows, so they
  * go to their table in one COPY of their own, here. */
+/* A failure of the period whose reversal lines include lines that settle no known charge: as for a
+ * payout's lines (payout_finish), PAYOUT_MISMATCH — reference F, in F's period, expected −Σ of its
+ * joined reversal lines (F.amount = −D.amount = −Σ the lines it gives back), actual F's amount. */
+static int failure_unjoined(struct rc *rc, size_t k, struct err *e)
+{
+	ASSERT(k < rc->failures_n && rc->failure_in_period[k] && rc->failures[k].unjoined_lines_n > 0);
+	const struct disburse_failure *f = &rc->failures[k];
+	ASSERT(f->unjoined_lines_n <= rc->failure_lines_n[k]);
+	int minor;
+	char buf[RTEXT_MAX];
+	int64_t joined, expected;
+	if (rc_minor_units(f->currency, &minor, e) < 0)
+		return -1;
+	if (money_sub(rc->failure_lines_micros[k], f->unjoined_lines_micros, &joined) != MONEY_OK ||
+	    money_neg(joined, &expected) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the reversal lines of failure %s overflow", f->failure_id);
+	struct rc_exception x = {
+		.code = "PAYOUT_MISMATCH",
+		.reference = f->failure_id,
+		.recipient_account_id = f->recipient_account_id,
+		.currency = f->currency,
+		.has_expected = 1,
+		.expected_micros = expected,
+		.has_actual = 1,
+		.actual_micros = f->amount_micros,
+		.detail = rtext_failure_unjoined(buf, sizeof buf, f->failure_id, f->currency, minor, f->amount_micros,
+						 f->unjoined_lines_micros, f->unjoined_lines_n, rc->failure_lines_n[k]),
+	};
+	return rc_exception_add(rc, &x, e);
+}
+
 static const char failures_copy_sql[] =
 	"COPY settle.disbursement_failure (run_id, period, recipient_account_id, failure_id, failure_date, currency,"
 	" amount_micros, lines_micros, lines_n, payout_id, link, bank_trace_id, paid_currency, paid_amount_micros)"
@@ -646,6 +685,9 @@ int rc_payouts_run(struct rc *rc, struct err *e)
 			return -1;
 	for (size_t k = 0; k < rc->failures_n; k++)
 		if (rc->failure_in_period[k] && rc->failures[k].link == DISBURSE_LINK_NONE && failure_unlinked(rc, k, e) < 0)
+			return -1;
+	for (size_t k = 0; k < rc->failures_n; k++)
+		if (rc->failure_in_period[k] && rc->failures[k].unjoined_lines_n > 0 && failure_unjoined(rc, k, e) < 0)
 			return -1;
 	if (failures_store(rc, e) < 0)
 		return -1;

@@ -217,6 +217,20 @@ const char *rtext_payout_unjoined(char *buf, size_t size, const char *payout_id,
 	return buf;
 }
 
+const char *rtext_failure_unjoined(char *buf, size_t size, const char *failure_id, const char *currency,
+				   int minor_units, int64_t amount_micros, int64_t unjoined_micros, int64_t unjoined_n,
+				   int64_t lines_n)
+{
+	char a[RTEXT_AMOUNT_MAX], u[RTEXT_AMOUNT_MAX];
+	snprintf(buf, size,
+		 "payout failure %s of %s %s: %" PRId64 " of its %" PRId64 " reversal line%s (%s) settle%s no known charge:"
+		 " no transaction_reference_id, and no parent event that has one; the money it gives back is"
+		 " counted against no charge group",
+		 failure_id, rtext_amount(amount_micros, minor_units, a), currency, unjoined_n, lines_n,
+		 lines_n == 1 ? "" : "s", rtext_amount(unjoined_micros, minor_units, u), unjoined_n == 1 ? "s" : "");
+	return buf;
+}
+
 const char *rtext_payout_paid_mismatch(char *buf, size_t size, const char *payout_id, const char *paid_currency,
 				       int minor_units, int amount_known, int64_t paid_amount_micros,
 				       int64_t paid_lines_micros, int64_t lines_n, int64_t missing)

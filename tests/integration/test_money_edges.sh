@@ -3,6 +3,7 @@
 #   U  a USAGE offer written with 12-digit ids, billed through a 42-character recipient with no
 #      account feed: RECIPIENT_NOT_PARTY, and its billed usage still counts (SPEC §4.6: billed is B
 #      of the offer's charge groups) — no UNBILLED_USAGE, metering.csv shows billed 100.00.
+#   Z  a payout line, R a failure's reversal line, that settles no known charge: PAYOUT_MISMATCH.
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -47,6 +48,24 @@ check "Z: ... expected 0.00 (no known charge), actual 77.00" \
 	grep -q "^2026-10,PAYOUT_MISMATCH,PZ,$S,,,USD,0.00,77.00,77.00,.*settle.* no known charge" "$work/z/out/2026-10/exceptions.csv"
 check "Z: disbursements.csv shows PZ as MISMATCH" grep -q '^2026-10,PAYOUT,PZ,.*,MISMATCH,' "$work/z/out/2026-10/disbursements.csv"
 check "Z: a payout without lines is not an unjoined line" sh -c "! grep -q ',PAYOUT_MISMATCH,PQ,' '$work/z/out/2026-10/exceptions.csv'"
+
+# --- R: a reversal line that settles no known charge -----------------------------------------
+# FR undoes PR (its parent) and gives PR's line back in two reversal lines: rj with the charge's
+# reference, rr with none and a parent no billing event has. rr's money comes back against no
+# charge group: PAYOUT_MISMATCH for FR, expected -(sum of the joined reversal lines) = -25.00.
+newdb r
+printf '%s\n%s\n' "$OFFER_HDR" "o1,agmt-1,prod-1,,$B,$S,,,USD,CONTRACT,DIRECT,,,,2026-01-01,2026-12-31" >"$work/r/offers.csv"
+printf '%s\n%s\n%s\n%s\n%s\n%s\n' "$BE_HDR" \
+	"cr,$S,$B,agmt-1,prod-1,INVOICED,SELLER_REV_SHARE,,,50.00,USD,2026-10-01,,tr-r,,2026-10-01" \
+	"rl,$S,,agmt-1,prod-1,DISBURSED,SELLER_REV_SHARE,cr,PR,-50.00,USD,,,tr-r,,2026-10-10" \
+	"PR,$S,AWS,,,DISBURSED,DISBURSEMENT,,,50.00,USD,,,,TRR,2026-10-10" \
+	"FR,$S,AWS,,,DISBURSED,DISBURSEMENT_FAILURE,PR,,-50.00,USD,,,,,2026-10-12" \
+	"rj,$S,,agmt-1,prod-1,DISBURSED,SELLER_REV_SHARE,cr,FR,25.00,USD,,,tr-r,,2026-10-12" >"$work/r/be.csv"
+printf '%s\n%s\n' "$BE_HDR" "rr,$S,,,,DISBURSED,SELLER_REV_SHARE,nosuch,FR,25.00,USD,,,,,2026-10-12" >"$work/r/be2.csv"
+report r 2026-10
+check "R: PAYOUT_MISMATCH for FR, expected -25.00, actual -50.00" \
+	grep -q "^2026-10,PAYOUT_MISMATCH,FR,$S,,,USD,-25.00,-50.00,-25.00,.*1 of its 2 reversal lines .* settles no known charge" "$work/r/out/2026-10/exceptions.csv"
+check "R: PR is still DISBURSEMENT_FAILED, not a PAYOUT_MISMATCH" sh -c "grep -q '^2026-10,DISBURSEMENT_FAILED,PR,' '$work/r/out/2026-10/exceptions.csv' && ! grep -q ',PAYOUT_MISMATCH,PR,' '$work/r/out/2026-10/exceptions.csv'"
 
 # --- I: deposits and metering in the other id form (SPEC §1, §3.4, §3.5) -------------------
 # The seller's feed names it by its 42-character account_id; its bank statement by its 12-digit
