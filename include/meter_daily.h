@@ -11,8 +11,9 @@
  * aggregator stops and says so, and the SQL path takes over. The cap is what keeps an ingest's
  * memory flat in the number of records: groups are streams x days, so a month with many streams
  * reaches it, and then pays the server's aggregate instead of memory. Measured on a 5M-record
- * month (208k groups, load 3-5): cap 500,000 -> peak RSS 57 MiB, 22.8 s; cap 65,536 -> 23 MiB,
- * 26.1 s, the same sums (bench/README.md, "bench_metering.sh").
+ * month (208k groups, load 3-5, two alternating pairs): cap 500,000 -> peak RSS 57 MiB, 42.3 and
+ * 22.8 s; cap 65,536 -> 23 MiB, 58.3 and 26.1 s, the same sums (bench/README.md,
+ * "bench_metering.sh"). A month of fewer groups (customers x dimensions x days) is unaffected.
  */
 #ifndef SETTLE_METER_DAILY_H
 #define SETTLE_METER_DAILY_H
