@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "asof.h"
 #include "log.h"
 #include "money.h"
 #include "reconcile.h"
@@ -61,51 +62,6 @@ size_t insights_summary_line(const struct insights_summary *s, char *buf, size_t
 	return (size_t)n;
 }
 
-/* ---------------------------------------------------------------------------------------------
- * Small helpers: growable arrays, strings, integers from the server
- */
-
-/* Makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns p or its
- * reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
-void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e)
-{
-	if (need <= *cap)
-		return p;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(p, n * elem);
-	if (!q) {
-		err_set(e, EXIT_FAILED, "insights: out of memory");
-		return NULL;
-	}
-	*cap = n;
-	return q;
-}
-
-/* A copy of s, or NULL for NULL (SQL NULL). -1 when out of memory. */
-static int dup_opt(const char *s, char **out, struct err *e)
-{
-	*out = NULL;
-	if (!s)
-		return 0;
-	*out = strdup(s);
-	return *out ? 0 : err_set(e, EXIT_FAILED, "insights: out of memory");
-}
-
-/* A bigint the server printed: well-formed by construction. */
-int64_t insights_cell_i64(const PGresult *res, int row, int col)
-{
-	ASSERT(!PQgetisnull(res, row, col));
-	const char *s = PQgetvalue(res, row, col);
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	ASSERT(end != s && *end == '\0');
-	return (int64_t)v;
-}
-
-/* SETTLE_RECONCILE_TIMING=1 (as for reconcile's phases) prints each insights phase's wall time
- * on stderr, for benchmarks and tuning. */
 /* ---------------------------------------------------------------------------------------------
  * COPY ... FROM STDIN: pgcopy.h's text writer, the rows sent in one COPY once written
  */
@@ -176,7 +132,7 @@ static int co_finish(struct insights_out *c, int rc, struct err *e)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Usage: the series being read (insights_read.c feeds them, insights_int.h)
+ * Usage: the series' results (insights_series.c builds them, insights_int.h)
  */
 
 static void usage_release(struct usage *u)
@@ -198,86 +154,6 @@ static void usage_release(struct usage *u)
 	free(u->points);
 	free(u->best_points);
 	memset(u, 0, sizeof *u);
-}
-
-/* Forgets the hours of the series just scored (only those it touched: a window has thousands). */
-static void usage_clear_hours(struct usage *u)
-{
-	for (size_t i = 0; i < u->touched_n; i++)
-		u->hseen[u->touched[i]] = 0;
-	u->touched_n = 0;
-}
-
-/* Ends the current series: its row gets the statistics; the chart keeps the most anomalous. */
-int usage_finish_series(struct usage *u, struct err *e)
-{
-	struct usage_row *row = &u->rows[u->rows_n - 1];
-	row->period_points = 0;
-	for (size_t i = 0; i < u->touched_n; i++) {
-		size_t h = u->touched[i];
-		if (h < u->ps || h >= u->pe)
-			continue;
-		int64_t q = u->hq[h];
-		if (row->period_points == 0 || q < row->observed_min)
-			row->observed_min = q;
-		if (row->period_points == 0 || q > row->observed_max)
-			row->observed_max = q;
-		row->period_points++;
-	}
-	/* a series exists because it has usage in the period; a recorded one may have lost it all
-	 * (its metering log has usage there) */
-	ASSERT(row->period_points > 0 || row->recorded);
-	/* a status set already says why the series is not scored (a recorded series of fractions) */
-	int rc = row->status ? 0 : usage_score_series(u, e);
-	if (rc == 0 && u->after_score)
-		rc = u->after_score(u, u->after_ctx, e);
-	if (rc == 0 && row->anomalies > 0 &&
-	    (u->best_row == SIZE_MAX || row->max_score_tenths > u->rows[u->best_row].max_score_tenths)) {
-		u->best_row = u->rows_n - 1;
-		memcpy(u->best_points, u->points, u->points_n * sizeof *u->points);
-		u->best_points_n = u->points_n;
-	}
-	usage_clear_hours(u);
-	if (rc < 0)
-		return err_prefix(e, "usage of \"%s\" \"%s\" \"%s\"", row->customer, row->product_code, row->dimension);
-	return 0;
-}
-
-/* Starts a series. The strings are copied; agreement_id and offer_id may be NULL (none), and
- * price (NULL: unpriced). */
-int usage_start_series(struct usage *u, const char *customer, const char *product_code, const char *dimension,
-		       const char *agreement_id, const char *offer_id, const struct usage_price *price,
-		       struct err *e)
-{
-	usage_clear_hours(u);
-	struct usage_row *rows = insights_grow(u->rows, &u->rows_cap, u->rows_n + 1, sizeof *rows, e);
-	if (!rows)
-		return -1;
-	u->rows = rows;
-	struct usage_row *row = &u->rows[u->rows_n++];
-	memset(row, 0, sizeof *row);
-	if (dup_opt(customer, &row->customer, e) < 0 || dup_opt(product_code, &row->product_code, e) < 0 ||
-	    dup_opt(dimension, &row->dimension, e) < 0 || dup_opt(agreement_id, &row->agreement_id, e) < 0 ||
-	    dup_opt(offer_id, &row->offer_id, e) < 0)
-		return -1;
-	ASSERT(row->customer && row->product_code && row->dimension);
-	if (price) {
-		row->priced = 1;
-		row->price = *price;
-	}
-	return 0;
-}
-
-/* One hour of the current series (its records summed), each hour once. */
-void usage_take_hour(struct usage *u, int64_t hour_us, int64_t quantity)
-{
-	ASSERT(u->rows_n > 0);
-	ASSERT(hour_us >= u->window_start_us && (hour_us - u->window_start_us) % US_PER_HOUR_I == 0);
-	size_t h = (size_t)((hour_us - u->window_start_us) / US_PER_HOUR_I);
-	ASSERT(h < u->hours && !u->hseen[h]);
-	u->hq[h] = quantity;
-	u->hseen[h] = 1;
-	u->touched[u->touched_n++] = h;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -741,31 +617,41 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  * failures (a few rows), because the planner underestimates the join of payout lines to payouts
  * (disb_id = beid: ~1 row expected, hundreds of thousands found) and, with NOT EXISTS, once put the
  * anti-join above it as a nested loop scanning rc_be for every line: minutes instead of 2 s. */
+/* rc_be's columns through asof.h's macros (R: recipient, T: tref, C: currency, ...). */
+#define TM_R ASOF_BE_RECIPIENT
+#define TM_T ASOF_BE_TREF
+#define TM_C ASOF_BE_CURRENCY
 static const char timing_sql[] =
 	"WITH inv AS ("
-	"  SELECT recipient, tref, currency, min(day) AS day"
-	"  FROM pg_temp.rc_be WHERE action IN ('INVOICED', 'FORGIVEN') AND tref <> ''"
-	"  GROUP BY recipient, tref, currency"
+	"  SELECT " TM_R " AS recipient, " TM_T " AS tref, " TM_C " AS currency, min(" ASOF_BE_DAY ") AS day"
+	"  FROM pg_temp.rc_be WHERE " ASOF_BE_ACTION " IN ('INVOICED', 'FORGIVEN') AND " TM_T " <> ''"
+	"  GROUP BY " TM_R ", " TM_T ", " TM_C
 	"), payout AS MATERIALIZED ("
-	"  SELECT d.recipient, d.beid, d.day"
+	"  SELECT d." TM_R " AS recipient, d." ASOF_BE_ID " AS beid, d." ASOF_BE_DAY " AS day"
 	"  FROM pg_temp.rc_be d"
-	"  WHERE d.action = 'DISBURSED' AND d.ttype = 'DISBURSEMENT' AND d.day >= $1::int AND d.day < $2::int"
-	"    AND (d.recipient, d.beid) NOT IN (SELECT f.recipient, f.parent_id FROM pg_temp.rc_be f"
-	"                                      WHERE f.ttype = 'DISBURSEMENT_FAILURE' AND f.parent_id IS NOT NULL)"
+	"  WHERE d." ASOF_BE_ACTION " = 'DISBURSED' AND d." ASOF_BE_TYPE " = 'DISBURSEMENT'"
+	"    AND d." ASOF_BE_DAY " >= $1::int AND d." ASOF_BE_DAY " < $2::int"
+	"    AND (d." TM_R ", d." ASOF_BE_ID ") NOT IN (SELECT f." TM_R ", f." ASOF_BE_PARENT_ID " FROM pg_temp.rc_be f"
+	"                                      WHERE f." ASOF_BE_TYPE " = 'DISBURSEMENT_FAILURE'"
+	"                                        AND f." ASOF_BE_PARENT_ID " IS NOT NULL)"
 	"), sample AS ("
-	"  SELECT DISTINCT 'invoice_to_payout' AS measure, l.recipient, l.tref, l.currency, p.beid AS event_id,"
-	"         p.day AS event_day"
-	"  FROM payout p JOIN pg_temp.rc_be l ON l.recipient = p.recipient AND l.disb_id = p.beid"
-	"  WHERE l.action = 'DISBURSED' AND l.ttype NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
+	"  SELECT DISTINCT 'invoice_to_payout' AS measure, l." TM_R " AS recipient, l." TM_T " AS tref,"
+	"         l." TM_C " AS currency, p.beid AS event_id, p.day AS event_day"
+	"  FROM payout p JOIN pg_temp.rc_be l ON l." TM_R " = p.recipient AND l." ASOF_BE_DISB_ID " = p.beid"
+	"  WHERE l." ASOF_BE_ACTION " = 'DISBURSED' AND l." ASOF_BE_TYPE " NOT IN ('DISBURSEMENT', 'DISBURSEMENT_FAILURE')"
 	"  UNION"
-	"  SELECT 'invoice_to_collection', c.recipient, c.tref, c.currency, '', coalesce(c.action_day, c.day)"
+	"  SELECT 'invoice_to_collection', c." TM_R ", c." TM_T ", c." TM_C ", '',"
+	"         coalesce(c." ASOF_BE_ACTION_DAY ", c." ASOF_BE_DAY ")"
 	"  FROM pg_temp.rc_be c"
-	"  WHERE c.action = 'COLLECTED' AND coalesce(c.action_day, c.day) >= $1::int"
-	"    AND coalesce(c.action_day, c.day) < $2::int"
+	"  WHERE c." ASOF_BE_ACTION " = 'COLLECTED' AND coalesce(c." ASOF_BE_ACTION_DAY ", c." ASOF_BE_DAY ") >= $1::int"
+	"    AND coalesce(c." ASOF_BE_ACTION_DAY ", c." ASOF_BE_DAY ") < $2::int"
 	")"
 	"SELECT s.measure, s.recipient, s.currency, s.event_day - i.day AS days"
 	"  FROM sample s JOIN inv i USING (recipient, tref, currency)"
 	" ORDER BY s.measure COLLATE \"C\", s.recipient COLLATE \"C\", s.currency COLLATE \"C\", days";
+#undef TM_R
+#undef TM_T
+#undef TM_C
 
 static const char timing_copy_sql[] =
 	"COPY settle.insight_timing (run_id, period, measure, recipient_account_id, currency, samples,"

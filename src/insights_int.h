@@ -1,5 +1,7 @@
-/* insights_int.h — what insights.c (scoring, results, payment timing) and insights_read.c
- * (reading the usage records) share. Not for other modules: their interface is insights.h.
+/* insights_int.h — what the insights files share: insights.c (control flow, results, payment
+ * timing) above the readers (insights_read.c: the metering log; insights_recorded.c: the daily
+ * usage feed), which feed insights_series.c, which scores through insights_score.c. Not for other
+ * modules: their interface is insights.h.
  *
  * The reader streams a window's records, groups them by series and hour, and feeds each series in
  * key order to the scoring code: usage_start_series, then usage_take_hour per hour in order
@@ -136,7 +138,7 @@ struct usage_window {
 	char as_of[40], history_start[40], period_start[40], period_end[40];
 };
 
-/* insights.c: the series being read (see above). Strings are copied; agreement_id and offer_id
+/* insights_series.c: the series being read (see above). Strings are copied; agreement_id and offer_id
  * may be NULL (none). */
 int usage_start_series(struct usage *u, const char *customer, const char *product_code, const char *dimension,
 		       const char *agreement_id, const char *offer_id, const struct usage_price *price,
@@ -148,10 +150,10 @@ int usage_finish_series(struct usage *u, struct err *e);
  * and its incidents onto u->anomalies; fills u->points with its chart points. */
 int usage_score_series(struct usage *u, struct err *e);
 
-/* insights.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
+/* insights_series.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
  * p or its reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
 void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e);
-/* insights.c: an integer cell of a result the server computed (0 for NULL). */
+/* insights_series.c: an integer cell of a result the server computed (0 for NULL). */
 int64_t insights_cell_i64(const PGresult *res, int row, int col);
 
 /* insights_read.c: every series with Success usage in the period, as of w->as_of, scored in key

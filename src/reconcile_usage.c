@@ -344,9 +344,13 @@ static int meter_row(struct rc *rc, struct usage_set *claimed, struct usage_set 
 static const char recorded_loaded_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM settle.sdds_daily_usage d JOIN settle.ingest_file f ON f.file_id = d.file_id"
 	"               WHERE f.file_id IN (SELECT v.file_id FROM settle.visible_files($1::timestamptz) v))";
+/* The sums land in a temporary table and come back as one COPY stream in a fixed order, as
+ * rc_meter's do: at millions of records they are ~200k rows, which a PGresult would hold in the
+ * client all at once (read_recorded keeps only their per-offer sums). */
 static const char recorded_sql[] =
-	"SELECT coalesce(u.agreement_id, '') AS agreement, coalesce(u.offer_id, '') AS offer, u.dimension_key AS dim,"
-	"       (u.usage_date::date - DATE '1970-01-01') AS day, trunc(sum(u.usage_quantity) * 1000000)::bigint,"
+	"CREATE TEMP TABLE rc_recorded ON COMMIT DROP AS"
+	" SELECT coalesce(u.agreement_id, '') AS agreement, coalesce(u.offer_id, '') AS offer, u.dimension_key AS dim,"
+	"       (u.usage_date::date - DATE '1970-01-01') AS day, trunc(sum(u.usage_quantity) * 1000000)::bigint AS quantity,"
 	"       coalesce(settle.account_ident(u.payer_account_id, mp.account_key), '') AS payer,"
 	"       coalesce(settle.account_ident(u.end_user_account_id, me.account_key), '') AS end_user"
 	" FROM settle.sdds_daily_usage_asof($1::timestamptz) u"
@@ -355,13 +359,13 @@ static const char recorded_sql[] =
 	" LEFT JOIN settle.rc_account me ON me.id = settle.account_pad(u.end_user_account_id)"
 	" WHERE u.usage_date >= $2::date AND u.usage_date < $3::date AND u.dimension_key IS NOT NULL"
 	"   AND u.usage_quantity IS NOT NULL"
-	" GROUP BY 1, 2, 3, 4, 6, 7"
-	" ORDER BY coalesce(u.agreement_id, '') COLLATE \"C\", coalesce(u.offer_id, '') COLLATE \"C\","
-	"          u.dimension_key COLLATE \"C\", 4,"
-	"          coalesce(settle.account_ident(u.payer_account_id, mp.account_key), '') COLLATE \"C\","
-	"          coalesce(settle.account_ident(u.end_user_account_id, me.account_key), '') COLLATE \"C\"";
+	" GROUP BY 1, 2, 3, 4, 6, 7";
+static const char recorded_copy_sql[] =
+	"COPY (SELECT agreement, offer, dim, day, quantity, payer, end_user FROM pg_temp.rc_recorded"
+	" ORDER BY agreement COLLATE \"C\", offer COLLATE \"C\", dim COLLATE \"C\", day,"
+	"          payer COLLATE \"C\", end_user COLLATE \"C\") TO STDOUT";
 
-enum { U_AGREEMENT, U_OFFER, U_DIM, U_DAY, U_QUANTITY, U_PAYER, U_END_USER };
+enum { U_AGREEMENT, U_OFFER, U_DIM, U_DAY, U_QUANTITY, U_PAYER, U_END_USER, U_N };
 
 /* Recorded usage that no single agreement of a USAGE offer claims, per (offer, agreement,
  * dimension, customer): its quantity and days, and why. */
@@ -507,21 +511,26 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, struct unattribut
 		return -1;
 	if (!*loaded)
 		return 0;
-	PGresult *res = db_query(rc->db, recorded_sql, 3, params, PGRES_TUPLES_OK, e);
+	if (db_exec(rc->db, "DROP TABLE IF EXISTS pg_temp.rc_recorded", e) < 0)
+		return -1;
+	PGresult *res = db_query(rc->db, recorded_sql, 3, params, PGRES_COMMAND_OK, e);
 	if (!res)
 		return -1;
-	int rc_code = -1;
-	for (int i = 0; i < PQntuples(res); i++) {
+	PQclear(res);
+	struct rio_in in;
+	if (rio_in_begin(&in, rc->db, recorded_copy_sql, e) < 0)
+		return -1;
+	int rc_code = -1, st;
+	while ((st = rio_in_next(&in, U_N, e)) == 1) {
 		int32_t day;
 		int64_t q;
-		if (rio_i32(PQgetvalue(res, i, U_DAY), &day) < 0 || rio_i64(PQgetvalue(res, i, U_QUANTITY), &q) < 0 ||
+		const char *const *f = in.fields;
+		if (!f[U_AGREEMENT] || !f[U_OFFER] || !f[U_DIM] || !f[U_DAY] || !f[U_QUANTITY] || !f[U_PAYER] ||
+		    !f[U_END_USER] || rio_i32(f[U_DAY], &day) < 0 || rio_i64(f[U_QUANTITY], &q) < 0 ||
 		    day < rc->period_first_day || day >= rc->period_end_day) {
 			err_set(e, EXIT_FAILED, "database: a daily usage sum is out of range");
 			goto done;
 		}
-		const char *f[7];
-		for (int k = 0; k < 7; k++)
-			f[k] = PQgetvalue(res, i, k);
 		struct match_group g = { f[U_AGREEMENT], f[U_OFFER], "", "", "", day };
 		struct match_result m;
 		match_group(rc->index, &g, &m);
@@ -574,9 +583,11 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, struct unattribut
 		if (acc_price_day(rc, a, row, f[U_DIM], day, q, 1, e) < 0)
 			goto done;
 	}
+	if (st < 0)
+		goto done;
 	rc_code = 0;
 done:
-	PQclear(res);
+	rio_in_end(&in);
 	return rc_code;
 }
 
