@@ -6,8 +6,8 @@
  * reader names rc_be's columns through these macros (string-literal concatenation: "SELECT "
  * ASOF_BE_RECIPIENT ", " ...), so a column renamed here is renamed for every reader, and one
  * removed from here breaks its readers at compile time instead of at run time. A new column is
- * added here first, then to rc_be_sql. Every reader in reconcile*.c uses the macros; insights.c's
- * timing_sql still spells the names out and moves to them when it is next edited.
+ * added here first, then to rc_be_sql. Every reader uses the macros (reconcile*.c, and insights.c's
+ * timing_sql).
  *
  * settle.rc_be_cache (sql/024_rc_be_cache.sql) keeps the rows of the last run for the next: its
  * columns are these, in this order; reconcile compares the two tables' columns at run time and
