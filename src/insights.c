@@ -137,6 +137,7 @@ static int co_finish(struct insights_out *c, int rc, struct err *e)
 
 static void usage_release(struct usage *u)
 {
+	usage_offers_release(u);
 	for (size_t i = 0; i < u->rows_n; i++) {
 		free(u->rows[i].customer);
 		free(u->rows[i].product_code);
@@ -166,18 +167,31 @@ static void day_text(int64_t us, char buf[11])
 	time_format_day(time_day_of(us), buf);
 }
 
-/* " ≈ 1200.00 USD" of a quantity at the row's price, or "" (unpriced, or beyond the range). */
-static void money_text(const struct usage *u, const struct usage_row *row, int64_t quantity, char *buf, size_t size)
+/* " ≈ 1200.00 USD" of an amount in unrounded micros at the row's currency (rounded to its minor
+ * units, SPEC §4.6's rule), or "" (unpriced, or beyond the range). */
+static void money_text(const struct usage *u, const struct usage_row *row, int priced, int64_t value_micros,
+		       char *buf, size_t size)
 {
 	int64_t micros;
 	buf[0] = '\0';
-	if (!row->priced ||
-	    usage_expected(quantity, row->price.unit_price_micros, row->price.minor_units, u->cfg->rounding, &micros) !=
-		    MONEY_OK)
+	if (!priced || money_round(value_micros, row->price.minor_units, u->cfg->rounding, &micros) != MONEY_OK)
 		return;
 	char amount[MONEY_FORMAT_MAX];
 	money_format(micros, row->price.minor_units, amount);
 	snprintf(buf, size, " \xe2\x89\x88 %s %s", amount, row->price.currency);
+}
+
+/* |actual − expected| of two unrounded amounts: 1, or 0 when it leaves the range. */
+static int value_gap(int64_t actual, int64_t expected, int64_t *out)
+{
+	int64_t d;
+	if (money_sub(actual, expected, &d) != MONEY_OK)
+		return 0;
+	if (d >= 0) {
+		*out = d;
+		return 1;
+	}
+	return money_neg(d, out) == MONEY_OK;
 }
 
 /* "the same hour of the week (±1 hour for daylight saving) in the 8 weeks before 2026-11, trend
@@ -230,7 +244,10 @@ static void usage_note(const struct usage *u, const struct usage_row *row, char 
 	if (row->total_expected > 0)
 		snprintf(pct, sizeof pct, ", %s%" PRId64 " %%", diff < 0 ? "-" : "+",
 			 stats_div_round((__int128)(diff < 0 ? -diff : diff) * 100, row->total_expected));
-	money_text(u, row, diff < 0 ? -diff : diff, money, sizeof money);
+	int64_t gap = 0;
+	int priced = row->total_priced &&
+		     value_gap(row->total_actual_value_micros, row->total_expected_value_micros, &gap);
+	money_text(u, row, priced, gap, money, sizeof money);
 	snprintf(buf, size,
 		 "%s%s against %s; %s to %s: %" PRId64 " units against %" PRId64 " expected (%s%" PRId64 " units%s%s); %s",
 		 src, grain_name[row->grain], basis, from, to, row->total_actual, row->total_expected, diff < 0 ? "-" : "+",
@@ -359,7 +376,9 @@ static void anomaly_detail(const struct usage *u, const struct anomaly *a, char 
 	basis_text(u, row, basis, sizeof basis);
 	stats_format_tenths(a->score_tenths, score);
 	int64_t diff = a->actual - a->expected, adiff = diff < 0 ? -diff : diff;
-	money_text(u, row, adiff, money, sizeof money);
+	int64_t gap = 0;
+	int priced = a->priced && value_gap(a->actual_value_micros, a->expected_value_micros, &gap);
+	money_text(u, row, priced, gap, money, sizeof money);
 	if (a->expected > 0)
 		snprintf(pct, sizeof pct, "%" PRId64 " %% ", stats_div_round((__int128)adiff * 100, a->expected));
 	static const int thresholds[] = { INSIGHTS_HOUR_THRESHOLD, INSIGHTS_DAY_THRESHOLD, INSIGHTS_WEEK_THRESHOLD };
@@ -369,14 +388,14 @@ static void anomaly_detail(const struct usage *u, const struct anomaly *a, char 
 			 " units%s%s) below the metered: %" PRId64 " units recorded against %" PRId64
 			 " metered (Success records of the metering log); metering records the marketplace did not"
 			 " record are not billed",
-			 when, pct, adiff, money, row->priced ? "" : "; no unit price known", a->actual, a->expected);
+			 when, pct, adiff, money, a->priced ? "" : "; no unit price known", a->actual, a->expected);
 		return;
 	}
 	snprintf(detail, detail_size,
 		 "%s %s is %s(\xe2\x89\x88 %" PRId64 " units%s%s) %s expected: %" PRId64 " units against %" PRId64
 		 " expected; expected from %s; highest robust score %s > %d",
 		 when, row->recorded ? "the marketplace's recorded usage (daily usage feed)" : "recorded usage", pct, adiff,
-		 money, row->priced ? "" : "; no unit price known", a->direction > 0 ? "above" : "below", a->actual,
+		 money, a->priced ? "" : "; no unit price known", a->direction > 0 ? "above" : "below", a->actual,
 		 a->expected, basis, score, thresholds[a->grain]);
 }
 
@@ -423,13 +442,12 @@ free_refs:
 	return rc;
 }
 
-/* A quantity at the row's price, in micros rounded to the currency's minor units (SPEC §4.6's
- * rule, money.h); 0 when beyond the range (*ok = 0). */
-static int64_t priced(const struct usage *u, const struct usage_row *row, int64_t quantity, int *ok)
+/* An amount in unrounded micros rounded to the currency's minor units (SPEC §4.6's rule,
+ * money.h); 0 when beyond the range (*ok = 0). */
+static int64_t rounded(const struct usage *u, const struct usage_row *row, int64_t value_micros, int *ok)
 {
 	int64_t micros = 0;
-	if (usage_expected(quantity, row->price.unit_price_micros, row->price.minor_units, u->cfg->rounding, &micros) !=
-	    MONEY_OK)
+	if (money_round(value_micros, row->price.minor_units, u->cfg->rounding, &micros) != MONEY_OK)
 		*ok = 0;
 	return micros;
 }
@@ -457,11 +475,11 @@ static int usage_write_exceptions(struct db *db, const struct usage *u, int64_t 
 		co_null(&c); /* recipient: a customer is not a feed recipient */
 		co_text(&c, row->agreement_id);
 		co_text(&c, row->offer_id);
-		int ok = row->priced;
+		int ok = a->priced;
 		int64_t expected = 0, actual = 0, difference = 0;
 		if (ok) {
-			expected = priced(u, row, a->expected, &ok);
-			actual = priced(u, row, a->actual, &ok);
+			expected = rounded(u, row, a->expected_value_micros, &ok);
+			actual = rounded(u, row, a->actual_value_micros, &ok);
 			if (ok && money_sub(actual, expected, &difference) != MONEY_OK)
 				ok = 0;
 		}
