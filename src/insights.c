@@ -623,7 +623,9 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  * reference's first invoice (earliest invoice_date of its INVOICED/FORGIVEN rows, as-of) to the
  * event, in UTC calendar days:
  *   invoice_to_payout: a payout (DISBURSED DISBURSEMENT) dated in the period and not failed, for
- *     each reference among its DISBURSED lines;
+ *     each reference among its DISBURSED lines; failed as reconcile decides it
+ *     (reconcile_failed_payouts: a DISBURSEMENT_FAILURE of the same recipient and currency linked
+ *     to it by parent, bank trace id or exact amount, SPEC §4.5), not by a second set of rules;
  *   invoice_to_collection: a day in the period on which COLLECTED rows of the reference are dated
  *     (action_date, else invoice_date).
  * The events are reconcile's pg_temp.rc_be (reconcile_current_events): the current versions at
@@ -632,7 +634,7 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  * $1 period start, $2 period end (day numbers). Sorted so that each (measure, recipient,
  * currency) is one run of rows.
  * The period's payouts are materialised, and failed ones dropped with a hashed NOT IN over the
- * failures (a few rows), because the planner underestimates the join of payout lines to payouts
+ * failed payouts (pg_temp.failed_payout, a few rows), because the planner underestimates the join of payout lines to payouts
  * (disb_id = beid: ~1 row expected, hundreds of thousands found) and, with NOT EXISTS, once put the
  * anti-join above it as a nested loop scanning rc_be for every line: minutes instead of 2 s. */
 /* rc_be's columns through asof.h's macros (R: recipient, T: tref, C: currency, ...). */
@@ -649,9 +651,7 @@ static const char timing_sql[] =
 	"  FROM pg_temp.rc_be d"
 	"  WHERE d." ASOF_BE_ACTION " = 'DISBURSED' AND d." ASOF_BE_TYPE " = 'DISBURSEMENT'"
 	"    AND d." ASOF_BE_DAY " >= $1::int AND d." ASOF_BE_DAY " < $2::int"
-	"    AND (d." TM_R ", d." ASOF_BE_ID ") NOT IN (SELECT f." TM_R ", f." ASOF_BE_PARENT_ID " FROM pg_temp.rc_be f"
-	"                                      WHERE f." ASOF_BE_TYPE " = 'DISBURSEMENT_FAILURE'"
-	"                                        AND f." ASOF_BE_PARENT_ID " IS NOT NULL)"
+	"    AND (d." TM_R ", d." ASOF_BE_ID ") NOT IN (SELECT f.recipient, f.payout_id FROM pg_temp.failed_payout f)"
 	"), sample AS ("
 	"  SELECT DISTINCT 'invoice_to_payout' AS measure, l." TM_R " AS recipient, l." TM_T " AS tref,"
 	"         l." TM_C " AS currency, p.beid AS event_id, p.day AS event_day"
@@ -786,7 +786,8 @@ static int timing_compute(struct db *db, int64_t run_id, int32_t period, int64_t
 	snprintf(start, sizeof start, "%" PRId32, time_day_of(period_start_us(period)));
 	snprintf(end, sizeof end, "%" PRId32, time_day_of(period_end_us(period)));
 	const char *params[2] = { start, end };
-	if (reconcile_current_events(db, as_of_us, e) < 0)
+	if (reconcile_current_events(db, as_of_us, e) < 0 ||
+	    reconcile_failed_payouts(db, time_day_of(period_start_us(period)), time_day_of(period_end_us(period)), e) < 0)
 		return -1;
 	/* Hash joins are right at every size here; a misestimate that nests loops over a million
 	 * rows takes minutes, so nested loops are off for this one query, inside the caller's
