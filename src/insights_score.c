@@ -244,21 +244,25 @@ static int price_points(const struct usage *u, const struct usage_row *row, cons
 			n++;
 		}
 		act_q[n - 1] += pts[i].quantity; /* a run's sum fits: the run's total did (add_incident) */
-		ASSERT(pts[i].expected_x4f >= 0 && pts[i].f_den == pts[from].f_den);
+		ASSERT(pts[i].f_den == pts[from].f_den); /* one denominator per series */
 		exp_x[n - 1] += pts[i].expected_x4f;
 	}
 	__int128 den = (__int128)4 * pts[from].f_den;
 	int64_t rest = expected;
+	__int128 rem[PRICE_DAYS_MAX]; /* in [0, den): floors, so a negative expectation (a recorded
+				       * series' correction) is shared out the same way */
 	for (size_t k = 0; k < n; k++) {
-		exp_q[k] = (int64_t)(exp_x[k] / den);
+		exp_q[k] = floor_div128(exp_x[k], den);
+		rem[k] = exp_x[k] - (__int128)exp_q[k] * den;
 		rest -= exp_q[k];
 	}
-	/* expected = round(Σ exact) = Σ floors + round(Σ remainders), each remainder below one unit */
+	/* expected = round(Σ exact) = Σ floors + round(Σ remainders) (half away from zero either
+	 * side of 0), each remainder below one unit: so 0 to n units are left to share */
 	ASSERT(rest >= 0 && (size_t)rest <= n);
 	for (; rest > 0; rest--) {
 		size_t best = n;
 		for (size_t k = 0; k < n; k++)
-			if (!bumped[k] && (best == n || exp_x[k] % den > exp_x[best] % den))
+			if (!bumped[k] && (best == n || rem[k] > rem[best]))
 				best = k;
 		ASSERT(best < n);
 		bumped[best] = 1;
