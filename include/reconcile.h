@@ -33,4 +33,12 @@ int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, in
  * Must run inside the caller's transaction; the table goes with it. */
 int reconcile_current_events(struct db *db, int64_t as_of_us, struct err *e);
 
+/* SPEC §4.5: the payouts dated in [first_day, end_day) (UTC day numbers) that a
+ * DISBURSEMENT_FAILURE undoes, linked exactly as reconcile links them (disburse_link_failures over
+ * every payout and failure of pg_temp.rc_be: by parent, else bank trace id, else the exact
+ * amount, always within recipient and currency), into the temporary table
+ * pg_temp.failed_payout (recipient, payout_id), replaced on every call and dropped at commit.
+ * reconcile_current_events first, in the caller's transaction. */
+int reconcile_failed_payouts(struct db *db, int32_t first_day, int32_t end_day, struct err *e);
+
 #endif

@@ -137,6 +137,7 @@ static int co_finish(struct insights_out *c, int rc, struct err *e)
 
 static void usage_release(struct usage *u)
 {
+	usage_offers_release(u);
 	for (size_t i = 0; i < u->rows_n; i++) {
 		free(u->rows[i].customer);
 		free(u->rows[i].product_code);
@@ -166,18 +167,31 @@ static void day_text(int64_t us, char buf[11])
 	time_format_day(time_day_of(us), buf);
 }
 
-/* " ≈ 1200.00 USD" of a quantity at the row's price, or "" (unpriced, or beyond the range). */
-static void money_text(const struct usage *u, const struct usage_row *row, int64_t quantity, char *buf, size_t size)
+/* " ≈ 1200.00 USD" of an amount in unrounded micros at the row's currency (rounded to its minor
+ * units, SPEC §4.6's rule), or "" (unpriced, or beyond the range). */
+static void money_text(const struct usage *u, const struct usage_row *row, int priced, int64_t value_micros,
+		       char *buf, size_t size)
 {
 	int64_t micros;
 	buf[0] = '\0';
-	if (!row->priced ||
-	    usage_expected(quantity, row->price.unit_price_micros, row->price.minor_units, u->cfg->rounding, &micros) !=
-		    MONEY_OK)
+	if (!priced || money_round(value_micros, row->price.minor_units, u->cfg->rounding, &micros) != MONEY_OK)
 		return;
 	char amount[MONEY_FORMAT_MAX];
 	money_format(micros, row->price.minor_units, amount);
 	snprintf(buf, size, " \xe2\x89\x88 %s %s", amount, row->price.currency);
+}
+
+/* |actual − expected| of two unrounded amounts: 1, or 0 when it leaves the range. */
+static int value_gap(int64_t actual, int64_t expected, int64_t *out)
+{
+	int64_t d;
+	if (money_sub(actual, expected, &d) != MONEY_OK)
+		return 0;
+	if (d >= 0) {
+		*out = d;
+		return 1;
+	}
+	return money_neg(d, out) == MONEY_OK;
 }
 
 /* "the same hour of the week (±1 hour for daylight saving) in the 8 weeks before 2026-11, trend
@@ -230,7 +244,10 @@ static void usage_note(const struct usage *u, const struct usage_row *row, char 
 	if (row->total_expected > 0)
 		snprintf(pct, sizeof pct, ", %s%" PRId64 " %%", diff < 0 ? "-" : "+",
 			 stats_div_round((__int128)(diff < 0 ? -diff : diff) * 100, row->total_expected));
-	money_text(u, row, diff < 0 ? -diff : diff, money, sizeof money);
+	int64_t gap = 0;
+	int priced = row->total_priced &&
+		     value_gap(row->total_actual_value_micros, row->total_expected_value_micros, &gap);
+	money_text(u, row, priced, gap, money, sizeof money);
 	snprintf(buf, size,
 		 "%s%s against %s; %s to %s: %" PRId64 " units against %" PRId64 " expected (%s%" PRId64 " units%s%s); %s",
 		 src, grain_name[row->grain], basis, from, to, row->total_actual, row->total_expected, diff < 0 ? "-" : "+",
@@ -359,7 +376,9 @@ static void anomaly_detail(const struct usage *u, const struct anomaly *a, char 
 	basis_text(u, row, basis, sizeof basis);
 	stats_format_tenths(a->score_tenths, score);
 	int64_t diff = a->actual - a->expected, adiff = diff < 0 ? -diff : diff;
-	money_text(u, row, adiff, money, sizeof money);
+	int64_t gap = 0;
+	int priced = a->priced && value_gap(a->actual_value_micros, a->expected_value_micros, &gap);
+	money_text(u, row, priced, gap, money, sizeof money);
 	if (a->expected > 0)
 		snprintf(pct, sizeof pct, "%" PRId64 " %% ", stats_div_round((__int128)adiff * 100, a->expected));
 	static const int thresholds[] = { INSIGHTS_HOUR_THRESHOLD, INSIGHTS_DAY_THRESHOLD, INSIGHTS_WEEK_THRESHOLD };
@@ -369,14 +388,14 @@ static void anomaly_detail(const struct usage *u, const struct anomaly *a, char 
 			 " units%s%s) below the metered: %" PRId64 " units recorded against %" PRId64
 			 " metered (Success records of the metering log); metering records the marketplace did not"
 			 " record are not billed",
-			 when, pct, adiff, money, row->priced ? "" : "; no unit price known", a->actual, a->expected);
+			 when, pct, adiff, money, a->priced ? "" : "; no unit price known", a->actual, a->expected);
 		return;
 	}
 	snprintf(detail, detail_size,
 		 "%s %s is %s(\xe2\x89\x88 %" PRId64 " units%s%s) %s expected: %" PRId64 " units against %" PRId64
 		 " expected; expected from %s; highest robust score %s > %d",
 		 when, row->recorded ? "the marketplace's recorded usage (daily usage feed)" : "recorded usage", pct, adiff,
-		 money, row->priced ? "" : "; no unit price known", a->direction > 0 ? "above" : "below", a->actual,
+		 money, a->priced ? "" : "; no unit price known", a->direction > 0 ? "above" : "below", a->actual,
 		 a->expected, basis, score, thresholds[a->grain]);
 }
 
@@ -423,13 +442,12 @@ free_refs:
 	return rc;
 }
 
-/* A quantity at the row's price, in micros rounded to the currency's minor units (SPEC §4.6's
- * rule, money.h); 0 when beyond the range (*ok = 0). */
-static int64_t priced(const struct usage *u, const struct usage_row *row, int64_t quantity, int *ok)
+/* An amount in unrounded micros rounded to the currency's minor units (SPEC §4.6's rule,
+ * money.h); 0 when beyond the range (*ok = 0). */
+static int64_t rounded(const struct usage *u, const struct usage_row *row, int64_t value_micros, int *ok)
 {
 	int64_t micros = 0;
-	if (usage_expected(quantity, row->price.unit_price_micros, row->price.minor_units, u->cfg->rounding, &micros) !=
-	    MONEY_OK)
+	if (money_round(value_micros, row->price.minor_units, u->cfg->rounding, &micros) != MONEY_OK)
 		*ok = 0;
 	return micros;
 }
@@ -457,11 +475,11 @@ static int usage_write_exceptions(struct db *db, const struct usage *u, int64_t 
 		co_null(&c); /* recipient: a customer is not a feed recipient */
 		co_text(&c, row->agreement_id);
 		co_text(&c, row->offer_id);
-		int ok = row->priced;
+		int ok = a->priced;
 		int64_t expected = 0, actual = 0, difference = 0;
 		if (ok) {
-			expected = priced(u, row, a->expected, &ok);
-			actual = priced(u, row, a->actual, &ok);
+			expected = rounded(u, row, a->expected_value_micros, &ok);
+			actual = rounded(u, row, a->actual_value_micros, &ok);
 			if (ok && money_sub(actual, expected, &difference) != MONEY_OK)
 				ok = 0;
 		}
@@ -605,7 +623,9 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  * reference's first invoice (earliest invoice_date of its INVOICED/FORGIVEN rows, as-of) to the
  * event, in UTC calendar days:
  *   invoice_to_payout: a payout (DISBURSED DISBURSEMENT) dated in the period and not failed, for
- *     each reference among its DISBURSED lines;
+ *     each reference among its DISBURSED lines; failed as reconcile decides it
+ *     (reconcile_failed_payouts: a DISBURSEMENT_FAILURE of the same recipient and currency linked
+ *     to it by parent, bank trace id or exact amount, SPEC §4.5), not by a second set of rules;
  *   invoice_to_collection: a day in the period on which COLLECTED rows of the reference are dated
  *     (action_date, else invoice_date).
  * The events are reconcile's pg_temp.rc_be (reconcile_current_events): the current versions at
@@ -614,7 +634,7 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  * $1 period start, $2 period end (day numbers). Sorted so that each (measure, recipient,
  * currency) is one run of rows.
  * The period's payouts are materialised, and failed ones dropped with a hashed NOT IN over the
- * failures (a few rows), because the planner underestimates the join of payout lines to payouts
+ * failed payouts (pg_temp.failed_payout, a few rows), because the planner underestimates the join of payout lines to payouts
  * (disb_id = beid: ~1 row expected, hundreds of thousands found) and, with NOT EXISTS, once put the
  * anti-join above it as a nested loop scanning rc_be for every line: minutes instead of 2 s. */
 /* rc_be's columns through asof.h's macros (R: recipient, T: tref, C: currency, ...). */
@@ -631,9 +651,7 @@ static const char timing_sql[] =
 	"  FROM pg_temp.rc_be d"
 	"  WHERE d." ASOF_BE_ACTION " = 'DISBURSED' AND d." ASOF_BE_TYPE " = 'DISBURSEMENT'"
 	"    AND d." ASOF_BE_DAY " >= $1::int AND d." ASOF_BE_DAY " < $2::int"
-	"    AND (d." TM_R ", d." ASOF_BE_ID ") NOT IN (SELECT f." TM_R ", f." ASOF_BE_PARENT_ID " FROM pg_temp.rc_be f"
-	"                                      WHERE f." ASOF_BE_TYPE " = 'DISBURSEMENT_FAILURE'"
-	"                                        AND f." ASOF_BE_PARENT_ID " IS NOT NULL)"
+	"    AND (d." TM_R ", d." ASOF_BE_ID ") NOT IN (SELECT f.recipient, f.payout_id FROM pg_temp.failed_payout f)"
 	"), sample AS ("
 	"  SELECT DISTINCT 'invoice_to_payout' AS measure, l." TM_R " AS recipient, l." TM_T " AS tref,"
 	"         l." TM_C " AS currency, p.beid AS event_id, p.day AS event_day"
@@ -768,7 +786,8 @@ static int timing_compute(struct db *db, int64_t run_id, int32_t period, int64_t
 	snprintf(start, sizeof start, "%" PRId32, time_day_of(period_start_us(period)));
 	snprintf(end, sizeof end, "%" PRId32, time_day_of(period_end_us(period)));
 	const char *params[2] = { start, end };
-	if (reconcile_current_events(db, as_of_us, e) < 0)
+	if (reconcile_current_events(db, as_of_us, e) < 0 ||
+	    reconcile_failed_payouts(db, time_day_of(period_start_us(period)), time_day_of(period_end_us(period)), e) < 0)
 		return -1;
 	/* Hash joins are right at every size here; a misestimate that nests loops over a million
 	 * rows takes minutes, so nested loops are off for this one query, inside the caller's

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "insights.h"
 #include "stats.h"
+#include "usage_prices.h"
 
 /* The grain a series is scored at (docs/insights.md, "Which grain"). */
 enum usage_grain { GRAIN_HOUR = 0, GRAIN_DAY = 1, GRAIN_WEEK = 2 };
@@ -33,10 +34,10 @@ struct point {
 	int anomaly;
 };
 
-/* The price of a series' usage: its offer's unit price for the dimension (SPEC §3.3), when the
- * series' agreement names one offer and that offer prices the dimension. */
+/* The currency a series' usage is priced in: its offer's, when the series' agreement names one
+ * offer. The unit price itself comes per day (usage_day_price: the lookup reconcile prices usage
+ * with, usage_prices.h), so that a price revised mid-month prices each day at its own. */
 struct usage_price {
-	int64_t unit_price_micros;
 	char currency[4];
 	int minor_units;
 };
@@ -60,8 +61,12 @@ struct usage_row {
 	int64_t total_from_day, total_to_day; /* UTC day numbers, inclusive; total_days 0: none */
 	int64_t total_days;
 	int64_t total_expected, total_actual;
-	int priced;
+	int priced;               /* it has an offer and its currency: its days may be priced */
 	struct usage_price price;
+	/* the period's totals at the prices of their days (usage_price_points), unrounded micros;
+	 * total_priced 0: some day has no price */
+	int total_priced;
+	int64_t total_expected_value_micros, total_actual_value_micros;
 	char reason[256];         /* why not scored (status other than OK/ANOMALY) */
 	int recorded;             /* the marketplace's recorded series (daily usage feed), not the metering log */
 	int64_t leaks;            /* of its incidents, recorded usage below the metering log (ANOMALY_LEAK) */
@@ -94,6 +99,10 @@ struct anomaly {
 	int64_t points;
 	int direction;            /* +1 above expected, -1 below */
 	int64_t expected, actual; /* quantities over the incident (expected rounded half away from zero) */
+	/* the same at the unit price of each of its days (usage_price_points), unrounded micros;
+	 * priced 0: some day has no price (or the amounts overflow) */
+	int priced;
+	int64_t expected_value_micros, actual_value_micros;
 	int64_t score_tenths;     /* the highest score of its points */
 	int ongoing;              /* it reaches the last scored point of the period */
 	int64_t seq;              /* 1, or more when another series' reference reads the same */
@@ -105,6 +114,7 @@ struct usage {
 	int32_t period;
 	int64_t period_start_us;
 	const struct config *cfg;
+	struct offers *offers; /* owned: the readers', loaded once by usage_offers_get (NULL: not yet) */
 	struct usage_row *rows;
 	size_t rows_n, rows_cap;
 	struct anomaly *anomalies;
@@ -150,6 +160,15 @@ int usage_finish_series(struct usage *u, struct err *e);
  * and its incidents onto u->anomalies; fills u->points with its chart points. */
 int usage_score_series(struct usage *u, struct err *e);
 
+/* insights_series.c: the unit price of the current series' usage on a UTC day (usage_prices_on:
+ * the offer_dimension file's, else the agreement term revision's valid that day, else the
+ * offer's): 1 and *price_micros, or 0. */
+int usage_day_price(const struct usage *u, const struct usage_row *row, int32_t day, int64_t *price_micros);
+/* insights_series.c: Σ qty[i] × the price of day[i] (i < n), exact, in *value_micros: 1, or 0 when
+ * a day with a quantity has no price or the sum overflows. */
+int usage_price_days(const struct usage *u, const struct usage_row *row, const int32_t *day, const int64_t *qty,
+		     size_t n, int64_t *value_micros);
+
 /* insights_series.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
  * p or its reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
 void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e);
@@ -160,16 +179,20 @@ int64_t insights_cell_i64(const PGresult *res, int row, int col);
  * order onto u->rows; *passes counts the passes over the window (0 when the period has none). */
 int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes, struct err *e);
 
-/* The offers and their prices, by agreement (insights_read.c). */
+/* The offers by agreement and the usage prices of the period (insights_read.c). Owned by the
+ * struct usage that loaded them (usage_offers_release). */
 struct offers {
 	PGresult *offers; /* agreement_id (sorted in byte order), offer_id, currency */
-	PGresult *prices; /* offer_id, dimension (sorted in byte order), unit_price_micros */
+	struct usage_prices prices; /* the offers' prices, and the agreements' of each day of the period */
 };
-int usage_offers(struct db *db, const struct usage_window *w, struct offers *o, struct err *e);
+/* u->offers, loaded on the first call (a period without usage reads none). */
+int usage_offers_get(struct db *db, struct usage *u, const struct usage_window *w, const struct offers **out,
+		     struct err *e);
+void usage_offers_release(struct usage *u);
 /* The row of the one offer with that agreement, current at as-of, or -1. */
 int usage_offer_row(const PGresult *offers, const char *agreement_id);
-/* The unit price of (that offer, dimension): 1 and *out filled, or 0. */
-int usage_price_of(const struct offers *o, int row, const char *dimension, struct usage_price *out);
+/* The currency of that offer's usage: 1 and *out filled, or 0 (none, or one settle cannot format). */
+int usage_offer_currency(const struct offers *o, int row, struct usage_price *out);
 
 /* Series sources: the seller's metering records (insights_read.c, hourly) and the marketplace's
  * recorded usage (insights_recorded.c, the daily usage feed): its days are fed as hours at 00:00

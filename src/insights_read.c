@@ -410,31 +410,15 @@ int usage_offer_row(const PGresult *offers, const char *agreement_id)
 	return -1;
 }
 
-/* The unit price of (offer_id, dimension), as of the run: 1 and *out filled, or 0. */
-int usage_price_of(const struct offers *o, int row, const char *dimension, struct usage_price *out)
+int usage_offer_currency(const struct offers *o, int row, struct usage_price *out)
 {
-	const char *offer_id = PQgetvalue(o->offers, row, 1), *currency = PQgetvalue(o->offers, row, 2);
-	int lo = 0, hi = PQntuples(o->prices);
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-		int c = strcmp(PQgetvalue(o->prices, mid, 0), offer_id);
-		if (c == 0)
-			c = strcmp(PQgetvalue(o->prices, mid, 1), dimension);
-		if (c == 0) {
-			int minor = currency_minor_units(currency, strlen(currency));
-			if (minor < 0 || strlen(currency) != 3)
-				return 0; /* an unknown currency: no amount can be formatted */
-			out->unit_price_micros = insights_cell_i64(o->prices, mid, 2);
-			memcpy(out->currency, currency, 4);
-			out->minor_units = minor;
-			return 1;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	const char *currency = PQgetvalue(o->offers, row, 2);
+	int minor = currency_minor_units(currency, strlen(currency));
+	if (minor < 0 || strlen(currency) != 3)
+		return 0; /* an unknown currency: no amount can be formatted */
+	memcpy(out->currency, currency, 4);
+	out->minor_units = minor;
+	return 1;
 }
 
 /* Scores one series from its grouped records: the records of one hour summed, hours in order. */
@@ -460,7 +444,7 @@ static int pass_score_series(struct pass *p, struct usage *u, const struct pseri
 	int rc = pass_key_text(p, s, key, e);
 	int orow = usage_offer_row(offers->offers, series_agreement(s));
 	struct usage_price price;
-	int has_price = rc == 0 && orow >= 0 && usage_price_of(offers, orow, key[R_DIMENSION], &price);
+	int has_price = rc == 0 && orow >= 0 && usage_offer_currency(offers, orow, &price);
 	if (rc == 0)
 		rc = usage_start_series(u, key[R_CUSTOMER], key[R_PRODUCT_CODE], key[R_DIMENSION],
 					series_agreement(s), orow >= 0 ? PQgetvalue(offers->offers, orow, 1) : NULL,
@@ -702,27 +686,49 @@ clear:
 	return rc;
 }
 
-/* The offer of an agreement: the one offer current at as-of with that agreement_id, when there is
- * exactly one (column 0 agreement_id, sorted in byte order, 1 offer_id, 2 its currency), and the
- * unit prices of the offers' dimensions as of the run (SPEC §3.3: offer_id, dimension, sorted in
- * byte order, unit_price_micros). */
-int usage_offers(struct db *db, const struct usage_window *w, struct offers *o, struct err *e)
+/* The offer of an agreement: the one offer of settle.offer_terms_asof (the terms reconcile matches
+ * usage against, SPEC §3.2: the feeds' agreements completed by the offer file) with that
+ * agreement_id, when there is exactly one (column 0 agreement_id, sorted in byte order, 1
+ * offer_id, 2 its currency); and the usage prices reconcile prices the period with
+ * (usage_prices.h): the offers' prices and the agreements' of each day of the period. */
+int usage_offers_get(struct db *db, struct usage *u, const struct usage_window *w, const struct offers **out,
+		     struct err *e)
 {
+	if (u->offers) {
+		*out = u->offers;
+		return 0;
+	}
+	struct offers *o = calloc(1, sizeof *o); /* owned by u: usage_offers_release */
+	if (!o)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
 	const char *params[1] = { w->as_of };
 	o->offers = db_query(db,
 			     "SELECT agreement_id, min(offer_id COLLATE \"C\"), min(currency COLLATE \"C\")"
-			     " FROM settle.offer_asof($1::timestamptz) WHERE agreement_id <> ''"
+			     " FROM settle.offer_terms_asof($1::timestamptz) WHERE agreement_id <> ''"
 			     " GROUP BY agreement_id HAVING count(*) = 1 ORDER BY agreement_id COLLATE \"C\"",
 			     1, params, PGRES_TUPLES_OK, e);
-	if (!o->offers)
+	if (!o->offers || usage_prices_load_dims(db, w->as_of, &o->prices, e) < 0 ||
+	    usage_prices_load_days(db, w->as_of, time_day_of(u->period_start_us), time_day_of(w->period_end_us),
+				   &o->prices, e) < 0) {
+		PQclear(o->offers);
+		usage_prices_clear(&o->prices);
+		free(o);
 		return -1;
-	o->prices = db_query(db,
-			     "SELECT offer_id, dimension, min(unit_price_micros)"
-			     " FROM settle.offer_dimension_asof($1::timestamptz)"
-			     " GROUP BY offer_id, dimension HAVING count(DISTINCT unit_price_micros) = 1"
-			     " ORDER BY offer_id COLLATE \"C\", dimension COLLATE \"C\"",
-			     1, params, PGRES_TUPLES_OK, e);
-	return o->prices ? 0 : -1;
+	}
+	u->offers = o;
+	*out = o;
+	return 0;
+}
+
+void usage_offers_release(struct usage *u)
+{
+	struct offers *o = u->offers;
+	if (!o)
+		return;
+	PQclear(o->offers);
+	usage_prices_clear(&o->prices);
+	free(o);
+	u->offers = NULL;
 }
 
 /* Every series with Success usage in the period, scored in key order onto u->rows. One pass when
@@ -735,22 +741,20 @@ static int usage_read_all(struct db *db, struct usage *u, const struct usage_win
 	if (usage_budget(&budget, e) < 0 || usage_estimate(db, &estimate, e) < 0)
 		return -1;
 	struct pass p;
-	struct offers offers = { NULL, NULL }; /* owned here */
+	const struct offers *offers; /* u's */
 	int rc = -1, overflow = 1;
-	if (pass_init(&p, w->history_start_us, w->period_end_us, e) < 0 || usage_offers(db, w, &offers, e) < 0)
+	if (pass_init(&p, w->history_start_us, w->period_end_us, e) < 0 || usage_offers_get(db, u, w, &offers, e) < 0)
 		goto release;
 	if (estimate < 0 || (uint64_t)estimate <= budget) {
 		(*passes)++;
-		if (usage_read_once(db, u, w, &p, &offers, budget, &overflow, e) < 0)
+		if (usage_read_once(db, u, w, &p, offers, budget, &overflow, e) < 0)
 			goto release;
 	}
-	if (overflow && usage_read_ranges(db, u, w, &p, &offers, budget, passes, e) < 0)
+	if (overflow && usage_read_ranges(db, u, w, &p, offers, budget, passes, e) < 0)
 		goto release;
 	rc = 0;
 release:
 	pass_release(&p);
-	PQclear(offers.offers);
-	PQclear(offers.prices);
 	return rc;
 }
 

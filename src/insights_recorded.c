@@ -7,7 +7,7 @@
  * metering series (its days fed as hours at 00:00, so the scoring picks the day grain), and then
  * checked day by day against the seller's metering log of the same series: a run of days on which
  * the marketplace recorded less than was metered is an incident of its own (ANOMALY_LEAK, "the
- * marketplace's recorded usage is N % below the metered"), priced at the offer's unit price. That
+ * marketplace's recorded usage is N % below the metered"), each day priced at its unit price. That
  * is the signal of lost records: metering steady, recorded usage dropping.
  *
  * An incident of the recorded series against its own history that the metering log shows as well
@@ -204,11 +204,19 @@ static int add_leak(struct usage *u, const struct rseries *s, size_t from, size_
 	a->direction = -1;
 	a->ongoing = to + 1 == end;
 	a->seq = 1;
+	int32_t day[32];
+	size_t n = 0;
+	ASSERT(to >= from && to - from < sizeof day / sizeof day[0]); /* days of the period */
 	for (size_t d = from; d <= to; d++) {
 		if (__builtin_add_overflow(a->expected, s->mq[d - s->pd0], &a->expected) ||
 		    __builtin_add_overflow(a->actual, s->rq[d], &a->actual))
 			return err_set(e, EXIT_FAILED, "insights: recorded usage totals overflow");
+		day[n++] = (int32_t)(u->window_start_us / US_PER_DAY + (int64_t)d);
 	}
+	/* SPEC §4.6: each day's metered and recorded units at that day's price */
+	const struct usage_row *row = &u->rows[a->row];
+	a->priced = usage_price_days(u, row, day, &s->mq[from - s->pd0], n, &a->expected_value_micros) &&
+		    usage_price_days(u, row, day, &s->rq[from], n, &a->actual_value_micros);
 	return 0;
 }
 
@@ -278,7 +286,7 @@ static int recorded_series(struct usage *u, struct rseries *s, const struct offe
 		return 0;
 	int orow = usage_offer_row(offers->offers, s->agreement);
 	struct usage_price price;
-	int has_price = orow >= 0 && usage_price_of(offers, orow, s->dimension, &price);
+	int has_price = orow >= 0 && usage_offer_currency(offers, orow, &price);
 	if (usage_start_series(u, s->customer, s->product_code, s->dimension, s->agreement,
 			       orow >= 0 ? PQgetvalue(offers->offers, orow, 1) : NULL, has_price ? &price : NULL, e) < 0)
 		return -1;
@@ -390,27 +398,27 @@ int usage_read_recorded(struct db *db, struct usage *u, const struct usage_windo
 	s.rq = calloc(s.days, sizeof *s.rq);
 	s.rseen = calloc(s.days, 1);
 	s.mq = calloc(s.days - s.pd0, sizeof *s.mq);
-	struct offers offers = { NULL, NULL }; /* owned here */
+	const struct offers *offers; /* u's */
 	char *sql = recorded_copy_sql(w);      /* owned here */
 	int rc = -1;
 	if (!s.rq || !s.rseen || !s.mq || !sql) {
 		err_set(e, EXIT_FAILED, "insights: out of memory");
 		goto release;
 	}
-	if (usage_offers(db, w, &offers, e) < 0)
+	if (usage_offers_get(db, u, w, &offers, e) < 0)
 		goto release;
 	struct rio_in in;
 	if (rio_in_begin(&in, db, sql, e) < 0)
 		goto release;
 	int st;
 	while ((st = rio_in_next(&in, D_N, e)) == 1) {
-		if (recorded_row(u, &s, &offers, in.fields, e) < 0) {
+		if (recorded_row(u, &s, offers, in.fields, e) < 0) {
 			rio_in_end(&in);
 			goto release;
 		}
 	}
 	rio_in_end(&in);
-	if (st < 0 || recorded_series(u, &s, &offers, e) < 0)
+	if (st < 0 || recorded_series(u, &s, offers, e) < 0)
 		goto release;
 	rc = 0;
 release:
@@ -419,7 +427,5 @@ release:
 	free(s.rseen);
 	free(s.mq);
 	free(sql);
-	PQclear(offers.offers);
-	PQclear(offers.prices);
 	return rc;
 }

@@ -209,6 +209,70 @@ static int64_t sum_hours(const struct usage *u, size_t from, size_t to)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Money: points at the unit price of their days
+ */
+
+#define PRICE_DAYS_MAX 40 /* the days a run of the period's points spans: at most 31 */
+
+/* The expected and actual quantities of pts[from, to) at the unit price of each UTC day
+ * (usage_day_price, the lookup reconcile prices usage with), unrounded micros: 1, or 0 when a
+ * day has no price. A week is priced at the price of its first day in the period (its
+ * expectation is a week's, with no day of its own). `expected` is the run's expectation rounded
+ * to whole units, as the sentence gives it: it is apportioned to the days by their exact
+ * expectations (largest remainder, the earlier day on a tie), so that one price for every day
+ * gives exactly expected × price, as before prices by day. */
+static int price_points(const struct usage *u, const struct usage_row *row, const struct spoint *pts, size_t from,
+			size_t to, int64_t expected, int64_t *expected_value, int64_t *actual_value)
+{
+	int32_t day[PRICE_DAYS_MAX];
+	int64_t exp_q[PRICE_DAYS_MAX], act_q[PRICE_DAYS_MAX];
+	__int128 exp_x[PRICE_DAYS_MAX]; /* × 4 · f_den */
+	unsigned char bumped[PRICE_DAYS_MAX];
+	size_t n = 0;
+	int32_t first = time_day_of(u->period_start_us);
+	ASSERT(from < to);
+	for (size_t i = from; i < to; i++) {
+		int32_t d = time_day_of(pts[i].start_us);
+		if (d < first)
+			d = first; /* a week that began before the period */
+		if (n == 0 || day[n - 1] != d) {
+			ASSERT(n < PRICE_DAYS_MAX && (n == 0 || d > day[n - 1]));
+			day[n] = d;
+			act_q[n] = 0;
+			exp_x[n] = 0;
+			bumped[n] = 0;
+			n++;
+		}
+		act_q[n - 1] += pts[i].quantity; /* a run's sum fits: the run's total did (add_incident) */
+		ASSERT(pts[i].f_den == pts[from].f_den); /* one denominator per series */
+		exp_x[n - 1] += pts[i].expected_x4f;
+	}
+	__int128 den = (__int128)4 * pts[from].f_den;
+	int64_t rest = expected;
+	__int128 rem[PRICE_DAYS_MAX]; /* in [0, den): floors, so a negative expectation (a recorded
+				       * series' correction) is shared out the same way */
+	for (size_t k = 0; k < n; k++) {
+		exp_q[k] = floor_div128(exp_x[k], den);
+		rem[k] = exp_x[k] - (__int128)exp_q[k] * den;
+		rest -= exp_q[k];
+	}
+	/* expected = round(Σ exact) = Σ floors + round(Σ remainders) (half away from zero either
+	 * side of 0), each remainder below one unit: so 0 to n units are left to share */
+	ASSERT(rest >= 0 && (size_t)rest <= n);
+	for (; rest > 0; rest--) {
+		size_t best = n;
+		for (size_t k = 0; k < n; k++)
+			if (!bumped[k] && (best == n || rem[k] > rem[best]))
+				best = k;
+		ASSERT(best < n);
+		bumped[best] = 1;
+		exp_q[best]++;
+	}
+	return usage_price_days(u, row, day, exp_q, n, expected_value) &&
+	       usage_price_days(u, row, day, act_q, n, actual_value);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Points and incidents
  */
 
@@ -237,6 +301,8 @@ static int add_incident(struct usage *u, enum usage_grain grain, const struct sp
 			a->score_tenths = pts[i].score_tenths;
 	}
 	a->expected = round_div128(exp, (__int128)4 * pts[from].f_den);
+	a->priced = price_points(u, &u->rows[a->row], pts, from, to, a->expected, &a->expected_value_micros,
+				 &a->actual_value_micros);
 	return 0;
 }
 
@@ -572,10 +638,12 @@ static void copy_points(struct usage *u, const struct spoint *pts, size_t n)
 	u->points_n = n;
 }
 
-static void row_totals(struct usage_row *row, const struct spoint *pts, size_t n, int64_t days_per_point)
+static void row_totals(const struct usage *u, struct usage_row *row, const struct spoint *pts, size_t n,
+		       int64_t days_per_point)
 {
 	row->total_days = 0;
 	row->total_actual = 0;
+	row->total_priced = 0;
 	for (size_t i = 0; i < n; i++)
 		row->total_actual += pts[i].quantity;
 	if (n > 0) {
@@ -586,6 +654,8 @@ static void row_totals(struct usage_row *row, const struct spoint *pts, size_t n
 		row->total_from_day = time_day_of(pts[0].start_us);
 		row->total_to_day = time_day_of(pts[n - 1].start_us) + days_per_point - 1;
 		row->total_days = row->total_to_day - row->total_from_day + 1;
+		row->total_priced = price_points(u, row, pts, 0, n, row->total_expected, &row->total_expected_value_micros,
+						 &row->total_actual_value_micros);
 	}
 }
 
@@ -691,19 +761,19 @@ int usage_score_series(struct usage *u, struct err *e)
 			return -1;
 		merge_grains(u, h0, d0, d0, u->anomalies_n);
 		copy_points(u, hp, hn);
-		row_totals(row, dp, dn, 1);
+		row_totals(u, row, dp, dn, 1);
 	} else if (row->grain == GRAIN_DAY) {
 		score_days(u, &sc, dp, &dn);
 		if (day_incidents(u, dp, dn, e) < 0)
 			return -1;
 		copy_points(u, dp, dn);
-		row_totals(row, dp, dn, 1);
+		row_totals(u, row, dp, dn, 1);
 	} else {
 		score_weeks(u, &sc, dp, &dn);
 		if (incidents_of(u, GRAIN_WEEK, dp, dn, 1, e) < 0)
 			return -1;
 		copy_points(u, dp, dn);
-		row_totals(row, dp, dn, 7);
+		row_totals(u, row, dp, dn, 7);
 	}
 	/* Compact: drop absorbed incidents. */
 	size_t w = first_anomaly;

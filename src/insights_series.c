@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "insights_int.h"
+#include "money.h"
 
 #define US_PER_HOUR_I INT64_C(3600000000)
 
@@ -55,6 +56,35 @@ int64_t insights_cell_i64(const PGresult *res, int row, int col)
 	long long v = strtoll(s, &end, 10);
 	ASSERT(end != s && *end == '\0');
 	return (int64_t)v;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Prices by day
+ */
+
+int usage_day_price(const struct usage *u, const struct usage_row *row, int32_t day, int64_t *price_micros)
+{
+	if (!row->priced || !u->offers)
+		return 0;
+	const char *bad; /* a price that is no exact number of micros prices nothing, as in reconcile */
+	return usage_prices_on(&u->offers->prices, row->offer_id, row->agreement_id, row->dimension, day, price_micros,
+			       &bad);
+}
+
+int usage_price_days(const struct usage *u, const struct usage_row *row, const int32_t *day, const int64_t *qty,
+		     size_t n, int64_t *value_micros)
+{
+	int64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t price, v;
+		if (qty[i] == 0)
+			continue; /* a day without usage costs nothing, priced or not */
+		if (!usage_day_price(u, row, day[i], &price) || money_mul_qty(price, qty[i], &v) != MONEY_OK ||
+		    money_add(sum, v, &sum) != MONEY_OK)
+			return 0;
+	}
+	*value_micros = sum;
+	return 1;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -105,7 +135,7 @@ int usage_finish_series(struct usage *u, struct err *e)
 }
 
 /* Starts a series. The strings are copied; agreement_id and offer_id may be NULL (none), and
- * price (NULL: unpriced). */
+ * price, the offer's currency (NULL: unpriced). */
 int usage_start_series(struct usage *u, const char *customer, const char *product_code, const char *dimension,
 		       const char *agreement_id, const char *offer_id, const struct usage_price *price,
 		       struct err *e)

@@ -558,11 +558,8 @@ int rc_offers_load(struct rc *rc, struct err *e)
 	}
 	if (match_index_build(rc->offers, n, &rc->index, e) < 0)
 		return -1;
-	rc->dims_res = db_query(rc->db,
-				"SELECT offer_id, dimension, unit_price_micros, price FROM settle.offer_dimension_terms_asof($1::timestamptz)"
-				" ORDER BY offer_id COLLATE \"C\", dimension COLLATE \"C\"",
-				1, params, PGRES_TUPLES_OK, e);
-	return rc->dims_res ? 0 : -1;
+	/* SPEC §3.3: the offers' usage prices, by the lookup the insights price incidents with */
+	return usage_prices_load_dims(rc->db, params[0], &rc->prices, e);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1017,7 +1014,7 @@ static void rc_release(struct rc *rc)
 	free(rc->billed);
 	free(rc->offer_reported);
 	PQclear(rc->offers_res);
-	PQclear(rc->dims_res);
+	usage_prices_clear(&rc->prices);
 	free(rc->payouts);
 	free(rc->payout_in_period);
 	free(rc->failures);

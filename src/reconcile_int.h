@@ -31,6 +31,7 @@
 #include "reconcile.h"
 #include "pgcopy.h"
 #include "reconcile_io.h"
+#include "usage_prices.h"
 
 /* The order of pg_temp.rc_be and of the charge-group stream (reconcile_groups.c): each
  * reference's rows together, by day. gh, a 64-bit hash of the reference stored in rc_be, first
@@ -80,9 +81,9 @@ struct rc {
 	struct match_index *index;
 	struct rc_billed *billed;      /* offers_n entries */
 	size_t *offer_head;            /* rc_usage_run: per offer row, the first row of its offer_id */
-	PGresult *day_prices;          /* rc_usage_run: usage prices by agreement, dimension and day (reconcile_usage.c) */
 	unsigned char *offer_reported; /* offers_n entries: its OFFER_ problem is in this period's exceptions */
-	PGresult *dims_res;            /* offer_id, dimension, unit_price_micros (NULL: price unusable), price; sorted */
+	/* usage prices (usage_prices.h): dims by rc_offers_load, days of the period by rc_usage_run */
+	struct usage_prices prices;
 
 	/* payouts and deposits (rc_payouts_load) */
 	PGresult *payouts_res;

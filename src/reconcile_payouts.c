@@ -26,16 +26,17 @@
 #include "reconcile_text.h"
 #include "timeutil.h"
 
-/* rc_be's columns are asof.h's (ASOF_BE_*): a rename there is a rename here. */
+/* rc_be's columns are asof.h's (ASOF_BE_*): a rename there is a rename here. Every payout, in the
+ * order disburse_link_failures takes them; $1, $2 the period's first and end day. */
 #define PAY(col) "pay." ASOF_BE_##col
 static const char payouts_sql[] =
 	"SELECT " PAY(RECIPIENT) ", " PAY(ID) ", " PAY(CURRENCY) ", coalesce(" PAY(TRACE) ", ''), " PAY(DAY) ", "
 	PAY(AMOUNT) ","
-	"       (" PAY(DAY) " >= p.p0 AND " PAY(DAY) " < p.p1),"
+	"       (" PAY(DAY) " >= $1::int AND " PAY(DAY) " < $2::int),"
 	/* SPEC §4.5: paid in another currency only when disbursement_currency names one */
 	"       CASE WHEN " PAY(PAID_CURRENCY) " <> " PAY(CURRENCY) " THEN " PAY(PAID_CURRENCY) " ELSE '' END, "
 	PAY(PAID_AMOUNT)
-	" FROM pg_temp.rc_be pay CROSS JOIN pg_temp.rc_param p"
+	" FROM pg_temp.rc_be pay"
 	" WHERE " PAY(ACTION) " = 'DISBURSED' AND " PAY(TYPE) " = 'DISBURSEMENT'"
 	" ORDER BY " PAY(DAY) ", " PAY(RECIPIENT) " COLLATE \"C\", " PAY(ID) " COLLATE \"C\"";
 #undef PAY
@@ -47,9 +48,9 @@ enum { P_RECIPIENT, P_ID, P_CURRENCY, P_TRACE, P_DAY, P_AMOUNT, P_IN_PERIOD, P_P
 static const char failures_sql[] =
 	"SELECT " FL(RECIPIENT) ", " FL(ID) ", " FL(CURRENCY) ", coalesce(" FL(PARENT_ID) ", ''), coalesce(" FL(TRACE)
 	", ''), " FL(DAY) ", " FL(AMOUNT) ","
-	"       (" FL(DAY) " >= p.p0 AND " FL(DAY) " < p.p1),"
+	"       (" FL(DAY) " >= $1::int AND " FL(DAY) " < $2::int),"
 	"       CASE WHEN " FL(PAID_CURRENCY) " <> " FL(CURRENCY) " THEN " FL(PAID_CURRENCY) " END, " FL(PAID_AMOUNT)
-	" FROM pg_temp.rc_be f CROSS JOIN pg_temp.rc_param p"
+	" FROM pg_temp.rc_be f"
 	" WHERE " FL(TYPE) " = 'DISBURSEMENT_FAILURE'"
 	" ORDER BY " FL(DAY) ", " FL(RECIPIENT) " COLLATE \"C\", " FL(ID) " COLLATE \"C\"";
 #undef FL
@@ -111,30 +112,36 @@ static const char *trace_or_none(const char *trace)
 	return disburse_trace_is_placeholder(trace) ? "" : trace;
 }
 
-static int load_payouts(struct rc *rc, struct err *e)
+/* Every payout of rc_be into *out (n_out entries, in_period[i] whether it is dated in [p0, p1)),
+ * read from *res (owned by the caller from here on, also on errors: its strings are the
+ * payouts'). The arrays are the caller's (free). */
+static int payouts_read(struct db *db, int32_t p0, int32_t p1, PGresult **res_out, struct disburse_payout **out,
+			int **in_period, size_t *n_out, struct err *e)
 {
-	rc->payouts_res = db_query(rc->db, payouts_sql, 0, NULL, PGRES_TUPLES_OK, e);
-	if (!rc->payouts_res)
+	char d0[16], d1[16];
+	snprintf(d0, sizeof d0, "%" PRId32, p0);
+	snprintf(d1, sizeof d1, "%" PRId32, p1);
+	const char *params[] = { d0, d1 };
+	*res_out = db_query(db, payouts_sql, 2, params, PGRES_TUPLES_OK, e);
+	if (!*res_out)
 		return -1;
-	PGresult *res = rc->payouts_res;
+	PGresult *res = *res_out;
 	ASSERT(PQnfields(res) == P_N);
 	size_t n = (size_t)PQntuples(res), m = n ? n : 1;
-	rc->payouts = calloc(m, sizeof *rc->payouts);
-	rc->payout_in_period = calloc(m, sizeof *rc->payout_in_period);
-	rc->payout_lines_micros = calloc(m, sizeof *rc->payout_lines_micros);
-	rc->payout_lines_n = calloc(m, sizeof *rc->payout_lines_n);
-	if (!rc->payouts || !rc->payout_in_period || !rc->payout_lines_micros || !rc->payout_lines_n)
+	*out = calloc(m, sizeof **out);
+	*in_period = calloc(m, sizeof **in_period);
+	if (!*out || !*in_period)
 		return err_set(e, EXIT_FAILED, "out of memory");
-	rc->payouts_n = n;
+	*n_out = n;
 	for (int i = 0; i < (int)n; i++) {
-		struct disburse_payout *p = &rc->payouts[i];
+		struct disburse_payout *p = &(*out)[i];
 		p->recipient_account_id = PQgetvalue(res, i, P_RECIPIENT);
 		p->payout_id = PQgetvalue(res, i, P_ID);
 		p->currency = PQgetvalue(res, i, P_CURRENCY);
 		p->bank_trace_id = trace_or_none(PQgetvalue(res, i, P_TRACE));
 		if (rio_i32(PQgetvalue(res, i, P_DAY), &p->day) < 0 || rio_i64(PQgetvalue(res, i, P_AMOUNT), &p->amount_micros) < 0)
 			return err_set(e, EXIT_FAILED, "database: payout \"%s\" has no date or amount", p->payout_id);
-		rc->payout_in_period[i] = strcmp(PQgetvalue(res, i, P_IN_PERIOD), "t") == 0;
+		(*in_period)[i] = strcmp(PQgetvalue(res, i, P_IN_PERIOD), "t") == 0;
 		/* SPEC §4.5: paid in another currency; its amount there may be missing (then the paid
 		 * check says so, payout_finish) */
 		p->paid_currency = rc_nullif(PQgetvalue(res, i, P_PAID_CURRENCY));
@@ -143,6 +150,19 @@ static int load_payouts(struct rc *rc, struct err *e)
 		if (p->paid_amount_known && rio_i64(PQgetvalue(res, i, P_PAID_AMOUNT), &p->paid_amount_micros) < 0)
 			return err_set(e, EXIT_FAILED, "database: payout \"%s\" has a bad paid amount", p->payout_id);
 	}
+	return 0;
+}
+
+static int load_payouts(struct rc *rc, struct err *e)
+{
+	if (payouts_read(rc->db, rc->period_first_day, rc->period_end_day, &rc->payouts_res, &rc->payouts,
+			 &rc->payout_in_period, &rc->payouts_n, e) < 0)
+		return -1;
+	size_t m = rc->payouts_n ? rc->payouts_n : 1;
+	rc->payout_lines_micros = calloc(m, sizeof *rc->payout_lines_micros);
+	rc->payout_lines_n = calloc(m, sizeof *rc->payout_lines_n);
+	if (!rc->payout_lines_micros || !rc->payout_lines_n)
+		return err_set(e, EXIT_FAILED, "out of memory");
 	return payout_hash_build(rc, e);
 }
 
@@ -156,25 +176,27 @@ static int failure_id_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->failure_id, y->failure_id);
 }
 
-static int load_failures(struct rc *rc, struct err *e)
+/* Every DISBURSEMENT_FAILURE of rc_be into *out, as payouts_read reads the payouts. */
+static int failures_read(struct db *db, int32_t p0, int32_t p1, PGresult **res_out, struct disburse_failure **out,
+			 int **in_period, size_t *n_out, struct err *e)
 {
-	rc->failures_res = db_query(rc->db, failures_sql, 0, NULL, PGRES_TUPLES_OK, e);
-	if (!rc->failures_res)
+	char d0[16], d1[16];
+	snprintf(d0, sizeof d0, "%" PRId32, p0);
+	snprintf(d1, sizeof d1, "%" PRId32, p1);
+	const char *params[] = { d0, d1 };
+	*res_out = db_query(db, failures_sql, 2, params, PGRES_TUPLES_OK, e);
+	if (!*res_out)
 		return -1;
-	PGresult *res = rc->failures_res;
+	PGresult *res = *res_out;
 	ASSERT(PQnfields(res) == FL_N);
 	size_t n = (size_t)PQntuples(res), m = n ? n : 1;
-	rc->failures = calloc(m, sizeof *rc->failures);
-	rc->failure_in_period = calloc(m, sizeof *rc->failure_in_period);
-	rc->failure_lines_micros = calloc(m, sizeof *rc->failure_lines_micros);
-	rc->failure_lines_n = calloc(m, sizeof *rc->failure_lines_n);
-	rc->failure_by_id = calloc(m, sizeof *rc->failure_by_id);
-	if (!rc->failures || !rc->failure_in_period || !rc->failure_lines_micros || !rc->failure_lines_n ||
-	    !rc->failure_by_id)
+	*out = calloc(m, sizeof **out);
+	*in_period = calloc(m, sizeof **in_period);
+	if (!*out || !*in_period)
 		return err_set(e, EXIT_FAILED, "out of memory");
-	rc->failures_n = n;
+	*n_out = n;
 	for (int i = 0; i < (int)n; i++) {
-		struct disburse_failure *f = &rc->failures[i];
+		struct disburse_failure *f = &(*out)[i];
 		f->recipient_account_id = PQgetvalue(res, i, FL_RECIPIENT);
 		f->failure_id = PQgetvalue(res, i, FL_ID);
 		f->currency = PQgetvalue(res, i, FL_CURRENCY);
@@ -182,9 +204,24 @@ static int load_failures(struct rc *rc, struct err *e)
 		f->bank_trace_id = trace_or_none(PQgetvalue(res, i, FL_TRACE));
 		if (rio_i32(PQgetvalue(res, i, FL_DAY), &f->day) < 0 || rio_i64(PQgetvalue(res, i, FL_AMOUNT), &f->amount_micros) < 0)
 			return err_set(e, EXIT_FAILED, "database: payout failure \"%s\" has no date or amount", f->failure_id);
-		rc->failure_in_period[i] = strcmp(PQgetvalue(res, i, FL_IN_PERIOD), "t") == 0;
-		rc->failure_by_id[i] = (size_t)i;
+		(*in_period)[i] = strcmp(PQgetvalue(res, i, FL_IN_PERIOD), "t") == 0;
 	}
+	return 0;
+}
+
+static int load_failures(struct rc *rc, struct err *e)
+{
+	if (failures_read(rc->db, rc->period_first_day, rc->period_end_day, &rc->failures_res, &rc->failures,
+			  &rc->failure_in_period, &rc->failures_n, e) < 0)
+		return -1;
+	size_t n = rc->failures_n, m = n ? n : 1;
+	rc->failure_lines_micros = calloc(m, sizeof *rc->failure_lines_micros);
+	rc->failure_lines_n = calloc(m, sizeof *rc->failure_lines_n);
+	rc->failure_by_id = calloc(m, sizeof *rc->failure_by_id);
+	if (!rc->failure_lines_micros || !rc->failure_lines_n || !rc->failure_by_id)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		rc->failure_by_id[i] = i;
 	sort_failures = rc->failures;
 	qsort(rc->failure_by_id, n, sizeof *rc->failure_by_id, failure_id_cmp);
 	return 0;
@@ -231,6 +268,52 @@ int rc_payouts_load(struct rc *rc, struct err *e)
 	/* A failed payout expects no deposit, so the links come before the deposits (disburse.h). */
 	return disburse_match_deposits(rc->payouts, rc->payouts_n, rc->deposits, rc->deposits_n,
 				       rc->cfg->deposit_window_days, e);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Failed payouts, for the insights' payment timing (reconcile.h)
+ */
+
+int reconcile_failed_payouts(struct db *db, int32_t first_day, int32_t end_day, struct err *e)
+{
+	PGresult *pres = NULL, *fres = NULL;
+	struct disburse_payout *payouts = NULL;
+	struct disburse_failure *failures = NULL;
+	int *payout_in_period = NULL, *failure_in_period = NULL;
+	size_t np = 0, nf = 0;
+	struct rio_out o;
+	int rc_code = -1;
+	if (rio_out_open(&o, e) < 0)
+		return -1;
+	/* the very links reconcile makes: every payout and failure up to as-of, one total order */
+	if (payouts_read(db, first_day, end_day, &pres, &payouts, &payout_in_period, &np, e) < 0 ||
+	    failures_read(db, first_day, end_day, &fres, &failures, &failure_in_period, &nf, e) < 0 ||
+	    disburse_link_failures(payouts, np, failures, nf, e) < 0)
+		goto release;
+	for (size_t i = 0; i < np; i++) {
+		if (!payout_in_period[i] || !payouts[i].failed)
+			continue;
+		rio_text(&o, payouts[i].recipient_account_id);
+		rio_text(&o, payouts[i].payout_id);
+		rio_end_row(&o);
+	}
+	if (db_exec(db,
+		    "DROP TABLE IF EXISTS pg_temp.failed_payout;"
+		    "CREATE TEMP TABLE failed_payout (recipient text NOT NULL, payout_id text NOT NULL) ON COMMIT DROP",
+		    e) < 0)
+		goto release;
+	if (o.rows > 0 && rio_out_send(&o, db, "COPY pg_temp.failed_payout (recipient, payout_id) FROM STDIN", e) < 0)
+		goto release;
+	rc_code = 0;
+release:
+	rio_out_close(&o);
+	free(payouts);
+	free(payout_in_period);
+	free(failures);
+	free(failure_in_period);
+	PQclear(pres);
+	PQclear(fres);
+	return rc_code;
 }
 
 /* ---------------------------------------------------------------------------------------------

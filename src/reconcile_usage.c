@@ -63,7 +63,7 @@ struct usage_acc {
 	 * (the offer's price applies, offer_dims), `bad` a day's price that is no exact number of
 	 * micros. Segments: the distinct prices used, for metering_result.price_note. */
 	int64_t value_micros, unpriced;
-	const char *bad;        /* borrowed from rc->day_prices */
+	const char *bad;        /* borrowed from rc->prices.days */
 	int day_priced;         /* some usage has a day's price */
 	struct price_seg {
 		int64_t price_micros, quantity;
@@ -149,59 +149,10 @@ static char *dup_or_fail(const char *s, int *failed)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Prices by day (SPEC §3.3, §4.6; sql/020 settle.agreement_usage_prices): rc->day_prices holds,
- * per agreement, dimension and day of the month, the price of the agreement term revision valid on
- * that day (agreement_id, dimension, day number, price text, unit_price_micros or NULL), sorted.
+ * Prices by day (SPEC §3.3, §4.6): rc->prices (usage_prices.h, the lookup the insights use too)
+ * holds, per agreement, dimension and day of the month, the price of the agreement term revision
+ * valid on that day (sql/020 settle.agreement_usage_prices), and the offers' prices.
  */
-static const char day_prices_sql[] =
-	"SELECT agreement_id, dimension, usage_day - DATE '1970-01-01', price, unit_price_micros"
-	" FROM settle.agreement_usage_prices($1::timestamptz, $2::date, $3::date)"
-	" ORDER BY agreement_id COLLATE \"C\", dimension COLLATE \"C\", 3";
-
-/* The row of (agreement, dimension, day) in rc->day_prices, or -1. */
-static int day_price_row(const struct rc *rc, const char *agreement, const char *dimension, int32_t day)
-{
-	if (!rc->day_prices || !agreement || !agreement[0])
-		return -1;
-	int lo = 0, hi = PQntuples(rc->day_prices);
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-		int c = strcmp(PQgetvalue(rc->day_prices, mid, 0), agreement);
-		if (!c)
-			c = strcmp(PQgetvalue(rc->day_prices, mid, 1), dimension);
-		if (!c) {
-			int32_t d = (int32_t)strtol(PQgetvalue(rc->day_prices, mid, 2), NULL, 10);
-			c = (d > day) - (d < day);
-		}
-		if (!c)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-/* Whether the offer_dimension file states the price of (offer_id, dimension): then that price
- * applies to every day (SPEC §3.3). dims_res rows from the file have no price text. */
-static int file_priced(const struct rc *rc, const char *offer_id, const char *dimension)
-{
-	int lo = 0, hi = PQntuples(rc->dims_res);
-	while (lo < hi) {
-		int mid = lo + (hi - lo) / 2;
-		int c = strcmp(PQgetvalue(rc->dims_res, mid, 0), offer_id);
-		if (!c)
-			c = strcmp(PQgetvalue(rc->dims_res, mid, 1), dimension);
-		if (!c)
-			return PQgetisnull(rc->dims_res, mid, 3) && !PQgetisnull(rc->dims_res, mid, 2);
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
 
 static void seg_add(struct usage_acc *a, int64_t price, int64_t quantity, int32_t day)
 {
@@ -226,19 +177,20 @@ static int acc_price_day(struct rc *rc, struct usage_acc *a, size_t row, const c
 			 int64_t quantity, int micros, struct err *e)
 {
 	const struct match_offer *o = &rc->offers[row];
-	int k = file_priced(rc, o->offer_id, dimension) ? -1 : day_price_row(rc, o->agreement_id, dimension, day);
+	int k = usage_prices_day_row(&rc->prices, o->offer_id, o->agreement_id, dimension, day);
 	if (k < 0) {
 		if (__builtin_add_overflow(a->unpriced, quantity, &a->unpriced))
 			return err_set(e, EXIT_FAILED, "offer %s: usage quantities overflow", o->offer_id);
 		return 0;
 	}
 	a->day_priced = 1;
-	if (PQgetisnull(rc->day_prices, k, 4)) {
-		a->bad = PQgetvalue(rc->day_prices, k, 3);
+	const PGresult *days = rc->prices.days;
+	if (PQgetisnull(days, k, USAGE_DAY_MICROS)) {
+		a->bad = PQgetvalue(days, k, USAGE_DAY_PRICE);
 		return 0;
 	}
 	int64_t price, v;
-	if (rio_i64(PQgetvalue(rc->day_prices, k, 4), &price) < 0)
+	if (rio_i64(PQgetvalue(days, k, USAGE_DAY_MICROS), &price) < 0)
 		return err_set(e, EXIT_FAILED, "database: a unit price is not an integer");
 	enum money_status st = micros ? money_mul_rate(price, quantity, rc->cfg->rounding, &v)
 				      : money_mul_qty(price, quantity, &v);
@@ -764,7 +716,7 @@ struct dim_row {
 	int64_t unit_price_micros, expected_micros;
 	const char *bad_price;         /* the feed's price that is no exact amount of micros, or NULL */
 	const struct usage_acc *acc;   /* its metering, or NULL */
-	int has_offer_price;           /* the offer's price of the dimension (dims_res), for usage without a day's price */
+	int has_offer_price;           /* the offer's price of the dimension (prices.dims), for usage without a day's price */
 	int64_t offer_price_micros;
 	char price_note[256];          /* prices by day, when more than one applied */
 };
@@ -844,7 +796,7 @@ static void price_note_of(const struct usage_acc *a, const struct dim_row *r, ch
 	}
 }
 
-/* Walks the offer's priced dimensions (dims_res rows [dlo, dhi)) and metered dimensions
+/* Walks the offer's priced dimensions (prices.dims rows [dlo, dhi)) and metered dimensions
  * (acc[alo, ahi)), both in byte order of dimension, into rows[]; returns the expected total. */
 static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, const struct usage_acc *acc, size_t alo,
 		      size_t ahi, struct dim_row *rows, size_t *nrows, int64_t *expected, struct err *e)
@@ -853,7 +805,7 @@ static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, cons
 	size_t ai = alo, n = 0;
 	*expected = 0;
 	while (di < dhi || ai < ahi) {
-		const char *pd = di < dhi ? PQgetvalue(rc->dims_res, di, 1) : NULL;
+		const char *pd = di < dhi ? PQgetvalue(rc->prices.dims, di, USAGE_DIM_DIMENSION) : NULL;
 		const char *md = ai < ahi ? acc[ai].dimension : NULL;
 		int c0 = !pd ? 1 : !md ? -1 : strcmp(pd, md);
 		struct dim_row *r = &rows[n++];
@@ -867,13 +819,13 @@ static int offer_dims(struct rc *rc, struct offer_ctx *c, int dlo, int dhi, cons
 		}
 		const char *bad = NULL;
 		if (c0 <= 0) {
-			if (PQgetisnull(rc->dims_res, di, 2)) {
+			if (PQgetisnull(rc->prices.dims, di, USAGE_DIM_MICROS)) {
 				/* SPEC §3.3: a feed price with more than 6 fractional digits (or no number) prices
 				 * nothing — exact micros or nothing */
-				bad = PQgetvalue(rc->dims_res, di, 3);
+				bad = PQgetvalue(rc->prices.dims, di, USAGE_DIM_PRICE);
 			} else {
 				r->has_offer_price = 1;
-				if (rio_i64(PQgetvalue(rc->dims_res, di, 2), &r->offer_price_micros) < 0)
+				if (rio_i64(PQgetvalue(rc->prices.dims, di, USAGE_DIM_MICROS), &r->offer_price_micros) < 0)
 					return err_set(e, EXIT_FAILED, "database: a unit price is not an integer");
 			}
 			di++;
@@ -1094,7 +1046,6 @@ int rc_usage_run(struct rc *rc, struct err *e)
 	memset(&unattributed, 0, sizeof unattributed);
 	memset(&days_out, 0, sizeof days_out);
 	int rc_code = -1;
-	rc->day_prices = NULL;
 	/* SPEC §4.6 is per offer: an offer with several agreements is several rows of one offer_id
 	 * (sorted together); metering, recorded usage and billing of all of them count for its first
 	 * row, the one the walk below reports (metering_result has one row per offer and dimension) */
@@ -1105,13 +1056,9 @@ int rc_usage_run(struct rc *rc, struct err *e)
 		rc->offer_head[i] = i > 0 && strcmp(rc->offers[i - 1].offer_id, rc->offers[i].offer_id) == 0
 					    ? rc->offer_head[i - 1] : i;
 	{
-		char as_of[40], p0[11], p1[11];
+		char as_of[40];
 		time_format_pg(rc->as_of_us, as_of);
-		time_format_day(rc->period_first_day, p0);
-		time_format_day(rc->period_end_day, p1);
-		const char *params[] = { as_of, p0, p1 };
-		rc->day_prices = db_query(rc->db, day_prices_sql, 3, params, PGRES_TUPLES_OK, e);
-		if (!rc->day_prices)
+		if (usage_prices_load_days(rc->db, as_of, rc->period_first_day, rc->period_end_day, &rc->prices, e) < 0)
 			goto done;
 	}
 	if (rio_out_open(&days_out, e) < 0)
@@ -1127,17 +1074,17 @@ int rc_usage_run(struct rc *rc, struct err *e)
 		qsort(claimed.acc, claimed.n, sizeof *claimed.acc, acc_cmp);
 	if (usage_set_reindex(&claimed, e) < 0)
 		goto done;
-	int ndims = PQntuples(rc->dims_res), di = 0, dlo = 0;
+	int ndims = PQntuples(rc->prices.dims), di = 0, dlo = 0;
 	size_t ai = 0;
 	for (size_t i = 0; i < rc->offers_n; i++) {
 		const struct match_offer *o = &rc->offers[i];
-		/* dims_res and offers are both in byte order of offer_id: walk them together. An offer
+		/* prices.dims and offers are both in byte order of offer_id: walk them together. An offer
 		 * with several agreements is several rows of one offer_id: each gets the same prices. */
 		if (i == 0 || strcmp(rc->offers[i - 1].offer_id, o->offer_id) != 0) {
-			while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) < 0)
+			while (di < ndims && strcmp(PQgetvalue(rc->prices.dims, di, USAGE_DIM_OFFER), o->offer_id) < 0)
 				di++;
 			dlo = di;
-			while (di < ndims && strcmp(PQgetvalue(rc->dims_res, di, 0), o->offer_id) == 0)
+			while (di < ndims && strcmp(PQgetvalue(rc->prices.dims, di, USAGE_DIM_OFFER), o->offer_id) == 0)
 				di++;
 		}
 		size_t alo = ai;
@@ -1175,8 +1122,8 @@ int rc_usage_run(struct rc *rc, struct err *e)
 	rc_code = 0;
 done:
 	rio_out_close(&days_out);
-	PQclear(rc->day_prices);
-	rc->day_prices = NULL;
+	PQclear(rc->prices.days);
+	rc->prices.days = NULL;
 	unattributed_free(&unattributed);
 	free(rc->offer_head);
 	rc->offer_head = NULL;

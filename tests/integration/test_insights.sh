@@ -305,4 +305,84 @@ if drive "$work/dec.out" 2026-12 2026-12-11T00:00:00Z; then
 else
 	fail "compute 2026-12" "$(cat "$work/dec.out")"
 fi
+
+# --- SPEC §3.3, §4.6, §4.9: an incident costs each day's usage at that day's price -----------------
+# The price an incident is worth is the one reconcile prices usage with (include/usage_prices.h):
+# the agreement term revision valid on the usage day, as the marketplace's reference queries join
+# the agreement revision valid on the usage date. A flat 24x7 series (100 units an hour since
+# 2026-12-01) of agreement agmt-rev stops for two whole days, 2027-02-09 and 2027-02-10; its usage
+# term is revised from 2027-02-10 (0.01 -> 0.02 a unit). The incident (one row of two days) is
+# 2400 units at 0.01 and 2400 at 0.02 = 72.00 USD, not 4800 at either price (48.00 or 96.00).
+# The offer file names the offer and its currency but no price (no offer_dimension row).
+fid=$(ingest_file rev-metering.csv metering 2027-03-01T06:00:00Z 2000)
+q -c "INSERT INTO settle.metering (metering_record_id, file_id, line, usage_hour, customer_aws_account_id,
+        product_code, dimension, quantity, status, agreement_id)
+      SELECT 'rev-' || g, $fid, g + 2, '2026-12-01T00:00Z'::timestamptz + g * interval '1 hour', '555555555555',
+             'prod-r', 'units', 100, 'Success', 'agmt-rev'
+      FROM generate_series(0, (31 + 31 + 28) * 24 - 1) g
+      WHERE '2026-12-01T00:00Z'::timestamptz + g * interval '1 hour' NOT BETWEEN '2027-02-09T00:00Z' AND '2027-02-10T23:00Z'"
+daily_sums "$fid"
+oid=$(ingest_file rev-offer.csv offer 2027-03-01T06:00:00Z 1)
+q -c "INSERT INTO settle.offer (offer_id, file_id, line, agreement_id, product_id, product_code, isv_account_id,
+        currency, pricing_model, split_basis)
+      VALUES ('offer-rev', $oid, 2, 'agmt-rev', 'prod-r-id', 'prod-r', '444455556666', 'USD', 'USAGE', 'DIRECT')"
+tid=$(ingest_file rev-terms.csv agreementtermfeed_v1 2027-03-01T06:00:00Z 2)
+q -c "INSERT INTO settle.sdds_agreement_term (agreement_id, term_id, file_id, line, term_type, term_configuration,
+        valid_from, update_date)
+      VALUES ('agmt-rev', 'term-rev', $tid, 2, 'UsageBasedPricingTerm',
+              '{\"currencyCode\": \"USD\", \"rateCards\": [{\"rateCard\": [{\"dimensionKey\": \"units\", \"price\": \"0.01\"}]}]}',
+              '2026-11-01T00:00Z', '2026-11-01T00:00Z'),
+             ('agmt-rev', 'term-rev', $tid, 3, 'UsageBasedPricingTerm',
+              '{\"currencyCode\": \"USD\", \"rateCards\": [{\"rateCard\": [{\"dimensionKey\": \"units\", \"price\": \"0.02\"}]}]}',
+              '2027-02-10T00:00Z', '2027-02-10T00:00Z')"
+# SPEC §4.5: payment timing leaves out a payout a failure undoes, linked as reconcile links them
+# (disburse.c: by parent, else bank trace id, else the exact amount; within recipient and
+# currency). Recipient 777777777777 in 2027-02: pt-ok is paid (26 days from its invoice); pt-trace
+# fails by its bank trace id (the failure names no parent and is for another amount), pt-amount by
+# the exact amount it cancels; pt-eur is named as parent by a failure in USD, which undoes no EUR
+# payout, so it was paid (13 days). Only pt-ok and pt-eur are timed.
+bid=$(ingest_file rev-billing.csv billing_event 2027-03-01T06:00:00Z 12)
+q -c "INSERT INTO settle.billing_event (recipient_account_id, billing_event_id, file_id, line, action,
+        transaction_type, amount_micros, currency, invoice_date, transaction_reference_id,
+        disbursement_billing_event_id, parent_billing_event_id, bank_trace_id)
+      SELECT '777777777777', id, $bid, row_number() OVER (ORDER BY id) + 1, act, typ,
+             (amt::numeric * 1000000)::bigint, cur, day::timestamptz, tref, disb, parent, trace
+      FROM (VALUES
+        ('t1-inv', 'INVOICED', 'SELLER_REV_SHARE', '100.00', 'USD', '2027-01-10', 'tr-t1', NULL, NULL, NULL),
+        ('t1-line', 'DISBURSED', 'SELLER_REV_SHARE', '-100.00', 'USD', '2027-02-05', 'tr-t1', 'pt-ok', NULL, NULL),
+        ('pt-ok', 'DISBURSED', 'DISBURSEMENT', '100.00', 'USD', '2027-02-05', NULL, NULL, NULL, 'TRC-1'),
+        ('t2-inv', 'INVOICED', 'SELLER_REV_SHARE', '200.00', 'USD', '2027-01-20', 'tr-t2', NULL, NULL, NULL),
+        ('t2-line', 'DISBURSED', 'SELLER_REV_SHARE', '-200.00', 'USD', '2027-02-06', 'tr-t2', 'pt-trace', NULL, NULL),
+        ('pt-trace', 'DISBURSED', 'DISBURSEMENT', '200.00', 'USD', '2027-02-06', NULL, NULL, NULL, 'TRC-9'),
+        ('ft-trace', 'DISBURSED', 'DISBURSEMENT_FAILURE', '-199.99', 'USD', '2027-02-08', NULL, NULL, NULL, 'TRC-9'),
+        ('t3-inv', 'INVOICED', 'SELLER_REV_SHARE', '300.00', 'USD', '2027-01-25', 'tr-t3', NULL, NULL, NULL),
+        ('t3-line', 'DISBURSED', 'SELLER_REV_SHARE', '-300.00', 'USD', '2027-02-07', 'tr-t3', 'pt-amount', NULL, NULL),
+        ('pt-amount', 'DISBURSED', 'DISBURSEMENT', '300.00', 'USD', '2027-02-07', NULL, NULL, NULL, NULL),
+        ('ft-amount', 'DISBURSED', 'DISBURSEMENT_FAILURE', '-300.00', 'USD', '2027-02-09', NULL, NULL, NULL, NULL),
+        ('t4-inv', 'INVOICED', 'SELLER_REV_SHARE', '50.00', 'EUR', '2027-01-25', 'tr-t4', NULL, NULL, NULL),
+        ('t4-line', 'DISBURSED', 'SELLER_REV_SHARE', '-50.00', 'EUR', '2027-02-07', 'tr-t4', 'pt-eur', NULL, NULL),
+        ('pt-eur', 'DISBURSED', 'DISBURSEMENT', '50.00', 'EUR', '2027-02-07', NULL, NULL, NULL, NULL),
+        ('ft-cur', 'DISBURSED', 'DISBURSEMENT_FAILURE', '-50.00', 'USD', '2027-02-10', NULL, NULL, 'pt-eur', NULL)
+      ) v (id, act, typ, amt, cur, day, tref, disb, parent, trace)"
+if drive "$work/feb.out" 2027-02 2027-03-02T00:00:00Z; then
+	runf=$(sed -n 's/^run_id //p' "$work/feb.out")
+	check "a price revised mid-incident: each day at the revision valid that day (2400 × 0.01 + 2400 × 0.02)" \
+		"555555555555:prod-r:units@2027-02-09/2027-02-10 agmt-rev offer-rev USD 72000000 0 -72000000" \
+		"$(q -c "SELECT string_agg(reference || ' ' || agreement_id || ' ' || offer_id || ' ' || currency || ' '
+		                || expected_micros || ' ' || actual_micros || ' ' || difference_micros, '|')
+		         FROM settle.exception WHERE run_id = $runf AND code = 'USAGE_ANOMALY'")"
+	check "the sentence gives the incident's money at the prices of its days" \
+		"from 2027-02-09 to 2027-02-10 (2 days) recorded usage is 100 % (≈ 4800 units ≈ 72.00 USD) below expected: 0 units against 4800 expected" \
+		"$(q -c "SELECT split_part(detail, ';', 1) FROM settle.exception WHERE run_id = $runf AND code = 'USAGE_ANOMALY'")"
+	check "the month's totals are priced by day too" \
+		"2027-02-01 to 2027-02-28: 62400 units against 67200 expected (-4800 units ≈ 72.00 USD, -7 %)" \
+		"$(q -c "SELECT split_part(note, '; ', 2) FROM settle.insight_usage WHERE run_id = $runf")"
+	check "payment timing drops payouts failed by trace id and by amount, and checks the currency" \
+		"invoice_to_payout 777777777777 EUR 1 13.0|invoice_to_payout 777777777777 USD 1 26.0" \
+		"$(q -c "SELECT string_agg(measure || ' ' || recipient_account_id || ' ' || currency || ' ' || samples || ' '
+		                || median_days, '|' ORDER BY currency)
+		         FROM settle.insight_timing WHERE run_id = $runf AND measure = 'invoice_to_payout'")"
+else
+	fail "compute 2027-02" "$(cat "$work/feb.out")"
+fi
 exit 0
