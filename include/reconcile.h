@@ -26,11 +26,4 @@ struct reconcile_summary {
 int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period,
 		     int64_t as_of_us, struct reconcile_summary *out, struct err *e);
 
-/* Makes sure the temporary table pg_temp.rc_be holds the current versions of the billing events
- * at as_of (INVOICED, FORGIVEN, DISBURSED, COLLECTED and payout failures; its columns are
- * asof.h's, days as UTC day numbers), reusing it when this transaction already
- * built it for the same instant. Also sets the transaction's planner settings (work_mem, jit).
- * Must run inside the caller's transaction; the table goes with it. */
-int reconcile_current_events(struct db *db, int64_t as_of_us, struct err *e);
-
 #endif
