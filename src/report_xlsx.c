@@ -51,7 +51,7 @@
 #include "currency.h"
 #include "log.h"
 #include "money.h"
-#include "report_restatement.h"
+#include "report_xlsx_restatement.h"
 #include "timeutil.h"
 
 /* ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 
 #include "db.h"
 #include "err.h"
-#include "report.h"
+#include "report_listing.h"
 #include "report_xlsx.h"
 
 /* Rows of one sheet, the header included: Excel's maximum. A listing with more data rows goes on
@@ -93,7 +93,7 @@ struct xlsx_part {
 
 struct xlsx_sheet {
 	const struct report_listing *l;    /* the sheet's columns: &view */
-	const struct report_listing *src;  /* the listing of report.h (the CSV's columns) the cursor reads */
+	const struct report_listing *src;  /* the listing (report_listing.h: the CSV's columns) the cursor reads */
 	struct report_listing view;        /* src's columns, with an account name beside each account id
 					    * when the account feed names any party (xlsx_view_init) */
 	int from[REPORT_COLS_MAX];         /* view column -> src column; a name column: -1 */

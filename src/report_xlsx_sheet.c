@@ -796,7 +796,7 @@ static int xlsx_grouped_init(const struct report_listing *src, const struct xlsx
 #define PUT(...) (n += (size_t)snprintf(sql + n, size - n, __VA_ARGS__))
 	enum { NONE, KEY, FLAG, SUM, TOP } kind[REPORT_COLS_MAX];
 	int rank = -1;
-	/* The listing without its ORDER BY (every listing's SQL ends in one, report.h): the groups
+	/* The listing without its ORDER BY (every listing's SQL ends in one, report_listing.h): the groups
 	 * are sorted once, by their keys in byte order, which is also what they are grouped by. */
 	const char *order = NULL;
 	for (const char *q = strstr(src->sql, " ORDER BY "); q; q = strstr(q + 1, " ORDER BY "))

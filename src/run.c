@@ -11,7 +11,7 @@
 #include "insights.h"
 #include "msg.h"
 #include "reconcile_io.h"
-#include "report.h"
+#include "report_listing.h"
 #include "timeutil.h"
 
 int run_open_locked(struct settle_ctx *ctx, struct db **out, struct err *e)
