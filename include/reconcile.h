@@ -21,9 +21,12 @@ struct reconcile_summary {
 	int64_t payouts;
 };
 
+struct msg_sink;
+
 /* Computes `period` (year*12+month-1, timeutil.h) as of as_of_us into run run_id. Ends with the
- * balance assertions of the reconcile issue; a failed one is an error and commits nothing. */
+ * balance assertions of the reconcile issue; a failed one is an error and commits nothing. The
+ * name of each phase goes to msg as a progress line (msg.h; NULL: msg_log), ended at the end. */
 int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period,
-		     int64_t as_of_us, struct reconcile_summary *out, struct err *e);
+		     int64_t as_of_us, const struct msg_sink *msg, struct reconcile_summary *out, struct err *e);
 
 #endif

@@ -15,6 +15,7 @@
 #include "asof.h"
 #include "currency.h"
 #include "log.h"
+#include "msg.h"
 #include "reconcile_int.h"
 #include "timeutil.h"
 
@@ -687,7 +688,7 @@ static int rc_open_outputs(struct rc *rc, struct err *e)
 }
 
 int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period, int64_t as_of_us,
-		     struct reconcile_summary *out, struct err *e)
+		     const struct msg_sink *msg, struct reconcile_summary *out, struct err *e)
 {
 	/* A period named by data or by --period whose end no formatter can write (9999-12): an
 	 * error of this period, not an assertion (issue 17). */
@@ -730,17 +731,18 @@ int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, in
 		{ "payout statements", rc_statements_run }, { "store", rc_flush },
 		{ "balance assertions", rc_assert },
 	};
-	/* SETTLE_RECONCILE_TIMING=1 prints each phase's wall time on stderr (benchmarks, tuning). */
+	/* Each phase's name is a progress line on msg (a terminal shows it, msg.h); SETTLE_RECONCILE_TIMING=1
+	 * prints each phase's wall time on stderr (benchmarks, tuning: log_phase, a diagnostic). */
 	for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
 		double t0 = log_clock();
-		log_progress("reconcile %s: %s", rc.period_text, phases[i].name);
+		msg_say(msg, MSG_PROGRESS, "reconcile %s: %s", rc.period_text, phases[i].name);
 		if (phases[i].run(&rc, e) < 0) {
-			log_progress_done();
+			msg_progress_end(msg);
 			goto done;
 		}
 		log_phase("reconcile", rc.period_text, phases[i].name, t0);
 	}
-	log_progress_done();
+	msg_progress_end(msg);
 	if (out)
 		*out = rc.summary;
 	rc_code = 0;
