@@ -150,7 +150,7 @@ int usage_finish_series(struct usage *u, struct err *e);
  * and its incidents onto u->anomalies; fills u->points with its chart points. */
 int usage_score_series(struct usage *u, struct err *e);
 
-/* insights_series.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
+/* insights_score.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
  * p or its reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
 void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e);
 /* insights_series.c: an integer cell of a result the server computed (0 for NULL). */

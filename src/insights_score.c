@@ -17,7 +17,9 @@
  *      a day incident and hour incidents overlap, one of them stands for both.
  * docs/insights.md has the reasons and the measured precision and recall.
  *
- * Nothing here allocates: the arrays live in struct usage (insights_int.h), sized for the window.
+ * Nothing here allocates but the list of incidents: the arrays live in struct usage
+ * (insights_int.h), sized for the window. insights_grow, at the bottom, is every insights file's
+ * growable array (this file is below them all, so no two of them call each other).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -729,4 +731,27 @@ int usage_score_series(struct usage *u, struct err *e)
 		row->band_low = 0;
 	row->status = row->anomalies > 0 ? "ANOMALY" : "OK";
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The insights files' growable arrays: here, in the file below every other insights file, so
+ * that each of them calls down into it (insights_int.h)
+ */
+
+/* Makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns p or its
+ * reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
+void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(p, n * elem);
+	if (!q) {
+		err_set(e, EXIT_FAILED, "insights: out of memory");
+		return NULL;
+	}
+	*cap = n;
+	return q;
 }

@@ -15,26 +15,9 @@
 #define US_PER_HOUR_I INT64_C(3600000000)
 
 /* ---------------------------------------------------------------------------------------------
- * Small helpers: growable arrays, strings, integers from the server
+ * Small helpers: strings, integers from the server (the growable arrays are insights_score.c's,
+ * the file below this one)
  */
-
-/* Makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns p or its
- * reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
-void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e)
-{
-	if (need <= *cap)
-		return p;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(p, n * elem);
-	if (!q) {
-		err_set(e, EXIT_FAILED, "insights: out of memory");
-		return NULL;
-	}
-	*cap = n;
-	return q;
-}
 
 /* A copy of s, or NULL for NULL (SQL NULL). -1 when out of memory. */
 static int dup_opt(const char *s, char **out, struct err *e)
