@@ -5,11 +5,13 @@
 #      graph (file A -> file B when A uses a symbol B defines: a function or a table) has no
 #      cycle, of two files or more. A cycle found is printed, with the symbols of each step.
 #      A cycle is fixed (the shared part moved to a file below both), not listed here as allowed.
-#   2. Nothing below the commands prints to the user: no object but main, cli, cmd_*, and the
+#   2. Every file is in one layer of docs/design.md (`layers` below: a new file is placed there),
+#      and calls only files of its own layer or of a layer below, never up.
+#   3. Nothing below the commands prints to the user: no object but main, cli, cmd_*, and the
 #      message sink's own log.c / msg.c uses stdout, stderr, printf, puts, putchar or log.h's
 #      message functions (log_info, log_warning, ...); an engine's lines go through msg.h. The
 #      exceptions, each for its reason, are in `prints_allowed` below.
-#   3. The checker itself finds a cycle of two and of three files in a made-up graph, and none in
+#   4. The checker itself finds a cycle of two and of three files in a made-up graph, and none in
 #      a graph without one (so that 1 cannot pass by finding nothing).
 #
 # The objects are those of the binary under test: $UNIT_DIR/.. (make test-run and make asan set
@@ -106,7 +108,45 @@ fi
 check "the graph has its edges (reconcile -> asof -> db)" \
 	sh -c "grep -q '^reconcile asof_current_events U' '$work/syms' && grep -q '^asof db_exec U' '$work/syms'"
 
-# --- 2. nothing below the commands prints ----------------------------------------------------
+# --- 2. every file in its layer, calling down ------------------------------------------------
+# docs/design.md "Layers", top to bottom: one line per layer, its files as awk patterns (whole
+# names). A file of none fails; so does a call from a layer to one above it.
+layers='
+main           main
+commands       cmd_.* cli
+run            run
+engines        ingest meter_daily inbox reconcile reconcile_(groups|payouts|usage|tax|state) insights insights_(read|recorded|series|score) report_set report_csv report_xlsx report_xlsx_.* close contain
+rules          asof feed csv_in match alloc disburse usage reconcile_text report_listing offer_terms_list stats
+copy_and_db    pgcopy db pgembed reconcile_io schema_sql
+base           err log msg config money currency timeutil digest escape signals xlsx_quiet
+'
+printf '%s\n' "$layers" >"$work/layers"
+# Reads the layers, then "FILE SYMBOL TYPE" lines; prints each file in no layer and each call
+# up (once per pair of files, with one symbol), and exits 1 when there is any.
+layers_awk='
+	FNR == NR { if (NF < 2) next; rank++; name[rank] = $1
+		for (i = 2; i <= NF; i++) { pat[++patn] = $i; patrank[patn] = rank }
+		next }
+	function layer(f,   k) { for (k = 1; k <= patn; k++) if (f ~ ("^(" pat[k] ")$")) return patrank[k]; return 0 }
+	{ files[$1] = 1; if ($3 == "U") used[++usedn] = $1 SUBSEP $2; else def[$2] = $1 }
+	END {
+		bad = 0
+		for (f in files) if (!layer(f)) { print "  " f ": in no layer"; bad = 1 }
+		for (i = 1; i <= usedn; i++) {
+			split(used[i], p, SUBSEP); a = p[1]; b = def[p[2]]
+			if (b == "" || b == a || !layer(a) || !layer(b) || layer(a) <= layer(b) || seen[a, b]++) continue
+			print "  " a " (" name[layer(a)] ") -> " b " (" name[layer(b)] "): " p[2]; bad = 1
+		}
+		exit bad
+	}'
+if awk "$layers_awk" "$work/layers" "$work/syms" >"$work/up" 2>&1; then
+	ok "every file in its layer, calling only its own layer or below"
+else
+	ko "every file in its layer, calling only its own layer or below"
+	sort "$work/up"
+fi
+
+# --- 3. nothing below the commands prints ----------------------------------------------------
 # Allowed, each for its reason:
 #   log.c, msg.c   the message sink itself (log.h writes the lines, msg.c hands them to it)
 #   err.c          ASSERT's "internal error" line before abort() (err_assert_fail)
@@ -126,7 +166,7 @@ else
 	ok "nothing below the commands prints to the user"
 fi
 
-# --- 3. the checker on made-up graphs ----------------------------------------------------------
+# --- 4. the checker on made-up graphs ----------------------------------------------------------
 printf '%s\n' 'a fa T' 'a fb U' 'b fb T' 'b fa U' 'c fc T' 'c fa U' >"$work/two"
 awk "$cycles_awk" "$work/two" >"$work/two.out" 2>&1
 check "a cycle of two files is found" grep -qx 'a -> b -> a' "$work/two.out"
@@ -137,3 +177,7 @@ check "a cycle of three files is found" grep -qx 'a -> b -> c -> a' "$work/three
 printf '%s\n' 'a fa T' 'a fb U' 'a fc U' 'b fb T' 'b fc U' 'c fc T' 'c printf U' >"$work/dag"
 awk "$cycles_awk" "$work/dag" >"$work/dag.out" 2>&1
 check "a graph without a cycle has none" test ! -s "$work/dag.out"
+printf '%s\n' 'asof asof_current_events T' 'run run_create T' 'asof run_create U' 'newfile x T' >"$work/up.in"
+awk "$layers_awk" "$work/layers" "$work/up.in" >"$work/up.out" 2>&1
+check "a call up a layer is found" grep -qx '  asof (rules) -> run (run): run_create' "$work/up.out"
+check "a file in no layer is found" grep -qx '  newfile: in no layer' "$work/up.out"
