@@ -6,11 +6,16 @@
  * reader names rc_be's columns through these macros (string-literal concatenation: "SELECT "
  * ASOF_BE_RECIPIENT ", " ...), so a column renamed here is renamed for every reader, and one
  * removed from here breaks its readers at compile time instead of at run time. A new column is
- * added here first, then to rc_be_sql. Every reader uses the macros (reconcile*.c, and insights.c's
- * timing_sql).
+ * added here first, then to rc_be_sql (asof.c). Every reader uses the macros (reconcile*.c, and
+ * insights.c's timing_sql).
+ *
+ * Issue 11 ("every file in its layer"): this is the as-of layer, below the engines. reconcile.c
+ * (rc_tables) and insights.c (timing_compute) each call asof_current_events; neither makes the
+ * table for the other, and asof.c calls nothing above the database layer
+ * (tests/integration/test_layers.sh checks it on the build's objects).
  *
  * settle.rc_be_cache (sql/024_rc_be_cache.sql) keeps the rows of the last run for the next: its
- * columns are these, in this order; reconcile compares the two tables' columns at run time and
+ * columns are these, in this order; asof.c compares the two tables' columns at run time and
  * recomputes in full when they differ, so a column added here needs it there too (a migration).
  *
  * Days are UTC days since 1970-01-01 (int; sessions run with TimeZone=UTC); money is int64
