@@ -312,7 +312,8 @@ int asof_current_events(struct db *db, int64_t as_of_us, int *reused, struct err
 		    "CREATE TEMP TABLE rc_state (as_of timestamptz NOT NULL) ON COMMIT DROP",
 		    e) < 0)
 		return -1;
-	/* SETTLE_RECONCILE_TIMING: the parts of "current versions" (bench/README.md) */
+	/* SETTLE_RECONCILE_TIMING: the parts of reconcile's "current versions" phase (bench/README.md),
+	 * still labelled "reconcile": test_incremental_nights.sh and bench_nights.sh read these lines */
 	double t0 = log_clock();
 	if (db_exec(db, rc_be_prepare_sql, e) < 0)
 		return -1;

@@ -63,7 +63,8 @@ static int retract_record(struct db *db, PGresult *found, const char *why, char 
 		return -1;
 	char now[40];
 	time_format_pg(now_us, now);
-	/* to the second, truncated (the instant is after 1970: % keeps the sign of a positive) */
+	/* to the second, truncated as to_char's HH24:MI:SS is (the instant is after 1970, so % is the
+	 * fraction of its second) */
 	ASSERT(now_us >= 0);
 	time_format(now_us - now_us % TIME_US_PER_SEC, at);
 	int n = 0, rc = 0;
