@@ -52,8 +52,10 @@ int contain_prepare(struct db *db, struct contain_period *cp, size_t n, const st
 		    struct err *e);
 
 /* Commits the attempt rows of the periods about to be computed (alone: a single period) in place
- * of those of the periods computed before them. */
-int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, struct err *e);
+ * of those of the periods computed before them, started at started_us (the command's database
+ * clock, run_db_now_us, read just before: a crash record's first and last failure). */
+int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, int64_t started_us,
+		    struct err *e);
 
 /* After publishing: in one transaction, the streaks (a failed period's upserted, a computed one's
  * removed), the attempts removed, and the nightly watermarks moved (sql/004, sql/013). */

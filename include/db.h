@@ -47,6 +47,11 @@ PGresult *db_query(struct db *db, const char *sql, int nparams, const char *cons
 int db_query_bool(struct db *db, const char *sql, int nparams, const char *const *params, int *out,
 		  struct err *e);
 
+/* The planner settings of a transaction that runs a batch's large one-off queries (reconcile,
+ * insights): no JIT, a larger work_mem, cheaper parallel plans; SET LOCAL, so only until the
+ * transaction ends. */
+int db_batch_settings(struct db *db, struct err *e);
+
 int db_begin(struct db *db, struct err *e);
 int db_commit(struct db *db, struct err *e);
 /* Rolls back if a transaction is open; never fails loudly (used on error paths). */

@@ -40,13 +40,15 @@ int err_set(struct err *e, int exit_code, const char *fmt, ...) __attribute__((f
 int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Always-on assertion: an invariant, not an input check. Aborts with file:line. */
-#define ASSERT(cond)                                                                              \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "settle: internal error: %s:%d: assertion \"%s\" failed\n", \
-				__FILE__, __LINE__, #cond);                                       \
-			abort();                                                                  \
-		}                                                                                 \
+#define ASSERT(cond)                                          \
+	do {                                                  \
+		if (!(cond))                                  \
+			err_assert_fail(__FILE__, __LINE__, #cond); \
 	} while (0)
+
+/* ASSERT's failure: "settle: internal error: FILE:LINE: assertion "COND" failed" on stderr, then
+ * abort(). Out of line, so that the only stderr of the modules is here and in log.c (an engine
+ * that printed on its own would show in tests/integration/test_layers.sh). */
+_Noreturn void err_assert_fail(const char *file, int line, const char *cond) __attribute__((cold));
 
 #endif

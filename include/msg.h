@@ -1,10 +1,10 @@
-/* msg.h — how the modules below the commands (run.c, ingest.c, report_set.c, contain.c) tell the
- * user something.
+/* msg.h — how the modules below the commands (run.c, ingest.c, reconcile.c, report_set.c,
+ * contain.c) tell the user something.
  *
  * They never print. Each line they have for the user goes to a sink, a callback and its context,
  * that the command owns (cmd_*.c) and passes down in the options or input struct it already hands
- * over (report_job.msg, ingest_options.msg, report_set_input.msg, contain_*'s msg). The command decides where a
- * line goes; every command today passes msg_log, which writes it with log.h exactly as before
+ * over (report_job.msg, ingest_options.msg, report_set_input.msg, contain_*'s and reconcile_period's
+ * msg). The command decides where a line goes; every command today passes msg_log, which writes it with log.h exactly as before
  * ("settle: <command>: ..." on stderr, --quiet and muting applied), so output is unchanged. A test
  * or a future caller (a daemon, a JSON log) passes its own sink instead. A NULL sink is msg_log.
  *

@@ -21,24 +21,20 @@ struct reconcile_summary {
 	int64_t payouts;
 };
 
-/* Computes `period` (year*12+month-1, timeutil.h) as of as_of_us into run run_id. Ends with the
- * balance assertions of the reconcile issue; a failed one is an error and commits nothing. */
-int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period,
-		     int64_t as_of_us, struct reconcile_summary *out, struct err *e);
+struct msg_sink;
 
-/* Makes sure the temporary table pg_temp.rc_be holds the current versions of the billing events
- * at as_of (INVOICED, FORGIVEN, DISBURSED, COLLECTED and payout failures; its columns are
- * asof.h's, days as UTC day numbers), reusing it when this transaction already
- * built it for the same instant. Also sets the transaction's planner settings (work_mem, jit).
- * Must run inside the caller's transaction; the table goes with it. */
-int reconcile_current_events(struct db *db, int64_t as_of_us, struct err *e);
+/* Computes `period` (year*12+month-1, timeutil.h) as of as_of_us into run run_id. Ends with the
+ * balance assertions of the reconcile issue; a failed one is an error and commits nothing. The
+ * name of each phase goes to msg as a progress line (msg.h; NULL: msg_log), ended at the end. */
+int reconcile_period(struct db *db, const struct config *cfg, int64_t run_id, int32_t period,
+		     int64_t as_of_us, const struct msg_sink *msg, struct reconcile_summary *out, struct err *e);
 
 /* SPEC §4.5: the payouts dated in [first_day, end_day) (UTC day numbers) that a
  * DISBURSEMENT_FAILURE undoes, linked exactly as reconcile links them (disburse_link_failures over
  * every payout and failure of pg_temp.rc_be: by parent, else bank trace id, else the exact
  * amount, always within recipient and currency), into the temporary table
  * pg_temp.failed_payout (recipient, payout_id), replaced on every call and dropped at commit.
- * reconcile_current_events first, in the caller's transaction. */
+ * asof_current_events first, in the caller's transaction. */
 int reconcile_failed_payouts(struct db *db, int32_t first_day, int32_t end_day, struct err *e);
 
 #endif

@@ -14,7 +14,7 @@
 
 #include "db.h"
 #include "err.h"
-#include "report.h"
+#include "report_listing.h"
 
 /* Writes one field to f: with guard != 0 the formula-injection apostrophe is added where SPEC §8
  * asks; quoting as needed. s may be NULL (an empty field). Errors surface in ferror(f). */

@@ -1,6 +1,6 @@
 /* report_set.h — one period's report directory (SPEC §6, §8); the runs that produce it are run.h's.
  *
- * A report set is the directory OUT/YYYY-MM holding the CSV files of report.h's listings, the
+ * A report set is the directory OUT/YYYY-MM holding the CSV files of report_listing.h's listings, the
  * workbook settle-YYYY-MM.xlsx, run.csv and MANIFEST. It is written whole into a temporary
  * directory next to its target (OUT/.YYYY-MM.tmp-XXXXXX), every file fsync'ed and of mode 0640 or
  * stricter, and then swapped into place with one atomic rename (renameat2 RENAME_EXCHANGE when a

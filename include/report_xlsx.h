@@ -1,5 +1,5 @@
 /* report_xlsx.h — the accountants' workbook settle-YYYY-MM.xlsx (SPEC §8), rendered from the same
- * listings (report.h) as the CSV files, with libxlsxwriter in constant-memory mode. What the
+ * listings (report_listing.h) as the CSV files, with libxlsxwriter in constant-memory mode. What the
  * workbook holds (sheets, formats, formulas, charts, limits) is docs/workbook.md.
  *
  * Every report_listings[] entry with a sheet_name becomes a sheet, in table order; the one named

@@ -75,7 +75,10 @@ int report_job_run(struct db *db, const struct report_job *job, struct report_st
 		   struct report_job_result *res, struct err *e);
 
 /* "Now": the database server's clock_timestamp(), in microseconds -- the one clock a default
- * as-of is read from (reconcile, report, nightly, close). It is the server's clock that stamps
+ * as-of is read from (reconcile, report, nightly, close), and every other "now" of a command:
+ * the instant of a retraction (retract), nightly's period attempts (contain_attempt), the offer
+ * terms `settle status` shows (offer_terms_list). Read once by the command and passed down, so
+ * no engine reads a clock of its own. It is the server's clock that stamps
  * ingest_file.ingested_at (now(), the ingest transaction's start, committed before), so a file
  * ingested just before is inside. clock_timestamp(), not now(): now() is frozen at the start of
  * the transaction, so it would depend on whether the caller has begun one; clock_timestamp() is

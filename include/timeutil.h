@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define TIME_US_PER_SEC INT64_C(1000000)
 #define TIME_US_PER_DAY INT64_C(86400000000)
 
 /* ISO 8601 as SPEC §3 accepts it: "2026-10-03", "2026-10-03T12:00:00Z", "2026-10-03 12:00:00",

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "money.h"
-#include "report.h"
 #include "report_csv.h"
+#include "report_listing.h"
 #include "timeutil.h"
 
 int close_find(struct db *db, int32_t period, int64_t as_of_us, struct close_view *cv, struct err *e)

@@ -371,14 +371,15 @@ static int nightly_report(struct db *db, const struct config *cfg, int64_t as_of
 		rc = err_set(e, EXIT_FAILED, "out of memory");
 	for (size_t i = 0; i < group_n && rc == 0; i++)
 		group[i] = periods[idx[i]];
+	int64_t started_us;
 	if (rc == 0 && group_n > 0)
-		rc = contain_attempt(db, group, group_n, 0, e);
+		rc = run_db_now_us(db, &started_us, e) < 0 ? -1 : contain_attempt(db, group, group_n, 0, started_us, e);
 	if (rc == 0)
 		rc = nightly_job(db, cfg, as_of_us, out, cp, idx, group_n, res, ins, np, e);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (!cp[i].alone)
 			continue;
-		rc = contain_attempt(db, &periods[i], 1, 1, e);
+		rc = run_db_now_us(db, &started_us, e) < 0 ? -1 : contain_attempt(db, &periods[i], 1, 1, started_us, e);
 		if (rc == 0)
 			rc = nightly_job(db, cfg, as_of_us, out, cp, &i, 1, res, ins, np, e);
 	}

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "msg.h"
 #include "reconcile.h"
 #include "run.h"
 #include "settle.h"
@@ -33,7 +34,7 @@ int cmd_reconcile(struct settle_ctx *ctx, int argc, char **argv)
 		goto fail;
 	if ((!as_of_arg && run_db_now_us(db, &as_of_us, &e) < 0) ||
 	    run_create(db, "reconcile", as_of_us, &ctx->config, &run_id, &e) < 0 ||
-	    reconcile_period(db, &ctx->config, run_id, period, as_of_us, &sum, &e) < 0 || db_commit(db, &e) < 0)
+	    reconcile_period(db, &ctx->config, run_id, period, as_of_us, &msg_log, &sum, &e) < 0 || db_commit(db, &e) < 0)
 		goto fail;
 	char as_of_text[32];
 	time_format(as_of_us, as_of_text);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "run.h"
 #include "settle.h"
+#include "timeutil.h"
 
 #define RETRACT_WHY_MAX 1000
 
@@ -49,24 +50,28 @@ static PGresult *retract_find(struct db *db, const char *file, const char *file_
 	return db_query(db, sql, 2, params, PGRES_TUPLES_OK, e);
 }
 
-/* Records the retraction of every row of found not retracted yet, at one instant. Returns how
- * many it retracted, or -1. */
+/* Records the retraction of every row of found not retracted yet, at one instant: the database
+ * clock read once (run_db_now_us), stored as it is and shown in *at to the second, as the ledger's
+ * instants are. Returns how many it retracted, or -1. */
 static int retract_record(struct db *db, PGresult *found, const char *why, char at[32], struct err *e)
 {
 	const char *user = getenv("USER");
 	if (!user || !*user)
 		user = "unknown";
-	PGresult *now = db_query(db,
-		"SELECT clock_timestamp(), to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-		0, NULL, PGRES_TUPLES_OK, e);
-	if (!now)
+	int64_t now_us;
+	if (run_db_now_us(db, &now_us, e) < 0)
 		return -1;
-	snprintf(at, 32, "%s", PQgetvalue(now, 0, 1));
+	char now[40];
+	time_format_pg(now_us, now);
+	/* to the second, truncated as to_char's HH24:MI:SS is (the instant is after 1970, so % is the
+	 * fraction of its second) */
+	ASSERT(now_us >= 0);
+	time_format(now_us - now_us % TIME_US_PER_SEC, at);
 	int n = 0, rc = 0;
 	for (int i = 0; i < PQntuples(found) && rc == 0; i++) {
 		if (!PQgetisnull(found, i, 4))
 			continue;
-		const char *params[] = { PQgetvalue(found, i, 0), PQgetvalue(now, 0, 0), why, user };
+		const char *params[] = { PQgetvalue(found, i, 0), now, why, user };
 		PGresult *r = db_query(db,
 			"INSERT INTO settle.retraction (file_id, retracted_at, reason, retracted_by)"
 			" VALUES ($1::bigint, $2::timestamptz, $3, $4)",
@@ -76,7 +81,6 @@ static int retract_record(struct db *db, PGresult *found, const char *why, char 
 		PQclear(r);
 		n++;
 	}
-	PQclear(now);
 	return rc < 0 ? -1 : n;
 }
 

@@ -191,9 +191,11 @@ int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
 	ctx->open_existing = 1; /* SPEC §7: a command that only reads creates no database */
 	struct err e = { 0 };
 	struct db *db;
+	int64_t now_us;
 	if (settle_db(ctx, &db, &e) < 0 || status_files(db, &e) < 0 || status_rejected(db, &e) < 0
 	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0 || status_closes(db, &e) < 0
-	    || contain_status(db, &e) < 0 || offer_terms_list(db, stdout, &e) < 0) {
+	    || contain_status(db, &e) < 0 || run_db_now_us(db, &now_us, &e) < 0
+	    || offer_terms_list(db, now_us, stdout, &e) < 0) {
 		log_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILED;
 	}

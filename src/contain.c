@@ -145,8 +145,10 @@ int contain_prepare(struct db *db, struct contain_period *cp, size_t n, const st
 	return 0;
 }
 
-int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, struct err *e)
+int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, int64_t started_us, struct err *e)
 {
+	char started[40];
+	time_format_pg(started_us, started);
 	if (db_begin(db, e) < 0)
 		return -1;
 	/* The periods computed before these are committed: their attempts are over. */
@@ -157,11 +159,11 @@ int contain_attempt(struct db *db, const int32_t *periods, size_t n, int alone, 
 	for (size_t i = 0; i < n; i++) {
 		char p[8];
 		period_format(periods[i], p);
-		const char *params[] = { p, alone ? "true" : "false" };
+		const char *params[] = { p, alone ? "true" : "false", started };
 		PGresult *res = db_query(db,
-			"INSERT INTO settle.period_attempt (period, started, alone) VALUES ($1, clock_timestamp(), $2::boolean)"
+			"INSERT INTO settle.period_attempt (period, started, alone) VALUES ($1, $3::timestamptz, $2::boolean)"
 			" ON CONFLICT (period) DO UPDATE SET started = EXCLUDED.started, alone = EXCLUDED.alone",
-			2, params, PGRES_COMMAND_OK, e);
+			3, params, PGRES_COMMAND_OK, e);
 		if (!res) {
 			db_rollback(db);
 			return -1;

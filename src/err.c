@@ -44,3 +44,9 @@ int err_prefix(struct err *e, const char *fmt, ...)
 	memcpy(e->msg, out, sizeof out);
 	return -1;
 }
+
+void err_assert_fail(const char *file, int line, const char *cond)
+{
+	fprintf(stderr, "settle: internal error: %s:%d: assertion \"%s\" failed\n", file, line, cond);
+	abort();
+}

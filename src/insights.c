@@ -25,8 +25,8 @@
 #include "asof.h"
 #include "log.h"
 #include "money.h"
-#include "reconcile.h"
 #include "pgcopy.h"
+#include "reconcile.h"
 #include "reconcile_io.h"
 #include "timeutil.h"
 #include "usage.h"
@@ -628,7 +628,7 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  *     to it by parent, bank trace id or exact amount, SPEC §4.5), not by a second set of rules;
  *   invoice_to_collection: a day in the period on which COLLECTED rows of the reference are dated
  *     (action_date, else invoice_date).
- * The events are reconcile's pg_temp.rc_be (reconcile_current_events): the current versions at
+ * The events are pg_temp.rc_be (asof_current_events, asof.c): the current versions at
  * as-of, resolved once per run and shared with reconcile (resolving them again here cost 3-4 s of
  * the 6-7 s this query took per period on a million events), dates as UTC day numbers.
  * $1 period start, $2 period end (day numbers). Sorted so that each (measure, recipient,
@@ -786,7 +786,7 @@ static int timing_compute(struct db *db, int64_t run_id, int32_t period, int64_t
 	snprintf(start, sizeof start, "%" PRId32, time_day_of(period_start_us(period)));
 	snprintf(end, sizeof end, "%" PRId32, time_day_of(period_end_us(period)));
 	const char *params[2] = { start, end };
-	if (reconcile_current_events(db, as_of_us, e) < 0 ||
+	if (asof_current_events(db, as_of_us, NULL, e) < 0 ||
 	    reconcile_failed_payouts(db, time_day_of(period_start_us(period)), time_day_of(period_end_us(period)), e) < 0)
 		return -1;
 	/* Hash joins are right at every size here; a misestimate that nests loops over a million

@@ -160,16 +160,16 @@ int usage_finish_series(struct usage *u, struct err *e);
  * and its incidents onto u->anomalies; fills u->points with its chart points. */
 int usage_score_series(struct usage *u, struct err *e);
 
-/* insights_series.c: the unit price of the current series' usage on a UTC day (usage_prices_on:
+/* insights_score.c: the unit price of the current series' usage on a UTC day (usage_prices_on:
  * the offer_dimension file's, else the agreement term revision's valid that day, else the
  * offer's): 1 and *price_micros, or 0. */
 int usage_day_price(const struct usage *u, const struct usage_row *row, int32_t day, int64_t *price_micros);
-/* insights_series.c: Σ qty[i] × the price of day[i] (i < n), exact, in *value_micros: 1, or 0 when
+/* insights_score.c: Σ qty[i] × the price of day[i] (i < n), exact, in *value_micros: 1, or 0 when
  * a day with a quantity has no price or the sum overflows. */
 int usage_price_days(const struct usage *u, const struct usage_row *row, const int32_t *day, const int64_t *qty,
 		     size_t n, int64_t *value_micros);
 
-/* insights_series.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
+/* insights_score.c: makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns
  * p or its reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
 void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e);
 /* insights_series.c: an integer cell of a result the server computed (0 for NULL). */

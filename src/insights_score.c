@@ -17,7 +17,9 @@
  *      a day incident and hour incidents overlap, one of them stands for both.
  * docs/insights.md has the reasons and the measured precision and recall.
  *
- * Nothing here allocates: the arrays live in struct usage (insights_int.h), sized for the window.
+ * Nothing here allocates but the list of incidents: the arrays live in struct usage
+ * (insights_int.h), sized for the window. insights_grow, at the bottom, is every insights file's
+ * growable array (this file is below them all, so no two of them call each other).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include <string.h>
 
 #include "insights_int.h"
+#include "money.h"
 #include "timeutil.h"
 
 #define HOURS_PER_WEEK 168
@@ -799,4 +802,56 @@ int usage_score_series(struct usage *u, struct err *e)
 		row->band_low = 0;
 	row->status = row->anomalies > 0 ? "ANOMALY" : "OK";
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The insights files' growable arrays: here, in the file below every other insights file, so
+ * that each of them calls down into it (insights_int.h)
+ */
+
+/* Makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns p or its
+ * reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
+void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(p, n * elem);
+	if (!q) {
+		err_set(e, EXIT_FAILED, "insights: out of memory");
+		return NULL;
+	}
+	*cap = n;
+	return q;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Prices by day
+ */
+
+int usage_day_price(const struct usage *u, const struct usage_row *row, int32_t day, int64_t *price_micros)
+{
+	if (!row->priced || !u->offers)
+		return 0;
+	const char *bad; /* a price that is no exact number of micros prices nothing, as in reconcile */
+	return usage_prices_on(&u->offers->prices, row->offer_id, row->agreement_id, row->dimension, day, price_micros,
+			       &bad);
+}
+
+int usage_price_days(const struct usage *u, const struct usage_row *row, const int32_t *day, const int64_t *qty,
+		     size_t n, int64_t *value_micros)
+{
+	int64_t sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t price, v;
+		if (qty[i] == 0)
+			continue; /* a day without usage costs nothing, priced or not */
+		if (!usage_day_price(u, row, day[i], &price) || money_mul_qty(price, qty[i], &v) != MONEY_OK ||
+		    money_add(sum, v, &sum) != MONEY_OK)
+			return 0;
+	}
+	*value_micros = sum;
+	return 1;
 }

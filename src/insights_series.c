@@ -11,31 +11,13 @@
 #include <string.h>
 
 #include "insights_int.h"
-#include "money.h"
 
 #define US_PER_HOUR_I INT64_C(3600000000)
 
 /* ---------------------------------------------------------------------------------------------
- * Small helpers: growable arrays, strings, integers from the server
+ * Small helpers: strings, integers from the server (the growable arrays are insights_score.c's,
+ * the file below this one)
  */
-
-/* Makes room for `need` elements of `elem` bytes in array p of capacity *cap: returns p or its
- * reallocation (the caller stores it), or NULL with e filled (p is then still valid). */
-void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *e)
-{
-	if (need <= *cap)
-		return p;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(p, n * elem);
-	if (!q) {
-		err_set(e, EXIT_FAILED, "insights: out of memory");
-		return NULL;
-	}
-	*cap = n;
-	return q;
-}
 
 /* A copy of s, or NULL for NULL (SQL NULL). -1 when out of memory. */
 static int dup_opt(const char *s, char **out, struct err *e)
@@ -56,35 +38,6 @@ int64_t insights_cell_i64(const PGresult *res, int row, int col)
 	long long v = strtoll(s, &end, 10);
 	ASSERT(end != s && *end == '\0');
 	return (int64_t)v;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Prices by day
- */
-
-int usage_day_price(const struct usage *u, const struct usage_row *row, int32_t day, int64_t *price_micros)
-{
-	if (!row->priced || !u->offers)
-		return 0;
-	const char *bad; /* a price that is no exact number of micros prices nothing, as in reconcile */
-	return usage_prices_on(&u->offers->prices, row->offer_id, row->agreement_id, row->dimension, day, price_micros,
-			       &bad);
-}
-
-int usage_price_days(const struct usage *u, const struct usage_row *row, const int32_t *day, const int64_t *qty,
-		     size_t n, int64_t *value_micros)
-{
-	int64_t sum = 0;
-	for (size_t i = 0; i < n; i++) {
-		int64_t price, v;
-		if (qty[i] == 0)
-			continue; /* a day without usage costs nothing, priced or not */
-		if (!usage_day_price(u, row, day[i], &price) || money_mul_qty(price, qty[i], &v) != MONEY_OK ||
-		    money_add(sum, v, &sum) != MONEY_OK)
-			return 0;
-	}
-	*value_micros = sum;
-	return 1;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /* offer_terms_list.c — `settle status`: each offer's terms and where each came from (SPEC §3.2).
  *
- * The terms shown are exactly those reconcile uses now (settle.offer_terms_asof, sql/016), one
+ * The terms shown are exactly those reconcile uses now (settle.offer_terms_asof, sql/016; "now" is
+ * the command's database clock, run_db_now_us, one instant for every query), one
  * block per offer row (an offer the feeds know has one row per agreement). Beside each term its
  * source, found by comparing the value with what each place gives:
  *   - the feed that carries it (agreement, offer, offer product, product, agreement term feed), as
@@ -27,9 +28,10 @@
 
 #include "currency.h"
 #include "money.h"
+#include "timeutil.h"
 
 static const char offer_terms_sql[] =
-	"WITH acct AS MATERIALIZED (SELECT m.id, m.account_key FROM settle.account_map(now()) m),"
+	"WITH acct AS MATERIALIZED (SELECT m.id, m.account_key FROM settle.account_map($1::timestamptz) m),"
 	" st AS MATERIALIZED ("
 	"  SELECT s.offer_id, s.agreement_id, s.product_id, s.product_code, s.resale_authorization_id, s.currency,"
 	"         s.pricing_model, s.split_basis, s.markup_rate_micros, s.isv_share_rate_micros,"
@@ -37,12 +39,12 @@ static const char offer_terms_sql[] =
 	"         settle.account_ident(s.buyer_account_id, ab.account_key) AS buyer,"
 	"         settle.account_ident(s.isv_account_id, ai.account_key) AS isv,"
 	"         settle.account_ident(s.reseller_account_id, ar.account_key) AS reseller"
-	"  FROM settle.offer_asof(now()) s"
+	"  FROM settle.offer_asof($1::timestamptz) s"
 	"  LEFT JOIN acct ab ON ab.id = settle.account_pad(s.buyer_account_id)"
 	"  LEFT JOIN acct ai ON ai.id = settle.account_pad(s.isv_account_id)"
 	"  LEFT JOIN acct ar ON ar.id = settle.account_pad(s.reseller_account_id)),"
-	" d AS MATERIALIZED (SELECT * FROM settle.offer_derived_asof(now())),"
-	" t AS MATERIALIZED (SELECT * FROM settle.offer_terms_asof(now())),"
+	" d AS MATERIALIZED (SELECT * FROM settle.offer_derived_asof($1::timestamptz)),"
+	" t AS MATERIALIZED (SELECT * FROM settle.offer_terms_asof($1::timestamptz)),"
 	/* the derived row of a term row: by agreement, or the one row of an offer no agreement accepted */
 	" j AS ("
 	"  SELECT t.*, d.agreement_id AS d_agreement, d.product_id AS d_product, d.product_code AS d_code,"
@@ -112,10 +114,10 @@ enum { C_OFFER, C_AGREEMENT, C_PROBLEM, C_DETAIL, C_TERM, C_VALUE, C_SOURCE, C_N
  * both are shown where both give one. The currency is the offer's, for the amount's digits. */
 static const char usage_prices_sql[] =
 	"WITH t AS MATERIALIZED (SELECT DISTINCT ON (o.offer_id) o.offer_id, o.currency"
-	"                        FROM settle.offer_terms_asof(now()) o"
+	"                        FROM settle.offer_terms_asof($1::timestamptz) o"
 	"                        ORDER BY o.offer_id, o.currency COLLATE \"C\" NULLS LAST),"
-	" f AS (SELECT d.offer_id, d.dimension, d.unit_price_micros FROM settle.offer_dimension_asof(now()) d),"
-	" c AS (SELECT p.offer_id, p.dimension, p.price, p.unit_price_micros FROM settle.offer_term_prices_asof(now()) p)"
+	" f AS (SELECT d.offer_id, d.dimension, d.unit_price_micros FROM settle.offer_dimension_asof($1::timestamptz) d),"
+	" c AS (SELECT p.offer_id, p.dimension, p.price, p.unit_price_micros FROM settle.offer_term_prices_asof($1::timestamptz) p)"
 	" SELECT coalesce(f.offer_id, c.offer_id), coalesce(f.dimension, c.dimension), coalesce(t.currency, ''),"
 	"        f.unit_price_micros, c.price, c.unit_price_micros"
 	" FROM f FULL JOIN c ON c.offer_id = f.offer_id AND c.dimension = f.dimension"
@@ -128,9 +130,9 @@ enum { U_OFFER, U_DIMENSION, U_CURRENCY, U_FILE_PRICE, U_CARD_TEXT, U_CARD_PRICE
  * no offer has applies to nothing. */
 static const char unused_ra_sql[] =
 	"SELECT o.resale_authorization_id, f.file_name, o.line"
-	" FROM settle.offer_asof(now()) o JOIN settle.ingest_file f ON f.file_id = o.file_id"
+	" FROM settle.offer_asof($1::timestamptz) o JOIN settle.ingest_file f ON f.file_id = o.file_id"
 	" WHERE o.offer_id IS NULL"
-	"   AND NOT EXISTS (SELECT 1 FROM settle.offer_terms_asof(now()) t"
+	"   AND NOT EXISTS (SELECT 1 FROM settle.offer_terms_asof($1::timestamptz) t"
 	"                   WHERE t.resale_authorization_id = o.resale_authorization_id)"
 	" ORDER BY o.resale_authorization_id COLLATE \"C\"";
 
@@ -142,9 +144,9 @@ static const char *price_text(const char *micros_text, const char *currency, cha
 	return buf;
 }
 
-static int usage_prices_list(struct db *db, FILE *out, struct err *e)
+static int usage_prices_list(struct db *db, const char *const *as_of, FILE *out, struct err *e)
 {
-	PGresult *r = db_query(db, usage_prices_sql, 0, NULL, PGRES_TUPLES_OK, e);
+	PGresult *r = db_query(db, usage_prices_sql, 1, as_of, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
 	ASSERT(PQnfields(r) == U_N);
@@ -179,9 +181,9 @@ static int usage_prices_list(struct db *db, FILE *out, struct err *e)
 	return 0;
 }
 
-static int unused_ra_list(struct db *db, FILE *out, struct err *e)
+static int unused_ra_list(struct db *db, const char *const *as_of, FILE *out, struct err *e)
 {
-	PGresult *r = db_query(db, unused_ra_sql, 0, NULL, PGRES_TUPLES_OK, e);
+	PGresult *r = db_query(db, unused_ra_sql, 1, as_of, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
 	int n = PQntuples(r);
@@ -194,9 +196,13 @@ static int unused_ra_list(struct db *db, FILE *out, struct err *e)
 	return 0;
 }
 
-int offer_terms_list(struct db *db, FILE *out, struct err *e)
+int offer_terms_list(struct db *db, int64_t now_us, FILE *out, struct err *e)
 {
-	PGresult *r = db_query(db, offer_terms_sql, 0, NULL, PGRES_TUPLES_OK, e);
+	/* One instant for every query ($1), so the three sections read the same state. */
+	char now[40];
+	time_format_pg(now_us, now);
+	const char *as_of[] = { now };
+	PGresult *r = db_query(db, offer_terms_sql, 1, as_of, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
 	ASSERT(PQnfields(r) == C_N);
@@ -230,5 +236,5 @@ int offer_terms_list(struct db *db, FILE *out, struct err *e)
 	else if (offers == 0)
 		fprintf(out, "\noffer terms: none (no offer feed, agreement feed or offer file loaded)\n");
 	PQclear(r);
-	return usage_prices_list(db, out, e) < 0 || unused_ra_list(db, out, e) < 0 ? -1 : 0;
+	return usage_prices_list(db, as_of, out, e) < 0 || unused_ra_list(db, as_of, out, e) < 0 ? -1 : 0;
 }

@@ -33,13 +33,9 @@
 #include "reconcile_io.h"
 #include "usage_prices.h"
 
-/* The order of pg_temp.rc_be and of the charge-group stream (reconcile_groups.c): each
- * reference's rows together, by day. gh, a 64-bit hash of the reference stored in rc_be, first
- * makes most comparisons one integer compare; the reference itself, in byte order, breaks the rare
- * ties, so references never mix and the stream can check its own order (rc_groups_run). */
-#define RC_GROUP_ORDER \
-	ASOF_BE_GH ", " ASOF_BE_RECIPIENT " COLLATE \"C\", " ASOF_BE_TREF " COLLATE \"C\", " ASOF_BE_CURRENCY \
-	" COLLATE \"C\", " ASOF_BE_DAY
+/* The order of the charge-group stream (reconcile_groups.c): the order pg_temp.rc_be is written
+ * in (asof.h), each reference's rows together, by day. */
+#define RC_GROUP_ORDER ASOF_BE_ORDER
 
 /* Per offer, what the charge groups billed for the usage month (SPEC §4.6). */
 struct rc_billed {

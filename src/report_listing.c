@@ -1,11 +1,12 @@
-/* report_listing.c — the listings of a report set and the streaming cursor over them (report.h).
+/* report_listing.c — the listings of a report set and the streaming cursor over them
+ * (report_listing.h).
  *
  * Each listing reads one run's results (sql/003_results.sql) for one period: $1 = run_id,
  * $2 = period "YYYY-MM". Text is sorted with COLLATE "C" (byte order, SPEC §4) and every ORDER BY
  * ends in a key of the table, so the order is total. Money stays bigint micros here and is
  * formatted in C (report_format_money); SQL only sums for the control totals, never rounds.
  */
-#include "report.h"
+#include "report_listing.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -353,7 +354,7 @@ const size_t report_listings_n = sizeof report_listings / sizeof report_listings
 _Static_assert(sizeof report_listings / sizeof report_listings[0] == REPORT_LISTINGS_N,
 	       "one listing per report_listing_id");
 
-/* The workbook's insight figures (report.h, docs/workbook.md). The histograms always have their 8
+/* The workbook's insight figures (report_listing.h, docs/workbook.md). The histograms always have their 8
  * bins (insights.c writes empty ones), so the charts keep their shape; bin_order is the key. The
  * usage chart's hours are written by the server in UTC whatever the session's time zone. */
 static const char sql_insight_summary[] =

@@ -21,8 +21,8 @@
 #include "digest.h"
 #include "log.h"
 #include "msg.h"
-#include "report.h"
 #include "report_csv.h"
+#include "report_listing.h"
 #include "timeutil.h"
 #include "version.h"
 

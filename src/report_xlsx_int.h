@@ -13,7 +13,7 @@
 
 #include "db.h"
 #include "err.h"
-#include "report.h"
+#include "report_listing.h"
 #include "report_xlsx.h"
 
 /* Rows of one sheet, the header included: Excel's maximum. A listing with more data rows goes on
@@ -93,7 +93,7 @@ struct xlsx_part {
 
 struct xlsx_sheet {
 	const struct report_listing *l;    /* the sheet's columns: &view */
-	const struct report_listing *src;  /* the listing of report.h (the CSV's columns) the cursor reads */
+	const struct report_listing *src;  /* the listing (report_listing.h: the CSV's columns) the cursor reads */
 	struct report_listing view;        /* src's columns, with an account name beside each account id
 					    * when the account feed names any party (xlsx_view_init) */
 	int from[REPORT_COLS_MAX];         /* view column -> src column; a name column: -1 */
@@ -221,7 +221,7 @@ struct xlsx_crit {
 #define XLSX_T_BFT "allocated B+F+T"
 #define XLSX_T_DEPOSITED "deposited"
 
-/* report_xlsx.c */
+/* report_xlsx_cells.c: the bottom of the writer, called by every other file */
 int xlsx_fail(struct err *e, lxw_error le, const char *what);
 size_t xlsx_chars(const char *s);
 void xlsx_widen(unsigned *width, size_t chars);
@@ -238,21 +238,21 @@ void fb_cell(struct xlsx_fb *f, unsigned col, uint32_t row0);
 int fb_aggregate(struct xlsx_fb *f, const struct xlsx_sheet *s, int sum_col,
 		 const struct xlsx_crit *crit, size_t crit_n);
 __attribute__((format(printf, 2, 3))) void fb_put(struct xlsx_fb *f, const char *fmt, ...);
+int xlsx_count_col(const struct report_listing *l);
+lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f);
+const struct xlsx_sub *xlsx_sub_of(const struct xlsx_sheet *s, const struct xlsx_total *t,
+				   const char *status);
 
 /* report_xlsx_sheet.c */
 int xlsx_names_load(struct xlsx_writer *w, struct err *e);
 const char *xlsx_name_of(const struct xlsx_writer *w, const char *id);
 void xlsx_view_init(const struct xlsx_writer *w, struct xlsx_sheet *s, const struct report_listing *src);
 void xlsx_check_listing(const struct report_listing *l);
-int xlsx_count_col(const struct report_listing *l);
 void xlsx_sheet_title(const struct xlsx_writer *w, const char *sheet, const char *question, char *out,
 		      size_t size);
 lxw_error xlsx_page_header(const struct xlsx_writer *w, lxw_worksheet *ws);
 lxw_error xlsx_page_header_note(const struct xlsx_writer *w, lxw_worksheet *ws, const char *footer);
 void xlsx_print_setup(lxw_worksheet *ws, const char *sheet, unsigned chars);
-lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f);
-const struct xlsx_sub *xlsx_sub_of(const struct xlsx_sheet *s, const struct xlsx_total *t,
-				   const char *status);
 int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e);
 
 /* report_xlsx_summary.c */

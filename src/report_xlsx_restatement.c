@@ -1,11 +1,11 @@
-/* report_xlsx_restatement.c — the Restatement sheet (see report_restatement.h). */
-#include "report_restatement.h"
+/* report_xlsx_restatement.c — the Restatement sheet (see report_xlsx_restatement.h). */
+#include "report_xlsx_restatement.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "money.h"
-#include "report.h"
+#include "report_listing.h"
 #include "timeutil.h"
 
 #define RST_FIRST_ROW 3 /* title, blank, header */

@@ -186,16 +186,6 @@ static int xlsx_is_currency_col(const struct report_listing *l, size_t col)
 	return 0;
 }
 
-/* The currency column of the listing's first money column: rows are counted by its value. -1
- * when the listing has no money. */
-int xlsx_count_col(const struct report_listing *l)
-{
-	for (size_t c = 0; c < l->ncols; c++)
-		if (l->cols[c].type == REPORT_MONEY)
-			return l->cols[c].currency_col;
-	return -1;
-}
-
 /* Whether a money column is totalled: one in another currency column than the row's (the paid
  * amount of Disbursements, SPEC §4.5) is shown but never summed, its currencies differ by row. */
 static int xlsx_totalled(const struct report_listing *l, size_t c)
@@ -311,67 +301,6 @@ static int xlsx_part_end(struct xlsx_sheet *s, struct err *e)
 	lxw_error le = worksheet_autofilter(p->ws, XLSX_HEAD_ROW, 0, XLSX_HEAD_ROW + p->rows_n,
 					    (lxw_col_t)(s->l->ncols - (s->code_col < 0)));
 	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "the autofilter");
-}
-
-/* Text longer than Excel's cell limit is cut at a character boundary and ends with "…". */
-static lxw_error xlsx_write_text_as_is(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text,
-				       lxw_format *f)
-{
-	if (xlsx_chars(text) <= XLSX_STRING_MAX)
-		return worksheet_write_string(ws, row, (lxw_col_t)col, text, f);
-	size_t keep = 0, chars = 0;
-	while (text[keep] && chars < XLSX_STRING_MAX - 1) {
-		keep++;
-		while (((unsigned char)text[keep] & 0xC0) == 0x80)
-			keep++;
-		chars++;
-	}
-	char *cut = malloc(keep + 4);
-	if (cut == NULL)
-		return LXW_ERROR_MEMORY_MALLOC_FAILED;
-	memcpy(cut, text, keep);
-	memcpy(cut + keep, "\xE2\x80\xA6", 4);
-	lxw_error le = worksheet_write_string(ws, row, (lxw_col_t)col, cut, f);
-	free(cut);
-	return le;
-}
-
-/* 1 when s starts an OOXML escape: "_x", four hex digits, "_". */
-static int xlsx_is_ooxml_escape(const char *s)
-{
-	if (s[0] != '_' || s[1] != 'x')
-		return 0;
-	for (int i = 2; i < 6; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return s[6] == '_';
-}
-
-/* Every text cell goes through here. Excel reads "_xHHHH_" in cell text as the character U+HHHH
- * (ECMA-376 ST_Xstring; libxlsxwriter uses it for control characters but writes a literal one
- * unchanged), so the text "_x003D_1+1" would show as "=1+1". Its "_" is written as the escape
- * of "_" itself, "_x005F_", and the cell shows exactly the text the CSV and the database hold. */
-lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f)
-{
-	size_t n = 0;
-	for (const char *p = strchr(text, '_'); p; p = strchr(p + 1, '_'))
-		n += (size_t)xlsx_is_ooxml_escape(p);
-	if (n == 0)
-		return xlsx_write_text_as_is(ws, row, col, text, f);
-	char *esc = malloc(strlen(text) + 6 * n + 1), *o = esc;
-	if (esc == NULL)
-		return LXW_ERROR_MEMORY_MALLOC_FAILED;
-	for (const char *p = text; *p; p++) {
-		if (xlsx_is_ooxml_escape(p)) {
-			memcpy(o, "_x005F", 6);
-			o += 6;
-		}
-		*o++ = *p;
-	}
-	*o = '\0';
-	lxw_error le = xlsx_write_text_as_is(ws, row, col, esc, f);
-	free(esc);
-	return le;
 }
 
 /* The totals slot of a currency value (NULL included), created on first sight. */
@@ -537,17 +466,6 @@ static size_t xlsx_label_col(const struct report_listing *l)
 		if (l->cols[c].type == REPORT_TEXT && !xlsx_is_currency_col(l, c))
 			return c;
 	return 0;
-}
-
-/* The subtotal of (t's currency, status), or NULL. */
-const struct xlsx_sub *xlsx_sub_of(const struct xlsx_sheet *s, const struct xlsx_total *t,
-				   const char *status)
-{
-	for (size_t i = 0; i < s->subs_n; i++)
-		if (s->subs[i].is_null == t->is_null && strcmp(s->subs[i].cur, t->cur) == 0 &&
-		    strcmp(s->subs[i].status, status) == 0)
-			return &s->subs[i];
-	return NULL;
 }
 
 /* One totals row: label, currency, and per money column the live formula with its exact cached
@@ -796,7 +714,7 @@ static int xlsx_grouped_init(const struct report_listing *src, const struct xlsx
 #define PUT(...) (n += (size_t)snprintf(sql + n, size - n, __VA_ARGS__))
 	enum { NONE, KEY, FLAG, SUM, TOP } kind[REPORT_COLS_MAX];
 	int rank = -1;
-	/* The listing without its ORDER BY (every listing's SQL ends in one, report.h): the groups
+	/* The listing without its ORDER BY (every listing's SQL ends in one, report_listing.h): the groups
 	 * are sorted once, by their keys in byte order, which is also what they are grouped by. */
 	const char *order = NULL;
 	for (const char *q = strstr(src->sql, " ORDER BY "); q; q = strstr(q + 1, " ORDER BY "))

@@ -608,7 +608,7 @@ static int sum_listing_row(struct xlsx_writer *w, uint32_t row, const char *cons
 	return sum_listing_checks(w, row, v, e);
 }
 
-/* "Totals by currency": the Summary listing of report.h, streamed at the end (it refers to the
+/* "Totals by currency": the Summary listing of report_listing.h, streamed at the end (it refers to the
  * other sheets), with its linked columns as formulas and two check columns. */
 int sum_listing(struct xlsx_writer *w, struct err *e)
 {

@@ -11,7 +11,7 @@
 #include "insights.h"
 #include "msg.h"
 #include "reconcile_io.h"
-#include "report.h"
+#include "report_listing.h"
 #include "timeutil.h"
 
 int run_open_locked(struct settle_ctx *ctx, struct db **out, struct err *e)
@@ -143,7 +143,7 @@ static int report_job_period(struct db *db, const struct report_job *job, int32_
 		abort(); /* test hook: an ASSERT reached from this period's data */
 	struct reconcile_summary sum = { 0 };
 	msg_say(job->msg, MSG_PROGRESS, "%s: reconciling", p);
-	if (reconcile_period(db, job->cfg, res->run_id, period, job->as_of_us, &sum, e) < 0)
+	if (reconcile_period(db, job->cfg, res->run_id, period, job->as_of_us, job->msg, &sum, e) < 0)
 		return err_prefix(e, "%s", p);
 	/* Issue 6: the insights of the period, in the same transaction and under the same run, so
 	 * the set's insight files and USAGE_ANOMALY exceptions come from the same as-of. */

@@ -11,7 +11,6 @@
 
 #include "err.h"
 
-#define TIME_US_PER_SEC INT64_C(1000000)
 #define TIME_SEC_PER_DAY INT64_C(86400)
 #define TIME_FRAC_DIGITS_MAX 6
 #define TIME_YEAR_MIN 1

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "report.h"
+#include "report_listing.h"
 #include "report_csv.h"
 #include "report_set.h"
 

@@ -1,4 +1,5 @@
-/* report.h — the one report model both writers render (SPEC §8).
+/* report_listing.h — the one report model both writers render (SPEC §8): the listings,
+ * implemented by report_listing.c.
  *
  * A listing is a query over one run's results plus the description of its columns. The CSV writer
  * (report_csv.c) and the workbook writer (report_xlsx.c) iterate the same listings with the same
@@ -11,8 +12,8 @@
  * the same order whatever the server's collation (SPEC §6). Columns and sort orders of every
  * listing are documented in docs/reports.md.
  */
-#ifndef SETTLE_REPORT_H
-#define SETTLE_REPORT_H
+#ifndef SETTLE_REPORT_LISTING_H
+#define SETTLE_REPORT_LISTING_H
 
 #include <stddef.h>
 #include <stdint.h>
