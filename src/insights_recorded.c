@@ -35,7 +35,9 @@ enum { D_CUSTOMER, D_PRODUCT_CODE, D_DIMENSION, D_DAY, D_RECORDED, D_METERED, D_
 /* The period's series of the feed, their recorded days over the window and metered days of the
  * period. The customer is the end user's identity (SPEC §1, the account feed), else the payer's;
  * the product code the product feed's for the row's product (through the legacy id mapping), else
- * the product id. The metering log's customer is read as its identity too. Only series the feed
+ * the offer terms' (SPEC §3.2: derived from the feeds, completed by the offer file) of the row's
+ * agreement, else of its offer, else the product id: a seller whose product codes are only in its
+ * offer file still has its recorded series beside its metering series. The metering log's customer is read as its identity too. Only series the feed
  * knows in the window are scored: a series the marketplace never recorded at all is the three-way
  * check's (USAGE_RECORD_MISMATCH, SPEC §4.6), not a statistic. The stream carries the metered days
  * of such series too (a full join of the two sides' days), and recorded_series skips a series
@@ -52,10 +54,20 @@ static char *recorded_copy_sql(const struct usage_window *w)
 		" legacy AS MATERIALIZED ("
 		"   SELECT DISTINCT ON (l.legacy_id) l.legacy_id, l.new_id"
 		"   FROM settle.sdds_legacy_id_mapping_asof('%1$s'::timestamptz) l ORDER BY l.legacy_id, l.mapping_type),"
+		" terms AS MATERIALIZED ("
+		"   SELECT t.offer_id, t.agreement_id, t.product_code"
+		"   FROM settle.offer_terms_asof('%1$s'::timestamptz) t WHERE t.product_code IS NOT NULL),"
+		" offer_code AS MATERIALIZED ("
+		"   SELECT DISTINCT ON (t.offer_id) t.offer_id, t.product_code FROM terms t"
+		"   ORDER BY t.offer_id, t.product_code COLLATE \"C\"),"
+		" agreement_code AS MATERIALIZED ("
+		"   SELECT DISTINCT ON (t.agreement_id) t.agreement_id, t.product_code FROM terms t"
+		"   WHERE t.agreement_id IS NOT NULL ORDER BY t.agreement_id, t.product_code COLLATE \"C\"),"
 		" rec AS ("
 		"   SELECT settle.account_ident(coalesce(nullif(u.end_user_account_id, ''), u.payer_account_id), a.account_key)"
 		"            AS customer,"
-		"          coalesce(p.product_code, lg.new_id, u.product_id) AS product_code, u.dimension_key AS dimension,"
+		"          coalesce(p.product_code, ac.product_code, oc.product_code, lg.new_id, u.product_id) AS product_code,"
+		"          u.dimension_key AS dimension,"
 		"          (u.usage_date AT TIME ZONE 'UTC')::date AS day, sum(u.usage_quantity) AS quantity,"
 		"          min(nullif(u.agreement_id, '') COLLATE \"C\") FILTER (WHERE u.usage_date >= '%3$s'::timestamptz)"
 		"            AS agreement"
@@ -63,6 +75,8 @@ static char *recorded_copy_sql(const struct usage_window *w)
 		"   LEFT JOIN acct a ON a.id = settle.account_pad(coalesce(nullif(u.end_user_account_id, ''), u.payer_account_id))"
 		"   LEFT JOIN legacy lg ON lg.legacy_id = u.product_id"
 		"   LEFT JOIN settle.sdds_product_asof('%1$s'::timestamptz) p ON p.product_id = coalesce(lg.new_id, u.product_id)"
+		"   LEFT JOIN agreement_code ac ON ac.agreement_id = nullif(u.agreement_id, '')"
+		"   LEFT JOIN offer_code oc ON oc.offer_id = u.offer_id"
 		"   WHERE u.usage_date >= '%2$s'::timestamptz AND u.usage_date < '%4$s'::timestamptz"
 		"     AND u.dimension_key IS NOT NULL AND u.usage_quantity IS NOT NULL"
 		"   GROUP BY 1, 2, 3, 4),"

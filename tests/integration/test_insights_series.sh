@@ -299,6 +299,23 @@ else
 fi
 [ -n "${INSIGHTS_SERIES_DEBUG:-}" ] && q -c "SELECT kind, hit, reference, detail FROM public.rec_eval ORDER BY 1, 3" &&
 	q -c "SELECT customer_aws_account_id, status, note FROM settle.insight_usage WHERE run_id = $runr AND source = 'recorded' AND customer_aws_account_id ~ '^9(1[01]|90)'"
+# Without the product feed, the recorded series take their product codes from the offer terms of
+# their agreements (SPEC §3.2: the offer file completes the feeds): the same rows for every series
+# an offer claims (the 990 customers have no offer, so their code is then the feed's product id).
+q -c "UPDATE settle.ingest_file SET ingested_at = '2027-01-01T00:00:00Z' WHERE kind = 'productfeed_v1'" || exit 1
+if drive "$work/rec3.out" 2026-11 "$as_of"; then
+	dump "$runr" recorded | grep -v '^990' >"$work/runr-feed.csv"
+	dump "$(sed -n 's/^run_id //p' "$work/rec3.out")" recorded | grep -v '^990' >"$work/runr-offers.csv"
+	if [ -s "$work/runr-feed.csv" ] && cmp -s "$work/runr-feed.csv" "$work/runr-offers.csv"; then
+		pass "recorded: without the product feed the offers' product codes give the same rows"
+	else
+		fail "recorded: without the product feed the offers' product codes give the same rows" \
+			"$(diff "$work/runr-feed.csv" "$work/runr-offers.csv" | head -n 10)"
+	fi
+else
+	fail "recorded: without the product feed" "$(cat "$work/rec3.out")"
+fi
+q -c "UPDATE settle.ingest_file SET ingested_at = '2026-01-01T00:00:00Z' WHERE kind = 'productfeed_v1'" || exit 1
 # The rest of this test is about the metering log alone.
 q -c "UPDATE settle.ingest_file SET ingested_at = '2027-01-01T00:00:00Z' WHERE kind = 'dailyusagefeed_v1'" || exit 1
 
