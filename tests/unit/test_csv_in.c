@@ -170,7 +170,8 @@ TEST(too_long_mark_is_cleared)
 	free(big), free(data);
 }
 
-/* A "field" past 1 MiB is an unbalanced quote eating the file: invalid, at the record's start. */
+/* A "field" past 1 MiB that is still open at the end of the file is an unbalanced quote eating
+ * the file: invalid, at the record's start. */
 TEST(field_over_buffer_cap_is_invalid)
 {
 	char *huge = repeat('z', CSV_IN_BUFFER_MAX + 10);
@@ -178,6 +179,38 @@ TEST(field_over_buffer_cap_is_invalid)
 	char *data = malloc(cap);
 	snprintf(data, cap, "a,b\n1,2\n\"%s\n", huge);
 	CHECK(same(data, "L1-1:a|b\nL2-2:1|2\nINVALID@3"));
+	free(huge), free(data);
+}
+
+/* A well-formed record whose field is longer than libcsv's 1 MiB buffer is one record: the fields
+ * before it as they are, it and the later ones too long (never kept), the whole record's field
+ * count, and the records after it read as usual (SPEC §5: the row is quarantined, the file loads). */
+TEST(field_over_buffer_cap_is_one_record)
+{
+	size_t n = CSV_IN_BUFFER_MAX + 10, cap = 2 * n + 200;
+	char *huge = repeat('z', n), *data = malloc(cap);
+	/* unquoted, in the middle of its record */
+	snprintf(data, cap, "a,b,c\n1,%s,3\nx,y,z\n", huge);
+	CHECK(same(data, "L1-1:a|b|c\nL2-2:1|<LONG>|<LONG>\nL3-3:x|y|z\nEOF"));
+	/* quoted, spanning lines, with commas and "" inside, more fields after it */
+	memcpy(huge + 1000, "\n,\"\",\r\n", 7);
+	memcpy(huge + n - 8, ",\"\"\n\"\"", 6);
+	snprintf(data, cap, "a,b,c\n\"q\",\"%s\",3,4\n\"x\",y,z\n", huge);
+	CHECK(same(data, "L1-1:a|b|c\nL2-5:q|<LONG>|<LONG>|<LONG>\nL6-6:x|y|z\nEOF"));
+	/* the last record, without a line end */
+	memset(huge, 'z', n);
+	snprintf(data, cap, "a,b\n1,%s", huge);
+	CHECK(same(data, "L1-1:a|b\nL2-2t:1|<LONG>\nEOF"));
+	snprintf(data, cap, "a,b\n1,\"%s\"", huge);
+	CHECK(same(data, "L1-1:a|b\nL2-2t:1|<LONG>\nEOF"));
+	/* what CSV_STRICT refuses stays refused after the cap: a quote in an unquoted field, text
+	 * after a closing quote, a quoted field open at the end of the file */
+	snprintf(data, cap, "a,b\n1,%sx\"y\n2,3\n", huge);
+	CHECK(same(data, "L1-1:a|b\nINVALID@2"));
+	snprintf(data, cap, "a,b\n1,\"%s\"x,2\n", huge);
+	CHECK(same(data, "L1-1:a|b\nINVALID@2"));
+	snprintf(data, cap, "a,b\n1,\"%s\n2,3\n", huge);
+	CHECK(same(data, "L1-1:a|b\nINVALID@2"));
 	free(huge), free(data);
 }
 
@@ -294,6 +327,7 @@ int main(void)
 	RUN(field_too_long);
 	RUN(too_long_mark_is_cleared);
 	RUN(field_over_buffer_cap_is_invalid);
+	RUN(field_over_buffer_cap_is_one_record);
 	RUN(lines_longer_than_chunk);
 	RUN(fields_max_counts_the_rest);
 	RUN(fast_path_matches_libcsv);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# test_bad_input.sh — bad input on an SDDS-layout inbox, as cron meets it (SPEC §5, §7): a row
+# with a field longer than 1 MiB in a well-formed record is one quarantined row (FIELD_TOO_LONG,
+# file, line, column), the file's other rows load, in a whole file and in an append, and the next
+# night is clean; a quoted field still open at the end of the file still rejects the file whole.
+set -u
+# shellcheck source=../lib/harness.sh
+. "$(dirname "$0")/../lib/harness.sh"
+harness_init badinput badinput
+settle init >/dev/null 2>&1 || ko "init"
+
+H=billing_event_id,recipient_account_id,from_account_id,action,transaction_type,amount,currency,invoice_date,transaction_reference_id
+row() { echo "$1,111122223333,900000000001,INVOICED,SELLER_REV_SHARE,$2,USD,2026-10-05,${3:-tr-$1}"; }
+big() { head -c $((1024 * 1024 + 100)) /dev/zero | tr '\0' x; } # just over csv_in's 1 MiB buffer
+inbox=$work/inbox
+be=$inbox/billingeventfeed_v1/year=2026/month=10/data.csv
+mkdir -p "$(dirname "$be")"
+night() { # prints the exit code; stderr in $work/err
+	settle --quiet nightly --inbox "$inbox" --out "$work/reports" 2>"$work/err"
+	echo $?
+}
+stored() { sql "SELECT string_agg(billing_event_id, ' ' ORDER BY billing_event_id) FROM settle.billing_event"; }
+rejected() { sql "SELECT string_agg(f.path || ':' || r.line || ':' || coalesce(r.column_name, '') || ':' || r.code, ' ' ORDER BY r.file_id, r.line) FROM settle.rejected_row r JOIN settle.ingest_file f USING (file_id)"; }
+
+# Night 1: a 1 MiB unquoted reference on line 3, a 1 MiB quoted one spanning lines 5-6 with a
+# comma and "" inside; the rows around them load.
+{
+	echo "$H"
+	row e1 10.00
+	row e2 20.00 "$(big)"
+	row e3 30.00
+	row e4 40.00 "\"$(big),
+\"\"$(big)\""
+	row e5 50.00
+} >"$be"
+rc=$(night)
+check "1 MiB fields: exit 4 (rows quarantined), not a file rejected whole" test "$rc" = 4
+check "... the other rows load" test "$(stored)" = "e1 e3 e5"
+check "... one FIELD_TOO_LONG row each, with file, line and column" test "$(rejected)" = \
+	"billingeventfeed_v1/year=2026/month=10/data.csv:3:transaction_reference_id:FIELD_TOO_LONG billingeventfeed_v1/year=2026/month=10/data.csv:5:transaction_reference_id:FIELD_TOO_LONG"
+check "... said on one line each, by file and line" \
+	grep -qF 'billingeventfeed_v1/year=2026/month=10/data.csv:5: transaction_reference_id: is longer than 4096 bytes' "$work/err"
+check "... the summary counts 3 loaded, 2 rejected" grep -qF '3 rows loaded, 2 rejected' "$work/err"
+check "... settle check says the same" sh -c "'$SETTLE_BIN' check '$be' 2>&1 | grep -qF '3 rows would load, 2 rejected'"
+
+# Night 2: an append whose first new row has a 1 MiB field.
+{
+	row e6 60.00 "$(big)"
+	row e7 70.00
+} >>"$be"
+rc=$(night)
+check "an append with a 1 MiB field: exit 4" test "$rc" = 4
+check "... the append's good row loads, nothing earlier again" test "$(stored)" = "e1 e3 e5 e7"
+check "... the new row is quarantined at its true line" \
+	sh -c "echo '$(rejected)' | grep -qF 'data.csv:8:transaction_reference_id:FIELD_TOO_LONG'"
+check "... and it is an append (one more ledger row, a prefix)" \
+	test "$(sql "SELECT count(*) FILTER (WHERE prefix_bytes > 0) FROM settle.ingest_file")" = 1
+
+# Night 3: nothing new: a clean night, one line.
+rc=$(night)
+check "the next night: exit 0" test "$rc" = 0
+check "... one line of mail" test "$(wc -l <"$work/err")" = 1
+
+# A quoted 1 MiB field still open at the end of the file is an unbalanced quote: rejected whole.
+mkdir -p "$inbox/billingeventfeed_v1/year=2026/month=11"
+{
+	echo "$H"
+	row n1 1.00
+	echo "n2,111122223333,900000000001,INVOICED,SELLER_REV_SHARE,2.00,USD,2026-11-05,\"$(big)"
+	row n3 3.00
+} >"$inbox/billingeventfeed_v1/year=2026/month=11/data.csv"
+rc=$(night)
+check "an unbalanced quote past 1 MiB: exit 4" test "$rc" = 4
+check "... the file is rejected whole, nothing of it loads" \
+	test "$(sql "SELECT file_rejected::text || rows_loaded FROM settle.ingest_file WHERE path LIKE '%month=11%'")" = "true0"
+check "... BAD_CSV at the record where the quote opens" \
+	sh -c "echo '$(rejected)' | grep -qF 'month=11/data.csv:3::BAD_CSV'"
