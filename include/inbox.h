@@ -15,6 +15,8 @@
  *   inbox is not read either -- its target is read under its own path -- and is listed in
  *   `aliases` (said in one line, not a problem). Every other link is a problem.
  * - Folders nest at most INBOX_DEPTH_MAX deep (a bound, not a layout rule: SDDS needs 5).
+ * - A file or folder whose name is not valid UTF-8 is a problem, never opened (nor descended
+ *   into): its path could not be recorded in the ledger.
  */
 #ifndef SETTLE_INBOX_H
 #define SETTLE_INBOX_H

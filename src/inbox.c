@@ -229,7 +229,13 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 			rc = err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", full, de->d_name);
 			break;
 		}
-		if (lstat(child_full, &st) != 0) {
+		if (feed_utf8_invalid_at(de->d_name, strlen(de->d_name)) >= 0) {
+			/* The ledger, rejected.csv and run.csv record the relative path as text, and the
+			 * database refuses a name that is not UTF-8: read, such a file would fail its
+			 * ingest every night and hold back every file after it (SPEC §6 order). */
+			rc = inbox_list_add(&w->out->problems, child,
+					    "a name that is not valid UTF-8 (settle records paths as text; rename it)", e);
+		} else if (lstat(child_full, &st) != 0) {
 			snprintf(why, sizeof why, "could not be examined (%s)", strerror(errno));
 			rc = inbox_list_add(&w->out->problems, child, why, e);
 		} else if (S_ISREG(st.st_mode)) {

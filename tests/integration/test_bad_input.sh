@@ -2,7 +2,9 @@
 # test_bad_input.sh — bad input on an SDDS-layout inbox, as cron meets it (SPEC §5, §7): a row
 # with a field longer than 1 MiB in a well-formed record is one quarantined row (FIELD_TOO_LONG,
 # file, line, column), the file's other rows load, in a whole file and in an append, and the next
-# night is clean; a quoted field still open at the end of the file still rejects the file whole.
+# night is clean; a quoted field still open at the end of the file still rejects the file whole; a
+# file name that is not valid UTF-8 is set aside by the walk, not a failure that holds back the
+# files after it.
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -75,3 +77,22 @@ check "... the file is rejected whole, nothing of it loads" \
 	test "$(sql "SELECT file_rejected::text || rows_loaded FROM settle.ingest_file WHERE path LIKE '%month=11%'")" = "true0"
 check "... BAD_CSV at the record where the quote opens" \
 	sh -c "echo '$(rejected)' | grep -qF 'month=11/data.csv:3::BAD_CSV'"
+
+# A file name that is not valid UTF-8 (Latin-1 "café.csv"): the ledger records paths as text, so
+# the walk sets it aside as a problem (exit 4, named once), and the files after it still load,
+# tonight and every night after. `settle ingest` refuses the name as a usage error.
+rm -rf "$inbox/billingeventfeed_v1/year=2026/month=11"
+mkdir -p "$inbox/offers"
+printf '%s\n' "$H" "$(row l1 1.00)" >"$inbox/offers/caf"$'\xe9'".csv"
+printf '%s\n' "$H" "$(row l2 2.00)" >"$inbox/offers/later.csv"
+rc=$(night)
+check "a name that is not UTF-8: exit 4" test "$rc" = 4
+check "... named as an entry that was not read" \
+	grep -qF '"offers/caf\xe9.csv" (a name that is not valid UTF-8' "$work/err"
+check "... the file after it loads" test "$(sql "SELECT count(*) FROM settle.billing_event WHERE billing_event_id = 'l2'")" = 1
+check "... no database error" sh -c "! grep -q 'invalid byte sequence' '$work/err'"
+rc=$(night)
+check "... the next night: the same warning, exit 4, nothing held back" test "$rc" = 4
+settle ingest "$inbox/offers/caf"$'\xe9'".csv" 2>"$work/err"
+check "settle ingest of such a name: a usage error (exit 2)" test $? = 2
+check "... that says why" grep -qF 'the name is not valid UTF-8' "$work/err"
