@@ -4,7 +4,7 @@
 # file, line, column), the file's other rows load, in a whole file and in an append, and the next
 # night is clean; a quoted field still open at the end of the file still rejects the file whole; a
 # file name that is not valid UTF-8 is set aside by the walk, not a failure that holds back the
-# files after it.
+# files after it; a charge whose sum overflows fails its own period only.
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -96,3 +96,21 @@ check "... the next night: the same warning, exit 4, nothing held back" test "$r
 settle ingest "$inbox/offers/caf"$'\xe9'".csv" 2>"$work/err"
 check "settle ingest of such a name: a usage error (exit 2)" test $? = 2
 check "... that says why" grep -qF 'the name is not valid UTF-8' "$work/err"
+
+# A charge whose rows sum past int64 (twelve rows of 999999999999.999999 USD, each valid by SPEC
+# §2) fails its own period alone (exit 5); the reference's rows are read by every later month's
+# remainder too, and must not fail those months.
+mkdir -p "$inbox/billingeventfeed_v1/year=2026/month=09"
+{
+	echo "$H"
+	for i in $(seq 12); do
+		echo "ov$i,111122223333,900000000001,INVOICED,SELLER_REV_SHARE,999999999999.999999,USD,2026-09-05,tr-huge"
+	done
+	echo "ov-oct,111122223333,900000000001,INVOICED,SELLER_REV_SHARE,1.00,USD,2026-10-06,tr-oct"
+} >"$inbox/billingeventfeed_v1/year=2026/month=09/data.csv"
+rc=$(night)
+check "an overflowing charge: exit 5 (partly done)" test "$rc" = 5
+check "... its period fails, naming the reference" \
+	grep -qF '2026-09: not reported: reconcile 2026-09: the amounts of reference tr-huge of 111122223333 overflow' "$work/err"
+check "... the next month is still written" grep -qF 'periods written: 2026-10, periods failed: 2026-09' "$work/err"
+check "... and does not fail" sh -c "! grep -q '2026-10: not reported' '$work/err'"
