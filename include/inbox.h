@@ -50,6 +50,11 @@ struct inbox {
  * exist or is not a folder) or on memory/path-length limits; a subfolder that cannot be read is
  * a problem, not a failure. */
 int inbox_walk(const char *root, struct inbox *out, struct err *e);
+
+/* 1 when path -- which need not exist yet -- is root or lies below it, with symbolic links
+ * resolved as far as they exist; 0 otherwise (also when either cannot be resolved). For
+ * nightly's --out: reports written into the inbox would be read back as feed files. */
+int inbox_holds(const char *root, const char *path);
 void inbox_free(struct inbox *in);
 
 /* Adds a copy of path (and why, or NULL) to l; inbox_list_sort restores the byte order. */

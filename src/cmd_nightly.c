@@ -516,6 +516,16 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	int64_t as_of_us = 0, through = 0, retraction_through = 0;
 	struct db *db;
 	int rc = -1;
+	/* The next night's walk would read this night's report files as feed files: each rejected
+	 * whole, night after night, and a metering.csv (offer_id, dimension, unit_price) loaded as
+	 * usage prices. A configuration error, said before anything is read. */
+	if (inbox_holds(inbox, out)) {
+		err_set(&e, EXIT_USAGE,
+			"the output directory \"%s\" is inside the inbox \"%s\": the next night would read the "
+			"reports as feed files; write them beside the inbox",
+			out, inbox);
+		goto done;
+	}
 	if (nightly_walk(inbox, &in, &s, &e) < 0)
 		goto done;
 	if (run_open_locked(ctx, &db, &e) < 0 || run_db_now_us(db, &as_of_us, &e) < 0)

@@ -255,6 +255,51 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 	return rc;
 }
 
+/* The absolute path path names, with symbolic links resolved as far as it exists: its longest
+ * existing ancestor resolved, the rest appended as written. 0, or -1 when even "/" or "." cannot
+ * be resolved or the result does not fit. */
+static int inbox_resolve(const char *path, char *out, size_t cap)
+{
+	char head[PATH_MAX];
+	if (snprintf(head, sizeof head, "%s", path) >= (int)sizeof head)
+		return -1;
+	const char *tail = "";
+	char tail_buf[PATH_MAX] = "";
+	for (;;) {
+		char real[PATH_MAX];
+		if (realpath(*head ? head : ".", real)) {
+			int n = snprintf(out, cap, "%s%s%s", real, *tail && strcmp(real, "/") != 0 ? "/" : "", tail);
+			return n >= 0 && (size_t)n < cap ? 0 : -1;
+		}
+		char *slash = strrchr(head, '/');
+		char rest[PATH_MAX];
+		const char *last = slash ? slash + 1 : head;
+		if (snprintf(rest, sizeof rest, "%s%s%s", last, *tail ? "/" : "", tail) >= (int)sizeof rest)
+			return -1;
+		memcpy(tail_buf, rest, strlen(rest) + 1);
+		tail = tail_buf;
+		if (!slash)
+			head[0] = '\0';        /* a relative name: below "." */
+		else if (slash == head)
+			head[1] = '\0';        /* below "/" */
+		else
+			*slash = '\0';
+		if (!*head && !*tail)
+			return -1;
+	}
+}
+
+int inbox_holds(const char *root, const char *path)
+{
+	char r[PATH_MAX], p[PATH_MAX];
+	if (inbox_resolve(root, r, sizeof r) < 0 || inbox_resolve(path, p, sizeof p) < 0)
+		return 0;
+	size_t n = strlen(r);
+	if (n == 1 && r[0] == '/')
+		return 1;
+	return strncmp(p, r, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
 int inbox_walk(const char *root, struct inbox *out, struct err *e)
 {
 	struct inbox_walk w = { .out = out };

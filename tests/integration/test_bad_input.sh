@@ -4,7 +4,8 @@
 # file, line, column), the file's other rows load, in a whole file and in an append, and the next
 # night is clean; a quoted field still open at the end of the file still rejects the file whole; a
 # file name that is not valid UTF-8 is set aside by the walk, not a failure that holds back the
-# files after it; a charge whose sum overflows fails its own period only.
+# files after it; a charge whose sum overflows fails its own period only; --out inside --inbox is
+# refused.
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -114,3 +115,17 @@ check "... its period fails, naming the reference" \
 	grep -qF '2026-09: not reported: reconcile 2026-09: the amounts of reference tr-huge of 111122223333 overflow' "$work/err"
 check "... the next month is still written" grep -qF 'periods written: 2026-10, periods failed: 2026-09' "$work/err"
 check "... and does not fail" sh -c "! grep -q '2026-10: not reported' '$work/err'"
+
+# --out inside --inbox: the next night would read the reports as feed files (a metering.csv
+# fits offer_dimension): refused before anything is read, a configuration error (exit 2).
+n_before=$(sql "SELECT count(*) FROM settle.ingest_file")
+settle --quiet nightly --inbox "$inbox" --out "$inbox/reports" 2>"$work/err"
+check "--out inside the inbox: exit 2" test $? = 2
+check "... says why" grep -qF 'is inside the inbox' "$work/err"
+check "... nothing read, nothing written" \
+	test "$(sql "SELECT count(*) FROM settle.ingest_file")" = "$n_before" -a ! -e "$inbox/reports"
+(cd "$inbox" && "$SETTLE_BIN" --db "$DB" --quiet nightly --inbox . --out reports 2>"$work/err")
+check "... also as \"--inbox . --out reports\"" test $? = 2
+ln -s "$inbox" "$work/inbox-link"
+settle --quiet nightly --inbox "$work/inbox-link" --out "$inbox/new/reports" 2>"$work/err"
+check "... also through a link, into a folder that does not exist yet" test $? = 2
