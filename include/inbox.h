@@ -47,8 +47,8 @@ struct inbox {
 };
 
 /* Walks root. Fails (-1) only when root itself cannot be opened (EXIT_USAGE when it does not
- * exist or is not a folder) or on memory/path-length limits; a subfolder that cannot be read is
- * a problem, not a failure. */
+ * exist or is not a folder) or is too long, or out of memory; a subfolder that cannot be read,
+ * or holds an entry whose path is longer than INBOX_PATH_MAX, is a problem, not a failure. */
 int inbox_walk(const char *root, struct inbox *out, struct err *e);
 
 /* 1 when path -- which need not exist yet -- is root or lies below it, with symbolic links

@@ -69,8 +69,11 @@ static void nightly_say_list(int warning, const char *what, const struct inbox_l
 	size_t used = 0, shown = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		char one[INBOX_PATH_MAX + 160];
-		snprintf(one, sizeof one, "%s\"%s\"%s%s%s", i ? ", " : "", l->v[i].path, l->v[i].why ? " (" : "",
-			 l->v[i].why ? l->v[i].why : "", l->v[i].why ? ")" : "");
+		/* A path longer than the line could hold is cut, so the list never reads "...: and 1
+		 * more" with nothing named. */
+		int cut = strlen(l->v[i].path) > 300;
+		snprintf(one, sizeof one, "%s\"%.300s%s\"%s%s%s", i ? ", " : "", l->v[i].path, cut ? "..." : "",
+			 l->v[i].why ? " (" : "", l->v[i].why ? l->v[i].why : "", l->v[i].why ? ")" : "");
 		if (used + strlen(one) + 1 >= sizeof names - 32)
 			break;
 		used += (size_t)snprintf(names + used, sizeof names - used, "%s", one);

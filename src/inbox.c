@@ -218,7 +218,7 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 		return inbox_list_add(&w->out->problems, rel, why, e);
 	}
 	struct dirent *de;
-	int rc = 0;
+	int rc = 0, too_long_said = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.') /* ".", "..", and files still being written (inbox.h) */
 			continue;
@@ -226,8 +226,13 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 		struct stat st;
 		if (snprintf(child, sizeof child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= (int)sizeof child ||
 		    snprintf(child_full, sizeof child_full, "%s/%s", full, de->d_name) >= (int)sizeof child_full) {
-			rc = err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", full, de->d_name);
-			break;
+			/* An entry whose path does not fit is set aside like any entry the walk cannot
+			 * read, named by the folder it is in: failing the walk would stop every night
+			 * over one folder. */
+			if (!too_long_said++)
+				rc = inbox_list_add(&w->out->problems, *rel ? rel : ".",
+						    "holds entries whose paths are longer than settle reads (4096 bytes)", e);
+			continue;
 		}
 		if (feed_utf8_invalid_at(de->d_name, strlen(de->d_name)) >= 0) {
 			/* The ledger, rejected.csv and run.csv record the relative path as text, and the

@@ -115,6 +115,12 @@ check "... its period fails, naming the reference" \
 	grep -qF '2026-09: not reported: reconcile 2026-09: the amounts of reference tr-huge of 111122223333 overflow' "$work/err"
 check "... the next month is still written" grep -qF 'periods written: 2026-10, periods failed: 2026-09' "$work/err"
 check "... and does not fail" sh -c "! grep -q '2026-10: not reported' '$work/err'"
+# The remedy: retract the file; the next night reports the month without it.
+settle retract "billingeventfeed_v1/year=2026/month=09/data.csv" --why "absurd amounts" >/dev/null 2>&1
+check "... retracted" test $? = 0
+rm "$inbox/billingeventfeed_v1/year=2026/month=09/data.csv"
+rc=$(night)
+check "... then the month is reported again (exit 4: the name that is not UTF-8 is still there)" test "$rc" = 4
 
 # --out inside --inbox: the next night would read the reports as feed files (a metering.csv
 # fits offer_dimension): refused before anything is read, a configuration error (exit 2).
@@ -129,3 +135,15 @@ check "... also as \"--inbox . --out reports\"" test $? = 2
 ln -s "$inbox" "$work/inbox-link"
 settle --quiet nightly --inbox "$work/inbox-link" --out "$inbox/new/reports" 2>"$work/err"
 check "... also through a link, into a folder that does not exist yet" test $? = 2
+
+# A folder whose entries' paths are longer than 4096 bytes: one problem named by that folder
+# (exit 4), not a walk that fails and stops the whole night (exit 1, every night).
+long=$(head -c 250 /dev/zero | tr '\0' d)
+(cd "$inbox" && mkdir deep && cd deep && for _ in $(seq 17); do mkdir "$long" && cd "$long" || exit 1; done)
+printf '%s\n' "$H" "$(row lp1 1.00)" >"$inbox/offers/zz-after-deep.csv"
+rc=$(night)
+check "a path longer than 4096 bytes: exit 4, the night goes on" test "$rc" = 4
+check "... named as a folder with entries settle cannot read" \
+	grep -qF 'holds entries whose paths are longer than settle reads (4096 bytes)' "$work/err"
+check "... the other files load" test "$(sql "SELECT count(*) FROM settle.billing_event WHERE billing_event_id = 'lp1'")" = 1
+rm -rf "$inbox/deep"
