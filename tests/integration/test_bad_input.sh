@@ -5,7 +5,7 @@
 # night is clean; a quoted field still open at the end of the file still rejects the file whole; a
 # file name that is not valid UTF-8 is set aside by the walk, not a failure that holds back the
 # files after it; a charge whose sum overflows fails its own period only; --out inside --inbox is
-# refused.
+# refused; an SDDS file with a column settle does not know warns once, not on every append.
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -147,3 +147,16 @@ check "... named as a folder with entries settle cannot read" \
 	grep -qF 'holds entries whose paths are longer than settle reads (4096 bytes)' "$work/err"
 check "... the other files load" test "$(sql "SELECT count(*) FROM settle.billing_event WHERE billing_event_id = 'lp1'")" = 1
 rm -rf "$inbox/deep"
+
+# A column settle does not know (the marketplace adds columns): one warning for the file, not one
+# more on every night that appends to it, or a good night is never one line of mail again.
+mkdir -p "$inbox/billingeventfeed_v1/year=2026/month=12"
+m12=$inbox/billingeventfeed_v1/year=2026/month=12/data.csv
+printf '%s\n' "$H,new_col" "$(row u1 1.00),x" >"$m12"
+night >/dev/null
+check "an unknown column: warned the night the file is first ingested" \
+	grep -qF 'month=12/data.csv: ignoring 1 unknown column of a billing_event file: "new_col"' "$work/err"
+printf '%s\n' "$(row u2 2.00),x" >>"$m12"
+night >/dev/null
+check "... not again on the night it is appended to" sh -c "! grep -q 'unknown column' '$work/err'"
+check "... the appended row loads" test "$(sql "SELECT count(*) FROM settle.billing_event WHERE billing_event_id = 'u2'")" = 1
