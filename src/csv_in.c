@@ -449,6 +449,15 @@ static int csv_in_stopped(struct csv_in *r, struct csv_in_record *rec, const cha
 		*st = csv_in_parse_error(r);
 		return 1;
 	}
+	/* libcsv says ENOMEM for its buffer at the cap (csv_in_realloc refuses to grow it past
+	 * CSV_IN_BUFFER_MAX + 1) and for a realloc that really failed below it; only the first is
+	 * an overlong field. The fields before it must have been kept too. */
+	if (r->oom || r->p.entry_size < CSV_IN_BUFFER_MAX) {
+		r->finished = 1;
+		err_set(e, EXIT_FAILED, "out of memory");
+		*st = CSV_IN_FAILED;
+		return 1;
+	}
 	size_t used = csv_in_scan(r, s, done);
 	/* libcsv and the scan read the same bytes the same way: both are inside one field, and
 	 * libcsv has handed over the fields before it. */
