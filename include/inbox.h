@@ -52,7 +52,8 @@ struct inbox {
 int inbox_walk(const char *root, struct inbox *out, struct err *e);
 
 /* 1 when path -- which need not exist yet -- is root or lies below it, with symbolic links
- * resolved as far as they exist; 0 otherwise (also when either cannot be resolved). For
+ * resolved as far as they exist; 0 otherwise (also when root does not exist, or path cannot be
+ * resolved). For
  * nightly's --out: reports written into the inbox would be read back as feed files. */
 int inbox_holds(const char *root, const char *path);
 void inbox_free(struct inbox *in);

@@ -297,7 +297,8 @@ static int inbox_resolve(const char *path, char *out, size_t cap)
 int inbox_holds(const char *root, const char *path)
 {
 	char r[PATH_MAX], p[PATH_MAX];
-	if (inbox_resolve(root, r, sizeof r) < 0 || inbox_resolve(path, p, sizeof p) < 0)
+	/* An inbox that does not exist holds nothing: the walk says it is missing. */
+	if (!realpath(root, r) || inbox_resolve(path, p, sizeof p) < 0)
 		return 0;
 	size_t n = strlen(r);
 	if (n == 1 && r[0] == '/')
