@@ -320,6 +320,77 @@ TEST(many_records_stream)
 	free(data);
 }
 
+/* Records built field by field, some with a field past the 1 MiB buffer (quoted or not, with
+ * commas, quotes, LF and CRLF inside when quoted), between ordinary ones: the rendering is known
+ * by construction, and both paths at every chunk size must give it (csv_in reads such a record to
+ * its end itself, so its structure must be libcsv's). */
+TEST(overlong_records_property)
+{
+	size_t cap = 24 * (CSV_IN_BUFFER_MAX + 4096), used = 0, wused = 0;
+	char *data = malloc(cap), *want = malloc(cap / 4);
+	int64_t line = 1;
+	used += (size_t)snprintf(data + used, cap - used, "h1,h2\n");
+	wused += (size_t)snprintf(want + wused, cap / 4 - wused, "L1-1:h1|h2\n");
+	line = 2;
+	for (int rec = 0; rec < 18; rec++) {
+		int nf = 1 + (int)(rng() % 5), longf = rec % 3 == 1 ? (int)(rng() % (uint64_t)nf) : -1;
+		int64_t start = line;
+		char fields[512];
+		size_t fl = 0;
+		for (int f = 0; f < nf; f++) {
+			if (f)
+				data[used++] = ',';
+			int quoted = (int)(rng() % 2);
+			if (f == longf) {
+				size_t n = CSV_IN_BUFFER_MAX + (size_t)(rng() % 5000);
+				if (quoted)
+					data[used++] = '"';
+				for (size_t i = 0; i < n; i++) {
+					uint64_t x = rng() % 200000;
+					if (quoted && x == 0) {
+						memcpy(data + used, "\"\"", 2), used += 2;
+					} else if (quoted && x == 1) {
+						data[used++] = ',';
+					} else if (quoted && x == 2) {
+						data[used++] = '\n', line++;
+					} else if (quoted && x == 3) {
+						memcpy(data + used, "\r\n", 2), used += 2, line++;
+					} else {
+						data[used++] = (char)('a' + x % 26);
+					}
+				}
+				if (quoted)
+					data[used++] = '"';
+			} else {
+				char v[16];
+				int vl = snprintf(v, sizeof v, "v%d%s", (int)(rng() % 1000), quoted ? ",x" : "");
+				if (quoted)
+					used += (size_t)snprintf(data + used, cap - used, "\"%s\"", v);
+				else
+					memcpy(data + used, v, (size_t)vl), used += (size_t)vl;
+			}
+			const char *shown = f >= longf && longf >= 0 ? "<LONG>" : NULL;
+			char v2[16];
+			if (!shown) { /* the short value just written, without its quotes */
+				size_t b = used - (quoted ? 1 : 0), a = b;
+				while (a > 0 && data[a - 1] != (quoted ? '"' : ',') && data[a - 1] != '\n')
+					a--;
+				snprintf(v2, sizeof v2, "%.*s", (int)(b - a), data + a);
+				shown = v2;
+			}
+			fl += (size_t)snprintf(fields + fl, sizeof fields - fl, "%s%s", f ? "|" : "", shown);
+		}
+		data[used++] = '\n';
+		wused += (size_t)snprintf(want + wused, cap / 4 - wused, "L%lld-%lld:%s\n", (long long)start,
+					  (long long)line, fields);
+		line++;
+	}
+	data[used] = '\0';
+	snprintf(want + wused, cap / 4 - wused, "EOF");
+	CHECK(same(data, want));
+	free(data), free(want);
+}
+
 int main(void)
 {
 	RUN(cases_both_paths);
@@ -328,6 +399,7 @@ int main(void)
 	RUN(too_long_mark_is_cleared);
 	RUN(field_over_buffer_cap_is_invalid);
 	RUN(field_over_buffer_cap_is_one_record);
+	RUN(overlong_records_property);
 	RUN(lines_longer_than_chunk);
 	RUN(fields_max_counts_the_rest);
 	RUN(fast_path_matches_libcsv);
