@@ -16,8 +16,11 @@
  *   header holding every row.
  * - A field longer than CSV_IN_FIELD_MAX bytes is flagged too_long and not stored; the record
  *   still parses, so the caller can quarantine that one row.
- * - A field longer than CSV_IN_BUFFER_MAX bytes, a quote inside an unquoted field, text after a
- *   closing quote, or a quoted field still open at the end of the file make the file invalid
+ * - A field longer than CSV_IN_BUFFER_MAX bytes (libcsv's buffer cap) in a well-formed record is
+ *   still one record: csv_in reads on to the record's end itself, storing nothing, and returns
+ *   the fields before it, it and every later field flagged too_long, and the record's field count.
+ * - A quote inside an unquoted field, text after a closing quote, or a quoted field still open at
+ *   the end of the file (an unbalanced quote, however long) make the file invalid
  *   (CSV_IN_INVALID): no record after that point can be trusted.
  * Memory is bounded by the chunk (CSV_IN_CHUNK), the field cap and the fields cap, never by the
  * size of the file.
@@ -38,7 +41,7 @@
 
 #define CSV_IN_CHUNK ((size_t)256 * 1024)       /* bytes read per fread */
 #define CSV_IN_FIELD_MAX ((size_t)4096)         /* longer fields are flagged too_long */
-#define CSV_IN_BUFFER_MAX ((size_t)1024 * 1024) /* libcsv's field buffer cap: longer = invalid file */
+#define CSV_IN_BUFFER_MAX ((size_t)1024 * 1024) /* libcsv's field buffer cap: longer = skipped */
 #define CSV_IN_FIELDS_MAX ((size_t)1024)        /* fields stored per record (the header's cap) */
 
 struct csv_in_field {

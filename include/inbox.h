@@ -15,6 +15,8 @@
  *   inbox is not read either -- its target is read under its own path -- and is listed in
  *   `aliases` (said in one line, not a problem). Every other link is a problem.
  * - Folders nest at most INBOX_DEPTH_MAX deep (a bound, not a layout rule: SDDS needs 5).
+ * - A file or folder whose name is not valid UTF-8 is a problem, never opened (nor descended
+ *   into): its path could not be recorded in the ledger.
  */
 #ifndef SETTLE_INBOX_H
 #define SETTLE_INBOX_H
@@ -45,9 +47,15 @@ struct inbox {
 };
 
 /* Walks root. Fails (-1) only when root itself cannot be opened (EXIT_USAGE when it does not
- * exist or is not a folder) or on memory/path-length limits; a subfolder that cannot be read is
- * a problem, not a failure. */
+ * exist or is not a folder) or is too long, or out of memory; a subfolder that cannot be read,
+ * or holds an entry whose path is longer than INBOX_PATH_MAX, is a problem, not a failure. */
 int inbox_walk(const char *root, struct inbox *out, struct err *e);
+
+/* 1 when path -- which need not exist yet -- is root or lies below it, with symbolic links
+ * resolved as far as they exist; 0 otherwise (also when root does not exist, or path cannot be
+ * resolved). For
+ * nightly's --out: reports written into the inbox would be read back as feed files. */
+int inbox_holds(const char *root, const char *path);
 void inbox_free(struct inbox *in);
 
 /* Adds a copy of path (and why, or NULL) to l; inbox_list_sort restores the byte order. */

@@ -3,9 +3,11 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "feed.h"
 #include "ingest.h"
 #include "log.h"
 #include "msg.h"
@@ -13,12 +15,18 @@
 #include "settle.h"
 
 /* Every FILE must be a readable regular file before anything is loaded (a FIFO is refused
- * without blocking on it). */
+ * without blocking on it), and its name valid UTF-8: the ledger records it as text, which the
+ * database refuses otherwise (nightly's walk sets such names aside the same way, inbox.h). */
 static int ingest_check_files(int n, char **files)
 {
 	for (int i = 0; i < n; i++) {
 		struct stat sb;
 		struct err e = { 0 };
+		if (feed_utf8_invalid_at(files[i], strlen(files[i])) >= 0) {
+			log_error("\"%s\": the name is not valid UTF-8; settle records file names as text (rename it)",
+				  files[i]);
+			return -1;
+		}
 		FILE *f = ingest_open_regular(files[i], &sb, &e);
 		if (!f) {
 			log_error("%s", e.msg);

@@ -69,8 +69,11 @@ static void nightly_say_list(int warning, const char *what, const struct inbox_l
 	size_t used = 0, shown = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		char one[INBOX_PATH_MAX + 160];
-		snprintf(one, sizeof one, "%s\"%s\"%s%s%s", i ? ", " : "", l->v[i].path, l->v[i].why ? " (" : "",
-			 l->v[i].why ? l->v[i].why : "", l->v[i].why ? ")" : "");
+		/* A path longer than the line could hold is cut, so the list never reads "...: and 1
+		 * more" with nothing named. */
+		int cut = strlen(l->v[i].path) > 300;
+		snprintf(one, sizeof one, "%s\"%.300s%s\"%s%s%s", i ? ", " : "", l->v[i].path, cut ? "..." : "",
+			 l->v[i].why ? " (" : "", l->v[i].why ? l->v[i].why : "", l->v[i].why ? ")" : "");
 		if (used + strlen(one) + 1 >= sizeof names - 32)
 			break;
 		used += (size_t)snprintf(names + used, sizeof names - used, "%s", one);
@@ -517,6 +520,16 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	int64_t as_of_us = 0, through = 0, retraction_through = 0;
 	struct db *db;
 	int rc = -1;
+	/* The next night's walk would read this night's report files as feed files: each rejected
+	 * whole, night after night, and a metering.csv (offer_id, dimension, unit_price) loaded as
+	 * usage prices. A configuration error, said before anything is read. */
+	if (inbox_holds(inbox, out)) {
+		err_set(&e, EXIT_USAGE,
+			"the output directory \"%s\" is inside the inbox \"%s\": the next night would read the "
+			"reports as feed files; write them beside the inbox",
+			out, inbox);
+		goto done;
+	}
 	if (nightly_walk(inbox, &in, &s, &e) < 0)
 		goto done;
 	if (run_open_locked(ctx, &db, &e) < 0 || run_db_now_us(db, &as_of_us, &e) < 0)

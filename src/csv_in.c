@@ -56,8 +56,27 @@ struct csv_in {
 	size_t arena_len, arena_cap;
 	int oom;
 
+	/* The structure of the open record as csv_in sees it (csv_in_scan), kept beside libcsv's
+	 * because libcsv reports neither where it stopped nor in which state: when its field buffer
+	 * reaches the cap, this says where the record goes on, so that one overlong field costs one
+	 * quarantined row rather than the file. */
+	int scan_state;          /* enum csv_in_scan_state */
+	size_t scan_fields;      /* fields completed in the open record */
+	int skipping;            /* after the cap: reading to the record's end, storing nothing */
+	size_t long_field;       /* with skipping: the index of the field that reached the cap */
+
 	int64_t invalid_line;
 	char invalid_detail[256];
+};
+
+enum csv_in_scan_state {
+	CSV_IN_SCAN_FIELD_START, /* before a field's first byte (CRs there are libcsv's spaces) */
+	CSV_IN_SCAN_UNQUOTED,
+	CSV_IN_SCAN_QUOTED,
+	CSV_IN_SCAN_QUOTE_SEEN,  /* a '"' inside a quoted field: its end, or half of a "" */
+	CSV_IN_SCAN_RECORD_END,  /* the LF that ends the record has been read */
+	CSV_IN_SCAN_BAD,         /* what CSV_STRICT refuses: a quote in an unquoted field, text after
+				  * a closing quote */
 };
 
 /* libcsv's field buffer may not grow past the cap: a longer "field" is almost always an
@@ -132,6 +151,18 @@ static void csv_in_on_row(int c, void *data)
 	r->in_record = 0;
 }
 
+/* libcsv with settle's options (csv_in.h); 0, or -1 when out of memory. */
+static int csv_in_parser_init(struct csv_in *r)
+{
+	if (csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+		return -1;
+	csv_set_space_func(&r->p, csv_in_is_space);
+	csv_set_term_func(&r->p, csv_in_is_term);
+	csv_set_realloc_func(&r->p, csv_in_realloc);
+	csv_set_blk_size(&r->p, CSV_IN_BLOCK);
+	return 0;
+}
+
 struct csv_in *csv_in_new(FILE *f)
 {
 	struct csv_in *r = calloc(1, sizeof *r);
@@ -144,15 +175,10 @@ struct csv_in *csv_in_new(FILE *f)
 	r->chunk = malloc(CSV_IN_CHUNK);
 	r->slots = calloc(CSV_IN_FIELDS_MAX, sizeof *r->slots);
 	r->fields = calloc(CSV_IN_FIELDS_MAX, sizeof *r->fields);
-	if (!r->chunk || !r->slots || !r->fields
-	    || csv_init(&r->p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
+	if (!r->chunk || !r->slots || !r->fields || csv_in_parser_init(r) < 0) {
 		csv_in_free(r);
 		return NULL;
 	}
-	csv_set_space_func(&r->p, csv_in_is_space);
-	csv_set_term_func(&r->p, csv_in_is_term);
-	csv_set_realloc_func(&r->p, csv_in_realloc);
-	csv_set_blk_size(&r->p, CSV_IN_BLOCK);
 	return r;
 }
 
@@ -279,13 +305,170 @@ static int csv_in_has_content(const char *s, size_t n)
 
 static enum csv_in_status csv_in_parse_error(struct csv_in *r)
 {
-	int st = csv_error(&r->p);
-	if (st == CSV_ENOMEM || st == CSV_ETOOBIG)
-		return csv_in_invalid(r, r->record_line,
-				      "a field is longer than 1 MiB (probably an unbalanced quote in the record "
-				      "starting here)");
 	return csv_in_invalid(r, r->line,
 			      "not valid CSV: a quote inside an unquoted field, or text after a closing quote");
+}
+
+/* Advances the open record's structure (scan_state, scan_fields) over s[0..n) exactly as libcsv
+ * in strict mode, with CR as its only space and LF as its only terminator, reads those bytes.
+ * Stops after the LF that ends the record (CSV_IN_SCAN_RECORD_END) or at a byte CSV_STRICT
+ * refuses (CSV_IN_SCAN_BAD). Returns the bytes consumed. Stores nothing. */
+static size_t csv_in_scan(struct csv_in *r, const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		char c = s[i];
+		switch (r->scan_state) {
+		case CSV_IN_SCAN_FIELD_START:
+			i++;
+			if (c == '"') {
+				r->scan_state = CSV_IN_SCAN_QUOTED;
+			} else if (c == ',') {
+				r->scan_fields++;
+			} else if (c == '\n') {
+				r->scan_fields++;
+				r->scan_state = CSV_IN_SCAN_RECORD_END;
+				return i;
+			} else if (c != '\r') {
+				r->scan_state = CSV_IN_SCAN_UNQUOTED;
+			}
+			break;
+		case CSV_IN_SCAN_UNQUOTED:
+			while (i < n && s[i] != ',' && s[i] != '\n' && s[i] != '"')
+				i++;
+			if (i == n)
+				break;
+			if (s[i] == '"') {
+				r->scan_state = CSV_IN_SCAN_BAD;
+				return i;
+			}
+			r->scan_fields++;
+			r->scan_state = s[i] == ',' ? CSV_IN_SCAN_FIELD_START : CSV_IN_SCAN_RECORD_END;
+			i++;
+			if (r->scan_state == CSV_IN_SCAN_RECORD_END)
+				return i;
+			break;
+		case CSV_IN_SCAN_QUOTED: {
+			const char *q = memchr(s + i, '"', n - i);
+			if (!q) {
+				i = n;
+				break;
+			}
+			i = (size_t)(q - s) + 1;
+			r->scan_state = CSV_IN_SCAN_QUOTE_SEEN;
+			break;
+		}
+		case CSV_IN_SCAN_QUOTE_SEEN:
+			if (c == '"') {
+				r->scan_state = CSV_IN_SCAN_QUOTED; /* "" inside quotes */
+			} else if (c == ',' || c == '\n') {
+				r->scan_fields++;
+				r->scan_state = c == ',' ? CSV_IN_SCAN_FIELD_START : CSV_IN_SCAN_RECORD_END;
+			} else if (c != '\r') {
+				r->scan_state = CSV_IN_SCAN_BAD;
+				return i;
+			}
+			i++;
+			if (r->scan_state == CSV_IN_SCAN_RECORD_END)
+				return i;
+			break;
+		default:
+			return i;
+		}
+	}
+	return i;
+}
+
+/* Returns the record whose field long_field reached libcsv's buffer cap, now read to its end:
+ * the fields before it as libcsv gave them, it and every later one flagged too_long (their bytes
+ * were never kept; the caller rejects the row for its first problem, FIELD_TOO_LONG at the latest),
+ * and the field count of the whole record. libcsv, left in its error state, starts afresh. */
+static enum csv_in_status csv_in_emit_skipped(struct csv_in *r, struct csv_in_record *rec,
+					      int64_t line_end, int terminated, struct err *e)
+{
+	ASSERT(r->skipping && r->long_field <= r->scan_fields);
+	size_t stored = r->scan_fields < r->fields_max ? r->scan_fields : r->fields_max;
+	for (size_t i = 0; i < stored; i++) {
+		if (i < r->long_field)
+			r->fields[i] = (struct csv_in_field){ r->arena + r->slots[i].off, r->slots[i].len,
+							      r->slots[i].too_long };
+		else
+			r->fields[i] = (struct csv_in_field){ "", 0, 1 };
+	}
+	rec->line = r->record_line;
+	rec->line_end = line_end;
+	rec->nfields = r->scan_fields;
+	rec->nstored = stored;
+	rec->fields = r->fields;
+	rec->terminated = terminated;
+	rec->plain_ascii = 0;
+	r->skipping = 0;
+	r->in_record = 0;
+	csv_free(&r->p);
+	if (csv_in_parser_init(r) < 0) {
+		r->finished = 1;
+		err_set(e, EXIT_FAILED, "out of memory");
+		return CSV_IN_FAILED;
+	}
+	return CSV_IN_RECORD;
+}
+
+/* One slice s[0..n) of a record being skipped (a field of it reached the cap); the slice holds at
+ * most one LF, at its end. Returns 1 when the record has ended, with *st its result (a record, or
+ * a failure); 0 when it goes on in the next slice. */
+static int csv_in_skip(struct csv_in *r, struct csv_in_record *rec, const char *s, size_t n,
+		       int has_nl, enum csv_in_status *st, struct err *e)
+{
+	size_t used = csv_in_scan(r, s, n);
+	if (r->scan_state == CSV_IN_SCAN_BAD) {
+		*st = csv_in_parse_error(r);
+		return 1;
+	}
+	ASSERT(used == n);
+	r->chunk_pos += n;
+	int64_t line = r->line;
+	if (has_nl)
+		r->line++;
+	if (r->scan_state != CSV_IN_SCAN_RECORD_END)
+		return 0;
+	*st = csv_in_emit_skipped(r, rec, line, 1, e);
+	return 1;
+}
+
+/* libcsv stopped at s[done] of the slice s[0..n): its field buffer is at the cap (its realloc
+ * refused, csv_in_realloc), or it met what CSV_STRICT refuses. At the cap, the record is read
+ * on to its end without libcsv (csv_in_skip): a well-formed record with one overlong field is one
+ * row to quarantine (FIELD_TOO_LONG), not a file to refuse; a quoted field still open at the end
+ * of the file is an unbalanced quote and refuses the file as before (csv_in_finish). Returns 1
+ * with *st when the record's outcome is known, 0 when it goes on in the next slice. */
+static int csv_in_stopped(struct csv_in *r, struct csv_in_record *rec, const char *s, size_t done,
+			  size_t n, int has_nl, enum csv_in_status *st, struct err *e)
+{
+	int status = csv_error(&r->p);
+	if (status != CSV_ENOMEM && status != CSV_ETOOBIG) {
+		*st = csv_in_parse_error(r);
+		return 1;
+	}
+	/* libcsv says ENOMEM for its buffer at the cap (csv_in_realloc refuses to grow it past
+	 * CSV_IN_BUFFER_MAX + 1) and for a realloc that really failed below it; only the first is
+	 * an overlong field. The fields before it must have been kept too. */
+	if (r->oom || r->p.entry_size < CSV_IN_BUFFER_MAX) {
+		r->finished = 1;
+		err_set(e, EXIT_FAILED, "out of memory");
+		*st = CSV_IN_FAILED;
+		return 1;
+	}
+	size_t used = csv_in_scan(r, s, done);
+	/* libcsv and the scan read the same bytes the same way: both are inside one field, and
+	 * libcsv has handed over the fields before it. */
+	ASSERT(used == done);
+	ASSERT(r->scan_state == CSV_IN_SCAN_UNQUOTED || r->scan_state == CSV_IN_SCAN_QUOTED
+	       || r->scan_state == CSV_IN_SCAN_QUOTE_SEEN);
+	ASSERT(r->scan_fields == r->nfields);
+	r->skipping = 1;
+	r->long_field = r->scan_fields;
+	r->chunk_pos += done;
+	return csv_in_skip(r, rec, s + done, n - done, has_nl, st, e);
 }
 
 /* End of file: a quoted field still open is an unbalanced quote (CSV_STRICT_FINI); otherwise the
@@ -293,13 +476,20 @@ static enum csv_in_status csv_in_parse_error(struct csv_in *r)
 static enum csv_in_status csv_in_finish(struct csv_in *r, struct csv_in_record *rec, struct err *e)
 {
 	r->eof = 1;
-	if (csv_fini(&r->p, csv_in_on_field, csv_in_on_row, r) != 0) {
+	/* A record being skipped is libcsv's no more: csv_in_scan alone knows where it stands. */
+	int unbalanced = r->skipping ? r->scan_state == CSV_IN_SCAN_QUOTED
+				     : csv_fini(&r->p, csv_in_on_field, csv_in_on_row, r) != 0;
+	if (unbalanced) {
 		char msg[160];
 		snprintf(msg, sizeof msg,
 			 "not valid CSV: the file ends inside a quoted field (unbalanced quote in the record "
 			 "starting at line %lld)",
 			 (long long)r->record_line);
 		return csv_in_invalid(r, r->record_line, msg);
+	}
+	if (r->skipping) {
+		r->scan_fields++; /* the last field ends with the file */
+		return csv_in_emit_skipped(r, rec, r->line, 0, e);
 	}
 	if (r->oom) {
 		r->finished = 1;
@@ -445,10 +635,21 @@ enum csv_in_status csv_in_next(struct csv_in *r, struct csv_in_record *rec, stru
 			}
 			r->in_record = 1;
 			r->record_line = r->line;
+			r->scan_state = CSV_IN_SCAN_FIELD_START;
+			r->scan_fields = 0;
+		}
+		enum csv_in_status st;
+		if (r->skipping) {
+			if (csv_in_skip(r, rec, s, n, nl != NULL, &st, e))
+				return st;
+			continue;
 		}
 		size_t done = csv_parse(&r->p, s, n, csv_in_on_field, csv_in_on_row, r);
-		if (done < n)
-			return csv_in_parse_error(r);
+		if (done < n) {
+			if (csv_in_stopped(r, rec, s, done, n, nl != NULL, &st, e))
+				return st;
+			continue;
+		}
 		if (r->oom) {
 			r->finished = 1;
 			err_set(e, EXIT_FAILED, "out of memory");
@@ -462,5 +663,9 @@ enum csv_in_status csv_in_next(struct csv_in *r, struct csv_in_record *rec, stru
 			csv_in_emit(r, rec, line);
 			return CSV_IN_RECORD;
 		}
+		/* The record goes on in the next slice: keep its structure (csv_in_scan) in case a
+		 * field of it reaches the cap there. A record within one slice, the usual, is never
+		 * scanned. */
+		csv_in_scan(r, s, n);
 	}
 }

@@ -218,7 +218,7 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 		return inbox_list_add(&w->out->problems, rel, why, e);
 	}
 	struct dirent *de;
-	int rc = 0;
+	int rc = 0, too_long_said = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.') /* ".", "..", and files still being written (inbox.h) */
 			continue;
@@ -226,10 +226,21 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 		struct stat st;
 		if (snprintf(child, sizeof child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= (int)sizeof child ||
 		    snprintf(child_full, sizeof child_full, "%s/%s", full, de->d_name) >= (int)sizeof child_full) {
-			rc = err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", full, de->d_name);
-			break;
+			/* An entry whose path does not fit is set aside like any entry the walk cannot
+			 * read, named by the folder it is in: failing the walk would stop every night
+			 * over one folder. */
+			if (!too_long_said++)
+				rc = inbox_list_add(&w->out->problems, *rel ? rel : ".",
+						    "holds entries whose paths are longer than settle reads (4096 bytes)", e);
+			continue;
 		}
-		if (lstat(child_full, &st) != 0) {
+		if (feed_utf8_invalid_at(de->d_name, strlen(de->d_name)) >= 0) {
+			/* The ledger, rejected.csv and run.csv record the relative path as text, and the
+			 * database refuses a name that is not UTF-8: read, such a file would fail its
+			 * ingest every night and hold back every file after it (SPEC §6 order). */
+			rc = inbox_list_add(&w->out->problems, child,
+					    "a name that is not valid UTF-8 (settle records paths as text; rename it)", e);
+		} else if (lstat(child_full, &st) != 0) {
 			snprintf(why, sizeof why, "could not be examined (%s)", strerror(errno));
 			rc = inbox_list_add(&w->out->problems, child, why, e);
 		} else if (S_ISREG(st.st_mode)) {
@@ -247,6 +258,52 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 	}
 	closedir(d);
 	return rc;
+}
+
+/* The absolute path path names, with symbolic links resolved as far as it exists: its longest
+ * existing ancestor resolved, the rest appended as written. 0, or -1 when even "/" or "." cannot
+ * be resolved or the result does not fit. */
+static int inbox_resolve(const char *path, char *out, size_t cap)
+{
+	char head[PATH_MAX];
+	if (snprintf(head, sizeof head, "%s", path) >= (int)sizeof head)
+		return -1;
+	const char *tail = "";
+	char tail_buf[PATH_MAX] = "";
+	for (;;) {
+		char real[PATH_MAX];
+		if (realpath(*head ? head : ".", real)) {
+			int n = snprintf(out, cap, "%s%s%s", real, *tail && strcmp(real, "/") != 0 ? "/" : "", tail);
+			return n >= 0 && (size_t)n < cap ? 0 : -1;
+		}
+		char *slash = strrchr(head, '/');
+		char rest[PATH_MAX];
+		const char *last = slash ? slash + 1 : head;
+		if (snprintf(rest, sizeof rest, "%s%s%s", last, *tail ? "/" : "", tail) >= (int)sizeof rest)
+			return -1;
+		memcpy(tail_buf, rest, strlen(rest) + 1);
+		tail = tail_buf;
+		if (!slash)
+			head[0] = '\0';        /* a relative name: below "." */
+		else if (slash == head)
+			head[1] = '\0';        /* below "/" */
+		else
+			*slash = '\0';
+		if (!*head && !*tail)
+			return -1;
+	}
+}
+
+int inbox_holds(const char *root, const char *path)
+{
+	char r[PATH_MAX], p[PATH_MAX];
+	/* An inbox that does not exist holds nothing: the walk says it is missing. */
+	if (!realpath(root, r) || inbox_resolve(path, p, sizeof p) < 0)
+		return 0;
+	size_t n = strlen(r);
+	if (n == 1 && r[0] == '/')
+		return 1;
+	return strncmp(p, r, n) == 0 && (p[n] == '\0' || p[n] == '/');
 }
 
 int inbox_walk(const char *root, struct inbox *out, struct err *e)

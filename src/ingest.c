@@ -64,6 +64,7 @@ struct ingest_state {
 	int looked_up;                   /* the whole file's SHA-256 was looked up in the ledger */
 	/* an append (SPEC §3): the previous ingest of this path covered [0, prefix_bytes) */
 	int64_t prefix_bytes;
+	int header_said;                 /* the header is an append's, warned about when first ingested */
 	int64_t prefix_file_id;
 	int64_t line_first;              /* physical line at prefix_bytes */
 	int sequential;                  /* read an append's prefix before its records (no check thread) */
@@ -514,7 +515,10 @@ static int ingest_header(struct ingest_state *st, struct err *e)
 	}
 	kind = st->hdr.kind;
 	snprintf(st->res->kind, sizeof st->res->kind, "%s", kind->name);
-	if (st->hdr.unknown_n)
+	/* SPEC §3: one warning per file. An append's header is the one of the bytes its prefix
+	 * repeats exactly, said when they were ingested: said again, a growing month's file would
+	 * add the line to every night's mail. */
+	if (st->hdr.unknown_n && !st->header_said)
 		msg_say(st->opt->msg, MSG_WARNING, "%s: ignoring %zu unknown column%s of a %s file: %s", st->name,
 			st->hdr.unknown_n, st->hdr.unknown_n == 1 ? "" : "s", kind->name, st->hdr.unknown_list);
 	if (st->opt->recipient && !feed_kind_has_recipient(kind))
@@ -1290,7 +1294,9 @@ static int ingest_append_header(struct ingest_state *st, struct err *e)
 	if (!hf)
 		return err_set(e, EXIT_FAILED, "out of memory");
 	st->in = csv_in_new(hf);
+	st->header_said = 1;
 	int rc = st->in ? ingest_header(st, e) : err_set(e, EXIT_FAILED, "out of memory");
+	st->header_said = 0;
 	csv_in_free(st->in);
 	fclose(hf);
 	st->in = csv_in_new(st->f);

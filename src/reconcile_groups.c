@@ -107,6 +107,7 @@ struct ref {
 	struct rio_str last_id;
 	int last_failed;           /* ... is a failure or a failed payout */
 	int relevant;              /* a row in the period, or usage in it (else skipped) */
+	int overflow;              /* a sum of its rows overflowed: an error if it is relevant */
 	struct grp *g;
 	size_t gn, gcap;
 };
@@ -137,6 +138,7 @@ static int ref_start(struct ref *r, const char *const *f, struct err *e)
 	r->has_last = 0;
 	r->last_failed = 0;
 	r->relevant = 0;
+	r->overflow = 0;
 	r->gn = 0;
 	return 0;
 }
@@ -179,11 +181,15 @@ static struct grp *ref_group(struct ref *r, int32_t period, int32_t day, struct 
 	return g;
 }
 
-static int add(int64_t *sum, int64_t v, const struct ref *r, struct err *e)
+/* Adds v to *sum. An overflow is an error of the reference's period, not of every period that
+ * reads its rows: the stream brings every row of a reference that has one in the period or
+ * before it (its remainder, SPEC §4.5), so failing here would fail each later month for a sum
+ * that belongs to an earlier one. It is marked and raised by ref_finish once the reference
+ * proves relevant to the period (the sums are not used otherwise). */
+static void add(int64_t *sum, int64_t v, struct ref *r)
 {
 	if (money_add(*sum, v, sum) != MONEY_OK)
-		return err_set(e, EXIT_FAILED, "the amounts of reference %s of %s overflow", r->tref.s, r->recipient.s);
-	return 0;
+		r->overflow = 1;
 }
 
 /* An INVOICED or FORGIVEN row (SPEC §4.1; §4.5 for the remainder). */
@@ -193,8 +199,8 @@ static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_
 	ASSERT(r->active && ref_same(r, f));
 	enum match_family fam = match_family_of(f[F_TYPE], f[F_SIDE]);
 	/* SPEC §4.5: the remainder counts every type except the AWS_TAX_SHARE family. */
-	if (fam != MATCH_FAM_AWS_TAX && add(&r->remainder, amount, r, e) < 0)
-		return -1;
+	if (fam != MATCH_FAM_AWS_TAX)
+		add(&r->remainder, amount, r);
 	if (day >= rc->period_first_day && day < rc->period_end_day)
 		r->relevant = 1;
 	struct grp *g = ref_group(r, period_of_us(time_day_start_us(day)), day, e);
@@ -215,8 +221,8 @@ static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_
 	case MATCH_FAM_BALANCE_ADJ: sum = &g->balance_adj; g->balance_adj_rows++; break;
 	default: break; /* DISBURSEMENT types invoiced: in the remainder only (ingest never loads them) */
 	}
-	if (sum && add(sum, amount, r, e) < 0)
-		return -1;
+	if (sum)
+		add(sum, amount, r);
 	/* SPEC §4.2: "the smallest non-empty value (byte order) among its rows". */
 	if (rio_str_keep_smallest(&g->agreement, f[F_AGREEMENT], e) < 0 ||
 	    rio_str_keep_smallest(&g->offer, f[F_OFFER], e) < 0 ||
@@ -229,8 +235,7 @@ static int row_charge(struct rc *rc, struct ref *r, const char *const *f, int64_
 		int32_t usage_day;
 		if (f[F_USAGE_DAY] && rio_i32(f[F_USAGE_DAY], &usage_day) == 0 && usage_day >= rc->period_first_day &&
 		    usage_day < rc->period_end_day) {
-			if (add(&g->usage_billed, amount, r, e) < 0)
-				return -1;
+			add(&g->usage_billed, amount, r);
 			g->usage_rows++;
 			r->relevant = 1;
 		}
@@ -280,8 +285,8 @@ static int row_line(struct rc *rc, struct ref *r, const char *const *f, int64_t 
 		if (ref_touch(r, x->day, x->failure_id, 1, e) < 0)
 			return -1;
 	}
-	if (counts && add(&r->remainder, amount, r, e) < 0)
-		return -1;
+	if (counts)
+		add(&r->remainder, amount, r);
 	return 0;
 }
 
@@ -644,6 +649,8 @@ static int ref_finish(struct rc *rc, struct ref *r, struct err *e)
 	r->active = 0;
 	if (!r->relevant)
 		return 0; /* no row in the period, no usage in it: another period's reference */
+	if (r->overflow)
+		return err_set(e, EXIT_FAILED, "the amounts of reference %s of %s overflow", r->tref.s, r->recipient.s);
 	int64_t tol;
 	if (rc_tolerance(rc, r->currency.s, &tol, e) < 0)
 		return -1;

@@ -170,7 +170,8 @@ TEST(too_long_mark_is_cleared)
 	free(big), free(data);
 }
 
-/* A "field" past 1 MiB is an unbalanced quote eating the file: invalid, at the record's start. */
+/* A "field" past 1 MiB that is still open at the end of the file is an unbalanced quote eating
+ * the file: invalid, at the record's start. */
 TEST(field_over_buffer_cap_is_invalid)
 {
 	char *huge = repeat('z', CSV_IN_BUFFER_MAX + 10);
@@ -178,6 +179,38 @@ TEST(field_over_buffer_cap_is_invalid)
 	char *data = malloc(cap);
 	snprintf(data, cap, "a,b\n1,2\n\"%s\n", huge);
 	CHECK(same(data, "L1-1:a|b\nL2-2:1|2\nINVALID@3"));
+	free(huge), free(data);
+}
+
+/* A well-formed record whose field is longer than libcsv's 1 MiB buffer is one record: the fields
+ * before it as they are, it and the later ones too long (never kept), the whole record's field
+ * count, and the records after it read as usual (SPEC §5: the row is quarantined, the file loads). */
+TEST(field_over_buffer_cap_is_one_record)
+{
+	size_t n = CSV_IN_BUFFER_MAX + 10, cap = 2 * n + 200;
+	char *huge = repeat('z', n), *data = malloc(cap);
+	/* unquoted, in the middle of its record */
+	snprintf(data, cap, "a,b,c\n1,%s,3\nx,y,z\n", huge);
+	CHECK(same(data, "L1-1:a|b|c\nL2-2:1|<LONG>|<LONG>\nL3-3:x|y|z\nEOF"));
+	/* quoted, spanning lines, with commas and "" inside, more fields after it */
+	memcpy(huge + 1000, "\n,\"\",\r\n", 7);
+	memcpy(huge + n - 8, ",\"\"\n\"\"", 6);
+	snprintf(data, cap, "a,b,c\n\"q\",\"%s\",3,4\n\"x\",y,z\n", huge);
+	CHECK(same(data, "L1-1:a|b|c\nL2-5:q|<LONG>|<LONG>|<LONG>\nL6-6:x|y|z\nEOF"));
+	/* the last record, without a line end */
+	memset(huge, 'z', n);
+	snprintf(data, cap, "a,b\n1,%s", huge);
+	CHECK(same(data, "L1-1:a|b\nL2-2t:1|<LONG>\nEOF"));
+	snprintf(data, cap, "a,b\n1,\"%s\"", huge);
+	CHECK(same(data, "L1-1:a|b\nL2-2t:1|<LONG>\nEOF"));
+	/* what CSV_STRICT refuses stays refused after the cap: a quote in an unquoted field, text
+	 * after a closing quote, a quoted field open at the end of the file */
+	snprintf(data, cap, "a,b\n1,%sx\"y\n2,3\n", huge);
+	CHECK(same(data, "L1-1:a|b\nINVALID@2"));
+	snprintf(data, cap, "a,b\n1,\"%s\"x,2\n", huge);
+	CHECK(same(data, "L1-1:a|b\nINVALID@2"));
+	snprintf(data, cap, "a,b\n1,\"%s\n2,3\n", huge);
+	CHECK(same(data, "L1-1:a|b\nINVALID@2"));
 	free(huge), free(data);
 }
 
@@ -287,6 +320,77 @@ TEST(many_records_stream)
 	free(data);
 }
 
+/* Records built field by field, some with a field past the 1 MiB buffer (quoted or not, with
+ * commas, quotes, LF and CRLF inside when quoted), between ordinary ones: the rendering is known
+ * by construction, and both paths at every chunk size must give it (csv_in reads such a record to
+ * its end itself, so its structure must be libcsv's). */
+TEST(overlong_records_property)
+{
+	size_t cap = 24 * (CSV_IN_BUFFER_MAX + 4096), used = 0, wused = 0;
+	char *data = malloc(cap), *want = malloc(cap / 4);
+	int64_t line = 1;
+	used += (size_t)snprintf(data + used, cap - used, "h1,h2\n");
+	wused += (size_t)snprintf(want + wused, cap / 4 - wused, "L1-1:h1|h2\n");
+	line = 2;
+	for (int rec = 0; rec < 18; rec++) {
+		int nf = 1 + (int)(rng() % 5), longf = rec % 3 == 1 ? (int)(rng() % (uint64_t)nf) : -1;
+		int64_t start = line;
+		char fields[512];
+		size_t fl = 0;
+		for (int f = 0; f < nf; f++) {
+			if (f)
+				data[used++] = ',';
+			int quoted = (int)(rng() % 2);
+			if (f == longf) {
+				size_t n = CSV_IN_BUFFER_MAX + (size_t)(rng() % 5000);
+				if (quoted)
+					data[used++] = '"';
+				for (size_t i = 0; i < n; i++) {
+					uint64_t x = rng() % 200000;
+					if (quoted && x == 0) {
+						memcpy(data + used, "\"\"", 2), used += 2;
+					} else if (quoted && x == 1) {
+						data[used++] = ',';
+					} else if (quoted && x == 2) {
+						data[used++] = '\n', line++;
+					} else if (quoted && x == 3) {
+						memcpy(data + used, "\r\n", 2), used += 2, line++;
+					} else {
+						data[used++] = (char)('a' + x % 26);
+					}
+				}
+				if (quoted)
+					data[used++] = '"';
+			} else {
+				char v[16];
+				int vl = snprintf(v, sizeof v, "v%d%s", (int)(rng() % 1000), quoted ? ",x" : "");
+				if (quoted)
+					used += (size_t)snprintf(data + used, cap - used, "\"%s\"", v);
+				else
+					memcpy(data + used, v, (size_t)vl), used += (size_t)vl;
+			}
+			const char *shown = f >= longf && longf >= 0 ? "<LONG>" : NULL;
+			char v2[16];
+			if (!shown) { /* the short value just written, without its quotes */
+				size_t b = used - (quoted ? 1 : 0), a = b;
+				while (a > 0 && data[a - 1] != (quoted ? '"' : ',') && data[a - 1] != '\n')
+					a--;
+				snprintf(v2, sizeof v2, "%.*s", (int)(b - a), data + a);
+				shown = v2;
+			}
+			fl += (size_t)snprintf(fields + fl, sizeof fields - fl, "%s%s", f ? "|" : "", shown);
+		}
+		data[used++] = '\n';
+		wused += (size_t)snprintf(want + wused, cap / 4 - wused, "L%lld-%lld:%s\n", (long long)start,
+					  (long long)line, fields);
+		line++;
+	}
+	data[used] = '\0';
+	snprintf(want + wused, cap / 4 - wused, "EOF");
+	CHECK(same(data, want));
+	free(data), free(want);
+}
+
 int main(void)
 {
 	RUN(cases_both_paths);
@@ -294,6 +398,8 @@ int main(void)
 	RUN(field_too_long);
 	RUN(too_long_mark_is_cleared);
 	RUN(field_over_buffer_cap_is_invalid);
+	RUN(field_over_buffer_cap_is_one_record);
+	RUN(overlong_records_property);
 	RUN(lines_longer_than_chunk);
 	RUN(fields_max_counts_the_rest);
 	RUN(fast_path_matches_libcsv);
