@@ -303,8 +303,42 @@ static int csv_in_has_content(const char *s, size_t n)
 	return 0;
 }
 
-static enum csv_in_status csv_in_parse_error(struct csv_in *r)
+#define CSV_IN_CR_ONLY_DETAIL                                                                          \
+	"not valid CSV: line ends are CR only (old Mac style); settle reads LF or CRLF line ends "     \
+	"(convert the file, e.g. with tr '\\r' '\\n')"
+
+/* Whether the rest of the first physical line, after the n bytes at chunk_pos that were checked
+ * already, has line ends of a bare CR (csv_in_cr_only). Only called on the way to refusing the
+ * file, so it may move chunk_pos; a read error here is left to the caller's next read. */
+static int csv_in_rest_cr_only(struct csv_in *r, size_t n)
 {
+	r->chunk_pos += n;
+	while (!r->cr_checked) {
+		const char *s = r->chunk + r->chunk_pos;
+		size_t avail = r->chunk_len - r->chunk_pos;
+		if (avail == 0) {
+			struct err ignored;
+			if (r->input_eof || csv_in_fill(r, &ignored) < 0)
+				return 0;
+			continue;
+		}
+		const char *nl = memchr(s, '\n', avail);
+		size_t m = nl ? (size_t)(nl - s) + 1 : avail;
+		if (csv_in_cr_only(r, s, m))
+			return 1;
+		r->chunk_pos += m;
+	}
+	return 0;
+}
+
+/* libcsv (or csv_in_scan) refused the slice of n bytes at chunk_pos. On the first line, a file of
+ * CR-only line ends is said to be one even when the refusal came first: which of the two is met
+ * first must not depend on where the reads fell (a first line longer than the chunk is checked
+ * slice by slice), so the rest of that line is checked before the quote is blamed. */
+static enum csv_in_status csv_in_parse_error(struct csv_in *r, size_t n)
+{
+	if (!r->cr_checked && csv_in_rest_cr_only(r, n))
+		return csv_in_invalid(r, 1, CSV_IN_CR_ONLY_DETAIL);
 	return csv_in_invalid(r, r->line,
 			      "not valid CSV: a quote inside an unquoted field, or text after a closing quote");
 }
@@ -421,7 +455,7 @@ static int csv_in_skip(struct csv_in *r, struct csv_in_record *rec, const char *
 {
 	size_t used = csv_in_scan(r, s, n);
 	if (r->scan_state == CSV_IN_SCAN_BAD) {
-		*st = csv_in_parse_error(r);
+		*st = csv_in_parse_error(r, n);
 		return 1;
 	}
 	ASSERT(used == n);
@@ -446,7 +480,7 @@ static int csv_in_stopped(struct csv_in *r, struct csv_in_record *rec, const cha
 {
 	int status = csv_error(&r->p);
 	if (status != CSV_ENOMEM && status != CSV_ETOOBIG) {
-		*st = csv_in_parse_error(r);
+		*st = csv_in_parse_error(r, n);
 		return 1;
 	}
 	/* libcsv says ENOMEM for its buffer at the cap (csv_in_realloc refuses to grow it past
@@ -617,9 +651,7 @@ enum csv_in_status csv_in_next(struct csv_in *r, struct csv_in_record *rec, stru
 		/* A whole line, or the part of a line longer than the chunk, or a last line without LF. */
 		size_t n = nl ? (size_t)(nl - s) + 1 : avail;
 		if (!r->cr_checked && csv_in_cr_only(r, s, n))
-			return csv_in_invalid(r, 1,
-					      "not valid CSV: line ends are CR only (old Mac style); settle reads "
-					      "LF or CRLF line ends (convert the file, e.g. with tr '\\r' '\\n')");
+			return csv_in_invalid(r, 1, CSV_IN_CR_ONLY_DETAIL);
 		if (!r->in_record) {
 			if (!csv_in_has_content(s, n)) { /* a blank line: libcsv would skip it too */
 				r->chunk_pos += n;

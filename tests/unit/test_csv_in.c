@@ -234,6 +234,39 @@ TEST(lines_longer_than_chunk)
 	free(fast), free(slow), free(x), free(data), free(want);
 }
 
+/* A first line with a quote the parser refuses and, later in the same line, a bare CR: the
+ * file's verdict is "CR-only line ends" whatever the read chunk, even when the chunk ends between
+ * the two (found by fuzz_csv_in: the reason depended on the chunk size). */
+static char *invalid_detail(const char *data, size_t chunk)
+{
+	FILE *f = fmemopen((void *)data, strlen(data), "rb");
+	struct csv_in *r = csv_in_new(f);
+	if (chunk)
+		csv_in_set_chunk_max(r, chunk);
+	struct csv_in_record rec;
+	struct err e;
+	enum csv_in_status st;
+	while ((st = csv_in_next(r, &rec, &e)) == CSV_IN_RECORD)
+		;
+	char *out = strdup(st == CSV_IN_INVALID ? csv_in_invalid_detail(r) : "not invalid");
+	csv_in_free(r);
+	fclose(f);
+	return out;
+}
+
+TEST(cr_only_verdict_whatever_the_chunk)
+{
+	const char *data = "id,name,x\"y\",more,fields,here\rnext,line\n1,2\n";
+	char *whole = invalid_detail(data, 0);
+	CHECK(strstr(whole, "CR only") != NULL);
+	for (size_t chunk = 4; chunk < 40; chunk++) {
+		char *small = invalid_detail(data, chunk);
+		CHECK(strcmp(small, whole) == 0);
+		free(small);
+	}
+	free(whole);
+}
+
 TEST(fields_max_counts_the_rest)
 {
 	static const char data[] = "a,b\n1,2,3,4\n";
@@ -401,6 +434,7 @@ int main(void)
 	RUN(field_over_buffer_cap_is_one_record);
 	RUN(overlong_records_property);
 	RUN(lines_longer_than_chunk);
+	RUN(cr_only_verdict_whatever_the_chunk);
 	RUN(fields_max_counts_the_rest);
 	RUN(fast_path_matches_libcsv);
 	RUN(many_records_stream);
