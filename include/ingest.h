@@ -38,6 +38,7 @@ struct ingest_result {
 	int already_ingested;     /* byte-identical file loaded (or, without --kind/--recipient,
 				   * rejected whole) before: nothing done */
 	int file_rejected;        /* structurally broken: recorded, nothing loaded */
+	int still_rejected;       /* with already_ingested: the earlier ingest rejected it whole */
 	int skipped;              /* a feed settle does not use (addressfeed_v1): not read */
 	int64_t prefix_bytes;     /* > 0: an append, only the records after this many bytes read */
 	int64_t line_first;       /* an append: the physical line it started at */

@@ -15,10 +15,14 @@
 #define TIME_US_PER_DAY INT64_C(86400000000)
 
 /* ISO 8601 as SPEC §3 accepts it: "2026-10-03", "2026-10-03T12:00:00Z", "2026-10-03 12:00:00",
- * with optional fractional seconds (up to 6 digits) and an optional offset Z, +hh:mm, -hh:mm,
+ * with optional fractional seconds (up to 6 significant digits; zeros past them are accepted)
+ * and an optional offset Z, +hh:mm, -hh:mm,
  * +hhmm or +hh. Without an offset it is UTC. Calendar-checked (no 2026-02-30, no hour 24).
  * Years 0001..9999. Returns 0 and stores the instant, or -1 (and *out untouched). */
 int time_parse(const char *text, size_t len, int64_t *out_us);
+/* 1 when text has a fraction of a second with a non-zero digit past the sixth (a value time_parse
+ * refuses for its precision alone, not its form), else 0: for the rejection's reason. */
+int time_has_sub_micro(const char *text, size_t len);
 
 /* Formats an instant as "2026-10-03T12:00:00Z", or with fractional seconds
  * "2026-10-03T12:00:00.123456Z" when they are not zero. buf needs 32 bytes. Returns the length. */

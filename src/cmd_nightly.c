@@ -41,6 +41,7 @@ struct nightly_stats {
 	size_t ingested;       /* newly ingested (appends included) */
 	size_t appended;       /* ... of which appends to a file ingested before (SPEC §3) */
 	size_t skipped;        /* already ingested: nothing done */
+	size_t still_rejected; /* rejected whole on an earlier night, the same bytes again: not loaded */
 	size_t feeds_skipped;  /* feeds settle does not read (addressfeed_v1) */
 	size_t files_rejected; /* structurally broken, rejected whole */
 	size_t unreadable;     /* entries of the inbox that are not readable files (inbox.h) */
@@ -127,7 +128,10 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 			continue;
 		}
 		if (r.already_ingested) { /* counted; a whole-file rejection repeated has been said */
-			s->skipped++;
+			if (r.still_rejected)
+				s->still_rejected++;
+			else
+				s->skipped++;
 			continue;
 		}
 		s->ingested++;
@@ -460,14 +464,18 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 	if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
 		log_warning("read nothing from the inbox: none of its %zu entries could be ingested",
 			    s->files + s->unreadable);
-	char unreadable[48] = "", notread[48] = "";
+	char unreadable[48] = "", notread[48] = "", still[64] = "";
+	/* a file rejected whole on an earlier night and never fixed was never "ingested": the
+	 * summary says it is still out, not only the warning above it */
+	if (s->still_rejected)
+		snprintf(still, sizeof still, ", %zu rejected whole on an earlier night", s->still_rejected);
 	if (s->unreadable)
 		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
 	if (s->files_failed)
 		snprintf(notread, sizeof notread, ", %zu failed to ingest", s->files_failed);
-	log_summary("%zu files (%zu ingested, %zu already ingested, %zu rejected whole%s%s), %lld rows loaded,"
+	log_summary("%zu files (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s), %lld rows loaded,"
 		    " %lld rejected, into %s: %lld new and %lld carried-over exceptions, periods written: %s%s%s",
-		    s->files, s->ingested, s->skipped, s->files_rejected, unreadable, notread, (long long)s->rows,
+		    s->files, s->ingested, s->skipped, still, s->files_rejected, unreadable, notread, (long long)s->rows,
 		    (long long)s->rejected, out, (long long)fresh, (long long)(exceptions - fresh),
 		    written ? list : "none", fused ? ", periods failed:" : "", failed);
 }

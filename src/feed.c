@@ -868,6 +868,11 @@ static int field_time(const struct feed_column *col, const struct csv_in_field *
 {
 	char q[QUOTE_CAP];
 	int64_t us;
+	if (time_parse(f->ptr, f->len, &us) != 0 && time_has_sub_micro(f->ptr, f->len))
+		return feed_reject_set(rej, FEED_BAD_DATE, col->name,
+				       "%s has a fraction of a second below a microsecond: settle keeps "
+				       "instants to the microsecond and never rounds one",
+				       feed_quote(f->ptr, f->len, q, sizeof q));
 	if (time_parse(f->ptr, f->len, &us) != 0)
 		return feed_reject_set(rej, FEED_BAD_DATE, col->name,
 				       "%s is not a valid ISO 8601 date or timestamp (like 2026-10-03 or "

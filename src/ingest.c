@@ -282,7 +282,8 @@ static int ingest_find_previous(struct ingest_state *st, int loaded_only, struct
 		st->res->already_ingested = 1;
 		st->res->file_id = result_i64(r, 0, 0);
 		snprintf(st->res->kind, sizeof st->res->kind, "%s", PQgetvalue(r, 0, 1));
-		if (strcmp(PQgetvalue(r, 0, 4), "t") == 0)
+		st->res->still_rejected = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
+		if (st->res->still_rejected)
 			msg_say(st->opt->msg, MSG_WARNING,
 				"%s: already rejected whole on %s as file %s (\"%s\"); nothing to do (fix the file, "
 				"or retry with --kind or --recipient)",

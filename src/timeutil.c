@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -160,7 +161,9 @@ static int parse_date(struct cursor *c, struct civil *out)
 	return 0;
 }
 
-/* "hh:mm:ss" with an optional fraction of 1..6 digits, as microseconds since midnight. Hour 24
+/* "hh:mm:ss" with an optional fraction, as microseconds since midnight. Digits past the sixth are
+ * accepted only when they are zeros (".1234560", the 7 digits some writers always print), as
+ * amounts accept them (SPEC §2): an instant is kept exactly or refused, never rounded. Hour 24
  * and leap second 60 are rejected. */
 static int parse_clock(struct cursor *c, int64_t *out_us)
 {
@@ -176,8 +179,11 @@ static int parse_clock(struct cursor *c, int64_t *out_us)
 			frac_us = frac_us * 10 + digit;
 			digits++;
 		}
-		if (digits == 0 || read_digits(c, 1, &digit) == 0)
-			return -1; /* "12:00:00." or a 7th digit */
+		if (digits == 0)
+			return -1; /* "12:00:00." */
+		while (read_digits(c, 1, &digit) == 0)
+			if (digit != 0)
+				return -1; /* a 7th significant digit: below a microsecond */
 		for (; digits < TIME_FRAC_DIGITS_MAX; digits++)
 			frac_us *= 10;
 	}
@@ -218,6 +224,18 @@ static int in_supported_years(int64_t us)
 	int64_t first_us = days_to_us(days_from_civil((struct civil){TIME_YEAR_MIN, 1, 1}));
 	int64_t end_us = days_to_us(days_from_civil((struct civil){TIME_YEAR_MAX + 1, 1, 1}));
 	return us >= first_us && us < end_us;
+}
+
+int time_has_sub_micro(const char *text, size_t len)
+{
+	const char *dot = text ? memchr(text, '.', len) : NULL;
+	if (!dot)
+		return 0;
+	size_t digits = 0;
+	for (const char *p = dot + 1; p < text + len && *p >= '0' && *p <= '9'; p++, digits++)
+		if (digits >= TIME_FRAC_DIGITS_MAX && *p != '0')
+			return 1;
+	return 0;
 }
 
 int time_parse(const char *text, size_t len, int64_t *out_us)

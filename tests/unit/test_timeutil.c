@@ -33,6 +33,8 @@ static const struct parse_case {
 	{"2026-10-03T12:00:00.123456Z", OCT3_NOON_US + 123456},
 	{"2026-10-03T12:00:00.000001", OCT3_NOON_US + 1},
 	{"2026-10-03T12:00:00.000000Z", OCT3_NOON_US},
+	{"2026-10-03T12:00:00.1234560Z", OCT3_NOON_US + 123456}, /* zeros past the sixth digit */
+	{"2026-10-03T12:00:00.0000000Z", OCT3_NOON_US},
 	/* offsets convert to UTC: local time minus the offset */
 	{"2026-10-03T14:00:00+02:00", OCT3_NOON_US},
 	{"2026-10-03T14:00:00+0200", OCT3_NOON_US},
@@ -169,6 +171,16 @@ TEST(parse_bad)
 			check_failed_++;
 		}
 	}
+}
+
+/* A fraction refused for its precision alone is told apart from a malformed one. */
+TEST(sub_micro)
+{
+	CHECK(time_has_sub_micro("2026-10-03T12:00:00.1234567Z", 28) == 1);
+	CHECK(time_has_sub_micro("2026-10-03T12:00:00.0000001", 27) == 1);
+	CHECK(time_has_sub_micro("2026-10-03T12:00:00.1234560Z", 28) == 0);
+	CHECK(time_has_sub_micro("2026-10-03T12:00:00.123456Z", 27) == 0);
+	CHECK(time_has_sub_micro("2026-10-03", 10) == 0);
 }
 
 /* The length is the contract, not a NUL. */
@@ -432,6 +444,7 @@ int main(void)
 {
 	RUN(parse_good);
 	RUN(parse_bad);
+	RUN(sub_micro);
 	RUN(parse_respects_len);
 	RUN(format_table);
 	RUN(format_parse_round_trip);
