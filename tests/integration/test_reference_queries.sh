@@ -468,10 +468,12 @@ check_real() {
 		        WHERE period = '2026-10' ORDER BY 1, 2")" = "$(printf '%s\n' \
 		'offer-d1 gb 19840 19840 2480.00 3407.50 VARIANCE' 'offer-d1 users 373 371 932.50 3407.50 VARIANCE' \
 		'offer-d6 api_calls 34472 34472 17236 17236 OK')"
-	check "$bucket: exceptions of October: the failed payouts, the usage the marketplace did not record, no tax item or deposit exception" \
+	check "$bucket: exceptions of October: the failed payouts, the usage the marketplace did not record, no tax item or deposit exception (a refund's tax items on the charge's line item are the refund's)" \
 		test "$(real_rows "SELECT code, reference FROM ref.st_exceptions WHERE period = '2026-10' AND code <> 'USAGE_ANOMALY' ORDER BY 1, 2")" = "$(printf '%s\n' \
 		'DISBURSEMENT_FAILED pay-i3' 'DISBURSEMENT_FAILED pay-i5' 'DISBURSEMENT_FAILED pay-r1' 'DISBURSEMENT_FAILED pay-r5' \
 		'METERING_VARIANCE offer-d1:2026-10' 'USAGE_RECORD_MISMATCH offer-d1:2026-10:users')"
+	check "$bucket: no exception in November (the refund of tr-d3 matches its own tax items, not the charge's on the same line item)" \
+		test "$(sql "SELECT count(*) FROM ref.st_exceptions WHERE period = '2026-11'")" = 0
 	check "$bucket: tax: the buyer's marketplace tax less the reseller's wholesale one, seller tax and its refund of 3 decimals" \
 		test "$(real_rows "SELECT period, liable_party, currency, tax_amount, billing_events_amount FROM ref.st_tax WHERE jurisdiction = '(all)' ORDER BY 1, 2, 3")" = "$(printf '%s\n' \
 		'2026-10 MARKETPLACE JPY 12000 12000' '2026-10 MARKETPLACE USD 975.00 975.00' '2026-10 SELLER USD 130.50 130.50' \

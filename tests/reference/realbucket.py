@@ -15,7 +15,8 @@ usage and VAT, in JPY paid in USD, in USD with seller-liable sales tax, refund, 
 the older format and paid again, a revised charge (new valid_from), a deleted one, a late one, a
 JPY usage offer of a buyer whose account number has a leading zero). Account ids in the feeds'
 opaque form, the account feed maps them (leading zeros lost, as a numeric load loses them); the
-seller's own files and the November refund rows use 12-digit numbers. Placeholder bank trace ids on
+seller's own files and the November refund rows use 12-digit numbers; that refund is on its own
+invoice but shares its forward line item, as do its tax items. Placeholder bank trace ids on
 the reseller's payouts (one fails in the current format and is paid again, one of two payouts of
 the same amount fails in the next month). Quoted fields with commas and a line break. The figures
 these rows must give are asserted in tests/integration/test_reference_queries.sh (bucket real).
@@ -355,8 +356,11 @@ line("R", "fail-r5a", "c2-1", "2750.00", "fail-r5", d(11, 5))
 line("R", "fail-r5b", "c2-2", "-2500.00", "fail-r5", d(11, 5))
 line("R", "fail-r5c", "c2-3", "-13.75", "fail-r5", d(11, 5))
 
+# the November refund of tr-d3: its rows carry the ISV's 12-digit number, and it is on its own
+# invoice but shares the forward line item (so do its tax items); the CPPO refund has its own
 for i in ("d3r-1", "d3r-2", "d3r-3"):
     BYID[i]["recipient_account_id"] = NUM["I"]
+    BYID[i]["line_item_id"] = "li-d3-1"
 
 rows.append(("R", "billingeventfeed_v1", d(10, 20), dict(BYID["c1-1"])))
 
