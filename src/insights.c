@@ -605,18 +605,22 @@ static const char *const timing_measures[] = { "invoice_to_collection", "invoice
  * reference's first invoice (earliest invoice_date of its INVOICED/FORGIVEN rows, as-of) to the
  * event, in UTC calendar days:
  *   invoice_to_payout: a payout (DISBURSED DISBURSEMENT) dated in the period and not failed, for
- *     each reference among its DISBURSED lines;
+ *     each reference among its DISBURSED lines. Failed: as reconcile found it in this run
+ *     (settle.disbursement status FAILED, SPEC §4.5: by parent, trace id or amount — a failure of
+ *     the current feeds names no parent), or named as parent by a failure (all that can be told
+ *     when insights are computed without reconcile, as tests/unit/test_insights_db.c does);
  *   invoice_to_collection: a day in the period on which COLLECTED rows of the reference are dated
  *     (action_date, else invoice_date).
  * The events are reconcile's pg_temp.rc_be (reconcile_current_events): the current versions at
  * as-of, resolved once per run and shared with reconcile (resolving them again here cost 3-4 s of
  * the 6-7 s this query took per period on a million events), dates as UTC day numbers.
- * $1 period start, $2 period end (day numbers). Sorted so that each (measure, recipient,
- * currency) is one run of rows.
- * The period's payouts are materialised, and failed ones dropped with a hashed NOT IN over the
- * failures (a few rows), because the planner underestimates the join of payout lines to payouts
- * (disb_id = beid: ~1 row expected, hundreds of thousands found) and, with NOT EXISTS, once put the
- * anti-join above it as a nested loop scanning rc_be for every line: minutes instead of 2 s. */
+ * $1 period start, $2 period end (day numbers), $3 the run, $4 the period (YYYY-MM). Sorted so
+ * that each (measure, recipient, currency) is one run of rows.
+ * The period's payouts are materialised, and failed ones dropped with hashed NOT INs over the
+ * failures and the failed payouts (a few rows), because the planner underestimates the join of
+ * payout lines to payouts (disb_id = beid: ~1 row expected, hundreds of thousands found) and, with
+ * NOT EXISTS, once put the anti-join above it as a nested loop scanning rc_be for every line:
+ * minutes instead of 2 s. */
 /* rc_be's columns through asof.h's macros (R: recipient, T: tref, C: currency, ...). */
 #define TM_R ASOF_BE_RECIPIENT
 #define TM_T ASOF_BE_TREF
@@ -634,6 +638,8 @@ static const char timing_sql[] =
 	"    AND (d." TM_R ", d." ASOF_BE_ID ") NOT IN (SELECT f." TM_R ", f." ASOF_BE_PARENT_ID " FROM pg_temp.rc_be f"
 	"                                      WHERE f." ASOF_BE_TYPE " = 'DISBURSEMENT_FAILURE'"
 	"                                        AND f." ASOF_BE_PARENT_ID " IS NOT NULL)"
+	"    AND d." ASOF_BE_ID " NOT IN (SELECT x.payout_id FROM settle.disbursement x"
+	"                                 WHERE x.run_id = $3::bigint AND x.period = $4 AND x.status = 'FAILED')"
 	"), sample AS ("
 	"  SELECT DISTINCT 'invoice_to_payout' AS measure, l." TM_R " AS recipient, l." TM_T " AS tref,"
 	"         l." TM_C " AS currency, p.beid AS event_id, p.day AS event_day"
@@ -767,7 +773,9 @@ static int timing_compute(struct db *db, int64_t run_id, int32_t period, int64_t
 	period_format(period, period_text);
 	snprintf(start, sizeof start, "%" PRId32, time_day_of(period_start_us(period)));
 	snprintf(end, sizeof end, "%" PRId32, time_day_of(period_end_us(period)));
-	const char *params[2] = { start, end };
+	char run[24];
+	snprintf(run, sizeof run, "%" PRId64, run_id);
+	const char *params[4] = { start, end, run, period_text };
 	if (reconcile_current_events(db, as_of_us, e) < 0)
 		return -1;
 	/* Hash joins are right at every size here; a misestimate that nests loops over a million
@@ -775,7 +783,7 @@ static int timing_compute(struct db *db, int64_t run_id, int32_t period, int64_t
 	 * transaction. */
 	if (db_exec(db, "SET LOCAL enable_nestloop = off", e) < 0)
 		return -1;
-	PGresult *res = db_query(db, timing_sql, 2, params, PGRES_TUPLES_OK, e);
+	PGresult *res = db_query(db, timing_sql, 4, params, PGRES_TUPLES_OK, e);
 	if (db_exec(db, "SET LOCAL enable_nestloop = on", res ? e : NULL) < 0) {
 		PQclear(res);
 		return -1;

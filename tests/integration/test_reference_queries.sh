@@ -478,6 +478,9 @@ check_real() {
 		test "$(real_rows "SELECT period, liable_party, currency, tax_amount, billing_events_amount FROM ref.st_tax WHERE jurisdiction = '(all)' ORDER BY 1, 2, 3")" = "$(printf '%s\n' \
 		'2026-10 MARKETPLACE JPY 12000 12000' '2026-10 MARKETPLACE USD 975.00 975.00' '2026-10 SELLER USD 130.50 130.50' \
 		'2026-11 MARKETPLACE EUR 647.42 647.42' '2026-11 MARKETPLACE USD -99.00 -99.00' '2026-11 SELLER USD -32.625 -32.625')"
+	# pay-r1 and pay-r5 failed in the current format (no parent): not timed as payments
+	check "$bucket: payment timing: the reseller's October payouts that did not fail (pay-r2 13 days, pay-r3 15), not the failed ones" \
+		grep -qx '2026-10,invoice_to_payout,111100002222,USD,2,14.0,14.0,14.8,13,15' "$out/2026-10/payment_timing.csv"
 	# SPEC §4.5's remainder leaves the AWS_TAX_SHARE family out of the invoiced side but counts every
 	# DISBURSED line: a reseller's balance-impacting wholesale marketplace tax, which its payout deducts,
 	# ages a fully paid charge (docs/reference-queries.md, "Marketplace tax")
