@@ -261,17 +261,22 @@ static int nightly_periods(struct db *db, const struct config *cfg, int64_t as_o
 }
 
 /* New exceptions: those of run_id whose (period, code, reference) the previous report or
- * nightly run of the same period did not have; the others are carried over. Adds to *total and
- * *fresh (a nightly may be several runs: the suspects of containment go alone, contain.h). */
+ * nightly run of the same period did not have; the others are carried over. Previous by as-of
+ * (then run id), among the earlier runs at an as-of not after this one's: a `report --as-of` of
+ * an old instant run between two nights knew less than the last night, and comparing with it
+ * would call the last night's exceptions new again. Adds to *total and *fresh (a nightly may be
+ * several runs: the suspects of containment go alone, contain.h). */
 static int nightly_new_exceptions(struct db *db, int64_t run_id, int64_t *total, int64_t *fresh, struct err *e)
 {
 	char r[24];
 	snprintf(r, sizeof r, "%lld", (long long)run_id);
 	const char *params[] = { r };
 	PGresult *res = db_query(db,
-		"WITH prev AS (SELECT rp.period, (SELECT max(q.run_id) FROM settle.run_period q JOIN settle.run u USING (run_id)"
+		"WITH prev AS (SELECT rp.period, (SELECT q.run_id FROM settle.run_period q JOIN settle.run u USING (run_id)"
 		"                                 WHERE q.period = rp.period AND q.run_id < rp.run_id"
-		"                                   AND u.command IN ('nightly', 'report')) AS run_id"
+		"                                   AND u.command IN ('nightly', 'report')"
+		"                                   AND u.as_of <= (SELECT c.as_of FROM settle.run c WHERE c.run_id = rp.run_id)"
+		"                                 ORDER BY u.as_of DESC, q.run_id DESC LIMIT 1) AS run_id"
 		"              FROM settle.run_period rp WHERE rp.run_id = $1::bigint)"
 		" SELECT count(*), count(*) FILTER (WHERE NOT EXISTS ("
 		"     SELECT 1 FROM settle.exception o JOIN prev ON o.run_id = prev.run_id AND o.period = prev.period"

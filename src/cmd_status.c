@@ -1,9 +1,9 @@
 /* cmd_status.c — `settle status`: what is in the database (SPEC §7).
  *
  * Sections, each one query: ingested files (with their counts and ingest instant), the first
- * rejected rows of each file, runs, and per period the open exceptions of its latest run. The
- * run and exception sections read the result tables of 003_results.sql; they are the hook for
- * the reconcile and report modules to say more.
+ * rejected rows of each file, runs, and per period the open exceptions of its latest run (the
+ * latest as-of, then the latest run). The run and exception sections read the result tables of
+ * 003_results.sql; they are the hook for the reconcile and report modules to say more.
  */
 #include <stdio.h>
 #include <string.h>
@@ -106,14 +106,17 @@ static int status_runs(struct db *db, struct err *e)
 	return 0;
 }
 
-/* Hook: per period, the exceptions of its latest run are the open ones. */
+/* Hook: per period, the exceptions of its latest run are the open ones. Latest by as-of, then by
+ * run id: an auditor's rerun or verify of an old set is a newer run at an older as-of, and the
+ * period's exceptions as known at that as-of are not the ones open now. */
 static int status_periods(struct db *db, struct err *e)
 {
 	PGresult *r = db_query(db,
 			       "SELECT p.period, p.run_id,"
 			       " (SELECT count(*) FROM settle.exception x WHERE x.run_id = p.run_id AND x.period = p.period)"
-			       " FROM (SELECT DISTINCT ON (period) period, run_id FROM settle.run_period"
-			       "       ORDER BY period, run_id DESC) p ORDER BY p.period",
+			       " FROM (SELECT DISTINCT ON (rp.period) rp.period, rp.run_id FROM settle.run_period rp"
+			       "       JOIN settle.run u USING (run_id)"
+			       "       ORDER BY rp.period, u.as_of DESC, rp.run_id DESC) p ORDER BY p.period",
 			       0, NULL, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;

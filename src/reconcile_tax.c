@@ -2,10 +2,11 @@
  * (their refunds and credits included) against the marketplace's tax items.
  *
  * Only when the tax item feed is loaded at the run's as-of: without it nothing can be missing. An
- * event is matched to the items of its line_item_id when it has one that some item carries, else
- * to the items of its invoice_id and transaction_reference_id; of those, the items whose liable
- * party is the event's (SELLER_TAX_SHARE: Seller, AWS_TAX_SHARE: AWS; an item naming no party, or
- * another one, counts for both). TAX_ITEM_MISSING for an event dated 2021-08-05 or later with no
+ * event is matched to the items of its line_item_id when it has one that some item carries (only
+ * those of its own invoice_id when some item of the line carries it: a refund on its own invoice
+ * shares its forward line item), else to the items of its invoice_id and transaction_reference_id;
+ * of those, the items whose liable party is the event's (SELLER_TAX_SHARE: Seller, AWS_TAX_SHARE:
+ * AWS; an item naming no party, or another one, counts for both). TAX_ITEM_MISSING for an event dated 2021-08-05 or later with no
  * item (the marketplace writes a tax item for every tax event since then, SDDS.md);
  * TAX_ITEM_MISMATCH when |Σ tax_amount − event amount| > tol. PostgreSQL matches and sums (exact
  * bigint sums as numeric); C applies the tolerance and words the sentence.
@@ -53,6 +54,14 @@ static const char tax_events_sql[] =
 	"         count(*) FILTER (WHERE ti.party <> 'AWS') AS n_seller,"
 	"         sum(ti.tax_amount_micros) FILTER (WHERE ti.party <> 'AWS') AS s_seller"
 	"  FROM ti WHERE ti.line_item_id IS NOT NULL GROUP BY ti.line_item_id),"
+	" lii AS ("
+	"  SELECT ti.line_item_id, ti.invoice_id,"
+	"         count(*) FILTER (WHERE ti.party <> 'SELLER') AS n_aws,"
+	"         sum(ti.tax_amount_micros) FILTER (WHERE ti.party <> 'SELLER') AS s_aws,"
+	"         count(*) FILTER (WHERE ti.party <> 'AWS') AS n_seller,"
+	"         sum(ti.tax_amount_micros) FILTER (WHERE ti.party <> 'AWS') AS s_seller"
+	"  FROM ti WHERE ti.line_item_id IS NOT NULL AND ti.invoice_id IS NOT NULL"
+	"  GROUP BY ti.line_item_id, ti.invoice_id),"
 	" ir AS ("
 	"  SELECT ti.invoice_id, ti.transaction_reference_id,"
 	"         count(*) FILTER (WHERE ti.party <> 'SELLER') AS n_aws,"
@@ -71,18 +80,25 @@ static const char tax_events_sql[] =
 	"  WHERE " BE(ACTION) " IN ('INVOICED', 'FORGIVEN') AND " BE(DAY) " >= $2::int AND " BE(DAY) " < $3::int"
 	"    AND (" BE(TYPE) " LIKE 'SELLER_TAX_SHARE%' OR " BE(TYPE) " LIKE 'AWS_TAX_SHARE%'))"
 	/* an event takes its line item's items when some item carries that line item (of whichever
-	 * party), else its invoice's and reference's; lkey names those items */
+	 * party) — of them only those of its own invoice when some item of the line carries it (a
+	 * refund on its own invoice shares its forward line item: the items of both invoices are on
+	 * the line) —, else its invoice's and reference's; lkey names those items */
 	", m AS ("
 	"  SELECT ev.*,"
-	"         CASE WHEN li.line_item_id IS NOT NULL THEN 'l' || li.line_item_id"
+	"         CASE WHEN lii.line_item_id IS NOT NULL THEN 'l' || lii.line_item_id || chr(31) || lii.invoice_id"
+	"              WHEN li.line_item_id IS NOT NULL THEN 'l' || li.line_item_id"
 	"              ELSE 'i' || coalesce(ev.invoice, '') || chr(31) || coalesce(ev.tref, '') END AS lkey,"
-	"         coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.n_aws ELSE li.n_seller END"
+	"         coalesce(CASE WHEN lii.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN lii.n_aws ELSE lii.n_seller END"
+	"                       WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.n_aws ELSE li.n_seller END"
 	"                       ELSE CASE WHEN ev.aws THEN ir.n_aws ELSE ir.n_seller END END, 0) AS n,"
-	"         coalesce(CASE WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.s_aws ELSE li.s_seller END"
+	"         coalesce(CASE WHEN lii.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN lii.s_aws ELSE lii.s_seller END"
+	"                       WHEN li.line_item_id IS NOT NULL THEN CASE WHEN ev.aws THEN li.s_aws ELSE li.s_seller END"
 	"                       ELSE CASE WHEN ev.aws THEN ir.s_aws ELSE ir.s_seller END END, 0) AS total,"
-	"         CASE WHEN li.line_item_id IS NOT NULL THEN 'line item' ELSE 'invoice and reference' END AS basis"
+	"         CASE WHEN lii.line_item_id IS NOT NULL THEN 'line item and invoice'"
+	"              WHEN li.line_item_id IS NOT NULL THEN 'line item' ELSE 'invoice and reference' END AS basis"
 	"  FROM ev"
 	"  LEFT JOIN li ON li.line_item_id = ev.line_item"
+	"  LEFT JOIN lii ON lii.line_item_id = ev.line_item AND lii.invoice_id = ev.invoice"
 	"  LEFT JOIN ir ON li.line_item_id IS NULL AND ir.invoice_id = ev.invoice AND ir.transaction_reference_id = ev.tref)"
 	/* per line (its items, party, recipient and currency): whether the period forgives some of
 	 * it, and the net of its INVOICED and FORGIVEN events */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_rerun.sh — auditor reruns (SPEC §6, §7): a set is reproduced byte for byte by `settle rerun`
 # and passes `settle verify` after later files arrived; its configuration travels in run.csv; a
-# changed file, MANIFEST or run.csv makes verify fail and name the file.
+# changed file, MANIFEST or run.csv makes verify fail and name the file; `settle status` keeps
+# showing the open exceptions of the latest as-of after a verify of an older set.
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
@@ -55,6 +56,22 @@ settle report --period 2026-10 --out "$work/now" 2>/dev/null
 check "a report as of now sees the later file" grep -q 'tr-late-1' "$work/now/2026-10/allocations.csv"
 check "... which the set as of before does not" sh -c "! grep -q 'tr-late-1' '$set/allocations.csv'"
 check "the set as of now verifies too" sh -c "'$SETTLE_BIN' --db '$DB' verify '$work/now/2026-10' >/dev/null 2>&1"
+# A charge no offer claims (one more exception as of now), reported; then an auditor verifies the
+# old set again: a newer run at the older as-of. The period's open exceptions in status are still
+# those of the latest as-of, not the old set's.
+cat >"$work/stray_billing_event.csv" <<'CSV'
+billing_event_id,recipient_account_id,from_account_id,agreement_id,product_id,action,transaction_type,amount,currency,invoice_date,transaction_reference_id,valid_from
+be-stray-1,444455556666,900000000099,agmt-unknown,prod-unknown,INVOICED,SELLER_REV_SHARE,10.00,USD,2026-10-29,tr-stray-1,2026-11-21
+CSV
+settle ingest "$work/stray_billing_event.csv" >/dev/null 2>&1
+settle report --period 2026-10 --out "$work/now2" 2>/dev/null
+check "a charge no offer claims is an exception as of now" grep -q '^2026-10,NO_OFFER,tr-stray-1,' "$work/now2/2026-10/exceptions.csv"
+settle verify "$set" >/dev/null 2>&1
+check "verify the old set once more" test $? = 0
+now_x=$(($(wc -l <"$work/now2/2026-10/exceptions.csv") - 1))
+settle status >"$work/status.out" 2>&1
+check "status: the period's open exceptions are those of the latest as-of ($now_x), not of the last verify" \
+	test "$(awk '/^periods:/ { p = 1; next } p && $1 == "2026-10" { print $3; exit }' "$work/status.out")" = "$now_x"
 
 # Tampering: each copy breaks one thing; verify exits 1 and names the file.
 tamper() { # NAME: a fresh copy of the set in $work/t-NAME

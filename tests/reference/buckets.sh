@@ -14,6 +14,9 @@
 #   ref_bucket_terms_night2 DIR  the next night of ref_bucket_terms: later revisions appended
 #   ref_bucket_gen DIR N     bench/gen --events N in the delivery layout, with an agreement feed
 #                            written from its offers (the generator writes none)
+#   ref_bucket_real DIR N    night N (1..4) of tests/reference/realbucket.py appended to DIR: a
+#                            reseller's and an ISV's bucket written independently of the fixtures
+#                            (file month = delivery month); REF_REAL_ASOF[N] is that night's as-of
 # Every bucket is a plain directory: `settle nightly --inbox DIR` reads it, and
 # tests/reference/load.sh loads its data.csv files for the reference queries.
 
@@ -244,6 +247,11 @@ for o in csv.DictReader(open(sys.argv[1], newline="")):
                 o["valid_from"] + "T00:00:00Z", o["valid_from"] + "T00:00:00Z", "", ""])
 PY
 	rm -rf "$g"
+}
+
+REF_REAL_ASOF=(unused 2026-10-15T03:00:00Z 2026-10-29T03:00:00Z 2026-11-03T03:00:00Z 2026-11-10T03:00:00Z)
+ref_bucket_real() { # DIR NIGHT
+	python3 "$TOP/tests/reference/realbucket.py" "$1" "$2"
 }
 
 ref_bucket_terms_night2() { # DIR: the next night's appends to ref_bucket_terms's bucket: the
