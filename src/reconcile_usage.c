@@ -76,6 +76,8 @@ struct usage_set {
 	struct rio_map map;
 	struct usage_acc *acc;
 	size_t n, cap;
+	/* recorded only: the last day of the month the three-way check compares (read_recorded) */
+	int32_t through_day;
 };
 
 static void usage_set_free(struct usage_set *s)
@@ -473,6 +475,7 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, struct unattribut
 	if (rio_in_begin(&in, rc->db, recorded_copy_sql, e) < 0)
 		return -1;
 	int rc_code = -1, st;
+	int32_t newest = rc->period_first_day - 1; /* the newest day the feed holds of the month */
 	while ((st = rio_in_next(&in, U_N, e)) == 1) {
 		int32_t day;
 		int64_t q;
@@ -483,6 +486,8 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, struct unattribut
 			err_set(e, EXIT_FAILED, "database: a daily usage sum is out of range");
 			goto done;
 		}
+		if (day > newest)
+			newest = day;
 		struct match_group g = { f[U_AGREEMENT], f[U_OFFER], "", "", "", day };
 		struct match_result m;
 		match_group(rc->index, &g, &m);
@@ -537,6 +542,16 @@ static int read_recorded(struct rc *rc, struct usage_set *rec, struct unattribut
 	}
 	if (st < 0)
 		goto done;
+	/* The marketplace delivers a day's usage a day or more after the seller metered it, so while
+	 * the month is young the feed ends before the log: the check compares the days the feed has
+	 * delivered (to its newest usage day in the month, over every offer: a day it delivered for
+	 * others and not for an offer is a day lost for that offer). Once the billing lag after the
+	 * month's end has passed (usage_billing_lag_days, as UNBILLED_USAGE waits), every day counts:
+	 * records the marketplace never delivered at all are then a mismatch too. */
+	rec->through_day = rc->period_end_day - 1;
+	if (rc->as_of_us <= period_end_us(rc->period) + (int64_t)rc->cfg->usage_billing_lag_days * TIME_US_PER_DAY &&
+	    newest < rec->through_day)
+		rec->through_day = newest;
 	rc_code = 0;
 done:
 	rio_in_end(&in);
@@ -911,11 +926,15 @@ static int record_check(struct rc *rc, const struct offer_ctx *c, struct dim_row
 	if (metered_micros == r->recorded_micros)
 		return 0;
 	char days[RECORD_DAYS_SHOWN * 12 + 32] = "";
-	size_t used = 0, parted = 0;
+	size_t used = 0, parted = 0, pending = 0;
 	for (int d = 0; d < USAGE_MONTH_DAYS_MAX && rc->period_first_day + d < rc->period_end_day; d++) {
 		int64_t mq = m ? m->day_qty[d] : 0, uq = u ? u->day_qty[d] : 0, mq_micros;
 		if (__builtin_mul_overflow(mq, (int64_t)1000000, &mq_micros) || mq_micros == uq)
 			continue;
+		if (rc->period_first_day + d > c->recorded->through_day) {
+			pending++; /* a day the feed has not delivered yet (read_recorded) */
+			continue;
+		}
 		if (parted++ < RECORD_DAYS_SHOWN) {
 			char day[11];
 			time_format_day(rc->period_first_day + d, day);
@@ -924,6 +943,11 @@ static int record_check(struct rc *rc, const struct offer_ctx *c, struct dim_row
 				used += (size_t)k;
 		}
 	}
+	/* The counts part only on days the feed has not delivered yet: nothing to say, yet. A
+	 * difference that sits in no single day (the per-day sums agree, the totals do not) is
+	 * still said. */
+	if (parted == 0 && pending > 0)
+		return 0;
 	if (parted > RECORD_DAYS_SHOWN)
 		snprintf(days + used, sizeof days - used, " and %zu more", parted - RECORD_DAYS_SHOWN);
 	int64_t exp_v = 0, act_v = 0;
@@ -946,17 +970,23 @@ static int record_check(struct rc *rc, const struct offer_ctx *c, struct dim_row
 	}
 	if (c->days_out && record_days(rc, c, r->dimension, m, u) < 0)
 		return -1;
-	char mq[MONEY_FORMAT_MAX], uq[MONEY_FORMAT_MAX], ref[600], buf[RTEXT_MAX];
+	char mq[MONEY_FORMAT_MAX], uq[MONEY_FORMAT_MAX], ref[600], buf[RTEXT_MAX], later[96] = "";
 	money_format(metered_micros, 0, mq);
 	money_format(r->recorded_micros, 0, uq);
 	snprintf(ref, sizeof ref, "%s:%s:%s", c->o->offer_id, rc->period_text, r->dimension);
+	if (pending) {
+		char newest[11];
+		time_format_day(c->recorded->through_day, newest);
+		snprintf(later, sizeof later, " (and on %zu day%s after %s, the feed's newest day so far)", pending,
+			 pending == 1 ? "" : "s", newest);
+	}
 	snprintf(buf, sizeof buf,
 		 "offer %s, %s, dimension %s: the metering log has %s units with status Success, the marketplace "
-		 "recorded %s (daily usage feed)%s; they differ on %s",
+		 "recorded %s (daily usage feed)%s; they differ on %s%s",
 		 c->o->offer_id, rc->period_text, r->dimension, mq, uq,
 		 metered_micros > r->recorded_micros ? ": usage the marketplace never recorded is not billed"
 						     : ": the marketplace recorded usage the log lacks",
-		 parted ? days : "no single day");
+		 parted ? days : "no single day", later);
 	return offer_exception(rc, c, "USAGE_RECORD_MISMATCH", ref, priced, exp_v, priced, act_v, buf, e);
 }
 

@@ -222,3 +222,22 @@ check "the per-day three-way of the mismatching dimension (metering_day_result)"
 	test "$(sql "SELECT string_agg(usage_day || ':' || metered_quantity || ':' || recorded_quantity, ' ' ORDER BY usage_day)
 		FROM settle.metering_day_result WHERE offer_id = 'offer-3' AND dimension = 'users' AND usage_day < '2026-10-06'")" = \
 	"2026-10-01:100:100 2026-10-02:100:60 2026-10-03:100:100 2026-10-04:0:0 2026-10-05:0:0"
+
+# --- the feed a day or more behind the log (docs/reconcile.md "The daily usage feed's lag"): while
+# the month is young the three-way check compares the days the feed has delivered, to its newest
+# usage day; from usage_billing_lag_days after the month's end, every day.
+sql "DELETE FROM settle.sdds_daily_usage WHERE usage_date >= '2026-10-03T00:00:00Z';
+     UPDATE settle.ingest_file SET ingested_at = '2026-10-03T12:00:00Z'" || ko "the feed through 2026-10-02"
+lag_report() { settle report --period 2026-10 --as-of "$2" --out "$work/lag/$1" >"$work/lag-$1.log" 2>&1; }
+lag_report a 2026-10-04T00:00:00Z || ko "report mid-month (a)"
+check "mid-month, a loss on a delivered day is found, the undelivered day named apart" \
+	sh -c "grep '^2026-10,USAGE_RECORD_MISMATCH,offer-3:2026-10:users,' '$work/lag/a/2026-10/exceptions.csv' |
+	       grep -q 'differ on 2026-10-02 (and on 1 day after 2026-10-02, the feed.s newest day so far)'"
+sql "UPDATE settle.sdds_daily_usage SET usage_quantity = 100 WHERE usage_date = '2026-10-02T00:00:00Z' AND dimension_key = 'users'" ||
+	ko "the feed's 2026-10-02 complete"
+lag_report b 2026-10-04T00:00:00Z || ko "report mid-month (b)"
+check "mid-month, days the feed has not delivered yet raise no USAGE_RECORD_MISMATCH" \
+	sh -c "! grep -q 'USAGE_RECORD_MISMATCH,offer-3:2026-10:users,' '$work/lag/b/2026-10/exceptions.csv'"
+lag_report c 2026-11-20T00:00:00Z || ko "report after the lag (c)"
+check "after the billing lag, a day the feed never delivered is a mismatch" \
+	sh -c "grep '^2026-10,USAGE_RECORD_MISMATCH,offer-3:2026-10:users,' '$work/lag/c/2026-10/exceptions.csv' | grep -q 'differ on 2026-10-03\"\\?\$'"
