@@ -43,21 +43,6 @@ static int br_agg(struct xlsx_writer *w, uint32_t row, unsigned col, int si, int
 			   xlsx_money_chars(cached, XLSX_MINOR_UNKNOWN) + 2, e);
 }
 
-/* A check: OK when expr is zero to the micro, else the difference itself (a number). */
-static int br_check(struct xlsx_writer *w, uint32_t row, unsigned col, const char *expr, int64_t diff,
-		    int minor, struct err *e)
-{
-	struct xlsx_fb f = { .n = 0 };
-	fb_put(&f, "=IF(ROUND(%s,6)=0,\"OK\",ROUND(%s,6))", expr, expr);
-	if (f.full)
-		return err_set(e, EXIT_FAILED, "a summary formula is too long");
-	lxw_error le = diff == 0
-			       ? worksheet_write_formula_str(w->summary, row, (lxw_col_t)col, f.s, w->fmt.check, "OK")
-			       : worksheet_write_formula_num(w->summary, row, (lxw_col_t)col, f.s,
-							     w->fmt.money_bold[minor], money_to_double_for_stats(diff));
-	xlsx_widen(&w->swidth[col], diff == 0 ? 3 : xlsx_money_chars(diff, minor) + 2);
-	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a formula");
-}
 
 /* An internal link to the first worksheet of listing si, its header and data. */
 static int br_link(struct xlsx_writer *w, uint32_t row, unsigned col, int si, struct err *e)
@@ -94,9 +79,39 @@ struct br_step {
 	int has_count;
 	const char *check;             /* a check expression (zero: OK) */
 	int64_t check_diff;
+	/* instead of the difference, this word when it is not zero, and a comment on the cell
+	 * saying why it may differ (NULL: the difference, no comment) */
+	const char *check_word, *check_why;
 	int link;                      /* a sheet to link to, -1 none */
 	int bold;
 };
+
+/* A check: OK when expr is zero to the micro, else the difference itself (a number). */
+static int br_check(struct xlsx_writer *w, uint32_t row, unsigned col, const struct br_step *x, int minor,
+		    struct err *e)
+{
+	struct xlsx_fb f = { .n = 0 };
+	int64_t diff = x->check_diff;
+	if (x->check_word)
+		fb_put(&f, "=IF(ROUND(%s,6)=0,\"OK\",\"%s\")", x->check, x->check_word);
+	else
+		fb_put(&f, "=IF(ROUND(%s,6)=0,\"OK\",ROUND(%s,6))", x->check, x->check);
+	if (f.full)
+		return err_set(e, EXIT_FAILED, "a summary formula is too long");
+	lxw_error le;
+	if (diff == 0)
+		le = worksheet_write_formula_str(w->summary, row, (lxw_col_t)col, f.s, w->fmt.check, "OK");
+	else if (x->check_word)
+		le = worksheet_write_formula_str(w->summary, row, (lxw_col_t)col, f.s, w->fmt.bold, x->check_word);
+	else
+		le = worksheet_write_formula_num(w->summary, row, (lxw_col_t)col, f.s, w->fmt.money_bold[minor],
+						 money_to_double_for_stats(diff));
+	if (le == LXW_NO_ERROR && diff != 0 && x->check_why)
+		le = worksheet_write_comment(w->summary, row, (lxw_col_t)col, x->check_why);
+	xlsx_widen(&w->swidth[col], diff == 0 ? 3 : x->check_word ? xlsx_chars(x->check_word)
+								   : xlsx_money_chars(diff, minor) + 2);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a formula");
+}
 
 /* A step's check formula f, kept in slot (one of w->br_exprs): the formula must fit. */
 static int br_check_set(struct br_step *x, char *slot, const struct xlsx_fb *f, struct err *e)
@@ -382,6 +397,17 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 			if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
 				return -1;
 			x->check_diff = v - st[n - 2].amount - rd;
+			/* SPEC §4.4: a party whose own feed is loaded counts in its statement only what it
+			 * received itself, so net payable may differ from the allocations by the other
+			 * parties' views of the same sales -- by design, and reconcile's balance assertion
+			 * checks the statements against that rule exactly. The word says so, as the
+			 * control totals below do, instead of a difference that reads as an error. */
+			x->check_word = "OWN FEED";
+			x->check_why = "Net payable differs from the allocations here because a party whose own feed "
+				       "is loaded counts in its payout statement only what it received itself "
+				       "(SPEC 4.4): the same sale seen in another party's feed is allocated there "
+				       "but not paid through this statement. The Control totals block of this sheet "
+				       "shows the difference per measure.";
 		}
 	}
 	/* Paid: the period's payouts by status (SPEC §4.5), deposits. */
@@ -584,7 +610,7 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 				if (sum_formula(w, row, 2, &f, w->fmt.count, (double)x->count, 8, e) < 0)
 					return -1;
 			}
-			if (x->check && br_check(w, row, 3, x->check, x->check_diff, minor, e) < 0)
+			if (x->check && br_check(w, row, 3, x, minor, e) < 0)
 				return -1;
 			if (x->link >= 0 && (x->si >= 0 || x->expr) && br_link(w, row, 4, x->link, e) < 0)
 				return -1;
