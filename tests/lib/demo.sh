@@ -70,7 +70,9 @@ echo
 echo "demo: what changed since the close (reports/2026-10.restated/restatement.csv, non-zero rows):"
 awk -F, 'NR == 1 || $6 !~ /^0(\.0*)?$/' reports/2026-10.restated/restatement.csv | sed 's/^/  /'
 echo
-"$settle" status | sed -n '/^closed periods:/,$p'
+# the closed periods; the offer terms and usage prices that follow are in `settle status` itself
+"$settle" status | sed -n '/^closed periods:/,/^offer terms/p' | sed '$d'
+echo "demo: settle status lists the rest (files, runs, each offer's terms and where they came from)"
 echo
 echo "demo: the closed workbook is $top/reports/2026-10/settle-2026-10.xlsx (read-only);"
 echo "demo: the restated one, with its Restatement sheet, is $top/reports/2026-10.restated/settle-2026-10.xlsx"
