@@ -5,8 +5,8 @@
  * latest as-of; earlier ones stay in the ledger, superseded.
  *
  * A restatement compares the figures of the close's run with those of a later run of the same
- * period (settle.period_measures: per currency revenue, listing fee, seller tax, net, net payable,
- * disbursed, and the count of exceptions). Any difference makes the period "restated": report and
+ * period (settle.period_measures: per currency billed to buyers, revenue, listing fee, seller tax,
+ * net, net payable, disbursed, and the count of exceptions). Any difference makes the period "restated": report and
  * nightly then write it to OUT/P.restated/ with restatement.csv and a Restatement sheet, never into
  * OUT/P/. Aging moves with the as-of by definition and is not a figure that restates.
  */
@@ -19,15 +19,15 @@
 #include "db.h"
 #include "err.h"
 
-#define CLOSE_MEASURES_MAX 256 /* 36 currencies of 7 measures */
+#define CLOSE_MEASURES_MAX 288 /* 36 currencies of 8 measures */
 #define CLOSE_RESTATED_SUFFIX ".restated"
 #define CLOSE_RESTATEMENT_CSV "restatement.csv"
 #define CLOSE_FACT_KEY "closed_as_of" /* the run.csv fact of a restated set: the close it restates */
 
 struct close_measure {
 	char currency[8];  /* "" for the exceptions without a currency */
-	int ord;           /* 1..7, the order of sql/012_close.sql */
-	char measure[16];  /* "revenue", ..., "exceptions" */
+	int ord;           /* 1..8, the order of settle.period_measures (sql/026_period_measures_billed.sql) */
+	char measure[16];  /* "billed", "revenue", ..., "exceptions" */
 	int64_t closed;    /* micros, or a count for "exceptions" */
 	int64_t now;
 };

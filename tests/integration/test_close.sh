@@ -72,7 +72,7 @@ check "net: +100.00" sh -c "grep -q '^2026-10,USD,net,.*,100.00\$' '$out/2026-10
 check "the listing fee did not change" sh -c "grep -q '^2026-10,USD,listing_fee,\(.*\),\1,0.00\$' '$out/2026-10.restated/restatement.csv'"
 check "one more exception" sh -c "grep -q '^2026-10,USD,exceptions,10,11,1\$' '$out/2026-10.restated/restatement.csv'"
 check "the summary names the restatement in one line" \
-	grep -qx "settle: nightly: 2026-10 (closed $closed_day): restated: revenue +100.00 USD, net +100.00 USD, net payable +100.00 USD, 1 more exception" "$work/n1.err"
+	grep -qx "settle: nightly: 2026-10 (closed $closed_day): restated: billed +100.00 USD, revenue +100.00 USD, net +100.00 USD, net payable +100.00 USD, 1 more exception" "$work/n1.err"
 check "the last line is the summary, naming the restated set" \
 	sh -c "tail -n 1 '$work/n1.err' | grep -q '^settle: nightly: .*into $out: 1 new and [0-9]* carried-over exceptions, periods written: 2026-10.restated'"
 check "run.csv of the restated set names the close" \
@@ -169,4 +169,4 @@ check "no terminal control characters" sh -c "! grep -q $'\e' '$work/q.err'"
 late 42-late-3.csv late-3 25.00
 TERM=dumb settle --quiet nightly --inbox "$inbox" --out "$out" >/dev/null 2>"$work/q2.err"
 check "a --quiet night with a restatement: the restatement line and the summary" \
-	sh -c "test \$(wc -l <'$work/q2.err') = 2 && head -n 1 '$work/q2.err' | grep -q '^settle: nightly: 2026-10 (closed .*): restated: revenue +25.00 USD'"
+	sh -c "test \$(wc -l <'$work/q2.err') = 2 && head -n 1 '$work/q2.err' | grep -q '^settle: nightly: 2026-10 (closed .*): restated: billed +25.00 USD, revenue +25.00 USD'"
