@@ -57,9 +57,11 @@ int close_compare(struct db *db, int64_t run_id, int32_t period, struct close_vi
 int close_write_csv(const struct close_view *cv, const char *period, const char *path, struct err *e);
 
 /* The nightly summary's words for a closed period, after "2026-10 ":
- *   "(closed 2026-11-05): restated: revenue +100.00 USD, 1 more exception"
+ *   "(closed 2026-11-05): restated: billed +1,000.00 USD, 1 more exception"
  *   "(closed 2026-11-05): as closed"
- * into buf (cap bytes, truncated with "..." when longer). */
+ * the measures that differ in cv's order, money signed with thousands grouped (a line for a
+ * person, like the exception sentences; restatement.csv has the plain digits), the exceptions of
+ * every currency as one count at the end; into buf (cap bytes, truncated with "..." when longer). */
 void close_note(const struct close_view *cv, char *buf, size_t cap);
 
 /* Records a close (in the caller's transaction). closed_by from $USER, else the OS user name. */
