@@ -5,8 +5,8 @@
  * latest as-of; earlier ones stay in the ledger, superseded.
  *
  * A restatement compares the figures of the close's run with those of a later run of the same
- * period (settle.period_measures: per currency revenue, listing fee, seller tax, net, net payable,
- * disbursed, and the count of exceptions). Any difference makes the period "restated": report and
+ * period (settle.period_measures: per currency billed to buyers, revenue, listing fee, seller tax,
+ * net, net payable, disbursed, and the count of exceptions). Any difference makes the period "restated": report and
  * nightly then write it to OUT/P.restated/ with restatement.csv and a Restatement sheet, never into
  * OUT/P/. Aging moves with the as-of by definition and is not a figure that restates.
  */
@@ -19,15 +19,15 @@
 #include "db.h"
 #include "err.h"
 
-#define CLOSE_MEASURES_MAX 256 /* 36 currencies of 7 measures */
+#define CLOSE_MEASURES_MAX 288 /* 36 currencies of 8 measures */
 #define CLOSE_RESTATED_SUFFIX ".restated"
 #define CLOSE_RESTATEMENT_CSV "restatement.csv"
 #define CLOSE_FACT_KEY "closed_as_of" /* the run.csv fact of a restated set: the close it restates */
 
 struct close_measure {
 	char currency[8];  /* "" for the exceptions without a currency */
-	int ord;           /* 1..7, the order of sql/012_close.sql */
-	char measure[16];  /* "revenue", ..., "exceptions" */
+	int ord;           /* 1..8, the order of settle.period_measures (sql/026_period_measures_billed.sql) */
+	char measure[16];  /* "billed", "revenue", ..., "exceptions" */
 	int64_t closed;    /* micros, or a count for "exceptions" */
 	int64_t now;
 };
@@ -57,9 +57,11 @@ int close_compare(struct db *db, int64_t run_id, int32_t period, struct close_vi
 int close_write_csv(const struct close_view *cv, const char *period, const char *path, struct err *e);
 
 /* The nightly summary's words for a closed period, after "2026-10 ":
- *   "(closed 2026-11-05): restated: revenue +100.00 USD, 1 more exception"
+ *   "(closed 2026-11-05): restated: billed +1,000.00 USD, 1 more exception"
  *   "(closed 2026-11-05): as closed"
- * into buf (cap bytes, truncated with "..." when longer). */
+ * the measures that differ in cv's order, money signed with thousands grouped (a line for a
+ * person, like the exception sentences; restatement.csv has the plain digits), the exceptions of
+ * every currency as one count at the end; into buf (cap bytes, truncated with "..." when longer). */
 void close_note(const struct close_view *cv, char *buf, size_t cap);
 
 /* Records a close (in the caller's transaction). closed_by from $USER, else the OS user name. */

@@ -622,20 +622,24 @@ $$;
 CREATE FUNCTION settle.period_measures(p_run bigint, p_period text) RETURNS TABLE(currency text, ord integer, measure text, value bigint)
     LANGUAGE sql STABLE
     AS $$
+    SELECT currency, 1, 'billed',
+           sum(revenue_micros::numeric + seller_tax_micros + aws_tax_micros)::bigint
+    FROM settle.charge_group WHERE run_id = p_run AND period = p_period GROUP BY currency
+    UNION ALL
     SELECT a.currency, m.ord, m.measure, m.value
     FROM (SELECT currency, sum(revenue_micros) AS rev, sum(listing_fee_micros) AS fee,
                  sum(seller_tax_micros) AS tax, sum(net_micros) AS net
           FROM settle.allocation WHERE run_id = p_run AND period = p_period GROUP BY currency) a
-    CROSS JOIN LATERAL (VALUES (1, 'revenue', a.rev::bigint), (2, 'listing_fee', a.fee::bigint),
-                               (3, 'seller_tax', a.tax::bigint), (4, 'net', a.net::bigint)) m(ord, measure, value)
+    CROSS JOIN LATERAL (VALUES (2, 'revenue', a.rev::bigint), (3, 'listing_fee', a.fee::bigint),
+                               (4, 'seller_tax', a.tax::bigint), (5, 'net', a.net::bigint)) m(ord, measure, value)
     UNION ALL
-    SELECT currency, 5, 'net_payable', sum(net_payable_micros)::bigint
+    SELECT currency, 6, 'net_payable', sum(net_payable_micros)::bigint
     FROM settle.payout_statement WHERE run_id = p_run AND period = p_period GROUP BY currency
     UNION ALL
-    SELECT currency, 6, 'disbursed', coalesce(sum(amount_micros) FILTER (WHERE status <> 'FAILED'), 0)::bigint
+    SELECT currency, 7, 'disbursed', coalesce(sum(amount_micros) FILTER (WHERE status <> 'FAILED'), 0)::bigint
     FROM settle.disbursement WHERE run_id = p_run AND period = p_period GROUP BY currency
     UNION ALL
-    SELECT coalesce(currency, ''), 7, 'exceptions', count(*)
+    SELECT coalesce(currency, ''), 8, 'exceptions', count(*)
     FROM settle.exception WHERE run_id = p_run AND period = p_period GROUP BY 1
 $$;
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "money.h"
+#include "reconcile_text.h"
 #include "report_csv.h"
 #include "report_listing.h"
 #include "timeutil.h"
@@ -94,16 +95,13 @@ static int close_is_count(const struct close_measure *m)
 	return strcmp(m->measure, "exceptions") == 0;
 }
 
-/* An amount or count as text; money with the currency's minor units (SPEC §2). */
-static void close_value(const struct close_measure *m, int64_t v, int sign, char buf[MONEY_FORMAT_MAX + 1])
+/* An amount or count as text for restatement.csv; money with the currency's minor units (SPEC §2). */
+static void close_value(const struct close_measure *m, int64_t v, char buf[MONEY_FORMAT_MAX + 1])
 {
-	char *w = buf;
-	if (sign && v > 0)
-		*w++ = '+';
 	if (close_is_count(m))
-		snprintf(w, MONEY_FORMAT_MAX, "%lld", (long long)v);
+		snprintf(buf, MONEY_FORMAT_MAX, "%lld", (long long)v);
 	else
-		money_format(v, report_minor_units(m->currency[0] ? m->currency : NULL), w);
+		money_format(v, report_minor_units(m->currency[0] ? m->currency : NULL), buf);
 }
 
 int close_write_csv(const struct close_view *cv, const char *period, const char *path, struct err *e)
@@ -122,9 +120,9 @@ int close_write_csv(const struct close_view *cv, const char *period, const char 
 				       m->measure);
 		}
 		char c[MONEY_FORMAT_MAX + 1], n[MONEY_FORMAT_MAX + 1], dd[MONEY_FORMAT_MAX + 1];
-		close_value(m, m->closed, 0, c);
-		close_value(m, m->now, 0, n);
-		close_value(m, d, 0, dd);
+		close_value(m, m->closed, c);
+		close_value(m, m->now, n);
+		close_value(m, d, dd);
 		report_csv_put(w.f, period, 1);
 		fputc(',', w.f);
 		report_csv_put(w.f, m->currency, 1);
@@ -173,10 +171,12 @@ void close_note(const struct close_view *cv, char *buf, size_t cap)
 				exceptions += d;
 				continue;
 			}
-			char w[16], v[MONEY_FORMAT_MAX + 1];
+			/* a line for a person: thousands grouped as in the exception sentences
+			 * ("billed +1,000.00 USD"); restatement.csv keeps the plain digits of SPEC §2 */
+			char w[16], v[RTEXT_AMOUNT_MAX];
 			close_words(m->measure, w);
-			close_value(m, d, 1, v);
-			snprintf(item, sizeof item, "%s %s %s", w, v, m->currency);
+			rtext_amount(d, report_minor_units(m->currency[0] ? m->currency : NULL), v);
+			snprintf(item, sizeof item, "%s %s%s %s", w, d > 0 ? "+" : "", v, m->currency);
 		}
 		if (!item[0])
 			continue;

@@ -2,11 +2,14 @@
 # test_close.sh — `settle close` and restatements (SPEC §6.1): a closed set is read-only, recorded
 # and never written again; late data goes to P.restated with restatement.csv, a Restatement sheet
 # and one summary line, replaced atomically; a later close supersedes and the ledger keeps both;
-# verify works on closed and restated sets; a clean --quiet night is one line.
+# verify works on closed and restated sets; a clean --quiet night is one line; a late charge no
+# offer claims restates by what the buyers were billed (the Summary's first line).
 set -u
 # shellcheck source=../lib/harness.sh
 . "$(dirname "$0")/../lib/harness.sh"
 harness_init close close_period
+py=/usr/bin/python3 # Debian's python3, where python3-openpyxl lives
+[ -x "$py" ] || py=python3
 inbox=$work/inbox
 out=$work/reports
 mkdir -p "$inbox"
@@ -72,13 +75,13 @@ check "net: +100.00" sh -c "grep -q '^2026-10,USD,net,.*,100.00\$' '$out/2026-10
 check "the listing fee did not change" sh -c "grep -q '^2026-10,USD,listing_fee,\(.*\),\1,0.00\$' '$out/2026-10.restated/restatement.csv'"
 check "one more exception" sh -c "grep -q '^2026-10,USD,exceptions,10,11,1\$' '$out/2026-10.restated/restatement.csv'"
 check "the summary names the restatement in one line" \
-	grep -qx "settle: nightly: 2026-10 (closed $closed_day): restated: revenue +100.00 USD, net +100.00 USD, net payable +100.00 USD, 1 more exception" "$work/n1.err"
+	grep -qx "settle: nightly: 2026-10 (closed $closed_day): restated: billed +100.00 USD, revenue +100.00 USD, net +100.00 USD, net payable +100.00 USD, 1 more exception" "$work/n1.err"
 check "the last line is the summary, naming the restated set" \
 	sh -c "tail -n 1 '$work/n1.err' | grep -q '^settle: nightly: .*into $out: 1 new and [0-9]* carried-over exceptions, periods written: 2026-10.restated'"
 check "run.csv of the restated set names the close" \
 	grep -q "^closed_as_of,$closed_day" "$out/2026-10.restated/run.csv"
-if python3 -c 'import openpyxl' 2>/dev/null; then
-	check "the restated workbook has a Restatement sheet with the figures" python3 - "$out/2026-10.restated/settle-2026-10.xlsx" <<'PY'
+if "$py" -c 'import openpyxl' 2>/dev/null; then
+	check "the restated workbook has a Restatement sheet with the figures" "$py" - "$out/2026-10.restated/settle-2026-10.xlsx" <<'PY'
 import sys, openpyxl
 wb = openpyxl.load_workbook(sys.argv[1])
 assert wb.sheetnames[-1] == "Restatement", wb.sheetnames
@@ -169,4 +172,53 @@ check "no terminal control characters" sh -c "! grep -q $'\e' '$work/q.err'"
 late 42-late-3.csv late-3 25.00
 TERM=dumb settle --quiet nightly --inbox "$inbox" --out "$out" >/dev/null 2>"$work/q2.err"
 check "a --quiet night with a restatement: the restatement line and the summary" \
-	sh -c "test \$(wc -l <'$work/q2.err') = 2 && head -n 1 '$work/q2.err' | grep -q '^settle: nightly: 2026-10 (closed .*): restated: revenue +25.00 USD'"
+	sh -c "test \$(wc -l <'$work/q2.err') = 2 && head -n 1 '$work/q2.err' | grep -q '^settle: nightly: 2026-10 (closed .*): restated: billed +25.00 USD, revenue +25.00 USD'"
+
+# --- a late charge no offer claims (NO_OFFER): restated by what the buyers were billed ----------
+# It allocates nothing, so revenue, net and the payouts stay as closed; the Summary's "Billed to
+# buyers, tax included" grows by it, and so must the restatement (settle.period_measures' billed).
+settle close --period 2026-10 --out "$out" 2>/dev/null
+check "a fourth close (after the --quiet nights) exits 0" test $? = 0
+check "its restated set is removed" test ! -e "$out/2026-10.restated"
+closed4_day=$(grep '^as_of,' "$out/2026-10/run.csv" | cut -d, -f2 | cut -c1-10)
+printf '%s\n%s\n' "$hdr" \
+	'late-nooffer,444455556666,900000000099,444455556666,prod-none,agmt-none,offer-none,INVOICED,SELLER_REV_SHARE,,,,1000.00,USD,2026-10-30,tr-late-nooffer,' \
+	>"$inbox/43-late-nooffer.csv"
+settle nightly --inbox "$inbox" --out "$out" 2>"$work/n4.err"
+check "the nightly after a late charge with no offer exits 0" test $? = 0
+check "it is a NO_OFFER exception of the restated set" \
+	grep -q '^2026-10,NO_OFFER,tr-late-nooffer,' "$out/2026-10.restated/exceptions.csv"
+check "restatement.csv: billed +1000.00, first of USD" \
+	sh -c "grep '^2026-10,USD,' '$out/2026-10.restated/restatement.csv' | head -n 1 | grep -q '^2026-10,USD,billed,\(.*\),.*,1000.00\$'"
+check "restatement.csv: revenue, net, net payable and disbursed as closed" \
+	test "$(grep -Ec '^2026-10,USD,(revenue|listing_fee|seller_tax|net|net_payable|disbursed),(.*),\2,0.00$' "$out/2026-10.restated/restatement.csv")" = 6
+check "restatement.csv: one more exception" grep -q '^2026-10,USD,exceptions,\([0-9]*\),[0-9]*,1$' "$out/2026-10.restated/restatement.csv"
+check "the summary names the billed difference in one line" \
+	grep -qx "settle: nightly: 2026-10 (closed $closed4_day): restated: billed +1,000.00 USD, 1 more exception" "$work/n4.err"
+if "$py" -c 'import openpyxl' 2>/dev/null; then
+	check "the Restatement sheet shows billed +1000; closed and now are the Summaries' billed to buyers" \
+		"$py" - "$out/2026-10.restated/settle-2026-10.xlsx" "$out/2026-10/settle-2026-10.xlsx" \
+		"$(grep '^2026-10,USD,billed,' "$out/2026-10.restated/restatement.csv")" <<'PY'
+import sys, openpyxl
+def billed_to_buyers(wb, currency):
+    # the Summary's bridge of each currency begins with a title "USD: from billed to banked"
+    cur, found = None, []
+    for row in wb["Summary"].iter_rows():
+        a = row[0].value
+        if isinstance(a, str) and a.endswith(": from billed to banked"):
+            cur = a.split(":")[0]
+        elif cur == currency and a == "Billed to buyers, tax included":
+            found.append(row[1].value)
+    assert len(found) == 1, found
+    return found[0]
+restated = openpyxl.load_workbook(sys.argv[1], data_only=True)  # the formulas' cached values
+closed = openpyxl.load_workbook(sys.argv[2], data_only=True)
+_, _, _, c, n, d = sys.argv[3].split(",")
+c, n = float(c), float(n)
+r = {(r[0].value, r[1].value): r for r in restated["Restatement"].iter_rows(min_row=4)}[("USD", "billed")]
+assert abs(r[2].value - c) < 1e-6 and abs(r[3].value - n) < 1e-6 and abs(r[4].value - 1000) < 1e-6, \
+    (r[2].value, r[3].value, r[4].value)
+assert abs(billed_to_buyers(restated, "USD") - n) < 1e-6, (billed_to_buyers(restated, "USD"), n)
+assert abs(billed_to_buyers(closed, "USD") - c) < 1e-6, (billed_to_buyers(closed, "USD"), c)
+PY
+fi

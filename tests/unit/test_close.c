@@ -49,6 +49,26 @@ TEST(note_restated)
 	CHECK_STR(buf, "(closed 2026-11-05): restated: listing fee -30 JPY, revenue +100.00 USD, 1 fewer exception");
 }
 
+/* SPEC §6.1: a late charge no offer claims (NO_OFFER) allocates nothing, so only what the buyers
+ * were billed and the exceptions differ; amounts read as in the exception sentences. */
+TEST(note_billed_grouped)
+{
+	memset(&cv, 0, sizeof cv);
+	cv.closed = 1;
+	cv.close_as_of_us = NOV5_US;
+	add(&cv, "EUR", 1, "billed", 5000000000, 3765500000);
+	add(&cv, "USD", 1, "billed", 140000000000, 141000000000);
+	add(&cv, "USD", 2, "revenue", 132447940000, 132447940000);
+	add(&cv, "USD", 8, "exceptions", 10, 11);
+	char buf[192];
+	close_note(&cv, buf, sizeof buf);
+	CHECK_STR(buf, "(closed 2026-11-05): restated: billed -1,234.50 EUR, billed +1,000.00 USD, 1 more exception");
+	cv.v[1].now = cv.v[1].closed + 1000000000000; /* a million more */
+	cv.v[0].now = cv.v[0].closed;
+	close_note(&cv, buf, sizeof buf);
+	CHECK_STR(buf, "(closed 2026-11-05): restated: billed +1,000,000.00 USD, 1 more exception");
+}
+
 TEST(note_truncated)
 {
 	memset(&cv, 0, sizeof cv);
@@ -75,6 +95,7 @@ int main(void)
 {
 	RUN(note_as_closed);
 	RUN(note_restated);
+	RUN(note_billed_grouped);
 	RUN(note_truncated);
 	RUN(compact_time);
 	return CHECK_EXIT;
