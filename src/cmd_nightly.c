@@ -137,9 +137,8 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 		s->ingested++;
 		s->rows += r.rows_loaded;
 		s->rejected += r.rows_rejected;
-		if (r.file_rejected) {
+		if (r.file_rejected) { /* ingest_file said it, "file rejected (...), nothing loaded" */
 			s->files_rejected++;
-			log_info("%s: rejected whole (%s)", rel, r.kind);
 		} else if (r.prefix_bytes > 0) {
 			s->appended++;
 			log_info("%s: %s, %lld rows loaded, %lld rejected (appended from line %lld)", rel, r.kind,
