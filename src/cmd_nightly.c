@@ -64,7 +64,7 @@ static int nightly_feed_file_ok(const char *rel)
 }
 
 /* SPEC §3: what the walk could not read is named, never silently skipped. One warning line. */
-static void nightly_say_list(int warning, const char *what, const struct inbox_list *l)
+static void nightly_say_list(int warning, const char *one_what, const char *what, const struct inbox_list *l)
 {
 	char names[1024] = "";
 	size_t used = 0, shown = 0;
@@ -82,6 +82,8 @@ static void nightly_say_list(int warning, const char *what, const struct inbox_l
 	}
 	if (shown < l->n)
 		snprintf(names + used, sizeof names - used, " and %zu more", l->n - shown);
+	if (l->n == 1)
+		what = one_what;
 	if (warning)
 		log_warning("%zu %s: %s", l->n, what, names);
 	else
@@ -116,8 +118,10 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 			 * "partly done" (EXIT_PARTIAL) naming this file. */
 			if (e->exit_code == EXIT_LOCKED || PQstatus(db_conn(db)) != CONNECTION_OK ||
 			    PQtransactionStatus(db_conn(db)) != PQTRANS_IDLE)
-				return s->ingested > 0 ? err_prefix(e, "%zu files of this run are committed, their"
-							 " periods not reported yet", s->ingested), -1 : -1;
+				return s->ingested > 0 ? err_prefix(e, "%zu file%s of this run %s committed, %s"
+							 " periods not reported yet", s->ingested,
+							 s->ingested == 1 ? "" : "s", s->ingested == 1 ? "is" : "are",
+							 s->ingested == 1 ? "its" : "their"), -1 : -1;
 			log_progress_done();
 			log_error("%s; %zu later files not read, left for the next nightly", e->msg, files->n - i - 1);
 			s->files_failed++;
@@ -141,11 +145,12 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 			s->files_rejected++;
 		} else if (r.prefix_bytes > 0) {
 			s->appended++;
-			log_info("%s: %s, %lld rows loaded, %lld rejected (appended from line %lld)", rel, r.kind,
-				 (long long)r.rows_loaded, (long long)r.rows_rejected, (long long)r.line_first);
+			log_info("%s: %s, %lld row%s loaded, %lld rejected (appended from line %lld)", rel, r.kind,
+				 (long long)r.rows_loaded, r.rows_loaded == 1 ? "" : "s", (long long)r.rows_rejected,
+				 (long long)r.line_first);
 		} else {
-			log_info("%s: %s, %lld rows loaded, %lld rejected", rel, r.kind, (long long)r.rows_loaded,
-				 (long long)r.rows_rejected);
+			log_info("%s: %s, %lld row%s loaded, %lld rejected", rel, r.kind, (long long)r.rows_loaded,
+				 r.rows_loaded == 1 ? "" : "s", (long long)r.rows_rejected);
 		}
 		run_failpoint("ingested-one");
 	}
@@ -181,10 +186,12 @@ static int nightly_walk(const char *inbox, struct inbox *in, struct nightly_stat
 	s->files = in->files.n;
 	s->unreadable = in->problems.n;
 	if (in->problems.n)
-		nightly_say_list(1, "entries of the inbox are not readable feed files and were not read", &in->problems);
+		nightly_say_list(1, "entry of the inbox is not a readable feed file and was not read",
+				 "entries of the inbox are not readable feed files and were not read", &in->problems);
 	if (in->aliases.n)
-		nightly_say_list(0, "symbolic links to files inside the inbox not read (their targets are read under "
-			"their own paths)", &in->aliases);
+		nightly_say_list(0, "symbolic link to a file inside the inbox not read (its target is read under its own "
+				 "path)", "symbolic links to files inside the inbox not read (their targets are read under "
+				 "their own paths)", &in->aliases);
 	if (in->files.n == 0 && in->problems.n == 0)
 		log_warning("the inbox \"%s\" holds no file: nothing to ingest (is the bucket synced?)", inbox);
 	return 0;
@@ -465,7 +472,9 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 		written++;
 	}
 	/* SPEC §3: a night that read nothing from a non-empty inbox says so. */
-	if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
+	if (s->files + s->unreadable == 1 && s->ingested == 0 && s->skipped == 0)
+		log_warning("read nothing from the inbox: its one entry could not be ingested");
+	else if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
 		log_warning("read nothing from the inbox: none of its %zu entries could be ingested",
 			    s->files + s->unreadable);
 	char unreadable[48] = "", notread[48] = "", still[64] = "";
@@ -477,10 +486,11 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
 	if (s->files_failed)
 		snprintf(notread, sizeof notread, ", %zu failed to ingest", s->files_failed);
-	log_summary("%zu files (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s), %lld rows loaded,"
+	log_summary("%zu file%s (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s), %lld row%s loaded,"
 		    " %lld rejected, into %s: %lld new and %lld carried-over exceptions, periods written: %s%s%s",
-		    s->files, s->ingested, s->skipped, still, s->files_rejected, unreadable, notread, (long long)s->rows,
-		    (long long)s->rejected, out, (long long)fresh, (long long)(exceptions - fresh),
+		    s->files, s->files == 1 ? "" : "s", s->ingested, s->skipped, still, s->files_rejected, unreadable,
+		    notread, (long long)s->rows, s->rows == 1 ? "" : "s", (long long)s->rejected, out, (long long)fresh,
+		    (long long)(exceptions - fresh),
 		    written ? list : "none", fused ? ", periods failed:" : "", failed);
 }
 

@@ -96,7 +96,7 @@ static int status_runs(struct db *db, struct err *e)
 	if (!r)
 		return -1;
 	int n = PQntuples(r);
-	printf("\nruns: %s\n", n ? "" : "none yet");
+	printf("\nruns:%s\n", n ? "" : " none yet");
 	if (n > 0)
 		printf("  %6s  %-10s  %-20s  %s\n", "run", "command", "as_of", "periods");
 	for (int i = 0; i < n; i++)

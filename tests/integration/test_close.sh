@@ -51,6 +51,7 @@ check "the ledger's as-of is the set's" \
 	test "$(sql "SELECT to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM settle.period_close" | sed 's/\.000000Z$/Z/')" = \
 	"$(grep '^as_of,' "$out/2026-10/run.csv" | cut -d, -f2)"
 check "status lists the closed period" sh -c "'$SETTLE_BIN' --db '$DB' status 2>/dev/null | grep -q '^  2026-10  .*  closed ('"
+check "status: the runs heading has no trailing space" sh -c "'$SETTLE_BIN' --db '$DB' status 2>/dev/null | grep -qx 'runs:'"
 hashes "$out/2026-10" >"$work/closed.sha"
 closed_day=$(grep '^as_of,' "$out/2026-10/run.csv" | cut -d, -f2 | cut -c1-10)
 

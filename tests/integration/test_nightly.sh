@@ -147,3 +147,11 @@ mkdir "$work/empty"
 settle nightly --inbox "$work/empty" --out "$work/empty-out" 2>"$work/n5.err"
 check "an empty inbox: exit 0" test $? = 0
 check "an empty inbox: the current month is written" test -f "$work/empty-out/$now_month/MANIFEST"
+
+# One file of one row: the counts read in the singular ("1 file (", "1 row loaded").
+mkdir "$work/one"
+head -n 1 "$TOP"/fixtures/demo/inbox/10-*.csv >"$work/one/one.csv"
+echo 'be-one-1,111122223333,900000000011,111122223333,prod-analytics,agmt-m1,offer-m1,INVOICED,SELLER_REV_SHARE,,,,1.00,USD,2026-10-05,tr-one-1,' >>"$work/one/one.csv"
+settle nightly --inbox "$work/one" --out "$work/one-out" 2>"$work/n6.err"
+check "one file of one row: 1 row loaded, in its line and the summary" \
+	sh -c "grep -q '^settle: nightly: one.csv: billing_event, 1 row loaded, 0 rejected$' '$work/n6.err' && tail -n 1 '$work/n6.err' | grep -q '^settle: nightly: 1 file (1 ingested, .*), 1 row loaded, 0 rejected, '"
