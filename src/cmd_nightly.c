@@ -439,13 +439,24 @@ static size_t contain_log(const struct contain_period *cp, size_t n)
 	return failed;
 }
 
+/* Whether the night writes a set (a period that did not fail and has a target directory). */
+static int nightly_any_written(const struct nightly_period *np, const struct contain_period *cp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!cp[i].failed && np[i].target[0])
+			return 1;
+	return 0;
+}
+
 /* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
  * payout 34"), one line per closed period that was restated (shown with --quiet too), then the
  * one summary line, which stays the last line (cron mail, tail -n 1); it ends with the periods
- * that failed (contain_log has said why), when any did. */
+ * that failed (contain_log has said why), when any did. A night that writes no period has no new
+ * or carried-over exceptions to count; "0 and 0" would read as all clear to a cron reader, so it
+ * says the exceptions still open instead (open: run_open_exceptions, as status counts them). */
 static void nightly_summary(const struct nightly_stats *s, const char *out, int64_t exceptions, int64_t fresh,
-			    const int32_t *periods, const struct insights_summary *ins, const struct nightly_period *np,
-			    const struct contain_period *cp, size_t n)
+			    int64_t open, const int32_t *periods, const struct insights_summary *ins,
+			    const struct nightly_period *np, const struct contain_period *cp, size_t n)
 {
 	char list[512] = "", failed[512] = "";
 	size_t used = 0, written = 0, fused = 0;
@@ -486,12 +497,18 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
 	if (s->files_failed)
 		snprintf(notread, sizeof notread, ", %zu failed to ingest", s->files_failed);
+	char result[640];
+	if (written)
+		snprintf(result, sizeof result, "%lld new and %lld carried-over exceptions, periods written: %s",
+			 (long long)fresh, (long long)(exceptions - fresh), list);
+	else
+		snprintf(result, sizeof result, "no period written; %lld exception%s open (settle status)",
+			 (long long)open, open == 1 ? "" : "s");
 	log_summary("%zu file%s (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s), %lld row%s loaded,"
-		    " %lld rejected, into %s: %lld new and %lld carried-over exceptions, periods written: %s%s%s",
+		    " %lld rejected, into %s: %s%s%s",
 		    s->files, s->files == 1 ? "" : "s", s->ingested, s->skipped, still, s->files_rejected, unreadable,
-		    notread, (long long)s->rows, s->rows == 1 ? "" : "s", (long long)s->rejected, out, (long long)fresh,
-		    (long long)(exceptions - fresh),
-		    written ? list : "none", fused ? ", periods failed:" : "", failed);
+		    notread, (long long)s->rows, s->rows == 1 ? "" : "s", (long long)s->rejected, out, result,
+		    fused ? ", periods failed:" : "", failed);
 }
 
 /* --as-of TS replays a night at TS (the demo, docs/reports.md): the files are recorded as
@@ -574,7 +591,10 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 			   ins, cp, np, &e) < 0)
 		goto done;
 	failed = contain_log(cp, periods_n);
-	nightly_summary(&s, out, res.exceptions, res.fresh, periods, ins, np, cp, periods_n);
+	int64_t open = 0;
+	if (!nightly_any_written(np, cp, periods_n) && run_open_exceptions(db, NULL, &open, &e) < 0)
+		goto done;
+	nightly_summary(&s, out, res.exceptions, res.fresh, open, periods, ins, np, cp, periods_n);
 	rc = 0;
 done:
 	inbox_free(&in);
