@@ -48,6 +48,11 @@
 #define FEED_BAD_JSON "BAD_JSON"
 #define FEED_AMBIGUOUS_KIND "AMBIGUOUS_KIND"
 
+/* The remedy a whole-file rejection names, for `settle ingest` and `settle check`. nightly has
+ * neither option: ingest_file() words it there as the command that takes them (ingest.c). */
+#define FEED_HINT_KIND "name the kind with --kind"
+#define FEED_HINT_RECIPIENT "or name the file's recipient with --recipient"
+
 #define FEED_DETAIL_MAX 1024
 #define FEED_COLUMNS_MAX 48   /* columns of the widest kind (billing_event) */
 #define FEED_QUOTE_MAX 64     /* bytes of a bad value quoted in a message */

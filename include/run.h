@@ -24,6 +24,22 @@ int settle_db(struct settle_ctx *ctx, struct db **out, struct err *e);
 /* settle_db, then the run lock (db_lock_run): the start of every command that writes. */
 int run_open_locked(struct settle_ctx *ctx, struct db **out, struct err *e);
 
+/* Each period's latest run with its exceptions, the open ones as `settle status` lists them:
+ * columns period, run_id, open_n. Latest by as-of, then by run id: an auditor's rerun or verify
+ * of an old set is a newer run at an older as-of, and the period's exceptions as known at that
+ * as-of are not the ones open now. The one definition status and nightly count by. */
+#define RUN_SQL_PERIODS_OPEN                                                                            \
+	"SELECT p.period, p.run_id,"                                                                    \
+	" (SELECT count(*) FROM settle.exception x WHERE x.run_id = p.run_id AND x.period = p.period)" \
+	" AS open_n"                                                                                    \
+	" FROM (SELECT DISTINCT ON (rp.period) rp.period, rp.run_id FROM settle.run_period rp"         \
+	"       JOIN settle.run u USING (run_id)"                                                       \
+	"       ORDER BY rp.period, u.as_of DESC, rp.run_id DESC) p"
+
+/* The open exceptions (RUN_SQL_PERIODS_OPEN) of period ("YYYY-MM"), or summed over every period
+ * when period is NULL. Returns 0, or -1 with e filled. */
+int run_open_exceptions(struct db *db, const char *period, int64_t *n, struct err *e);
+
 /* Inserts a settle.run row (command, as_of, config, version, schema version) and returns its id. */
 int run_create(struct db *db, const char *command, int64_t as_of_us, const struct config *cfg,
 	       int64_t *run_id, struct err *e);

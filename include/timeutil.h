@@ -27,6 +27,10 @@ int time_has_sub_micro(const char *text, size_t len);
 /* Formats an instant as "2026-10-03T12:00:00Z", or with fractional seconds
  * "2026-10-03T12:00:00.123456Z" when they are not zero. buf needs 32 bytes. Returns the length. */
 size_t time_format(int64_t us, char buf[32]);
+/* time_format to the whole second, truncated, as `settle status` shows the ledger's instants
+ * (to_char's HH24:MI:SS): "2026-10-03T12:00:00Z". For the lines a person reads; what must be
+ * reproduced exactly (run.csv, a closed set's name) keeps time_format. */
+size_t time_format_s(int64_t us, char buf[32]);
 /* Formats for PostgreSQL input ("2026-10-03 12:00:00.123456+00"), buf 40 bytes. Returns length. */
 size_t time_format_pg(int64_t us, char buf[40]);
 

@@ -8,29 +8,39 @@
 #include "log.h"
 #include "timeutil.h"
 
+#define CLI_EXIT_INTERRUPTED "130/143 interrupted, rolled back.\n"
+
 static const struct cli_text {
 	const char *name;
 	const char *synopsis;
-	const char *text; /* the rest of the full usage: what it does, options, exit codes */
+	const char *text; /* the rest of the full usage: what it does, options */
+	/* The exit codes this command can end with (README "Exit codes", settle.1 EXIT STATUS), after
+	 * "Exit codes: ". I = interrupted, shared by every command that does work. */
+	const char *exits;
 } cli_texts[] = {
-	{ "init", "init", "Create or migrate the database schema (idempotent).\n" },
+	{ "init", "init", "Create or migrate the database schema (idempotent).\n",
+	  "0 done, 1 failed, 2 usage or configuration, " CLI_EXIT_INTERRUPTED },
 	{ "ingest", "ingest [--kind K] [--recipient ID] FILE...",
 	  "Validate and load feed files. Bad rows are quarantined with file, line, column and reason.\n"
 	  "  --kind K         the feed kind, when the header does not say it\n"
 	  "  --recipient ID   the recipient account of a billing-event file without that column\n"
-	  "Exit 4 when rows or files were quarantined. A missing file is a usage error (2). Each FILE\n"
-	  "is its own transaction: when one fails after others were committed, the exit is 5.\n" },
+	  "Each FILE is its own transaction: when one fails, the later ones are not read.\n",
+	  "0 done, 1 failed (nothing committed), 2 usage or configuration (a missing FILE too),\n"
+	  "3 locked by another run, 4 done with rows or files quarantined, 5 a FILE failed after\n"
+	  "earlier ones were committed, " CLI_EXIT_INTERRUPTED },
 	{ "reconcile", "reconcile --period YYYY-MM [--as-of TS]",
 	  "Match, allocate and check one period; prints its counts on stdout.\n"
 	  "  --period YYYY-MM the month\n"
-	  "  --as-of TS       only rows ingested at or before TS count (default: now)\n" },
+	  "  --as-of TS       only rows ingested at or before TS count (default: now)\n",
+	  "0 done, 1 failed, 2 usage or configuration, 3 locked by another run,\n" CLI_EXIT_INTERRUPTED },
 	{ "report", "report --period YYYY-MM [--as-of TS] [--out DIR]",
 	  "Write the period's report set to DIR/YYYY-MM (default DIR: reports). A closed period is\n"
 	  "never rewritten: when its figures changed since the close, the set goes to\n"
 	  "DIR/YYYY-MM.restated with restatement.csv; when not, nothing is written.\n"
 	  "  --period YYYY-MM the month\n"
 	  "  --as-of TS       only rows ingested at or before TS count (default: now)\n"
-	  "  --out DIR        the output directory (default: reports)\n" },
+	  "  --out DIR        the output directory (default: reports)\n",
+	  "0 done, 1 failed, 2 usage or configuration, 3 locked by another run,\n" CLI_EXIT_INTERRUPTED },
 	{ "nightly", "nightly [--inbox DIR] [--out DIR] [--as-of TS]",
 	  "Ingest the inbox's new files, then reconcile and report every period they touch and the\n"
 	  "current month once it has data; closed periods whose figures changed go to\n"
@@ -40,12 +50,18 @@ static const struct cli_text {
 	  "  --inbox DIR      the inbox (default: inbox)\n"
 	  "  --out DIR        the output directory (default: reports)\n"
 	  "  --as-of TS       replay a night at TS (files are recorded as ingested then); TS must not\n"
-	  "                   be before a file already ingested, nor in the future (default: now)\n" },
+	  "                   be before a file already ingested, nor in the future (default: now)\n",
+	  "0 done, 1 failed (nothing committed), 2 usage or configuration, 3 locked by another\n"
+	  "run, 4 done with rows or files quarantined or inbox entries it could not read, 5 partly\n"
+	  "done (a period or an inbox file failed, named; 5 wins over 4), " CLI_EXIT_INTERRUPTED },
 	{ "rerun", "rerun --run DIR/run.csv --out DIR2",
-	  "Reproduce a past report set exactly, at its as-of and configuration, into DIR2.\n" },
+	  "Reproduce a past report set exactly, at its as-of and configuration, into DIR2.\n",
+	  "0 done, 1 failed, 2 usage or configuration, 3 locked by another run,\n" CLI_EXIT_INTERRUPTED },
 	{ "verify", "verify DIR",
 	  "Rerun DIR's period at its as-of and compare every file with DIR/MANIFEST (closed and\n"
-	  "restated sets alike). Prints one line per file on stdout; exit 0 when all match.\n" },
+	  "restated sets alike). Prints one line per file on stdout.\n",
+	  "0 every file matches, 1 a file differs or the rerun failed, 2 usage (DIR is no\n"
+	  "report set), 3 locked by another run, 130/143 interrupted.\n" },
 	{ "close", "close --period YYYY-MM [--as-of TS] [--out DIR]",
 	  "Seal a period for the accountants: its report set at the as-of (default: now) becomes the\n"
 	  "closed set DIR/YYYY-MM, read-only, recorded in the database (period, as-of, $USER, the\n"
@@ -53,24 +69,31 @@ static const struct cli_text {
 	  "moves to DIR/YYYY-MM.closed-<as-of> and stays; the ledger keeps both.\n"
 	  "  --period YYYY-MM the month\n"
 	  "  --as-of TS       the as-of of the closed set (default: now)\n"
-	  "  --out DIR        the output directory (default: reports)\n" },
+	  "  --out DIR        the output directory (default: reports)\n",
+	  "0 done (or closed already at that as-of), 1 failed, 2 usage or configuration (an\n"
+	  "as-of before the recorded close too), 3 locked by another run, " CLI_EXIT_INTERRUPTED },
 	{ "check", "check [--kind K] [--recipient ID] FILE...",
 	  "Validate feed files exactly as ingest would and print every rejection; load nothing, need no\n"
 	  "database.\n"
 	  "  --kind K         the feed kind, when the header does not say it\n"
-	  "  --recipient ID   the recipient account of a billing-event file without that column\n"
-	  "Exit 0 clean, 4 rows or files would be rejected, 2 usage, 1 unreadable file.\n" },
+	  "  --recipient ID   the recipient account of a billing-event file without that column\n",
+	  "0 clean, 1 a file could not be read, 2 usage, 4 rows or files would be rejected,\n"
+	  "130/143 interrupted.\n" },
 	{ "retract", "retract FILE|--file-id N --why TEXT",
 	  "Withdraw an ingested file: a retraction with its instant, $USER and reason is recorded; runs\n"
 	  "at a later as-of leave the file's rows out, reruns at an earlier as-of still see them, and\n"
 	  "the next nightly re-reports the periods it touched. FILE is the name ingest recorded (or its\n"
 	  "base name); every ledger row of that name is retracted. Retracting again is a no-op.\n"
 	  "  --file-id N      the ledger's file number instead of FILE (settle status lists them)\n"
-	  "  --why TEXT       the reason, one line (required)\n" },
+	  "  --why TEXT       the reason, one line (required)\n",
+	  "0 done (or retracted already), 1 failed, 2 usage or configuration (no such file),\n"
+	  "3 locked by another run, " CLI_EXIT_INTERRUPTED },
 	{ "status", "status",
 	  "Files, rejected rows, runs, periods with their open exceptions, closed and restated periods.\n"
-	  "Reads only: on an embedded default that does not exist it says so and exits 2.\n" },
-	{ "help", "help [COMMAND]", "The list of commands, or one command's full usage.\n" },
+	  "Reads only: on an embedded default that does not exist it says so and exits 2.\n",
+	  "0 done, 1 failed, 2 usage or configuration, 130/143 interrupted.\n" },
+	{ "help", "help [COMMAND]", "The list of commands, or one command's full usage.\n",
+	  "0 done, 2 an unknown command.\n" },
 };
 #define CLI_TEXTS_N (sizeof cli_texts / sizeof cli_texts[0])
 
@@ -94,8 +117,7 @@ int cli_help(const char *command, FILE *f)
 	if (!t)
 		return -1;
 	fprintf(f, "usage: settle [--db CONNINFO] [--config FILE] [--quiet] %s\n\n%s", t->synopsis, t->text);
-	fprintf(f, "\nGlobal options may also follow the command. Exit codes: 0 done, 1 failed, 2 usage or\n"
-		   "configuration, 3 locked by another run, 4 done with quarantined input.\n");
+	fprintf(f, "\nExit codes: %sGlobal options may also follow the command.\n", t->exits);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "digest.h"
 #include "log.h"
 #include "msg.h"
+#include "report_listing.h"
 #include "report_set.h"
 #include "run.h"
 #include "settle.h"
@@ -39,7 +40,50 @@ struct close_state {
 	int record;                      /* 0: the close is already recorded (same as-of again) */
 	char expect[DIGEST_HEX_LEN + 1]; /* with record 0: the MANIFEST the ledger has */
 	char sha[DIGEST_HEX_LEN + 1];    /* the MANIFEST's SHA-256 of the set written */
+	int64_t open_exceptions;         /* the exceptions of the closed set's run */
+	int64_t quarantined;             /* the rows of the closed set's rejected.csv */
 };
+
+/* What the closed set leaves open: the exceptions of its run (those status counts for the period
+ * while this close's as-of is its latest; of this run even when a close at an older as-of is
+ * not) and its quarantined rows (rejected.csv's own query, counted). */
+static int close_count_open(struct db *db, int64_t run_id, int32_t period, struct close_state *cs, struct err *e)
+{
+	char p[8], id[24], sql[8192];
+	period_format(period, p);
+	snprintf(id, sizeof id, "%lld", (long long)run_id);
+	int n = snprintf(sql, sizeof sql,
+			 "SELECT (SELECT count(*) FROM settle.exception x WHERE x.run_id = $1::bigint AND x.period = $2::text),"
+			 " (SELECT count(*) FROM (%s) q)",
+			 report_listings[REPORT_REJECTED].sql);
+	ASSERT(n > 0 && (size_t)n < sizeof sql);
+	const char *params[] = { id, p };
+	PGresult *r = db_query(db, sql, 2, params, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	/* bigints' text, parsed as the clock's is */
+	int rc = report_parse_micros(PQgetvalue(r, 0, 0), &cs->open_exceptions, e) < 0 ||
+			 report_parse_micros(PQgetvalue(r, 0, 1), &cs->quarantined, e) < 0 ? -1 : 0;
+	PQclear(r);
+	return rc;
+}
+
+/* One line before the summary when the closed set leaves something open: still closed (the
+ * accountants may book it so), but the period is not clean and a cron mail should say so. */
+static void close_say_open(const char *p, const struct close_state *cs)
+{
+	if (cs->open_exceptions == 0 && cs->quarantined == 0)
+		return;
+	char exc[64] = "", rej[64] = "";
+	if (cs->open_exceptions)
+		snprintf(exc, sizeof exc, "%lld open exception%s", (long long)cs->open_exceptions,
+			 cs->open_exceptions == 1 ? "" : "s");
+	if (cs->quarantined)
+		snprintf(rej, sizeof rej, "%lld quarantined row%s", (long long)cs->quarantined,
+			 cs->quarantined == 1 ? "" : "s");
+	log_warning("%s is closed with %s%s%s (exceptions.csv, rejected.csv)", p, exc, exc[0] && rej[0] ? " and " : "",
+		    rej);
+}
 
 /* report_job.before_commit: seal the staged set and record the close in the run's transaction. */
 static int close_before_commit(struct db *db, const struct report_job *job, struct report_stage *stages,
@@ -56,7 +100,7 @@ static int close_before_commit(struct db *db, const struct report_job *job, stru
 			       "the set as of the close no longer reproduces the closed set (MANIFEST %.12s..., the"
 			       " ledger has %.12s...): settle verify tells which files differ",
 			       cs->sha, cs->expect);
-	if (close_seal_dir(dir, e) < 0)
+	if (close_seal_dir(dir, e) < 0 || close_count_open(db, res->run_id, cs->period, cs, e) < 0)
 		return -1;
 	if (cs->record) { /* the directory as an absolute path: status may run elsewhere */
 		char abs[PATH_MAX];
@@ -136,14 +180,21 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 	if (run_open_locked(ctx, &db, &e) < 0 ||
 	    (!as_of_s && run_db_now_us(db, &as_of_us, &e) < 0) || close_find(db, cs.period, -1, prev, &e) < 0)
 		goto fail;
-	time_format(as_of_us, t);
+	/* Printed to the second as everywhere else (status, ingest); the exact as-of is in the set's
+	 * run.csv, which rerun and verify read. Only where two as-ofs must be told apart (a close
+	 * before the current one) are they exact when the seconds are alike. */
+	time_format_s(as_of_us, t);
 	if (period_start_us(cs.period) > as_of_us) {
 		rc = cli_usage_error("close", "period %s begins after the as-of %s: there is nothing to close", p, t);
 		goto done;
 	}
 	if (prev->closed) {
-		time_format(prev->close_as_of_us, pt);
+		time_format_s(prev->close_as_of_us, pt);
 		if (as_of_us < prev->close_as_of_us) {
+			if (strcmp(pt, t) == 0) {
+				time_format(prev->close_as_of_us, pt);
+				time_format(as_of_us, t);
+			}
 			rc = cli_usage_error("close", "period %s is closed as of %s; a new close needs a later as-of, not %s",
 					     p, pt, t);
 			goto done;
@@ -191,6 +242,7 @@ int cmd_close(struct settle_ctx *ctx, int argc, char **argv)
 				 " its run.csv)", restated);
 		}
 	}
+	close_say_open(p, &cs);
 	if (aside[0])
 		log_summary("closed %s as of %s: %s, read-only, MANIFEST sha256 %s; the earlier closed set is kept in %s/%s",
 			    p, t, dir, cs.sha, out, aside);

@@ -47,8 +47,9 @@ static void ingest_summary(const char *path, const struct ingest_result *r)
 	char appended[64] = "";
 	if (r->prefix_bytes) /* SPEC §3: only the records after the earlier ingest's bytes */
 		snprintf(appended, sizeof appended, " (appended from line %" PRId64 ")", r->line_first);
-	log_info("%s: %s, file %" PRId64 ": %" PRId64 " rows loaded%s, %" PRId64 " rejected%s", ingest_base_name(path),
-		 r->kind, r->file_id, r->rows_loaded, unchanged, r->rows_rejected, appended);
+	log_info("%s: %s, file %" PRId64 ": %" PRId64 " row%s loaded%s, %" PRId64 " rejected%s", ingest_base_name(path),
+		 r->kind, r->file_id, r->rows_loaded, r->rows_loaded == 1 ? "" : "s", unchanged, r->rows_rejected,
+		 appended);
 }
 
 int cmd_ingest(struct settle_ctx *ctx, int argc, char **argv)

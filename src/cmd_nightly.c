@@ -64,7 +64,7 @@ static int nightly_feed_file_ok(const char *rel)
 }
 
 /* SPEC §3: what the walk could not read is named, never silently skipped. One warning line. */
-static void nightly_say_list(int warning, const char *what, const struct inbox_list *l)
+static void nightly_say_list(int warning, const char *one_what, const char *what, const struct inbox_list *l)
 {
 	char names[1024] = "";
 	size_t used = 0, shown = 0;
@@ -82,6 +82,8 @@ static void nightly_say_list(int warning, const char *what, const struct inbox_l
 	}
 	if (shown < l->n)
 		snprintf(names + used, sizeof names - used, " and %zu more", l->n - shown);
+	if (l->n == 1)
+		what = one_what;
 	if (warning)
 		log_warning("%zu %s: %s", l->n, what, names);
 	else
@@ -116,8 +118,10 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 			 * "partly done" (EXIT_PARTIAL) naming this file. */
 			if (e->exit_code == EXIT_LOCKED || PQstatus(db_conn(db)) != CONNECTION_OK ||
 			    PQtransactionStatus(db_conn(db)) != PQTRANS_IDLE)
-				return s->ingested > 0 ? err_prefix(e, "%zu files of this run are committed, their"
-							 " periods not reported yet", s->ingested), -1 : -1;
+				return s->ingested > 0 ? err_prefix(e, "%zu file%s of this run %s committed, %s"
+							 " periods not reported yet", s->ingested,
+							 s->ingested == 1 ? "" : "s", s->ingested == 1 ? "is" : "are",
+							 s->ingested == 1 ? "its" : "their"), -1 : -1;
 			log_progress_done();
 			log_error("%s; %zu later files not read, left for the next nightly", e->msg, files->n - i - 1);
 			s->files_failed++;
@@ -137,16 +141,16 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 		s->ingested++;
 		s->rows += r.rows_loaded;
 		s->rejected += r.rows_rejected;
-		if (r.file_rejected) {
+		if (r.file_rejected) { /* ingest_file said it, "file rejected (...), nothing loaded" */
 			s->files_rejected++;
-			log_info("%s: rejected whole (%s)", rel, r.kind);
 		} else if (r.prefix_bytes > 0) {
 			s->appended++;
-			log_info("%s: %s, %lld rows loaded, %lld rejected (appended from line %lld)", rel, r.kind,
-				 (long long)r.rows_loaded, (long long)r.rows_rejected, (long long)r.line_first);
+			log_info("%s: %s, %lld row%s loaded, %lld rejected (appended from line %lld)", rel, r.kind,
+				 (long long)r.rows_loaded, r.rows_loaded == 1 ? "" : "s", (long long)r.rows_rejected,
+				 (long long)r.line_first);
 		} else {
-			log_info("%s: %s, %lld rows loaded, %lld rejected", rel, r.kind, (long long)r.rows_loaded,
-				 (long long)r.rows_rejected);
+			log_info("%s: %s, %lld row%s loaded, %lld rejected", rel, r.kind, (long long)r.rows_loaded,
+				 r.rows_loaded == 1 ? "" : "s", (long long)r.rows_rejected);
 		}
 		run_failpoint("ingested-one");
 	}
@@ -182,10 +186,12 @@ static int nightly_walk(const char *inbox, struct inbox *in, struct nightly_stat
 	s->files = in->files.n;
 	s->unreadable = in->problems.n;
 	if (in->problems.n)
-		nightly_say_list(1, "entries of the inbox are not readable feed files and were not read", &in->problems);
+		nightly_say_list(1, "entry of the inbox is not a readable feed file and was not read",
+				 "entries of the inbox are not readable feed files and were not read", &in->problems);
 	if (in->aliases.n)
-		nightly_say_list(0, "symbolic links to files inside the inbox not read (their targets are read under "
-			"their own paths)", &in->aliases);
+		nightly_say_list(0, "symbolic link to a file inside the inbox not read (its target is read under its own "
+				 "path)", "symbolic links to files inside the inbox not read (their targets are read under "
+				 "their own paths)", &in->aliases);
 	if (in->files.n == 0 && in->problems.n == 0)
 		log_warning("the inbox \"%s\" holds no file: nothing to ingest (is the bucket synced?)", inbox);
 	return 0;
@@ -433,13 +439,24 @@ static size_t contain_log(const struct contain_period *cp, size_t n)
 	return failed;
 }
 
+/* Whether the night writes a set (a period that did not fail and has a target directory). */
+static int nightly_any_written(const struct nightly_period *np, const struct contain_period *cp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!cp[i].failed && np[i].target[0])
+			return 1;
+	return 0;
+}
+
 /* One line per period written with its insights ("2026-10: 3 usage anomalies; median days to
  * payout 34"), one line per closed period that was restated (shown with --quiet too), then the
  * one summary line, which stays the last line (cron mail, tail -n 1); it ends with the periods
- * that failed (contain_log has said why), when any did. */
+ * that failed (contain_log has said why), when any did. A night that writes no period has no new
+ * or carried-over exceptions to count; "0 and 0" would read as all clear to a cron reader, so it
+ * says the exceptions still open instead (open: run_open_exceptions, as status counts them). */
 static void nightly_summary(const struct nightly_stats *s, const char *out, int64_t exceptions, int64_t fresh,
-			    const int32_t *periods, const struct insights_summary *ins, const struct nightly_period *np,
-			    const struct contain_period *cp, size_t n)
+			    int64_t open, const int32_t *periods, const struct insights_summary *ins,
+			    const struct nightly_period *np, const struct contain_period *cp, size_t n)
 {
 	char list[512] = "", failed[512] = "";
 	size_t used = 0, written = 0, fused = 0;
@@ -466,7 +483,9 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 		written++;
 	}
 	/* SPEC §3: a night that read nothing from a non-empty inbox says so. */
-	if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
+	if (s->files + s->unreadable == 1 && s->ingested == 0 && s->skipped == 0)
+		log_warning("read nothing from the inbox: its one entry could not be ingested");
+	else if (s->files + s->unreadable > 0 && s->ingested == 0 && s->skipped == 0)
 		log_warning("read nothing from the inbox: none of its %zu entries could be ingested",
 			    s->files + s->unreadable);
 	char unreadable[48] = "", notread[48] = "", still[64] = "";
@@ -478,11 +497,18 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
 	if (s->files_failed)
 		snprintf(notread, sizeof notread, ", %zu failed to ingest", s->files_failed);
-	log_summary("%zu files (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s), %lld rows loaded,"
-		    " %lld rejected, into %s: %lld new and %lld carried-over exceptions, periods written: %s%s%s",
-		    s->files, s->ingested, s->skipped, still, s->files_rejected, unreadable, notread, (long long)s->rows,
-		    (long long)s->rejected, out, (long long)fresh, (long long)(exceptions - fresh),
-		    written ? list : "none", fused ? ", periods failed:" : "", failed);
+	char result[640];
+	if (written)
+		snprintf(result, sizeof result, "%lld new and %lld carried-over exceptions, periods written: %s",
+			 (long long)fresh, (long long)(exceptions - fresh), list);
+	else
+		snprintf(result, sizeof result, "no period written; %lld exception%s open (settle status)",
+			 (long long)open, open == 1 ? "" : "s");
+	log_summary("%zu file%s (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s), %lld row%s loaded,"
+		    " %lld rejected, into %s: %s%s%s",
+		    s->files, s->files == 1 ? "" : "s", s->ingested, s->skipped, still, s->files_rejected, unreadable,
+		    notread, (long long)s->rows, s->rows == 1 ? "" : "s", (long long)s->rejected, out, result,
+		    fused ? ", periods failed:" : "", failed);
 }
 
 /* --as-of TS replays a night at TS (the demo, docs/reports.md): the files are recorded as
@@ -565,7 +591,10 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 			   ins, cp, np, &e) < 0)
 		goto done;
 	failed = contain_log(cp, periods_n);
-	nightly_summary(&s, out, res.exceptions, res.fresh, periods, ins, np, cp, periods_n);
+	int64_t open = 0;
+	if (!nightly_any_written(np, cp, periods_n) && run_open_exceptions(db, NULL, &open, &e) < 0)
+		goto done;
+	nightly_summary(&s, out, res.exceptions, res.fresh, open, periods, ins, np, cp, periods_n);
 	rc = 0;
 done:
 	inbox_free(&in);

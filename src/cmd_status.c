@@ -96,7 +96,7 @@ static int status_runs(struct db *db, struct err *e)
 	if (!r)
 		return -1;
 	int n = PQntuples(r);
-	printf("\nruns: %s\n", n ? "" : "none yet");
+	printf("\nruns:%s\n", n ? "" : " none yet");
 	if (n > 0)
 		printf("  %6s  %-10s  %-20s  %s\n", "run", "command", "as_of", "periods");
 	for (int i = 0; i < n; i++)
@@ -111,13 +111,7 @@ static int status_runs(struct db *db, struct err *e)
  * period's exceptions as known at that as-of are not the ones open now. */
 static int status_periods(struct db *db, struct err *e)
 {
-	PGresult *r = db_query(db,
-			       "SELECT p.period, p.run_id,"
-			       " (SELECT count(*) FROM settle.exception x WHERE x.run_id = p.run_id AND x.period = p.period)"
-			       " FROM (SELECT DISTINCT ON (rp.period) rp.period, rp.run_id FROM settle.run_period rp"
-			       "       JOIN settle.run u USING (run_id)"
-			       "       ORDER BY rp.period, u.as_of DESC, rp.run_id DESC) p ORDER BY p.period",
-			       0, NULL, PGRES_TUPLES_OK, e);
+	PGresult *r = db_query(db, RUN_SQL_PERIODS_OPEN " ORDER BY p.period", 0, NULL, PGRES_TUPLES_OK, e);
 	if (!r)
 		return -1;
 	int n = PQntuples(r);

@@ -622,7 +622,7 @@ static int kind_unknown(const struct csv_in_record *header, struct feed_reject *
 			list_add(list, sizeof list, &used, "%s", fits[i]->name);
 		return feed_reject_set(rej, FEED_AMBIGUOUS_KIND, NULL,
 				       "cannot tell the kind of the file from its header: it fits %zu kinds (%s); "
-				       "name the kind with --kind",
+				       FEED_HINT_KIND,
 				       n, list);
 	}
 	size_t best = 0, near;
@@ -634,7 +634,7 @@ static int kind_unknown(const struct csv_in_record *header, struct feed_reject *
 		return feed_reject_set(rej, FEED_MISSING_COLUMN, NULL,
 				       "cannot tell the kind of the file from its header: it has none of the "
 				       "columns that identify a kind (billing_event_id, metering_record_id, deposit_id, "
-				       "offer_id, account_id, agreement_id, ...); name the kind with --kind");
+				       "offer_id, account_id, agreement_id, ...); " FEED_HINT_KIND);
 	for (size_t i = 0; i < FEED_KINDS_N; i++) {
 		char sig[FEED_DETAIL_MAX / 4];
 		kind_lacks(&feed_kinds[i], header, &near);
@@ -645,7 +645,7 @@ static int kind_unknown(const struct csv_in_record *header, struct feed_reject *
 	}
 	return feed_reject_set(rej, FEED_MISSING_COLUMN, NULL,
 			       "cannot tell the kind of the file from its header: it fits no kind; it could be %s; "
-			       "name the kind with --kind",
+			       FEED_HINT_KIND,
 			       list);
 }
 
@@ -731,7 +731,7 @@ static int header_missing(struct feed_header *h, struct feed_reject *rej)
 		return 0;
 	return feed_reject_set(rej, FEED_MISSING_COLUMN, first, "the %s header lacks the required column%s %s%s",
 			       k->name, missing > 1 ? "s" : "", list,
-			       recipient_missing ? " (or name the file's recipient with --recipient)" : "");
+			       recipient_missing ? " (" FEED_HINT_RECIPIENT ")" : "");
 }
 
 int feed_header_bind(struct feed_header *h, const struct feed_kind *kind, const struct csv_in_record *header,

@@ -283,11 +283,12 @@ static int ingest_find_previous(struct ingest_state *st, int loaded_only, struct
 		st->res->file_id = result_i64(r, 0, 0);
 		snprintf(st->res->kind, sizeof st->res->kind, "%s", PQgetvalue(r, 0, 1));
 		st->res->still_rejected = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
-		if (st->res->still_rejected)
+		if (st->res->still_rejected) /* nightly has no --kind: ingest_hint_nightly */
 			msg_say(st->opt->msg, MSG_WARNING,
 				"%s: already rejected whole on %s as file %s (\"%s\"); nothing to do (fix the file, "
-				"or retry with --kind or --recipient)",
-				st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2));
+				"or retry with %s)",
+				st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2),
+				st->opt->name ? "settle ingest --kind K (or --recipient ID) FILE" : "--kind or --recipient");
 		else if (!st->opt->quiet)
 			msg_say(st->opt->msg, MSG_INFO, "%s: already ingested on %s as file %s (\"%s\", %s); nothing to do",
 				st->name, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 1));
@@ -437,6 +438,28 @@ static int ingest_bad_csv(struct ingest_state *st)
 	return ingest_bad(st, csv_in_invalid_line(st->in), FEED_BAD_CSV, NULL, csv_in_invalid_detail(st->in));
 }
 
+/* nightly (opt->name set: a file of its inbox) takes neither --kind nor --recipient: the remedy a
+ * rejection names (FEED_HINT_*) is worded there as the command that takes them, so that the hint
+ * names something that works, in the message and in the rejected_row it records. */
+static void ingest_hint_nightly(struct feed_reject *rej)
+{
+	static const struct {
+		const char *from, *to;
+	} hints[] = {
+		{ FEED_HINT_KIND, "name the kind with settle ingest --kind K FILE" },
+		{ FEED_HINT_RECIPIENT, "or name the file's recipient with settle ingest --recipient ID FILE" },
+	};
+	for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+		char *at = strstr(rej->detail, hints[i].from);
+		if (!at)
+			continue;
+		char tail[FEED_DETAIL_MAX];
+		snprintf(tail, sizeof tail, "%s", at + strlen(hints[i].from));
+		size_t head = (size_t)(at - rej->detail);
+		snprintf(at, sizeof rej->detail - head, "%s%s", hints[i].to, tail);
+	}
+}
+
 /* SPEC §5: recorded (file_rejected, one rejected_row saying why), nothing else loads. Runs in a
  * transaction of its own: the load's transaction, if any, has been rolled back. */
 static int ingest_reject_file(struct ingest_state *st, struct err *e)
@@ -451,6 +474,8 @@ static int ingest_reject_file(struct ingest_state *st, struct err *e)
 		if (found != 0)
 			return found < 0 ? -1 : 0;
 	}
+	if (st->opt->name)
+		ingest_hint_nightly(&st->bad);
 	if (db_begin(st->db, e) < 0)
 		return -1;
 	st->file_id = 0;
@@ -1100,8 +1125,8 @@ int ingest_place(const char *name, const char *kind_opt, const struct feed_kind 
 	}
 	rej->code = FEED_MISSING_COLUMN;
 	snprintf(rej->detail, sizeof rej->detail,
-		 "cannot tell the kind of the file: its folder \"%.*s\" is no SDDS feed settle knows (%s); name the "
-		 "kind with --kind (%s)",
+		 "cannot tell the kind of the file: its folder \"%.*s\" is no SDDS feed settle knows (%s); " FEED_HINT_KIND
+		 " (%s)",
 		 (int)feed_len, feed, inbox_feed_names(), feed_kind_names());
 	return 2;
 }

@@ -229,6 +229,19 @@ fail:
 	return -1;
 }
 
+int run_open_exceptions(struct db *db, const char *period, int64_t *n, struct err *e)
+{
+	const char *params[] = { period };
+	PGresult *res = db_query(db, "SELECT coalesce(sum(open_n), 0)::bigint FROM (" RUN_SQL_PERIODS_OPEN ") s"
+				     " WHERE $1::text IS NULL OR s.period = $1::text",
+				 1, params, PGRES_TUPLES_OK, e);
+	if (!res)
+		return -1;
+	int rc = report_parse_micros(PQgetvalue(res, 0, 0), n, e); /* a bigint's text, as the clock's */
+	PQclear(res);
+	return rc;
+}
+
 int run_db_now_us(struct db *db, int64_t *out_us, struct err *e)
 {
 	PGresult *res = db_query(db, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint", 0,

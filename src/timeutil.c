@@ -294,6 +294,11 @@ size_t time_format(int64_t us, char buf[32])
 	return format_instant(us, 'T', "Z", buf, 32);
 }
 
+size_t time_format_s(int64_t us, char buf[32])
+{
+	return time_format(floor_div(us, TIME_US_PER_SEC) * TIME_US_PER_SEC, buf);
+}
+
 /* PostgreSQL reads year 0 and below only with a BC suffix; time_parse never produces them. */
 size_t time_format_pg(int64_t us, char buf[40])
 {

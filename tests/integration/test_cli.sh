@@ -36,7 +36,15 @@ for c in init ingest reconcile report nightly rerun verify close status check; d
 	check "$c --help: exit 0, the full usage on stdout" sh -c "test $? = 0 && grep -q '^usage: settle .*$c' '$work/help1' && test \$(wc -l <'$work/help1') -gt 3"
 	"$S" help "$c" >"$work/help2" 2>/dev/null
 	check "help $c: the same text" cmp -s "$work/help1" "$work/help2"
+	check "help $c: its exit codes, interrupted ones too" \
+		sh -c "sed -n '/^Exit codes: 0 /,/^Global/p' '$work/help1' | grep -q '130/143 interrupted'"
 done
+# Each command lists its own exit codes (README "Exit codes"), not one generic 0-4.
+exits() { "$S" help "$1" | sed -n '/^Exit codes: /,/^Global/p' | tr '\n' ' '; }
+has() { printf '%s\n' "$1" | grep -q -e "$2"; } # TEXT REGEX
+check "help nightly: 4 and 5 partly done" has "$(exits nightly)" ' 4 done with .* 5 partly done '
+check "help verify: 1 a file differs or the rerun failed" has "$(exits verify)" ' 1 a file differs or the rerun failed'
+check "help verify: no 4 (verify quarantines nothing)" sh -c '! printf "%s\n" "$1" | grep -q " 4 "' _ "$(exits verify)"
 for c in reconcile report close; do
 	expect "$c: a bad period" 2 "settle: $c: error: period \"2026-13\" is not a month written YYYY-MM" \
 		"$S" --db "$DB" "$c" --period 2026-13

@@ -35,8 +35,13 @@ check "the first nightly writes October" test -f "$out/2026-10/MANIFEST"
 # --- close -----------------------------------------------------------------------------------
 settle close --period 2026-10 --out "$out" 2>"$work/c1.err"
 check "close exits 0" test $? = 0
-check "close says what it closed, in one line" \
-	sh -c "test \$(wc -l <'$work/c1.err') = 1 && grep -q '^settle: close: closed 2026-10 as of .*read-only, MANIFEST sha256 [0-9a-f]\{64\}' '$work/c1.err'"
+check "close says what it closed, in one line (after the one saying what it leaves open)" \
+	sh -c "test \$(wc -l <'$work/c1.err') = 2 && tail -n 1 '$work/c1.err' | grep -q '^settle: close: closed 2026-10 as of .*read-only, MANIFEST sha256 [0-9a-f]\{64\}'"
+check "close prints its as-of to the second, as status does" \
+	grep -q '^settle: close: closed 2026-10 as of [0-9-]*T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z: ' "$work/c1.err"
+open_exc=$(sql "SELECT count(*) FROM settle.exception x JOIN settle.period_close c ON c.run_id = x.run_id AND x.period = c.period")
+check "close says, in one line, the open exceptions and quarantined rows it closes with (status's and rejected.csv's counts)" \
+	sh -c "test '$open_exc' -gt 0 && head -n 1 '$work/c1.err' | grep -qx 'settle: close: warning: 2026-10 is closed with $open_exc open exceptions and $(($(wc -l <"$out/2026-10/rejected.csv") - 1)) quarantined rows (exceptions.csv, rejected.csv)'"
 check "the closed set is read-only" readonly_set "$out/2026-10"
 check "the closed set verifies with sha256sum" sh -c "cd '$out/2026-10' && sha256sum --quiet -c MANIFEST"
 check "the ledger records period, as-of, who and the MANIFEST's SHA-256" \
@@ -46,6 +51,7 @@ check "the ledger's as-of is the set's" \
 	test "$(sql "SELECT to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM settle.period_close" | sed 's/\.000000Z$/Z/')" = \
 	"$(grep '^as_of,' "$out/2026-10/run.csv" | cut -d, -f2)"
 check "status lists the closed period" sh -c "'$SETTLE_BIN' --db '$DB' status 2>/dev/null | grep -q '^  2026-10  .*  closed ('"
+check "status: the runs heading has no trailing space" sh -c "'$SETTLE_BIN' --db '$DB' status 2>/dev/null | grep -qx 'runs:'"
 hashes "$out/2026-10" >"$work/closed.sha"
 closed_day=$(grep '^as_of,' "$out/2026-10/run.csv" | cut -d, -f2 | cut -c1-10)
 

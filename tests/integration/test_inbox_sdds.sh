@@ -58,6 +58,10 @@ check "no address row is recorded anywhere" \
 check "a file of no kind is rejected whole" \
 	test "$(sql "SELECT kind || ' ' || file_rejected FROM settle.ingest_file WHERE path = 'notes.csv'")" = "unknown true"
 check "the unknown file's message says the kind cannot be told" grep -q 'notes.csv:1: cannot tell the kind' "$work/n1.err"
+check "... and names what works under nightly, settle ingest --kind (nightly has no --kind)" \
+	grep -q 'notes.csv:1: cannot tell the kind .*; name the kind with settle ingest --kind K FILE$' "$work/n1.err"
+check "... and the file's rejection is said in one line" \
+	test "$(grep -c 'notes.csv: \(file \)\?rejected' "$work/n1.err")" = 1
 # accountfeed_v1: loaded once settle has that kind, else rejected whole as not supported
 acct=$(sql "SELECT file_rejected FROM settle.ingest_file WHERE path = 'accountfeed_v1/year=2026/month=10/data.csv'")
 if [ "$acct" = t ]; then
@@ -92,6 +96,8 @@ check "night 2: one line for the append" grep -q "$m10: billing_event, 4 rows lo
 check "night 2: unchanged files are counted, not listed" \
 	sh -c "! grep -q 'already ingested on' '$work/n2.err' && tail -n 1 '$work/n2.err' | grep -q ': 5 files (1 ingested, 2 already ingested, 1 rejected whole on an earlier night, 0 rejected whole)'"
 check "night 2: the bad row is not reported again" test "$(bad_line_msgs)" = 1
+check "night 2: the file rejected whole on night 1 names settle ingest to retry it" \
+	grep -q 'notes.csv: already rejected whole on .*(fix the file, or retry with settle ingest --kind K (or --recipient ID) FILE)$' "$work/n2.err"
 
 # ---- night 3: month 10 grew by 4 more; month 09 was restated by the marketplace (an earlier
 # byte changed): ingested whole as a new file, and said so.
@@ -151,7 +157,7 @@ for x in '"dangling.csv" (a dangling symbolic link)' '"dirlink" (a symbolic link
 	'"pipe.csv" (a FIFO)' 'data.csv.Ab12Cd34" (not a .csv file in an SDDS feed folder'; do
 	check "the warning names $x" sh -c "echo '$warn' | grep -qF '$x'"
 done
-check "a link to a file inside is said, not read twice" grep -q '1 symbolic links to files inside the inbox not read.*"alias.csv"' "$work/n7.err"
+check "a link to a file inside is said, not read twice" grep -q '1 symbolic link to a file inside the inbox not read (its target is read under its own path).*"alias.csv"' "$work/n7.err"
 check "the summary counts what could not be read" sh -c "tail -n 1 '$work/n7.err' | grep -q '7 not readable'"
 
 # ---- an empty inbox is said

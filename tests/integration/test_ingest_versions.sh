@@ -86,7 +86,7 @@ grep -q 'metering2.csv:3: metering_record_id: "m2" was first recorded' "$WORK/ou
 	|| fail "metering conflict logged" "$(cat "$WORK/out")"
 check "first write wins" "m1=10/$m1 m2=11/$m1 m3=12/$m1 m4=13/$m2" \
 	"$(q "SELECT string_agg(metering_record_id || '=' || quantity || '/' || file_id, ' ' ORDER BY metering_record_id) FROM settle.metering_asof(now())")"
-grep -q 'metering2.csv: metering, file [0-9]*: 1 rows loaded, 2 unchanged, 1 rejected' "$WORK/out" && pass "unchanged reported" \
+grep -q 'metering2.csv: metering, file [0-9]*: 1 row loaded, 2 unchanged, 1 rejected' "$WORK/out" && pass "unchanged reported" \
 	|| fail "unchanged reported" "$(cat "$WORK/out")"
 
 # The bulk path: a file at least half the size of the table's heap goes straight into the table

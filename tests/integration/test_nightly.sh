@@ -60,7 +60,9 @@ settle nightly --inbox "$inbox" --out "$out" 2>"$work/n2.err"
 check "second nightly (nothing new) exits 0" test $? = 0
 check "it counts the files already ingested, in one line" \
 	sh -c "test \$(wc -l <'$work/n2.err') = 1 && grep -q ' 8 already ingested, ' '$work/n2.err'"
-check "it writes nothing" sh -c "tail -n 1 '$work/n2.err' | grep -q 'periods written: none\$'"
+open_now=$(settle status 2>/dev/null | sed -n '/^periods:/,/^$/p' | awk 'NR > 2 && NF == 3 { n += $3 } END { print n + 0 }')
+check "it writes nothing, and says how many exceptions are open (as status counts them), not 0 and 0" \
+	sh -c "test '$open_now' -gt 0 && tail -n 1 '$work/n2.err' | grep -q ': no period written; $open_now exceptions open (settle status)\$'"
 check "earlier months stay as they were" diff -r "$work/oct-before" "$out/2026-10"
 
 # A later payout line for a September charge: September is reported again, with October.
@@ -147,3 +149,11 @@ mkdir "$work/empty"
 settle nightly --inbox "$work/empty" --out "$work/empty-out" 2>"$work/n5.err"
 check "an empty inbox: exit 0" test $? = 0
 check "an empty inbox: the current month is written" test -f "$work/empty-out/$now_month/MANIFEST"
+
+# One file of one row: the counts read in the singular ("1 file (", "1 row loaded").
+mkdir "$work/one"
+head -n 1 "$TOP"/fixtures/demo/inbox/10-*.csv >"$work/one/one.csv"
+echo 'be-one-1,111122223333,900000000011,111122223333,prod-analytics,agmt-m1,offer-m1,INVOICED,SELLER_REV_SHARE,,,,1.00,USD,2026-10-05,tr-one-1,' >>"$work/one/one.csv"
+settle nightly --inbox "$work/one" --out "$work/one-out" 2>"$work/n6.err"
+check "one file of one row: 1 row loaded, in its line and the summary" \
+	sh -c "grep -q '^settle: nightly: one.csv: billing_event, 1 row loaded, 0 rejected$' '$work/n6.err' && tail -n 1 '$work/n6.err' | grep -q '^settle: nightly: 1 file (1 ingested, .*), 1 row loaded, 0 rejected, '"

@@ -86,8 +86,8 @@ nightly() { # NIGHT: rc in $rc, stderr in $work/nNIGHT.err
 	rc=$?
 	[ "$rc" = 0 ] || { echo "  night $1 exited $rc:"; sed 's/^/  /' "$work/n$1.err"; }
 }
-written() { # NIGHT: the periods the night's summary line says it wrote
-	sed -n 's/.*periods written: \([^,]*\).*/\1/p' "$work/n$1.err" | tail -n 1
+written() { # NIGHT: the periods the night's summary line says it wrote ("none": "no period written")
+	sed -n 's/.*periods written: \([^,]*\).*/\1/p; s/.*: no period written; .*/none/p' "$work/n$1.err" | tail -n 1
 }
 append() { # FILE ROW: one more record at the end of the month's data.csv, as the marketplace appends
 	printf '%s\n' "$2" >>"$inbox/$1"

@@ -238,6 +238,18 @@ TEST(format_table)
 	}
 }
 
+/* time_format_s: to the second, truncated (floor, before 1970 too), as status's to_char shows it. */
+TEST(format_whole_seconds)
+{
+	char buf[32];
+	time_format_s(OCT3_NOON_US + 999999, buf);
+	CHECK_STR(buf, "2026-10-03T12:00:00Z");
+	time_format_s(OCT3_NOON_US, buf);
+	CHECK_STR(buf, "2026-10-03T12:00:00Z");
+	time_format_s(-1, buf);
+	CHECK_STR(buf, "1969-12-31T23:59:59Z");
+}
+
 /* splitmix64: a fixed seed gives the same instants on every machine. */
 static uint64_t rng_state;
 
@@ -447,6 +459,7 @@ int main(void)
 	RUN(sub_micro);
 	RUN(parse_respects_len);
 	RUN(format_table);
+	RUN(format_whole_seconds);
 	RUN(format_parse_round_trip);
 	RUN(days);
 	RUN(days_against_naive_calendar);
