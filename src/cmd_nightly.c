@@ -493,6 +493,13 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 	 * summary says it is still out, not only the warning above it */
 	if (s->still_rejected)
 		snprintf(still, sizeof still, ", %zu rejected whole on an earlier night", s->still_rejected);
+	/* the breakdown adds up to the files: a file rejected whole is not also "ingested", and a feed
+	 * settle does not use (addressfeed_v1) is counted too */
+	ASSERT(s->files_rejected <= s->ingested);
+	size_t loaded = s->ingested - s->files_rejected;
+	char notused[48] = "";
+	if (s->feeds_skipped)
+		snprintf(notused, sizeof notused, ", %zu not used", s->feeds_skipped);
 	if (s->unreadable)
 		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
 	if (s->files_failed)
@@ -504,9 +511,9 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 	else
 		snprintf(result, sizeof result, "no period written; %lld exception%s open (settle status)",
 			 (long long)open, open == 1 ? "" : "s");
-	log_summary("%zu file%s (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s), %lld row%s loaded,"
+	log_summary("%zu file%s (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s%s), %lld row%s loaded,"
 		    " %lld rejected, into %s: %s%s%s",
-		    s->files, s->files == 1 ? "" : "s", s->ingested, s->skipped, still, s->files_rejected, unreadable,
+		    s->files, s->files == 1 ? "" : "s", loaded, s->skipped, still, s->files_rejected, notused, unreadable,
 		    notread, (long long)s->rows, s->rows == 1 ? "" : "s", (long long)s->rejected, out, result,
 		    fused ? ", periods failed:" : "", failed);
 }

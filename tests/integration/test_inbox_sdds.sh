@@ -71,8 +71,8 @@ else
 	ok "the account feed is a kind settle reads"
 fi
 whole=1; [ "$acct" = t ] && whole=2
-check "night 1 summary: 4 files ingested, $whole rejected whole" \
-	sh -c "tail -n 1 '$work/n1.err' | grep -q ': 5 files (4 ingested, 0 already ingested, $whole rejected whole)'"
+check "night 1 summary: the files add up: $((4 - whole)) ingested, $whole rejected whole, the address feed not used" \
+	sh -c "tail -n 1 '$work/n1.err' | grep -q ': 5 files ($((4 - whole)) ingested, 0 already ingested, $whole rejected whole, 1 not used)'"
 
 # ---- night 2: month 10 grew by 4 records; everything else unchanged.
 deliver 2
@@ -94,7 +94,7 @@ check "night 2: the append's rows carry their true physical lines (8..11)" \
 	test "$(sql "SELECT min(line) || '-' || max(line) FROM settle.billing_event WHERE file_id = (SELECT max(file_id) FROM settle.ingest_file)")" = 8-11
 check "night 2: one line for the append" grep -q "$m10: billing_event, 4 rows loaded, 0 rejected (appended from line 8)" "$work/n2.err"
 check "night 2: unchanged files are counted, not listed" \
-	sh -c "! grep -q 'already ingested on' '$work/n2.err' && tail -n 1 '$work/n2.err' | grep -q ': 5 files (1 ingested, 2 already ingested, 1 rejected whole on an earlier night, 0 rejected whole)'"
+	sh -c "! grep -q 'already ingested on' '$work/n2.err' && tail -n 1 '$work/n2.err' | grep -q ': 5 files (1 ingested, 2 already ingested, 1 rejected whole on an earlier night, 0 rejected whole, 1 not used)'"
 check "night 2: the bad row is not reported again" test "$(bad_line_msgs)" = 1
 check "night 2: the file rejected whole on night 1 names settle ingest to retry it" \
 	grep -q 'notes.csv: already rejected whole on .*(fix the file, or retry with settle ingest --kind K (or --recipient ID) FILE)$' "$work/n2.err"
@@ -121,7 +121,7 @@ check "night 3: the report set lists the bad row once" \
 nightly 4
 check "night 4 (nothing new) exits 0 and loads nothing" sh -c "test $rc = 0 && test $(rows) = 25"
 check "night 4: every file counted as already ingested" \
-	sh -c "tail -n 1 '$work/n4.err' | grep -q ': 5 files (0 ingested, 3 already ingested, 1 rejected whole on an earlier night, 0 rejected whole)'"
+	sh -c "tail -n 1 '$work/n4.err' | grep -q ': 5 files (0 ingested, 3 already ingested, 1 rejected whole on an earlier night, 0 rejected whole, 1 not used)'"
 
 # ---- a copy still being written (no final line end) loads nothing and is read the next night
 printf 'be-0008-s,partial' >>"$inbox/$m10"
