@@ -121,7 +121,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_DONE;
 		}
-		if (!command_find(argv[i + 1]) || cli_help(argv[i + 1], stdout) < 0) {
+		/* "help" is no entry of the command table (it is handled here) but has its usage */
+		if ((!command_find(argv[i + 1]) && strcmp(argv[i + 1], "help") != 0) || cli_help(argv[i + 1], stdout) < 0) {
 			fprintf(stderr, "settle: help: error: unknown command \"%s\"\n", argv[i + 1]);
 			return EXIT_USAGE;
 		}

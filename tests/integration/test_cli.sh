@@ -45,6 +45,7 @@ has() { printf '%s\n' "$1" | grep -q -e "$2"; } # TEXT REGEX
 check "help nightly: 4 and 5 partly done" has "$(exits nightly)" ' 4 done with .* 5 partly done '
 check "help verify: 1 a file differs or the rerun failed" has "$(exits verify)" ' 1 a file differs or the rerun failed'
 check "help verify: no 4 (verify quarantines nothing)" sh -c '! printf "%s\n" "$1" | grep -q " 4 "' _ "$(exits verify)"
+check "help help: its own usage, exit 0" sh -c '"$1" help help >"$2" && grep -q "^usage: settle .*help \[COMMAND\]" "$2"' _ "$S" "$work/helphelp"
 for c in reconcile report close; do
 	expect "$c: a bad period" 2 "settle: $c: error: period \"2026-13\" is not a month written YYYY-MM" \
 		"$S" --db "$DB" "$c" --period 2026-13
