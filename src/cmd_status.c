@@ -36,10 +36,11 @@ static int status_files(struct db *db, struct err *e)
 	int n = PQntuples(r);
 	printf("files: %d\n", n);
 	if (n > 0)
-		printf("  %6s  %-20s  %-15s  %10s  %9s  %8s  %s\n", "file", "ingested_at", "kind", "loaded", "unchanged",
+		/* kind: 22 columns, the longest feed folder name (legacyidmappingfeed_v1) */
+		printf("  %6s  %-20s  %-22s  %10s  %9s  %8s  %s\n", "file", "ingested_at", "kind", "loaded", "unchanged",
 		       "rejected", "name");
 	for (int i = 0; i < n; i++)
-		printf("  %6s  %-20s  %-15s  %10s  %9s  %8s  %s%s%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		printf("  %6s  %-20s  %-22s  %10s  %9s  %8s  %s%s%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
 		       PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
 		       PQgetvalue(r, i, 7), strcmp(PQgetvalue(r, i, 6), "t") == 0 ? "  (file rejected)" : "",
 		       PQgetvalue(r, i, 8)); /* sql/013: "" unless retracted */
