@@ -30,24 +30,24 @@
 /* The ledger rows FILE or --file-id names, with whether (and when) each is retracted already. */
 static PGresult *retract_find(struct db *db, const char *file, const char *file_id, struct err *e)
 {
-	static const char cols[] =
-		"SELECT f.file_id, f.file_name, f.kind, f.rows_loaded,"
-		"       to_char(r.retracted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), r.reason"
-		" FROM settle.ingest_file f LEFT JOIN settle.retraction r ON r.file_id = f.file_id";
-	char sql[1024];
+	/* both statements are constants; the user's values go in as parameters only */
+#define RETRACT_COLS                                                                                     \
+	"SELECT f.file_id, f.file_name, f.kind, f.rows_loaded,"                                          \
+	"       to_char(r.retracted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), r.reason" \
+	" FROM settle.ingest_file f LEFT JOIN settle.retraction r ON r.file_id = f.file_id"
 	if (file_id) {
-		snprintf(sql, sizeof sql, "%s WHERE f.file_id = $1::bigint", cols);
 		const char *params[] = { file_id };
-		return db_query(db, sql, 1, params, PGRES_TUPLES_OK, e);
+		return db_query(db, RETRACT_COLS " WHERE f.file_id = $1::bigint", 1, params, PGRES_TUPLES_OK, e);
 	}
 	const char *base = strrchr(file, '/');
 	base = base ? base + 1 : file;
 	/* the exact name when the ledger has it, else the base name */
-	snprintf(sql, sizeof sql,
-		 "%s WHERE f.file_name = CASE WHEN EXISTS (SELECT 1 FROM settle.ingest_file x WHERE x.file_name = $1)"
-		 " THEN $1 ELSE $2 END ORDER BY f.file_id", cols);
 	const char *params[] = { file, base };
-	return db_query(db, sql, 2, params, PGRES_TUPLES_OK, e);
+	return db_query(db,
+			RETRACT_COLS " WHERE f.file_name = CASE WHEN EXISTS (SELECT 1 FROM settle.ingest_file x"
+				     " WHERE x.file_name = $1) THEN $1 ELSE $2 END ORDER BY f.file_id",
+			2, params, PGRES_TUPLES_OK, e);
+#undef RETRACT_COLS
 }
 
 /* Records the retraction of every row of found not retracted yet, at one instant: the database

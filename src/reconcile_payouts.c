@@ -112,27 +112,43 @@ static const char *trace_or_none(const char *trace)
 	return disburse_trace_is_placeholder(trace) ? "" : trace;
 }
 
+/* The rows of sql ($1, $2 = the period's first and end day numbers) into *res_out (the caller's
+ * from here on, also on errors), with nfields columns, and an array of *n zeroed elements of elem
+ * bytes into *rows plus whether each is in the period into *in_period (the caller's; free). The
+ * part the payout and failure readers share. */
+static int period_rows(struct db *db, const char *sql, int nfields, int32_t p0, int32_t p1, PGresult **res_out,
+		       void **rows, size_t elem, int **in_period, size_t *n, struct err *e)
+{
+	char d0[16], d1[16];
+	snprintf(d0, sizeof d0, "%" PRId32, p0);
+	snprintf(d1, sizeof d1, "%" PRId32, p1);
+	const char *params[] = { d0, d1 };
+	*res_out = db_query(db, sql, 2, params, PGRES_TUPLES_OK, e);
+	if (!*res_out)
+		return -1;
+	ASSERT(PQnfields(*res_out) == nfields);
+	size_t rows_n = (size_t)PQntuples(*res_out), m = rows_n ? rows_n : 1;
+	*rows = calloc(m, elem);
+	*in_period = calloc(m, sizeof **in_period);
+	if (!*rows || !*in_period)
+		return err_set(e, EXIT_FAILED, "out of memory");
+	*n = rows_n; /* only once the arrays are there */
+	return 0;
+}
+
 /* Every payout of rc_be into *out (n_out entries, in_period[i] whether it is dated in [p0, p1)),
  * read from *res (owned by the caller from here on, also on errors: its strings are the
  * payouts'). The arrays are the caller's (free). */
 static int payouts_read(struct db *db, int32_t p0, int32_t p1, PGresult **res_out, struct disburse_payout **out,
 			int **in_period, size_t *n_out, struct err *e)
 {
-	char d0[16], d1[16];
-	snprintf(d0, sizeof d0, "%" PRId32, p0);
-	snprintf(d1, sizeof d1, "%" PRId32, p1);
-	const char *params[] = { d0, d1 };
-	*res_out = db_query(db, payouts_sql, 2, params, PGRES_TUPLES_OK, e);
-	if (!*res_out)
+	void *rows = NULL;
+	int rc = period_rows(db, payouts_sql, P_N, p0, p1, res_out, &rows, sizeof **out, in_period, n_out, e);
+	*out = rows;
+	if (rc < 0)
 		return -1;
 	PGresult *res = *res_out;
-	ASSERT(PQnfields(res) == P_N);
-	size_t n = (size_t)PQntuples(res), m = n ? n : 1;
-	*out = calloc(m, sizeof **out);
-	*in_period = calloc(m, sizeof **in_period);
-	if (!*out || !*in_period)
-		return err_set(e, EXIT_FAILED, "out of memory");
-	*n_out = n;
+	size_t n = *n_out;
 	for (int i = 0; i < (int)n; i++) {
 		struct disburse_payout *p = &(*out)[i];
 		p->recipient_account_id = PQgetvalue(res, i, P_RECIPIENT);
@@ -180,21 +196,13 @@ static int failure_id_cmp(const void *a, const void *b)
 static int failures_read(struct db *db, int32_t p0, int32_t p1, PGresult **res_out, struct disburse_failure **out,
 			 int **in_period, size_t *n_out, struct err *e)
 {
-	char d0[16], d1[16];
-	snprintf(d0, sizeof d0, "%" PRId32, p0);
-	snprintf(d1, sizeof d1, "%" PRId32, p1);
-	const char *params[] = { d0, d1 };
-	*res_out = db_query(db, failures_sql, 2, params, PGRES_TUPLES_OK, e);
-	if (!*res_out)
+	void *rows = NULL;
+	int rc = period_rows(db, failures_sql, FL_N, p0, p1, res_out, &rows, sizeof **out, in_period, n_out, e);
+	*out = rows;
+	if (rc < 0)
 		return -1;
 	PGresult *res = *res_out;
-	ASSERT(PQnfields(res) == FL_N);
-	size_t n = (size_t)PQntuples(res), m = n ? n : 1;
-	*out = calloc(m, sizeof **out);
-	*in_period = calloc(m, sizeof **in_period);
-	if (!*out || !*in_period)
-		return err_set(e, EXIT_FAILED, "out of memory");
-	*n_out = n;
+	size_t n = *n_out;
 	for (int i = 0; i < (int)n; i++) {
 		struct disburse_failure *f = &(*out)[i];
 		f->recipient_account_id = PQgetvalue(res, i, FL_RECIPIENT);
