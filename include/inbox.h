@@ -32,6 +32,9 @@
 struct inbox_entry {
 	char *path;    /* relative to the inbox, '/'-separated, owned */
 	char *why;     /* problems: a short phrase ("a FIFO"), owned; NULL otherwise */
+	/* problems: 1 for an entry that may hold feed files settle could not read (a folder it could
+	 * not open, an entry it could not examine): later files may depend on its order (SPEC §6). */
+	int unreadable;
 };
 
 /* A list of entries in byte order of path (strcmp). */
@@ -57,6 +60,7 @@ int inbox_walk(const char *root, struct inbox *out, struct err *e);
  * nightly's --out: reports written into the inbox would be read back as feed files. */
 int inbox_holds(const char *root, const char *path);
 void inbox_free(struct inbox *in);
+void inbox_list_free(struct inbox_list *l);
 
 /* Adds a copy of path (and why, or NULL) to l; inbox_list_sort restores the byte order. */
 int inbox_list_add(struct inbox_list *l, const char *path, const char *why, struct err *e);

@@ -27,6 +27,11 @@ struct ingest_options {
 	const char *name;
 	int quiet;                /* nightly: no line for an unchanged file or a skipped feed */
 	const struct msg_sink *msg; /* where its lines go (msg.h); NULL: msg_log */
+	/* nightly: 1 when a file of kind k is to wait for the next night, because an earlier file that
+	 * could be of its kind could not be read (SPEC §6: "latest ingested" follows the inbox order);
+	 * asked once the kind is known (folder or header), before anything is loaded. NULL: never. */
+	int (*hold)(const struct feed_kind *k, void *arg);
+	void *hold_arg;
 };
 
 struct ingest_result {
@@ -43,6 +48,11 @@ struct ingest_result {
 	int64_t prefix_bytes;     /* > 0: an append, only the records after this many bytes read */
 	int64_t line_first;       /* an append: the physical line it started at */
 	int prefix_changed;       /* ingested before at this path, earlier bytes changed: read whole */
+	/* With -1: the file itself could not be opened or read (EACCES, EIO, vanished, shrank or
+	 * changed while read; e names it and why), as opposed to the database or the machine failing.
+	 * Nothing of it was loaded or recorded: a later run reads it again. */
+	int unreadable;
+	int held;                 /* opt->hold said its kind waits: nothing loaded, nothing recorded */
 };
 
 /* Ingests one file in its own transaction. Quarantined rows are not an error (they show in

@@ -1604,6 +1604,17 @@ CREATE TABLE settle.exception (
 );
 
 --
+-- Name: inbox_set_aside; Type: TABLE; Schema: settle; Owner: -
+--
+
+CREATE TABLE settle.inbox_set_aside (
+    path text NOT NULL,
+    night_at timestamp with time zone NOT NULL,
+    held boolean NOT NULL,
+    why text NOT NULL
+);
+
+--
 -- Name: ingest_file; Type: TABLE; Schema: settle; Owner: -
 --
 
@@ -2119,6 +2130,13 @@ ALTER TABLE ONLY settle.disbursement
 
 ALTER TABLE ONLY settle.exception
     ADD CONSTRAINT exception_pkey PRIMARY KEY (run_id, period, code, reference, seq);
+
+--
+-- Name: inbox_set_aside inbox_set_aside_pkey; Type: CONSTRAINT; Schema: settle; Owner: -
+--
+
+ALTER TABLE ONLY settle.inbox_set_aside
+    ADD CONSTRAINT inbox_set_aside_pkey PRIMARY KEY (path);
 
 --
 -- Name: ingest_file ingest_file_pkey; Type: CONSTRAINT; Schema: settle; Owner: -

@@ -45,15 +45,18 @@ static const struct cli_text {
 	  "Ingest the inbox's new files, then reconcile and report every period they touch and the\n"
 	  "current month once it has data; closed periods whose figures changed go to\n"
 	  "DIR/YYYY-MM.restated. A period that fails is rolled back alone, named, retried every night,\n"
-	  "and the run ends 5 (partly done); the other periods are written.\n"
+	  "and the run ends 5 (partly done); the other periods are written. A file it cannot open or\n"
+	  "read is set aside for the night, named, and read again the next; the later files of its\n"
+	  "feed wait with it, so the ledger keeps the inbox's order (exit 4).\n"
 	  "The last line on stderr is the one summary line (with --quiet, the only line of a clean night).\n"
 	  "  --inbox DIR      the inbox (default: inbox)\n"
 	  "  --out DIR        the output directory (default: reports)\n"
 	  "  --as-of TS       replay a night at TS (files are recorded as ingested then); TS must not\n"
 	  "                   be before a file already ingested, nor in the future (default: now)\n",
 	  "0 done, 1 failed (nothing committed), 2 usage or configuration, 3 locked by another\n"
-	  "run, 4 done with rows or files quarantined or inbox entries it could not read, 5 partly\n"
-	  "done (a period or an inbox file failed, named; 5 wins over 4), " CLI_EXIT_INTERRUPTED },
+	  "run, 4 done with rows or files quarantined, or inbox entries or files it could not read\n"
+	  "(set aside, the later files of their feed with them; read again the next night), 5 partly\n"
+	  "done (a period failed, or the database on a file; named; 5 wins over 4), " CLI_EXIT_INTERRUPTED },
 	{ "rerun", "rerun --run DIR/run.csv --out DIR2",
 	  "Reproduce a past report set exactly, at its as-of and configuration, into DIR2.\n",
 	  "0 done, 1 failed, 2 usage or configuration, 3 locked by another run,\n" CLI_EXIT_INTERRUPTED },

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "contain.h"
+#include "escape.h"
 #include "inbox.h"
 #include "ingest.h"
 #include "insights.h"
@@ -28,6 +29,7 @@
 #include "timeutil.h"
 
 #define NIGHTLY_PATH_MAX 4096
+#define NIGHTLY_TEXT_MAX (4 * NIGHTLY_PATH_MAX + 256) /* a path escaped (escape.h: 4 bytes a byte at most) */
 
 /* What became of a period (SPEC §6.1): its set's name ("" when a closed period was as closed and
  * nothing was written) and, for a closed period, the summary's words. */
@@ -45,7 +47,10 @@ struct nightly_stats {
 	size_t feeds_skipped;  /* feeds settle does not read (addressfeed_v1) */
 	size_t files_rejected; /* structurally broken, rejected whole */
 	size_t unreadable;     /* entries of the inbox that are not readable files (inbox.h) */
-	size_t files_failed;   /* could not be ingested (unreadable): the run stopped ingesting there */
+	size_t files_unread;   /* files whose open or read failed: set aside, read again next night */
+	size_t held;           /* files held back behind an earlier one that could not be read */
+	size_t files_failed;   /* could not be ingested (the database or the machine): the run stopped
+				* ingesting there */
 	int64_t rows;
 	int64_t rejected;
 };
@@ -90,10 +95,153 @@ static void nightly_say_list(int warning, const char *one_what, const char *what
 		log_info("%zu %s: %s", l->n, what, names);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Set aside and held back (docs/ingest.md "A file that cannot be read")
+ *
+ * A file settle cannot open or read (EACCES, EIO, gone or rewritten while read) is set aside for
+ * the night: named in one warning line with the reason, not recorded in the ledger (so the next
+ * night reads it again, whole or as an append), and the other files proceed. But the ledger's
+ * order is the contract's "latest ingested" (SPEC §3.1, §6): the offer file's later rows replace
+ * earlier ones, a metering or deposit key keeps its first write, and two versions of a billing
+ * event (or of an agreement, an offer revision, ...) with the same valid_from and update_date are
+ * told apart by ingest order alone. A later file of the same feed ingested tonight and the set
+ * aside one tomorrow would invert that order for good, silently. So the later files that may be of
+ * the unreadable one's kind are held back too (not recorded; read again next night, in order):
+ * - in an SDDS feed folder, its kind is the folder's: only that feed's later files wait, in every
+ *   recipient's folder (keys such as agreement_id are the same across recipients);
+ * - outside one, its kind is in its header, which could not be read: every later file waits;
+ * - a folder the walk could not open holds back the same way what sorts after everything below it.
+ * The night ends 4 (done, input set aside), not 5: every file that could be read in order was.
+ */
+struct nightly_hold {
+	char *path;                   /* the entry, relative to the inbox, owned */
+	int folder;                   /* a folder: what waits is what sorts after everything below it */
+	const struct feed_kind *kind; /* its feed's kind, or NULL: files of any kind wait */
+};
+
+struct nightly_aside {
+	struct nightly_hold *v;       /* the holds, in the order met */
+	size_t n, cap;
+	const char *rel;              /* the file being ingested (nightly_hold_asked) */
+	const struct nightly_hold *by; /* the hold that held it back */
+	struct inbox_list unread;     /* files set aside tonight, why = the reason */
+	struct inbox_list held;       /* files held back, why = "<kind>, behind \"<path>\"" */
+};
+
+static void nightly_aside_free(struct nightly_aside *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i].path);
+	free(a->v);
+	inbox_list_free(&a->unread);
+	inbox_list_free(&a->held);
+	memset(a, 0, sizeof *a);
+}
+
+/* The kind whose later files the entry rel holds back: its feed folder's (*kind), or NULL for any
+ * kind (a plain file's kind is in its header; a folder outside a feed folder may hold any feed).
+ * 1 when it holds nothing back: a feed settle does not read (addressfeed_v1, an unsupported or
+ * unknown feed folder), of which nothing would load anyway. */
+static int nightly_hold_kind(const char *rel, int folder, const struct feed_kind **kind)
+{
+	char probe[INBOX_PATH_MAX + 3];
+	const struct feed_kind *k = NULL;
+	const char *feed;
+	size_t len;
+	/* inbox_feed_of_path reads the folders of a file's path: a folder's own name is one */
+	snprintf(probe, sizeof probe, "%s%s", rel, folder ? "/x" : "");
+	switch (inbox_feed_of_path(probe, &k, &feed, &len)) {
+	case INBOX_FEED_NONE:
+		*kind = NULL;
+		return 0;
+	case INBOX_FEED_KIND:
+		*kind = k;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Adds the hold of the entry rel (a folder when folder is set), when it holds anything back. */
+static int nightly_hold_add(struct nightly_aside *a, const char *rel, int folder, struct err *e)
+{
+	const struct feed_kind *kind;
+	if (nightly_hold_kind(rel, folder, &kind))
+		return 0;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 8;
+		struct nightly_hold *v = realloc(a->v, cap * sizeof *v);
+		if (!v)
+			return err_set(e, EXIT_FAILED, "out of memory");
+		a->v = v;
+		a->cap = cap;
+	}
+	if (!(a->v[a->n].path = strdup(rel)))
+		return err_set(e, EXIT_FAILED, "out of memory");
+	a->v[a->n].folder = folder;
+	a->v[a->n].kind = kind;
+	a->n++;
+	return 0;
+}
+
+/* 1 when rel sorts after the entry of h and, for a folder, after everything below it (SPEC §6
+ * byte order: "a-b.csv" comes before "a/x.csv", "a0.csv" after it). */
+static int nightly_after(const char *rel, const struct nightly_hold *h)
+{
+	size_t n = strlen(h->path);
+	if (!h->folder)
+		return strcmp(rel, h->path) > 0;
+	int c = strncmp(rel, h->path, n);
+	if (c != 0)
+		return c > 0;
+	return (unsigned char)rel[n] > '/'; /* rel[n] == '/' cannot be: the folder was not read */
+}
+
+/* ingest_options.hold: whether the file a->rel, of kind k, waits behind a hold. */
+static int nightly_hold_asked(const struct feed_kind *k, void *arg)
+{
+	struct nightly_aside *a = arg;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct nightly_hold *h = &a->v[i];
+		if ((h->kind == NULL || h->kind == k) && nightly_after(a->rel, h)) {
+			a->by = h;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The file rel could not be read (e says why): one warning line, set aside, and its hold. */
+static int nightly_set_aside(struct nightly_aside *a, const char *rel, const struct err *why, struct err *e)
+{
+	const struct feed_kind *kind = NULL;
+	int none = nightly_hold_kind(rel, 0, &kind);
+	size_t nl = strlen(rel);
+	const char *reason = why->msg;
+	if (strncmp(reason, rel, nl) == 0 && reason[nl] == ':' && reason[nl + 1] == ' ')
+		reason += nl + 2;
+	log_warning("%s: %s; set aside, not recorded as ingested: read again on the next night%s%s%s", rel, reason,
+		    none ? "" : kind ? "; later files of " : "; every later file waits behind it (its kind is in its"
+								   " header, which could not be read)",
+		    !none && kind ? kind->name : "", !none && kind ? " wait behind it" : "");
+	if (inbox_list_add(&a->unread, rel, reason, e) < 0)
+		return -1;
+	return nightly_hold_add(a, rel, 0, e);
+}
+
+/* The folders the walk could not open hold back what comes after them (see above). */
+static int nightly_hold_folders(struct nightly_aside *a, const struct inbox_list *problems, struct err *e)
+{
+	for (size_t i = 0; i < problems->n; i++)
+		if (problems->v[i].unreadable && nightly_hold_add(a, problems->v[i].path, 1, e) < 0)
+			return -1;
+	return 0;
+}
+
 /* SPEC §6: the inbox's files in byte order of their relative paths, each keyed in the ledger by
  * that path. Unchanged files are counted, not listed (ingest_options.quiet). */
 static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_list *files, int64_t as_of_us,
-			  struct nightly_stats *s, struct err *e)
+			  struct nightly_aside *a, struct nightly_stats *s, struct err *e)
 {
 	for (size_t i = 0; i < files->n; i++) {
 		const char *rel = files->v[i].path;
@@ -101,7 +249,10 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 		if (snprintf(path, sizeof path, "%s/%s", inbox, rel) >= (int)sizeof path)
 			return err_set(e, EXIT_FAILED, "path \"%s/%s\" is too long", inbox, rel);
 		log_progress("[%zu/%zu] ingesting %s", i + 1, files->n, rel);
-		struct ingest_options opt = { NULL, NULL, as_of_us, rel, 1, &msg_log };
+		struct ingest_options opt = { .ingested_at_us = as_of_us, .name = rel, .quiet = 1, .msg = &msg_log,
+					      .hold = nightly_hold_asked, .hold_arg = a };
+		a->rel = rel;
+		a->by = NULL;
 		struct ingest_result r;
 		memset(&r, 0, sizeof r);
 		/* issue 15: files already ingested are counted in the summary, not listed one by one */
@@ -123,12 +274,29 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 							 s->ingested == 1 ? "" : "s", s->ingested == 1 ? "is" : "are",
 							 s->ingested == 1 ? "its" : "their"), -1 : -1;
 			log_progress_done();
+			if (r.unreadable) { /* the file's own fault: set aside, the others go on */
+				struct err why = *e;
+				memset(e, 0, sizeof *e);
+				if (nightly_set_aside(a, rel, &why, e) < 0)
+					return -1;
+				s->files_unread++;
+				continue;
+			}
 			log_error("%s; %zu later files not read, left for the next nightly", e->msg, files->n - i - 1);
 			s->files_failed++;
 			break;
 		}
 		if (r.skipped) {
 			s->feeds_skipped++;
+			continue;
+		}
+		if (r.held) {
+			char why[INBOX_PATH_MAX + 64];
+			ASSERT(a->by);
+			snprintf(why, sizeof why, "%s, behind \"%s\"", r.kind, a->by->path);
+			if (inbox_list_add(&a->held, rel, why, e) < 0)
+				return -1;
+			s->held++;
 			continue;
 		}
 		if (r.already_ingested) { /* counted; a whole-file rejection repeated has been said */
@@ -155,10 +323,50 @@ static int nightly_ingest(struct db *db, const char *inbox, const struct inbox_l
 		run_failpoint("ingested-one");
 	}
 	log_progress_done();
+	if (a->held.n)
+		nightly_say_list(1, "later file waits for the next night behind an earlier one settle could not read"
+				 " (the inbox's order is kept)", "later files wait for the next night behind earlier ones settle could"
+				 " not read (the inbox's order is kept)", &a->held);
 	if (s->feeds_skipped)
 		log_info("%zu file%s of addressfeed_v1 skipped: settle does not read that feed (personal data)",
 			 s->feeds_skipped, s->feeds_skipped == 1 ? "" : "s");
 	return 0;
+}
+
+/* settle.inbox_set_aside (sql/032) for `settle status`: this night's entries not read -- the
+ * walk's problems, the files set aside and those held back -- replacing the last night's, in one
+ * transaction. */
+static int nightly_record_aside(struct db *db, int64_t as_of_us, const struct inbox_list *problems,
+				const struct nightly_aside *a, struct err *e)
+{
+	char at[40];
+	time_format_pg(as_of_us, at);
+	const struct inbox_list *lists[] = { problems, &a->unread, &a->held };
+	if (db_begin(db, e) < 0)
+		return -1;
+	if (db_exec(db, "DELETE FROM settle.inbox_set_aside", e) < 0)
+		goto rollback;
+	for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			const struct inbox_entry *en = &lists[l]->v[i];
+			/* as the warnings show them: a name that is not UTF-8 (a problem of the walk) is
+			 * not text the database takes */
+			char path[NIGHTLY_TEXT_MAX], why[NIGHTLY_TEXT_MAX];
+			escape_text(path, sizeof path, en->path);
+			escape_text(why, sizeof why, en->why ? en->why : "");
+			const char *params[] = { path, at, lists[l] == &a->held ? "t" : "f", why };
+			PGresult *r = db_query(db,
+				"INSERT INTO settle.inbox_set_aside (path, night_at, held, why)"
+				" VALUES ($1, $2::timestamptz, $3::boolean, $4) ON CONFLICT (path) DO NOTHING",
+				4, params, PGRES_COMMAND_OK, e);
+			if (!r)
+				goto rollback;
+			PQclear(r);
+		}
+	return db_commit(db, e);
+rollback:
+	db_rollback(db);
+	return -1;
 }
 
 /* The walk, what it could not read said once, feed folders' stray files moved to the problems. */
@@ -500,8 +708,12 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 	char notused[48] = "";
 	if (s->feeds_skipped)
 		snprintf(notused, sizeof notused, ", %zu not used", s->feeds_skipped);
-	if (s->unreadable)
-		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable);
+	/* the walk's entries and the files whose read failed alike: not read, set aside */
+	if (s->unreadable + s->files_unread)
+		snprintf(unreadable, sizeof unreadable, ", %zu not readable", s->unreadable + s->files_unread);
+	char held[48] = "";
+	if (s->held)
+		snprintf(held, sizeof held, ", %zu held back", s->held);
 	if (s->files_failed)
 		snprintf(notread, sizeof notread, ", %zu failed to ingest", s->files_failed);
 	char result[640];
@@ -511,10 +723,10 @@ static void nightly_summary(const struct nightly_stats *s, const char *out, int6
 	else
 		snprintf(result, sizeof result, "no period written; %lld exception%s open (settle status)",
 			 (long long)open, open == 1 ? "" : "s");
-	log_summary("%zu file%s (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s%s), %lld row%s loaded,"
-		    " %lld rejected, into %s: %s%s%s",
+	log_summary("%zu file%s (%zu ingested, %zu already ingested%s, %zu rejected whole%s%s%s%s), %lld row%s"
+		    " loaded, %lld rejected, into %s: %s%s%s",
 		    s->files, s->files == 1 ? "" : "s", loaded, s->skipped, still, s->files_rejected, notused, unreadable,
-		    notread, (long long)s->rows, s->rows == 1 ? "" : "s", (long long)s->rejected, out, result,
+		    held, notread, (long long)s->rows, s->rows == 1 ? "" : "s", (long long)s->rejected, out, result,
 		    fused ? ", periods failed:" : "", failed);
 }
 
@@ -556,6 +768,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	struct err e = { 0 };
 	struct nightly_stats s = { 0 };
 	struct inbox in = { 0 };
+	struct nightly_aside aside = { 0 };
 	struct nightly_out res;
 	struct insights_summary *ins = NULL;
 	struct nightly_period *np = NULL;
@@ -576,7 +789,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 			out, inbox);
 		goto done;
 	}
-	if (nightly_walk(inbox, &in, &s, &e) < 0)
+	if (nightly_walk(inbox, &in, &s, &e) < 0 || nightly_hold_folders(&aside, &in.problems, &e) < 0)
 		goto done;
 	if (run_open_locked(ctx, &db, &e) < 0 || run_db_now_us(db, &as_of_us, &e) < 0)
 		goto done;
@@ -585,7 +798,8 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	char t[32];
 	time_format(as_of_us, t);
 	log_progress("as of %s: %zu files in %s", t, in.files.n, inbox);
-	if (nightly_ingest(db, inbox, &in.files, as_of_us, &s, &e) < 0 ||
+	if (nightly_ingest(db, inbox, &in.files, as_of_us, &aside, &s, &e) < 0 ||
+	    nightly_record_aside(db, as_of_us, &in.problems, &aside, &e) < 0 ||
 	    nightly_periods(db, &ctx->config, as_of_us, &through, &retraction_through, &periods, &periods_n, &e) < 0)
 		goto done;
 	if (!(ins = calloc(periods_n ? periods_n : 1, sizeof *ins)) ||
@@ -605,6 +819,7 @@ int cmd_nightly(struct settle_ctx *ctx, int argc, char **argv)
 	rc = 0;
 done:
 	inbox_free(&in);
+	nightly_aside_free(&aside);
 	free(periods);
 	free(ins);
 	free(np);
@@ -619,10 +834,13 @@ done:
 	}
 	/* SPEC §7 exit codes (README "Exit codes"): partly done (5) wins over quarantined (4). A
 	 * period that failed (contained, contain.h; named above) or a file that could not be
-	 * ingested means part of the night's work is missing; quarantined rows or files, or inbox
-	 * entries the walk could not read (SPEC §3: never a clean night over files it did not read),
+	 * ingested (the database or the machine failed) means part of the night's work is missing;
+	 * quarantined rows or files, inbox entries the walk could not read (SPEC §3: never a clean
+	 * night over files it did not read), files whose read failed and those held back behind them
 	 * mean the work is done with input set aside. */
 	if (failed > 0 || s.files_failed > 0)
 		return EXIT_PARTIAL;
-	return s.rejected > 0 || s.files_rejected > 0 || s.unreadable > 0 ? EXIT_QUARANTINED : EXIT_DONE;
+	return s.rejected > 0 || s.files_rejected > 0 || s.unreadable > 0 || s.files_unread > 0 || s.held > 0
+		       ? EXIT_QUARANTINED
+		       : EXIT_DONE;
 }

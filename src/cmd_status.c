@@ -48,6 +48,27 @@ static int status_files(struct db *db, struct err *e)
 	return 0;
 }
 
+/* What the last nightly did not read (sql/032: the walk's problems, files whose read failed, files
+ * held back behind them): none of it is in the ledger, and each is read again the next night. */
+static int status_set_aside(struct db *db, struct err *e)
+{
+	PGresult *r = db_query(db,
+			       "SELECT path, CASE WHEN held THEN 'waits: ' ELSE '' END || why,"
+			       " to_char(night_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+			       " FROM settle.inbox_set_aside ORDER BY path",
+			       0, NULL, PGRES_TUPLES_OK, e);
+	if (!r)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0)
+		printf("\nset aside by the last nightly (as of %s; not ingested, read again next night): %d\n",
+		       PQgetvalue(r, 0, 2), n);
+	for (int i = 0; i < n; i++)
+		printf("  %s: %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	PQclear(r);
+	return 0;
+}
+
 static int status_rejected(struct db *db, struct err *e)
 {
 	char lim[16];
@@ -190,7 +211,8 @@ int cmd_status(struct settle_ctx *ctx, int argc, char **argv)
 	struct err e = { 0 };
 	struct db *db;
 	int64_t now_us;
-	if (settle_db(ctx, &db, &e) < 0 || status_files(db, &e) < 0 || status_rejected(db, &e) < 0
+	if (settle_db(ctx, &db, &e) < 0 || status_files(db, &e) < 0 || status_set_aside(db, &e) < 0
+	    || status_rejected(db, &e) < 0
 	    || status_runs(db, &e) < 0 || status_periods(db, &e) < 0 || status_closes(db, &e) < 0
 	    || contain_status(db, &e) < 0 || run_db_now_us(db, &now_us, &e) < 0
 	    || offer_terms_list(db, now_us, stdout, &e) < 0) {

@@ -109,7 +109,7 @@ struct inbox_walk {
 	char root_real[INBOX_PATH_MAX]; /* realpath of root: what "inside" means */
 };
 
-static void inbox_list_free(struct inbox_list *l)
+void inbox_list_free(struct inbox_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].path);
@@ -139,6 +139,7 @@ int inbox_list_add(struct inbox_list *l, const char *path, const char *why, stru
 	struct inbox_entry *en = &l->v[l->n];
 	en->path = strdup(path);
 	en->why = why ? strdup(why) : NULL;
+	en->unreadable = 0;
 	if (!en->path || (why && !en->why)) {
 		free(en->path);
 		free(en->why);
@@ -157,6 +158,15 @@ void inbox_list_sort(struct inbox_list *l)
 {
 	if (l->n > 1)
 		qsort(l->v, l->n, sizeof l->v[0], inbox_entry_cmp);
+}
+
+/* Adds a problem that may hide feed files (inbox_entry.unreadable). */
+static int inbox_unreadable(struct inbox_list *l, const char *path, const char *why, struct err *e)
+{
+	if (inbox_list_add(l, path, why, e) < 0)
+		return -1;
+	l->v[l->n - 1].unreadable = 1;
+	return 0;
 }
 
 /* 1 when real (a resolved path) is root_real or below it. */
@@ -215,7 +225,7 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 			return err_set(e, errno == ENOENT || errno == ENOTDIR ? EXIT_USAGE : EXIT_FAILED,
 				       "could not open inbox \"%s\": %s", w->root, strerror(errno));
 		snprintf(why, sizeof why, "a folder settle could not open (%s)", strerror(errno));
-		return inbox_list_add(&w->out->problems, rel, why, e);
+		return inbox_unreadable(&w->out->problems, rel, why, e);
 	}
 	struct dirent *de;
 	int rc = 0, too_long_said = 0;
@@ -242,7 +252,7 @@ static int inbox_dir(struct inbox_walk *w, const char *rel, int depth, struct er
 					    "a name that is not valid UTF-8 (settle records paths as text; rename it)", e);
 		} else if (lstat(child_full, &st) != 0) {
 			snprintf(why, sizeof why, "could not be examined (%s)", strerror(errno));
-			rc = inbox_list_add(&w->out->problems, child, why, e);
+			rc = inbox_unreadable(&w->out->problems, child, why, e);
 		} else if (S_ISREG(st.st_mode)) {
 			rc = inbox_list_add(&w->out->files, child, NULL, e);
 		} else if (S_ISDIR(st.st_mode)) {

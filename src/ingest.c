@@ -87,6 +87,7 @@ struct ingest_state {
 	int64_t staged;                  /* good rows sent */
 	int64_t rejected;                /* rows rejected (spooled + duplicate conflicts) */
 	int64_t loaded, unchanged;
+	int read_failed;                 /* the file's own open or read failed: result->unreadable */
 	int bulk;                        /* keyed kind copied straight into its table (see below) */
 	int bulk_clean;                  /* ... and no key repeated: every good row was stored */
 	int freeze;                      /* the table was empty: truncated here, COPY ... FREEZE */
@@ -240,17 +241,20 @@ static int prefix_check_verdict(struct ingest_state *st, const char *want, const
 {
 	struct prefix_check c;
 	prefix_check_join(st, 0, &c);
+	if (!c.err && !c.shrank && strcmp(c.prefix_hex, want) != 0)
+		return INGEST_PREFIX_CHANGED;
+	/* the errors below are the file's own (result->unreadable), but for memory */
+	st->read_failed = c.err != ENOMEM;
 	if (c.err)
 		return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(c.err));
 	if (c.shrank)
 		return err_set(e, EXIT_FAILED, "\"%s\" shrank while settle read it", st->path);
-	if (strcmp(c.prefix_hex, want) != 0)
-		return INGEST_PREFIX_CHANGED;
 	if (strcmp(c.tail_hex, tail_hex) != 0)
 		return err_set(e, EXIT_FAILED,
 			       "\"%s\" changed while settle read it (its new bytes differ between two reads): nothing "
 			       "loaded from it, the next run reads it again",
 			       st->path);
+	st->read_failed = 0;
 	snprintf(st->sha, sizeof st->sha, "%s", c.whole_hex);
 	return 0;
 }
@@ -346,6 +350,16 @@ static int ingest_next_file_id(struct ingest_state *st, struct err *e)
 	return 0;
 }
 
+/* The SHA-256 of the whole file by reading it again; a failure is the file's (result->unreadable). */
+static int ingest_digest_file(struct ingest_state *st, struct err *e)
+{
+	if (digest_file(st->path, st->sha, e) < 0) {
+		st->read_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* Feeds the rest of st->f (what csv_in has not read yet) to d: every byte before was fed by
  * whoever read it, so d then holds the whole file. */
 static int ingest_drain(struct ingest_state *st, struct digest *d, struct err *e)
@@ -358,8 +372,10 @@ static int ingest_drain(struct ingest_state *st, struct digest *d, struct err *e
 		digest_update(d, buf, n);
 	int failed = ferror(st->f);
 	free(buf);
-	if (failed)
+	if (failed) {
+		st->read_failed = 1;
 		return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
+	}
 	return 0;
 }
 
@@ -383,7 +399,7 @@ static int ingest_sha(struct ingest_state *st, struct err *e)
 		return 0;
 	}
 	ASSERT(!st->check);
-	return digest_file(st->path, st->sha, e);
+	return ingest_digest_file(st, e);
 }
 
 /* Whether the ledger holds a file of this size (or of an unknown size, a row not written by
@@ -1207,13 +1223,17 @@ static int ingest_growth_async(struct ingest_state *st, const struct ingest_prev
 		n = pread(fd, st->head + st->head_len, head_cap - st->head_len, (off_t)st->head_len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			st->read_failed = 1;
 			return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path,
 				       n < 0 ? strerror(errno) : "it shrank while settle read it");
+		}
 		st->head_len += (size_t)n;
 	}
-	if (fseeko(st->f, (off_t)p->bytes, SEEK_SET) != 0)
+	if (fseeko(st->f, (off_t)p->bytes, SEEK_SET) != 0) {
+		st->read_failed = 1;
 		return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
+	}
 	if (!(st->digest = digest_new()))
 		return err_set(e, EXIT_FAILED, "out of memory");
 	if (prefix_check_start(st, p->bytes, e) < 0)
@@ -1236,11 +1256,11 @@ static int ingest_growth(struct ingest_state *st, const struct ingest_prev *p, c
 {
 	if (p->bytes <= 0) { /* nothing to extend (a row written by hand): read whole */
 		snprintf(why, why_cap, "no bytes of it were recorded then");
-		return digest_file(st->path, st->sha, e) < 0 ? -1 : INGEST_CHANGED;
+		return ingest_digest_file(st, e) < 0 ? -1 : INGEST_CHANGED;
 	}
 	if (p->bytes > st->bytes) {
 		snprintf(why, why_cap, "it is shorter than the %" PRId64 " bytes ingested then", p->bytes);
-		return digest_file(st->path, st->sha, e) < 0 ? -1 : INGEST_CHANGED;
+		return ingest_digest_file(st, e) < 0 ? -1 : INGEST_CHANGED;
 	}
 	if (!st->sequential && p->lines >= 0 && p->bytes < st->bytes) {
 		int rc = ingest_growth_async(st, p, e);
@@ -1262,6 +1282,7 @@ static int ingest_growth(struct ingest_state *st, const struct ingest_prev *p, c
 		size_t want = left < (int64_t)INGEST_READ_CHUNK ? (size_t)left : INGEST_READ_CHUNK;
 		size_t n = fread(buf, 1, want, st->f);
 		if (n == 0) {
+			st->read_failed = 1;
 			if (ferror(st->f))
 				err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
 			else
@@ -1341,14 +1362,16 @@ static int ingest_whole(struct ingest_state *st, struct err *e)
 {
 	int rc = 0;
 	if (!st->sha[0] && (rc = ingest_size_seen(st, e)) > 0) /* maybe seen before: hash first */
-		rc = digest_file(st->path, st->sha, e);
+		rc = ingest_digest_file(st, e);
 	if (rc < 0)
 		return -1;
 	if (st->sha[0]) {
 		if ((rc = ingest_find_previous(st, 0, e)) != 0)
 			return rc;
-		if (fseek(st->f, 0, SEEK_SET) != 0)
+		if (fseek(st->f, 0, SEEK_SET) != 0) {
+			st->read_failed = 1;
 			return err_set(e, EXIT_FAILED, "could not read \"%s\": %s", st->path, strerror(errno));
+		}
 	}
 	st->looked_up = 1; /* a file of a size never seen cannot be byte-identical to one */
 	if (!(st->in = csv_in_new(st->f)))
@@ -1425,6 +1448,7 @@ static int ingest_file_once(struct db *db, const char *path, const struct ingest
 		time_format_pg(opt->ingested_at_us, st.at);
 	st.f = ingest_open_regular(path, &sb, e);
 	if (!st.f) {
+		st.read_failed = 1;
 		rc = -1;
 		goto done;
 	}
@@ -1432,6 +1456,7 @@ static int ingest_file_once(struct db *db, const char *path, const struct ingest
 	 * a test running as root cannot cause otherwise inside an inbox the walk accepts. */
 	const char *fp = getenv("SETTLE_FAILPOINT");
 	if (fp && strncmp(fp, "eio:", 4) == 0 && strcmp(fp + 4, st.name) == 0) {
+		st.read_failed = 1;
 		rc = err_set(e, EXIT_FAILED, "could not read \"%s\": %s", path, strerror(EIO));
 		goto done;
 	}
@@ -1469,11 +1494,22 @@ static int ingest_file_once(struct db *db, const char *path, const struct ingest
 		if (rc == 0)
 			rc = ingest_header(&st, e);
 	}
+	/* SPEC §6 order: a file of a kind held back waits, nothing of it loaded or recorded. Asked
+	 * once the kind is known: the folder's, else the header's (an earlier file that could not be
+	 * read may be of any kind the header could name). */
+	if (rc == 0 && opt->hold && opt->hold(st.hdr.kind, opt->hold_arg)) {
+		result->held = 1;
+		goto done;
+	}
 	if (rc == 0)
 		rc = ingest_load(&st, e);
 	if (rc == 1)
 		rc = ingest_reject_file(&st, e);
 done:
+	/* The file's own read failed, not the database: the caller may set it aside (nightly). A
+	 * read error inside libcsv or ingest_drain leaves the stream's error flag. */
+	if (rc < 0 && (st.read_failed || (st.f && ferror(st.f))))
+		result->unreadable = 1;
 	prefix_check_join(&st, 1, NULL); /* an error path: the verdict was not needed */
 	digest_free(st.digest);
 	meter_daily_free(st.daily);

@@ -160,3 +160,77 @@ printf '%s\n' "$(row u2 2.00),x" >>"$m12"
 night >/dev/null
 check "... not again on the night it is appended to" sh -c "! grep -q 'unknown column' '$work/err'"
 check "... the appended row loads" test "$(sql "SELECT count(*) FROM settle.billing_event WHERE billing_event_id = 'u2'")" = 1
+
+# A file settle cannot open (EACCES: mode 000; root reads any file, so the night runs as nobody
+# when the test runs as root): set aside for the night, named with the reason, not recorded as
+# ingested, and the other files go on (exit 4, not 5). The later files of its feed wait behind it:
+# v1 is revised in month=11 with the same valid_from, so only the ingest order tells which version
+# is current (SPEC §3.1, §6); a file of another kind (metering) does not wait.
+DB=$(pg_test_createdb badinput_unread) || { ko "create a database"; exit 1; }
+as_user() {
+	if [ "$(id -u)" = 0 ]; then
+		setpriv --reuid=nobody --regid="$(id -g nobody)" --init-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+un=$work/unread
+uout=$work/unread-out
+bef=billingeventfeed_v1/year=2026
+mkdir -p "$un/$bef/month=09" "$un/$bef/month=10" "$un/$bef/month=11" "$uout"
+chmod 755 "$work"
+[ "$(id -u)" = 0 ] && chown nobody "$uout"
+HV=$H,valid_from
+vrow() { echo "$(row "$1" "$2"),2026-10-01T00:00:00Z"; }
+printf '%s\n' "$HV" "$(vrow s1 1.00)" >"$un/$bef/month=09/data.csv"
+printf '%s\n' "$HV" "$(vrow v1 10.00)" >"$un/$bef/month=10/data.csv"
+printf '%s\n' "$HV" "$(vrow v1 11.00)" >"$un/$bef/month=11/data.csv"
+printf '%s\n' "$HV" "$(vrow p1 5.00)" >"$un/zz-billing.csv"
+cp "$TOP"/fixtures/demo/inbox/20-metering-2026-10.csv "$un/zz-metering.csv"
+chmod 000 "$un/$bef/month=10/data.csv"
+unight() { # prints the exit code; stderr in $work/err
+	as_user "$SETTLE_BIN" --db "$DB" --quiet nightly --inbox "$un" --out "$uout" 2>"$work/err"
+	echo $?
+}
+in_ledger() { sql "SELECT count(*) FROM settle.ingest_file WHERE path = '$1'"; }
+rc=$(unight)
+check "an unreadable file: exit 4 (set aside), not 5" test "$rc" = 4
+check "... named in one line with the reason" grep -qE \
+	"$bef/month=10/data.csv: could not open .*: Permission denied; set aside, not recorded as ingested: read again on the next night; later files of billing_event wait behind it" "$work/err"
+check "... not recorded as ingested" test "$(in_ledger "$bef/month=10/data.csv")" = 0
+check "... the file before it loads" test "$(in_ledger "$bef/month=09/data.csv")" = 1
+check "... a file of another kind after it loads" test "$(in_ledger zz-metering.csv)" = 1
+check "... the later files of its feed wait, in a feed folder or by their header" \
+	test "$(in_ledger "$bef/month=11/data.csv")$(in_ledger zz-billing.csv)" = 00
+check "... and are named" grep -qF \
+	"2 later files wait for the next night behind earlier ones settle could not read (the inbox's order is kept): \"$bef/month=11/data.csv\" (billing_event, behind \"$bef/month=10/data.csv\"), \"zz-billing.csv\" (billing_event, behind" "$work/err"
+check "... the summary counts them" grep -qF '5 files (2 ingested, 0 already ingested, 0 rejected whole, 1 not readable, 2 held back)' "$work/err"
+settle status >"$work/status" 2>&1
+check "... settle status lists them" grep -qF 'set aside by the last nightly' "$work/status"
+check "... the unreadable one with its reason" grep -qE "^  $bef/month=10/data.csv: could not open .*Permission denied" "$work/status"
+check "... the held one" grep -qF "  zz-billing.csv: waits: billing_event, behind \"$bef/month=10/data.csv\"" "$work/status"
+rc=$(unight)
+check "the next night, still unreadable: exit 4 again, nothing lost" test "$rc" = 4
+chmod 644 "$un/$bef/month=10/data.csv"
+rc=$(unight)
+check "once readable: exit 0" test "$rc" = 0
+check "... read in the inbox's order: the later version is current" \
+	test "$(sql "SELECT amount_micros FROM settle.billing_event_asof(now()) WHERE billing_event_id = 'v1'")" = 11000000
+check "... every file in the ledger" test "$(sql "SELECT count(*) FROM settle.ingest_file")" = 5
+settle status >"$work/status" 2>&1
+check "... settle status no longer lists anything set aside" sh -c "! grep -q 'set aside' '$work/status'"
+
+# A folder settle cannot open holds back the later files of its feed the same way.
+mkdir -p "$un/$bef/month=12" "$un/billingeventfeed_v1/year=2027/month=01"
+printf '%s\n' "$HV" "$(vrow f1 1.00)" >"$un/$bef/month=12/data.csv"
+printf '%s\n' "$HV" "$(vrow f2 2.00)" >"$un/billingeventfeed_v1/year=2027/month=01/data.csv"
+chmod 000 "$un/$bef/month=12"
+rc=$(unight)
+check "an unreadable folder: exit 4" test "$rc" = 4
+check "... the later file of its feed waits" test "$(in_ledger billingeventfeed_v1/year=2027/month=01/data.csv)" = 0
+check "... and is named" grep -qF '"billingeventfeed_v1/year=2027/month=01/data.csv" (billing_event, behind "'"$bef/month=12"'")' "$work/err"
+chmod 755 "$un/$bef/month=12"
+rc=$(unight)
+check "... once readable, both load in order: exit 0" test "$rc" = 0
+check "... in order" test "$(sql "SELECT string_agg(path, ' ' ORDER BY file_id) FROM settle.ingest_file WHERE path LIKE '%month=12%' OR path LIKE '%2027%'")" = \
+	"$bef/month=12/data.csv billingeventfeed_v1/year=2027/month=01/data.csv"

@@ -109,8 +109,11 @@ cp "$TOP"/fixtures/demo/inbox/0*.csv "$inbox"/
 cp "$TOP"/fixtures/demo/inbox/20-metering-2026-10.csv "$inbox/50-unreadable.csv"
 cp "$TOP"/fixtures/demo/inbox/20-metering-2026-10.csv "$inbox/60-later.csv"
 rc=$( (SETTLE_FAILPOINT=eio:50-unreadable.csv "$SETTLE_BIN" --db "$DB" nightly --inbox "$inbox" --out "$out" >"$work/n.out" 2>"$work/n.err"; echo $?) )
-check "an unreadable later file: exit 5 (partly done), not 1" test "$rc" = 5
+# Set aside for the night (exit 4, docs/ingest.md "A file that cannot be read"), no longer a
+# night partly done (5) that stops at it.
+check "an unreadable later file: exit 4 (set aside), not 1 or 5" test "$rc" = 4
 check "... it is named" said "50-unreadable.csv: could not read"
+check "... with what becomes of it" said "set aside, not recorded as ingested: read again on the next night; every later file waits behind it"
 check "... the files before it are committed" test "$(sql "SELECT count(*) FROM settle.ingest_file")" = 3
 check "... the later file is left for the next night (order kept)" test "$(sql "SELECT count(*) FROM settle.ingest_file WHERE file_name = '60-later.csv'")" = 0
 check "... and what was ingested is reported" test -f "$out/2026-09/MANIFEST"
