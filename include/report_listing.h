@@ -32,7 +32,7 @@ enum report_col_type {
 			 * format "0.0" in the workbook (report_parse_decimal) */
 };
 
-#define REPORT_COLS_MAX 24
+#define REPORT_COLS_MAX 32
 
 struct report_column {
 	const char *name;          /* CSV header and sheet header */

@@ -1531,7 +1531,8 @@ CREATE TABLE settle.charge_group (
     disposition text NOT NULL,
     offer_expired boolean NOT NULL,
     disbursement_status text NOT NULL,
-    remainder_micros bigint NOT NULL
+    remainder_micros bigint NOT NULL,
+    paid_micros bigint DEFAULT 0 NOT NULL
 );
 
 --

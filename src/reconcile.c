@@ -331,7 +331,7 @@ static int rc_flush(struct rc *rc, struct err *e)
 		  " agreement_id, offer_id, product_id, buyer_account_id, group_date, revenue_micros, cogs_micros,"
 		  " listing_fee_micros, seller_tax_micros, aws_tax_micros, other_seller_tax_micros, infra_micros,"
 		  " balance_adjustment_micros, rows_n, match_status, match_rule, matched_offer_id, seller_of_record, allocated,"
-		  " disposition, offer_expired, disbursement_status, remainder_micros) FROM STDIN" },
+		  " disposition, offer_expired, disbursement_status, remainder_micros, paid_micros) FROM STDIN" },
 		{ offsetof(struct rc, out_alloc),
 		  "COPY settle.allocation (run_id, period, recipient_account_id, transaction_reference_id, currency,"
 		  " party_index, agreement_id, offer_id, match_rule, party_role, party_account_id, revenue_micros,"

@@ -101,6 +101,7 @@ struct ref {
 	struct rio_str recipient, tref, currency;
 	int active;
 	int64_t remainder;         /* SPEC §4.5 */
+	int64_t paid;              /* the DISBURSED lines in the remainder (counted as §4.5 says) */
 	int any_line;              /* a DISBURSED line row touches it */
 	int has_last;              /* the latest payout or failure touching it: (day, id) */
 	int32_t last_day;
@@ -134,6 +135,7 @@ static int ref_start(struct ref *r, const char *const *f, struct err *e)
 		return -1;
 	r->active = 1;
 	r->remainder = 0;
+	r->paid = 0;
 	r->any_line = 0;
 	r->has_last = 0;
 	r->last_failed = 0;
@@ -285,8 +287,10 @@ static int row_line(struct rc *rc, struct ref *r, const char *const *f, int64_t 
 		if (ref_touch(r, x->day, x->failure_id, 1, e) < 0)
 			return -1;
 	}
-	if (counts)
+	if (counts) {
 		add(&r->remainder, amount, r);
+		add(&r->paid, amount, r);
+	}
 	return 0;
 }
 
@@ -524,6 +528,9 @@ static void group_row(struct rc *rc, const struct gctx *c, enum disburse_status 
 	rio_bool(o, c->m.status == MATCH_MATCHED && c->m.expired);
 	rio_text(o, disburse_status_name(st));
 	rio_int(o, c->r->remainder);
+	/* the remainder's lines, so that the workbook can say what of it was paid and what other
+	 * months' charges of the reference carried in (docs/workbook.md "Still owed") */
+	rio_int(o, c->r->paid);
 	rio_end_row(o);
 }
 

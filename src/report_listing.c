@@ -56,7 +56,9 @@ static const char sql_summary[] =
 	" LEFT JOIN p ON p.currency IS NOT DISTINCT FROM k.currency"
 	" LEFT JOIN d ON d.currency IS NOT DISTINCT FROM k.currency"
 	" LEFT JOIN x ON x.currency IS NOT DISTINCT FROM k.currency"
-	" ORDER BY k.currency COLLATE \"C\" NULLS LAST";
+	/* the workbook's order of currencies (report_xlsx_sheet.c, xlsx_order_load): most charge
+	 * groups first, then code; the row without a currency last */
+	" ORDER BY k.currency IS NULL, coalesce(g.groups, 0) DESC, k.currency COLLATE \"C\"";
 
 /* SPEC §8 payouts.csv, sorted by account, role, currency (the table's key). */
 static const char sql_payouts[] =
@@ -178,20 +180,40 @@ static const char sql_tax_items[] =
 	" FROM tot, loaded) u"
 	" ORDER BY party COLLATE \"C\", currency COLLATE \"C\", o, jurisdiction COLLATE \"C\", tax_type COLLATE \"C\"";
 
+/* The charges of a group that its reference's remainder counts (SPEC §4.5: all but X). */
+#define CG_OWED \
+	"(g.revenue_micros::numeric + g.cogs_micros + g.listing_fee_micros + g.seller_tax_micros" \
+	" + g.other_seller_tax_micros + g.infra_micros + g.balance_adjustment_micros)"
+
 /* Sheet-only: every charge group of the period with its B, C, F, T, X (SPEC §4.1), the rows the
  * Summary's bridge from billed to earned sums (docs/workbook.md). billed is what the buyers were
  * invoiced, tax included (B + T + X); net_earned is B + C + F (the seller's, taxes excluded);
- * allocated is "yes" for the groups that have allocations. */
+ * allocated is "yes" for the groups that have allocations.
+ *
+ * Then what the Summary's "still owed" block sums (SPEC §4.5, §4.8): owed is what the group
+ * charges in its recipient's feed, every component the remainder counts (all but the
+ * marketplace's tax X); payout_lines the reference's payout lines that count, by the as-of and whatever
+ * the payout's date (negative: paid out); other_months the reference's charges in other months
+ * (the rest of the remainder); reference_remainder the reference's remainder = owed +
+ * payout_lines + other_months; outstanding the remainder when the group is aged (aging.csv has the group),
+ * else NULL. */
 static const char sql_charge_groups[] =
-	"SELECT period, recipient_account_id, transaction_reference_id, currency, group_date,"
-	"       coalesce(matched_offer_id, offer_id), match_status, disposition,"
-	"       CASE WHEN allocated THEN 'yes' ELSE 'no' END, disbursement_status,"
-	"       revenue_micros::numeric + seller_tax_micros + aws_tax_micros, aws_tax_micros,"
-	"       revenue_micros, cogs_micros, listing_fee_micros, seller_tax_micros,"
-	"       revenue_micros::numeric + cogs_micros + listing_fee_micros"
-	" FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text"
-	" ORDER BY recipient_account_id COLLATE \"C\", transaction_reference_id COLLATE \"C\","
-	"          currency COLLATE \"C\"";
+	"SELECT g.period, g.recipient_account_id, g.transaction_reference_id, g.currency, g.group_date,"
+	"       coalesce(g.matched_offer_id, g.offer_id), g.match_status, g.disposition,"
+	"       CASE WHEN g.allocated THEN 'yes' ELSE 'no' END, g.disbursement_status,"
+	"       g.revenue_micros::numeric + g.seller_tax_micros + g.aws_tax_micros, g.aws_tax_micros,"
+	"       g.revenue_micros, g.cogs_micros, g.listing_fee_micros, g.seller_tax_micros,"
+	"       g.revenue_micros::numeric + g.cogs_micros + g.listing_fee_micros,"
+	"       " CG_OWED " AS owed, g.paid_micros,"
+	"       g.remainder_micros::numeric - " CG_OWED " - g.paid_micros, g.remainder_micros,"
+	"       a.remainder_micros"
+	" FROM settle.charge_group g"
+	" LEFT JOIN settle.aging a ON a.run_id = g.run_id AND a.period = g.period"
+	"  AND a.recipient_account_id = g.recipient_account_id"
+	"  AND a.transaction_reference_id = g.transaction_reference_id AND a.currency = g.currency"
+	" WHERE g.run_id = $1::bigint AND g.period = $2::text"
+	" ORDER BY g.recipient_account_id COLLATE \"C\", g.transaction_reference_id COLLATE \"C\","
+	"          g.currency COLLATE \"C\"";
 
 /* SPEC §8 rejected.csv: the quarantined rows of every file ingested at or before the run's as-of
  * that contributed a row to the period, and of every file that loaded no row at all. A row
@@ -342,11 +364,13 @@ const struct report_listing report_listings[] = {
 		0,
 	},
 	[REPORT_CHARGE_GROUPS] = {
-		NULL, "Charge groups", sql_charge_groups, 17,
+		NULL, "Charge groups", sql_charge_groups, 22,
 		{ T("period"), T("recipient_account_id"), T("transaction_reference_id"), T("currency"),
 		  D("invoice_date"), T("offer_id"), T("match_status"), T("disposition"), T("allocated"),
 		  T("disbursement_status"), M("billed", 3), M("marketplace_tax", 3), M("revenue", 3),
-		  M("cost_of_goods", 3), M("listing_fee", 3), M("seller_tax", 3), M("net_earned", 3) },
+		  M("cost_of_goods", 3), M("listing_fee", 3), M("seller_tax", 3), M("net_earned", 3),
+		  M("owed", 3), M("payout_lines", 3), M("other_months", 3), M("reference_remainder", 3),
+		  M("outstanding", 3) },
 		1,
 	},
 };

@@ -111,8 +111,19 @@ static int xlsx_formats_init(struct xlsx_writer *w, struct err *e)
 	x->check = xlsx_format(w->wb, NULL, 1);
 	if (x->check)
 		format_set_align(x->check, LXW_ALIGN_CENTER);
+	x->wrap = xlsx_format(w->wb, NULL, 0);
+	if (x->wrap) { /* a sentence stays in its column, line under line, its last line on the row's line */
+		format_set_text_wrap(x->wrap);
+		format_set_indent(x->wrap, 1);
+	}
 	int ok = x->title && x->header && x->bold && x->note && x->date && x->count && x->decimal && x->link &&
-		 x->section && x->check && x->text && x->header_num;
+		 x->section && x->check && x->text && x->header_num && x->wrap;
+	for (int k = 0; k <= XLSX_QTY_DECIMALS_MAX; k++) {
+		char nf[32];
+		snprintf(nf, sizeof nf, "#,##0%s%.*s", k ? "." : "", k, "000000000000000");
+		x->qty[k] = xlsx_format(w->wb, nf, 0);
+		ok = ok && x->qty[k];
+	}
 	for (int m = 0; m <= XLSX_MINOR_UNKNOWN; m++) {
 		char nf[32] = "#,##0";
 		if (m == XLSX_MINOR_UNKNOWN)
@@ -192,7 +203,7 @@ static int xlsx_write_all(struct xlsx_writer *w, struct err *e)
 {
 	if (xlsx_properties(w, e) < 0 || xlsx_formats_init(w, e) < 0)
 		return -1;
-	if (xlsx_names_load(w, e) < 0)
+	if (xlsx_names_load(w, e) < 0 || xlsx_order_load(w, e) < 0)
 		return -1;
 	w->summary = workbook_add_worksheet(w->wb, "Summary");
 	if (w->summary == NULL)

@@ -260,6 +260,221 @@ static char *br_ref(char *buf, unsigned col, uint32_t row0)
 	return buf;
 }
 
+/* The next step of the bridge, empty: no sheet, no link. */
+static struct br_step *br_new(struct br_step *st, size_t *n)
+{
+	ASSERT(*n < XLSX_BRIDGE_ROWS_MAX);
+	struct br_step *x = &st[(*n)++];
+	memset(x, 0, sizeof *x);
+	x->si = x->money_col = x->count_si = x->link = -1;
+	return x;
+}
+
+/* A formula of the still-owed block built in f, kept as step x's amount (its slot in
+ * w->br_exprs, without the "="). */
+static int br_expr_set(struct br_step *x, char *slot, const struct xlsx_fb *f, struct err *e)
+{
+	if (f->full || f->n >= XLSX_FORMULA_MAX)
+		return err_set(e, EXIT_FAILED, "a summary formula is too long");
+	memcpy(slot, f->s, f->n + 1);
+	x->expr = slot;
+	return 0;
+}
+
+/* "Still owed at as-of, and why" (docs/workbook.md): from what the statements say is payable and
+ * what the period disbursed to what the Aging sheet lists as outstanding, every line a formula
+ * over Charge groups (or a cell above), the last one checked against Aging; then the same
+ * outstanding by cause (Aging's disbursement status) and what of it no party was allocated.
+ *
+ * Why the lines are what they are. Outstanding is by reference, in each recipient's feed: a
+ * group's reference remainder (SPEC §4.5) is what the group charges (owed: B + C + F + T + other
+ * tax + infra + balance adjustments, all but the marketplace's tax) + what was paid against the
+ * reference by the as-of, whatever the payout's date (paid, negative) + the same reference's
+ * charges in other months (other months); aged ones are outstanding (§4.8). The statements and
+ * the period's payouts measure other things: net payable is per party, not per feed; payouts of
+ * the period pay references of other months too, and a payout after the period but before the
+ * as-of pays this one's. So, per currency (Σ over the period's charge groups):
+ *
+ *   net payable − disbursed
+ *   + owed of the groups not allocated          (no statement has them: an exception holds them)
+ *   + owed of the allocated groups − net payable (the feeds' view beside the parties' statements)
+ *   + disbursed + paid                          (paid other than by the period's payouts)
+ *   + other months                              (charges carried in on the same references)
+ *   + outstanding − reference remainder         (settled within tolerance or overpaid: not owed)
+ *   = Σ outstanding, which must equal Σ Aging remainder (the check).
+ *
+ * The terms telescope to Σ outstanding whatever the data; the check holds when Charge groups and
+ * Aging agree, which reconcile guarantees by writing both from the same reference. */
+static int br_owed(struct xlsx_writer *w, const char *cur, struct br_step *st, size_t *np, size_t pay_row,
+		   size_t disb_row, uint32_t row0, struct err *e)
+{
+	const struct xlsx_roles *r = &w->roles;
+	if (r->groups < 0 || r->cg_owed < 0 || r->aging < 0 || r->aging_status < 0)
+		return 0;
+	const struct xlsx_sheet *g = &w->sheets[r->groups], *ag = &w->sheets[r->aging];
+	char (*exprs)[3][XLSX_FORMULA_MAX] = w->br_exprs;
+	size_t n = *np;
+	int cc = g->l->cols[r->cg_owed].currency_col;
+	int acc = ag->l->cols[r->aging_amount].currency_col;
+	struct xlsx_crit by_cur = { cc, cur, NULL };
+	struct xlsx_crit yes[2] = { by_cur, { r->cg_allocated, "yes", NULL } };
+	struct xlsx_crit no[2] = { by_cur, { r->cg_allocated, "no", NULL } };
+	char a[16], b[16];
+	struct br_step *x;
+	struct xlsx_fb f;
+#define BO_ROW(i) (row0 + (uint32_t)(i))
+#define BO_NEW() br_new(st, &n)
+	int64_t payable = st[pay_row].amount, disbursed = st[disb_row].amount;
+	int64_t owed_yes = xlsx_tally_get(&w->bridge, XLSX_T_OWED_YES, cur, 0);
+	int64_t owed_no = xlsx_tally_get(&w->bridge, XLSX_T_OWED_NO, cur, 0);
+	int64_t paid = xlsx_sheet_sum(g, r->cg_paid, cur), other = xlsx_sheet_sum(g, r->cg_other, cur);
+	int64_t rem = xlsx_sheet_sum(g, r->cg_rem, cur), out = xlsx_sheet_sum(g, r->cg_out, cur);
+	int64_t aged = xlsx_sheet_sum(ag, r->aging_amount, cur);
+	int64_t v[8];
+	if (money_sub(payable, disbursed, &v[0]) != MONEY_OK || money_sub(owed_yes, payable, &v[1]) != MONEY_OK ||
+	    money_add(disbursed, paid, &v[2]) != MONEY_OK || money_sub(out, rem, &v[3]) != MONEY_OK)
+		return err_set(e, EXIT_FAILED, "the still-owed block of %s overflows", cur);
+
+	x = BO_NEW();
+	x->label = "Still owed at as-of, and why";
+	x->label_fmt = w->fmt.bold;
+	size_t first = n;
+	x = BO_NEW();
+	x->label = "Net payable (statements) \xE2\x88\x92 disbursed (above)";
+	snprintf(exprs[n - 1][0], sizeof exprs[0][0], "%s-%s", br_ref(a, 1, BO_ROW(pay_row)),
+		 br_ref(b, 1, BO_ROW(disb_row)));
+	x->expr = exprs[n - 1][0];
+	x->amount = v[0];
+	x->link = r->payouts;
+	x = BO_NEW();
+	x->label = "+ Owed on groups allocated to no party (see Exceptions)";
+	x->si = r->groups;
+	x->money_col = r->cg_owed;
+	memcpy(x->crit, no, sizeof no);
+	x->crit_n = 2;
+	x->amount = owed_no;
+	x->link = r->groups;
+	x = BO_NEW();
+	x->label = "+ Owed on allocated groups \xE2\x88\x92 net payable (per feed)";
+	f = (struct xlsx_fb){ .n = 0 };
+	if (fb_aggregate(&f, g, r->cg_owed, yes, 2) < 0)
+		f.full = 1;
+	fb_put(&f, "-%s", br_ref(a, 1, BO_ROW(pay_row)));
+	if (br_expr_set(x, exprs[n - 1][0], &f, e) < 0)
+		return -1;
+	x->amount = v[1];
+	x->link = r->groups;
+	x = BO_NEW();
+	x->label = "+ Payouts for other months' charges, less later ones";
+	f = (struct xlsx_fb){ .n = 0 };
+	fb_put(&f, "%s+", br_ref(a, 1, BO_ROW(disb_row)));
+	if (fb_aggregate(&f, g, r->cg_paid, &by_cur, 1) < 0)
+		f.full = 1;
+	if (br_expr_set(x, exprs[n - 1][0], &f, e) < 0)
+		return -1;
+	x->amount = v[2];
+	x->link = r->groups;
+	x = BO_NEW();
+	x->label = "+ Carried in: other months' charges, same references";
+	x->si = r->groups;
+	x->money_col = r->cg_other;
+	x->crit[0] = by_cur;
+	x->crit_n = 1;
+	x->amount = other;
+	x->link = r->groups;
+	x = BO_NEW();
+	x->label = "\xE2\x88\x92 Settled within tolerance or overpaid (not owed)";
+	f = (struct xlsx_fb){ .n = 0 };
+	if (fb_aggregate(&f, g, r->cg_out, &by_cur, 1) < 0)
+		f.full = 1;
+	fb_put(&f, "-(");
+	if (fb_aggregate(&f, g, r->cg_rem, &by_cur, 1) < 0)
+		f.full = 1;
+	fb_put(&f, ")"); /* one SUMIFS per worksheet of the listing: subtract them all */
+	if (br_expr_set(x, exprs[n - 1][0], &f, e) < 0)
+		return -1;
+	x->amount = v[3];
+	x->link = r->groups;
+	x = BO_NEW();
+	x->label = "= Still owed at as-of";
+	x->bold = 1;
+	snprintf(exprs[n - 1][0], sizeof exprs[0][0], "SUM(%s:%s)", br_ref(a, 1, BO_ROW(first)),
+		 br_ref(b, 1, BO_ROW(n - 2)));
+	x->expr = exprs[n - 1][0];
+	x->amount = out;
+	{ /* check: what Aging lists as outstanding */
+		struct xlsx_crit cr = { acc, cur, NULL };
+		f = (struct xlsx_fb){ .n = 0 };
+		fb_put(&f, "%s-(", br_ref(a, 1, BO_ROW(n - 1)));
+		if (fb_aggregate(&f, ag, r->aging_amount, &cr, 1) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+		if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+			return -1;
+		if (money_sub(out, aged, &x->check_diff) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the still-owed block of %s overflows", cur);
+	}
+	x->link = r->aging;
+
+	/* by cause: the reference's disbursement status (SPEC §4.5) on Aging */
+	static const char *const causes[] = { "NOT_DISBURSED", "PARTIAL", "FAILED" };
+	static const char *const cause_labels[] = { "Not paid at all yet (no payout line)",
+						    "Partly paid (payout lines short of the charges)",
+						    "Payout failed, awaiting re-payment" };
+	x = BO_NEW();
+	x->label = "Still owed, by cause (disbursement status)";
+	x->label_fmt = w->fmt.bold;
+	first = n;
+	int64_t total = 0, count = 0;
+	for (size_t k = 0; k < 3; k++) {
+		char label[XLSX_LABEL_MAX];
+		snprintf(label, sizeof label, "%s%s", XLSX_T_STATUS, causes[k]);
+		x = BO_NEW();
+		br_step_by(x, cause_labels[k], r->aging, r->aging_amount, acc, cur, r->aging_status, causes[k],
+			   xlsx_tally_get(&w->bridge, label, cur, 0), xlsx_tally_get(&w->bridge, label, cur, 1));
+		if (money_add(total, x->amount, &total) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the still-owed block of %s overflows", cur);
+		count += x->count;
+	}
+	x = BO_NEW();
+	x->label = "= Still owed at as-of, by cause";
+	x->bold = 1;
+	snprintf(exprs[n - 1][0], sizeof exprs[0][0], "SUM(%s:%s)", br_ref(a, 1, BO_ROW(first)),
+		 br_ref(b, 1, BO_ROW(n - 2)));
+	x->expr = exprs[n - 1][0];
+	x->amount = total;
+	x->has_count = 1;
+	snprintf(exprs[n - 1][1], sizeof exprs[0][1], "SUM(%s:%s)", br_ref(a, 2, BO_ROW(first)),
+		 br_ref(b, 2, BO_ROW(n - 2)));
+	x->count_expr = exprs[n - 1][1];
+	x->count = count;
+	{ /* every aged row is one of the three (SPEC §4.8) */
+		struct xlsx_crit cr = { acc, cur, NULL };
+		f = (struct xlsx_fb){ .n = 0 };
+		fb_put(&f, "%s-(", br_ref(a, 1, BO_ROW(n - 1)));
+		if (fb_aggregate(&f, ag, r->aging_amount, &cr, 1) < 0)
+			f.full = 1;
+		fb_put(&f, ")");
+		if (br_check_set(x, exprs[n - 1][2], &f, e) < 0)
+			return -1;
+		if (money_sub(total, aged, &x->check_diff) != MONEY_OK)
+			return err_set(e, EXIT_FAILED, "the still-owed block of %s overflows", cur);
+	}
+	x->link = r->aging;
+	x = BO_NEW();
+	x->label = "of which on groups no party was allocated (see Exceptions)";
+	x->si = r->groups;
+	x->money_col = r->cg_out;
+	memcpy(x->crit, no, sizeof no);
+	x->crit_n = 2;
+	x->amount = xlsx_tally_get(&w->bridge, XLSX_T_OUT_NO, cur, 0);
+	x->link = r->exceptions;
+#undef BO_NEW
+#undef BO_ROW
+	*np = n;
+	return 0;
+}
+
 static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 {
 	const struct xlsx_roles *r = &w->roles;
@@ -342,6 +557,7 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		x->check_diff = earned - net;
 		x->link = r->groups;
 	}
+	size_t pay_row = SIZE_MAX, disb_row = SIZE_MAX; /* steps the still-owed block starts from */
 	/* Allocated (SPEC §4.3) and payout statements (§4.4). */
 	if (r->alloc >= 0 && r->alloc_measure[3] >= 0) {
 		const struct xlsx_sheet *s = &w->sheets[r->alloc];
@@ -380,6 +596,7 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		int64_t rd = xlsx_sheet_sum(s, r->pay_rounding, cur);
 		int cc = s->l->cols[r->pay_payable].currency_col;
 		x = BR_NEW();
+		pay_row = n - 1;
 		x->label = "Payout statements (net payable)";
 		x->si = r->payouts;
 		x->money_col = r->pay_payable;
@@ -469,7 +686,7 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		}
 		(void)dt;
 		x->link = r->disb;
-		size_t disb_row = n - 1;
+		disb_row = n - 1;
 		int64_t dep = xlsx_tally_get(&w->bridge, XLSX_T_DEPOSITED, cur, 0);
 		x = BR_NEW();
 		x->label = "Matched to a bank deposit";
@@ -556,6 +773,9 @@ static int sum_bridge_one(struct xlsx_writer *w, const char *cur, struct err *e)
 		x->check_diff = total - xlsx_sheet_sum(s, r->aging_amount, cur);
 		x->link = r->aging;
 	}
+	if (pay_row != SIZE_MAX && disb_row != SIZE_MAX && aging_first > 0 && br_owed(w, cur, st, &n, pay_row, disb_row,
+										    row0, e) < 0)
+		return -1;
 	ASSERT(n <= XLSX_BRIDGE_ROWS_MAX);
 #undef BR_NEW
 
@@ -658,8 +878,8 @@ static int xlsx_top_cmp(const void *a, const void *b)
 	return strcmp(((const struct xlsx_top *)a)->cur, ((const struct xlsx_top *)b)->cur);
 }
 
-/* One bridge per currency of the charge groups, allocations, payouts, disbursements and aging
- * (byte order). */
+/* One bridge per currency of the charge groups, allocations, payouts, disbursements and aging,
+ * in the workbook's order of currencies (xlsx_cur_cmp: most charge groups first). */
 static int sum_bridge(struct xlsx_writer *w, struct err *e)
 {
 	const struct xlsx_roles *r = &w->roles;
@@ -676,7 +896,7 @@ static int sum_bridge(struct xlsx_writer *w, struct err *e)
 				memcpy(curs[n++], more[i], XLSX_KEY_MAX);
 		}
 	}
-	qsort(curs, n, XLSX_KEY_MAX, (int (*)(const void *, const void *))strcmp);
+	qsort_r(curs, n, XLSX_KEY_MAX, xlsx_cur_qsort_cmp, w);
 	qsort(w->parties.cur, w->parties.cur_n, sizeof w->parties.cur[0], xlsx_top_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (sum_bridge_one(w, curs[i], e) < 0)

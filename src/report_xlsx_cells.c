@@ -113,6 +113,29 @@ size_t xlsx_decimal_chars(const char *text)
 	return int_chars + 2;
 }
 
+/* Display width of a quantity as shown with its own decimals and grouping: "12,345.25". */
+size_t xlsx_quantity_chars(const char *text)
+{
+	const char *digits = text[0] == '-' ? text + 1 : text;
+	size_t int_chars = strcspn(digits, ".");
+	return strlen(text) + (int_chars > 0 ? (int_chars - 1) / 3 : 0);
+}
+
+/* A column of usage quantities (metering.csv quantity, recorded_quantity): grouped thousands,
+ * and exactly the decimals the value has (quantities are exact decimals, never rounded). */
+int xlsx_is_quantity(const char *name)
+{
+	size_t n = strlen(name);
+	return n >= 8 && strcmp(name + n - 8, "quantity") == 0;
+}
+
+/* A column of sentences (an exception's or a rejected row's detail, an insight's note): wrapped
+ * in its column, cut at XLSX_SENTENCE_CHARS. */
+int xlsx_is_sentence(const char *name)
+{
+	return strcmp(name, "detail") == 0 || strcmp(name, "note") == 0;
+}
+
 /* Excel column letters (A .. XFD). */
 void xlsx_col_name(unsigned col, char out[4])
 {
@@ -126,6 +149,27 @@ void xlsx_col_name(unsigned col, char out[4])
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	out[n] = '\0';
+}
+
+/* The order of two currency codes in the workbook (w->cur_order, then byte order): < 0, 0, > 0. */
+int xlsx_cur_cmp(const struct xlsx_writer *w, const char *a, const char *b)
+{
+	size_t ra = w->cur_order_n, rb = w->cur_order_n;
+	for (size_t i = 0; i < w->cur_order_n; i++) {
+		if (strcmp(w->cur_order[i], a) == 0)
+			ra = i;
+		if (strcmp(w->cur_order[i], b) == 0)
+			rb = i;
+	}
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	return strcmp(a, b);
+}
+
+/* xlsx_cur_cmp for qsort_r over arrays of char[XLSX_KEY_MAX]; w is the writer. */
+int xlsx_cur_qsort_cmp(const void *a, const void *b, void *w)
+{
+	return xlsx_cur_cmp(w, a, b);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -163,6 +207,8 @@ static const struct {
 	{ "cost_of_goods", "Cost of goods" },
 	{ "net_earned", "Net earned" },
 	{ "billed", "Billed (tax incl.)" },
+	{ "payout_lines", "Paid by as-of" },
+	{ "reference_remainder", "Ref. remainder" },
 	{ "customer_aws_account_id", "Customer account" },
 	{ "product_code", "Product code" },
 	{ "history_mad", "History MAD" },
@@ -353,6 +399,31 @@ lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const c
 	*o = '\0';
 	lxw_error le = xlsx_write_text_as_is(ws, row, col, esc, f);
 	free(esc);
+	return le;
+}
+
+/* xlsx_write_text, cut after chars_max characters (at a character boundary) with "…" when
+ * longer: the sheet shows the start of a long sentence, the CSV file all of it. */
+lxw_error xlsx_write_text_cut(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f,
+			      size_t chars_max)
+{
+	ASSERT(chars_max > 1);
+	if (xlsx_chars(text) <= chars_max)
+		return xlsx_write_text(ws, row, col, text, f);
+	size_t keep = 0, chars = 0;
+	while (text[keep] && chars < chars_max - 1) {
+		keep++;
+		while (((unsigned char)text[keep] & 0xC0) == 0x80)
+			keep++;
+		chars++;
+	}
+	char *cut = malloc(keep + 4);
+	if (cut == NULL)
+		return LXW_ERROR_MEMORY_MALLOC_FAILED;
+	memcpy(cut, text, keep);
+	memcpy(cut + keep, "\xE2\x80\xA6", 4);
+	lxw_error le = xlsx_write_text(ws, row, col, cut, f);
+	free(cut);
 	return le;
 }
 

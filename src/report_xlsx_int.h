@@ -32,7 +32,7 @@
 #define XLSX_TOP_PARTIES 10        /* bars per payout chart; the rest is one "others" bar */
 #define XLSX_AGING_CURRENCIES 8    /* amount columns in the Summary's aging block */
 #define XLSX_SUBS_MAX 128          /* (currency, status) subtotals of one listing */
-#define XLSX_BRIDGE_ROWS_MAX 40    /* steps of one currency's bridge */
+#define XLSX_BRIDGE_ROWS_MAX 64    /* steps of one currency's bridge */
 #define XLSX_BREAKS_MAX 80         /* page breaks of the Summary (two per currency, then one) */
 /* A listing sheet: row 0 the title (what the sheet answers, period, as-of), row 1 a note, row 2
  * the header; data from row 3 (A1: row 4). */
@@ -44,8 +44,14 @@
  * scaled (an unreadable page is worse than two). */
 #define XLSX_PORTRAIT_CHARS 95
 #define XLSX_FIT_CHARS 215
+#define XLSX_SENTENCE_FIT_CHARS 165 /* Exceptions, Rejected: fitted only down to about 75 % */
 #define XLSX_LANDSCAPE_CHARS 125   /* column width (characters, padding included) that a landscape
 				    * A4 page prints at 100 %, with a margin for the renderer's rounding */
+#define XLSX_ID_CHARS 45           /* at most this width of id columns repeats on every printed page */
+#define XLSX_SENTENCE_CHARS 300    /* a detail or note longer than this is cut in the sheet (the CSV
+				    * keeps it whole) and wraps in its column */
+#define XLSX_LINE_CHARS 58         /* characters of a sentence per wrapped line (column width 60) */
+#define XLSX_QTY_DECIMALS_MAX 15   /* decimals of a quantity format (report_parse_decimal's digits) */
 #define XLSX_SCALE_MIN 65          /* the smallest print scale that stays legible (7 points) */
 #define XLSX_CHART_ROWS 16         /* rows a chart covers at its default size (480 × 288 px) */
 #define XLSX_FORMULA_MAX 8192      /* Excel's limit on the length of a formula */
@@ -63,6 +69,8 @@ struct xlsx_formats {
 	lxw_format *money[XLSX_MINOR_UNKNOWN + 1];      /* by minor units; [7] unknown currency */
 	lxw_format *money_bold[XLSX_MINOR_UNKNOWN + 1]; /* the same, for totals */
 	lxw_format *price[XLSX_MINOR_UNKNOWN + 1];      /* unit prices: every digit, up to 6 */
+	lxw_format *qty[XLSX_QTY_DECIMALS_MAX + 1];     /* quantities with k decimals: #,##0.000 */
+	lxw_format *wrap;                               /* sentences: indented, wrapped */
 };
 
 /* One currency value of a listing (NULL is its own key): its rows and exact sums per money
@@ -164,6 +172,9 @@ struct xlsx_parties {
 struct xlsx_roles {
 	int alloc, payouts, exceptions, aging, insights, groups, disb;
 	int cg_billed, cg_xtax, cg_revenue, cg_cogs, cg_fee, cg_stax, cg_net, cg_allocated;
+	/* the "still owed" block's columns of Charge groups (all present, or cg_owed = -1) */
+	int cg_owed, cg_paid, cg_other, cg_rem, cg_out;
+	int aging_status;
 	int disb_amount, disb_status, disb_diff, disb_deposit;
 	int alloc_measure[XLSX_MEASURES_N], pay_measure[XLSX_MEASURES_N];
 	int pay_party, pay_net, pay_rounding, pay_payable;
@@ -196,6 +207,11 @@ struct xlsx_writer {
 	char br_exprs[XLSX_BRIDGE_ROWS_MAX][3][XLSX_FORMULA_MAX];
 	lxw_row_t breaks[XLSX_BREAKS_MAX]; /* the Summary's page breaks, 0-terminated */
 	size_t breaks_n;
+	/* The order currencies are listed in, everywhere in the workbook (xlsx_order_load): by the
+	 * period's charge groups, most first, then code in byte order; a currency without charge
+	 * groups comes after them, by code (xlsx_cur_cmp). */
+	char cur_order[XLSX_KEYS_MAX][XLSX_KEY_MAX];
+	size_t cur_order_n;
 	PGresult *names;          /* (account id, legal name) of the period's parties, sorted by id
 				   * in byte order (xlsx_names_load); NULL or no rows: no name columns */
 };
@@ -220,6 +236,10 @@ struct xlsx_crit {
 #define XLSX_FAILURE_STATUS "FAILURE"
 #define XLSX_T_BFT "allocated B+F+T"
 #define XLSX_T_DEPOSITED "deposited"
+#define XLSX_T_OWED_YES "owed, allocated"     /* Charge groups owed, allocated = yes */
+#define XLSX_T_OWED_NO "owed, not allocated"  /* ... allocated = no */
+#define XLSX_T_OUT_NO "outstanding, not allocated"
+#define XLSX_T_STATUS "aged " /* + an Aging disbursement status: its remainder and rows */
 
 /* report_xlsx_cells.c: the bottom of the writer, called by every other file */
 int xlsx_fail(struct err *e, lxw_error le, const char *what);
@@ -231,6 +251,11 @@ int xlsx_minor(const char *cur);
 size_t xlsx_money_chars(int64_t micros, int minor);
 size_t xlsx_price_chars(int64_t micros, int minor);
 size_t xlsx_decimal_chars(const char *text);
+size_t xlsx_quantity_chars(const char *text);
+int xlsx_is_quantity(const char *name);
+int xlsx_is_sentence(const char *name);
+lxw_error xlsx_write_text_cut(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f,
+			      size_t chars_max);
 void xlsx_col_name(unsigned col, char out[4]);
 const char *xlsx_label(const char *name, char *out, size_t size);
 void fb_range(struct xlsx_fb *f, const char *sheet, unsigned col, uint32_t row_first, uint32_t row_last);
@@ -240,11 +265,14 @@ int fb_aggregate(struct xlsx_fb *f, const struct xlsx_sheet *s, int sum_col,
 __attribute__((format(printf, 2, 3))) void fb_put(struct xlsx_fb *f, const char *fmt, ...);
 int xlsx_count_col(const struct report_listing *l);
 lxw_error xlsx_write_text(lxw_worksheet *ws, uint32_t row, unsigned col, const char *text, lxw_format *f);
+int xlsx_cur_cmp(const struct xlsx_writer *w, const char *a, const char *b);
+int xlsx_cur_qsort_cmp(const void *a, const void *b, void *w);
 const struct xlsx_sub *xlsx_sub_of(const struct xlsx_sheet *s, const struct xlsx_total *t,
 				   const char *status);
 
 /* report_xlsx_sheet.c */
 int xlsx_names_load(struct xlsx_writer *w, struct err *e);
+int xlsx_order_load(struct xlsx_writer *w, struct err *e);
 const char *xlsx_name_of(const struct xlsx_writer *w, const char *id);
 void xlsx_view_init(const struct xlsx_writer *w, struct xlsx_sheet *s, const struct report_listing *src);
 void xlsx_check_listing(const struct report_listing *l);

@@ -44,6 +44,33 @@ int xlsx_names_load(struct xlsx_writer *w, struct err *e)
 	return w->names ? 0 : err_prefix(e, "account names");
 }
 
+/* The currencies of the period's charge groups, most groups first, then by code (byte order):
+ * the order every sheet and chart lists currencies in. An accountant reads the currency that
+ * carries the period's business first; amounts of different currencies cannot be compared
+ * without exchange rates, which settle has none of, so the count of charge groups ranks them.
+ * The Summary's totals by currency (report_listing.c, sql_summary) sort the same way. */
+static const char xlsx_order_sql[] =
+	"SELECT currency FROM settle.charge_group WHERE run_id = $1::bigint AND period = $2::text"
+	" GROUP BY currency ORDER BY count(*) DESC, currency COLLATE \"C\"";
+
+int xlsx_order_load(struct xlsx_writer *w, struct err *e)
+{
+	char run[24];
+	snprintf(run, sizeof run, "%" PRId64, w->in->run_id);
+	const char *params[2] = { run, w->in->period };
+	PGresult *res = db_query(w->db, xlsx_order_sql, 2, params, PGRES_TUPLES_OK, e);
+	if (res == NULL)
+		return err_prefix(e, "the order of the currencies");
+	w->cur_order_n = 0;
+	for (int i = 0; i < PQntuples(res) && w->cur_order_n < XLSX_KEYS_MAX; i++) {
+		const char *cur = PQgetvalue(res, i, 0);
+		if (strlen(cur) < XLSX_KEY_MAX) /* a longer code is no currency a total lists */
+			snprintf(w->cur_order[w->cur_order_n++], XLSX_KEY_MAX, "%s", cur);
+	}
+	PQclear(res);
+	return 0;
+}
+
 /* The legal name of an account id as the sheets show it, or NULL. */
 const char *xlsx_name_of(const struct xlsx_writer *w, const char *id)
 {
@@ -133,7 +160,8 @@ static const struct {
 	  "One row per allocated charge group and party; net = revenue + listing fee + seller tax." },
 	{ "Exceptions", "what does not reconcile and needs a person",
 	  "Expected and actual of different checks do not add up, so there are no totals; the Summary "
-	  "counts them by code." },
+	  "counts them by code. A detail longer than 300 characters is cut here and ends in \"\xE2\x80\xA6\"; "
+	  "exceptions.csv has the whole text." },
 	{ "Disbursements", "what the marketplace paid out in the period, and whether it reached the bank",
 	  "Failed payouts were not paid: the total per currency leaves them out; subtotals by status "
 	  "follow. Payouts (the sheet) are what each party is owed." },
@@ -146,12 +174,15 @@ static const struct {
 	{ "Tax by jurisdiction", "who remits which tax, per jurisdiction and tax type",
 	  "From the tax item feed; the (all) rows set the billing events' tax beside the items'." },
 	{ "Rejected", "which input rows were quarantined, and why",
-	  "Nothing was silently dropped: each row names the file, line, column and reason." },
+	  "Nothing was silently dropped: each row names the file, line, column and reason. A detail longer "
+	  "than 300 characters is cut here and ends in \"\xE2\x80\xA6\"; rejected.csv has the whole text." },
 	{ "Insights", "which usage series behave unusually", NULL },
 	{ "Payment timing", "how long money takes from invoice to payout and to the bank", NULL },
 	{ "Charge groups", "what was billed to buyers and where it went",
 	  "Billed = revenue + seller tax + marketplace tax; net earned = revenue + cost of goods + "
-	  "listing fee (the Summary's bridge sums these rows)." },
+	  "listing fee (the Summary's bridge sums these rows). Owed = what the group charges its recipient "
+	  "(all but the marketplace tax); + paid by as-of + other months = the reference's remainder; "
+	  "outstanding when aged." },
 };
 
 static int xlsx_title_of(const char *sheet)
@@ -228,8 +259,9 @@ lxw_error xlsx_page_header_note(const struct xlsx_writer *w, lxw_worksheet *ws, 
  * Rejected: their long sentences would shrink to nothing). */
 void xlsx_print_setup(lxw_worksheet *ws, const char *sheet, unsigned chars)
 {
-	int no_fit = strcmp(sheet, "Summary") == 0 || strcmp(sheet, "Exceptions") == 0 ||
-		     strcmp(sheet, "Rejected") == 0;
+	/* Exceptions and Rejected fit one page only while their sentences stay at 75 % or more */
+	int sentences = strcmp(sheet, "Exceptions") == 0 || strcmp(sheet, "Rejected") == 0;
+	int no_fit = strcmp(sheet, "Summary") == 0 || (sentences && chars > XLSX_SENTENCE_FIT_CHARS);
 	worksheet_set_paper(ws, 9); /* A4 */
 	if (chars > XLSX_PORTRAIT_CHARS)
 		worksheet_set_landscape(ws);
@@ -381,16 +413,41 @@ static int xlsx_status_rank(const char *status)
 	return 3;
 }
 
-static int xlsx_sub_cmp(const void *a, const void *b)
+static int xlsx_sub_cmp(const void *a, const void *b, void *w)
 {
 	const struct xlsx_sub *x = a, *y = b;
 	if (x->is_null != y->is_null)
 		return x->is_null - y->is_null;
-	int c = strcmp(x->cur, y->cur);
+	int c = xlsx_cur_cmp(w, x->cur, y->cur);
 	if (c)
 		return c;
 	int rx = xlsx_status_rank(x->status), ry = xlsx_status_rank(y->status);
 	return rx != ry ? rx - ry : strcmp(x->status, y->status);
+}
+
+/* A row with a long sentence is as tall as its wrapped lines: spreadsheets keep the default
+ * height of a row they read (neither LibreOffice nor Excel fits it on opening), so a wrapped
+ * detail would run over the rows below. Set before the row's cells, as constant-memory mode
+ * requires. The column is at most XLSX_WIDTH_MAX wide; a line holds fewer characters than the
+ * width in digits (capitals and underscores are wider), hence XLSX_LINE_CHARS. */
+static int xlsx_row_height(const struct xlsx_sheet *s, struct xlsx_part *p, uint32_t row, const char *const *v,
+			   struct err *e)
+{
+	size_t lines = 1;
+	for (size_t c = 0; c < s->l->ncols; c++) {
+		if (v[c] == NULL || s->l->cols[c].type != REPORT_TEXT || !xlsx_is_sentence(s->l->cols[c].name))
+			continue;
+		size_t chars = xlsx_chars(v[c]);
+		if (chars > XLSX_SENTENCE_CHARS)
+			chars = XLSX_SENTENCE_CHARS;
+		size_t n = (chars + XLSX_LINE_CHARS - 1) / XLSX_LINE_CHARS;
+		if (n > lines)
+			lines = n;
+	}
+	if (lines == 1)
+		return 0;
+	lxw_error le = worksheet_set_row(p->ws, row, 15.0 * (double)lines, NULL);
+	return le == LXW_NO_ERROR ? 0 : xlsx_fail(e, le, "a row height");
 }
 
 /* One cell of a data row, by column type. NULL stays an empty cell. */
@@ -406,6 +463,11 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 		return 0;
 	switch (col->type) {
 	case REPORT_TEXT:
+		if (xlsx_is_sentence(col->name)) { /* wrapped in its column, cut when long */
+			le = xlsx_write_text_cut(p->ws, row, (unsigned)c, text, w->fmt.wrap, XLSX_SENTENCE_CHARS);
+			xlsx_widen(&s->width[c], xlsx_chars(text) + 2);
+			break;
+		}
 		le = xlsx_write_text(p->ws, row, (unsigned)c, text, w->fmt.text);
 		xlsx_widen(&s->width[c], xlsx_chars(text) + 2); /* + the indent */
 		break;
@@ -425,10 +487,12 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 	case REPORT_INT:
 		if (xlsx_parse_int64(text, &n) < 0)
 			goto bad;
-		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, (double)n,
-					    (int)c == s->rows_col ? w->fmt.count : NULL);
-		xlsx_widen(&s->width[c], strlen(text) + ((int)c == s->rows_col) * (strlen(text) - 1) / 3);
+	{
+		int grouped = (int)c == s->rows_col || xlsx_is_quantity(col->name);
+		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, (double)n, grouped ? w->fmt.count : NULL);
+		xlsx_widen(&s->width[c], strlen(text) + grouped * (strlen(text) - (n < 0) - 1) / 3);
 		break;
+	}
 	case REPORT_DATE:
 		if (xlsx_parse_date(text, &serial) < 0)
 			goto bad;
@@ -438,6 +502,15 @@ static int xlsx_cell(struct xlsx_writer *w, struct xlsx_sheet *s, struct xlsx_pa
 	case REPORT_DECIMAL: /* a statistic, never money: the nearest double of the exact decimal */
 		if (report_parse_decimal(text, &serial, e) < 0)
 			return err_prefix(e, "column \"%s\"", col->name);
+		if (xlsx_is_quantity(col->name)) {
+			/* a quantity shows every decimal it has and no more, grouped (12,345.5) */
+			const char *dot = strchr(text, '.');
+			size_t k = dot ? strlen(dot + 1) : 0;
+			ASSERT(k <= XLSX_QTY_DECIMALS_MAX); /* report_parse_decimal: 15 significant digits */
+			le = worksheet_write_number(p->ws, row, (lxw_col_t)c, serial, w->fmt.qty[k]);
+			xlsx_widen(&s->width[c], xlsx_quantity_chars(text));
+			break;
+		}
 		le = worksheet_write_number(p->ws, row, (lxw_col_t)c, serial, w->fmt.decimal);
 		xlsx_widen(&s->width[c], xlsx_decimal_chars(text));
 		break;
@@ -451,12 +524,12 @@ bad:
  * Totals under the money columns
  */
 
-static int xlsx_total_cmp(const void *a, const void *b)
+static int xlsx_total_cmp(const void *a, const void *b, void *w)
 {
 	const struct xlsx_total *x = a, *y = b;
 	if (x->is_null != y->is_null)
 		return x->is_null - y->is_null; /* the NULL currency last */
-	return strcmp(x->cur, y->cur);
+	return xlsx_cur_cmp(w, x->cur, y->cur);
 }
 
 /* The column that carries the "Total" label: the first text column that is not a currency. */
@@ -548,8 +621,8 @@ static int xlsx_totals(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *
 {
 	if (!s->l->sheet_totals || s->totals_n == 0)
 		return 0;
-	qsort(s->totals, s->totals_n, sizeof s->totals[0], xlsx_total_cmp);
-	qsort(s->subs, s->subs_n, sizeof s->subs[0], xlsx_sub_cmp);
+	qsort_r(s->totals, s->totals_n, sizeof s->totals[0], xlsx_total_cmp, w);
+	qsort_r(s->subs, s->subs_n, sizeof s->subs[0], xlsx_sub_cmp, w);
 	struct xlsx_part *p = &s->parts[s->parts_n - 1];
 	size_t n = s->totals_n + s->subs_n;
 	/* rows used: title, note, header + data + blank + totals */
@@ -573,12 +646,47 @@ static int xlsx_totals(struct xlsx_writer *w, struct xlsx_sheet *s, struct err *
 	return 0;
 }
 
+/* The columns that say which row a printed line is, for a sheet printed more than one page
+ * across (wider than a landscape page and not fitted to it): they repeat at the left of every
+ * page, so the page with the money still names the row (Allocations: the recipient's name and
+ * the reference beside revenue ... net). The widest run of visible columns that ends at the
+ * row's reference (the first column named in refs) and fits XLSX_ID_CHARS, from the first column
+ * after the period; none when the sheet has no reference column or prints one page wide. */
+static void xlsx_id_cols(const struct xlsx_sheet *s, const unsigned *wd, unsigned chars, int *first, int *last)
+{
+	static const char *const refs[] = { "transaction_reference_id", "reference", "id", "file", "dimension" };
+	*first = *last = -1;
+	int sentences = strcmp(s->l->sheet_name, "Exceptions") == 0 || strcmp(s->l->sheet_name, "Rejected") == 0;
+	int fitted = chars <= (sentences ? XLSX_SENTENCE_FIT_CHARS : XLSX_FIT_CHARS);
+	if (fitted || chars <= XLSX_LANDSCAPE_CHARS)
+		return;
+	int ref = -1;
+	for (size_t k = 0; k < sizeof refs / sizeof refs[0] && ref < 0; k++)
+		for (size_t c = 0; c < s->l->ncols && ref < 0; c++)
+			if (strcmp(s->l->cols[c].name, refs[k]) == 0 && !(s->collapsed && s->blank[c]))
+				ref = (int)c;
+	if (ref < 0)
+		return;
+	unsigned used = wd[ref] + 2;
+	int start = ref;
+	/* widen to the left while it fits, never over the period (every page header names it) */
+	for (int c = ref - 1; c >= 0 && strcmp(s->l->cols[c].name, "period") != 0; c--) {
+		unsigned cw = s->collapsed && s->blank[c] ? 0 : wd[c] + 2;
+		if (used + cw > XLSX_ID_CHARS)
+			break;
+		used += cw;
+		start = c;
+	}
+	*first = start;
+	*last = ref;
+}
+
 /* Column widths of every worksheet of the listing: the widest cell or the header (plus room for
  * the filter button), within XLSX_WIDTH_MIN..XLSX_WIDTH_MAX. set_column may come after the rows:
  * libxlsxwriter writes <cols> when it assembles the sheet. */
 static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
 {
-	unsigned chars = 0;
+	unsigned chars = 0, final[REPORT_COLS_MAX + 1] = { 0 };
 	for (size_t c = 0; c < s->l->ncols + (s->code_col >= 0); c++) {
 		unsigned wd = s->width[c];
 		char label[128];
@@ -587,6 +695,7 @@ static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
 							   : "Status") + 4);
 		if (wd < XLSX_WIDTH_MIN)
 			wd = XLSX_WIDTH_MIN;
+		final[c] = wd;
 		/* a sheet of subtotals hides the columns no subtotal has (reference, agreement, ...) */
 		int hide = s->collapsed && c < s->l->ncols && s->blank[c];
 		lxw_row_col_options hidden = { .hidden = 1 };
@@ -599,8 +708,13 @@ static int xlsx_widths(struct xlsx_sheet *s, struct err *e)
 				return xlsx_fail(e, le, "the column widths");
 		}
 	}
-	for (size_t i = 0; i < s->parts_n; i++)
+	int first = -1, last = -1;
+	xlsx_id_cols(s, final, chars, &first, &last);
+	for (size_t i = 0; i < s->parts_n; i++) {
 		xlsx_print_setup(s->parts[i].ws, s->l->sheet_name, chars);
+		if (first >= 0 && worksheet_repeat_columns(s->parts[i].ws, (lxw_col_t)first, (lxw_col_t)last) != LXW_NO_ERROR)
+			return err_set(e, EXIT_FAILED, "the print titles of \"%s\"", s->parts[i].name);
+	}
 	return 0;
 }
 
@@ -914,6 +1028,8 @@ int xlsx_sheet_write(struct xlsx_writer *w, size_t si, struct err *e)
 				goto fail;
 			p = &s->parts[s->parts_n - 1];
 		}
+		if (xlsx_row_height(s, p, p->rows_n + XLSX_TOP_ROWS, v, e) < 0)
+			goto fail;
 		for (size_t c = 0; c < s->l->ncols; c++)
 			if (xlsx_cell(w, s, p, p->rows_n + XLSX_TOP_ROWS, c, v, e) < 0)
 				goto fail;

@@ -139,6 +139,18 @@ int xlsx_track(struct xlsx_writer *w, size_t si, const char *const *v, struct er
 	const struct xlsx_roles *r = &w->roles;
 	const struct report_listing *l = w->sheets[si].l;
 	int64_t n = 0, wt = w->sheets[si].weight;
+	if ((int)si == r->groups && r->cg_owed >= 0 && v[r->cg_allocated]) {
+		/* the still-owed block: owed by allocated yes/no, outstanding of the groups not allocated */
+		int yes = strcmp(v[r->cg_allocated], "yes") == 0;
+		const char *cur = v[l->cols[r->cg_owed].currency_col];
+		int64_t owed = 0, out = 0;
+		if ((v[r->cg_owed] && xlsx_parse_int64(v[r->cg_owed], &owed) < 0) ||
+		    (v[r->cg_out] && xlsx_parse_int64(v[r->cg_out], &out) < 0))
+			return err_set(e, EXIT_FAILED, "bad charge group amounts");
+		if (xlsx_tally_add(&w->bridge, yes ? XLSX_T_OWED_YES : XLSX_T_OWED_NO, cur, owed, wt, e) < 0 ||
+		    (!yes && xlsx_tally_add(&w->bridge, XLSX_T_OUT_NO, cur, out, wt, e) < 0))
+			return -1;
+	}
 	if ((int)si == r->groups && v[r->cg_allocated] && strcmp(v[r->cg_allocated], "yes") == 0) {
 		int64_t b = 0, f = 0, t = 0, bft;
 		if ((v[r->cg_revenue] && xlsx_parse_int64(v[r->cg_revenue], &b) < 0) ||
@@ -167,6 +179,13 @@ int xlsx_track(struct xlsx_writer *w, size_t si, const char *const *v, struct er
 			cur = v[l->cols[r->aging_amount].currency_col];
 			if (xlsx_parse_int64(v[r->aging_amount], &n) < 0)
 				return err_set(e, EXIT_FAILED, "bad amount \"%s\"", v[r->aging_amount]);
+		}
+		if (r->aging_status >= 0) { /* the still-owed block's causes */
+			char label[XLSX_LABEL_MAX];
+			snprintf(label, sizeof label, "%s%.200s", XLSX_T_STATUS,
+				 v[r->aging_status] ? v[r->aging_status] : "");
+			if (xlsx_tally_add(&w->bridge, label, cur, n, wt, e) < 0)
+				return -1;
 		}
 		return xlsx_tally_add(&w->aging, v[r->aging_bucket], cur, n, wt, e);
 	}
@@ -228,6 +247,13 @@ void xlsx_roles_find(struct xlsx_writer *w)
 		if (r->cg_billed < 0 || r->cg_xtax < 0 || r->cg_revenue < 0 || r->cg_cogs < 0 || r->cg_fee < 0 ||
 		    r->cg_stax < 0 || r->cg_net < 0 || r->cg_allocated < 0)
 			r->groups = -1;
+		r->cg_owed = xlsx_col_by_name(l, "owed", REPORT_MONEY);
+		r->cg_paid = xlsx_col_by_name(l, "payout_lines", REPORT_MONEY);
+		r->cg_other = xlsx_col_by_name(l, "other_months", REPORT_MONEY);
+		r->cg_rem = xlsx_col_by_name(l, "reference_remainder", REPORT_MONEY);
+		r->cg_out = xlsx_col_by_name(l, "outstanding", REPORT_MONEY);
+		if (r->cg_paid < 0 || r->cg_other < 0 || r->cg_rem < 0 || r->cg_out < 0)
+			r->cg_owed = -1;
 	}
 	if (r->disb >= 0) {
 		const struct report_listing *l = w->sheets[r->disb].l;
@@ -264,6 +290,7 @@ void xlsx_roles_find(struct xlsx_writer *w)
 	if (r->aging >= 0) {
 		const struct report_listing *l = w->sheets[r->aging].l;
 		r->aging_bucket = xlsx_col_by_name(l, "bucket", REPORT_TEXT);
+		r->aging_status = xlsx_col_by_name(l, "disbursement_status", REPORT_TEXT);
 		for (size_t c = 0; c < l->ncols && r->aging_amount < 0; c++)
 			if (l->cols[c].type == REPORT_MONEY)
 				r->aging_amount = (int)c;
@@ -368,7 +395,7 @@ size_t xlsx_currencies(const struct xlsx_writer *w, int a, int b, char out[][XLS
 				snprintf(out[n++], XLSX_KEY_MAX, "%s", s->totals[i].cur);
 		}
 	}
-	qsort(out, n, XLSX_KEY_MAX, (int (*)(const void *, const void *))strcmp);
+	qsort_r(out, n, XLSX_KEY_MAX, xlsx_cur_qsort_cmp, (void *)w);
 	return n;
 }
 

@@ -317,7 +317,7 @@ def check_money_formats(book, args):
                     cell = ws.cell(r, c)
                     if cell.data_type != "n" or cell.value is None or not cell.number_format.startswith("#,##0"):
                         continue
-                    if head[c - 1] in ("quantity", "lines", "days", "charge_groups", "rows"):
+                    if head[c - 1] in ("quantity", "recorded_quantity", "lines", "days", "charge_groups", "rows"):
                         continue
                     cur = ws.cell(r, pi if pi and head[c - 1].startswith("paid_") else ci).value
                     seen.add(cur)
@@ -337,13 +337,24 @@ def unguard(text):
     return text
 
 
-def cell_equals(cell, text):
-    """A sheet cell against its CSV field: same text, same number, same date."""
+# Sentences (detail, note) longer than this are cut on the sheet and end in "…"; the CSV keeps them.
+SENTENCE_CHARS = 300
+SENTENCES = ("detail", "note")
+
+
+def cut(text, n=SENTENCE_CHARS):
+    return text if len(text) <= n else text[:n - 1] + "\u2026"
+
+
+def cell_equals(cell, text, sentence=False):
+    """A sheet cell against its CSV field: same text (a sentence cut as the sheet cuts it), same
+    number, same date."""
     v = cell.value
     if text == "":
         return v is None or v == ""
     if isinstance(v, str):
-        return cell.data_type == "s" and v == unguard(text)
+        want = cut(unguard(text)) if sentence else unguard(text)
+        return cell.data_type == "s" and v == want
     if isinstance(v, datetime.datetime):
         return v.date().isoformat() == text
     if isinstance(v, (int, float)):
@@ -394,7 +405,7 @@ def check_csv_twins(book, args):
             ws = book.wb[name]
             for c, text in enumerate(row):
                 cell = ws.cell(r, cols[c])
-                if not cell_equals(cell, text):
+                if not cell_equals(cell, text, head[c] in SENTENCES):
                     p.append("%s!%s: %r (%s) but %s has %r" % (name, cell.coordinate, cell.value,
                                                               cell.data_type, csv_name, text))
             if base == "Exceptions":
@@ -593,6 +604,97 @@ def exact_sums(book, base):
     return sums
 
 
+def currency_order(book):
+    """The order the workbook lists currencies in (docs/workbook.md "Currencies"): by the number
+    of the period's charge groups, most first (a sheet of subtotals: the sum of its Rows), then
+    by code in byte order; a currency without charge groups after them, by code."""
+    counts = {}
+    for name in book.parts("Charge groups"):
+        ws = book.wb[name]
+        head = book.header(ws)
+        ci = head.index("currency") + 1
+        ri = head.index("rows") + 1 if "rows" in head else None
+        for r in book.data_rows(ws):
+            cur = ws.cell(r, ci).value
+            counts[cur] = counts.get(cur, 0) + (ws.cell(r, ri).value if ri else 1)
+    return lambda cur: (0, -counts[cur], cur.encode()) if cur in counts else (1, 0, (cur or "").encode())
+
+
+def check_quantities_and_sentences(book, args):
+    """Quantities (Metering) are grouped and show exactly the decimals metering.csv has; a long
+    sentence (detail, note) wraps in its column, within the widest column, cut with "…"."""
+    p = []
+    for name in book.parts("Metering"):
+        ws = book.wb[name]
+        head = book.header(ws)
+        hc, rows = read_csv("%s/metering.csv" % args.dir)
+        for r, row in zip(book.data_rows(ws), rows):
+            for h in ("quantity", "recorded_quantity"):
+                if h not in head or row[hc.index(h)] == "":
+                    continue
+                text = row[hc.index(h)]
+                k = len(text.split(".")[1]) if "." in text else 0
+                want = "#,##0" + ("." + "0" * k if k else "")
+                cell = ws.cell(r, head.index(h) + 1)
+                if cell.number_format != want or not close(cell.value, Decimal(text)):
+                    p.append("%s!%s: %s %r in %r, expected %s in %r" % (name, cell.coordinate, h, cell.value,
+                                                                     cell.number_format, text, want))
+    for base in ("Exceptions", "Rejected", "Insights"):
+        for name in book.parts(base):
+            ws = book.wb[name]
+            head = book.header(ws)
+            for h in SENTENCES:
+                if h not in head:
+                    continue
+                c = head.index(h) + 1
+                letter = openpyxl.utils.get_column_letter(c)
+                width = ws.column_dimensions[letter].width
+                if width is not None and width > 63:
+                    p.append("%s: column %s (%s) is %s wide" % (name, letter, h, width))
+                for r in book.data_rows(ws):
+                    cell = ws.cell(r, c)
+                    if cell.value is None:
+                        continue
+                    if not cell.alignment.wrap_text:
+                        p.append("%s!%s: a %s that does not wrap" % (name, cell.coordinate, h))
+                    if len(cell.value) > SENTENCE_CHARS:
+                        p.append("%s!%s: a %s of %d characters" % (name, cell.coordinate, h, len(cell.value)))
+    return p
+
+
+def check_currency_order(book, args):
+    """Every place that lists currencies lists them in one order: the Summary's bridges (and so
+    their charts), its totals by currency and control totals, every sheet's totals rows."""
+    p = []
+    key = currency_order(book)
+    ws = book.wb["Summary"]
+    bridges = [m.group(1) for r in range(1, ws.max_row + 1)
+               for m in [re.fullmatch(r"(\S+): from billed to banked", str(ws.cell(r, 1).value or ""))] if m]
+    if bridges != sorted(bridges, key=key):
+        p.append("Summary: bridges in the order %r, expected %r" % (bridges, sorted(bridges, key=key)))
+    _, _, rows = summary_block(ws, "Currency")
+    listed = [ws.cell(r, 1).value for r in rows if ws.cell(r, 1).value != DASH]
+    if listed != sorted(listed, key=key):
+        p.append("Summary: totals by currency in the order %r, expected %r" % (listed, sorted(listed, key=key)))
+    for base in TOTALS:
+        parts = book.parts(base)
+        if not parts:
+            continue
+        tws = book.wb[parts[-1]]
+        head = book.header(tws)
+        if "currency" not in head:
+            continue
+        ci = head.index("currency") + 1
+        curs = []
+        for r in book.totals_rows(tws):
+            c = tws.cell(r, ci).value
+            if c is not None and (not curs or curs[-1] != c):
+                curs.append(c)
+        if curs != sorted(curs, key=key):
+            p.append("%s: totals in the order %r, expected %r" % (parts[-1], curs, sorted(curs, key=key)))
+    return p
+
+
 def check_totals(book, args):
     """Totals rows: live SUM/SUMIFS over this listing's worksheets, cached value = the exact sum."""
     p = []
@@ -614,7 +716,7 @@ def check_totals(book, args):
         subs = status_sums(base) if base in STATUS_TOTALS else {}
         si = head.index(STATUS_TOTALS[base]) + 1 if base in STATUS_TOTALS else None
         ci = head.index("currency") + 1
-        currencies = sorted({k[0] for k in sums if k[0] is not None})
+        currencies = sorted({k[0] for k in sums if k[0] is not None}, key=currency_order(book))
         total_rows = [r for r in rows if not str(ws.cell(r, 1).value).startswith("Subtotal")]
         sub_rows = [r for r in rows if str(ws.cell(r, 1).value).startswith("Subtotal")]
         if [ws.cell(r, ci).value for r in total_rows] != currencies + ([None] if any(k[0] is None for k in sums) else []):
@@ -1280,6 +1382,8 @@ def main():
     ck = Checker(args.name)
     for what, fn in (("sheets", check_sheets), ("layout", check_layout), ("money formats", check_money_formats),
                      ("csv twins", check_csv_twins), ("totals", check_totals),
+                     ("currencies in one order", check_currency_order),
+                     ("quantities and sentences", check_quantities_and_sentences),
                      ("text stays text", check_no_text_formulas), ("summary ties out", check_summary),
                      ("formulas recompute", check_recompute),
                      ("charts", check_charts), ("insights", check_insights), ("properties", check_properties),

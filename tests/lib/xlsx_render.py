@@ -16,7 +16,9 @@ person to look at, and checks what a reader would see:
   value settle cached (so no figure on the Summary depends on a cached constant);
 - the bridge of every currency, as recalculated by LibreOffice, equals the exact sums of the
   report set's CSV files (allocations, payouts, disbursements by status, deposits, aging by
-  bucket) and of the Charge groups sheet (which has no CSV twin).
+  bucket and by disbursement status) and of the Charge groups sheet (which has no CSV twin),
+  the "still owed" block included: its reconciling lines add up, from the CSV sums alone, to
+  what aging.csv lists, and its totals say OK.
 
 Prints "PASS: <name>: render <case>" / "FAIL: ..." lines; exits 1 when a case failed.
 """
@@ -172,6 +174,32 @@ def main():
             p.append("page %d: no page header %r" % (i + 1, heads))
     case(name, "every sheet's title names the period and as-of, every page too", p)
 
+    # printed pages that carry the row's identity: every Allocations page names the reference
+    # (print titles), a rejected row's reason is on the page of its code, the Summary's first
+    # bridge is the currency with the most charge groups
+    p = []
+    # a sheet of subtotals has no reference: its rows are named by the offer
+    alloc_id = "Offer" if "Rows" in [c.value for c in book["Allocations"][3]] else "Reference"
+    for i, pg in enumerate(pages):
+        head = pg.strip().splitlines()[0] if pg.strip() else ""
+        if head.startswith("Allocations") and alloc_id not in pg:
+            p.append("page %d (Allocations): no %s column on the page" % (i + 1, alloc_id))
+        if head.startswith("Rejected") and "BAD_ENUM" in pg and "is not one of" not in pg:
+            p.append("page %d (Rejected): a BAD_ENUM row without its reason on the page" % (i + 1))
+    rj = [i for i, pg in enumerate(pages) if pg.strip().startswith("Rejected")]
+    if "BAD_ENUM" in txt and len(rj) > 1:
+        p.append("Rejected prints on %d pages, expected one" % len(rj))
+    groups_ws = book["Charge groups"] if "Charge groups" in book.sheetnames else None
+    if groups_ws is not None:
+        counts = {}
+        for g in sheet_rows(groups_ws):
+            counts[g["Currency"]] = counts.get(g["Currency"], 0) + (g.get("Rows") or 1)
+        first = sorted(counts, key=lambda c: (-counts[c], c.encode()))[:1]
+        m = re.search(r"([A-Z]{3}): from billed to banked", txt)
+        if first and (not m or m.group(1) != first[0]):
+            p.append("the first bridge printed is %r, expected %r (most charge groups)" % (m and m.group(1), first[0]))
+    case(name, "printed pages name their rows (ids beside the money, reasons beside the code)", p)
+
     if args.png:
         shutil.rmtree(args.png, ignore_errors=True)
         os.makedirs(args.png)
@@ -233,7 +261,7 @@ def main():
             q += 1
 
         def gsum(col, **eq):
-            return sum((Decimal(repr(g[col])) for g in groups if g["Currency"] == cur
+            return sum((Decimal(repr(g[col])) for g in groups if g["Currency"] == cur and g.get(col) is not None
                         and all(g.get(k) == v for k, v in eq.items())), Decimal(0))
 
         notfailed = lambda s: s != "FAILED"
@@ -255,8 +283,39 @@ def main():
         }
         for b in ("0-30", "31-60", "61-90", "91-120", "over 120"):
             want[b] = dsum(aging, "remainder", currency=cur, bucket=b)
+        # still owed at as-of, and why: from the statements and the period's payouts to Aging
+        # (every line recalculated by LibreOffice against the CSV files and Charge groups)
+        owed = dsum(aging, "remainder", currency=cur)
+        want.update({
+            "Net payable (statements) \u2212 disbursed (above)":
+                want["Payout statements (net payable)"] - want["= Disbursed (settled + mismatched)"],
+            "+ Owed on groups allocated to no party (see Exceptions)":
+                gsum("Owed", Allocated="no"),
+            "+ Owed on allocated groups \u2212 net payable (per feed)":
+                gsum("Owed", Allocated="yes") - want["Payout statements (net payable)"],
+            "+ Payouts for other months' charges, less later ones":
+                want["= Disbursed (settled + mismatched)"] + gsum("Paid by as-of"),
+            "+ Carried in: other months' charges, same references": gsum("Other months"),
+            "\u2212 Settled within tolerance or overpaid (not owed)": gsum("Outstanding") - gsum("Ref. remainder"),
+            "= Still owed at as-of": owed,
+            "Not paid at all yet (no payout line)": dsum(aging, "remainder", currency=cur, disbursement_status="NOT_DISBURSED"),
+            "Partly paid (payout lines short of the charges)": dsum(aging, "remainder", currency=cur, disbursement_status="PARTIAL"),
+            "Payout failed, awaiting re-payment": dsum(aging, "remainder", currency=cur, disbursement_status="FAILED"),
+            "= Still owed at as-of, by cause": owed,
+            "of which on groups no party was allocated (see Exceptions)": gsum("Outstanding", Allocated="no"),
+        })
+        # the lines add up: Σ of the reconciling lines is what Aging lists (the identity, from
+        # the CSV sums and Charge groups alone, not from the Summary's own formulas)
+        lines = [k for k in want if k.startswith(("Net payable (statements)", "+ ", "\u2212 Settled"))]
+        if sum(want[k] for k in lines) != owed:
+            p.append("%s: the still-owed lines add up to %s, aging.csv to %s" % (cur, sum(want[k] for k in lines), owed))
         counts = {"Payouts failed (not paid, not disbursed)": dcount(disb, currency=cur, status="FAILED"),
-                  "= Outstanding at as-of": dcount(aging, currency=cur)}
+                  "= Outstanding at as-of": dcount(aging, currency=cur),
+                  "= Still owed at as-of, by cause": dcount(aging, currency=cur)}
+        for st, k in (("NOT_DISBURSED", "Not paid at all yet (no payout line)"),
+                      ("PARTIAL", "Partly paid (payout lines short of the charges)"),
+                      ("FAILED", "Payout failed, awaiting re-payment")):
+            counts[k] = dcount(aging, currency=cur, disbursement_status=st)
         for k, v in want.items():
             if k not in steps:
                 p.append("%s: no step %r" % (cur, k))
@@ -272,7 +331,8 @@ def main():
             if chk is not None and chk != "OK" and not own and not isinstance(chk, (int, float)):
                 p.append("%s: check of %r is %r, neither OK nor a difference" % (cur, k, chk))
         # the tie-outs must be OK; deposits and mismatches may show a difference
-        for k in ("= Net earned", "Allocated to the parties", "= Disbursed (settled + mismatched)", "= Outstanding at as-of"):
+        for k in ("= Net earned", "Allocated to the parties", "= Disbursed (settled + mismatched)", "= Outstanding at as-of",
+                  "= Still owed at as-of", "= Still owed at as-of, by cause"):
             if k in steps and steps[k][2] not in ("OK", None):
                 p.append("%s: %s does not tie out: %r" % (cur, k, steps[k][2]))
     if bridges == 0:
