@@ -407,8 +407,8 @@ static int plan_take(struct pass *p, const struct bin_in *in, size_t budget, siz
 	return 0;
 }
 
-/* Reads the plan into p: its series interned in key order, their ranges, a spill buffer for each
- * range after the first. */
+/* Reads the plan into p: its series interned in key order, their ranges, and the ranges' spills
+ * (used by the ranges after the first). */
 static int pass_plan(struct db *db, const struct usage_window *w, struct pass *p, size_t budget, struct err *e)
 {
 	ASSERT(p->series_n == 0 && p->ranges == 0 && budget > 0);
@@ -431,12 +431,9 @@ static int pass_plan(struct db *db, const struct usage_window *w, struct pass *p
 	if (p->ranges == 0)
 		return 0;
 	p->range_start[p->ranges] = p->series_n;
-	p->spill = calloc(p->ranges, sizeof *p->spill); /* owned by p */
+	p->spill = calloc(p->ranges, sizeof *p->spill); /* owned by p; buffers on their first record */
 	if (!p->spill)
 		return err_set(e, EXIT_FAILED, "insights: out of memory");
-	for (size_t r = 1; r < p->ranges; r++)
-		if (!(p->spill[r].buf = malloc(SPILL_BUF_RECS * sizeof *p->spill[r].buf)))
-			return err_set(e, EXIT_FAILED, "insights: out of memory");
 	return 0;
 }
 
@@ -457,6 +454,8 @@ static int spill_flush(struct spill *sp, struct err *e)
 
 static int spill_put(struct spill *sp, uint32_t series, struct urec r, struct err *e)
 {
+	if (!sp->buf && !(sp->buf = malloc(SPILL_BUF_RECS * sizeof *sp->buf))) /* owned by sp */
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
 	if (sp->n == SPILL_BUF_RECS && spill_flush(sp, e) < 0)
 		return -1;
 	sp->buf[sp->n++] = (struct spill_rec){ series, r };
@@ -470,18 +469,10 @@ static int spill_append(struct pass *p, size_t r, const struct spill_rec *sr, st
 	return series_append(&p->series[sr->series], sr->rec, e);
 }
 
-/* Loads range r's records into their series: the buffer's, then the file's (the order of a
- * series' records does not matter: they are summed per hour); the file is closed, and deleted. */
-static int spill_load(struct pass *p, size_t r, struct err *e)
+/* Appends range r's file to its series, then closes (and so deletes) it. */
+static int spill_load_file(struct pass *p, size_t r, struct err *e)
 {
-	ASSERT(r > 0 && r < p->ranges);
 	struct spill *sp = &p->spill[r];
-	for (size_t i = 0; i < sp->n; i++)
-		if (spill_append(p, r, &sp->buf[i], e) < 0)
-			return -1;
-	sp->n = 0;
-	if (!sp->f)
-		return 0;
 	if (fflush(sp->f) != 0 || fseek(sp->f, 0, SEEK_SET) != 0)
 		return err_set(e, EXIT_FAILED, "insights: could not read back a temporary file: %s", strerror(errno));
 	size_t k;
@@ -494,6 +485,23 @@ static int spill_load(struct pass *p, size_t r, struct err *e)
 	sp->f = NULL;
 	if (failed)
 		return err_set(e, EXIT_FAILED, "insights: could not read back a temporary file");
+	return 0;
+}
+
+/* Loads range r's records into their series: the buffer's, then the file's (the order of a
+ * series' records does not matter: they are summed per hour); the file is closed, and deleted. */
+static int spill_load(struct pass *p, size_t r, struct err *e)
+{
+	ASSERT(r > 0 && r < p->ranges);
+	struct spill *sp = &p->spill[r];
+	for (size_t i = 0; i < sp->n; i++)
+		if (spill_append(p, r, &sp->buf[i], e) < 0)
+			return -1;
+	sp->n = 0;
+	if (sp->f && spill_load_file(p, r, e) < 0)
+		return -1;
+	free(sp->buf); /* the range is in memory now */
+	sp->buf = NULL;
 	return 0;
 }
 
