@@ -57,10 +57,12 @@
 #define INSIGHTS_HORIZON_LAG_HOURS 3     /* a running month: its newest 3 hours of usage are not scored */
 #define INSIGHTS_SERIES_POINTS_MAX 20000 /* more hourly points than 13 months hold is a bug */
 /* Usage records held in memory at once, a series counting as INSIGHTS_SERIES_COST_POINTS records
- * (its key and arrays): about 10-15 bytes a record, so some 120 MiB at most. A window with more
- * is read in several passes over ranges of series (docs/insights.md). The environment variable
+ * (its key and arrays): about 10-15 bytes a record, so some 15 MiB at most. The window is read
+ * once; its series are cut in key order into ranges of at most this many points (one series more
+ * when a series alone has more), and the records of the ranges after the first wait in temporary
+ * files until their turn (docs/insights.md). The environment variable
  * SETTLE_INSIGHTS_POINTS_PER_PASS overrides the budget, for tests. */
-#define INSIGHTS_POINTS_PER_PASS 8000000
+#define INSIGHTS_POINTS_PER_PASS 1000000
 #define INSIGHTS_SERIES_COST_POINTS 32
 
 /* Which quantities are not anomalies at one point, from the baseline's median and MAD (x4, exact),

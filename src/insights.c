@@ -6,8 +6,8 @@
  *
  * The usage records are many (every Success record of the period and of up to
  * INSIGHTS_HISTORY_MONTHS of history: millions), so the server only selects them, in one binary
- * COPY, and C groups them by series and hour and orders the series (C collation) within a bounded
- * budget of memory: insights_read.c. Results are buffered and written after the
+ * COPY, and C groups them by series and hour, in key order (C collation), holding one range of
+ * series at a time in memory: insights_read.c. Results are buffered and written after the
  * stream ends, because the connection carries one statement at a time. The timing query groups
  * and sorts in SQL and returns one row per payout or collection and reference, small enough to
  * read whole.
@@ -573,11 +573,11 @@ static int usage_compute(struct db *db, const struct config *cfg, int64_t run_id
 	if (usage_alloc(&u, e) < 0)
 		goto release;
 	double t0 = log_clock();
-	size_t passes = 0;
+	size_t ranges = 0;
 	char phase[64];
-	if (usage_read(db, &u, &w, &passes, e) < 0)
+	if (usage_read(db, &u, &w, &ranges, e) < 0)
 		goto release;
-	snprintf(phase, sizeof phase, "usage read (%zu %s)", passes, passes == 1 ? "pass" : "passes");
+	snprintf(phase, sizeof phase, "usage read (%zu %s)", ranges, ranges == 1 ? "range" : "ranges");
 	log_phase("insights", period_text, phase, t0);
 	t0 = log_clock();
 	if (usage_read_recorded(db, &u, &w, e) < 0)

@@ -3,8 +3,8 @@
  * usage feed), which feed insights_series.c, which scores through insights_score.c. Not for other
  * modules: their interface is insights.h.
  *
- * The reader streams a window's records, groups them by series and hour, and feeds each series in
- * key order to the scoring code: usage_start_series, then usage_take_hour per hour in order
+ * The reader streams a window's records, groups them by series and hour (one range of series at a
+ * time in memory), and feeds each series in key order to the scoring code: usage_start_series, then usage_take_hour per hour in order
  * (history first), then usage_finish_series. Everything lands in struct usage, which insights.c
  * writes out after the stream (the connection carries one statement at a time).
  */
@@ -176,8 +176,9 @@ void *insights_grow(void *p, size_t *cap, size_t need, size_t elem, struct err *
 int64_t insights_cell_i64(const PGresult *res, int row, int col);
 
 /* insights_read.c: every series with Success usage in the period, as of w->as_of, scored in key
- * order onto u->rows; *passes counts the passes over the window (0 when the period has none). */
-int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes, struct err *e);
+ * order onto u->rows; *ranges counts the ranges of series held in memory one after the other
+ * (0 when the period has none; the window is read once). */
+int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *ranges, struct err *e);
 
 /* The offers by agreement and the usage prices of the period (insights_read.c). Owned by the
  * struct usage that loaded them (usage_offers_release). */

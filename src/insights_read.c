@@ -1,9 +1,11 @@
 /* insights_read.c — reading a period's metered usage for the insights (insights_int.h).
  *
- * The window's Success records arrive in one binary COPY; C groups them by series and hour within
- * a bounded budget of memory and feeds the series, in key order, to the scoring code of
- * insights.c. docs/insights.md ("How usage is read") has the why and the measurements.
+ * The window's Success records arrive in one binary COPY; C groups them by series and hour, holding
+ * at most a budget of them in memory (the rest wait in temporary files), and feeds the series, in
+ * key order, to the scoring code of insights.c. docs/insights.md ("How usage is read") has the why
+ * and the measurements.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,19 +23,24 @@
  * The Success records of the window (the history's first month to the period's end) arrive in one
  * `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, in whatever order the server reads them: no GROUP
  * BY, no ORDER BY (at 5M records the server's grouping and sorting spilled to disk and took a
- * minute). Binary, because at millions of rows printing and parsing text costs more than the scan:
- * text fields arrive unescaped, the usage hour as the server's integer microseconds.
+ * minute; its sort alone, to disk within work_mem, doubles the read). Binary, because at millions
+ * of rows printing and parsing text costs more than the scan: text fields arrive unescaped, the
+ * usage hour as the server's integer microseconds.
  *
- * C interns each series in a hash table and appends each record (10 bytes: quantity and hour) to
- * its series' array. After the stream it sorts the series in byte order of their key (the C
- * collation), sums each scored series' records per hour in an array indexed by the hour of the
- * window (so the records need no sorting), and feeds the hours in order to the per-series code
- * above: history first, then the period.
+ * Before it, the plan: the series of the window in byte order of their key (the C collation) with
+ * their number of records, from the daily sums ingest keeps (settle.metering_daily, a few rows a
+ * series and day instead of one a record), cut in that order into ranges of at most a budget of
+ * points (INSIGHTS_POINTS_PER_PASS: records, and a few per series). The plan's series are interned
+ * in a hash table first, so that a series' index is its rank in key order.
  *
- * A pass holds at most a budget of points (INSIGHTS_POINTS_PER_PASS; records, and a few per
- * series). When the table's row estimate exceeds it, or the one pass overflows it anyway (the
- * estimate was stale), the records are counted per series and read in several passes, each over
- * a contiguous range of series keys, in key order, so that the rows come out as from one pass.
+ * During the stream, each record (10 bytes: quantity and hour) is appended to its series' array
+ * when the series is in the first range, else to its range's temporary file. After the stream
+ * (which also gave the horizon: the newest hour of any series), the ranges are taken in order:
+ * each is loaded (the first already is), its series with usage in the period are scored in index
+ * order, each summing its records per hour in an array indexed by the hour of the window (so the
+ * records need no sorting) and feeding the hours in order to insights_series.c, history first;
+ * then the range's records are freed. So memory holds one range of records, whatever their
+ * number; the files hold the rest (14 bytes a record) until their range's turn.
  */
 
 #define US_PER_HOUR INT64_C(3600000000)
@@ -66,9 +73,25 @@ struct pseries {
 	size_t agreement_len; /* 0: none */
 	char *agreement_long;
 	char agreement_short[SERIES_AGREEMENT_SHORT];
-	struct urec *recs;  /* owned: its records in the pass, in arrival order */
+	struct urec *recs;  /* owned: its records, in arrival order, while its range is in memory */
 	size_t recs_n, recs_cap;
+	uint32_t range;     /* the plan's range of the series */
 	int in_period;      /* it has a record in the period: it gets a row */
+};
+
+/* A record of a range waiting its turn: its series' index and the record (14 bytes). */
+struct spill_rec {
+	uint32_t series;
+	struct urec rec;
+} __attribute__((packed));
+
+#define SPILL_BUF_RECS 1024
+
+/* The records of one range after the first, in a temporary file until the range is scored. */
+struct spill {
+	FILE *f;                /* owned; NULL until the buffer is first written out */
+	struct spill_rec *buf;  /* owned: SPILL_BUF_RECS records not yet in f */
+	size_t n;
 };
 
 /* The records of one pass, by series. */
@@ -79,10 +102,12 @@ struct pass {
 	size_t slots_cap;
 	unsigned char *keys; /* the series' keys, one after the other (compared on every record) */
 	size_t keys_len, keys_cap;
-	size_t used;        /* points: records, and INSIGHTS_SERIES_COST_POINTS per series */
 	int64_t max_hour;   /* the newest hour of any record read (-1: none), for the horizon */
-	size_t budget;      /* points this pass may hold: beyond, it overflows */
-	int overflow;       /* stopped reading at the budget */
+	/* The plan: range r holds the series [range_start[r], range_start[r + 1]); spill[r] its
+	 * records while the first range is in memory (spill[0] unused). */
+	size_t *range_start; /* owned: ranges + 1 entries */
+	size_t ranges, range_cap;
+	struct spill *spill; /* owned: ranges entries */
 	char *text;         /* the key of the series being scored, as three C strings */
 	size_t text_cap;
 	/* Scoring one series: its records summed per hour of the window, in hour order. */
@@ -92,24 +117,19 @@ struct pass {
 	unsigned char *hour_seen;
 };
 
-static void pass_clear(struct pass *p)
+static void pass_release(struct pass *p)
 {
 	for (size_t i = 0; i < p->series_n; i++) {
 		free(p->series[i].agreement_long);
 		free(p->series[i].recs);
 	}
-	p->series_n = 0;
-	p->keys_len = 0;
-	if (p->slots)
-		memset(p->slots, 0, p->slots_cap * sizeof *p->slots);
-	p->used = 0;
-	p->overflow = 0;
-	p->max_hour = -1;
-}
-
-static void pass_release(struct pass *p)
-{
-	pass_clear(p);
+	for (size_t r = 0; p->spill && r < p->ranges; r++) {
+		if (p->spill[r].f)
+			fclose(p->spill[r].f); /* read only, or abandoned after an error */
+		free(p->spill[r].buf);
+	}
+	free(p->spill);
+	free(p->range_start);
 	free(p->series);
 	free(p->slots);
 	free(p->keys);
@@ -285,61 +305,6 @@ static int series_take_agreement(struct pseries *s, const unsigned char *a, int3
 	return 0;
 }
 
-/* One streamed record. Sets p->overflow instead of taking it when the pass is full. A series
- * costs as much as INSIGHTS_SERIES_COST_POINTS records (its key, slot and arrays), so that many
- * small series are bounded too. */
-static int pass_take(struct pass *p, int64_t period_start_us, const struct bin_in *in, struct err *e)
-{
-	if (!in->field[R_CUSTOMER] || !in->field[R_PRODUCT_CODE] || !in->field[R_DIMENSION] || !in->field[R_HOUR] ||
-	    in->len[R_HOUR] != 8 || !in->field[R_QUANTITY] || in->len[R_QUANTITY] != 8)
-		return err_set(e, EXIT_FAILED, "insights: a usage record has unexpected fields");
-	uint32_t si = 0;
-	int added = 0;
-	if (pass_series(p, in, &si, &added, e) < 0)
-		return -1;
-	p->used += 1 + (added ? INSIGHTS_SERIES_COST_POINTS : 0);
-	if (p->used > p->budget) {
-		p->overflow = 1; /* the caller clears the pass, the new series with it */
-		return 0;
-	}
-	struct pseries *s = &p->series[si];
-	/* date_trunc('hour') in UTC: the floor, also before 1970. The window's bounds keep the
-	 * instant within years 1..9999 (no infinity). */
-	int64_t us = pgcopy_be64(in->field[R_HOUR]) + COPY_PG_EPOCH_US;
-	int64_t hour = us / US_PER_HOUR - (us % US_PER_HOUR < 0);
-	ASSERT(hour >= p->first_hour && hour < p->first_hour + (int64_t)p->hours); /* the WHERE's window */
-	if (hour - p->first_hour > p->max_hour)
-		p->max_hour = hour - p->first_hour;
-	if (hour * US_PER_HOUR >= period_start_us) {
-		s->in_period = 1;
-		if (series_take_agreement(s, in->field[R_AGREEMENT], in->len[R_AGREEMENT], e) < 0)
-			return -1;
-	}
-	return series_append(s, (struct urec){ pgcopy_be64(in->field[R_QUANTITY]), (uint16_t)(hour - p->first_hour) }, e);
-}
-
-/* Streams copy_sql (columns R_*, binary) into p. Stops at p->budget with p->overflow set, after
- * draining the rest of the COPY so that the connection is usable again. */
-static int pass_read(struct db *db, const char *copy_sql, struct pass *p, int64_t period_start_us, struct err *e)
-{
-	struct bin_in in;
-	if (bin_in_begin(&in, db, copy_sql, R_N, e) < 0)
-		return -1;
-	int st;
-	while ((st = bin_in_next(&in, e)) == 1) {
-		if (pass_take(p, period_start_us, &in, e) < 0) {
-			bin_in_end(&in);
-			return -1;
-		}
-		if (p->overflow) {
-			bin_in_end(&in);
-			return 0;
-		}
-	}
-	bin_in_end(&in);
-	return st < 0 ? -1 : 0;
-}
-
 /* Field i (R_CUSTOMER, R_PRODUCT_CODE, R_DIMENSION) of a series key. */
 static const unsigned char *key_field(const unsigned char *key, int i, size_t *len)
 {
@@ -349,20 +314,13 @@ static const unsigned char *key_field(const unsigned char *key, int i, size_t *l
 	return key + 4;
 }
 
-/* A series and its key, to sort. */
-struct keyed {
-	const unsigned char *key; /* in pass.keys */
-	struct pseries *series;
-};
-
-/* Series in byte order of (customer, product_code, dimension), field by field: bytes, then the
- * shorter first, which is strcmp's order on text (no NUL) and the C collation's. */
-static int cmp_keyed(const void *a, const void *b)
+/* Series keys in byte order of (customer, product_code, dimension), field by field: bytes, then
+ * the shorter first, which is strcmp's order on text (no NUL) and the C collation's. */
+static int key_cmp(const unsigned char *x, const unsigned char *y)
 {
-	const struct keyed *x = a, *y = b;
 	for (int i = R_CUSTOMER; i <= R_DIMENSION; i++) {
 		size_t xn, yn;
-		const unsigned char *xf = key_field(x->key, i, &xn), *yf = key_field(y->key, i, &yn);
+		const unsigned char *xf = key_field(x, i, &xn), *yf = key_field(y, i, &yn);
 		int c = memcmp(xf, yf, xn < yn ? xn : yn);
 		if (c != 0)
 			return c;
@@ -389,6 +347,222 @@ static int pass_key_text(struct pass *p, const struct pseries *s, const char *ou
 		text += n + 1;
 	}
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The plan: the window's series in key order, cut into ranges of at most a budget of points
+ */
+
+enum { P_CUSTOMER, P_PRODUCT_CODE, P_DIMENSION, P_RECORDS, P_N };
+
+/* The daily sums' series of the window with their Success records, in byte order of their key
+ * (the order the ranges are scored in). The day bounds are the window's: whole UTC days, like
+ * usage_day. Returns malloc'd SQL or NULL. */
+static char *usage_plan_sql_of(const struct usage_window *w)
+{
+	char *sql = NULL;
+	int n = asprintf(&sql,
+			 "COPY (SELECT d.customer_aws_account_id, d.product_code, d.dimension, sum(d.records)::bigint"
+			 " FROM settle.metering_daily d"
+			 " WHERE d.file_id IN (SELECT v.file_id FROM settle.visible_files('%s'::timestamptz) v)"
+			 "   AND d.usage_day >= ('%s'::timestamptz AT TIME ZONE 'UTC')::date"
+			 "   AND d.usage_day < ('%s'::timestamptz AT TIME ZONE 'UTC')::date"
+			 " GROUP BY 1, 2, 3"
+			 " ORDER BY d.customer_aws_account_id COLLATE \"C\", d.product_code COLLATE \"C\","
+			 "          d.dimension COLLATE \"C\") TO STDOUT (FORMAT binary)",
+			 w->as_of, w->history_start, w->period_end);
+	return n < 0 ? NULL : sql;
+}
+
+/* One series of the plan: interned as series p->series_n (its rank in key order), in the last
+ * range, or in a new one when it would take the last beyond the budget. A series costs as much as
+ * INSIGHTS_SERIES_COST_POINTS records (its key, slot and arrays), so that many small series are
+ * bounded too; a range has at least one series, however many records it has. */
+static int plan_take(struct pass *p, const struct bin_in *in, size_t budget, size_t *points, struct err *e)
+{
+	if (!in->field[P_CUSTOMER] || !in->field[P_PRODUCT_CODE] || !in->field[P_DIMENSION] ||
+	    !in->field[P_RECORDS] || in->len[P_RECORDS] != 8)
+		return err_set(e, EXIT_FAILED, "insights: a series of the daily usage sums has unexpected fields");
+	uint32_t si = 0;
+	int added = 0;
+	if (pass_series(p, in, &si, &added, e) < 0)
+		return -1;
+	ASSERT(added); /* GROUP BY: each series once */
+	ASSERT(si == 0 || key_cmp(p->keys + p->series[si - 1].slot.key_at, p->keys + p->series[si].slot.key_at) < 0);
+	int64_t records = pgcopy_be64(in->field[P_RECORDS]);
+	ASSERT(records > 0); /* a row of the daily sums has a record */
+	size_t cost = (uint64_t)records > SIZE_MAX - INSIGHTS_SERIES_COST_POINTS
+			      ? SIZE_MAX
+			      : (size_t)records + INSIGHTS_SERIES_COST_POINTS;
+	if (p->ranges == 0 || *points > budget - (cost < budget ? cost : budget)) {
+		size_t *starts = insights_grow(p->range_start, &p->range_cap, p->ranges + 2, sizeof *starts, e);
+		if (!starts)
+			return -1;
+		p->range_start = starts;
+		p->range_start[p->ranges++] = si;
+		*points = 0;
+	}
+	*points = cost > SIZE_MAX - *points ? SIZE_MAX : *points + cost;
+	p->series[si].range = (uint32_t)(p->ranges - 1);
+	return 0;
+}
+
+/* Reads the plan into p: its series interned in key order, their ranges, and the ranges' spills
+ * (used by the ranges after the first). */
+static int pass_plan(struct db *db, const struct usage_window *w, struct pass *p, size_t budget, struct err *e)
+{
+	ASSERT(p->series_n == 0 && p->ranges == 0 && budget > 0);
+	char *sql = usage_plan_sql_of(w); /* owned here */
+	if (!sql)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	struct bin_in in;
+	int rc = bin_in_begin(&in, db, sql, P_N, e), st = 0;
+	free(sql);
+	if (rc < 0)
+		return -1;
+	size_t points = 0;
+	while ((st = bin_in_next(&in, e)) == 1)
+		if (plan_take(p, &in, budget, &points, e) < 0)
+			break;
+	bin_in_end(&in);
+	if (st != 0)
+		return -1;
+	ASSERT(p->ranges < UINT32_MAX);
+	if (p->ranges == 0)
+		return 0;
+	p->range_start[p->ranges] = p->series_n;
+	p->spill = calloc(p->ranges, sizeof *p->spill); /* owned by p; buffers on their first record */
+	if (!p->spill)
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The spill files: the records of the ranges after the first, 14 bytes each
+ */
+
+/* Writes the buffer out to the range's file (created on the first call). */
+static int spill_flush(struct spill *sp, struct err *e)
+{
+	if (!sp->f && !(sp->f = tmpfile())) /* deleted on close, and by the kernel if settle dies */
+		return err_set(e, EXIT_FAILED, "insights: could not create a temporary file: %s", strerror(errno));
+	if (fwrite(sp->buf, sizeof *sp->buf, sp->n, sp->f) != sp->n)
+		return err_set(e, EXIT_FAILED, "insights: could not write a temporary file: %s", strerror(errno));
+	sp->n = 0;
+	return 0;
+}
+
+static int spill_put(struct spill *sp, uint32_t series, struct urec r, struct err *e)
+{
+	if (!sp->buf && !(sp->buf = malloc(SPILL_BUF_RECS * sizeof *sp->buf))) /* owned by sp */
+		return err_set(e, EXIT_FAILED, "insights: out of memory");
+	if (sp->n == SPILL_BUF_RECS && spill_flush(sp, e) < 0)
+		return -1;
+	sp->buf[sp->n++] = (struct spill_rec){ series, r };
+	return 0;
+}
+
+/* Appends one waiting record to its series (of range r). */
+static int spill_append(struct pass *p, size_t r, const struct spill_rec *sr, struct err *e)
+{
+	ASSERT(sr->series >= p->range_start[r] && sr->series < p->range_start[r + 1]);
+	return series_append(&p->series[sr->series], sr->rec, e);
+}
+
+/* Appends range r's file to its series, then closes (and so deletes) it. */
+static int spill_load_file(struct pass *p, size_t r, struct err *e)
+{
+	struct spill *sp = &p->spill[r];
+	if (fflush(sp->f) != 0 || fseek(sp->f, 0, SEEK_SET) != 0)
+		return err_set(e, EXIT_FAILED, "insights: could not read back a temporary file: %s", strerror(errno));
+	size_t k;
+	while ((k = fread(sp->buf, sizeof *sp->buf, SPILL_BUF_RECS, sp->f)) > 0)
+		for (size_t i = 0; i < k; i++)
+			if (spill_append(p, r, &sp->buf[i], e) < 0)
+				return -1;
+	int failed = ferror(sp->f);
+	fclose(sp->f);
+	sp->f = NULL;
+	if (failed)
+		return err_set(e, EXIT_FAILED, "insights: could not read back a temporary file");
+	return 0;
+}
+
+/* Loads range r's records into their series: the buffer's, then the file's (the order of a
+ * series' records does not matter: they are summed per hour); the file is closed, and deleted. */
+static int spill_load(struct pass *p, size_t r, struct err *e)
+{
+	ASSERT(r > 0 && r < p->ranges);
+	struct spill *sp = &p->spill[r];
+	for (size_t i = 0; i < sp->n; i++)
+		if (spill_append(p, r, &sp->buf[i], e) < 0)
+			return -1;
+	sp->n = 0;
+	if (sp->f && spill_load_file(p, r, e) < 0)
+		return -1;
+	free(sp->buf); /* the range is in memory now */
+	sp->buf = NULL;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The stream
+ */
+
+/* One streamed record: to its series' array (the first range) or its range's file. */
+static int pass_take(struct pass *p, int64_t period_start_us, const struct bin_in *in, struct err *e)
+{
+	if (!in->field[R_CUSTOMER] || !in->field[R_PRODUCT_CODE] || !in->field[R_DIMENSION] || !in->field[R_HOUR] ||
+	    in->len[R_HOUR] != 8 || !in->field[R_QUANTITY] || in->len[R_QUANTITY] != 8)
+		return err_set(e, EXIT_FAILED, "insights: a usage record has unexpected fields");
+	uint32_t si = 0;
+	int added = 0;
+	if (pass_series(p, in, &si, &added, e) < 0)
+		return -1;
+	struct pseries *s = &p->series[si];
+	if (added) { /* ingest writes a file's records and their daily sums in one transaction */
+		const char *key[3];
+		if (pass_key_text(p, s, key, e) < 0)
+			return -1;
+		return err_set(e, EXIT_FAILED,
+			       "insights: usage of \"%s\" \"%s\" \"%s\" has Success records but no daily sums in"
+			       " settle.metering_daily",
+			       key[R_CUSTOMER], key[R_PRODUCT_CODE], key[R_DIMENSION]);
+	}
+	/* date_trunc('hour') in UTC: the floor, also before 1970. The window's bounds keep the
+	 * instant within years 1..9999 (no infinity). */
+	int64_t us = pgcopy_be64(in->field[R_HOUR]) + COPY_PG_EPOCH_US;
+	int64_t hour = us / US_PER_HOUR - (us % US_PER_HOUR < 0);
+	ASSERT(hour >= p->first_hour && hour < p->first_hour + (int64_t)p->hours); /* the WHERE's window */
+	if (hour - p->first_hour > p->max_hour)
+		p->max_hour = hour - p->first_hour;
+	if (hour * US_PER_HOUR >= period_start_us) {
+		s->in_period = 1;
+		if (series_take_agreement(s, in->field[R_AGREEMENT], in->len[R_AGREEMENT], e) < 0)
+			return -1;
+	}
+	struct urec r = { pgcopy_be64(in->field[R_QUANTITY]), (uint16_t)(hour - p->first_hour) };
+	if (s->range == 0)
+		return series_append(s, r, e);
+	return spill_put(&p->spill[s->range], si, r, e);
+}
+
+/* Streams copy_sql (columns R_*, binary) into p; on an error, drains the rest of the COPY so
+ * that the connection is usable again. */
+static int pass_read(struct db *db, const char *copy_sql, struct pass *p, int64_t period_start_us, struct err *e)
+{
+	struct bin_in in;
+	if (bin_in_begin(&in, db, copy_sql, R_N, e) < 0)
+		return -1;
+	int st;
+	while ((st = bin_in_next(&in, e)) == 1) {
+		if (pass_take(p, period_start_us, &in, e) < 0) {
+			bin_in_end(&in);
+			return -1;
+		}
+	}
+	bin_in_end(&in);
+	return st < 0 ? -1 : 0;
 }
 
 /* The row of the offers by agreement: the one offer with that agreement, current at as-of; -1. */
@@ -465,51 +639,39 @@ static int pass_score_series(struct pass *p, struct usage *u, const struct pseri
 	return usage_finish_series(u, e);
 }
 
-/* Scores the pass's series with usage in the period, in key order, onto u->rows. */
-static int pass_score(struct pass *p, struct usage *u, const struct offers *offers, struct err *e)
+/* Scores range r's series with usage in the period, in key order (their index), onto u->rows,
+ * and frees the range's records. */
+static int pass_score_range(struct pass *p, struct usage *u, const struct offers *offers, size_t r, struct err *e)
 {
-	if (p->series_n == 0)
-		return 0;
-	struct keyed *order = malloc(p->series_n * sizeof *order); /* owned here */
-	if (!order)
-		return err_set(e, EXIT_FAILED, "insights: out of memory");
-	for (size_t i = 0; i < p->series_n; i++)
-		order[i] = (struct keyed){ p->keys + p->series[i].slot.key_at, &p->series[i] };
-	qsort(order, p->series_n, sizeof *order, cmp_keyed);
 	int rc = 0;
-	for (size_t i = 0; i < p->series_n && rc == 0; i++)
-		if (order[i].series->in_period)
-			rc = pass_score_series(p, u, order[i].series, offers, e);
-	free(order);
+	for (size_t i = p->range_start[r]; i < p->range_start[r + 1]; i++) {
+		struct pseries *s = &p->series[i];
+		if (rc == 0 && s->in_period)
+			rc = pass_score_series(p, u, s, offers, e);
+		free(s->recs);
+		s->recs = NULL;
+		s->recs_n = s->recs_cap = 0;
+	}
 	return rc;
 }
 
-/* The COPY of the window's Success records; with `ranged`, only the series from the lower to the
- * upper bound in pg_temp.insights_range (NULL: open). COPY takes no parameters: the instants are
- * our own formatted values, the bounds (data) travel in the table. Returns malloc'd SQL or NULL. */
-static char *usage_copy_sql_of(const struct usage_window *w, int ranged)
+/* The COPY of the window's Success records. COPY takes no parameters: the instants are our own
+ * formatted values. Returns malloc'd SQL or NULL. */
+static char *usage_copy_sql_of(const struct usage_window *w)
 {
-	static const char key[] =
-		"(m.customer_aws_account_id COLLATE \"C\", m.product_code COLLATE \"C\", m.dimension COLLATE \"C\")";
 	char *sql = NULL;
 	int n = asprintf(&sql,
 			 "COPY (SELECT m.customer_aws_account_id, m.product_code, m.dimension, m.agreement_id,"
 			 " m.usage_hour, m.quantity"
-			 " FROM settle.metering_asof('%s'::timestamptz) m%s"
+			 " FROM settle.metering_asof('%s'::timestamptz) m"
 			 " WHERE m.status = 'Success' AND m.usage_hour >= '%s'::timestamptz"
-			 " AND m.usage_hour < '%s'::timestamptz%s%s%s%s%s) TO STDOUT (FORMAT binary)",
-			 w->as_of, ranged ? " CROSS JOIN pg_temp.insights_range r" : "", w->history_start,
-			 w->period_end,
-			 ranged ? " AND (r.lo_customer IS NULL OR " : "", ranged ? key : "",
-			 ranged ? " >= (r.lo_customer, r.lo_product_code, r.lo_dimension))"
-				  " AND (r.hi_customer IS NULL OR "
-				: "",
-			 ranged ? key : "", ranged ? " < (r.hi_customer, r.hi_product_code, r.hi_dimension))" : "");
+			 " AND m.usage_hour < '%s'::timestamptz) TO STDOUT (FORMAT binary)",
+			 w->as_of, w->history_start, w->period_end);
 	return n < 0 ? NULL : sql;
 }
 
-/* The budget of records per pass: INSIGHTS_POINTS_PER_PASS, or SETTLE_INSIGHTS_POINTS_PER_PASS
- * when set (tests run several passes over small fixtures). */
+/* The budget of points per range: INSIGHTS_POINTS_PER_PASS, or SETTLE_INSIGHTS_POINTS_PER_PASS
+ * when set (tests cut small fixtures into ranges of one series or a few). */
 static int usage_budget(size_t *out, struct err *e)
 {
 	*out = INSIGHTS_POINTS_PER_PASS;
@@ -521,25 +683,6 @@ static int usage_budget(size_t *out, struct err *e)
 		return err_set(e, EXIT_USAGE,
 			       "SETTLE_INSIGHTS_POINTS_PER_PASS must be a positive integer, not \"%s\"", text);
 	*out = (size_t)v;
-	return 0;
-}
-
-/* The planner's estimate of settle.metering's rows (its statistics scaled to the table's current
- * size), which bounds the window from above; -1 when the table has no statistics yet. */
-static int usage_estimate(struct db *db, int64_t *out, struct err *e)
-{
-	PGresult *res = db_query(db,
-				 "SELECT CASE WHEN c.reltuples >= 0 AND c.relpages > 0"
-				 " THEN ceil(c.reltuples / c.relpages * (pg_relation_size(c.oid)"
-				 "           / current_setting('block_size')::float8))::bigint END"
-				 " FROM pg_class c WHERE c.oid = 'settle.metering'::regclass",
-				 0, NULL, PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	*out = -1;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		*out = insights_cell_i64(res, 0, 0);
-	PQclear(res);
 	return 0;
 }
 
@@ -557,133 +700,6 @@ static void usage_set_horizon(struct usage *u, int64_t max_hour)
 		end = (int64_t)u->ps;
 	ASSERT(end <= (int64_t)u->pe);
 	u->horizon = (size_t)end;
-}
-
-/* Reads and scores every series in one pass. *overflow = 1 (nothing scored) when the window has
- * more than budget records: the estimate was low, and the caller reads it in ranges instead. */
-static int usage_read_once(struct db *db, struct usage *u, const struct usage_window *w, struct pass *p,
-			   const struct offers *offers, size_t budget, int *overflow, struct err *e)
-{
-	char *sql = usage_copy_sql_of(w, 0); /* owned here */
-	if (!sql)
-		return err_set(e, EXIT_FAILED, "insights: out of memory");
-	p->budget = budget;
-	int rc = pass_read(db, sql, p, u->period_start_us, e);
-	free(sql);
-	*overflow = rc == 0 && p->overflow;
-	if (rc == 0 && !p->overflow) {
-		usage_set_horizon(u, p->max_hour);
-		rc = pass_score(p, u, offers, e);
-	}
-	pass_clear(p);
-	return rc;
-}
-
-/* One series' key and number of records in the window (a range pass's plan). Strings borrowed. */
-struct series_count {
-	const char *customer, *product_code, *dimension;
-	int64_t records;
-};
-
-static int cmp_series_count(const void *a, const void *b)
-{
-	const struct series_count *x = a, *y = b;
-	int c = strcmp(x->customer, y->customer);
-	if (c == 0)
-		c = strcmp(x->product_code, y->product_code);
-	if (c == 0)
-		c = strcmp(x->dimension, y->dimension);
-	return c;
-}
-
-/* Sets pg_temp.insights_range to [lo, hi) (either NULL: open). */
-static int usage_set_range(struct db *db, const struct series_count *lo, const struct series_count *hi,
-			   struct err *e)
-{
-	if (db_exec(db, "DELETE FROM pg_temp.insights_range", e) < 0)
-		return -1;
-	const char *params[6] = {
-		lo ? lo->customer : NULL, lo ? lo->product_code : NULL, lo ? lo->dimension : NULL,
-		hi ? hi->customer : NULL, hi ? hi->product_code : NULL, hi ? hi->dimension : NULL,
-	};
-	PGresult *res = db_query(db, "INSERT INTO pg_temp.insights_range VALUES ($1, $2, $3, $4, $5, $6)", 6, params,
-				 PGRES_COMMAND_OK, e);
-	if (!res)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
-/* Reads and scores the series in passes of at most budget records (one series more when a
- * single series has more): counts the records per series, cuts the series in key order into
- * ranges, and reads each range with its own COPY. */
-static int usage_read_ranges(struct db *db, struct usage *u, const struct usage_window *w, struct pass *p,
-			     const struct offers *offers, size_t budget, size_t *passes, struct err *e)
-{
-	const char *params[3] = { w->as_of, w->history_start, w->period_end };
-	PGresult *res = db_query(db,
-				 "SELECT customer_aws_account_id, product_code, dimension, count(*),"
-				 " floor(extract(epoch FROM max(usage_hour) - $2::timestamptz) / 3600)::bigint"
-				 " FROM settle.metering_asof($1::timestamptz)"
-				 " WHERE status = 'Success'"
-				 "   AND usage_hour >= $2::timestamptz AND usage_hour < $3::timestamptz"
-				 " GROUP BY 1, 2, 3",
-				 3, params, PGRES_TUPLES_OK, e);
-	if (!res)
-		return -1;
-	int rc = -1;
-	size_t n = (size_t)PQntuples(res);
-	char *sql = NULL;
-	struct series_count *sc = malloc((n + 1) * sizeof *sc); /* owned here; strings borrowed from res */
-	if (!sc) {
-		err_set(e, EXIT_FAILED, "insights: out of memory");
-		goto clear;
-	}
-	int64_t max_hour = -1;
-	for (size_t i = 0; i < n; i++) {
-		sc[i] = (struct series_count){ PQgetvalue(res, (int)i, 0), PQgetvalue(res, (int)i, 1),
-					       PQgetvalue(res, (int)i, 2), insights_cell_i64(res, (int)i, 3) };
-		int64_t h = insights_cell_i64(res, (int)i, 4);
-		max_hour = h > max_hour ? h : max_hour;
-	}
-	usage_set_horizon(u, max_hour);
-	qsort(sc, n, sizeof *sc, cmp_series_count);
-	sql = usage_copy_sql_of(w, 1);
-	if (!sql) {
-		err_set(e, EXIT_FAILED, "insights: out of memory");
-		goto clear;
-	}
-	if (db_exec(db,
-		    "DROP TABLE IF EXISTS pg_temp.insights_range;"
-		    "CREATE TEMP TABLE insights_range (lo_customer text, lo_product_code text, lo_dimension text,"
-		    " hi_customer text, hi_product_code text, hi_dimension text) ON COMMIT DROP",
-		    e) < 0)
-		goto clear;
-	for (size_t from = 0, to; from < n; from = to) {
-		size_t points = (size_t)sc[from].records + INSIGHTS_SERIES_COST_POINTS;
-		for (to = from + 1; to < n; to++) {
-			size_t more = (size_t)sc[to].records + INSIGHTS_SERIES_COST_POINTS;
-			if (points + more > budget)
-				break;
-			points += more;
-		}
-		/* The ranges tile the key space (the first is open below, the last above): each record
-		 * is read once, whatever the counts. */
-		if (usage_set_range(db, from > 0 ? &sc[from] : NULL, to < n ? &sc[to] : NULL, e) < 0)
-			goto clear;
-		p->budget = SIZE_MAX; /* bounded by the counts */
-		(*passes)++;
-		if (pass_read(db, sql, p, u->period_start_us, e) < 0 || pass_score(p, u, offers, e) < 0)
-			goto clear;
-		pass_clear(p);
-	}
-	rc = db_exec(db, "DROP TABLE pg_temp.insights_range", e);
-clear:
-	pass_clear(p);
-	free(sql);
-	free(sc);
-	PQclear(res);
-	return rc;
 }
 
 /* The offer of an agreement: the one offer of settle.offer_terms_asof (the terms reconcile matches
@@ -731,29 +747,35 @@ void usage_offers_release(struct usage *u)
 	u->offers = NULL;
 }
 
-/* Every series with Success usage in the period, scored in key order onto u->rows. One pass when
- * the table's estimate fits the budget (and the window does), else passes over key ranges. */
-static int usage_read_all(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes,
+/* Every series with Success usage in the period, scored in key order onto u->rows: the plan, one
+ * stream of the records, then the ranges one after the other; *ranges is their number. */
+static int usage_read_all(struct db *db, struct usage *u, const struct usage_window *w, size_t *ranges,
 			  struct err *e)
 {
 	size_t budget;
-	int64_t estimate;
-	if (usage_budget(&budget, e) < 0 || usage_estimate(db, &estimate, e) < 0)
+	if (usage_budget(&budget, e) < 0)
 		return -1;
 	struct pass p;
 	const struct offers *offers; /* u's */
-	int rc = -1, overflow = 1;
-	if (pass_init(&p, w->history_start_us, w->period_end_us, e) < 0 || usage_offers_get(db, u, w, &offers, e) < 0)
+	char *sql = NULL;            /* owned here */
+	int rc = -1;
+	if (pass_init(&p, w->history_start_us, w->period_end_us, e) < 0 || usage_offers_get(db, u, w, &offers, e) < 0 ||
+	    pass_plan(db, w, &p, budget, e) < 0)
 		goto release;
-	if (estimate < 0 || (uint64_t)estimate <= budget) {
-		(*passes)++;
-		if (usage_read_once(db, u, w, &p, offers, budget, &overflow, e) < 0)
-			goto release;
+	if (!(sql = usage_copy_sql_of(w))) {
+		err_set(e, EXIT_FAILED, "insights: out of memory");
+		goto release;
 	}
-	if (overflow && usage_read_ranges(db, u, w, &p, offers, budget, passes, e) < 0)
+	if (pass_read(db, sql, &p, u->period_start_us, e) < 0)
 		goto release;
+	usage_set_horizon(u, p.max_hour);
+	for (size_t r = 0; r < p.ranges; r++)
+		if ((r > 0 && spill_load(&p, r, e) < 0) || pass_score_range(&p, u, offers, r, e) < 0)
+			goto release;
+	*ranges = p.ranges;
 	rc = 0;
 release:
+	free(sql);
 	pass_release(&p);
 	return rc;
 }
@@ -779,7 +801,7 @@ static int usage_period_empty(struct db *db, const struct usage_window *w, int *
  * it, and gathering the rows from workers costs the leader more than the scan they take off it
  * (5M records on two cores: 4.4-5.8 s without workers, 5.8-6.3 s with). The setting of the
  * caller's transaction (reconcile makes parallel plans cheap for its own queries) comes back after. */
-int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *passes, struct err *e)
+int usage_read(struct db *db, struct usage *u, const struct usage_window *w, size_t *ranges, struct err *e)
 {
 	int empty;
 	if (usage_period_empty(db, w, &empty, e) < 0)
@@ -795,7 +817,7 @@ int usage_read(struct db *db, struct usage *u, const struct usage_window *w, siz
 	PQclear(res);
 	if (db_exec(db, "SET LOCAL max_parallel_workers_per_gather = 0", e) < 0)
 		return -1;
-	int rc = usage_read_all(db, u, w, passes, e);
+	int rc = usage_read_all(db, u, w, ranges, e);
 	const char *params[1] = { workers };
 	res = db_query(db, "SELECT set_config('max_parallel_workers_per_gather', $1, true)", 1, params,
 		       PGRES_TUPLES_OK, rc < 0 ? NULL : e);
