@@ -6,7 +6,8 @@
 #   BENCH_EVENTS billing events (default 300000; bench/gen seed 42, period 2026-10, 1000 metering
 #   records) split into BENCH_NIGHTS nights (default 10): night k rewrites
 #   inbox/billingeventfeed_v1/year=2026/month=10/data.csv with the header and the first k parts
-#   (offers, dimensions and deposits are in the inbox from night 1) and times `settle nightly`.
+#   (offers, dimensions and deposits are in the inbox from night 1) and times `settle nightly`
+#   at as-of 2026-11-01T06:00:00Z + k days (night 30: 2026-12-01; an as-of may not be in the future).
 #   BENCH_RUNS rounds (default 3), each on two fresh databases of one throwaway server
 #   (tests/lib/pg.sh, fsync off), alternating which goes first: "incremental" (the default) and
 #   "full" (SETTLE_RECONCILE_FULL=1, the computation before the cache). Prints per round every
@@ -57,7 +58,7 @@ side() { # ROUND NAME ENV...: one month of nights on a fresh database; writes $w
 		mv "$work/$name/inbox/$rel.tmp" "$work/$name/inbox/$rel"
 		t0=$(date +%s.%N)
 		env "$@" SETTLE_RECONCILE_TIMING=1 "$SETTLE" --db "$db" nightly --inbox "$work/$name/inbox" \
-			--out "$work/$name/out" --as-of "2026-11-$((10 + k))T06:00:00Z" >/dev/null 2>"$work/$name.err" ||
+			--out "$work/$name/out" --as-of "$(date -u -d "2026-11-01 06:00:00 UTC + $k days" +%Y-%m-%dT%H:%M:%SZ)" >/dev/null 2>"$work/$name.err" ||
 			[ $? = 4 ] || { tail -n 5 "$work/$name.err" >&2; exit 1; }
 		t1=$(date +%s.%N)
 		cv=$(grep -E 'reconcile [0-9-]+: current versions  ' "$work/$name.err" | awk '{ s += $(NF - 1) } END { printf "%.2f", s }')

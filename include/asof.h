@@ -19,8 +19,9 @@
  * recomputes in full when they differ, so a column added here needs it there too (a migration).
  *
  * Days are UTC days since 1970-01-01 (int; sessions run with TimeZone=UTC); money is int64
- * micros. The table is written in ASOF_BE_ORDER (below; reconcile's RC_GROUP_ORDER): gh, then
- * the reference.
+ * micros. The full computation writes the table in ASOF_BE_ORDER (below; reconcile's
+ * RC_GROUP_ORDER): gh, then the reference; the incremental one makes rc_be a temporary view of
+ * settle.rc_be_cache, in no order (asof_events_sorted says which).
  */
 #ifndef SETTLE_ASOF_H
 #define SETTLE_ASOF_H
@@ -71,5 +72,11 @@
  * SETTLE_RECONCILE_TIMING=1 prints the parts ("reconcile - current versions: ..."), and
  * SETTLE_RECONCILE_FULL=1 makes it ignore settle.rc_be_cache. */
 int asof_current_events(struct db *db, int64_t as_of_us, int *reused, struct err *e);
+
+/* Whether pg_temp.rc_be is stored in ASOF_BE_ORDER, so that a plain scan returns that order
+ * (*sorted = 1: the full computation's temporary table), or is the view of settle.rc_be_cache
+ * that the incremental path makes (*sorted = 0: a reader that needs the order sorts). After
+ * asof_current_events, in the same transaction. */
+int asof_events_sorted(struct db *db, int *sorted, struct err *e);
 
 #endif

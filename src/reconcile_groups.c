@@ -44,6 +44,11 @@
 	"(" GR(DAY) " >= p.p0 AND " GR(DAY) " < p.p1) OR (" GR(USAGE_DAY) " >= p.p0 AND " GR(USAGE_DAY) " < p.p1)"
 static const char groups_sql[] =
 	"COPY (SELECT " GROUPS_COLUMNS " FROM pg_temp.rc_be WHERE " GROUPS_ROWS ") TO STDOUT";
+/* groups_sql when rc_be is the incremental path's view of settle.rc_be_cache (asof_events_sorted):
+ * its rows are in no order, so this stream sorts them (only the columns it reads, once per
+ * period that streams everything, instead of every column of the month before any reader). */
+static const char groups_sorted_sql[] =
+	"COPY (SELECT " GROUPS_COLUMNS " FROM pg_temp.rc_be WHERE " GROUPS_ROWS " ORDER BY " RC_GROUP_ORDER ") TO STDOUT";
 
 /* groups_sql for a period that holds few of the events: only the references with an
  * INVOICED/FORGIVEN row whose day or usage day is in the period, which is every reference C would
@@ -725,8 +730,9 @@ int rc_groups_run(struct rc *rc, struct err *e)
 	struct rio_in in;
 	struct ref r;
 	memset(&r, 0, sizeof r);
-	int few;
-	if (groups_few(rc, &few, e) < 0 || rio_in_begin(&in, rc->db, few ? groups_period_sql : groups_sql, e) < 0)
+	int few, sorted = 1;
+	if (groups_few(rc, &few, e) < 0 || (!few && asof_events_sorted(rc->db, &sorted, e) < 0) ||
+	    rio_in_begin(&in, rc->db, few ? groups_period_sql : sorted ? groups_sql : groups_sorted_sql, e) < 0)
 		return -1;
 	struct stream_order order = { 0 };
 	int st, rc_code = -1;
